@@ -1,0 +1,8 @@
+"""CLI commands for the instruct work. `register` adds them to the app."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer, generate_app: typer.Typer) -> None:
+    return None

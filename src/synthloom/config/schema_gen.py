@@ -1,0 +1,35 @@
+"""Schema-driven generation: records described by a JSON schema and an instruction."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .common import Sampling, Strict
+
+
+class SchemaTechnique(Strict):
+    technique: Literal["schema"] = "schema"
+    instruction: str | None = Field(
+        None, description="what the records are about; optional: the schema's titles and descriptions guide the content"
+    )
+    json_schema: dict[str, Any] | str = Field(
+        ...,
+        alias="schema",
+        description="a JSON schema inline (YAML mapping), a path to a .json/.yaml file, or a pydantic model as module:Class",
+    )
+    examples: list[dict[str, Any]] = Field(default_factory=list, description="few-shot example records")
+    attributes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="diversity axes: each record is generated for one sampled value per axis",
+    )
+    sampling: Sampling = Field(default_factory=Sampling)
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _axes_not_empty(self) -> "SchemaTechnique":
+        for axis, values in self.attributes.items():
+            if not values:
+                raise ValueError(f"attributes.{axis} has no values: give at least one, or remove the axis")
+        return self

@@ -1,0 +1,45 @@
+"""What a technique is: a function from a slot and a context to candidate records.
+
+The engine calls `produce(slot, ctx)` for slot = 0, 1, 2, ... with up to
+`concurrency` slots in flight, until enough records are accepted or a budget
+runs out. A slot is one attempt; everything random in it must derive from
+`ctx.rng(slot)` and `ctx.request_seed(slot, k)` so that a re-run makes the same
+requests and replays them from the call cache.
+
+`produce` returns candidates (`Record`) and early rejections (`Rejection`,
+e.g. unparsable output, a technique's own filter). Quality gates then see
+each candidate `Record`.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+from ..llm.types import LLM
+from ..records import Record, Rejection, content_hash
+
+
+@dataclass
+class GenContext:
+    llm: LLM  # cached (and pooled) model: use this for every call
+    seed: int = 0
+    # accepted records so far, in acceptance order; live, the engine appends to it
+    accepted: Sequence[Record] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def rng(self, slot: int, salt: str = "") -> random.Random:
+        return random.Random(f"{self.seed}:{slot}:{salt}")
+
+    def request_seed(self, slot: int, k: int = 0) -> int:
+        return int(content_hash([self.seed, slot, k], 4), 16) & 0x7FFFFFFF
+
+
+class Generator(Protocol):
+    technique: str
+
+    async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest and dataset card say about this technique: templates (name, hash), settings."""
+        ...

@@ -1,0 +1,94 @@
+"""Requests, results and the LLM protocol every backend implements."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+from ..records import canonical_json, content_hash
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """One call to a model.
+
+    Give either `messages` (chat: a tuple of {"role", "content"} dicts) or
+    `prompt` (raw completion text, for base models with few-shot prompts).
+    `json_schema`, when set, asks for output that conforms to it: by
+    constrained decoding where the backend can, else by prompt-and-validate.
+    """
+
+    messages: tuple[Mapping[str, str], ...] | None = None
+    prompt: str | None = None
+    json_schema: Mapping[str, Any] | None = None
+    max_tokens: int = 512
+    temperature: float = 0.8
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    # free-form label for statistics ("generate", "judge", ...); not part of the cache key
+    purpose: str = field(default="generate", compare=False)
+
+    def key_payload(self) -> dict[str, Any]:
+        return {
+            "messages": [dict(m) for m in self.messages] if self.messages is not None else None,
+            "prompt": self.prompt,
+            "json_schema": self.json_schema,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "stop": list(self.stop),
+        }
+
+
+def cache_key(identity: str, request: GenerationRequest) -> str:
+    """Content address of a call: backend + model identity + the full request."""
+    return content_hash({"model": identity, "request": request.key_payload()}, 20)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    text: str
+    parsed: Any = None  # the JSON value when a schema was requested and the text parsed
+    finish_reason: str = "stop"  # stop | length | error
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    model: str = ""
+    cached: bool = False
+    error: str | None = None  # set when this one request failed after retries
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A model that turns requests into results.
+
+    `identity` names the backend and model precisely enough for the call cache
+    (e.g. `llamacpp:gemma3-270m-q4_k_m@<sha256>` or `openai:http://host/v1#model`).
+    It never contains a secret.
+    """
+
+    @property
+    def identity(self) -> str: ...
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def result_to_json(r: GenerationResult) -> bytes:
+    return canonical_json(
+        {
+            "text": r.text,
+            "parsed": r.parsed,
+            "finish_reason": r.finish_reason,
+            "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens,
+            "latency_s": r.latency_s,
+            "model": r.model,
+        }
+    )

@@ -1,0 +1,67 @@
+"""Data in flight: records and rejected candidates.
+
+A `Record` is what a generator proposes and a gate accepts. Its `data` holds the
+record's own fields (what goes into the dataset); `meta` holds lineage: technique,
+model, prompt template and its hash, seed, slot, parent record or document,
+sampled attributes, scores, attempt number. Lineage stays in the run store and is
+exported only on request.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+
+def canonical_json(value: Any) -> bytes:
+    """Stable JSON bytes (sorted keys) for hashing."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def content_hash(value: Any, size: int = 16) -> str:
+    return hashlib.blake2b(canonical_json(value), digest_size=size).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    data: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """Content id of the record's data (stable across runs)."""
+        return content_hash(self.data, 8)
+
+    def with_meta(self, **updates: Any) -> "Record":
+        return replace(self, meta={**self.meta, **updates})
+
+    def with_scores(self, **scores: Any) -> "Record":
+        merged = {**self.meta.get("scores", {}), **scores}
+        return replace(self, meta={**self.meta, "scores": merged})
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A candidate that did not make it, and why.
+
+    stage: where it fell out of the funnel: parse, validate, filter, dedup,
+    judge, label, diversity (or a technique's own stage name).
+    reason: a short stable key (e.g. `schema:required`, `rouge_l>0.7`), used to
+    group rejections in the report. detail: a human sentence for this one case.
+    """
+
+    stage: str
+    reason: str
+    detail: str = ""
+    data: dict[str, Any] | None = None
+    raw: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rec: Record, stage: str, reason: str, detail: str = "") -> "Rejection":
+        return cls(stage=stage, reason=reason, detail=detail, data=rec.data, meta=rec.meta)
+
+
+FUNNEL_STAGES = ("parse", "validate", "filter", "dedup", "judge", "label", "diversity")
