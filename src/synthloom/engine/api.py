@@ -1,0 +1,56 @@
+"""Run a recipe end to end: resolve paths, run the loop, write the outputs."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from ..config.recipe import Recipe
+from ..export.writers import atomic_path, rejection_row, write_jsonl, write_records
+from .runner import Progress, RunSummary, arun
+from .store import RunStore
+
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+def resolve_output(path: str | Path | None, recipe_name: str) -> tuple[Path, Path]:
+    """(data file, run dir). A file path gets a run dir beside it (`x.jsonl` -> `x.run/`);
+    a folder gets `data.jsonl` inside it and is the run dir itself."""
+    p = Path(path) if path else Path("out") / recipe_name
+    if p.suffix in DATA_SUFFIXES and not p.is_dir():
+        return p, p.with_name(p.stem + ".run")
+    return p / "data.jsonl", p
+
+
+async def arun_recipe(
+    recipe: Recipe,
+    *,
+    base_dir: str | Path = ".",
+    output: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    llm: Any = None,
+    judge_llm: Any = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    data_path, default_run_dir = resolve_output(output or recipe.output.path, recipe.name)
+    run_dir = Path(run_dir) if run_dir else default_run_dir
+    summary = await arun(recipe, base_dir=Path(base_dir), run_dir=run_dir, llm=llm, judge_llm=judge_llm,
+                         on_progress=on_progress)
+    with RunStore(run_dir / "store.sqlite") as store:
+        write_records(store.iter_accepted(summary.run_id), data_path, recipe.output.format, recipe.output.with_meta)
+        if recipe.output.rejected:
+            write_jsonl((rejection_row(r) for r in store.rejections(summary.run_id)), data_path.with_name("rejected.jsonl"))
+        manifest = store.manifest(summary.run_id)
+    manifest["output"] = str(data_path)
+    manifest["stopped_by"] = summary.stopped_by
+    with atomic_path(run_dir / "manifest.json") as tmp:
+        tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    summary.output_path = data_path
+    return summary
+
+
+def run_recipe(recipe: Recipe, **kwargs: Any) -> RunSummary:
+    """Synchronous wrapper around `arun_recipe` (do not call from inside an event loop)."""
+    return asyncio.run(arun_recipe(recipe, **kwargs))

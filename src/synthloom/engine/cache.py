@@ -1,0 +1,96 @@
+"""The call cache in front of a model: content-addressed, stored in the run store."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import orjson
+
+from ..llm.types import GenerationRequest, GenerationResult, cache_key, result_to_json
+from .store import RunStore
+
+
+class UsageMeter:
+    """Calls, cache hits and tokens per (model, purpose), drained into the store with each slot."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str], list[int]] = {}
+        self.completion_tokens = 0
+        self.prompt_tokens = 0
+        self.calls = 0
+        self.cache_hits = 0
+
+    def add(self, model: str, purpose: str, r: GenerationResult) -> None:
+        row = self.pending.setdefault((model, purpose), [0, 0, 0, 0])
+        row[0] += 1
+        row[1] += int(r.cached)
+        self.calls += 1
+        if r.cached:  # a replayed call costs nothing: count the hit, not the tokens
+            self.cache_hits += 1
+            return
+        row[2] += r.prompt_tokens
+        row[3] += r.completion_tokens
+        self.prompt_tokens += r.prompt_tokens
+        self.completion_tokens += r.completion_tokens
+
+    def drain(self) -> dict[tuple[str, str], list[int]]:
+        out, self.pending = self.pending, {}
+        return out
+
+
+class CachedLLM:
+    """Wraps an LLM: answers repeated requests from the store, records new ones.
+
+    The key is the identity of the model that serves the request (a pool member,
+    when the LLM is a pool) plus the full request, so changing the model,
+    a prompt, a sampling parameter or the seed makes a new call.
+    """
+
+    def __init__(self, llm, store: RunStore, meter: UsageMeter) -> None:
+        self._llm = llm
+        self._store = store
+        self._meter = meter
+
+    @property
+    def identity(self) -> str:
+        return self._llm.identity
+
+    @property
+    def inner(self):
+        return self._llm
+
+    def _member_identity(self, req: GenerationRequest) -> str:
+        route = getattr(self._llm, "for_request", None)
+        return route(req).identity if route else self._llm.identity
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        idents = [self._member_identity(r) for r in requests]
+        keys = [cache_key(i, r) for i, r in zip(idents, requests)]
+        hits = self._store.get_calls(keys)
+        results: list[GenerationResult | None] = [None] * len(requests)
+        misses: list[int] = []
+        for i, k in enumerate(keys):
+            h = hits.get(k)
+            if h is None:
+                misses.append(i)
+            else:
+                results[i] = GenerationResult(cached=True, **h)
+        if misses:
+            fresh = await self._llm.generate([requests[i] for i in misses])
+            rows = []
+            for i, r in zip(misses, fresh):
+                results[i] = r
+                if r.ok:
+                    rows.append((keys[i], idents[i], requests[i].purpose, result_to_json(r),
+                                 r.prompt_tokens, r.completion_tokens, r.latency_s))
+            if rows:
+                self._store.put_calls(rows)
+        for req, ident, r in zip(requests, idents, results):
+            self._meter.add(ident, req.purpose, r)
+        return results  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        await self._llm.aclose()
+
+
+def decode_cached(blob: bytes) -> GenerationResult:
+    return GenerationResult(cached=True, **orjson.loads(blob))

@@ -1,0 +1,231 @@
+"""The run loop: slots in flight until enough records pass every gate or a budget runs out."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config.recipe import Recipe
+from ..errors import RecipeError
+from ..generators.base import GenContext
+from ..quality.base import GateContext
+from ..records import Record, Rejection, content_hash
+from .cache import CachedLLM, UsageMeter
+from .store import RunStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    target: int
+    accepted: int = 0
+    rejected: int = 0
+    slots_done: int = 0
+    slots_budget: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    run_dir: Path
+    accepted: int
+    rejected: int
+    target: int
+    stopped_by: str  # target | max_attempts | max_tokens | max_seconds
+    wall_s: float
+    resumed: bool
+    funnel: dict[str, int]
+    rejections: list[tuple[str, str, int]]
+    calls: int
+    cache_hits: int
+    completion_tokens: int
+    output_path: Path | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.accepted >= self.target
+
+
+def run_identity(recipe: Recipe) -> str:
+    """Everything that changes what a slot produces; not the count, budgets or output."""
+    dumped = recipe.model_dump(mode="json", by_alias=True)
+    ident = {k: dumped[k] for k in ("generate", "quality", "model")}
+    ident["seed"] = dumped["engine"]["seed"]
+    return content_hash(ident, 8)
+
+
+def versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("synthloom", "llama_cpp_python", "llguidance", "aiohttp", "pydantic"):
+        try:
+            out[pkg] = metadata.version(pkg.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+async def arun(
+    recipe: Recipe,
+    *,
+    base_dir: Path,
+    run_dir: Path,
+    llm: Any = None,
+    judge_llm: Any = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    from ..generators import build_generator
+    from ..llm.factory import build_llm
+    from ..quality import build_gates
+
+    generator = build_generator(recipe.generate, base_dir)
+    gates = build_gates(recipe.quality, base_dir)
+    gates += list(getattr(generator, "gates", lambda: [])())
+    stateless = [g for g in gates if not g.stateful]
+    stateful = [g for g in gates if g.stateful]
+
+    store = RunStore(run_dir / "store.sqlite")
+    run_id = run_identity(recipe)
+    recipe_json = recipe.model_dump(mode="json", by_alias=True)
+    resumed = store.begin_run(run_id, recipe.name, recipe_json, versions())
+    owns_llm = llm is None
+    base_llm = llm if llm is not None else build_llm(recipe.models())
+    meter = UsageMeter()
+    cached = CachedLLM(base_llm, store, meter)
+
+    accepted: list[Record] = store.accepted_records(run_id)
+    done = store.done_slots(run_id)
+    for g in stateful:
+        g.prime(accepted)
+    ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted)
+    gctx = GateContext(llm=CachedLLM(judge_llm, store, meter) if judge_llm is not None else cached,
+                       seed=recipe.engine.seed)
+
+    target = recipe.count
+    max_slots = recipe.engine.attempts_for(target)
+    progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots)
+    stop: dict[str, str] = {}
+    lock = asyncio.Lock()
+    started = time.perf_counter()
+    pending_slots = iter([s for s in range(max_slots) if s not in done])
+    prior_tokens = sum(u["completion_tokens"] for u in store.usage(run_id))
+
+    def budget_left() -> bool:
+        if len(accepted) >= target:
+            stop.setdefault("reason", "target")
+        elif recipe.engine.max_tokens and prior_tokens + meter.completion_tokens >= recipe.engine.max_tokens:
+            stop.setdefault("reason", "max_tokens")
+        elif recipe.engine.max_seconds and time.perf_counter() - started >= recipe.engine.max_seconds:
+            stop.setdefault("reason", "max_seconds")
+        return not stop
+
+    async def run_slot(slot: int) -> None:
+        items = await generator.produce(slot, ctx)
+        candidates: list[Record] = []
+        rejected: list[Rejection] = []
+        for item in items:
+            (rejected if isinstance(item, Rejection) else candidates).append(item)
+        survivors: list[Record] = []
+        for rec in candidates:
+            for g in stateless:
+                out = await g.check(rec, gctx)
+                if isinstance(out, Rejection):
+                    rejected.append(out)
+                    break
+                rec = out
+            else:
+                survivors.append(rec)
+        async with lock:  # stateful gates, acceptance and the slot's commit are one atomic step
+            kept: list[Record] = []
+            for rec in survivors:
+                if len(accepted) + len(kept) >= target:
+                    rejected.append(Rejection.of(rec, "surplus", "target_reached", "the target count was already met"))
+                    continue
+                for g in stateful:
+                    out = await g.check(rec, gctx)
+                    if isinstance(out, Rejection):
+                        rejected.append(out)
+                        break
+                    rec = out
+                else:
+                    rec = rec.with_meta(slot=slot)
+                    for g in stateful:
+                        g.commit(rec)
+                    kept.append(rec)
+            store.commit_slot(run_id, slot, kept, rejected, meter.drain())
+            accepted.extend(kept)
+        progress.accepted = len(accepted)
+        progress.rejected += sum(1 for r in rejected if r.stage != "surplus")
+        progress.slots_done += 1
+        progress.completion_tokens = meter.completion_tokens
+        progress.calls, progress.cache_hits = meter.calls, meter.cache_hits
+        if on_progress:
+            on_progress(progress)
+
+    async def worker() -> None:
+        while budget_left():
+            slot = next(pending_slots, None)
+            if slot is None:
+                stop.setdefault("reason", "max_attempts")
+                return
+            await run_slot(slot)
+
+    status = "failed"
+    try:
+        if on_progress:
+            on_progress(progress)
+        budget_left()
+        workers = [asyncio.create_task(worker()) for _ in range(recipe.engine.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        status = "complete" if len(accepted) >= target else "incomplete"
+    finally:
+        store.add_usage(run_id, meter.drain())
+        wall = time.perf_counter() - started
+        store.end_run(run_id, status, wall)
+        if owns_llm:
+            await base_llm.aclose()
+    summary = RunSummary(
+        run_id=run_id,
+        run_dir=run_dir,
+        accepted=len(accepted),
+        rejected=progress.rejected,
+        target=target,
+        stopped_by=stop.get("reason", "target"),
+        wall_s=wall,
+        resumed=resumed,
+        funnel=store.funnel(run_id),
+        rejections=[r for r in store.rejection_counts(run_id) if r[0] != "surplus"],
+        calls=meter.calls,
+        cache_hits=meter.cache_hits,
+        completion_tokens=meter.completion_tokens,
+    )
+    store.close()
+    return summary
+
+
+def check_count(recipe: Recipe) -> None:
+    if recipe.count <= 0:
+        raise RecipeError(f"count must be > 0 (got {recipe.count})")

@@ -1,0 +1,316 @@
+"""The run store: one SQLite file per run directory.
+
+Tables:
+  calls       content-addressed call cache: key -> result (shared by every run in the file)
+  runs        one row per recipe identity (run_id): the recipe, status, timings
+  slots       which slots (candidate attempts) of a run are finished
+  records     accepted records with their lineage, in acceptance order
+  rejections  rejected candidates with stage, reason and detail
+  usage       calls, cache hits and tokens per run, model and purpose
+
+Every slot is committed in one transaction (its records, its rejections, its
+slot row), so a crash loses at most the slots in flight; their finished calls
+are already in `calls` and replay from there on the next run.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from ..errors import StoreError
+from ..records import FUNNEL_STAGES, Record, Rejection
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+  key TEXT PRIMARY KEY, model TEXT NOT NULL, purpose TEXT, result BLOB NOT NULL,
+  prompt_tokens INTEGER, completion_tokens INTEGER, latency_s REAL, created REAL);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, name TEXT, recipe BLOB, created REAL, updated REAL,
+  status TEXT, wall_s REAL DEFAULT 0, versions BLOB);
+CREATE TABLE IF NOT EXISTS slots (
+  run_id TEXT NOT NULL, slot INTEGER NOT NULL, status TEXT NOT NULL, PRIMARY KEY (run_id, slot));
+CREATE TABLE IF NOT EXISTS records (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, record_id TEXT NOT NULL,
+  slot INTEGER, data BLOB NOT NULL, meta BLOB NOT NULL, created REAL);
+CREATE INDEX IF NOT EXISTS records_run ON records (run_id, seq);
+CREATE TABLE IF NOT EXISTS rejections (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, slot INTEGER,
+  stage TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, data BLOB, raw TEXT, meta BLOB, created REAL);
+CREATE INDEX IF NOT EXISTS rejections_run ON rejections (run_id, stage, reason);
+CREATE TABLE IF NOT EXISTS usage (
+  run_id TEXT NOT NULL, model TEXT NOT NULL, purpose TEXT NOT NULL,
+  calls INTEGER DEFAULT 0, cache_hits INTEGER DEFAULT 0,
+  prompt_tokens INTEGER DEFAULT 0, completion_tokens INTEGER DEFAULT 0,
+  PRIMARY KEY (run_id, model, purpose));
+"""
+
+_dumps = orjson.dumps
+
+
+def _loads(b: bytes | str | None) -> Any:
+    return None if b is None else orjson.loads(b)
+
+
+class RunStore:
+    """SQLite run store. Not thread-safe: use it from the event loop's thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path}: cannot open the run store ({exc}); "
+                "remove the run directory to start over, or point -o somewhere else"
+            ) from exc
+
+    # -- lifecycle ---------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def begin_run(self, run_id: str, name: str, recipe: dict[str, Any], versions: dict[str, str]) -> bool:
+        """Register a run; returns True when it already existed (a resume)."""
+        now = time.time()
+        row = self._db.execute("SELECT run_id FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row:
+            self._db.execute(
+                "UPDATE runs SET status='running', updated=?, recipe=?, versions=? WHERE run_id=?",
+                (now, _dumps(recipe), _dumps(versions), run_id),
+            )
+            return True
+        self._db.execute(
+            "INSERT INTO runs (run_id, name, recipe, created, updated, status, versions) VALUES (?,?,?,?,?,?,?)",
+            (run_id, name, _dumps(recipe), now, now, "running", _dumps(versions)),
+        )
+        return False
+
+    def end_run(self, run_id: str, status: str, wall_s: float) -> None:
+        self._db.execute(
+            "UPDATE runs SET status=?, updated=?, wall_s=wall_s+? WHERE run_id=?",
+            (status, time.time(), wall_s, run_id),
+        )
+
+    def latest_run_id(self) -> str | None:
+        row = self._db.execute("SELECT run_id FROM runs ORDER BY updated DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def run_info(self, run_id: str | None = None) -> dict[str, Any]:
+        run_id = run_id or self.latest_run_id()
+        row = self._db.execute(
+            "SELECT run_id, name, recipe, created, updated, status, wall_s, versions FROM runs WHERE run_id=?",
+            (run_id,),
+        ).fetchone()
+        if not row:
+            raise StoreError(f"{self.path}: no run recorded here yet; run a recipe with this output first")
+        keys = ("run_id", "name", "recipe", "created", "updated", "status", "wall_s", "versions")
+        info = dict(zip(keys, row))
+        info["recipe"], info["versions"] = _loads(info["recipe"]), _loads(info["versions"])
+        return info
+
+    # -- call cache ----------------------------------------------------------
+    def get_calls(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT key, result FROM calls WHERE key IN ({','.join('?' * len(chunk))})"
+            for key, result in self._db.execute(q, chunk):
+                out[key] = orjson.loads(result)
+        return out
+
+    def put_calls(self, rows: Iterable[tuple[str, str, str, bytes, int, int, float]]) -> None:
+        """rows: (key, model, purpose, result_json, prompt_tokens, completion_tokens, latency_s)."""
+        now = time.time()
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO calls (key, model, purpose, result, prompt_tokens, completion_tokens,"
+                " latency_s, created) VALUES (?,?,?,?,?,?,?,?)",
+                [(*r, now) for r in rows],
+            )
+
+    def call_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+    # -- slots, records, rejections -----------------------------------------
+    def done_slots(self, run_id: str) -> set[int]:
+        return {r[0] for r in self._db.execute("SELECT slot FROM slots WHERE run_id=?", (run_id,))}
+
+    def commit_slot(
+        self,
+        run_id: str,
+        slot: int,
+        accepted: list[Record],
+        rejected: list[Rejection],
+        usage: dict[tuple[str, str], list[int]] | None = None,
+    ) -> None:
+        """One transaction: the slot's records, rejections, usage delta and done mark."""
+        now = time.time()
+        with self._tx():
+            if accepted:
+                self._db.executemany(
+                    "INSERT INTO records (run_id, record_id, slot, data, meta, created) VALUES (?,?,?,?,?,?)",
+                    [(run_id, r.id, slot, _dumps(r.data), _dumps(r.meta), now) for r in accepted],
+                )
+            if rejected:
+                self._db.executemany(
+                    "INSERT INTO rejections (run_id, slot, stage, reason, detail, data, raw, meta, created)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        (run_id, slot, r.stage, r.reason, r.detail,
+                         None if r.data is None else _dumps(r.data), r.raw, _dumps(r.meta), now)
+                        for r in rejected
+                    ],
+                )
+            if usage:
+                self._add_usage(run_id, usage)
+            self._db.execute("INSERT OR REPLACE INTO slots (run_id, slot, status) VALUES (?,?,?)", (run_id, slot, "done"))
+
+    def add_usage(self, run_id: str, usage: dict[tuple[str, str], list[int]]) -> None:
+        with self._tx():
+            self._add_usage(run_id, usage)
+
+    def _add_usage(self, run_id: str, usage: dict[tuple[str, str], list[int]]) -> None:
+        self._db.executemany(
+            "INSERT INTO usage (run_id, model, purpose, calls, cache_hits, prompt_tokens, completion_tokens)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT (run_id, model, purpose) DO UPDATE SET"
+            " calls=calls+excluded.calls, cache_hits=cache_hits+excluded.cache_hits,"
+            " prompt_tokens=prompt_tokens+excluded.prompt_tokens,"
+            " completion_tokens=completion_tokens+excluded.completion_tokens",
+            [(run_id, m, p, *v) for (m, p), v in usage.items()],
+        )
+
+    def accepted_records(self, run_id: str | None = None) -> list[Record]:
+        run_id = run_id or self.latest_run_id()
+        return [
+            Record(data=orjson.loads(d), meta=orjson.loads(m))
+            for d, m in self._db.execute("SELECT data, meta FROM records WHERE run_id=? ORDER BY seq", (run_id,))
+        ]
+
+    def iter_accepted(self, run_id: str | None = None) -> Iterator[Record]:
+        run_id = run_id or self.latest_run_id()
+        cur = self._db.execute("SELECT data, meta FROM records WHERE run_id=? ORDER BY seq", (run_id,))
+        for d, m in cur:
+            yield Record(data=orjson.loads(d), meta=orjson.loads(m))
+
+    def accepted_count(self, run_id: str | None = None) -> int:
+        run_id = run_id or self.latest_run_id()
+        return self._db.execute("SELECT COUNT(*) FROM records WHERE run_id=?", (run_id,)).fetchone()[0]
+
+    def rejections(self, run_id: str | None = None) -> Iterator[Rejection]:
+        run_id = run_id or self.latest_run_id()
+        cur = self._db.execute(
+            "SELECT stage, reason, detail, data, raw, meta FROM rejections WHERE run_id=? ORDER BY seq", (run_id,)
+        )
+        for stage, reason, detail, data, raw, meta in cur:
+            yield Rejection(stage=stage, reason=reason, detail=detail or "", data=_loads(data), raw=raw,
+                            meta=_loads(meta) or {})
+
+    def rejection_counts(self, run_id: str | None = None) -> list[tuple[str, str, int]]:
+        """(stage, reason, count), most frequent first."""
+        run_id = run_id or self.latest_run_id()
+        return list(self._db.execute(
+            "SELECT stage, reason, COUNT(*) c FROM rejections WHERE run_id=? GROUP BY stage, reason ORDER BY c DESC",
+            (run_id,),
+        ))
+
+    def funnel(self, run_id: str | None = None) -> dict[str, int]:
+        """generated -> parsed -> valid -> ... -> accepted, from the stored counts.
+
+        `generated` counts every candidate (accepted + rejected, surplus excluded).
+        Each later step subtracts the rejections of its stage; stages not in
+        FUNNEL_STAGES are subtracted at the `filter` step.
+        """
+        run_id = run_id or self.latest_run_id()
+        by_stage: dict[str, int] = {}
+        for stage, _reason, n in self.rejection_counts(run_id):
+            by_stage[stage] = by_stage.get(stage, 0) + n
+        by_stage.pop("surplus", None)
+        accepted = self.accepted_count(run_id)
+        total = accepted + sum(by_stage.values())
+        known = {"parse", "validate", "dedup", "judge", "label", "diversity"}
+        other = sum(n for s, n in by_stage.items() if s not in known)
+        funnel = {"generated": total}
+        left = total
+        for step, stage in (("parsed", "parse"), ("valid", "validate")):
+            left -= by_stage.get(stage, 0)
+            funnel[step] = left
+        left -= other
+        funnel["filtered"] = left
+        for step, stage in (("unique", "dedup"), ("judged", "judge"), ("labelled", "label"), ("diverse", "diversity")):
+            left -= by_stage.get(stage, 0)
+            funnel[step] = left
+        funnel["accepted"] = accepted
+        return funnel
+
+    def usage(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        run_id = run_id or self.latest_run_id()
+        keys = ("model", "purpose", "calls", "cache_hits", "prompt_tokens", "completion_tokens")
+        return [
+            dict(zip(keys, r))
+            for r in self._db.execute(
+                "SELECT model, purpose, calls, cache_hits, prompt_tokens, completion_tokens FROM usage"
+                " WHERE run_id=? ORDER BY model, purpose",
+                (run_id,),
+            )
+        ]
+
+    def manifest(self, run_id: str | None = None) -> dict[str, Any]:
+        info = self.run_info(run_id)
+        rid = info["run_id"]
+        usage = self.usage(rid)
+        return {
+            "run_id": rid,
+            "name": info["name"],
+            "status": info["status"],
+            "created": info["created"],
+            "updated": info["updated"],
+            "wall_s": round(info["wall_s"] or 0.0, 3),
+            "versions": info["versions"],
+            "recipe": info["recipe"],
+            "counts": {
+                "accepted": self.accepted_count(rid),
+                "rejected": sum(n for s, _r, n in self.rejection_counts(rid) if s != "surplus"),
+                "slots_done": len(self.done_slots(rid)),
+            },
+            "funnel": self.funnel(rid),
+            "rejections": [{"stage": s, "reason": r, "count": n} for s, r, n in self.rejection_counts(rid)],
+            "usage": usage,
+            "tokens": {
+                "prompt": sum(u["prompt_tokens"] for u in usage),
+                "completion": sum(u["completion_tokens"] for u in usage),
+                "calls": sum(u["calls"] for u in usage),
+                "cache_hits": sum(u["cache_hits"] for u in usage),
+            },
+        }
+
+    # -- helpers ---------------------------------------------------------------
+    def _tx(self):
+        db = self._db
+
+        class _Tx:
+            def __enter__(self_inner):
+                db.execute("BEGIN")
+
+            def __exit__(self_inner, exc_type, exc, tb):
+                db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+
+FUNNEL = ("generated",) + tuple(FUNNEL_STAGES)

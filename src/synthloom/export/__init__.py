@@ -1,0 +1,4 @@
+"""Exporters: files, chat formats, splits, dataset card, report."""
+from .writers import write_records
+
+__all__ = ["write_records"]

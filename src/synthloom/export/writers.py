@@ -1,0 +1,78 @@
+"""Write records to files atomically: a temporary file beside the target, renamed at the end."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from ..errors import UsageError, require
+from ..records import Record, Rejection
+
+FORMATS = ("jsonl", "parquet")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; rename onto it only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def row_of(rec: Record, with_meta: bool) -> dict[str, Any]:
+    return {**rec.data, "_meta": rec.meta} if with_meta else rec.data
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for row in rows:
+            f.write(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
+            f.write(b"\n")
+            n += 1
+    return n
+
+
+def write_parquet(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    pa = require("pyarrow", "parquet", "Parquet output")
+    import pyarrow.parquet as pq
+
+    rows = list(rows)
+    table = pa.Table.from_pylist(rows) if rows else pa.table({})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return len(rows)
+
+
+def format_for(path: Path, fmt: str | None) -> str:
+    fmt = fmt or ("parquet" if path.suffix == ".parquet" else "jsonl")
+    if fmt not in FORMATS:
+        raise UsageError(f"output format '{fmt}' is not supported: use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def write_records(records: Iterable[Record], path: Path, fmt: str | None = None, with_meta: bool = False) -> int:
+    rows = (row_of(r, with_meta) for r in records)
+    return write_parquet(rows, path) if format_for(path, fmt) == "parquet" else write_jsonl(rows, path)
+
+
+def rejection_row(r: Rejection) -> dict[str, Any]:
+    return {"stage": r.stage, "reason": r.reason, "detail": r.detail, "data": r.data, "raw": r.raw, "_meta": r.meta}
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield orjson.loads(line)

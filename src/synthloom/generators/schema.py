@@ -1,0 +1,110 @@
+"""Schema-driven generation: an instruction + a JSON schema -> records that validate.
+
+Each slot samples one value per attribute axis (kept in lineage), picks a few
+of the user's examples as few-shot turns, and asks for one record with the
+schema attached, so a constraining backend decodes valid JSON by construction.
+What the grammar cannot express (formats, uniqueItems, some patterns) is checked
+here with jsonschema; a failing record is rejected with the reason, and the next
+slot tries again with another seed.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config.schema_gen import SchemaTechnique
+from ..llm.types import GenerationRequest, GenerationResult
+from ..prompts import load as load_prompt
+from ..records import Record, Rejection
+from .base import GenContext
+from .schema_io import field_summary, first_error, load_schema, validator
+
+MAX_SHOTS = 3
+
+
+def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
+    """Turn one model answer into a validated record or a rejection with its reason."""
+    if not result.ok:
+        return Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300], raw=result.text, meta=meta)
+    value = result.parsed
+    if value is None:
+        try:
+            value = json.loads(result.text)
+        except ValueError:
+            reason = "truncated" if result.finish_reason == "length" else "invalid_json"
+            return Rejection(stage="parse", reason=reason, detail=f"not JSON: {result.text[:200]!r}",
+                             raw=result.text, meta=meta)
+    if not isinstance(value, dict):
+        return Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
+                         raw=result.text, meta=meta)
+    err = first_error(schema_validator, value)
+    if err:
+        return Rejection(stage="validate", reason=err[0], detail=err[1], data=value, raw=result.text, meta=meta)
+    return Record(data=value, meta=meta)
+
+
+class SchemaGenerator:
+    technique = "schema"
+
+    def __init__(self, config: SchemaTechnique, base_dir: Path) -> None:
+        self.config = config
+        self.schema = load_schema(config.json_schema, base_dir)
+        self.validator = validator(self.schema)
+        self.system_prompt = load_prompt("schema_system")
+        self.user_prompt = load_prompt("schema_user")
+        self._system_text = self.system_prompt.render(
+            instruction=config.instruction,
+            title=self.schema.get("title", ""),
+            description=self.schema.get("description", ""),
+            fields=field_summary(self.schema),
+        )
+        for i, ex in enumerate(config.examples):
+            err = first_error(self.validator, ex)
+            if err:
+                from ..errors import RecipeError
+
+                raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique,
+            "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
+            "attributes": self.config.attributes,
+            "examples": len(self.config.examples),
+        }
+
+    def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
+        rng = ctx.rng(slot)
+        attributes = {axis: rng.choice(values) for axis, values in self.config.attributes.items()}
+        shots = rng.sample(self.config.examples, k=min(MAX_SHOTS, len(self.config.examples)))
+        messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
+        for ex in shots:
+            messages.append({"role": "user", "content": self.user_prompt.render(attributes={})})
+            messages.append({"role": "assistant", "content": json.dumps(ex, ensure_ascii=False)})
+        messages.append({"role": "user", "content": self.user_prompt.render(attributes=attributes)})
+        s = self.config.sampling
+        seed = ctx.request_seed(slot)
+        req = GenerationRequest(
+            messages=tuple(messages), json_schema=self.schema, max_tokens=s.max_tokens,
+            temperature=s.temperature, top_p=s.top_p, seed=seed,
+        )
+        meta = {
+            "technique": self.technique,
+            "template": self.system_prompt.name,
+            "template_hash": self.system_prompt.hash + self.user_prompt.hash,
+            "attributes": attributes,
+            "seed": seed,
+            "slot": slot,
+        }
+        return req, meta
+
+    async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        req, meta = self.request_for(slot, ctx)
+        (result,) = await ctx.llm.generate([req])
+        meta["model"] = result.model
+        return [parse_result(result, self.validator, meta)]
+
+
+def build(config: SchemaTechnique, base_dir: Path) -> SchemaGenerator:
+    return SchemaGenerator(config, base_dir)

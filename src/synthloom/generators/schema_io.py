@@ -1,0 +1,133 @@
+"""Load and check a JSON schema given inline, as a file, or as a pydantic model (`module:Class`)."""
+from __future__ import annotations
+
+import importlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError as _JSSchemaError
+from jsonschema.validators import validator_for
+
+from ..errors import SchemaError
+
+
+def load_schema(spec: dict[str, Any] | str, base_dir: Path, where: str = "generate.schema") -> dict[str, Any]:
+    if isinstance(spec, dict):
+        schema, origin = spec, where
+    elif isinstance(spec, str) and ":" in spec and not Path(base_dir, spec).exists() and not spec.endswith((".json", ".yaml", ".yml")):
+        schema, origin = _from_pydantic(spec, where), spec
+    else:
+        path = Path(spec) if Path(spec).is_absolute() else Path(base_dir, spec)
+        if not path.is_file():
+            raise SchemaError(f"{where}: schema file '{path}' does not exist; give a path to a .json or .yaml file, "
+                              "an inline mapping, or a pydantic model as module:Class")
+        try:
+            text = path.read_text(encoding="utf-8")
+            schema = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc}); fix the file") from exc
+        origin = str(path)
+    check_schema(schema, origin)
+    return schema
+
+
+def _from_pydantic(spec: str, where: str) -> dict[str, Any]:
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise SchemaError(f"{where}: cannot import '{spec}' ({exc}); give module:Class of a pydantic model "
+                          "importable from the current directory") from exc
+    if not hasattr(obj, "model_json_schema"):
+        raise SchemaError(f"{where}: '{spec}' is not a pydantic model (no model_json_schema)")
+    return obj.model_json_schema()
+
+
+def check_schema(schema: Any, origin: str) -> None:
+    if not isinstance(schema, dict):
+        raise SchemaError(f"{origin}: a JSON schema must be an object (mapping), got {type(schema).__name__}")
+    cls = validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except _JSSchemaError as exc:
+        path = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise SchemaError(f"{origin}: invalid JSON schema at {path}: {exc.message}") from exc
+    problem = unsatisfiable(schema)
+    if problem:
+        raise SchemaError(f"{origin}: the schema cannot be satisfied: {problem}; relax that constraint")
+
+
+def unsatisfiable(schema: Any, path: str = "(root)", depth: int = 0) -> str | None:
+    """Common contradictions no record can meet (a best-effort check, not a proof)."""
+    if not isinstance(schema, dict) or depth > 32:
+        return None
+    if schema.get("enum") == []:
+        return f"{path}: enum is empty"
+    pairs = (("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"),
+             ("minProperties", "maxProperties"), ("exclusiveMinimum", "maximum"), ("minimum", "exclusiveMaximum"))
+    for lo, hi in pairs:
+        if isinstance(schema.get(lo), (int, float)) and isinstance(schema.get(hi), (int, float)):
+            if schema[lo] > schema[hi] or (lo.startswith("exclusive") or hi.startswith("exclusive")) and schema[lo] >= schema[hi]:
+                return f"{path}: {lo} {schema[lo]} is above {hi} {schema[hi]}"
+    props = schema.get("properties") or {}
+    if schema.get("additionalProperties") is False:
+        missing = [r for r in schema.get("required", []) if r not in props and not schema.get("patternProperties")]
+        if missing:
+            return f"{path}: required field(s) {missing} are not in properties and additionalProperties is false"
+    for name, sub in props.items():
+        if sub is False and name in schema.get("required", []):
+            return f"{path}.{name}: required but its schema is false"
+        found = unsatisfiable(sub, f"{path}.{name}", depth + 1)
+        if found:
+            return found
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found = unsatisfiable(schema[key], f"{path}.{key}", depth + 1)
+            if found:
+                return found
+    return None
+
+
+@lru_cache(maxsize=64)
+def _validator_cached(schema_json: str):
+    schema = json.loads(schema_json)
+    cls = validator_for(schema, default=Draft202012Validator)
+    return cls(schema, format_checker=FormatChecker())
+
+
+def validator(schema: dict[str, Any]):
+    return _validator_cached(json.dumps(schema, sort_keys=True))
+
+
+def first_error(schema_validator, value: Any) -> tuple[str, str] | None:
+    """(reason key, detail) of the most relevant validation error, or None when valid."""
+    from jsonschema.exceptions import best_match
+
+    err = best_match(schema_validator.iter_errors(value))
+    if err is None:
+        return None
+    where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+    return f"schema:{err.validator}", f"{where}: {err.message[:300]}"
+
+
+def field_summary(schema: dict[str, Any], limit: int = 40) -> list[str]:
+    """One line per top-level property: name, type, description, allowed values."""
+    out = []
+    required = set(schema.get("required", []))
+    for name, sub in list((schema.get("properties") or {}).items())[:limit]:
+        if not isinstance(sub, dict):
+            continue
+        bits = [name]
+        t = sub.get("type")
+        if t:
+            bits.append(f"({t if isinstance(t, str) else '/'.join(t)}{', required' if name in required else ''})")
+        if sub.get("description"):
+            bits.append(f"{str(sub['description'])[:160]}")
+        if sub.get("enum"):
+            bits.append("one of: " + ", ".join(map(str, sub["enum"][:12])))
+        out.append(" ".join(bits))
+    return out
