@@ -92,7 +92,6 @@ async def arun(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunSummary:
     from ..generators import build_generator
-    from ..llm.factory import build_llm
     from ..quality import build_gates
 
     generator = build_generator(recipe.generate, base_dir)
@@ -106,7 +105,11 @@ async def arun(
     recipe_json = recipe.model_dump(mode="json", by_alias=True)
     resumed = store.begin_run(run_id, recipe.name, recipe_json, versions())
     owns_llm = llm is None
-    base_llm = llm if llm is not None else build_llm(recipe.models())
+    if llm is None:
+        from ..llm.factory import build_llm
+
+        llm = build_llm(recipe.models())
+    base_llm = llm
     meter = UsageMeter()
     cached = CachedLLM(base_llm, store, meter)
 

@@ -1,0 +1,111 @@
+"""The run loop with a scripted model: targets, funnel, cache replay, resume, atomic output."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fakes import ScriptedLLM
+from synthloom.config import Recipe
+from synthloom.engine import RunStore, run_recipe
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"subject": {"type": "string", "minLength": 3}, "priority": {"type": "integer", "minimum": 1, "maximum": 3}},
+    "required": ["subject", "priority"],
+    "additionalProperties": False,
+}
+
+
+def recipe(count=5, **engine):
+    return Recipe.model_validate({
+        "name": "t", "count": count,
+        "generate": {"technique": "schema", "schema": SCHEMA, "instruction": "tickets",
+                     "attributes": {"tone": ["angry", "polite"]}},
+        "engine": {"concurrency": 3, **engine},
+    })
+
+
+def cycling_responder(answers):
+    state = {"i": 0}
+
+    def respond(req):
+        a = answers[state["i"] % len(answers)]
+        state["i"] += 1
+        return a
+    return respond
+
+
+def test_reaches_target_and_rejects_with_reasons(tmp_path):
+    answers = ['{"subject": "Refund please", "priority": 2}', "not json", '{"subject": "x", "priority": 2}',
+               '{"subject": "Refund please", "priority": 2}'] + [
+        json.dumps({"subject": f"Charge {i} twice", "priority": 1 + i % 3}) for i in range(10)]
+    llm = ScriptedLLM(cycling_responder(answers))
+    s = run_recipe(recipe(5, concurrency=1), output=tmp_path / "t.jsonl", llm=llm)
+    assert s.accepted == 5 and s.complete and s.stopped_by == "target"
+    rows = [json.loads(l) for l in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 and len({json.dumps(r, sort_keys=True) for r in rows}) == 5
+    assert all(set(r) == {"subject", "priority"} for r in rows)  # data only, no lineage
+    reasons = {(st, r) for st, r, n in s.rejections}
+    assert ("parse", "invalid_json") in reasons
+    assert ("validate", "schema:minLength") in reasons
+    assert ("dedup", "exact_duplicate") in reasons
+    f = s.funnel
+    assert f["generated"] == 5 + 3 and f["parsed"] == 7 and f["valid"] == 6 and f["unique"] == 5 and f["accepted"] == 5
+    manifest = json.loads((tmp_path / "t.run" / "manifest.json").read_text())
+    assert manifest["counts"]["accepted"] == 5 and manifest["funnel"] == f
+
+
+def test_lineage_has_attributes_and_seed(tmp_path):
+    n = {"i": 0}
+
+    def respond(req):
+        n["i"] += 1
+        return {"subject": f"Ticket number {n['i']}", "priority": 1}
+    run_recipe(recipe(4), output=tmp_path / "o", llm=ScriptedLLM(respond))
+    with RunStore(tmp_path / "o" / "store.sqlite") as st:
+        recs = st.accepted_records()
+    assert len(recs) == 4
+    for r in recs:
+        assert r.meta["attributes"]["tone"] in ("angry", "polite")
+        assert r.meta["technique"] == "schema" and isinstance(r.meta["seed"], int)
+    assert (tmp_path / "o" / "data.jsonl").exists()
+
+
+def test_rerun_replays_from_cache(tmp_path):
+    calls = {"n": 0}
+
+    def respond(req):
+        calls["n"] += 1
+        return {"subject": f"Ticket seed {req.seed}", "priority": 2}
+    out = tmp_path / "x.jsonl"
+    s1 = run_recipe(recipe(6), output=out, llm=ScriptedLLM(respond))
+    first = out.read_text()
+    made = calls["n"]
+    s2 = run_recipe(recipe(6), output=out, llm=ScriptedLLM(respond))
+    assert calls["n"] == made  # nothing new was asked
+    assert s2.resumed and s2.accepted == 6 and out.read_text() == first
+    # asking for more continues the same run: the first records are kept, only new slots call the model
+    s3 = run_recipe(recipe(8), output=out, llm=ScriptedLLM(respond))
+    assert s3.accepted == 8 and out.read_text().startswith(first)
+    assert calls["n"] == made + 2
+
+
+def test_budget_stops_run_and_keeps_partial_output(tmp_path):
+    llm = ScriptedLLM(lambda req: {"subject": "always the same", "priority": 1})
+    s = run_recipe(recipe(5, max_attempts=7), output=tmp_path / "p.jsonl", llm=llm)
+    assert s.accepted == 1 and not s.complete and s.stopped_by == "max_attempts"
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 1
+    assert s.funnel["generated"] == 7
+
+
+def test_failure_leaves_no_half_written_output(tmp_path):
+    from synthloom.errors import BackendError
+
+    def respond(req):
+        raise BackendError("server went away")
+    out = tmp_path / "never.jsonl"
+    with pytest.raises(BackendError):
+        run_recipe(recipe(3), output=out, llm=ScriptedLLM(respond))
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".never")]
