@@ -1,0 +1,75 @@
+"""The model pool: weighted, deterministic routing; results carry the serving member's identity."""
+from __future__ import annotations
+
+import pytest
+
+from synthloom.config.models import OpenAIModel
+from synthloom.errors import BackendAuthError, RecipeError
+from synthloom.llm.factory import build_llm
+from synthloom.llm.openai_compat import OpenAICompatLLM
+from synthloom.llm.pool import ModelPool
+from synthloom.llm.types import LLM, GenerationRequest
+
+from ..fakes import ScriptedLLM
+
+
+def req(i: int) -> GenerationRequest:
+    return GenerationRequest(messages=({"role": "user", "content": f"item {i}"},), seed=i)
+
+
+def two_models(wa=3.0, wb=1.0):
+    a = ScriptedLLM(lambda r: "from a", identity="fake:a")
+    b = ScriptedLLM(lambda r: "from b", identity="fake:b")
+    return a, b, ModelPool([(a, wa), (b, wb)])
+
+
+async def test_requests_are_spread_by_weight_and_keep_their_order():
+    a, b, pool = two_models(3, 1)
+    assert isinstance(pool, LLM)
+    results = await pool.generate([req(i) for i in range(2000)])
+    assert len(a.requests) + len(b.requests) == 2000
+    assert 0.70 < len(a.requests) / 2000 < 0.80
+    for i, r in enumerate(results):  # each result is the member's, in request order
+        member = pool.for_request(req(i))
+        assert r.model == member.identity and r.text == ("from a" if member is a else "from b")
+
+
+async def test_routing_is_deterministic_across_pools():
+    _, _, pool1 = two_models()
+    _, _, pool2 = two_models()
+    first = [pool1.for_request(req(i)).identity for i in range(200)]
+    again = [pool2.for_request(req(i)).identity for i in range(200)]
+    assert first == again and set(first) == {"fake:a", "fake:b"}
+
+
+def test_pool_identity_lists_members_and_weights():
+    _, _, pool = two_models(2, 0.5)
+    assert pool.identity == "pool[fake:a*2,fake:b*0.5]"
+
+
+def test_bad_pools_are_refused():
+    with pytest.raises(RecipeError):
+        ModelPool([])
+    with pytest.raises(RecipeError, match="weight"):
+        ModelPool([(ScriptedLLM(lambda r: ""), 0)])
+
+
+async def test_a_member_failing_hard_fails_the_batch():
+    class Refusing(ScriptedLLM):
+        async def generate(self, requests):
+            raise BackendAuthError("refused: set OPENAI_API_KEY")
+
+    good = ScriptedLLM(lambda r: "ok", identity="fake:good")
+    pool = ModelPool([(good, 1), (Refusing(lambda r: "", identity="fake:bad"), 1)])
+    with pytest.raises(BackendAuthError):
+        await pool.generate([req(i) for i in range(20)])
+
+
+def test_factory_builds_one_backend_or_a_pool():
+    one = OpenAIModel(backend="openai", base_url="http://127.0.0.1:9/v1", model="a")
+    two = OpenAIModel(backend="openai", base_url="http://127.0.0.1:9/v1", model="b", weight=2)
+    llm = build_llm([one])
+    assert isinstance(llm, OpenAICompatLLM) and llm.identity == "openai:http://127.0.0.1:9/v1#a"
+    pool = build_llm([one, two])
+    assert isinstance(pool, ModelPool)
+    assert pool.identity == "pool[openai:http://127.0.0.1:9/v1#a*1,openai:http://127.0.0.1:9/v1#b*2]"
