@@ -1,0 +1,30 @@
+# synthloom: `make demo` runs the main job on the bundled model; `make test` runs the tests.
+# Both work from a fresh clone: they create .venv and install what is needed
+# (llama-cpp-python compiles from source the first time: about 5 minutes on 2 cores).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.synthloom-installed
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/synthloom run examples/billing-tickets.yaml
+	@echo "records: demo-out/billing-tickets.jsonl   run store: demo-out/billing-tickets.run/"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf demo-out .pytest_cache
