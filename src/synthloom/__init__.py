@@ -1,0 +1,53 @@
+"""synthloom: synthetic data generation with language models.
+
+    from synthloom import Recipe, run_recipe
+    recipe = Recipe.model_validate({...})        # or synthloom.load_recipe("recipe.yaml")
+    summary = run_recipe(recipe, output="tickets.jsonl")
+
+Nothing happens on import: no logging handlers, no downloads, no model loading.
+"""
+from .config import EngineSettings, LlamaCppModel, OpenAIModel, OutputSettings, Recipe, SchemaTechnique
+from .engine import Progress, RunStore, RunSummary, arun_recipe, run_recipe
+from .engine.recipe_file import load_recipe
+from .errors import (
+    BackendAuthError,
+    BackendConnectionError,
+    BackendError,
+    InputFileError,
+    RecipeError,
+    SchemaError,
+    SynthloomError,
+    UsageError,
+)
+from .llm.types import LLM, GenerationRequest, GenerationResult
+from .records import Record, Rejection
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendAuthError",
+    "BackendConnectionError",
+    "BackendError",
+    "EngineSettings",
+    "GenerationRequest",
+    "GenerationResult",
+    "InputFileError",
+    "LLM",
+    "LlamaCppModel",
+    "OpenAIModel",
+    "OutputSettings",
+    "Progress",
+    "Recipe",
+    "RecipeError",
+    "Record",
+    "Rejection",
+    "RunStore",
+    "RunSummary",
+    "SchemaError",
+    "SchemaTechnique",
+    "SynthloomError",
+    "UsageError",
+    "arun_recipe",
+    "load_recipe",
+    "run_recipe",
+]
