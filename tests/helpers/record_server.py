@@ -18,6 +18,9 @@ SEEN: dict[str, int] = {}
 
 
 async def completions(request: web.Request) -> web.Response:
+    key_needed = request.app["key"]
+    if key_needed and request.headers.get("Authorization") != f"Bearer {key_needed}":
+        return web.json_response({"error": {"message": "Incorrect API key provided"}}, status=401)
     raw = await request.read()
     body = json.loads(raw)
     key = hashlib.sha1(raw).hexdigest()
@@ -44,9 +47,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--require-key", default="", help="answer 401 unless this bearer key is sent")
     a = ap.parse_args()
     app = web.Application()
     app["latency"] = a.latency_ms / 1000
+    app["key"] = a.require_key
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/stats", stats)

@@ -73,8 +73,11 @@ def print_summary(summary) -> None:
     t = Table(title="funnel", show_header=True, header_style="bold")
     t.add_column("step")
     t.add_column("records", justify="right")
+    previous = None
     for k, v in summary.funnel.items():
-        t.add_row(k, str(v))
+        if k in ("generated", "accepted") or v != previous:  # steps that removed nothing add no line
+            t.add_row(k, str(v))
+        previous = v
     console.print(t)
     if summary.rejections:
         r = Table(title="rejections", header_style="bold")
