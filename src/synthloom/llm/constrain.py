@@ -1,0 +1,177 @@
+"""JSON-schema constrained decoding with llguidance.
+
+llguidance compiles a JSON schema into a grammar and, at each decoding step,
+computes the set of tokens that keep the output a valid prefix of some instance
+of the schema (a bitmask over the vocabulary, typically in well under a
+millisecond). The llama.cpp backend writes that mask into the model's logits
+(disallowed tokens get -inf) before its own sampler runs, so the output conforms
+by construction and sampling stays in C.
+
+Two things make constrained decoding about as fast as free decoding here:
+
+- The JSON layout is fixed (``", "`` and ``": "`` separators, no free
+  whitespace), so a tiny model cannot wander into runs of newlines, and the
+  output looks like the ``json.dumps`` examples in few-shot prompts.
+- Tokens the grammar forces (a property name after ``{"``, the closing
+  ``"}``...) are not sampled: llguidance reports them ("fast-forward tokens")
+  and the backend evaluates them in the same batch as the sampled token.
+
+Schemas llguidance cannot compile raise :class:`ConstraintUnavailable`; the
+backend then decodes freely and parses, and says so in the log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Mapping
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Compact, deterministic layout; identical to json.dumps(value) defaults.
+JSON_OPTIONS: dict[str, Any] = {
+    "whitespace_flexible": False,
+    "item_separator": ", ",
+    "key_separator": ": ",
+}
+
+
+class ConstraintUnavailable(Exception):
+    """The schema cannot be turned into a grammar; decode freely instead."""
+
+
+def _schema_key(schema: Mapping[str, Any]) -> str:
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def compile_schema(schema: Mapping[str, Any], tokenizer: Any, lenient: bool = True) -> str:
+    """The llguidance grammar for a JSON schema, or ConstraintUnavailable.
+
+    ``lenient`` makes llguidance ignore keywords it does not implement (they are
+    checked after generation with jsonschema instead), so that an unusual keyword
+    costs one retry at worst rather than the whole constraint.
+    """
+    import llguidance
+
+    options = dict(JSON_OPTIONS)
+    if lenient:
+        options["lenient"] = True
+    try:
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(dict(schema), overrides=options)
+    except (ValueError, TypeError) as exc:
+        raise ConstraintUnavailable(str(exc)) from exc
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar, tokenizer)
+    if is_error:
+        raise ConstraintUnavailable(messages[0] if messages else "invalid grammar")
+    for m in messages:
+        log.debug("llguidance: %s", m)
+    return grammar
+
+
+class JsonConstraint:
+    """One schema's matcher plus the buffers to apply its mask to a logits row.
+
+    Not thread-safe across requests: the backend runs one request at a time.
+    ``reset()`` makes it reusable for the next request with the same schema.
+    """
+
+    def __init__(self, tokenizer: Any, grammar: str, n_vocab: int) -> None:
+        import llguidance
+
+        self._matcher = llguidance.LLMatcher(tokenizer, grammar, log_level=0)
+        if self._matcher.is_error():
+            raise ConstraintUnavailable(self._matcher.get_error())
+        self._n_vocab = n_vocab
+        self._words = (n_vocab + 31) // 32
+        self._mask = np.full(self._words, -1, dtype=np.int32)
+        self._neg_inf = np.float32(-np.inf)
+
+    def reset(self) -> None:
+        self._matcher.reset()
+
+    @property
+    def error(self) -> str | None:
+        return self._matcher.get_error() if self._matcher.is_error() else None
+
+    def is_stopped(self) -> bool:
+        return self._matcher.is_stopped()
+
+    def is_accepting(self) -> bool:
+        return self._matcher.is_accepting()
+
+    def compute_mask(self) -> None:
+        """Fill the allowed-token bitmask for the next step (drops the GIL)."""
+        self._matcher.unsafe_compute_mask_ptr(self._mask.ctypes.data, self._mask.nbytes)
+
+    def apply_mask(self, logits: np.ndarray) -> None:
+        """Set the logits of disallowed tokens to -inf, in place."""
+        allowed = np.unpackbits(self._mask.view(np.uint8), count=self._n_vocab, bitorder="little")
+        np.copyto(logits, self._neg_inf, where=allowed == 0)
+
+    def only_allowed(self) -> int | None:
+        """The single allowed token when the mask allows exactly one, else None."""
+        nz = np.flatnonzero(self._mask)
+        if len(nz) != 1:
+            return None
+        word = int(self._mask[nz[0]]) & 0xFFFFFFFF
+        if word & (word - 1):
+            return None
+        return int(nz[0]) * 32 + word.bit_length() - 1
+
+    def consume(self, token: int) -> bool:
+        return self._matcher.consume_token(token)
+
+    def forced_tokens(self) -> list[int]:
+        """Tokens the grammar forces next; already consumed by the matcher."""
+        ff = self._matcher.compute_ff_tokens()
+        if ff and not self._matcher.consume_tokens(ff):
+            return []
+        return list(ff)
+
+
+class ConstraintCache:
+    """Compiled grammars and matchers per schema, so repeated schemas cost nothing."""
+
+    def __init__(self, tokenizer: Any, n_vocab: int, size: int = 32) -> None:
+        self._tokenizer = tokenizer
+        self._n_vocab = n_vocab
+        self._size = size
+        self._items: OrderedDict[str, JsonConstraint | str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, schema: Mapping[str, Any]) -> JsonConstraint:
+        """A reset constraint for this schema, or ConstraintUnavailable (also cached)."""
+        key = _schema_key(schema)
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+        if isinstance(item, str):
+            raise ConstraintUnavailable(item)
+        if item is not None:
+            item.reset()
+            return item
+        try:
+            grammar = compile_schema(schema, self._tokenizer)
+            item = JsonConstraint(self._tokenizer, grammar, self._n_vocab)
+        except ConstraintUnavailable as exc:
+            item = str(exc) or "schema not supported"
+        except Exception as exc:  # llguidance raises plain exceptions for some inputs
+            item = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            self._items[key] = item
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        if isinstance(item, str):
+            raise ConstraintUnavailable(item)
+        return item
+
+
+def make_tokenizer(vocab: Any, eos_tokens: list[int] | None = None) -> Any:
+    """An llguidance tokenizer over a llama.cpp vocab (about a second; cache it)."""
+    import llguidance.llamacpp
+
+    return llguidance.llamacpp.lltokenizer_from_vocab(vocab, eos_token=eos_tokens)

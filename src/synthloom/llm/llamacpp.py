@@ -1,0 +1,358 @@
+"""In-process llama.cpp backend: the default, with the bundled Gemma 3 270M model.
+
+The model is loaded lazily, once, and every llama.cpp call runs in one worker
+thread, so the event loop never blocks and requests are decoded one after the
+other (the context holds a single sequence). The decoding loop is our own, on
+llama-cpp-python's low-level API:
+
+- the KV cache keeps the previous prompt, so requests that share a few-shot
+  prefix only evaluate their new tail;
+- with a JSON schema and ``constrained: llguidance``, the schema's token mask is
+  written into the logits before llama.cpp's sampler runs, tokens the grammar
+  forces are evaluated in one batch without sampling, and decoding ends the
+  moment the JSON value is complete (see ``constrain.py``);
+- ``constrained: grammar`` uses llama.cpp's own GBNF sampler instead (slower),
+  ``none`` decodes freely and parses.
+"""
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..config.models import LlamaCppModel
+from ..errors import BackendError, InputFileError
+from .constrain import ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer
+from .model_files import model_identity, resolve_model
+from .render import choose_style, render_request
+from .types import GenerationRequest, GenerationResult
+
+log = logging.getLogger(__name__)
+
+TOP_K = 40  # bounds the sampler's sort over Gemma's 262k-token vocabulary
+_LOG_CALLBACK = None  # keeps the ctypes callback alive for the process
+
+
+def _quiet_llama_logs(llama_cpp: Any) -> None:
+    """Route llama.cpp's own log lines to our logger at debug level, once."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+
+    @llama_cpp.llama_log_callback
+    def _cb(level, text, user_data):  # pragma: no cover - called from C
+        try:
+            log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+        except Exception:
+            pass
+
+    _LOG_CALLBACK = _cb
+    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
+
+
+class _Loaded:
+    """Everything that lives in the worker thread once the model is loaded."""
+
+    def __init__(self, path: str, cfg: LlamaCppModel) -> None:
+        import llama_cpp
+
+        _quiet_llama_logs(llama_cpp)
+        self.lib = llama_cpp
+        threads = cfg.n_threads or max(1, min(8, os.cpu_count() or 1))
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=path,
+                n_ctx=cfg.n_ctx,
+                n_batch=min(512, cfg.n_ctx),
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=0,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise InputFileError(
+                f"model.path: llama.cpp could not load {path!r} ({exc}); check that it is a complete GGUF "
+                "model file that this llama.cpp version supports"
+            ) from exc
+        self.ctx = self.llm._ctx.ctx
+        self.vocab = llama_cpp.llama_model_get_vocab(self.llm._model.model)
+        self.n_vocab = int(self.llm.n_vocab())
+        self.metadata = dict(self.llm.metadata)
+        self.style = choose_style(cfg.prompt_style, self.metadata)
+        self.template = self.metadata.get("tokenizer.chat_template")
+        self.bos_text = self._piece_text(self.llm.token_bos()) if self.style == "chat" else ""
+        self.eos_text = self._piece_text(self.llm.token_eos()) if self.style == "chat" else ""
+        self._pieces: dict[int, bytes] = {}
+        self._constraints: ConstraintCache | None = None
+        log.info("loaded %s (%s prompts, %d threads)", os.path.basename(path), self.style, threads)
+
+    def _piece_text(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+    def piece(self, token: int) -> bytes:
+        p = self._pieces.get(token)
+        if p is None:
+            p = self.llm.detokenize([token])
+            self._pieces[token] = p
+        return p
+
+    def is_eog(self, token: int) -> bool:
+        return bool(self.lib.llama_vocab_is_eog(self.vocab, token))
+
+    def constraints(self) -> ConstraintCache:
+        if self._constraints is None:
+            eog = [t for t in range(min(self.n_vocab, 256)) if self.is_eog(t)] or [self.llm.token_eos()]
+            self._constraints = ConstraintCache(make_tokenizer(self.vocab, eos_tokens=eog), self.n_vocab)
+        return self._constraints
+
+    def logits_row(self) -> np.ndarray:
+        ptr = self.lib.llama_get_logits_ith(self.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def feed_prompt(self, tokens: list[int]) -> None:
+        """Evaluate the prompt, reusing the KV cache for the prefix shared with the last one."""
+        llm = self.llm
+        keep = 0
+        limit = min(llm.n_tokens, len(tokens) - 1)  # always evaluate >= 1 token for fresh logits
+        cached = llm.input_ids
+        while keep < limit and cached[keep] == tokens[keep]:
+            keep += 1
+        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            llm.n_tokens = keep
+        else:
+            llm.reset()
+            keep = 0
+        llm.eval(tokens[keep:])
+
+    def sampler(self, request: GenerationRequest, grammar: str | None) -> Any:
+        lib = self.lib
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if grammar is not None:
+            g = lib.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
+            if not g:
+                lib.llama_sampler_free(chain)
+                raise ConstraintUnavailable("llama.cpp could not parse the GBNF grammar")
+            lib.llama_sampler_chain_add(chain, g)
+        if request.temperature <= 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+        else:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(TOP_K))
+            if request.top_p < 1.0:
+                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(request.top_p, 1))
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(request.temperature))
+            seed = lib.LLAMA_DEFAULT_SEED if request.seed is None else int(request.seed) % (2**32 - 1)
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
+        return chain
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def _gbnf_for(schema: Any) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:
+        raise ConstraintUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+class LlamaCppLLM:
+    """The ``LLM`` protocol over an in-process llama.cpp model."""
+
+    def __init__(self, cfg: LlamaCppModel | None = None) -> None:
+        self._cfg = cfg or LlamaCppModel()
+        path, sha = resolve_model(self._cfg.path)  # a bad path fails here, before any work
+        self._path = path
+        self._identity = model_identity(path, sha)
+        if self._cfg.constrained != "llguidance":
+            self._identity += f"#constrained={self._cfg.constrained}"
+        if self._cfg.prompt_style != "auto":
+            self._identity += f"#prompt={self._cfg.prompt_style}"
+        self._executor: ThreadPoolExecutor | None = None
+        self._loaded: _Loaded | None = None
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def model_path(self) -> str:
+        return str(self._path)
+
+    # -- async API -------------------------------------------------------------------------
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.generate_sync, list(requests))
+
+    async def aclose(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(executor, self._unload)
+        executor.shutdown(wait=True)
+
+    # -- worker-thread side ----------------------------------------------------------------
+
+    def _unload(self) -> None:
+        if self._loaded is not None:
+            self._loaded.close()
+            self._loaded = None
+
+    def _model(self) -> _Loaded:
+        if self._loaded is None:
+            self._loaded = _Loaded(str(self._path), self._cfg)
+        return self._loaded
+
+    def generate_sync(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Decode requests one after another in the calling thread (the worker)."""
+        m = self._model()
+        out = []
+        for req in requests:
+            try:
+                out.append(self._one(m, req))
+            except (InputFileError, BackendError):
+                raise
+            except Exception as exc:  # one bad request must not sink the batch
+                log.exception("llama.cpp generation failed")
+                out.append(
+                    GenerationResult(text="", finish_reason="error", model=self._identity,
+                                     error=f"llama.cpp: {type(exc).__name__}: {exc}")
+                )
+        return out
+
+    def _constraint_for(self, m: _Loaded, schema: Any) -> tuple[JsonConstraint | None, str | None]:
+        mode = self._cfg.constrained
+        if schema is None or mode == "none":
+            return None, None
+        try:
+            if mode == "grammar":
+                return None, _gbnf_for(schema)
+            return m.constraints().get(schema), None
+        except ConstraintUnavailable as exc:
+            log.warning("schema cannot be enforced while decoding (%s); decoding freely and validating after", exc)
+            return None, None
+
+    def _one(self, m: _Loaded, req: GenerationRequest) -> GenerationResult:
+        t0 = time.perf_counter()
+        prompt, extra_stops = render_request(req, m.style, m.template, m.bos_text, m.eos_text)
+        tokens = m.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=(m.style == "chat"))
+        n_ctx = m.llm.n_ctx()
+        if len(tokens) >= n_ctx:
+            return GenerationResult(
+                text="", finish_reason="error", prompt_tokens=len(tokens), model=self._identity,
+                error=f"prompt has {len(tokens)} tokens, more than the context (model.n_ctx={n_ctx}); "
+                      "raise n_ctx or shorten the prompt",
+            )
+        budget = min(req.max_tokens, n_ctx - len(tokens))
+        constraint, gbnf = self._constraint_for(m, req.json_schema)
+        constrained = constraint is not None or gbnf is not None
+        # Transcript stops ("\nInput:") only make sense for free text; a user's stops always apply.
+        stops = [s.encode() for s in (*req.stop, *(() if constrained else extra_stops)) if s]
+        max_stop = max((len(s) for s in stops), default=0)
+
+        m.feed_prompt(tokens)
+        chain = m.sampler(req, gbnf)
+        lib = m.lib
+        out = bytearray()
+        n_gen = 0
+        finish = "length"
+        try:
+            while n_gen < budget:
+                if constraint is not None:
+                    constraint.compute_mask()
+                    only = constraint.only_allowed()
+                    if only is not None:
+                        token = only
+                    else:
+                        constraint.apply_mask(m.logits_row())
+                        token = int(lib.llama_sampler_sample(chain, m.ctx, -1))
+                else:
+                    token = int(lib.llama_sampler_sample(chain, m.ctx, -1))
+                if m.is_eog(token):
+                    finish = "stop"
+                    break
+                n_gen += 1
+                batch = [token]
+                out += m.piece(token)
+                if constraint is not None:
+                    if not constraint.consume(token):
+                        log.warning("llguidance rejected token %d: %s", token, constraint.error)
+                        finish = "stop"
+                        break
+                    if constraint.is_stopped():
+                        finish = "stop"
+                        break
+                    for ff in constraint.forced_tokens()[: budget - n_gen]:
+                        batch.append(ff)
+                        out += m.piece(ff)
+                        n_gen += 1
+                    if constraint.is_stopped():
+                        finish = "stop"
+                        break
+                if stops:
+                    window = bytes(out[-(max_stop + 64 * len(batch)):])
+                    cut = _find_stop(window, stops)
+                    if cut is not None:
+                        del out[len(out) - len(window) + cut:]
+                        finish = "stop"
+                        break
+                if n_gen >= budget:
+                    break
+                m.llm.eval(batch)
+        finally:
+            lib.llama_sampler_free(chain)
+
+        text = out.decode("utf-8", "replace")
+        parsed, error = None, None
+        if req.json_schema is not None:
+            parsed, error = _parse_json(text, finish)
+        return GenerationResult(
+            text=text,
+            parsed=parsed,
+            finish_reason=finish,
+            prompt_tokens=len(tokens),
+            completion_tokens=n_gen,
+            latency_s=time.perf_counter() - t0,
+            model=self._identity,
+            error=error,
+        )
+
+
+def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
+    best = None
+    for s in stops:
+        i = window.find(s)
+        if i >= 0 and (best is None or i < best):
+            best = i
+    return best
+
+
+def _parse_json(text: str, finish: str) -> tuple[Any, str | None]:
+    s = text.strip()
+    try:
+        return json.loads(s), None
+    except ValueError:
+        pass
+    # free decoding: take the first complete JSON value in the text
+    start = min((i for i in (s.find("{"), s.find("[")) if i >= 0), default=-1)
+    if start >= 0:
+        try:
+            value, _ = json.JSONDecoder().raw_decode(s[start:])
+            return value, None
+        except ValueError:
+            pass
+    why = "cut off by max_tokens" if finish == "length" else "not valid JSON"
+    return None, f"parse: output is {why}: {text[:80]!r}"
