@@ -1,46 +1,31 @@
-"""Quality gates. `GATE_BUILDERS` maps a recipe's `gate:` name to its builder."""
+"""Quality gates. `GATE_BUILDERS` maps a recipe's `gate:` name to its builder.
+
+Builders import their module only when a recipe names the gate, so a run that
+never deduplicates semantically never loads an embedding model.
+"""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from ..records import Record, Rejection, canonical_json
 from .base import Gate, GateContext, StatelessGate
 
 
-class _ExactDedup:
-    """Exact duplicates of the whole record (temporary default until quality.dedup lands)."""
+def _lazy(module: str) -> Callable[[Any, Path], Gate]:
+    def build(config: Any, base_dir: Path) -> Gate:
+        return importlib.import_module(f"{__name__}.{module}").build(config, base_dir)
 
-    name = "dedup"
-    stage = "dedup"
-    stateful = True
-
-    def __init__(self, fields: list[str] | None = None) -> None:
-        self.fields = fields
-        self.seen: set[bytes] = set()
-
-    def _key(self, rec: Record) -> bytes:
-        data = {k: rec.data.get(k) for k in self.fields} if self.fields else rec.data
-        return canonical_json(data)
-
-    def prime(self, accepted: Iterable[Record]) -> None:
-        self.seen.update(self._key(r) for r in accepted)
-
-    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
-        if self._key(rec) in self.seen:
-            return Rejection.of(rec, "dedup", "exact_duplicate", "identical to an accepted record")
-        return rec
-
-    def commit(self, rec: Record) -> None:
-        self.seen.add(self._key(rec))
-
-
-def _build_exact(config: Any, base_dir: Path) -> Gate:
-    return _ExactDedup(config.fields)
+    build.__name__ = f"build_{module}"
+    return build
 
 
 GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
-    "dedup": _build_exact,
+    "dedup": _lazy("dedup"),
+    "filter": _lazy("heuristics"),
+    "judge": _lazy("judge"),
+    "label": _lazy("labels"),
+    "diversity": _lazy("diversity"),
 }
 
 

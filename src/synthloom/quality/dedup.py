@@ -1,0 +1,252 @@
+"""Deduplication: exact, near-duplicate (MinHash LSH, confirmed exactly) and semantic.
+
+`DedupIndex` is the shared engine: `find(text)` names the indexed item a text
+repeats (or None), `add(text)` indexes it. The gate keeps one index of the
+accepted records (primed from the store on resume, committed on accept) and,
+for decontamination, one of reference records that must never be repeated.
+`dedup_texts` runs the same logic over a whole file, keeping the first of each group.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..records import Record, Rejection
+from .base import GateContext
+from .minhash import LSHIndex, best_match, make_signer
+from .text import normalize, record_text, shingles
+
+
+@dataclass(frozen=True)
+class Match:
+    key: int  # position of the matched item in its index
+    similarity: float
+    text: str
+
+
+class DedupIndex:
+    """An index of texts answering "which indexed text does this one repeat?"."""
+
+    def __init__(self, method: str = "exact", threshold: float | None = None, *, ngram: int = 5,
+                 unit: str = "char", num_perm: int = 128, backend: str = "auto", embedder: Any = None) -> None:
+        self.method = method
+        self.threshold = threshold if threshold is not None else {"exact": 1.0, "minhash": 0.8, "semantic": 0.9}[method]
+        self.ngram, self.unit = ngram, unit
+        self.texts: list[str] = []
+        self._hashes: dict[bytes, int] = {}
+        if method == "minhash":
+            self.signer = make_signer(backend, num_perm)
+            self.lsh = LSHIndex(self.threshold, num_perm)
+            self._shingles: list[set[str]] = []
+        elif method == "semantic":
+            if embedder is None:
+                from .embeddings import make_embedder
+
+                embedder = make_embedder()
+            self.embedder = embedder
+            self._vecs = np.zeros((0, 0), np.float32)
+            self._n = 0
+        elif method != "exact":
+            raise ValueError(f"unknown dedup method {method!r}: use exact, minhash or semantic")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @staticmethod
+    def _hash(text: str) -> bytes:
+        # per line, so field boundaries (one value per line) survive normalization
+        norm = "\n".join(normalize(line) for line in text.splitlines())
+        return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
+
+    # exact matches are always duplicates, whatever the method
+    def _find_exact(self, text: str) -> Match | None:
+        key = self._hashes.get(self._hash(text))
+        return None if key is None else Match(key, 1.0, self.texts[key])
+
+    def find(self, text: str, *, vector: np.ndarray | None = None, sig: np.ndarray | None = None,
+             sh: set | None = None) -> Match | None:
+        hit = self._find_exact(text)
+        if hit or self.method == "exact":
+            return hit
+        if self.method == "minhash":
+            sh = sh if sh is not None else shingles(text, self.ngram, self.unit)
+            sig = sig if sig is not None else self.signer.sign(sh)
+            found = best_match(self.lsh.query(sig), self._shingles.__getitem__, sh, self.threshold)
+            return None if found is None else Match(found[0], found[1], self.texts[found[0]])
+        vec = vector if vector is not None else self.embedder.embed([text])[0]
+        if self._n == 0:
+            return None
+        sims = self._vecs[: self._n] @ vec
+        j = int(np.argmax(sims))
+        return Match(j, float(sims[j]), self.texts[j]) if sims[j] >= self.threshold else None
+
+    def add(self, text: str, *, vector: np.ndarray | None = None, sig: np.ndarray | None = None,
+            sh: set | None = None) -> int:
+        key = len(self.texts)
+        self.texts.append(text)
+        self._hashes.setdefault(self._hash(text), key)
+        if self.method == "minhash":
+            sh = sh if sh is not None else shingles(text, self.ngram, self.unit)
+            self._shingles.append(sh)
+            self.lsh.insert(key, sig if sig is not None else self.signer.sign(sh))
+        elif self.method == "semantic":
+            vec = vector if vector is not None else self.embedder.embed([text])[0]
+            if self._vecs.shape[0] <= self._n:
+                grown = np.zeros((max(64, 2 * self._n), vec.shape[0]), np.float32)
+                grown[: self._n] = self._vecs[: self._n]
+                self._vecs = grown
+            self._vecs[self._n] = vec
+            self._n += 1
+        return key
+
+    def add_many(self, texts: Sequence[str]) -> None:
+        vecs = self.embedder.embed(list(texts)) if self.method == "semantic" and texts else None
+        for i, t in enumerate(texts):
+            self.add(t, vector=None if vecs is None else vecs[i])
+
+
+def dedup_texts(texts: Sequence[str], method: str = "exact", threshold: float | None = None, *,
+                reference: Sequence[str] = (), ngram: int = 5, unit: str = "char", num_perm: int = 128,
+                backend: str = "auto", embedder: Any = None, batch: int = 4096) -> list[tuple[str, int, float] | None]:
+    """For each text: None to keep it, or (kind, index, similarity) naming what it repeats.
+
+    kind is "kept" (an earlier kept text, by position in `texts`) or "reference".
+    Keeps the first text of each group; a text that repeats a reference is dropped.
+    """
+    ref = None
+    if reference:
+        ref = DedupIndex(method, threshold, ngram=ngram, unit=unit, num_perm=num_perm, backend=backend, embedder=embedder)
+        ref.add_many(list(reference))
+        embedder = getattr(ref, "embedder", embedder)
+    idx = DedupIndex(method, threshold, ngram=ngram, unit=unit, num_perm=num_perm, backend=backend, embedder=embedder)
+    if ref is not None and method == "minhash":
+        idx.signer = ref.signer
+    positions: list[int] = []  # index key -> position in texts
+    out: list[tuple[str, int, float] | None] = []
+    for start in range(0, len(texts), batch):
+        chunk = list(texts[start : start + batch])
+        sigs = vecs = shs = None
+        if method == "minhash":
+            shs = [shingles(t, ngram, unit) for t in chunk]
+            sigs = idx.signer.sign_many(shs)
+        elif method == "semantic":
+            vecs = idx.embedder.embed(chunk)
+        for i, text in enumerate(chunk):
+            kw = {"sig": None if sigs is None else sigs[i], "sh": None if shs is None else shs[i],
+                  "vector": None if vecs is None else vecs[i]}
+            if ref is not None:
+                hit = ref.find(text, **kw)
+                if hit:
+                    out.append(("reference", hit.key, hit.similarity))
+                    continue
+            hit = idx.find(text, **kw)
+            if hit:
+                out.append(("kept", positions[hit.key], hit.similarity))
+                continue
+            idx.add(text, **kw)
+            positions.append(start + i)
+            out.append(None)
+    return out
+
+
+def _short(text: str, n: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def load_reference_texts(paths: Iterable[str], field: str | list[str] | None, base_dir: Path) -> list[str]:
+    from ..errors import InputFileError
+    import orjson
+
+    fields = [field] if isinstance(field, str) else field
+    texts: list[str] = []
+    for p in paths:
+        path = Path(p) if Path(p).is_absolute() else base_dir / p
+        if not path.is_file():
+            raise InputFileError(f"dedup reference file {path} does not exist: fix `reference:` in the dedup gate")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); each line must be one JSON record") from exc
+            texts.append(record_text(value, fields) if isinstance(value, dict) else str(value))
+    return texts
+
+
+_KIND = {"exact": "exact", "minhash": "near", "semantic": "semantic"}
+
+
+class DedupGate:
+    """Rejects a candidate that repeats an accepted record or a reference record."""
+
+    stage = "dedup"
+    stateful = True
+
+    def __init__(self, method: str = "exact", threshold: float | None = None, fields: list[str] | None = None, *,
+                 reference: Sequence[str] = (), ngram: int = 5, unit: str = "char", num_perm: int = 128,
+                 backend: str = "auto", embedder: Any = None) -> None:
+        self.name = f"dedup:{method}"
+        self.method, self.fields = method, fields
+        kw = dict(ngram=ngram, unit=unit, num_perm=num_perm, backend=backend)
+        self._kw = kw
+        self.index = DedupIndex(method, threshold, embedder=embedder, **kw)
+        self.threshold = self.index.threshold
+        self.reference = None
+        if reference:
+            self.reference = DedupIndex(method, threshold, embedder=getattr(self.index, "embedder", None), **kw)
+            if method == "minhash":
+                self.reference.signer = self.index.signer
+            self.reference.add_many(list(reference))
+
+    def _measure(self) -> str:
+        return {"exact": "normalized text", "minhash": "Jaccard", "semantic": "cosine"}[self.method]
+
+    def prime(self, accepted: Iterable[Record]) -> None:
+        signer = getattr(self.index, "signer", None)
+        self.index = DedupIndex(self.method, self.threshold, embedder=getattr(self.index, "embedder", None), **self._kw)
+        if signer is not None:
+            self.index.signer = signer
+        self.index.add_many([record_text(r.data, self.fields) for r in accepted])
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        text = record_text(rec.data, self.fields)
+        vec = None
+        if self.method == "semantic":
+            vec = (await self.index.embedder.aembed([text]))[0]
+        if self.reference is not None:
+            hit = self.reference.find(text, vector=vec)
+            if hit:
+                kind = "exact" if self.reference._find_exact(text) else _KIND[self.method]
+                return Rejection.of(rec, "dedup", f"contaminated_{kind}",
+                                    f"repeats reference record #{hit.key + 1} ({self._measure()} {hit.similarity:.2f}): "
+                                    f"{_short(hit.text)!r}")
+        hit = self.index.find(text, vector=vec)
+        if hit:
+            kind = "exact" if self.index._find_exact(text) else _KIND[self.method]
+            return Rejection.of(rec, "dedup", f"{kind}_duplicate",
+                                f"repeats accepted record #{hit.key + 1} ({self._measure()} {hit.similarity:.2f}): "
+                                f"{_short(hit.text)!r}")
+        return rec
+
+    def commit(self, rec: Record) -> None:
+        self.index.add(record_text(rec.data, self.fields))
+
+
+def build(config: Any, base_dir: Path) -> DedupGate:
+    """GATE_BUILDERS entry for `gate: dedup`."""
+    embedder = None
+    if config.method == "semantic":
+        from .embeddings import make_embedder
+
+        embedder = make_embedder(config.embedding)
+    reference = load_reference_texts(config.reference, config.reference_field or config.fields, Path(base_dir)) \
+        if config.reference else []
+    return DedupGate(config.method, config.effective_threshold() if config.method != "exact" else None, config.fields,
+                     reference=reference, ngram=config.ngram, unit=config.unit, num_perm=config.num_perm,
+                     backend=config.backend, embedder=embedder)

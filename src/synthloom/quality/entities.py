@@ -1,0 +1,507 @@
+"""Entity validation and grounding checks for document-grounded data.
+
+Plain functions first (each testable alone), then the gates that wrap them:
+
+    schema_errors(obj, validator)         jsonschema, with format checks (date, email, ...)
+    check_rules(obj, rules, document)     declarative entity rules -> failures (`rule:<name>`)
+    quote_in(quote, texts)                a verbatim quote, up to case/spacing/typography
+    missing_values(label, document)       labelled values that a document lost
+    invented_values(label, document)      dates/amounts a document mentions that the label lacks
+
+Gates: `entities`, `grounding`, `support` (a constrained yes/no judge call), `recoverable`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from ..errors import SchemaError
+from ..records import Record, Rejection
+from .base import GateContext, StatelessGate
+
+# ---------------------------------------------------------------- paths
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d*)\]")
+
+
+def resolve(obj: Any, path: str) -> list[tuple[str, Any]]:
+    """Values at `path` (`a.b`, `items[].amount`, `items[0].x`) as (concrete path, value); absent -> []."""
+    found: list[tuple[str, Any]] = [("", obj)]
+    for m in _SEGMENT.finditer(path):
+        key, index = m.group(1), m.group(2)
+        nxt: list[tuple[str, Any]] = []
+        for where, value in found:
+            if key is not None:
+                if isinstance(value, Mapping) and key in value and value[key] is not None:
+                    nxt.append((f"{where}.{key}" if where else key, value[key]))
+            elif isinstance(value, list):
+                if index == "":
+                    nxt.extend((f"{where}[{i}]", v) for i, v in enumerate(value) if v is not None)
+                elif int(index) < len(value) and value[int(index)] is not None:
+                    nxt.append((f"{where}[{index}]", value[int(index)]))
+        found = nxt
+    return found
+
+
+def leaves(obj: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    """Every scalar (str, int, float, bool) in a JSON value with its path."""
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            yield from leaves(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from leaves(v, f"{where}[{i}]")
+    elif obj is not None:
+        yield where, obj
+
+
+def _generic(path: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", path)
+
+
+# ---------------------------------------------------------------- normalization
+
+_TYPO = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+                       "\u00a0": " ", "\u2026": "..."})
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Case, spacing and typography folded; punctuation kept (for verbatim quotes)."""
+    text = unicodedata.normalize("NFKC", text).translate(_TYPO).casefold()
+    return " ".join(text.split())
+
+
+def loose(text: str) -> str:
+    """Only letters and digits, single-spaced (for 'does this value occur in the document')."""
+    return " ".join(_NON_WORD.sub(" ", normalize(text).replace("_", " ")).split())
+
+
+def quote_in(quote: str, texts: Iterable[str]) -> bool:
+    """True if `quote` occurs in one of `texts` (normalized); `...` in a quote may skip text, in order."""
+    q = normalize(quote).strip(" \"'")
+    if not q:
+        return False
+    segments = [s.strip(" .") for s in re.split(r"\s*\.\.\.\s*|\s*\[\.\.\.\]\s*", q)]
+    segments = [s for s in segments if s]
+    for text in texts:
+        t = normalize(text)
+        if q in t:
+            return True
+        if len(segments) > 1:
+            pos = 0
+            for seg in segments:
+                pos = t.find(seg, pos)
+                if pos < 0:
+                    break
+                pos += len(seg)
+            else:
+                return True
+        # a quote may differ from the text only by punctuation (e.g. markdown emphasis)
+        lq = loose(quote)
+        if lq and len(lq) >= 8 and f" {lq} " in f" {loose(text)} ":
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- numbers and dates in text
+
+_NUMBER = re.compile(r"(?<![\w.,])[-+]?\d{1,3}(?:[,.  '\u00a0]\d{3})+(?:[.,]\d+)?(?![\d])|(?<![\w.,])[-+]?\d+(?:[.,]\d+)?(?![\d])")
+_CURRENCY = re.compile(r"[$€£¥₹]|\b(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|INR)\b", re.I)
+
+
+def parse_number(s: str) -> float | None:
+    """A number written with common thousands and decimal separators (1,234.50 / 1.234,50 / 1 234,5)."""
+    s = s.strip().replace("\u00a0", " ").replace(" ", "").replace("'", "")
+    if not s:
+        return None
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    if "," in s and "." in s:
+        dec = "," if s.rfind(",") > s.rfind(".") else "."
+        s = s.replace("." if dec == "," else ",", "").replace(dec, ".")
+    elif "," in s:
+        head, _, tail = s.rpartition(",")
+        s = s.replace(",", "") if len(tail) == 3 and head else s.replace(",", ".")
+        if s.count(".") > 1:
+            return None
+    elif s.count(".") > 1:
+        s = s.replace(".", "")
+    try:
+        return sign * float(s)
+    except ValueError:
+        return None
+
+
+def numbers_in(text: str) -> list[tuple[float, bool]]:
+    """(value, looks like an amount) for every number in text; amounts have a currency mark or 2 decimals."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group(0)
+        v = parse_number(raw)
+        if v is None:
+            continue
+        near = text[max(0, m.start() - 4): m.end() + 4]
+        amount = bool(_CURRENCY.search(near)) or bool(re.search(r"[.,]\d{2}$", raw))
+        out.append((v, amount))
+        if re.fullmatch(r"\d{1,3}(,\d{3})+", raw):  # 1,234 may also be a decimal comma; keep both readings
+            alt = parse_number(raw.replace(",", "."))
+            if alt is not None and raw.count(",") == 1:
+                out.append((alt, amount))
+    return out
+
+
+def number_in(value: float, text: str, tol: float = 0.005) -> bool:
+    return any(abs(v - value) <= tol for v, _ in numbers_in(text))
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"], 1)}
+_MONTHS.update({k[:3]: v for k, v in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_MON = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_DATE_PATTERNS = [
+    (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), "ymd"),
+    (re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"), "xyY"),
+    (re.compile(rf"\b{_MON}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "Mdy"),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MON},?\s+(\d{{4}})\b", re.I), "dMy"),
+]
+
+
+def _month(name: str) -> int:
+    key = name.lower().rstrip(".")
+    return _MONTHS.get(key) or _MONTHS[key[:3]]
+
+
+def _mk(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def dates_in(text: str) -> set[dt.date]:
+    """Calendar dates written in common forms (ISO, 03/05/2024 read both ways, March 5, 2024, 5 March 2024)."""
+    found: set[dt.date] = set()
+    for pattern, form in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            g = m.groups()
+            if form == "ymd":
+                cands = [_mk(int(g[0]), int(g[1]), int(g[2]))]
+            elif form == "xyY":
+                cands = [_mk(int(g[2]), int(g[1]), int(g[0])), _mk(int(g[2]), int(g[0]), int(g[1]))]
+            elif form == "Mdy":
+                cands = [_mk(int(g[2]), _month(g[0]), int(g[1]))]
+            else:
+                cands = [_mk(int(g[2]), _month(g[1]), int(g[0]))]
+            found.update(c for c in cands if c is not None)
+    return found
+
+
+def as_date(value: Any) -> dt.date | None:
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?\s*", value)
+        if m:
+            return _mk(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return None
+
+
+# ---------------------------------------------------------------- schema
+
+
+def schema_validator(schema: Mapping[str, Any], where: str = "schema") -> Any:
+    """A jsonschema validator with format checks; an invalid schema is a SchemaError naming `where`."""
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        loc = "/".join(map(str, exc.absolute_path)) or "(top)"
+        raise SchemaError(f"{where}: invalid JSON schema at {loc}: {exc.message}") from exc
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(obj: Any, validator: Any) -> list[tuple[str, str]]:
+    """(keyword, message) for each violation, best first."""
+    import jsonschema
+
+    errors = sorted(validator.iter_errors(obj), key=jsonschema.exceptions.relevance)
+    out = []
+    for e in errors:
+        loc = "/".join(map(str, e.absolute_path)) or "(top)"
+        out.append((str(e.validator), f"{loc}: {e.message[:200]}"))
+    return out
+
+
+# ---------------------------------------------------------------- entity rules
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    name: str
+    detail: str
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        return parse_number(re.sub(r"[^\d.,\-+' ]", "", v))
+    return None
+
+
+def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFailure]:
+    """Failures of one rule (a config.documents rule model, or a dict with the same fields)."""
+    r = _as_ns(rule)
+    name = r.get("name") or r["rule"]
+    kind = r["rule"]
+    fails: list[RuleFailure] = []
+    if kind == "date":
+        formats = r.get("formats") or ["%Y-%m-%d"]
+        lo = dt.date.fromisoformat(r["min"]) if r.get("min") else None
+        hi = dt.date.fromisoformat(r["max"]) if r.get("max") else None
+        for where, v in resolve(obj, r["field"]):
+            d = None
+            for f in formats:
+                try:
+                    d = dt.datetime.strptime(str(v).strip(), f).date()
+                    break
+                except ValueError:
+                    continue
+            if d is None:
+                fails.append(RuleFailure(name, f"{where}={v!r} is not a real date in {' or '.join(formats)}"))
+            elif (lo and d < lo) or (hi and d > hi):
+                fails.append(RuleFailure(name, f"{where}={v} is outside {r.get('min') or '...'}..{r.get('max') or '...'}"))
+    elif kind == "range":
+        for where, v in resolve(obj, r["field"]):
+            x = _num(v)
+            if x is None:
+                fails.append(RuleFailure(name, f"{where}={v!r} is not a number"))
+            elif (r.get("min") is not None and x < r["min"]) or (r.get("max") is not None and x > r["max"]):
+                fails.append(RuleFailure(name, f"{where}={v} is outside [{r.get('min')}, {r.get('max')}]"))
+    elif kind == "sum":
+        totals = resolve(obj, r["total"])
+        if totals:
+            addends = [(w, _num(v)) for w, v in resolve(obj, r["items"])]
+            bad = [w for w, x in addends if x is None]
+            total = _num(totals[0][1])
+            if bad or total is None:
+                fails.append(RuleFailure(name, f"not numbers: {', '.join(bad or [r['total']])}"))
+            else:
+                s = sum(x for _, x in addends if x is not None)
+                tol = r.get("tolerance", 0.01)
+                if abs(s - total) > tol + 1e-9:
+                    fails.append(RuleFailure(
+                        name, f"{r['items']} add up to {s:.2f} but {r['total']} is {total:.2f} (tolerance {tol})"))
+    elif kind == "in_document":
+        if document is None:
+            fails.append(RuleFailure(name, "no source document to check against"))
+        else:
+            if r.get("fields"):
+                targets = [pair for f in r["fields"] for pair in resolve(obj, f)]
+            else:
+                targets = [(w, v) for w, v in leaves(obj) if isinstance(v, str)]
+            doc_loose = f" {loose(document)} "
+            for where, v in targets:
+                if isinstance(v, str):
+                    lv = loose(v)
+                    if lv and f" {lv} " not in doc_loose and not (as_date(v) and as_date(v) in dates_in(document)):
+                        fails.append(RuleFailure(name, f"{where}={v[:80]!r} does not occur in the document"))
+                elif isinstance(v, (int, float)) and not isinstance(v, bool) and r.get("numbers"):
+                    if not number_in(float(v), document):
+                        fails.append(RuleFailure(name, f"{where}={v} does not occur in the document"))
+    elif kind == "pattern":
+        rx = re.compile(r["regex"])
+        for where, v in resolve(obj, r["field"]):
+            if not isinstance(v, str) or not rx.fullmatch(v):
+                fails.append(RuleFailure(name, f"{where}={v!r} does not match /{r['regex']}/"))
+    else:
+        raise ValueError(f"unknown entity rule {kind!r}")
+    return fails
+
+
+def check_rules(obj: Any, rules: Sequence[Any], document: str | None = None) -> list[RuleFailure]:
+    out: list[RuleFailure] = []
+    for rule in rules:
+        out.extend(check_rule(obj, rule, document))
+    return out
+
+
+def _as_ns(rule: Any) -> dict[str, Any]:
+    if isinstance(rule, Mapping):
+        return dict(rule)
+    return rule.model_dump()
+
+
+def validate_object(obj: Any, *, validator: Any = None, rules: Sequence[Any] = (),
+                    document: str | None = None) -> tuple[str, str] | None:
+    """(reason, detail) for the first problem (schema first, then rules), or None when the object is valid."""
+    if validator is not None:
+        errs = schema_errors(obj, validator)
+        if errs:
+            return f"schema:{errs[0][0]}", "; ".join(m for _, m in errs[:3])
+    fails = check_rules(obj, rules, document)
+    if fails:
+        return f"rule:{fails[0].name}", "; ".join(f.detail for f in fails[:5])
+    return None
+
+
+# ---------------------------------------------------------------- labelled values vs. a document
+
+
+def value_in(value: Any, document: str, match: str = "normalized", *, _doc_loose: str | None = None) -> bool:
+    if isinstance(value, bool):
+        return True  # yes/no flags are rarely written verbatim
+    if isinstance(value, (int, float)):
+        return number_in(float(value), document)
+    text = str(value)
+    if match == "exact":
+        return text in document
+    d = as_date(text)
+    if d is not None and d in dates_in(document):
+        return True
+    lv = loose(text)
+    doc_loose = _doc_loose if _doc_loose is not None else f" {loose(document)} "
+    if lv and f" {lv} " in doc_loose:
+        return True
+    x = _num(text) if re.fullmatch(r"[\s$€£¥\d.,'+-]+", text) else None
+    return x is not None and number_in(x, document)
+
+
+def missing_values(label: Any, document: str, match: str = "normalized",
+                   skip: Sequence[str] = ()) -> list[tuple[str, Any]]:
+    """Labelled scalars that cannot be found in the document."""
+    skip_generic = {_generic(s) for s in skip}
+    doc_loose = f" {loose(document)} "
+    out = []
+    for where, v in leaves(label):
+        if _generic(where) in skip_generic or where in skip:
+            continue
+        if isinstance(v, str) and not v.strip():
+            continue
+        if not value_in(v, document, match, _doc_loose=doc_loose):
+            out.append((where, v))
+    return out
+
+
+def invented_values(label: Any, document: str, kinds: Sequence[str] = ("date", "amount")) -> list[str]:
+    """Dates or amounts the document states that the label does not hold (sums of labelled lists allowed)."""
+    out: list[str] = []
+    scalars = list(leaves(label))
+    if "date" in kinds:
+        known = {d for _, v in scalars for d in [as_date(v)] if d is not None}
+        for d in sorted(dates_in(document) - known):
+            out.append(f"date {d.isoformat()}")
+    if "amount" in kinds:
+        nums = [(w, float(v)) for w, v in scalars if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        nums += [(w, x) for w, v in scalars if isinstance(v, str) for x in [_num(v)]
+                 if x is not None and re.fullmatch(r"[\s$€£¥\d.,'+-]+", v)]
+        allowed = [x for _, x in nums]
+        groups: dict[str, float] = {}
+        for w, x in nums:
+            if "[" in w:
+                groups[_generic(w)] = groups.get(_generic(w), 0.0) + x
+        allowed += list(groups.values())
+        for v, is_amount in numbers_in(document):
+            if is_amount and not any(abs(v - a) <= 0.005 for a in allowed):
+                out.append(f"amount {v:g}")
+    return sorted(set(out))
+
+
+# ---------------------------------------------------------------- gates
+
+
+def _field(rec: Record, name: str) -> Any:
+    if name in rec.data:
+        return rec.data[name]
+    return rec.meta.get(name)
+
+
+class EntitiesGate(StatelessGate):
+    """`entities`: schema + entity rules on `target` (or the whole record)."""
+
+    name = "entities"
+    stage = "validate"
+
+    def __init__(self, *, target: str | None = None, document: str | None = None,
+                 schema: Mapping[str, Any] | None = None, rules: Sequence[Any] = ()) -> None:
+        self.target, self.document, self.rules = target, document, list(rules)
+        self.validator = schema_validator(schema, "entities gate schema") if schema else None
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        obj = _field(rec, self.target) if self.target else rec.data
+        if obj is None:
+            return Rejection.of(rec, self.stage, "rule:missing_target", f"record has no field {self.target!r}")
+        doc = _field(rec, self.document) if self.document else None
+        problem = validate_object(obj, validator=self.validator, rules=self.rules,
+                                  document=doc if isinstance(doc, str) else None)
+        return rec if problem is None else Rejection.of(rec, self.stage, *problem)
+
+
+class GroundingGate(StatelessGate):
+    """`grounding`: every evidence quote occurs (normalized) in the cited source texts."""
+
+    name = "grounding"
+    stage = "validate"
+
+    def __init__(self, *, evidence: str = "evidence", contexts: str = "contexts",
+                 allow_empty_for: Sequence[str] = ("unanswerable",)) -> None:
+        self.evidence, self.contexts, self.allow_empty_for = evidence, contexts, set(allow_empty_for)
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        problem = grounding_problem(_field(rec, self.evidence), _field(rec, self.contexts),
+                                    rec.data.get("kind"), self.allow_empty_for)
+        return rec if problem is None else Rejection.of(rec, self.stage, *problem)
+
+
+def grounding_problem(evidence: Any, contexts: Any, kind: str | None = None,
+                      allow_empty_for: Iterable[str] = ("unanswerable",)) -> tuple[str, str] | None:
+    if isinstance(evidence, str):
+        evidence = [evidence]
+    if not evidence:
+        if kind in set(allow_empty_for):
+            return None
+        return "grounding:no_evidence", "no evidence quote given"
+    if not contexts:
+        return "grounding:no_context", "no cited source text to check the evidence against"
+    texts = [contexts] if isinstance(contexts, str) else list(contexts)
+    for q in evidence:
+        if not isinstance(q, str) or not quote_in(q, texts):
+            return "grounding:not_verbatim", f"evidence {str(q)[:100]!r} is not a quote from the cited chunks"
+    return None
+
+
+class RecoverableGate(StatelessGate):
+    """`recoverable`: every labelled value is in the document; optionally nothing invented."""
+
+    name = "recoverable"
+    stage = "validate"
+
+    def __init__(self, *, label: str = "label", document: str = "document", match: str = "normalized",
+                 skip_fields: Sequence[str] = (), reject_invented: Sequence[str] = ()) -> None:
+        self.label, self.document, self.match = label, document, match
+        self.skip, self.invented = list(skip_fields), list(reject_invented)
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        problem = recoverable_problem(_field(rec, self.label), _field(rec, self.document) or "", self.match,
+                                      self.skip, self.invented)
+        return rec if problem is None else Rejection.of(rec, self.stage, *problem)
+
+
+def recoverable_problem(label: Any, document: str, match: str = "normalized", skip: Sequence[str] = (),
+                        invented: Sequence[str] = ()) -> tuple[str, str] | None:
+    missing = missing_values(label, document, match, skip)
+    if missing:
+        listing = ", ".join(f"{w}={str(v)[:40]!r}" for w, v in missing[:6])
+        return "rule:recoverable", f"{len(missing)} labelled value(s) not in the document: {listing}"
+    extra = invented_values(label, document, invented) if invented else []
+    if extra:
+        return "rule:invented", f"the document states values the label lacks: {', '.join(extra[:6])}"
+    return None

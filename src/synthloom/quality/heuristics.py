@@ -1,0 +1,173 @@
+"""Heuristic filters: cheap checks on a candidate's text, each with its own reason.
+
+Reasons (stage `filter`): too_short, too_long, blacklist, refusal, boilerplate,
+language, repeated_ngrams.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..records import Record, Rejection
+from .base import GateContext, StatelessGate
+from .text import record_text, words
+
+REFUSAL_PATTERNS = [
+    r"\bas an ai\b",
+    r"\bas an? (?:ai |artificial intelligence |large )?language model\b",
+    r"\bi(?:'m| am) (?:sorry|afraid),? but i (?:can(?:not|'t)|am unable|won't)\b",
+    r"\bi (?:can(?:not|'t)|am unable to|won't be able to) (?:help|assist|provide|comply|fulfil+|create|generate|write|do that)\b",
+    r"\bi(?:'m| am) (?:not able|unable) to (?:help|assist|provide|comply|fulfil+|create|generate|write)\b",
+    r"\bi apologi[sz]e,? but\b",
+    r"\bi do(?:n't| not) have (?:personal (?:opinions|feelings|experiences)|the ability to)\b",
+    r"\bthis (?:request|content) (?:goes against|violates)\b",
+    r"\b(?:openai|anthropic)'s (?:use|content) polic",
+]
+BOILERPLATE_PATTERNS = [
+    r"^\s*(?:sure|certainly|of course|absolutely)[!,.]?\s+here(?:'s| is| are)\b",
+    r"^\s*here(?:'s| is| are) (?:a|an|the|some|your) (?:\w+ ){0,4}(?:example|examples|response|record|records|ticket|answer|version)s?\b[^.\n]{0,40}:",
+    r"\blorem ipsum\b",
+    r"\[(?:insert|your|company|customer|name|date|product)[^\]]{0,30}\]",
+    r"<(?:your|insert|company|customer)[ _][^>]{0,30}>",
+    r"\{\{\s*\w+\s*\}\}",
+    r"\bi hope this helps\b",
+    r"\blet me know if you (?:need|have|would)\b",
+]
+_REFUSAL = [re.compile(p, re.IGNORECASE) for p in REFUSAL_PATTERNS]
+_BOILER = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in BOILERPLATE_PATTERNS]
+
+
+def find_refusal(text: str) -> str | None:
+    for pat in _REFUSAL:
+        m = pat.search(text)
+        if m:
+            return m.group(0)
+    return None
+
+
+def find_boilerplate(text: str) -> str | None:
+    for pat in _BOILER:
+        m = pat.search(text)
+        if m:
+            return m.group(0).strip()
+    return None
+
+
+def repeated_ngram_share(text: str, n: int = 3) -> tuple[float, str]:
+    """Share of the words covered by the most repeated word n-gram (0 when none repeats)."""
+    toks = words(text)
+    if len(toks) < 2 * n:
+        return 0.0, ""
+    grams = Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+    gram, count = grams.most_common(1)[0]
+    if count < 2:
+        return 0.0, ""
+    return min(1.0, count * n / len(toks)), " ".join(gram)
+
+
+# ---------------------------------------------------------------- language identification
+
+_STOPWORDS = {
+    "en": "the and of to is in that it for you was with on as are this be have not but they at by or from",
+    "es": "el la de que y en los se del las un por con una para es no su al lo como más pero sus le",
+    "fr": "le la les de des et est un une que qui en du dans pour pas sur au ce il elle avec sont nous vous",
+    "de": "der die und das ist nicht ein eine zu den von mit sich des auf für im dem auch es sie ich wir",
+    "it": "il di che la è e un una per non sono del della con gli le si lo nel ma anche come più questo",
+    "pt": "o a de que e do da em um uma para com não os as no na por mais se dos das como mas ao é",
+    "nl": "de het een en van is dat niet op te zijn voor met die er ook aan als maar bij wordt naar",
+}
+_STOP_SETS = {lang: set(ws.split()) for lang, ws in _STOPWORDS.items()}
+
+
+def _stopword_language(text: str) -> tuple[str, float]:
+    toks = words(text)
+    if not toks:
+        return "und", 0.0
+    scores = {lang: sum(t in s for t in toks) for lang, s in _STOP_SETS.items()}
+    lang, hits = max(scores.items(), key=lambda kv: kv[1])
+    if hits == 0:
+        return "und", 0.0
+    return lang, hits / len(toks)
+
+
+@lru_cache(maxsize=1)
+def _langid_identifier() -> Any:
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError:
+        return None
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code, confidence). py3langid (97 languages) when installed, else a stopword vote over 7."""
+    ident = _langid_identifier()
+    if ident is not None and text.strip():
+        lang, prob = ident.classify(text)
+        return str(lang), float(prob)
+    return _stopword_language(text)
+
+
+# ---------------------------------------------------------------- the gate
+
+class HeuristicFilter(StatelessGate):
+    name = "filter"
+    stage = "filter"
+
+    def __init__(self, *, fields: list[str] | None = None, min_chars: int | None = None, max_chars: int | None = None,
+                 min_words: int | None = None, max_words: int | None = None, blacklist: list[str] = (),
+                 refusals: bool = True, language: str | list[str] | None = None,
+                 max_repeated_ngram_share: float | None = 0.3, repeat_ngram: int = 3) -> None:
+        self.fields = fields
+        self.min_chars, self.max_chars, self.min_words, self.max_words = min_chars, max_chars, min_words, max_words
+        self.blacklist = [b for b in blacklist if b.strip()]
+        self._black = [re.compile(rf"(?<!\w){re.escape(b.strip())}(?!\w)", re.IGNORECASE) for b in self.blacklist]
+        self.refusals = refusals
+        self.languages = [language] if isinstance(language, str) else list(language or [])
+        self.max_rep, self.rep_n = max_repeated_ngram_share, repeat_ngram
+
+    def reason(self, text: str) -> tuple[str, str] | None:
+        """(reason, detail) of the first check the text fails, or None."""
+        n_chars, n_words = len(text.strip()), len(words(text))
+        if self.min_chars is not None and n_chars < self.min_chars:
+            return "too_short", f"{n_chars} characters, fewer than min_chars={self.min_chars}"
+        if self.min_words is not None and n_words < self.min_words:
+            return "too_short", f"{n_words} words, fewer than min_words={self.min_words}"
+        if self.max_chars is not None and n_chars > self.max_chars:
+            return "too_long", f"{n_chars} characters, more than max_chars={self.max_chars}"
+        if self.max_words is not None and n_words > self.max_words:
+            return "too_long", f"{n_words} words, more than max_words={self.max_words}"
+        for word, pat in zip(self.blacklist, self._black):
+            if pat.search(text):
+                return "blacklist", f"contains the blacklisted {word!r}"
+        if self.refusals:
+            hit = find_refusal(text)
+            if hit:
+                return "refusal", f"reads like a refusal: {hit!r}"
+            hit = find_boilerplate(text)
+            if hit:
+                return "boilerplate", f"assistant boilerplate or placeholder: {hit!r}"
+        if self.languages and n_words >= 3:
+            lang, conf = detect_language(text)
+            if lang not in self.languages:
+                return "language", f"detected language {lang} (confidence {conf:.2f}), expected {'/'.join(self.languages)}"
+        if self.max_rep is not None:
+            share, gram = repeated_ngram_share(text, self.rep_n)
+            if share > self.max_rep:
+                return "repeated_ngrams", f"{gram!r} repeats, covering {share:.0%} of the words (max {self.max_rep:.0%})"
+        return None
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        found = self.reason(record_text(rec.data, self.fields))
+        if found:
+            return Rejection.of(rec, "filter", found[0], found[1])
+        return rec
+
+
+def build(config: Any, base_dir: Path) -> HeuristicFilter:
+    """GATE_BUILDERS entry for `gate: filter`."""
+    kw = config.model_dump(exclude={"gate"})
+    return HeuristicFilter(**kw)

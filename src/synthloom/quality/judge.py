@@ -1,0 +1,103 @@
+"""LLM-as-judge: a rubric, a 1-5 score and a one-sentence rationale as constrained JSON.
+
+The score and rationale go into the record's lineage (`meta.scores.judge`,
+`meta.judge`); records scoring below the threshold are rejected with reason
+`low_score`; a verdict that cannot be read is rejected as `judge_error`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..llm.types import GenerationRequest
+from ..prompts import load as load_prompt
+from ..records import Record, Rejection
+from ._llm import LLMGateMixin, parsed_object, show
+from .base import GateContext
+
+DEFAULT_RUBRIC = """5 = realistic, coherent and complete; does what the task asks; no errors, filler or placeholders.
+4 = good, with one minor flaw.
+3 = usable but bland, generic or slightly off the task.
+2 = a major flaw: incoherent, wrong facts, off the task, or placeholder text.
+1 = unusable: empty, gibberish, a refusal, or a copy of the instructions."""
+
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "rationale": {"type": "string", "minLength": 3, "maxLength": 240},
+        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+    },
+    "required": ["rationale", "score"],
+    "additionalProperties": False,
+}
+
+# two worked verdicts: they show a base model the format and both ends of the scale
+_SHOTS = (
+    ({"subject": "Charged twice for my March invoice",
+      "body": "Hi, my card was charged $49 twice on March 3 for invoice #4471. Please refund the duplicate charge."},
+     {"rationale": "Specific, realistic and complete: amount, date, invoice and a clear request.", "score": 5}),
+    ({"subject": "[Insert subject]", "body": "Lorem ipsum lorem ipsum."},
+     {"rationale": "Placeholder text with no real content.", "score": 1}),
+)
+
+
+class JudgeGate(LLMGateMixin):
+    name = "judge"
+    stage = "judge"
+    stateful = False
+
+    def __init__(self, *, rubric: str | None = None, criteria: list[str] = (), threshold: int = 3,
+                 fields: list[str] | None = None, model: Any = None, max_tokens: int = 160,
+                 temperature: float = 0.0, task: str | None = None, few_shot: bool = True) -> None:
+        self.rubric = rubric or DEFAULT_RUBRIC
+        self.criteria = list(criteria)
+        self.threshold = threshold
+        self.fields = fields
+        self.model_config = model
+        self.max_tokens, self.temperature = max_tokens, temperature
+        self.task = task
+        self.system = load_prompt("judge_system")
+        self.user = load_prompt("judge_user")
+        self._system_text = self.system.render(rubric=self.rubric, criteria=self.criteria)
+        self.few_shot = few_shot
+
+    def prime(self, accepted: Any) -> None:
+        return None
+
+    def commit(self, rec: Record) -> None:
+        return None
+
+    def request(self, rec: Record, ctx: GateContext) -> GenerationRequest:
+        messages = [{"role": "system", "content": self._system_text}]
+        if self.few_shot:
+            for data, verdict in _SHOTS:
+                messages.append({"role": "user", "content": self.user.render(task=None, record=json.dumps(data))})
+                messages.append({"role": "assistant", "content": json.dumps(verdict)})
+        messages.append({"role": "user", "content": self.user.render(task=self.task, record=show(rec.data, self.fields))})
+        return GenerationRequest(messages=tuple(messages), json_schema=VERDICT_SCHEMA, max_tokens=self.max_tokens,
+                                 temperature=self.temperature, seed=self.seed_for(rec, ctx, "judge"), purpose="judge")
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        res = await self.call(ctx, self.request(rec, ctx))
+        verdict = parsed_object(res)
+        score = verdict.get("score") if verdict else None
+        if isinstance(score, str) and score.strip().isdigit():
+            score = int(score.strip())
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            why = res.error or f"no score 1-5 in the judge's reply: {res.text[:120]!r}"
+            return Rejection.of(rec, "judge", "judge_error", why)
+        rationale = str(verdict.get("rationale", "")).strip()
+        out = rec.with_scores(judge=score).with_meta(
+            judge={"score": score, "rationale": rationale, "model": res.model, "template": self.system.name,
+                   "template_hash": self.system.hash}
+        )
+        if score < self.threshold:
+            return Rejection.of(out, "judge", "low_score", f"scored {score}/5 (threshold {self.threshold}): {rationale}")
+        return out
+
+
+def build(config: Any, base_dir: Path) -> JudgeGate:
+    """GATE_BUILDERS entry for `gate: judge`."""
+    return JudgeGate(rubric=config.rubric, criteria=config.criteria, threshold=config.threshold, fields=config.fields,
+                     model=config.model, max_tokens=config.max_tokens, temperature=config.temperature)

@@ -1,0 +1,68 @@
+"""The text a gate looks at, and its normal form."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Iterable, Mapping
+
+_WS = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+
+
+def _leaves(value: Any) -> Iterable[str]:
+    if value is None:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key in sorted(value):
+            yield from _leaves(value[key])
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield str(value)
+
+
+def record_text(data: Mapping[str, Any], fields: list[str] | None = None) -> str:
+    """The record's text: the values of `fields` (dotted paths allowed), or all its values, one per line."""
+    if not fields:
+        return "\n".join(_leaves(data))
+    parts: list[str] = []
+    for name in fields:
+        value: Any = data
+        for step in name.split("."):
+            value = value.get(step) if isinstance(value, Mapping) else None
+        parts.extend(_leaves(value))
+    return "\n".join(parts)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, NFKC, punctuation dropped, whitespace collapsed: the key of exact dedup."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _PUNCT.sub(" ", text)
+    return _WS.sub(" ", text).strip()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def shingles(text: str, n: int = 5, unit: str = "char") -> set[str]:
+    """Character or word n-grams of the normalized text (a short text gives itself)."""
+    norm = normalize(text)
+    if unit == "word":
+        toks = norm.split()
+        if len(toks) <= n:
+            return {" ".join(toks)} if toks else set()
+        return {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+    if len(norm) <= n:
+        return {norm} if norm else set()
+    return {norm[i : i + n] for i in range(len(norm) - n + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
