@@ -109,3 +109,23 @@ def test_failure_leaves_no_half_written_output(tmp_path):
         run_recipe(recipe(3), output=out, llm=ScriptedLLM(respond))
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".never")]
+
+
+def test_attribute_naming_a_field_pins_it_in_the_schema(tmp_path):
+    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["spam", "ham", "rare"]},
+                                                "text": {"type": "string"}}, "required": ["label", "text"]}
+    r = Recipe.model_validate({"count": 6, "generate": {"technique": "schema", "schema": schema,
+                                                        "attributes": {"label": ["spam", "ham", "rare"], "mood": ["x"]}}})
+    seen = []
+
+    def respond(req):
+        enum = req.json_schema["properties"]["label"]["enum"]
+        assert len(enum) == 1  # pinned
+        seen.append(enum[0])
+        return {"label": enum[0], "text": f"message {len(seen)}"}
+    run_recipe(r, output=tmp_path / "o.jsonl", llm=ScriptedLLM(respond))
+    rows = [json.loads(l) for l in (tmp_path / "o.jsonl").read_text().splitlines()]
+    with RunStore(tmp_path / "o.run" / "store.sqlite") as st:
+        for rec in st.accepted_records():
+            assert rec.data["label"] == rec.meta["attributes"]["label"]
+    assert len(rows) == 6 and set(seen) <= {"spam", "ham", "rare"}

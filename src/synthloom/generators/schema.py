@@ -74,6 +74,23 @@ class SchemaGenerator:
             "examples": len(self.config.examples),
         }
 
+    def schema_for(self, attributes: dict[str, str]) -> dict[str, Any]:
+        """The schema with every attribute that names a field pinned to its sampled value.
+
+        An axis called like a schema property (e.g. `category`) is not only a hint in
+        the prompt: the decoder is constrained to that value, so the label distribution
+        follows the sampled one (rare classes included).
+        """
+        props = self.schema.get("properties") or {}
+        pinned = {
+            axis: value for axis, value in attributes.items()
+            if isinstance(props.get(axis), dict) and validator({**props[axis]}).is_valid(value)
+        }
+        if not pinned:
+            return self.schema
+        new_props = {**props, **{axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}}
+        return {**self.schema, "properties": new_props}
+
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
         rng = ctx.rng(slot)
         attributes = {axis: rng.choice(values) for axis, values in self.config.attributes.items()}
@@ -86,7 +103,7 @@ class SchemaGenerator:
         s = self.config.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(
-            messages=tuple(messages), json_schema=self.schema, max_tokens=s.max_tokens,
+            messages=tuple(messages), json_schema=self.schema_for(attributes), max_tokens=s.max_tokens,
             temperature=s.temperature, top_p=s.top_p, seed=seed,
         )
         meta = {
