@@ -1,29 +1,301 @@
-"""Document-grounded techniques: extraction, synthetic documents, RAG QA. (Owned by the documents work.)"""
+"""Document-grounded techniques: extraction, synthetic documents, RAG QA, and their gates.
+
+    extract    real documents + a JSON schema -> (document, extraction) pairs
+    documents  a JSON schema -> (synthetic document, ground-truth JSON) pairs
+    qa         a knowledge base -> question / answer / evidence / source ids rows
+
+Entity rules (`rules:`) are declarative checks on an extracted or labelled object;
+each failure rejects the candidate with reason `rule:<name>`.
+"""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from .common import Sampling, Strict
 
+# ---------------------------------------------------------------- ingestion
 
-class ExtractTechnique(Strict):
+
+class Chunking(Strict):
+    """How documents are cut into chunks."""
+
+    size: int = Field(1500, gt=0, description="largest chunk, in `unit`s")
+    overlap: int = Field(150, ge=0, description="text repeated from the end of the previous chunk, in `unit`s")
+    unit: Literal["chars", "tokens"] = Field("chars", description="tokens are approximated as 4 characters")
+    respect_headings: bool = Field(True, description="start a new chunk at a heading when the current one is not tiny")
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> "Chunking":
+        if self.overlap >= self.size:
+            raise ValueError(f"chunking.overlap ({self.overlap}) must be smaller than chunking.size ({self.size})")
+        return self
+
+
+class DocsSource(Strict):
+    """Where documents come from (shared by extract and qa)."""
+
+    docs: str | list[str] = Field(..., description="a folder, a file, or a list of them (relative to the recipe)")
+    text_field: str = Field("text", description=".json/.jsonl documents: the field that holds the text")
+    id_field: str | None = Field(None, description=".json/.jsonl documents: the field that holds a document id")
+    title_field: str | None = Field("title", description=".json/.jsonl documents: the field that holds a title")
+    extensions: list[str] | None = Field(
+        None, description="only read files with these suffixes (default: every supported type)"
+    )
+
+
+# ---------------------------------------------------------------- entity rules
+
+
+class _Rule(Strict):
+    name: str | None = Field(None, description="reason key: rejections read `rule:<name>` (default: the rule kind)")
+
+    def key(self) -> str:
+        return self.name or getattr(self, "rule")
+
+
+class DateRule(_Rule):
+    """The field holds a real calendar date (in one of `formats`), optionally within bounds."""
+
+    rule: Literal["date"] = "date"
+    field: str
+    formats: list[str] = Field(default_factory=lambda: ["%Y-%m-%d"], description="strptime formats accepted")
+    min: str | None = Field(None, description="earliest date, YYYY-MM-DD")
+    max: str | None = Field(None, description="latest date, YYYY-MM-DD")
+
+
+class RangeRule(_Rule):
+    """A number (or every number a path reaches) lies within [min, max]."""
+
+    rule: Literal["range"] = "range"
+    field: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "RangeRule":
+        if self.min is None and self.max is None:
+            raise ValueError("a range rule needs min, max, or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"range rule on {self.field}: min ({self.min}) > max ({self.max})")
+        return self
+
+
+class SumRule(_Rule):
+    """The numbers at `items` (e.g. `line_items[].amount`) add up to `total`, within `tolerance`."""
+
+    rule: Literal["sum"] = "sum"
+    items: str = Field(..., description="path to the addends, e.g. line_items[].amount")
+    total: str = Field(..., description="path to the total, e.g. total")
+    tolerance: float = Field(0.01, ge=0, description="absolute difference allowed")
+
+
+class InDocumentRule(_Rule):
+    """Extracted strings occur in the source document (case, spacing and punctuation normalized)."""
+
+    rule: Literal["in_document"] = "in_document"
+    fields: list[str] | None = Field(None, description="paths to check; default: every string value")
+    numbers: bool = Field(False, description="also check numbers (any common formatting counts)")
+
+
+class PatternRule(_Rule):
+    """A string field matches a regular expression (Python `re.fullmatch`)."""
+
+    rule: Literal["pattern"] = "pattern"
+    field: str
+    regex: str
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        import re
+
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"regex {v!r} does not compile: {exc}") from exc
+        return v
+
+
+EntityRule = Annotated[
+    Union[DateRule, RangeRule, SumRule, InDocumentRule, PatternRule], Field(discriminator="rule")
+]
+
+
+# ---------------------------------------------------------------- techniques
+
+
+class ExtractTechnique(DocsSource):
+    """Real documents + a JSON schema -> the model extracts -> (document, extraction) training pairs."""
+
     technique: Literal["extract"] = "extract"
-    docs: str = Field(..., description="folder or file of documents")
-    json_schema: dict[str, Any] | str = Field(..., alias="schema")
-    sampling: Sampling = Field(default_factory=Sampling)
+    json_schema: dict[str, Any] | str = Field(
+        ..., alias="schema", description="JSON schema of one extraction: inline, or a .json/.yaml file"
+    )
+    instruction: str | None = Field(None, description="what to extract (default: from the schema's title/description)")
+    chunking: Chunking = Field(default_factory=lambda: Chunking(size=3000, overlap=0))
+    examples: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="few-shot examples: each {document: text, extraction: object}",
+    )
+    rules: list[EntityRule] = Field(default_factory=list, description="entity checks on each extraction")
+    emit: Literal["pair", "messages"] = Field(
+        "pair",
+        description="pair: {document, extraction}; messages: chat turns (system: the schema, user: the document, "
+        "assistant: the JSON)",
+    )
+    sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.2, max_tokens=512))
     model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _examples_shape(self) -> "ExtractTechnique":
+        for i, ex in enumerate(self.examples):
+            if "document" not in ex or "extraction" not in ex:
+                raise ValueError(f"examples[{i}] needs both `document` (text) and `extraction` (object)")
+        return self
 
 
 class DocumentsTechnique(Strict):
+    """A JSON schema -> a ground-truth record -> a realistic document that contains exactly it."""
+
     technique: Literal["documents"] = "documents"
-    json_schema: dict[str, Any] | str = Field(..., alias="schema")
-    sampling: Sampling = Field(default_factory=Sampling)
+    json_schema: dict[str, Any] | str = Field(
+        ..., alias="schema", description="JSON schema of the ground truth: inline, or a .json/.yaml file"
+    )
+    document_type: str = Field("document", description="what to write, e.g. invoice, email, report")
+    instruction: str | None = Field(None, description="extra guidance for the ground-truth records")
+    attributes: dict[str, list[str]] = Field(
+        default_factory=dict, description="style axes: each document gets one sampled value per axis"
+    )
+    examples: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="few-shot examples: each {label: object, document: text}",
+    )
+    rules: list[EntityRule] = Field(default_factory=list, description="entity checks on each ground-truth record")
+    match: Literal["exact", "normalized"] = Field(
+        "normalized", description="how a labelled value must appear in the document"
+    )
+    reject_invented: list[Literal["date", "amount"]] = Field(
+        default_factory=lambda: ["date"],
+        description="reject documents that mention dates/amounts absent from the label",
+    )
+    skip_fields: list[str] = Field(
+        default_factory=list, description="label paths not required to appear verbatim (e.g. derived ids)"
+    )
+    label_sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, max_tokens=384))
+    sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=512))
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _check(self) -> "DocumentsTechnique":
+        for axis, values in self.attributes.items():
+            if not values:
+                raise ValueError(f"attributes.{axis} has no values: give at least one, or remove the axis")
+        for i, ex in enumerate(self.examples):
+            if "document" not in ex or "label" not in ex:
+                raise ValueError(f"examples[{i}] needs both `label` (object) and `document` (text)")
+        return self
+
+
+QAKind = Literal["factual", "multi_hop", "unanswerable"]
+
+
+class QATechnique(DocsSource):
+    """A knowledge base -> RAG evaluation rows: question, answer, evidence, source_ids, kind."""
+
+    technique: Literal["qa"] = "qa"
+    chunking: Chunking = Field(default_factory=lambda: Chunking(size=1200, overlap=100))
+    kinds: dict[str, float] = Field(
+        default_factory=lambda: {"factual": 0.6, "multi_hop": 0.25, "unanswerable": 0.15},
+        description="share of each kind of question: factual, multi_hop, unanswerable",
+    )
+    personas: list[str] = Field(
+        default_factory=lambda: [
+            "a new customer", "a support agent", "a curious student", "a busy manager", "a skeptical engineer",
+        ],
+        description="who asks: one is sampled per question",
+    )
+    phrasings: list[str] = Field(
+        default_factory=lambda: [
+            "a direct what/which question", "a how question", "a why question", "a yes/no question",
+            "a request starting with 'Tell me'", "a short keyword-style query",
+        ],
+        description="how the question is phrased: one is sampled per question",
+    )
+    unanswerable_answer: str = Field(
+        "The knowledge base does not contain this information.",
+        description="reference answer for unanswerable questions",
+    )
+    judge: bool = Field(True, description="ask the model whether each answer is supported by its evidence")
+    near_duplicate: float = Field(
+        0.8, gt=0, le=1, description="reject a question whose character 3-gram Jaccard with an accepted one is >= this"
+    )
+    min_chunk_chars: int = Field(200, ge=0, description="chunks shorter than this are not used as question sources")
+    max_evidence_sentences: int = Field(40, gt=0, description="sentences of a chunk offered as evidence choices")
+    sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.8, max_tokens=256))
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: dict[str, float]) -> dict[str, float]:
+        allowed = {"factual", "multi_hop", "unanswerable"}
+        bad = set(v) - allowed
+        if bad:
+            raise ValueError(f"kinds: unknown kind(s) {sorted(bad)}; use {sorted(allowed)}")
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("kinds: shares must be >= 0 and at least one > 0")
+        return v
+
+    @field_validator("personas", "phrasings")
+    @classmethod
+    def _not_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one value")
+        return v
+
+
+# ---------------------------------------------------------------- gates
+
+
+class EntitiesGateConfig(Strict):
+    """Validate an object (the record, or one of its fields) against a schema and entity rules."""
+
+    gate: Literal["entities"] = "entities"
+    target: str | None = Field(None, description="field holding the object to check (default: the whole record)")
+    document: str | None = Field(None, description="field holding the source text (for in_document rules)")
+    json_schema: dict[str, Any] | str | None = Field(None, alias="schema")
+    rules: list[EntityRule] = Field(default_factory=list)
     model_config = Strict.model_config | {"populate_by_name": True}
 
 
-class QATechnique(Strict):
-    technique: Literal["qa"] = "qa"
-    docs: str = Field(..., description="folder or file of documents (the knowledge base)")
-    sampling: Sampling = Field(default_factory=Sampling)
+class GroundingGateConfig(Strict):
+    """Every evidence quote occurs verbatim (normalized) in the cited source chunks."""
+
+    gate: Literal["grounding"] = "grounding"
+    evidence: str = "evidence"
+    contexts: str = Field("contexts", description="record field, or meta key, holding the cited chunk texts")
+    allow_empty_for: list[str] = Field(default_factory=lambda: ["unanswerable"], description="kinds with no evidence")
+
+
+class SupportGateConfig(Strict):
+    """The model judges (yes/no, constrained) whether the answer is supported by the evidence."""
+
+    gate: Literal["support"] = "support"
+    question: str = "question"
+    answer: str = "answer"
+    evidence: str = "evidence"
+    skip_kinds: list[str] = Field(default_factory=lambda: ["unanswerable"])
+
+
+class RecoverableGateConfig(Strict):
+    """Every labelled value can be found in the document (exact or normalized)."""
+
+    gate: Literal["recoverable"] = "recoverable"
+    label: str = "label"
+    document: str = "document"
+    match: Literal["exact", "normalized"] = "normalized"
+    skip_fields: list[str] = Field(default_factory=list)
+    reject_invented: list[Literal["date", "amount"]] = Field(default_factory=list)
+
+
+DocumentGateConfig = Union[EntitiesGateConfig, GroundingGateConfig, SupportGateConfig, RecoverableGateConfig]

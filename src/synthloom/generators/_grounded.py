@@ -1,0 +1,115 @@
+"""Helpers shared by the document-grounded techniques (extract, documents, qa)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..llm.types import GenerationRequest, GenerationResult
+from ..records import Rejection
+from ..sources import ChunkOptions, Corpus, load_corpus, require_chunks
+
+YES_NO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["verdict"],
+    "additionalProperties": False,
+}
+
+
+def corpus_for(config: Any, base_dir: Path, where: str = "generate.docs") -> Corpus:
+    """Read and chunk the documents a technique config names; an error when none is readable."""
+    ch = config.chunking
+    corpus = load_corpus(
+        config.docs,
+        base_dir=base_dir,
+        options=ChunkOptions(ch.size, ch.overlap, ch.unit, ch.respect_headings),
+        text_field=config.text_field,
+        id_field=config.id_field,
+        title_field=config.title_field,
+        extensions=config.extensions,
+    )
+    return require_chunks(corpus, f"{where} ({_describe(config.docs)})")
+
+
+def _describe(docs: str | Sequence[str]) -> str:
+    return docs if isinstance(docs, str) else ", ".join(docs)
+
+
+def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
+    """The JSON object a structured call returned, or the parse-stage rejection."""
+    if not result.ok:
+        return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
+                               raw=result.text, meta=meta)
+    value = result.parsed
+    if value is None:
+        try:
+            value = json.loads(result.text)
+        except ValueError:
+            reason = "truncated" if result.finish_reason == "length" else "invalid_json"
+            return None, Rejection(stage="parse", reason=reason, detail=f"not JSON: {result.text[:200]!r}",
+                                   raw=result.text, meta=meta)
+    if not isinstance(value, dict):
+        return None, Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
+                               raw=result.text, meta=meta)
+    return value, None
+
+
+def sampled(sampling: Any, **overrides: Any) -> dict[str, Any]:
+    base = {"max_tokens": sampling.max_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p}
+    base.update(overrides)
+    return base
+
+
+def verdict_request(messages: list[dict[str, str]], seed: int) -> GenerationRequest:
+    """A constrained yes/no judge call: greedy, tiny, schema-bound."""
+    return GenerationRequest(messages=tuple(messages), json_schema=YES_NO_SCHEMA, max_tokens=16, temperature=0.0,
+                             top_p=1.0, seed=seed, purpose="judge")
+
+
+def verdict_of(result: GenerationResult) -> str | None:
+    """'yes', 'no', or None when the judge answer is unusable."""
+    if not result.ok:
+        return None
+    value = result.parsed
+    if value is None:
+        try:
+            value = json.loads(result.text)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and value.get("verdict") in ("yes", "no"):
+        return value["verdict"]
+    return None
+
+
+def outline(schema: dict[str, Any], limit: int = 40) -> list[str]:
+    """One line per field, nested objects and arrays of objects included: `path (type): description`."""
+    out: list[str] = []
+
+    def walk(node: Any, prefix: str, depth: int) -> None:
+        if not isinstance(node, dict) or depth > 3 or len(out) >= limit:
+            return
+        required = set(node.get("required", []))
+        for name, sub in (node.get("properties") or {}).items():
+            if not isinstance(sub, dict) or len(out) >= limit:
+                continue
+            path = f"{prefix}{name}"
+            t = sub.get("type")
+            t = t if isinstance(t, str) else "/".join(t) if isinstance(t, list) else ("enum" if "enum" in sub else "value")
+            items = sub.get("items") if isinstance(sub.get("items"), dict) else None
+            if t == "array" and items and items.get("type") == "object":
+                t = "list of objects"
+            bits = [f"{path} ({t}{', required' if name in required else ''}"
+                    + (f", format {sub['format']}" if sub.get("format") else "") + ")"]
+            if sub.get("description"):
+                bits.append(str(sub["description"])[:160])
+            if sub.get("enum"):
+                bits.append("one of: " + ", ".join(map(str, sub["enum"][:12])))
+            out.append(": ".join(bits[:1]) + (": " + "; ".join(bits[1:]) if len(bits) > 1 else ""))
+            if t == "object":
+                walk(sub, path + ".", depth + 1)
+            elif items is not None:
+                walk(items, path + "[].", depth + 1)
+
+    walk(schema, "", 0)
+    return out
