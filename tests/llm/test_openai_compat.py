@@ -244,3 +244,27 @@ def test_identity_hides_credentials_in_base_url():
     cfg = OpenAIModel(backend="openai", base_url="http://user:pw@host:8000/v1/", model="m")
     llm = OpenAICompatLLM(cfg)
     assert llm.identity == "openai:http://host:8000/v1#m" and "pw" not in repr(llm)
+
+
+async def test_a_500_that_names_response_format_is_a_refusal_not_a_retry(server):
+    # llama-cpp-python's server answers an unknown response_format type with a 500 and the validation error
+    def llama_cpp_server(body):
+        if body.get("response_format", {}).get("type") == "json_schema":
+            return (500, {"error": {"message": "1 validation error: {'loc': ('body', 'response_format', 'type'), "
+                                               "'msg': \"Input should be 'text' or 'json_object'\"}"}}, {})
+        return 200
+
+    server.script = [llama_cpp_server] * 3
+    llm = make(server)
+    [res] = await llm.generate([chat(json_schema=SCHEMA)])
+    await llm.aclose()
+    assert res.parsed == {"text": "hello"}
+    assert [b["response_format"]["type"] for b in server.bodies] == ["json_schema", "json_object"]
+
+
+async def test_a_plain_500_is_still_retried_in_structured_mode(server):
+    server.script = [(500, {"error": {"message": "CUDA out of memory"}}, {})]
+    llm = make(server)
+    [res] = await llm.generate([chat(json_schema=SCHEMA)])
+    await llm.aclose()
+    assert res.ok and [b["response_format"]["type"] for b in server.bodies] == ["json_schema", "json_schema"]

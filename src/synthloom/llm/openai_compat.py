@@ -33,6 +33,7 @@ import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import orjson
 
 from ..config.models import OpenAIModel
@@ -56,7 +57,8 @@ _LADDER = {
     "json_object": ("json_object_schema", "json_object"),
     "prompt": ("prompt",),
 }
-_CONNECT_TIMEOUT: Any = None  # aiohttp.ConnectionTimeoutError, set on first use (aiohttp is imported lazily)
+# a connect timeout means the server is unreachable, unlike a slow answer (aiohttp >= 3.10 tells them apart)
+_CONNECT_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
 _SO_HINTS = ("response_format", "json_schema", "json_object", "schema", "unsupported", "not supported")
 
 JSON_ONLY_INSTRUCTION = (
@@ -119,7 +121,11 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _server_message(status: int, body: bytes) -> str:
-    """The server's own error message from an error body (OpenAI, FastAPI and plain-text shapes)."""
+    """The server's own error message, on one line (OpenAI, FastAPI and plain-text shapes)."""
+    return " ".join(_raw_server_message(status, body).split())[:500]
+
+
+def _raw_server_message(status: int, body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -132,6 +138,18 @@ def _server_message(status: int, body: bytes) -> str:
         if err is not None:
             return (err if isinstance(err, str) else orjson.dumps(err).decode())[:500]
     return orjson.dumps(data).decode()[:500]
+
+
+def _refuses_response_format(status: int, message: str) -> bool:
+    """Did the server refuse the response_format we sent (rather than fail for another reason)?
+
+    Servers say so with a 400/422 (OpenAI, vLLM, FastAPI validation) or, like llama-cpp-python's
+    server, with a 500 that carries the validation error of the `response_format` field.
+    """
+    text = message.lower()
+    if status in (400, 404, 415, 422, 501):
+        return any(h in text for h in _SO_HINTS)
+    return status == 500 and ("response_format" in text or "json_schema" in text)
 
 
 def _to_dict(value: Any) -> Any:
@@ -209,8 +227,6 @@ class OpenAICompatLLM:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _ensure_session(self) -> None:
-        import aiohttp
-
         loop = asyncio.get_running_loop()
         if self._loop is loop and (self._session is not None and not self._session.closed):
             return
@@ -273,15 +289,10 @@ class OpenAICompatLLM:
                 except _Rejected as rej:
                     if self._level == rej.level:  # not yet moved by a concurrent request
                         self._level += 1
-                        log.warning("%s rejected response_format %s; falling back to %s",
+                        log.info("%s rejected response_format %s; falling back to %s",
                                     self._base_url, self._ladder[rej.level], self._ladder[self._level])
 
     async def _send(self, req: GenerationRequest, level: int) -> GenerationResult:
-        import aiohttp
-
-        global _CONNECT_TIMEOUT
-        if _CONNECT_TIMEOUT is None:
-            _CONNECT_TIMEOUT = getattr(aiohttp, "ConnectionTimeoutError", ())
 
         mode = self._ladder[level] if req.json_schema is not None else None
         url, body = self._body(req, mode)
@@ -303,8 +314,7 @@ class OpenAICompatLLM:
                     if status in (401, 403):
                         raise BackendAuthError(self._auth_message(status, message))
                     if mode is not None and mode != "prompt" and level + 1 < len(self._ladder) \
-                            and status in (400, 404, 415, 422, 501) \
-                            and any(h in message.lower() for h in _SO_HINTS):
+                            and _refuses_response_format(status, message):
                         raise _Rejected(level)
                     if status not in _RETRY_STATUS and status < 500:
                         raise BackendError(f"{self._base_url} answered HTTP {status} for model "
