@@ -42,7 +42,7 @@ class DedupGateConfig(Strict):
     fields: list[str] | None = Field(None, description="fields whose text is compared; default: the whole record")
     threshold: float | None = Field(
         None, gt=0, le=1,
-        description="minhash: Jaccard similarity (default 0.8); semantic: cosine similarity (default 0.9)",
+        description="minhash: Jaccard similarity (default 0.8); semantic: cosine similarity (default 0.85)",
     )
     ngram: int = Field(5, gt=0, description="minhash: shingle size")
     unit: Literal["char", "word"] = Field("char", description="minhash: shingles of characters or of words")
@@ -60,7 +60,7 @@ class DedupGateConfig(Strict):
     def effective_threshold(self) -> float:
         if self.threshold is not None:
             return self.threshold
-        return {"exact": 1.0, "minhash": 0.8, "semantic": 0.9}[self.method]
+        return {"exact": 1.0, "minhash": 0.8, "semantic": 0.85}[self.method]
 
 
 class FilterGateConfig(Strict):

@@ -34,7 +34,7 @@ class DedupIndex:
     def __init__(self, method: str = "exact", threshold: float | None = None, *, ngram: int = 5,
                  unit: str = "char", num_perm: int = 128, backend: str = "auto", embedder: Any = None) -> None:
         self.method = method
-        self.threshold = threshold if threshold is not None else {"exact": 1.0, "minhash": 0.8, "semantic": 0.9}[method]
+        self.threshold = threshold if threshold is not None else {"exact": 1.0, "minhash": 0.8, "semantic": 0.85}[method]
         self.ngram, self.unit = ngram, unit
         self.texts: list[str] = []
         self._hashes: dict[bytes, int] = {}
@@ -97,7 +97,8 @@ class DedupIndex:
             vec = vector if vector is not None else self.embedder.embed([text])[0]
             if self._vecs.shape[0] <= self._n:
                 grown = np.zeros((max(64, 2 * self._n), vec.shape[0]), np.float32)
-                grown[: self._n] = self._vecs[: self._n]
+                if self._n:
+                    grown[: self._n] = self._vecs[: self._n]
                 self._vecs = grown
             self._vecs[self._n] = vec
             self._n += 1

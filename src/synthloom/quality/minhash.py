@@ -106,7 +106,7 @@ class DatasketchSigner:
         self._proto = datasketch.MinHash(num_perm=num_perm, seed=seed)
 
     def sign(self, tokens: Iterable[str]) -> np.ndarray:
-        m = self._ds.MinHash(num_perm=self.num_perm, seed=self.seed, permutations=self._proto.permutations)
+        m = self._proto.copy()  # empty, with the permutations already drawn
         m.update_batch([t.encode("utf-8") for t in tokens])
         return m.hashvalues.astype(np.uint64)
 
