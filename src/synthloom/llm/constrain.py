@@ -170,8 +170,33 @@ class ConstraintCache:
         return item
 
 
-def make_tokenizer(vocab: Any, eos_tokens: list[int] | None = None) -> Any:
-    """An llguidance tokenizer over a llama.cpp vocab (about a second; cache it)."""
-    import llguidance.llamacpp
+def make_tokenizer(llama_cpp: Any, vocab: Any, eos_tokens: list[int] | None = None) -> Any:
+    """An llguidance tokenizer over a llama.cpp vocab (a second or two; cache it).
 
-    return llguidance.llamacpp.lltokenizer_from_vocab(vocab, eos_token=eos_tokens)
+    Same as ``llguidance.llamacpp.lltokenizer_from_vocab``, but with
+    ``llama_vocab_get_attr``: the deprecated call that one uses warns once per
+    token, 262k times for Gemma.
+    """
+    import ctypes
+
+    from llguidance import LLTokenizer
+
+    ntok = llama_cpp.llama_vocab_n_tokens(vocab)
+    buf_len = 16 * 1024
+    buf = ctypes.create_string_buffer(buf_len + 1)
+    control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+    user_defined = llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
+    tokens: list[bytes] = []
+    for token in range(ntok):
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, buf_len, 0, True)
+        if n < 0:
+            raise ValueError(f"token {token} does not fit in {buf_len} bytes")
+        tok = bytes(buf[:n])
+        attr = llama_cpp.llama_vocab_get_attr(vocab, token)
+        # control tokens (and user-defined ones that look like them) are special to llguidance
+        if attr & control or (attr & user_defined and tok.startswith(b"<") and tok.endswith(b">")):
+            tok = b"\xff" + tok
+        tokens.append(tok)
+    fptr = ctypes.cast(llama_cpp.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
+    eos: Any = eos_tokens if eos_tokens else llama_cpp.llama_vocab_eos(vocab)
+    return LLTokenizer.from_llamacpp(tokens=tokens, vocab_ptr=vocab, tokenize_fptr=fptr, eos_token=eos, slices=None)

@@ -65,7 +65,9 @@ class _Loaded:
 
         _quiet_llama_logs(llama_cpp)
         self.lib = llama_cpp
-        threads = cfg.n_threads or max(1, min(8, os.cpu_count() or 1))
+        # Half the cores: llama.cpp's threads spin at barriers, and on a busy machine
+        # more threads than free cores is many times slower than fewer.
+        threads = cfg.n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
         try:
             self.llm = llama_cpp.Llama(
                 model_path=path,
@@ -109,7 +111,7 @@ class _Loaded:
     def constraints(self) -> ConstraintCache:
         if self._constraints is None:
             eog = [t for t in range(min(self.n_vocab, 256)) if self.is_eog(t)] or [self.llm.token_eos()]
-            self._constraints = ConstraintCache(make_tokenizer(self.vocab, eos_tokens=eog), self.n_vocab)
+            self._constraints = ConstraintCache(make_tokenizer(self.lib, self.vocab, eos_tokens=eog), self.n_vocab)
         return self._constraints
 
     def logits_row(self) -> np.ndarray:

@@ -1,0 +1,111 @@
+"""Prompt rendering and constrained decoding pieces, without the model where possible."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from synthloom.llm.render import (
+    COMPLETION_STOPS,
+    choose_style,
+    is_instruction_tuned,
+    render_completion,
+    render_request,
+)
+from synthloom.llm.types import GenerationRequest
+
+
+def test_completion_transcript_ends_with_open_output_block():
+    example = json.dumps({"name": "Ana", "age": 34})
+    text = render_completion(
+        [
+            {"role": "system", "content": "Write one JSON record about a person."},
+            {"role": "user", "content": "a teacher"},
+            {"role": "assistant", "content": example},
+            {"role": "user", "content": "a pilot"},
+        ]
+    )
+    assert text == (
+        "Write one JSON record about a person.\n\n"
+        f"Input: a teacher\nOutput:\n{example}\n\n"
+        "Input: a pilot\nOutput:\n"
+    )
+
+
+def test_completion_without_system_or_with_trailing_answer():
+    assert render_completion([{"role": "user", "content": "hi"}]) == "Input: hi\nOutput:\n"
+    # a transcript that ends with an answer opens a new output block
+    text = render_completion([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    assert text.endswith("Output:\nb\n\nOutput:\n")
+
+
+def test_consecutive_user_turns_merge_into_one_input():
+    text = render_completion([{"role": "user", "content": "one"}, {"role": "user", "content": "two"}])
+    assert text == "Input: one\ntwo\nOutput:\n"
+
+
+def test_raw_prompt_is_used_as_is_and_gets_no_transcript_stops():
+    req = GenerationRequest(prompt="Once upon a time", messages=None)
+    assert render_request(req, "completion") == ("Once upon a time", ())
+    req = GenerationRequest(messages=({"role": "user", "content": "x"},))
+    prompt, stops = render_request(req, "completion")
+    assert prompt == "Input: x\nOutput:\n" and stops == COMPLETION_STOPS
+
+
+def test_chat_style_uses_the_gguf_template():
+    template = (
+        "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</{{ m['role'] }}>{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    req = GenerationRequest(messages=({"role": "user", "content": "hello"},))
+    prompt, stops = render_request(req, "chat", template, bos="<s>")
+    assert prompt == "<s><user>hello</user><assistant>" and stops == ()
+
+
+@pytest.mark.parametrize(
+    "metadata, style",
+    [
+        ({"general.name": "Gemma 3 270m"}, "completion"),  # the bundled base model: no template
+        ({"general.name": "Gemma 3 270m", "tokenizer.chat_template": "{{x}}"}, "completion"),  # base + template
+        ({"general.name": "Gemma 3 270m It", "tokenizer.chat_template": "{{x}}"}, "chat"),
+        ({"general.finetune": "Instruct", "tokenizer.chat_template": "{{x}}"}, "chat"),
+        ({"general.finetune": "instruct"}, "completion"),  # tuned, but no template to use
+    ],
+)
+def test_auto_style_picks_chat_only_for_tuned_models_with_a_template(metadata, style):
+    assert choose_style("auto", metadata) == style
+    assert choose_style("completion", metadata) == "completion"
+
+
+def test_instruction_tuned_detection():
+    assert is_instruction_tuned({"general.name": "Qwen2.5 0.5B Instruct"})
+    assert not is_instruction_tuned({"general.name": "Llama 3.2 1B"})
+
+
+def test_mask_application_sets_disallowed_logits_to_minus_inf():
+    from synthloom.llm.constrain import JsonConstraint
+
+    c = JsonConstraint.__new__(JsonConstraint)  # the buffers only; no matcher needed
+    n = 70
+    c._n_vocab, c._words = n, (n + 31) // 32
+    c._neg_inf = np.float32(-np.inf)
+    c._mask = np.zeros(c._words, dtype=np.int32)
+    for tok in (0, 5, 33, 69):
+        c._mask.view(np.uint32)[tok // 32] |= np.uint32(1 << (tok % 32))
+    logits = np.arange(n, dtype=np.float32)
+    c.apply_mask(logits)
+    assert sorted(np.flatnonzero(np.isfinite(logits)).tolist()) == [0, 5, 33, 69]
+    assert c.only_allowed() is None
+    c._mask[:] = 0
+    c._mask[1] = np.int32(-(1 << 31))  # token 63: the sign bit of a word
+    assert c.only_allowed() == 63
+
+
+def test_parse_takes_first_json_value_from_free_text():
+    from synthloom.llm.llamacpp import _parse_json
+
+    assert _parse_json('{"a": 1}', "stop") == ({"a": 1}, None)
+    assert _parse_json(' {"a": 1}\n\nmore text {"b": 2}', "stop") == ({"a": 1}, None)
+    value, error = _parse_json('{"a": "unfinished', "length")
+    assert value is None and "max_tokens" in error
