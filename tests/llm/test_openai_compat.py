@@ -268,3 +268,13 @@ async def test_a_plain_500_is_still_retried_in_structured_mode(server):
     [res] = await llm.generate([chat(json_schema=SCHEMA)])
     await llm.aclose()
     assert res.ok and [b["response_format"]["type"] for b in server.bodies] == ["json_schema", "json_schema"]
+
+
+async def test_a_key_echoed_by_the_server_is_scrubbed(server, monkeypatch):
+    monkeypatch.setenv("SYNTHLOOM_TEST_KEY", SECRET)
+    server.script = [(400, {"error": {"message": f"bad request from key {SECRET}"}}, {})]
+    llm = make(server, api_key_env="SYNTHLOOM_TEST_KEY")
+    with pytest.raises(BackendError) as exc:
+        await llm.generate([chat()])
+    await llm.aclose()
+    assert SECRET not in str(exc.value) and "***" in str(exc.value)

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import orjson
+import yarl
 
 from ..config.models import OpenAIModel
 from ..errors import BackendAuthError, BackendConnectionError, BackendError
@@ -177,8 +178,9 @@ class OpenAICompatLLM:
         base = cfg.base_url.rstrip("/")
         self._base_url = redact_url(base)
         self._identity = f"openai:{self._base_url}#{cfg.model}"
-        self._chat_url = base + "/chat/completions"
-        self._completion_url = base + "/completions"
+        # parsed once: aiohttp takes yarl URLs as they are
+        self._chat_url = yarl.URL(base + "/chat/completions")
+        self._completion_url = yarl.URL(base + "/completions")
         self._key_env = cfg.api_key_env
         key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -187,6 +189,7 @@ class OpenAICompatLLM:
         self._has_key = bool(key)
         self._session = session
         self._own_session = session is None
+        self._req_headers = None if session is None else self._headers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sem: asyncio.Semaphore | None = None
         self._timeout: Any = None
@@ -239,6 +242,7 @@ class OpenAICompatLLM:
             connector = aiohttp.TCPConnector(limit=self.cfg.max_concurrency, limit_per_host=0,
                                              keepalive_timeout=60, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
+                                                  headers=self._headers,
                                                   json_serialize=lambda v: orjson.dumps(v).decode())
 
     def _body(self, req: GenerationRequest, mode: str | None) -> tuple[str, dict[str, Any]]:
@@ -305,12 +309,14 @@ class OpenAICompatLLM:
         for attempt in range(attempts):
             wait: float | None = None
             try:
-                async with session.post(url, data=data, headers=self._headers, timeout=self._timeout) as resp:
+                # our own session carries the headers already; an injected one gets them per request
+                async with session.post(url, data=data, headers=self._req_headers,
+                                        timeout=self._timeout) as resp:
                     status = resp.status
                     raw = await resp.read()
                     if status == 200:
                         return self._result(req, raw, time.perf_counter() - t0)
-                    message = _server_message(status, raw)
+                    message = self._scrub(_server_message(status, raw))
                     if status in (401, 403):
                         raise BackendAuthError(self._auth_message(status, message))
                     if mode is not None and mode != "prompt" and level + 1 < len(self._ladder) \
@@ -351,6 +357,13 @@ class OpenAICompatLLM:
         return GenerationResult(text="", finish_reason="error", latency_s=time.perf_counter() - t0,
                                 model=self._identity,
                                 error=f"{self._base_url}: {last_error} (after {attempts} attempt(s))")
+
+    def _scrub(self, text: str) -> str:
+        """A server may echo the key back in an error body: it must not travel further."""
+        key = self._headers.get("Authorization", "")[7:]
+        if key and len(key) >= 4 and key in text:
+            text = text.replace(key, "***")
+        return text
 
     def _auth_message(self, status: int, message: str) -> str:
         what = "refused the API key" if status == 401 else "denied access with the API key"
