@@ -278,3 +278,10 @@ async def test_a_key_echoed_by_the_server_is_scrubbed(server, monkeypatch):
         await llm.generate([chat()])
     await llm.aclose()
     assert SECRET not in str(exc.value) and "***" in str(exc.value)
+
+
+def test_a_base_url_without_scheme_is_a_recipe_error():
+    from synthloom.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="base_url must be an http"):
+        OpenAICompatLLM(OpenAIModel(backend="openai", base_url="127.0.0.1:8000/v1", model="m"))

@@ -38,7 +38,7 @@ import orjson
 import yarl
 
 from ..config.models import OpenAIModel
-from ..errors import BackendAuthError, BackendConnectionError, BackendError
+from ..errors import BackendAuthError, BackendConnectionError, BackendError, RecipeError
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,10 @@ class OpenAICompatLLM:
     def __init__(self, cfg: OpenAIModel, session: Any = None) -> None:
         self.cfg = cfg
         base = cfg.base_url.rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RecipeError(f"model.base_url must be an http:// or https:// URL such as "
+                              f"http://127.0.0.1:8000/v1 (got {redact_url(base)!r})")
         self._base_url = redact_url(base)
         self._identity = f"openai:{self._base_url}#{cfg.model}"
         # parsed once: aiohttp takes yarl URLs as they are
@@ -287,17 +291,15 @@ class OpenAICompatLLM:
         assert self._sem is not None
         async with self._sem:
             while True:
-                level = self._level
                 try:
-                    return await self._send(req, level)
+                    return await self._send(req, self._level)
                 except _Rejected as rej:
                     if self._level == rej.level:  # not yet moved by a concurrent request
                         self._level += 1
                         log.info("%s rejected response_format %s; falling back to %s",
-                                    self._base_url, self._ladder[rej.level], self._ladder[self._level])
+                                 self._base_url, self._ladder[rej.level], self._ladder[self._level])
 
     async def _send(self, req: GenerationRequest, level: int) -> GenerationResult:
-
         mode = self._ladder[level] if req.json_schema is not None else None
         url, body = self._body(req, mode)
         data = orjson.dumps(body, default=_to_dict)
