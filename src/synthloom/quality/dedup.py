@@ -224,15 +224,15 @@ class DedupGate:
             hit = self.reference.find(text, vector=vec)
             if hit:
                 kind = "exact" if self.reference._find_exact(text) else _KIND[self.method]
+                how = "identical after normalization" if kind == "exact" else f"{self._measure()} {hit.similarity:.2f}"
                 return Rejection.of(rec, "dedup", f"contaminated_{kind}",
-                                    f"repeats reference record #{hit.key + 1} ({self._measure()} {hit.similarity:.2f}): "
-                                    f"{_short(hit.text)!r}")
+                                    f"repeats reference record #{hit.key + 1} ({how}): {_short(hit.text)!r}")
         hit = self.index.find(text, vector=vec)
         if hit:
             kind = "exact" if self.index._find_exact(text) else _KIND[self.method]
+            how = "identical after normalization" if kind == "exact" else f"{self._measure()} {hit.similarity:.2f}"
             return Rejection.of(rec, "dedup", f"{kind}_duplicate",
-                                f"repeats accepted record #{hit.key + 1} ({self._measure()} {hit.similarity:.2f}): "
-                                f"{_short(hit.text)!r}")
+                                f"repeats accepted record #{hit.key + 1} ({how}): {_short(hit.text)!r}")
         return rec
 
     def commit(self, rec: Record) -> None:

@@ -1,0 +1,236 @@
+"""The run report: why the yield is what it is, in report.md + report.json + PNG plots.
+
+Everything is read from the run store (`RUN_DIR/store.sqlite`), so the numbers
+are the store's numbers: the funnel is `RunStore.funnel()`, rejection counts are
+`RunStore.rejection_counts()`, cost is `RunStore.usage()`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import InputFileError
+from ..records import Record, Rejection
+from ..quality.text import record_text, words
+
+FUNNEL_LABELS = {
+    "generated": "generated", "parsed": "parsed", "valid": "valid (schema)", "filtered": "passed filters",
+    "unique": "unique", "judged": "passed judge", "labelled": "label agreed", "diverse": "within diversity caps",
+    "accepted": "accepted",
+}
+
+
+def open_store(run_dir: Path):
+    from ..engine.store import RunStore
+
+    path = Path(run_dir) / "store.sqlite"
+    if not path.is_file():
+        raise InputFileError(f"{run_dir}: no store.sqlite here; give the run directory of a finished run "
+                             f"(for `-o x.jsonl` it is `x.run/`)")
+    return RunStore(path)
+
+
+def _short(value: Any, n: int = 240) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    s = sorted(values)
+
+    def pct(p: float) -> float:
+        return float(s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))])
+
+    return {"n": len(s), "min": float(s[0]), "p10": pct(0.10), "median": float(statistics.median(s)),
+            "mean": round(statistics.fmean(s), 2), "p90": pct(0.90), "max": float(s[-1])}
+
+
+def rejection_table(rejections: Iterable[Rejection], counts: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    """One row per (stage, reason) with its count and the first example."""
+    examples: dict[tuple[str, str], Rejection] = {}
+    for r in rejections:
+        examples.setdefault((r.stage, r.reason), r)
+    total = sum(n for s, _r, n in counts if s != "surplus")
+    rows = []
+    for stage, reason, n in counts:
+        if stage == "surplus":
+            continue
+        ex = examples.get((stage, reason))
+        rows.append({
+            "stage": stage, "reason": reason, "count": n, "share": round(n / total, 4) if total else 0.0,
+            "example": None if ex is None else {
+                "detail": ex.detail, "data": ex.data, "raw": None if ex.data is not None else _short(ex.raw or "", 400)},
+        })
+    return rows
+
+
+def _attribute_coverage(records: list[Record], recipe: dict[str, Any]) -> dict[str, Any]:
+    declared = (recipe.get("generate") or {}).get("attributes") or {}
+    seen: dict[str, Counter] = {}
+    for r in records:
+        attrs = r.meta.get("attributes")
+        if isinstance(attrs, dict):
+            for axis, value in attrs.items():
+                seen.setdefault(axis, Counter())[value if isinstance(value, str) else json.dumps(value)] += 1
+    out = {}
+    for axis in list(declared) + [a for a in seen if a not in declared]:
+        counts = seen.get(axis, Counter())
+        values = list(declared.get(axis) or []) if isinstance(declared.get(axis), list) else []
+        values = [v if isinstance(v, str) else json.dumps(v) for v in values]
+        values += [v for v in counts if v not in values]
+        n = sum(counts.values())
+        target = 1 / len(declared[axis]) if values and axis in declared and declared[axis] else None
+        out[axis] = {
+            "values": {v: {"count": counts.get(v, 0), "share": round(counts.get(v, 0) / n, 4) if n else 0.0,
+                           "target_share": None if target is None or v not in values[: len(declared[axis])]
+                           else round(target, 4)} for v in values},
+            "missing": [v for v in values if counts.get(v, 0) == 0],
+        }
+    return out
+
+
+def _label_info(records: list[Record], rejections: list[Rejection], recipe: dict[str, Any]) -> dict[str, Any] | None:
+    gates = [g for g in recipe.get("quality") or [] if g.get("gate") == "label"]
+    if not gates:
+        return None
+    g = gates[0]
+    field, labels = g.get("label_field", "label"), g.get("labels") or []
+    counts = Counter(str(r.data.get(field)) for r in records if field in r.data)
+    agree = sum(1 for r in records if r.meta.get("scores", {}).get("label_agrees") is True)
+    flagged = sum(1 for r in records if r.meta.get("scores", {}).get("label_agrees") is False)
+    mismatched = sum(1 for r in rejections if r.stage == "label" and r.reason == "label_mismatch")
+    checked = agree + flagged + mismatched
+    n = sum(counts.values())
+    return {
+        "field": field, "action": g.get("action", "reject"),
+        "distribution": {lab: {"count": counts.get(lab, 0), "share": round(counts.get(lab, 0) / n, 4) if n else 0.0,
+                               "target_share": round(1 / len(labels), 4) if labels else None}
+                         for lab in list(labels) + [x for x in counts if x not in labels]},
+        "checked": checked, "agreed": agree, "disagreed": flagged + mismatched,
+        "agreement_rate": round(agree / checked, 4) if checked else None,
+    }
+
+
+def _judge_scores(records: list[Record], rejections: list[Rejection]) -> dict[str, Any] | None:
+    acc = [r.meta.get("scores", {}).get("judge") for r in records]
+    rej = [r.meta.get("scores", {}).get("judge") for r in rejections if r.stage == "judge"]
+    acc = [s for s in acc if isinstance(s, int)]
+    rej = [s for s in rej if isinstance(s, int)]
+    if not acc and not rej:
+        return None
+    hist = {str(k): {"accepted": acc.count(k), "rejected": rej.count(k)} for k in range(1, 6)}
+    return {"histogram": hist, "accepted": _summary([float(x) for x in acc]),
+            "all": _summary([float(x) for x in acc + rej])}
+
+
+def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[str, Any]:
+    usage = store.usage(run_id)
+    per_model: dict[str, dict[str, int]] = {}
+    for u in usage:
+        m = per_model.setdefault(u["model"], {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0})
+        for k in m:
+            m[k] += u[k]
+    totals = {k: sum(u[k] for u in usage) for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens")}
+    wall = float(info.get("wall_s") or 0.0)
+    return {
+        "by_model_and_purpose": usage, "by_model": per_model, "totals": totals, "wall_s": round(wall, 3),
+        "records_per_s": round(accepted / wall, 4) if wall > 0 else None,
+        "completion_tokens_per_accepted": round(totals["completion_tokens"] / accepted, 1) if accepted else None,
+        "cache_hit_rate": round(totals["cache_hits"] / totals["calls"], 4) if totals["calls"] else None,
+    }
+
+
+def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: Any = "auto",
+                 text_fields: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
+    """The report as a dict (what report.json holds)."""
+    from ..quality.diversity import diversity_metrics
+
+    run_dir = Path(run_dir)
+    with open_store(run_dir) as store:
+        info = store.run_info(run_id)
+        rid = info["run_id"]
+        records = store.accepted_records(rid)
+        rejections = list(store.rejections(rid))
+        counts = store.rejection_counts(rid)
+        funnel = store.funnel(rid)
+        cost = _cost(store, rid, info, len(records))
+    recipe = info.get("recipe") or {}
+    texts = [record_text(r.data, text_fields) for r in records]
+    if embedder == "auto":
+        embedder = _default_embedder()
+    diversity = diversity_metrics(texts, embedder, seed=seed) if texts else {"n": 0}
+    if embedder is None:
+        diversity["embedding"] = None
+        diversity["note"] = "no embedding model installed: install synthloom[embed] for embedding distance and Vendi score"
+    generated = funnel.get("generated", 0)
+    return {
+        "run": {"run_id": rid, "name": info.get("name"), "status": info.get("status"), "target": recipe.get("count"),
+                "technique": (recipe.get("generate") or {}).get("technique"),
+                "models": _model_names(recipe), "gates": [g.get("gate") for g in recipe.get("quality") or []],
+                "judge_threshold": next((g.get("threshold", 3) for g in recipe.get("quality") or []
+                                         if g.get("gate") == "judge"), None),
+                "created": info.get("created"), "updated": info.get("updated")},
+        "funnel": funnel,
+        "yield": round(funnel.get("accepted", 0) / generated, 4) if generated else None,
+        "rejections": rejection_table(rejections, counts),
+        "diversity": diversity,
+        "distributions": {
+            "length_chars": _summary([float(len(t)) for t in texts]),
+            "length_words": _summary([float(len(words(t))) for t in texts]),
+            "attributes": _attribute_coverage(records, recipe),
+            "labels": _label_info(records, rejections, recipe),
+            "judge_scores": _judge_scores(records, rejections),
+        },
+        "cost": cost,
+    }
+
+
+def _model_names(recipe: dict[str, Any]) -> list[str]:
+    models = recipe.get("model")
+    models = models if isinstance(models, list) else [models] if models else []
+    out = []
+    for m in models:
+        if m.get("backend") == "openai":
+            out.append(f"openai:{m.get('model')}@{m.get('base_url')}")
+        else:
+            out.append(f"llamacpp:{m.get('path') or 'bundled gemma3-270m'}")
+    return out
+
+
+def _default_embedder() -> Any:
+    from ..errors import MissingDependencyError
+    from ..quality.embeddings import make_embedder
+
+    try:
+        return make_embedder()
+    except MissingDependencyError:
+        return None
+
+
+def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwargs: Any) -> dict[str, Path]:
+    """Write report.md, report.json and PNG plots (default: RUN_DIR/report/). Returns the paths."""
+    from ..export.writers import atomic_path
+    from .plots import make_plots
+    from .report_md import render_markdown
+
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir else run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    report = build_report(run_dir, **kwargs)
+    with open_store(run_dir) as store:
+        records = store.accepted_records(report["run"]["run_id"])
+    texts_lengths = [len(record_text(r.data, kwargs.get("text_fields"))) for r in records]
+    plots = make_plots(report, out, texts_lengths)
+    report["plots"] = {k: p.name for k, p in plots.items()}
+    with atomic_path(out / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(render_markdown(report), encoding="utf-8")
+    return {"markdown": out / "report.md", "json": out / "report.json", **plots}

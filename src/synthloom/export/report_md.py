@@ -1,0 +1,129 @@
+"""report.json -> report.md: the same numbers, readable."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .report import FUNNEL_LABELS
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float) and x.is_integer() and abs(x) >= 1:
+        return str(int(x))
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |")
+    return out
+
+
+def _example(ex: dict[str, Any] | None) -> str:
+    if not ex:
+        return ""
+    shown = ex.get("data") if ex.get("data") is not None else ex.get("raw")
+    text = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+    text = " ".join((text or "").split())
+    return text[:160] + ("…" if len(text) > 160 else "")
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    run, f = r["run"], r["funnel"]
+    L: list[str] = [f"# Run report: {run.get('name')}", ""]
+    L += [f"- run id `{run['run_id']}`, status **{run.get('status')}**, technique `{run.get('technique')}`",
+          f"- model(s): {', '.join(run.get('models') or []) or '—'}; gates: {', '.join(run.get('gates') or []) or 'none'}",
+          f"- target {run.get('target')} records; accepted **{f.get('accepted', 0)}** of {f.get('generated', 0)} "
+          f"candidates (yield {_fmt((r.get('yield') or 0) * 100, 1)}%)", ""]
+
+    L += ["## Funnel", "", "Candidates left after each step (a step removes the rejections of its stage).", ""]
+    prev = None
+    rows = []
+    for k, v in f.items():
+        lost = "" if prev is None else prev - v
+        rows.append([FUNNEL_LABELS.get(k, k), v, lost])
+        prev = v if k != "accepted" else prev
+    L += _table(["step", "left", "removed"], rows) + [""]
+    if "funnel" in r.get("plots", {}):
+        L += [f"![funnel]({r['plots']['funnel']})", ""]
+
+    L += ["## Rejections", ""]
+    if r["rejections"]:
+        L += _table(["stage", "reason", "count", "share", "example detail", "example"],
+                    [[x["stage"], x["reason"], x["count"], f"{x['share']:.0%}",
+                      (x["example"] or {}).get("detail", ""), _example(x["example"])] for x in r["rejections"]]) + [""]
+        if "rejections" in r.get("plots", {}):
+            L += [f"![rejections]({r['plots']['rejections']})", ""]
+    else:
+        L += ["No candidate was rejected.", ""]
+
+    d = r["diversity"]
+    L += ["## Diversity", ""]
+    if d.get("n"):
+        L += _table(["metric", "value", "reads as"], [
+            ["records", d["n"], ""],
+            ["distinct-1 / 2 / 3", f"{d['distinct_1']:.3f} / {d['distinct_2']:.3f} / {d['distinct_3']:.3f}",
+             "unique word n-grams / all (higher = more varied)"],
+            ["compression ratio", d["compression_ratio"], "raw / gzip bytes (higher = more repetitive)"],
+            [f"self-BLEU (sample {d['self_bleu_sample']})", d["self_bleu"], "0..1, lower = more varied"],
+            ["near-duplicate rate", d["near_duplicate_rate"], "share repeating an earlier record (Jaccard >= 0.8)"],
+            ["mean pairwise embedding distance", d.get("mean_pairwise_distance"), "1 - mean cosine (higher = more varied)"],
+            ["Vendi score", d.get("vendi_score"), f"effective number of distinct records (of {d.get('embedded', d['n'])})"],
+        ]) + [""]
+        L += [f"Embeddings: {d.get('embedding') or d.get('note', '—')}.", ""]
+    else:
+        L += ["No accepted records.", ""]
+
+    dist = r["distributions"]
+    L += ["## Distributions", "", "### Length", ""]
+    lc, lw = dist["length_chars"], dist["length_words"]
+    if lc.get("n"):
+        L += _table(["", "min", "p10", "median", "mean", "p90", "max"],
+                    [["characters", *(lc[k] for k in ("min", "p10", "median", "mean", "p90", "max"))],
+                     ["words", *(lw[k] for k in ("min", "p10", "median", "mean", "p90", "max"))]]) + [""]
+    if "lengths" in r.get("plots", {}):
+        L += [f"![lengths]({r['plots']['lengths']})", ""]
+    if dist.get("attributes"):
+        L += ["### Attribute coverage", ""]
+        for axis, info in dist["attributes"].items():
+            L += [f"**{axis}**" + (f" — never produced: {', '.join(info['missing'])}" if info["missing"] else ""), ""]
+            L += _table(["value", "count", "share", "target"],
+                        [[v, x["count"], f"{x['share']:.0%}",
+                          "—" if x["target_share"] is None else f"{x['target_share']:.0%}"]
+                         for v, x in info["values"].items()]) + [""]
+        if "attributes" in r.get("plots", {}):
+            L += [f"![attributes]({r['plots']['attributes']})", ""]
+    lab = dist.get("labels")
+    if lab:
+        L += ["### Labels", "", f"Label field `{lab['field']}`; independent check agreed on {lab['agreed']} of "
+              f"{lab['checked']} checked (agreement rate {_fmt(lab['agreement_rate'])}; disagreements "
+              f"{'rejected' if lab['action'] == 'reject' else 'kept and flagged'}).", ""]
+        L += _table(["label", "count", "share", "target"],
+                    [[v, x["count"], f"{x['share']:.0%}", "—" if x["target_share"] is None else f"{x['target_share']:.0%}"]
+                     for v, x in lab["distribution"].items()]) + [""]
+        if "labels" in r.get("plots", {}):
+            L += [f"![labels]({r['plots']['labels']})", ""]
+    js = dist.get("judge_scores")
+    if js:
+        L += ["### Judge scores", ""]
+        L += _table(["score", "accepted", "rejected"], [[k, v["accepted"], v["rejected"]] for k, v in js["histogram"].items()])
+        L += ["", f"Mean score of accepted records: {_fmt(js['accepted'].get('mean'), 2)}.", ""]
+        if "judge_scores" in r.get("plots", {}):
+            L += [f"![judge scores]({r['plots']['judge_scores']})", ""]
+
+    c = r["cost"]
+    t = c["totals"]
+    L += ["## Cost", ""]
+    L += _table(["model", "purpose", "calls", "cache hits", "tokens in", "tokens out"],
+                [[u["model"], u["purpose"], u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"]]
+                 for u in c["by_model_and_purpose"]] + [["**total**", "", t["calls"], t["cache_hits"], t["prompt_tokens"],
+                                                         t["completion_tokens"]]]) + [""]
+    L += [f"Wall time {_fmt(c['wall_s'], 1)} s; {_fmt(c['records_per_s'], 3)} accepted records/s; "
+          f"{_fmt(c['completion_tokens_per_accepted'], 1)} completion tokens per accepted record; "
+          f"cache hit rate {_fmt(c['cache_hit_rate'])}.", ""]
+    return "\n".join(L)
