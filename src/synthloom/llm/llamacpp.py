@@ -180,7 +180,11 @@ class LlamaCppLLM:
             self._identity += f"#prompt={self._cfg.prompt_style}"
         self._executor: ThreadPoolExecutor | None = None
         self._loaded: _Loaded | None = None
-        self._lock: asyncio.Lock | None = None
+        # Evaluate grammar-forced tokens in one batch without sampling (see constrain.py).
+        # Off only to measure what it buys (benchmarks/constrained_speed.py).
+        self.fast_forward = True
+        # Wall-clock cap per request (None: none); a request cut by it ends with finish_reason "length".
+        self.request_timeout_s: float | None = None
 
     @property
     def identity(self) -> str:
@@ -268,6 +272,7 @@ class LlamaCppLLM:
         m.feed_prompt(tokens)
         chain = m.sampler(req, gbnf)
         lib = m.lib
+        deadline = t0 + self.request_timeout_s if self.request_timeout_s else None
         out = bytearray()
         n_gen = 0
         finish = "length"
@@ -297,7 +302,8 @@ class LlamaCppLLM:
                     if constraint.is_stopped():
                         finish = "stop"
                         break
-                    for ff in constraint.forced_tokens()[: budget - n_gen]:
+                    forced = constraint.forced_tokens() if self.fast_forward else ()
+                    for ff in forced[: budget - n_gen]:
                         batch.append(ff)
                         out += m.piece(ff)
                         n_gen += 1
@@ -312,6 +318,9 @@ class LlamaCppLLM:
                         finish = "stop"
                         break
                 if n_gen >= budget:
+                    break
+                if deadline is not None and time.perf_counter() > deadline:
+                    log.warning("request stopped after %.0f s (request_timeout_s)", self.request_timeout_s)
                     break
                 m.llm.eval(batch)
         finally:

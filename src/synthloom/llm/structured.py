@@ -1,0 +1,223 @@
+"""One valid instance of a JSON schema, with retries: what schema coverage needs.
+
+Constrained decoding makes the output conform to what the grammar can express.
+The rest (``uniqueItems``, formats and patterns the grammar does not know,
+``if``/``then``, ``dependencies``...) is checked after generation with
+jsonschema (formats checked), and a failed candidate is retried with another
+seed and a simpler decoding schema:
+
+1. the schema as given, with long free strings and open arrays capped
+   (``maxLength`` / ``maxItems`` added only where the schema sets none), so a
+   small model cannot ramble until ``max_tokens`` cuts the JSON off;
+2. the same with tighter caps and a new seed;
+3. then the *minimal* form: objects keep only their required properties
+   (``additionalProperties: false``), which is still an instance of the
+   original schema, and much easier to finish.
+
+The decoding schema only narrows the original (it adds limits, never removes
+one), so whatever validates against the original is a fair instance of it: every
+candidate is validated against the original schema, never the narrowed one.
+
+``generate_for_schema`` works with any ``LLM`` (llama.cpp, OpenAI-compatible).
+The schema generator can call it per record, or reuse ``decoding_schema`` /
+``validation_errors`` in its own loop.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+from .types import LLM, GenerationRequest, GenerationResult
+
+log = logging.getLogger(__name__)
+
+# Keywords whose value is one subschema / a list of subschemas / a map of subschemas.
+_ONE = ("items", "additionalProperties", "additionalItems", "not", "if", "then", "else", "contains",
+        "propertyNames", "unevaluatedProperties", "unevaluatedItems")
+_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+_MAP = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas")
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One rung of the retry ladder."""
+
+    max_string: int | None  # maxLength added to free strings (None: leave them)
+    max_items: int | None  # maxItems added to open arrays
+    minimal: bool  # required properties only
+    temperature: float
+
+
+DEFAULT_LADDER = (
+    Ladder(max_string=160, max_items=4, minimal=False, temperature=0.7),
+    Ladder(max_string=60, max_items=2, minimal=False, temperature=0.7),
+    Ladder(max_string=60, max_items=2, minimal=True, temperature=0.7),
+    Ladder(max_string=30, max_items=1, minimal=True, temperature=0.3),
+)
+
+
+def _walk(node: Any, fn) -> None:
+    """Call fn on every subschema (dict) of a schema, parents first."""
+    if not isinstance(node, dict):
+        return
+    fn(node)
+    for k in _ONE:
+        if isinstance(node.get(k), dict):
+            _walk(node[k], fn)
+    if isinstance(node.get("items"), list):  # draft-4 tuple form
+        for s in node["items"]:
+            _walk(s, fn)
+    for k in _LIST:
+        if isinstance(node.get(k), list):
+            for s in node[k]:
+                _walk(s, fn)
+    for k in _MAP:
+        if isinstance(node.get(k), dict):
+            for s in node[k].values():
+                _walk(s, fn)
+    deps = node.get("dependencies")
+    if isinstance(deps, dict):
+        for s in deps.values():
+            _walk(s, fn)
+
+
+def _types(node: dict) -> set[str]:
+    t = node.get("type")
+    return {t} if isinstance(t, str) else set(t) if isinstance(t, list) else set()
+
+
+def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
+    """A narrowed copy of the schema for the decoder (see the module docstring)."""
+    out = copy.deepcopy(dict(schema))
+
+    def narrow(node: dict) -> None:
+        types = _types(node)
+        free_string = ("string" in types and not any(k in node for k in ("enum", "const", "format", "pattern",
+                                                                          "maxLength")))
+        if rung.max_string and free_string and int(node.get("minLength", 0) or 0) <= rung.max_string:
+            node["maxLength"] = rung.max_string
+        if rung.max_items and "array" in types and "maxItems" not in node:
+            node["maxItems"] = max(rung.max_items, int(node.get("minItems", 0) or 0))
+        if rung.minimal and "object" in types and isinstance(node.get("properties"), dict):
+            required = node.get("required") if isinstance(node.get("required"), list) else []
+            min_props = int(node.get("minProperties", 0) or 0)
+            # only where the object's properties are all declared right here
+            simple = not any(node.get(k) for k in ("dependencies", "patternProperties", "allOf", "anyOf", "oneOf",
+                                                    "$ref", "if", "dependentRequired", "dependentSchemas"))
+            if simple and min_props <= len(required) and all(r in node["properties"] for r in required):
+                node["properties"] = {k: v for k, v in node["properties"].items() if k in required}
+                node["additionalProperties"] = False
+
+    _walk(out, narrow)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _validator_for(schema_json: str):
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def validator(schema: Mapping[str, Any]):
+    """A jsonschema validator for the schema's draft, with format checking on (cached)."""
+    return _validator_for(json.dumps(schema, sort_keys=True, default=str))
+
+
+def validation_errors(value: Any, schema: Mapping[str, Any], limit: int = 3) -> list[str]:
+    """Why ``value`` is not an instance of ``schema`` (empty when it is)."""
+    errors = []
+    for err in validator(schema).iter_errors(value):
+        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        errors.append(f"{where}: {err.message[:200]}")
+        if len(errors) >= limit:
+            break
+    return errors
+
+
+def describe_schema(schema: Mapping[str, Any], limit: int = 1200) -> str:
+    """The schema's own titles and descriptions, as prose a model can follow."""
+    lines: list[str] = []
+    title = schema.get("title")
+    desc = schema.get("description")
+    if title or desc:
+        lines.append(" - ".join(str(x).strip() for x in (title, desc) if x))
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    required = set(schema.get("required") or []) if isinstance(schema.get("required"), list) else set()
+    for name, sub in props.items():
+        if not isinstance(sub, dict):
+            continue
+        text = str(sub.get("description") or sub.get("title") or "").strip().replace("\n", " ")
+        mark = " (required)" if name in required else ""
+        lines.append(f"- {name}{mark}: {text[:160]}" if text else f"- {name}{mark}")
+    out = "\n".join(lines)
+    return out[:limit]
+
+
+def schema_messages(schema: Mapping[str, Any], instruction: str | None = None) -> tuple[dict[str, str], ...]:
+    """Messages asking for one instance; the schema's descriptions guide the content."""
+    about = describe_schema(schema)
+    system = "Write one realistic JSON value that is a valid instance of the schema below."
+    if instruction:
+        system += f"\nWhat it is about: {instruction.strip()}"
+    if about:
+        system += "\n\n" + about
+    return ({"role": "system", "content": system}, {"role": "user", "content": "one JSON instance"})
+
+
+@dataclass
+class SchemaOutcome:
+    """The first valid instance (``value``), or the reasons every try failed."""
+
+    value: Any = None
+    ok: bool = False
+    tries: int = 0
+    errors: list[str] = field(default_factory=list)
+    results: list[GenerationResult] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(r.completion_tokens for r in self.results)
+
+
+async def generate_for_schema(
+    llm: LLM,
+    schema: Mapping[str, Any],
+    *,
+    messages: tuple[Mapping[str, str], ...] | None = None,
+    instruction: str | None = None,
+    seed: int = 0,
+    max_tokens: int = 1024,
+    ladder: tuple[Ladder, ...] = DEFAULT_LADDER,
+) -> SchemaOutcome:
+    """Generate until one output validates against ``schema`` or the ladder runs out."""
+    msgs = tuple(messages) if messages is not None else schema_messages(schema, instruction)
+    outcome = SchemaOutcome()
+    for i, rung in enumerate(ladder):
+        req = GenerationRequest(
+            messages=msgs,
+            json_schema=decoding_schema(schema, rung),
+            max_tokens=max_tokens,
+            temperature=rung.temperature,
+            seed=seed * 1000 + i,
+        )
+        (result,) = await llm.generate([req])
+        outcome.tries = i + 1
+        outcome.results.append(result)
+        if result.parsed is None and result.error:
+            outcome.errors.append(f"try {i + 1}: {result.error}")
+            continue
+        value = result.parsed
+        errs = validation_errors(value, schema)
+        if not errs:
+            outcome.value, outcome.ok = value, True
+            return outcome
+        outcome.errors.append(f"try {i + 1}: " + "; ".join(errs))
+    log.debug("no valid instance after %d tries: %s", outcome.tries, outcome.errors)
+    return outcome
