@@ -183,6 +183,11 @@ class DocumentsTechnique(Strict):
     skip_fields: list[str] = Field(
         default_factory=list, description="label paths not required to appear verbatim (e.g. derived ids)"
     )
+    emit: Literal["pair", "messages"] = Field(
+        "pair",
+        description="pair: {document, label}; messages: chat turns for an extractor (system: the schema, "
+        "user: the document, assistant: the label as JSON)",
+    )
     label_sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, max_tokens=384))
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=512))
     model_config = Strict.model_config | {"populate_by_name": True}

@@ -5,17 +5,9 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..llm.types import GenerationRequest, GenerationResult
+from ..llm.types import GenerationResult
 from ..records import Rejection
 from ..sources import ChunkOptions, Corpus, load_corpus, require_chunks
-
-YES_NO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
-    "required": ["verdict"],
-    "additionalProperties": False,
-}
-
 
 def corpus_for(config: Any, base_dir: Path, where: str = "generate.docs") -> Corpus:
     """Read and chunk the documents a technique config names; an error when none is readable."""
@@ -38,7 +30,11 @@ def _describe(docs: str | Sequence[str]) -> str:
 
 def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
     """The JSON object a structured call returned, or the parse-stage rejection."""
-    if not result.ok:
+    if result.finish_reason == "length" and result.parsed is None:
+        return None, Rejection(stage="parse", reason="truncated",
+                               detail=f"cut off by max_tokens after {result.completion_tokens} tokens: "
+                                      f"{result.text[-120:]!r}", raw=result.text, meta=meta)
+    if not result.ok and not str(result.error).startswith("parse:"):
         return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
                                raw=result.text, meta=meta)
     value = result.parsed
@@ -59,27 +55,6 @@ def sampled(sampling: Any, **overrides: Any) -> dict[str, Any]:
     base = {"max_tokens": sampling.max_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p}
     base.update(overrides)
     return base
-
-
-def verdict_request(messages: list[dict[str, str]], seed: int) -> GenerationRequest:
-    """A constrained yes/no judge call: greedy, tiny, schema-bound."""
-    return GenerationRequest(messages=tuple(messages), json_schema=YES_NO_SCHEMA, max_tokens=16, temperature=0.0,
-                             top_p=1.0, seed=seed, purpose="judge")
-
-
-def verdict_of(result: GenerationResult) -> str | None:
-    """'yes', 'no', or None when the judge answer is unusable."""
-    if not result.ok:
-        return None
-    value = result.parsed
-    if value is None:
-        try:
-            value = json.loads(result.text)
-        except ValueError:
-            return None
-    if isinstance(value, dict) and value.get("verdict") in ("yes", "no"):
-        return value["verdict"]
-    return None
 
 
 def outline(schema: dict[str, Any], limit: int = 40) -> list[str]:

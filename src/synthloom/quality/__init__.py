@@ -26,6 +26,11 @@ GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
     "judge": _lazy("judge"),
     "label": _lazy("labels"),
     "diversity": _lazy("diversity"),
+    # document-grounded checks (config models in config/documents.py)
+    "entities": _lazy("entities"),
+    "grounding": _lazy("entities"),
+    "support": _lazy("entities"),
+    "recoverable": _lazy("entities"),
 }
 
 

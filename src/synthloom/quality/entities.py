@@ -505,3 +505,29 @@ def recoverable_problem(label: Any, document: str, match: str = "normalized", sk
     if extra:
         return "rule:invented", f"the document states values the label lacks: {', '.join(extra[:6])}"
     return None
+
+
+def build(config: Any, base_dir: Any) -> StatelessGate:
+    """Gate builder for `entities`, `grounding`, `support` and `recoverable` (config.documents models)."""
+    from pathlib import Path
+
+    gate = config.gate
+    if gate == "entities":
+        schema = None
+        if config.json_schema is not None:
+            from ..generators.schema_io import load_schema
+
+            schema = load_schema(config.json_schema, Path(base_dir), "quality.entities.schema")
+        return EntitiesGate(target=config.target, document=config.document, schema=schema, rules=config.rules)
+    if gate == "grounding":
+        return GroundingGate(evidence=config.evidence, contexts=config.contexts,
+                             allow_empty_for=config.allow_empty_for)
+    if gate == "support":
+        from .grounding import SupportGate
+
+        return SupportGate(question=config.question, answer=config.answer, evidence=config.evidence,
+                           skip_kinds=config.skip_kinds)
+    if gate == "recoverable":
+        return RecoverableGate(label=config.label, document=config.document, match=config.match,
+                               skip_fields=config.skip_fields, reject_invented=config.reject_invented)
+    raise ValueError(f"quality.entities cannot build gate {gate!r}")

@@ -48,7 +48,7 @@ def sniff_encoding(path: Path) -> str:
     except OSError as exc:
         raise Unreadable(f"cannot be read: {exc.strerror or exc}") from exc
     if not head.strip():
-        raise Unreadable("empty file")
+        raise Unreadable("empty file (no text)")
     if b"\x00" in head:
         raise Unreadable("binary file (contains NUL bytes); not a text document")
     try:

@@ -1,0 +1,358 @@
+"""RAG evaluation sets: question / reference answer / evidence / source chunk ids, of three kinds.
+
+    factual       one chunk; the evidence is one of its sentences
+    multi_hop     two related chunks (shared rare terms); one evidence sentence from each
+    unanswerable  a plausible question on a chunk's topic that the knowledge base does not answer
+
+Kinds follow the recipe's shares through a fixed, smooth schedule over slots (so a
+re-run makes the same requests). Who asks and how (`personas`, `phrasings`) is
+sampled per question. Evidence is constrained to the chunk's own sentences (a JSON
+schema `enum`), so it is verbatim by construction on a constraining backend, and
+checked again here for backends that are not. Then: the answer must share content
+with its evidence; the model judges (constrained yes/no) that the evidence supports
+the answer, or for unanswerable questions that none of the best-matching chunks
+answers it; a question too close to an accepted one is dropped.
+
+Rows: `question`, `answer`, `evidence` (verbatim quotes), `source_ids`, `kind`; the
+cited chunk texts stay in lineage (`meta.contexts`) and `rag_eval_row` turns a
+record into the form RAG evaluators read (question, ground_truth/reference, contexts).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..config.documents import QATechnique
+from ..llm.types import GenerationRequest
+from ..prompts import load as load_prompt
+from ..quality.entities import grounding_problem, loose, normalize
+from ..quality.grounding import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
+from ..records import Record, Rejection
+from ..sources import Chunk, Corpus
+from ..sources.related import TermIndex, sentences, terms
+from ..sources.templates import quote
+from ._grounded import corpus_for, parse_object, sampled
+from .base import GenContext
+
+KINDS = ("factual", "multi_hop", "unanswerable")
+
+
+def kind_schedule(shares: Mapping[str, float], length: int = 1000) -> list[str]:
+    """Kinds in a smooth weighted round-robin: every prefix is close to the shares."""
+    weights = {k: float(v) for k, v in shares.items() if v > 0}
+    total = sum(weights.values())
+    current = {k: 0.0 for k in weights}
+    out = []
+    for _ in range(length):
+        for k, w in weights.items():
+            current[k] += w
+        best = max(current, key=lambda k: (current[k], -KINDS.index(k)))
+        current[best] -= total
+        out.append(best)
+    return out
+
+
+def shingles(text: str, n: int = 3) -> frozenset[str]:
+    t = loose(text)
+    return frozenset(t[i:i + n] for i in range(max(len(t) - n + 1, 1)))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def rag_eval_row(record: Record | Mapping[str, Any], contexts: Sequence[str] | None = None) -> dict[str, Any]:
+    """One row as RAG evaluators (ragas, DeepEval, TruLens) read it.
+
+    `ground_truth` and `reference` both hold the reference answer; `contexts` are the cited
+    chunks' texts (from lineage, or given).
+    """
+    data = record.data if isinstance(record, Record) else dict(record.get("data", record))
+    meta = record.meta if isinstance(record, Record) else dict(record.get("meta") or record.get("_meta") or {})
+    ctx = list(contexts) if contexts is not None else list(meta.get("contexts") or [])
+    return {
+        "question": data["question"],
+        "ground_truth": data["answer"],
+        "reference": data["answer"],
+        "contexts": ctx,
+        "evidence": list(data.get("evidence") or []),
+        "source_ids": list(data.get("source_ids") or []),
+        "kind": data.get("kind"),
+    }
+
+
+def write_rag_eval(records: Iterable[Record], path: str | Path, corpus: Corpus | None = None) -> int:
+    """Write `rag_eval_row` of each record as JSONL; returns the number of rows."""
+    from ..export.writers import atomic_path
+
+    n = 0
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for rec in records:
+            contexts = None
+            if corpus is not None and not rec.meta.get("contexts"):
+                contexts = [corpus.chunk(i).text for i in rec.data.get("source_ids", []) if corpus.get(i)]
+            fh.write(json.dumps(rag_eval_row(rec, contexts), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+class RagQAGenerator:
+    technique = "qa"
+
+    def __init__(self, config: QATechnique, base_dir: Path, corpus: Corpus | None = None) -> None:
+        self.config = config
+        self.corpus = corpus if corpus is not None else corpus_for(config, base_dir)
+        self.index = TermIndex(self.corpus.chunks)
+        self.sources = [i for i, c in enumerate(self.corpus.chunks)
+                        if len(c.text) >= config.min_chunk_chars and sentences(c.text)] or \
+                       [i for i, c in enumerate(self.corpus.chunks) if sentences(c.text, min_chars=10)]
+        if not self.sources:
+            from ..errors import InputFileError
+
+            raise InputFileError("generate.docs: no chunk has a full sentence to ask about; add longer documents")
+        self.pairs = [(a, b) for a, b, _, _ in self.index.related_pairs(limit=5000)]
+        shares = dict(config.kinds)
+        if shares.get("multi_hop", 0) > 0 and not self.pairs:
+            import logging
+
+            logging.getLogger(__name__).warning("qa: no related chunk pairs in the knowledge base; "
+                                                "multi_hop questions are skipped")
+            shares.pop("multi_hop")
+            if not any(v > 0 for v in shares.values()):
+                shares = {"factual": 1.0}
+        self.shares = shares
+        self.schedule = kind_schedule(shares)
+        self._before: list[int] = []
+        seen: dict[str, int] = {}
+        for k in self.schedule:
+            self._before.append(seen.get(k, 0))
+            seen[k] = seen.get(k, 0) + 1
+        self._per_period = seen
+        self._orders: dict[int, list[int]] = {}
+        self.examples = load_qa_examples()
+        self.prompts = {n: load_prompt(f"qa_{n}") for n in (
+            "factual_system", "factual_user", "multihop_system", "multihop_user", "unanswerable_system",
+            "unanswerable_user")}
+        self._shingles: dict[str, frozenset[str]] = {}
+
+    @property
+    def skipped(self) -> list:
+        return self.corpus.skipped
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique,
+            "templates": {p.name: p.hash for p in self.prompts.values()},
+            "documents": len(self.corpus.documents),
+            "chunks": len(self.corpus.chunks),
+            "question_sources": len(self.sources),
+            "related_pairs": len(self.pairs),
+            "kinds": self.shares,
+            "skipped": [str(s) for s in self.corpus.skipped],
+            "judge": self.config.judge,
+        }
+
+    # ------------------------------------------------------------ prompts
+
+    def _messages(self, kind: str, user_vars: dict[str, Any]) -> list[dict[str, str]]:
+        name = {"factual": "factual", "multi_hop": "multihop", "unanswerable": "unanswerable"}[kind]
+        msgs = [{"role": "system", "content": self.prompts[f"{name}_system"].render()}]
+        for ex in self.examples.get(kind, []):
+            msgs.append({"role": "user", "content": self._user(kind, ex)})
+            msgs.append({"role": "assistant", "content": json.dumps(ex["output"], ensure_ascii=False)})
+        msgs.append({"role": "user", "content": self._user(kind, user_vars)})
+        return msgs
+
+    def _user(self, kind: str, v: Mapping[str, Any]) -> str:
+        if kind == "multi_hop":
+            return self.prompts["multihop_user"].render(
+                passage_1=quote(v["passage_1"], "passage"), passage_2=quote(v["passage_2"], "passage"),
+                persona=v["persona"], phrasing=v["phrasing"])
+        name = "factual" if kind == "factual" else "unanswerable"
+        return self.prompts[f"{name}_user"].render(passage=quote(v["passage"], "passage"), persona=v["persona"],
+                                                   phrasing=v["phrasing"])
+
+    def _sentence_options(self, chunk: Chunk) -> list[str]:
+        return sentences(chunk.text, limit=self.config.max_evidence_sentences) or \
+            sentences(chunk.text, min_chars=10, limit=self.config.max_evidence_sentences)
+
+    # ------------------------------------------------------------ one slot
+
+    def plan(self, slot: int, ctx: GenContext) -> dict[str, Any]:
+        """What slot `slot` asks for: kind, chunks, persona, phrasing (deterministic in slot and seed)."""
+        kind, ordinal = self.kind_of(slot)
+        rng = ctx.rng(slot, "qa")
+        plan: dict[str, Any] = {"kind": kind, "persona": rng.choice(self.config.personas),
+                                "phrasing": rng.choice(self.config.phrasings)}
+        if kind == "multi_hop":
+            a, b = self.pairs[ordinal % len(self.pairs)]
+            plan["chunks"] = [self.corpus.chunks[a], self.corpus.chunks[b]]
+        else:
+            order = self._order(ctx.seed)
+            shift = len(order) // 2 if kind == "unanswerable" else 0  # not the chunks factual questions start on
+            plan["chunks"] = [self.corpus.chunks[order[(ordinal + shift) % len(order)]]]
+        return plan
+
+    def kind_of(self, slot: int) -> tuple[str, int]:
+        """The kind of question slot `slot` asks, and how many slots of that kind came before it."""
+        period = len(self.schedule)
+        cycles, pos = divmod(slot, period)
+        kind = self.schedule[pos]
+        return kind, cycles * self._per_period[kind] + self._before[pos]
+
+    def _order(self, seed: int) -> list[int]:
+        """Question source chunks in a seeded order, so successive questions visit different chunks."""
+        if seed not in self._orders:
+            import random
+
+            order = list(self.sources)
+            random.Random(f"qa-order:{seed}").shuffle(order)
+            self._orders[seed] = order
+        return self._orders[seed]
+
+    async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        plan = self.plan(slot, ctx)
+        kind, chunks = plan["kind"], plan["chunks"]
+        seed = ctx.request_seed(slot, 0)
+        meta: dict[str, Any] = {
+            "technique": self.technique, "kind": kind, "persona": plan["persona"], "phrasing": plan["phrasing"],
+            "source_ids": [c.id for c in chunks], "contexts": [c.text for c in chunks],
+            "template": f"qa_{kind}", "template_hash": "".join(p.hash for p in self.prompts.values()),
+            "seed": seed, "slot": slot,
+        }
+        request, options = self._request(kind, plan, seed)
+        (result,) = await ctx.llm.generate([request])
+        meta["model"] = result.model
+        value, rejection = parse_object(result, meta)
+        if rejection is not None:
+            return [rejection]
+        row = self._row(kind, value, chunks)
+        problem = self._check_row(row, options)
+        if problem is not None:
+            return [Rejection(stage="validate", reason=problem[0], detail=problem[1], data=row, raw=result.text,
+                              meta=meta)]
+        dup = self._near_duplicate(row["question"], ctx.accepted)
+        if dup is not None:
+            return [Rejection(stage="dedup", reason="near_duplicate_question", detail=dup, data=row, meta=meta)]
+        if self.config.judge:
+            verdict = await self._judge(kind, row, chunks, ctx, slot)
+            meta["judge"] = verdict
+            if verdict is not None:
+                return [Rejection(stage="judge", reason=verdict[0], detail=verdict[1], data=row, meta=meta)]
+        return [Record(data=row, meta=meta)]
+
+    def _request(self, kind: str, plan: dict[str, Any], seed: int) -> tuple[GenerationRequest, list[list[str]]]:
+        chunks = plan["chunks"]
+        q = {"type": "string", "minLength": 10, "maxLength": 250}
+        if kind == "unanswerable":
+            schema = {"type": "object", "properties": {"question": q}, "required": ["question"],
+                      "additionalProperties": False}
+            user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
+            options: list[list[str]] = []
+        elif kind == "multi_hop":
+            options = [self._sentence_options(chunks[0]), self._sentence_options(chunks[1])]
+            schema = {"type": "object", "properties": {
+                "evidence_1": {"type": "string", "enum": options[0]},
+                "evidence_2": {"type": "string", "enum": options[1]},
+                "question": q, "answer": {"type": "string", "minLength": 1, "maxLength": 300}},
+                "required": ["evidence_1", "evidence_2", "question", "answer"], "additionalProperties": False}
+            user = {"passage_1": chunks[0].text, "passage_2": chunks[1].text, "persona": plan["persona"],
+                    "phrasing": plan["phrasing"]}
+        else:
+            options = [self._sentence_options(chunks[0])]
+            schema = {"type": "object", "properties": {
+                "evidence": {"type": "string", "enum": options[0]},
+                "question": q, "answer": {"type": "string", "minLength": 1, "maxLength": 300}},
+                "required": ["evidence", "question", "answer"], "additionalProperties": False}
+            user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
+        request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,
+                                    **sampled(self.config.sampling))
+        return request, options
+
+    def _row(self, kind: str, value: dict[str, Any], chunks: list[Chunk]) -> dict[str, Any]:
+        if kind == "unanswerable":
+            evidence: list[str] = []
+            answer = self.config.unanswerable_answer
+        elif kind == "multi_hop":
+            evidence = [str(value.get("evidence_1", "")), str(value.get("evidence_2", ""))]
+            answer = str(value.get("answer", "")).strip()
+        else:
+            evidence = [str(value.get("evidence", ""))]
+            answer = str(value.get("answer", "")).strip()
+        return {"question": str(value.get("question", "")).strip(), "answer": answer, "evidence": evidence,
+                "source_ids": [c.id for c in chunks], "kind": kind}
+
+    def _check_row(self, row: dict[str, Any], options: list[list[str]]) -> tuple[str, str] | None:
+        kind, question = row["kind"], row["question"]
+        if len(terms(question)) < 2:
+            return "question_too_short", f"question has too little content: {question!r}"
+        if kind != "unanswerable":
+            # each quote must come from its own chunk: a multi-hop row cites both
+            for quote_text, choices in zip(row["evidence"], options):
+                problem = grounding_problem([quote_text], choices, kind)
+                if problem is not None:
+                    return problem
+            lq = loose(question)
+            for ev in row["evidence"]:
+                if lq and (lq in loose(ev) or jaccard(shingles(question), shingles(ev)) > 0.85):
+                    return "question_copies_evidence", f"the question repeats its evidence: {question!r}"
+            if not row["answer"]:
+                return "empty_answer", "no answer"
+            ev_terms = set(terms(" ".join(row["evidence"])))
+            a_terms = set(terms(row["answer"]))
+            if a_terms and not (a_terms & ev_terms) and normalize(row["answer"]).rstrip(".!") not in ("yes", "no"):
+                return "answer_not_in_evidence", f"the answer shares no content with its evidence: {row['answer']!r}"
+            if kind == "multi_hop" and normalize(row["evidence"][0]) == normalize(row["evidence"][1]):
+                return "same_evidence", "both evidence quotes are the same sentence"
+        else:
+            for c in row.get("source_ids", []):
+                chunk = self.corpus.get(c)
+                if chunk is not None and loose(question) in loose(chunk.text):
+                    return "question_copies_evidence", "the question is copied from the passage"
+        return None
+
+    def _near_duplicate(self, question: str, accepted: Sequence[Record]) -> str | None:
+        mine = shingles(question)
+        for rec in accepted[-5000:]:
+            other = rec.data.get("question") if isinstance(rec.data, dict) else None
+            if not isinstance(other, str):
+                continue
+            key = rec.id
+            sh = self._shingles.get(key)
+            if sh is None:
+                sh = self._shingles[key] = shingles(other)
+            sim = jaccard(mine, sh)
+            if sim >= self.config.near_duplicate:
+                return f"3-gram Jaccard {sim:.2f} with accepted question {other!r}"
+        return None
+
+    async def _judge(self, kind: str, row: dict[str, Any], chunks: list[Chunk], ctx: GenContext,
+                     slot: int) -> tuple[str, str] | None:
+        """None when the judge agrees; else (reason, detail)."""
+        if kind == "unanswerable":
+            hits = [i for i, _ in self.index.search(row["question"], k=2)]
+            candidates = list(dict.fromkeys([chunks[0].id] + [self.corpus.chunks[i].id for i in hits]))
+            requests = [verdict_request(answerable_messages(self.corpus.chunk(cid).text, row["question"]),
+                                        ctx.request_seed(slot, 10 + k)) for k, cid in enumerate(candidates)]
+            results = await ctx.llm.generate(requests)
+            for cid, res in zip(candidates, results):
+                v = verdict_of(res)
+                if v is None:
+                    return "judge_unusable", f"judge answer not yes/no: {res.text[:80]!r}"
+                if v == "yes":
+                    return "answerable", f"the judge found the answer in {cid}"
+            return None
+        (res,) = await ctx.llm.generate([verdict_request(
+            support_messages(row["question"], row["answer"], row["evidence"]), ctx.request_seed(slot, 10))])
+        v = verdict_of(res)
+        if v is None:
+            return "judge_unusable", f"judge answer not yes/no: {res.text[:80]!r}"
+        if v == "no":
+            return "unsupported", "the judge found the answer not supported by the evidence"
+        return None
+
+
+def build(config: QATechnique, base_dir: Path) -> RagQAGenerator:
+    return RagQAGenerator(config, base_dir)

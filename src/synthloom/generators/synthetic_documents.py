@@ -1,0 +1,162 @@
+"""Documents with known ground truth: a JSON schema -> a label -> a document that states exactly it.
+
+For bootstrapping an extraction model before any real documents exist. Each slot:
+
+1. samples one value per style axis (`attributes`, kept in lineage);
+2. asks for a ground-truth record under the schema (constrained JSON), checked
+   with jsonschema and the recipe's entity rules;
+3. asks for a realistic document (invoice, email, report, ...) that states that
+   record, in the sampled style;
+4. checks that every labelled value is recoverable from the document (exact or
+   normalized match: case, spacing, number and date formats folded) and, when
+   `reject_invented` names them, that the document states no date or amount the
+   label lacks. A document that lost or invented a value is rejected
+   (`rule:recoverable`, `rule:invented`) with the values named.
+
+Output: `{document, label}` pairs (or chat turns, `emit: messages`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config.documents import DocumentsTechnique
+from ..errors import RecipeError
+from ..llm.types import GenerationRequest
+from ..prompts import load as load_prompt
+from ..quality.entities import recoverable_problem, validate_object
+from ..records import Record, Rejection
+from ..sources.templates import quote
+from ._grounded import outline, parse_object, sampled
+from .base import GenContext
+from .extraction import extraction_messages
+from .schema_io import load_schema, validator
+
+MAX_SHOTS = 2
+
+
+def trim_document(text: str, truncated: bool) -> str:
+    """A document as the model wrote it; when cut by the token limit, back to its last complete line."""
+    text = text.strip()
+    if truncated and "\n" in text:
+        text = text[: text.rfind("\n")].rstrip()
+    return text
+
+
+class SyntheticDocumentsGenerator:
+    technique = "documents"
+
+    def __init__(self, config: DocumentsTechnique, base_dir: Path) -> None:
+        self.config = config
+        self.schema = load_schema(config.json_schema, base_dir, "generate.schema")
+        self.validator = validator(self.schema)
+        self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
+                                                                   "write_user")}
+        for i, ex in enumerate(config.examples):
+            problem = validate_object(ex["label"], validator=self.validator)
+            if problem:
+                raise RecipeError(f"generate.examples[{i}].label does not match the schema ({problem[1]})")
+        dt = config.document_type
+        self._label_system = self.prompts["label_system"].render(document_type=dt, instruction=config.instruction,
+                                                                 fields=outline(self.schema))
+        self._write_system = self.prompts["write_system"].render(document_type=dt)
+        shots = config.examples[:MAX_SHOTS]
+        self._label_shots: list[dict[str, str]] = []
+        self._write_shots: list[dict[str, str]] = []
+        for ex in shots:
+            style = ex.get("style") or ex.get("attributes") or {}
+            self._label_shots += [
+                {"role": "user", "content": self._label_user(style if isinstance(style, dict) else {})},
+                {"role": "assistant", "content": json.dumps(ex["label"], ensure_ascii=False)},
+            ]
+            self._write_shots += [
+                {"role": "user", "content": self._write_user(ex["label"], style)},
+                {"role": "assistant", "content": str(ex["document"]).strip()},
+            ]
+
+    def _label_user(self, attributes: dict[str, str]) -> str:
+        return self.prompts["label_user"].render(document_type=self.config.document_type, attributes=attributes)
+
+    def _write_user(self, label: dict[str, Any], style: Any) -> str:
+        if isinstance(style, dict):
+            style = "; ".join(f"{k}: {v}" for k, v in style.items())
+        return self.prompts["write_user"].render(record=quote(json.dumps(label, ensure_ascii=False), "record"),
+                                                 style=style or "", document_type=self.config.document_type)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique,
+            "templates": {p.name: p.hash for p in self.prompts.values()},
+            "document_type": self.config.document_type,
+            "attributes": self.config.attributes,
+            "rules": [r.key() for r in self.config.rules],
+            "match": self.config.match,
+            "reject_invented": list(self.config.reject_invented),
+            "examples": len(self.config.examples),
+            "emit": self.config.emit,
+        }
+
+    async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        cfg = self.config
+        rng = ctx.rng(slot)
+        attributes = {axis: rng.choice(values) for axis, values in cfg.attributes.items()}
+        meta: dict[str, Any] = {
+            "technique": self.technique,
+            "template": "documents_label_system+documents_write_system",
+            "template_hash": "".join(p.hash for p in self.prompts.values()),
+            "document_type": cfg.document_type,
+            "attributes": attributes,
+            "slot": slot,
+        }
+        label_seed, write_seed = ctx.request_seed(slot, 0), ctx.request_seed(slot, 1)
+        meta["seed"] = label_seed
+        label_req = GenerationRequest(
+            messages=(
+                {"role": "system", "content": self._label_system}, *self._label_shots,
+                {"role": "user", "content": self._label_user(attributes)},
+            ),
+            json_schema=self.schema, seed=label_seed, **sampled(cfg.label_sampling),
+        )
+        (label_res,) = await ctx.llm.generate([label_req])
+        meta["model"] = label_res.model
+        label, rejection = parse_object(label_res, meta)
+        if rejection is not None:
+            return [rejection]
+        problem = validate_object(label, validator=self.validator, rules=cfg.rules)
+        if problem is not None:
+            return [Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
+                              data={"label": label}, raw=label_res.text, meta=meta)]
+
+        write_req = GenerationRequest(
+            messages=(
+                {"role": "system", "content": self._write_system}, *self._write_shots,
+                {"role": "user", "content": self._write_user(label, attributes)},
+            ),
+            seed=write_seed, purpose="generate", **sampled(cfg.sampling),
+        )
+        (doc_res,) = await ctx.llm.generate([write_req])
+        meta["write_seed"] = write_seed
+        if not doc_res.ok:
+            return [Rejection(stage="parse", reason="backend_error", detail=str(doc_res.error)[:300],
+                              data={"label": label}, meta=meta)]
+        truncated = doc_res.finish_reason == "length"
+        document = trim_document(doc_res.text, truncated)
+        meta["truncated"] = truncated
+        if len(document) < 20:
+            return [Rejection(stage="parse", reason="empty_document", detail=f"document too short: {document!r}",
+                              data={"label": label}, raw=doc_res.text, meta=meta)]
+        problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
+        if problem is not None:
+            return [Rejection(stage="validate", reason=problem[0], detail=problem[1],
+                              data={"document": document, "label": label}, raw=doc_res.text, meta=meta)]
+        return [Record(data=self.record_data(document, label), meta=meta)]
+
+    def record_data(self, document: str, label: dict[str, Any]) -> dict[str, Any]:
+        if self.config.emit == "messages":
+            return {"messages": extraction_messages(document, label, self.schema, self.config.instruction)}
+        return {"document": document, "label": label}
+
+
+def build(config: DocumentsTechnique, base_dir: Path) -> SyntheticDocumentsGenerator:
+    return SyntheticDocumentsGenerator(config, base_dir)
