@@ -1,0 +1,232 @@
+"""Self-Instruct: prompt composition, filters, classification order, instances, seeds, and a run through the engine."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from fakes import ScriptedLLM
+from synthloom.config import Recipe
+from synthloom.config.instruct import SelfInstructTechnique
+from synthloom.errors import InputFileError
+from synthloom.generators.base import GenContext
+from synthloom.generators.instruct_seeds import load_seed_tasks
+from synthloom.generators.self_instruct import CLF_NO, CLF_YES, build
+from synthloom.quality.instruct_filters import InstructionFilter
+from synthloom.records import Record, Rejection
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SEEDS = EXAMPLES / "seeds.jsonl"
+
+
+def responder(instruction="List three ways to reduce food waste at home.", clf=False, instances=None,
+              finish=None):
+    instances = instances if instances is not None else [{"input": "", "output": "Plan meals; freeze leftovers; compost."}]
+
+    def respond(req):
+        if req.purpose == "self_instruct:instruction":
+            return {"instruction": instruction}
+        if req.purpose == "self_instruct:classify":
+            return {"output_type": CLF_YES if clf else CLF_NO}
+        return {"instances": instances}
+    return respond
+
+
+def gen(**cfg):
+    return build(SelfInstructTechnique(seeds=str(SEEDS), **cfg), EXAMPLES)
+
+
+def run(g, llm, slot=0, accepted=None):
+    return asyncio.run(g.produce(slot, GenContext(llm=llm, seed=0, accepted=accepted or [])))
+
+
+def _tasks_shown(req):
+    return [json.loads(m["content"])["instruction"] for m in req.messages if m["role"] == "assistant"]
+
+
+def test_prompt_shows_8_tasks_6_seeds_2_generated_shuffled():
+    g = gen()
+    seeds = {s.instruction for s in g.seeds}
+    pool = [Record({"instruction": f"Generated task number {i} about topic {i}.", "input": "", "output": "x"},
+                   {"technique": "self_instruct"}) for i in range(5)]
+    orders = set()
+    for slot in range(6):
+        shown, req = g.task_prompt(slot, GenContext(llm=None, seed=0, accepted=pool))
+        assert shown == _tasks_shown(req)
+        assert len(shown) == 8
+        assert sum(s in seeds for s in shown) == 6 and sum(s.startswith("Generated") for s in shown) == 2
+        assert req.json_schema["required"] == ["instruction"]
+        assert req.messages[-1]["content"].strip() == "Task 9"
+        orders.add(tuple(s in seeds for s in shown))
+    assert len(orders) > 1  # generated tasks are not always in the same positions
+
+
+def test_small_pool_fills_with_seeds():
+    g = gen()
+    one = [Record({"instruction": "Generated task about birds and their songs.", "input": "", "output": "x"},
+                  {"technique": "self_instruct"})]
+    shown, _ = g.task_prompt(0, GenContext(llm=None, seed=0, accepted=[]))
+    assert len(shown) == 8 and set(shown) <= {s.instruction for s in g.seeds}
+    shown, _ = g.task_prompt(0, GenContext(llm=None, seed=0, accepted=one))
+    assert len(shown) == 8 and one[0].data["instruction"] in shown
+
+
+def test_accepted_task_becomes_records_with_lineage():
+    llm = ScriptedLLM(responder(instances=[{"input": "", "output": "Plan meals."},
+                                           {"input": "a family of four", "output": "Buy in bulk, freeze."}]))
+    out = run(gen(), llm)
+    assert [type(o) for o in out] == [Record, Record]
+    assert out[0].data == {"instruction": "List three ways to reduce food waste at home.", "input": "",
+                           "output": "Plan meals."}
+    m = out[0].meta
+    assert m["technique"] == "self_instruct" and m["task_id"] == out[1].meta["task_id"]
+    assert m["is_classification"] is False and m["prompt_tasks"] == 8 and m["template_hash"]
+    assert [r.purpose for r in llm.requests] == ["self_instruct:instruction", "self_instruct:classify",
+                                                 "self_instruct:instances"]
+
+
+def test_classification_tasks_get_output_first_instances():
+    llm = ScriptedLLM(responder(instruction="Tell me whether the animal is a mammal, a bird or a fish.", clf=True,
+                                instances=[{"output": "bird", "input": "penguin"}]))
+    out = run(gen(), llm)
+    assert isinstance(out[0], Record) and out[0].meta["is_classification"] is True
+    req = llm.requests[-1]
+    assert list(req.json_schema["properties"]["instances"]["items"]["properties"]) == ["output", "input"]
+    shots = [json.loads(m["content"]) for m in req.messages if m["role"] == "assistant"]
+    assert all(list(i) == ["output", "input"] for s in shots for i in s["instances"])
+    assert "class label" in req.messages[0]["content"]
+    # and the few-shot examples are classification seeds
+    clf_seeds = {s.instruction for s in gen().seeds if s.is_classification}
+    users = [m["content"].removeprefix("Task: ") for m in req.messages[1:-1] if m["role"] == "user"]
+    assert users and set(users) <= clf_seeds
+
+
+def test_other_tasks_get_input_first_instances():
+    llm = ScriptedLLM(responder())
+    run(gen(), llm)
+    req = llm.requests[-1]
+    assert list(req.json_schema["properties"]["instances"]["items"]["properties"]) == ["input", "output"]
+    assert req.json_schema["properties"]["instances"]["maxItems"] == 2
+
+
+@pytest.mark.parametrize("instruction,reason", [
+    ("Draw the layout of your neighbourhood with the main streets.", "blacklist:draw"),
+    ("Write a haiku", "length"),
+    ("Write a program that sorts a list of names alphabetically.", "write_a_program"),
+    ("* Name three primary colors used in painting.", "starts_with_punctuation"),
+    ("Give three tips for staying focused while studying at home.", "rouge_l>0.7"),  # a seed, verbatim
+])
+def test_filtered_instruction_is_rejected_before_any_instance_call(instruction, reason):
+    llm = ScriptedLLM(responder(instruction=instruction))
+    (rej,) = run(gen(), llm)
+    assert isinstance(rej, Rejection) and rej.stage == "filter" and rej.reason == reason
+    assert rej.data == {"instruction": instruction}
+    assert len(llm.requests) == 1
+
+
+def test_truncated_instruction_is_dropped():
+    class Cut(ScriptedLLM):
+        async def generate(self, requests):
+            from dataclasses import replace
+            return [replace(r, finish_reason="length") for r in await super().generate(requests)]
+
+    (rej,) = run(gen(), Cut(responder()))
+    assert rej.reason == "truncated"
+
+
+def test_instance_filters_reject_with_reasons():
+    llm = ScriptedLLM(responder(instances=[{"input": "abc", "output": "abc"}, {"input": "", "output": ""}]))
+    out = run(gen(), llm)
+    assert sorted(o.reason for o in out) == ["empty_output", "output_equals_input"]
+    llm = ScriptedLLM(responder(instances=[{"input": "x y", "output": "1"}, {"input": "x y", "output": "2"}]))
+    out = run(gen(), llm)
+    assert {o.reason for o in out} == {"same_input_different_output"}
+
+
+def test_configurable_blacklist():
+    llm = ScriptedLLM(responder(instruction="Describe your favourite song and why you love it."))
+    (rej,) = run(gen(blacklist=["song"]), llm)
+    assert rej.reason == "blacklist:song"
+
+
+def test_rouge_gate_is_installed_and_stateful():
+    (gate,) = gen().gates()
+    assert gate.stateful and gate.stage == "filter"
+    assert len(gate.pool) == 20  # the seeds
+
+
+def write(tmp_path, text):
+    p = tmp_path / "seeds.jsonl"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("", ["seeds.jsonl", "0 task", "add seed tasks"]),
+    ("\n\n", ["seeds.jsonl", "0 task"]),
+    ('{"instruction": "ok", "output": "y"}\nnot json\n', ["seeds.jsonl:2", "not valid JSON", "one JSON object per line"]),
+    ('{"output": "y"}\n', ["seeds.jsonl:1", "missing field 'instruction'"]),
+    ('{"instruction": "Say hi.", "input": ""}\n', ["seeds.jsonl:1", "missing field 'output'"]),
+    ('[1, 2]\n', ["seeds.jsonl:1", "expected a JSON object"]),
+    ('{"instruction": 5, "output": "y"}\n', ["seeds.jsonl:1", "'instruction' must be a string"]),
+    ('{"instruction": "Say hi.", "output": "hi", "is_classification": "yes"}\n', ["is_classification", "true or false"]),
+])
+def test_bad_seed_files_get_clear_errors(tmp_path, text, expect):
+    p = write(tmp_path, text)
+    with pytest.raises(InputFileError) as err:
+        load_seed_tasks(p, need_output=True)
+    for part in expect:
+        assert part in str(err.value)
+
+
+def test_missing_seed_file(tmp_path):
+    with pytest.raises(InputFileError, match="seed file not found"):
+        build(SelfInstructTechnique(seeds="nope.jsonl"), tmp_path)
+
+
+def test_paper_seed_format_is_read(tmp_path):
+    line = {"id": "seed_task_0", "name": "breakfast", "instruction": "Is there anything I can eat for a breakfast?",
+            "instances": [{"input": "", "output": "Yes, oatmeal."}], "is_classification": False}
+    (t,) = load_seed_tasks(write(tmp_path, json.dumps(line) + "\n"), need_output=True)
+    assert t.id == "seed_task_0" and t.output == "Yes, oatmeal." and not t.is_classification
+
+
+def test_example_seed_file_is_valid():
+    tasks = load_seed_tasks(SEEDS, need_output=True)
+    assert 15 <= len(tasks) <= 30 and sum(t.is_classification for t in tasks) >= 4
+
+
+def test_engine_run_installs_gate_and_keeps_pool_distinct(tmp_path):
+    """Through the engine: near-copies of accepted tasks are rejected by the stateful gate."""
+    from synthloom.engine import run_recipe
+
+    topics = ["Explain to a child how volcanoes form, in two short paragraphs.",
+              "Explain to a child how volcanoes form, in three short paragraphs.",  # near copy: rejected
+              "Write a limerick about a cat who hates Mondays.",
+              "Suggest five questions to ask at the end of a job interview.",
+              "Summarize the plot of a heist movie in one sentence.",
+              "Translate the greeting into Spanish and Italian for a postcard.",
+              "Compare renting and buying a home for a young couple."]
+    state = {"i": 0}
+
+    def respond(req):
+        if req.purpose == "self_instruct:instruction":
+            t = topics[state["i"] % len(topics)]
+            state["i"] += 1
+            return {"instruction": t}
+        if req.purpose == "self_instruct:classify":
+            return {"output_type": CLF_NO}
+        return {"instances": [{"input": "", "output": "They form slowly over many years."}]}
+
+    recipe = Recipe.model_validate({"name": "si", "count": 5,
+                                    "generate": {"technique": "self_instruct", "seeds": str(SEEDS)},
+                                    "engine": {"concurrency": 1}})
+    s = run_recipe(recipe, output=tmp_path / "out", llm=ScriptedLLM(respond))
+    assert s.accepted == 5
+    rows = [json.loads(l) for l in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    assert len({r["instruction"] for r in rows}) == 5
+    assert ("filter", "rouge_l>0.7") in {(st, r) for st, r, _ in s.rejections}
+    f = InstructionFilter()
+    assert all(f.check(r["instruction"]) is None for r in rows)
