@@ -1,0 +1,77 @@
+"""The quality commands as a user runs them: dedup, report, sample, review-import."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from helpers.scripted_run import make_run
+from synthloom.cli import app
+
+runner = CliRunner()
+PARA = ("My card was charged twice for the March invoice, once on the third and again on the fifth. "
+        "Please refund the second charge of forty nine dollars to the same card.")
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_dedup_minhash_keeps_the_first_and_writes_groups(tmp_path):
+    rows = [{"id": 1, "text": PARA}, {"id": 2, "text": "The app crashes when I open settings."},
+            {"id": 3, "text": PARA.replace("fifth", "sixth")}, {"id": 4, "text": PARA.upper()}]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    res = runner.invoke(app, ["dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--field", "text",
+                              "--method", "minhash", "--threshold", "0.8", "--groups", str(tmp_path / "g.jsonl")])
+    assert res.exit_code == 0, res.output
+    kept = [json.loads(l)["id"] for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kept == [1, 2]
+    groups = [json.loads(l) for l in (tmp_path / "g.jsonl").read_text().splitlines()]
+    assert groups[0]["kept"] == 1 and [d["line"] for d in groups[0]["duplicates"]] == [3, 4]
+    assert "kept 2" in res.output and "duplicates 2" in res.output
+
+
+def test_dedup_exact_with_reference_decontaminates(tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", [{"q": "What is 2+2?"}, {"q": "Name the capital of France."}, {"q": "what is 2 + 2"}])
+    write_jsonl(tmp_path / "bench.jsonl", [{"question": "Name the capital of France"}])
+    res = runner.invoke(app, ["dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--field", "q",
+                              "--reference", str(tmp_path / "bench.jsonl"), "--reference-field", "question"])
+    assert res.exit_code == 0, res.output
+    kept = [json.loads(l)["q"] for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kept == ["What is 2+2?"]  # the third is the first again once punctuation and case are dropped
+    assert "duplicates 1" in res.output and "contaminated 1" in res.output
+
+
+def test_dedup_bad_input_exits_2_without_traceback(tmp_path):
+    (tmp_path / "in.jsonl").write_text('{"text": "a"}\n{oops\n')
+    res = runner.invoke(app, ["dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl")])
+    assert res.exit_code == 2 and "in.jsonl:2" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o.jsonl").exists()
+    res = runner.invoke(app, ["dedup", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--method", "fuzzy"])
+    assert res.exit_code == 2 and "--method" in res.output
+
+
+def test_report_sample_review_import(tmp_path):
+    run_dir = make_run(tmp_path)
+    res = runner.invoke(app, ["report", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    assert (run_dir / "report" / "report.md").exists() and (run_dir / "report" / "funnel.png").exists()
+    res = runner.invoke(app, ["sample", str(run_dir), "-n", "4"])
+    assert res.exit_code == 0 and "sampled 4 of 8" in res.output
+    md = run_dir / "review" / "sample.md"
+    md.write_text(md.read_text().replace("- [ ] accept", "- [x] accept"))
+    res = runner.invoke(app, ["review-import", str(md), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["reviewed"] == 4 and data["precision"] == 1.0 and data["ci95"][0] > 0.45
+
+
+def test_report_on_a_folder_without_a_run_exits_2(tmp_path):
+    res = runner.invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 2 and "store.sqlite" in res.output
+
+
+def test_every_quality_command_has_help():
+    for cmd in ("dedup", "report", "sample", "review-import"):
+        res = runner.invoke(app, [cmd, "--help"])
+        assert res.exit_code == 0 and len(res.output) > 200
