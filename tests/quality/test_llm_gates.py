@@ -91,8 +91,17 @@ def test_label_gate_rejects_disagreements_and_counts_agreement():
     assert isinstance(outs[2], Rejection) and outs[2].reason == "label_mismatch"
     assert "'positive'" in outs[2].detail and "'negative'" in outs[2].detail
     assert gate.agreement_rate == pytest.approx(2 / 3)
-    assert llm.requests[0].json_schema["properties"]["label"]["enum"] == SENTIMENT
+    enums = [r.json_schema["properties"]["label"]["enum"] for r in llm.requests]
+    assert all(sorted(e) == sorted(SENTIMENT) for e in enums)
     assert llm.requests[0].purpose == "label"
+
+
+def test_label_order_varies_between_records_but_not_between_runs():
+    gate = GATE_BUILDERS["label"](LabelGateConfig(labels=["a", "b", "c", "d"]), ".")
+    recs = [Record({"text": f"t{i}", "label": "a"}) for i in range(12)]
+    orders = [tuple(gate.request(r, GateContext(seed=1)).json_schema["properties"]["label"]["enum"]) for r in recs]
+    assert len(set(orders)) > 1
+    assert orders == [tuple(gate.request(r, GateContext(seed=1)).json_schema["properties"]["label"]["enum"]) for r in recs]
 
 
 def test_label_gate_flag_mode_keeps_disagreements():

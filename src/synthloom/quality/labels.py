@@ -7,6 +7,7 @@ agreement rate either way.
 """
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,6 @@ class LabelGate(LLMGateMixin):
         self.max_tokens = max_tokens
         self.system = load_prompt("label_system")
         self.user = load_prompt("label_user")
-        self._system_text = self.system.render(task=task, labels=self.labels)
-        self.schema = {"type": "object", "properties": {"label": {"type": "string", "enum": self.labels}},
-                       "required": ["label"], "additionalProperties": False}
         self.agreed = 0
         self.disagreed = 0
 
@@ -56,9 +54,14 @@ class LabelGate(LLMGateMixin):
 
     def request(self, rec: Record, ctx: GateContext) -> GenerationRequest:
         text = show(rec.data, self.fields, exclude=(self.label_field,))
-        messages = ({"role": "system", "content": self._system_text},
+        # the labels in a per-record order: a model's bias for the first option must not become a label bias
+        order = list(self.labels)
+        random.Random(self.seed_for(rec, ctx, "label-order")).shuffle(order)
+        schema = {"type": "object", "properties": {"label": {"type": "string", "enum": order}},
+                  "required": ["label"], "additionalProperties": False}
+        messages = ({"role": "system", "content": self.system.render(task=self.task, labels=order)},
                     {"role": "user", "content": self.user.render(text=text)})
-        return GenerationRequest(messages=messages, json_schema=self.schema, max_tokens=self.max_tokens,
+        return GenerationRequest(messages=messages, json_schema=schema, max_tokens=self.max_tokens,
                                  temperature=0.0, seed=self.seed_for(rec, ctx, "label"), purpose="label")
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
