@@ -58,9 +58,9 @@ def test_lcs_handles_texts_longer_than_a_machine_word():
 
 def test_pool_best_match_equals_brute_force():
     rng = random.Random(2)
-    pool_texts = [_random_text(rng) for _ in range(400)]
+    pool_texts = [_random_text(rng) for _ in range(200)]
     pool = RougePool(pool_texts)
-    for _ in range(200):
+    for _ in range(120):
         q = _random_text(rng) if rng.random() < 0.7 else rng.choice(pool_texts) + " " + rng.choice(WORDS)
         scores = [SCORER.score(t, q)["rougeL"].fmeasure for t in pool_texts]
         best = max(scores)
@@ -97,3 +97,14 @@ def test_pool_grows_and_finds_new_texts():
     score, idx = pool.exceeds("Give three good reasons to learn French.", 0.7)
     assert idx == i and score > 0.9
     assert len(pool) == 2
+
+
+def test_all_above_equals_brute_force():
+    rng = random.Random(3)
+    texts = [_random_text(rng) for _ in range(200)]
+    pool = RougePool(texts)
+    for _ in range(60):
+        q = rng.choice(texts) if rng.random() < 0.5 else _random_text(rng)
+        scores = [SCORER.score(t, q)["rougeL"].fmeasure for t in texts]
+        want = sorted(((s, i) for i, s in enumerate(scores) if s > 0.6), key=lambda h: (-h[0], h[1]))
+        assert pool.all_above(q, 0.6) == want

@@ -134,20 +134,15 @@ class RougePool:
         self._docs.append(tuple(ids))
         return idx
 
-    def best_match(self, text: str, floor: float = 0.0) -> tuple[float, int | None]:
-        """The highest ROUGE-L F between `text` and any pooled text, and that text's index.
-
-        Exact when the best score is above `floor`; otherwise returns (0.0, None)
-        quickly, without scoring texts that cannot beat the floor.
-        """
+    def _candidates(self, text: str, floor: float):
+        """(query token ids, query length, candidate indices sorted by bound, bounds) or None."""
         toks = tokenize(text)
         m = len(toks)
         n_docs = len(self.texts)
         if not m or not n_docs:
-            return 0.0, None
-        counts = Counter(toks)
+            return None
         overlap = np.zeros(n_docs, dtype=np.int32)
-        for tok, c in counts.items():
+        for tok, c in Counter(toks).items():
             tid = self._vocab.get(tok)
             if tid is None:
                 continue
@@ -157,24 +152,51 @@ class RougePool:
                 overlap[ids] += 1
             else:
                 overlap[ids] += np.minimum(p.counts[: p.size], c)
-        lens = self._lens[:n_docs]
-        # F <= 2*overlap/(m+n); keep texts whose bound can exceed the floor
-        bound = (2.0 * overlap) / (m + lens)
+        # F <= 2*overlap/(m+n): keep only texts whose bound can exceed the floor
+        bound = (2.0 * overlap) / (m + self._lens[:n_docs])
         cand = np.flatnonzero((overlap > 0) & (bound > floor - _EPS))
         if not len(cand):
-            return 0.0, None
+            return None
         order = cand[np.argsort(-bound[cand], kind="stable")]
         qtok = [self._vocab.get(t, -1 - i) for i, t in enumerate(toks)]  # unknown tokens never match
+        return qtok, m, order, bound
+
+    def all_above(self, text: str, threshold: float) -> list[tuple[float, int]]:
+        """Every pooled text with ROUGE-L F > threshold: [(score, index)], most similar first."""
+        found = self._candidates(text, threshold)
+        if found is None:
+            return []
+        qtok, m, order, _bound = found
+        masks = _match_masks(qtok)
+        hits = []
+        for i in order.tolist():
+            doc = self._docs[i]
+            self.scored += 1
+            f = f_measure(_lcs_masks(masks, m, doc), len(doc), m)
+            if f > threshold:
+                hits.append((f, i))
+        hits.sort(key=lambda h: (-h[0], h[1]))
+        return hits
+
+    def best_match(self, text: str, floor: float = 0.0) -> tuple[float, int | None]:
+        """The highest ROUGE-L F between `text` and any pooled text, and that text's index.
+
+        Exact when the best score is above `floor`; otherwise returns (0.0, None)
+        quickly, without scoring texts that cannot beat the floor.
+        """
+        found = self._candidates(text, floor)
+        if found is None:
+            return 0.0, None
+        qtok, m, order, bound = found
         masks = _match_masks(qtok)
         best, best_i = 0.0, None
         docs = self._docs
         for i in order.tolist():
-            if bound[i] + _EPS < best or bound[i] + _EPS < floor:
-                break
+            if bound[i] + _EPS < best:
+                break  # sorted by bound: nothing later can beat the best
             doc = docs[i]
             self.scored += 1
-            lcs = _lcs_masks(masks, m, doc)
-            f = f_measure(lcs, len(doc), m)
+            f = f_measure(_lcs_masks(masks, m, doc), len(doc), m)
             if f > best:
                 best, best_i = f, i
         if best_i is None or best <= floor:

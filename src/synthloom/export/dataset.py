@@ -1,0 +1,109 @@
+"""`export_run`: a run's accepted records -> a fine-tuning-ready folder with splits and a card.
+
+    export_run("out/", "openai", "ft/", split="0.8,0.1,0.1", system="You are helpful.")
+
+writes `ft/train.jsonl`, `ft/validation.jsonl`, `ft/test.jsonl` and `ft/README.md`.
+`hf` writes a `save_to_disk` DatasetDict, `parquet` the Hub's `data/<split>-*.parquet`
+layout; both keep the record's fields and add a `messages` column (OpenAI chat
+shape, with the system prompt) that SFT trainers read directly.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .card import build_card
+from .chat import CHAT_FORMATS, Fields, convert, to_openai
+from .splits import parse_ratios, split_rows
+from .writers import atomic_path, read_jsonl, write_jsonl
+
+EXPORT_FORMATS = (*CHAT_FORMATS, "hf", "parquet")
+SAMPLES_IN_CARD = 3
+
+
+@dataclass
+class ExportSummary:
+    out_dir: Path
+    format: str
+    counts: dict[str, int]
+    files: dict[str, str] = field(default_factory=dict)
+    card: Path | None = None
+
+
+def load_run(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(rows, manifest) from a run folder (its store, else its data.jsonl) or a data .jsonl file."""
+    p = Path(run_dir)
+    data_file = None
+    if p.is_file():
+        data_file, p = p, p.with_name(p.stem + ".run")
+    store_path = p / "store.sqlite"
+    manifest: dict[str, Any] = {}
+    if (p / "manifest.json").is_file():
+        manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
+    if store_path.is_file():
+        from ..engine.store import RunStore
+
+        with RunStore(store_path) as store:
+            run_id = manifest.get("run_id") or store.latest_run_id()
+            rows = [r.data for r in store.iter_accepted(run_id)]
+            if run_id:
+                manifest = {**store.manifest(run_id), **{k: v for k, v in manifest.items() if k in ("output", "stopped_by")}}
+        return rows, manifest
+    data_file = data_file or (p / "data.jsonl")
+    if not data_file.is_file():
+        raise UsageError(f"{run_dir}: no run here (no store.sqlite and no data.jsonl); "
+                         "give the folder you passed to -o when generating")
+    return list(read_jsonl(data_file)), manifest
+
+
+def _with_messages(rows: list[dict[str, Any]], system: str | None, fields: Fields | None) -> list[dict[str, Any]]:
+    return [{**r, "messages": to_openai(r, system, fields)["messages"]} for r in rows]
+
+
+def export_run(
+    run_dir: str | Path,
+    fmt: str,
+    out_dir: str | Path,
+    *,
+    split: str | dict[str, float] = "0.8,0.1,0.1",
+    system: str | None = None,
+    seed: int = 0,
+    stratify: str | None = None,
+    near_duplicate: float = 0.7,
+    fields: Fields | None = None,
+) -> ExportSummary:
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"--format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    ratios = parse_ratios(split) if isinstance(split, str) else split
+    rows, manifest = load_run(run_dir)
+    if not rows:
+        raise UsageError(f"{run_dir}: the run has no accepted records yet; generate some first")
+    splits = {k: v for k, v in split_rows(rows, ratios, seed=seed, stratify=stratify,
+                                           near_duplicate=near_duplicate).items() if v}
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder; give -o a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    if fmt in CHAT_FORMATS:
+        for name, part in splits.items():
+            files[name] = f"{name}.jsonl"
+            write_jsonl(convert(part, fmt, system, fields), out / files[name])
+        samples = list(convert(rows[:SAMPLES_IN_CARD], fmt, system, fields))
+    else:
+        from .hf import save_hf, save_parquet
+
+        shaped = {name: _with_messages(part, system, fields) for name, part in splits.items()}
+        if fmt == "hf":
+            save_hf(shaped, out)
+        else:
+            files = save_parquet(shaped, out)
+        samples = _with_messages(rows[:SAMPLES_IN_CARD], system, fields)
+    counts = {name: len(part) for name, part in splits.items()}
+    card = build_card(manifest, counts, fmt, files or None, samples, system)
+    with atomic_path(out / "README.md") as tmp:
+        tmp.write_text(card, encoding="utf-8")
+    return ExportSummary(out_dir=out, format=fmt, counts=counts, files=files, card=out / "README.md")

@@ -1,0 +1,65 @@
+"""Hugging Face `datasets` outputs: `save_to_disk` folders and the Hub's Parquet layout.
+
+`save_hf(splits, out)` writes a `DatasetDict` with `save_to_disk`, so
+`datasets.load_from_disk(out)` returns it. `save_parquet(splits, out)` writes
+`out/data/<split>-00000-of-00001.parquet`, the layout the Hub uses: with the
+dataset card's `configs:` block next to it, `datasets.load_dataset(out)` finds
+the splits by name, and `load_dataset("parquet", data_files=...)` works too.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError, require
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder; give -o a folder for hf/parquet output")
+
+
+def parquet_files(splits: dict[str, list]) -> dict[str, str]:
+    """Split name -> file path inside the output folder (relative)."""
+    return {name: f"data/{name}-00000-of-00001.parquet" for name in splits}
+
+
+def save_parquet(splits: dict[str, list[dict[str, Any]]], out: str | Path) -> dict[str, str]:
+    """One Parquet file per split under out/data/; returns split -> relative path."""
+    pa = require("pyarrow", "parquet", "Parquet output")
+    import pyarrow.parquet as pq
+
+    from .writers import atomic_path
+
+    out = Path(out)
+    _check_out(out)
+    files = parquet_files(splits)
+    for name, rows in splits.items():
+        table = pa.Table.from_pylist(rows) if rows else pa.table({})
+        with atomic_path(out / files[name]) as tmp:
+            pq.write_table(table, tmp)
+    return files
+
+
+def save_hf(splits: dict[str, list[dict[str, Any]]], out: str | Path) -> Path:
+    """A `datasets.DatasetDict` saved with `save_to_disk` (written beside, then moved into place)."""
+    datasets = require("datasets", "hf", "Hugging Face datasets output")
+    out = Path(out)
+    _check_out(out)
+    dd = datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()})
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".hf-", dir=out))
+    try:
+        dd.save_to_disk(str(tmp))
+        for child in tmp.iterdir():
+            target = out / child.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            child.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
