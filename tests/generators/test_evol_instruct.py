@@ -181,3 +181,40 @@ def test_engine_run_links_every_record_to_a_known_parent(tmp_path):
         assert 1 <= r.meta["round"] <= 3
     rows = [json.loads(l) for l in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     assert all(set(r) == {"instruction", "output"} for r in rows)
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)
+def test_bundled_model_end_to_end(tmp_path):
+    """CLI on the bundled model: lineage links each evolution to its parent; no accepted pair breaks a rule."""
+    datasets = pytest.importorskip("datasets")
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+    from synthloom.engine import RunStore
+    from synthloom.quality.instruct_filters import copies_template, evol_response_checks, no_information_gain
+
+    out = tmp_path / "ev"
+    r = CliRunner().invoke(app, ["generate", "evol-instruct", "--seeds", str(SEEDS), "--rounds", "2", "-n", "3",
+                                 "-o", str(out), "--max-new-tokens", "120", "--max-attempts", "12"])
+    assert r.exit_code in (0, 1), r.output
+    rows = [json.loads(l) for l in (out / "data.jsonl").read_text().splitlines()]
+    assert rows, "no evolution accepted in 12 attempts"
+    with RunStore(out / "store.sqlite") as store:
+        recs = store.accepted_records()
+    assert [r.data for r in recs] == rows
+    seeds = {p.id: p.instruction for p in gen().seeds}
+    by_id = {r.id: r for r in recs}
+    for rec in recs:
+        m = rec.meta
+        assert m["parent_id"] in seeds or m["parent_id"] in by_id
+        parent = seeds.get(m["parent_id"]) or by_id[m["parent_id"]].data["instruction"]
+        assert m["parent"] == parent and m["operation"] in EVOL_OPERATIONS and 1 <= m["round"] <= 2
+        assert copies_template(rec.data["instruction"]) is None
+        assert no_information_gain(parent, rec.data["instruction"]) is None
+        assert evol_response_checks(rec.data["output"]) is None
+
+    r = CliRunner().invoke(app, ["export", str(out), "--format", "sharegpt", "--split", "1", "-o", str(tmp_path / "sg")])
+    assert r.exit_code == 0, r.output
+    ds = datasets.load_dataset(str(tmp_path / "sg"))
+    assert len(ds["train"]) == len(rows)

@@ -230,3 +230,41 @@ def test_engine_run_installs_gate_and_keeps_pool_distinct(tmp_path):
     assert ("filter", "rouge_l>0.7") in {(st, r) for st, r, _ in s.rejections}
     f = InstructionFilter()
     assert all(f.check(r["instruction"]) is None for r in rows)
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)
+def test_bundled_model_end_to_end(tmp_path):
+    """CLI on the bundled model: records in data.jsonl pass every filter; exports load with json and datasets."""
+    datasets = pytest.importorskip("datasets")
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+    from synthloom.quality.instruct_filters import Instance, check_instance
+    from synthloom.quality.rouge import rouge_l
+
+    out = tmp_path / "si"
+    r = CliRunner().invoke(app, ["generate", "self-instruct", "--seeds", str(SEEDS), "-n", "2", "-o", str(out),
+                                 "--instances-per-task", "1", "--max-new-tokens", "160", "--max-attempts", "10"])
+    assert r.exit_code in (0, 1), r.output
+    rows = [json.loads(l) for l in (out / "data.jsonl").read_text().splitlines()]
+    assert rows, "no record accepted in 10 attempts"
+    seeds = [s.instruction for s in load_seed_tasks(SEEDS)]
+    f = InstructionFilter()
+    for i, row in enumerate(rows):
+        assert set(row) == {"instruction", "input", "output"}
+        assert f.check(row["instruction"]) is None
+        assert check_instance(Instance(row["input"], row["output"])) is None
+        others = seeds + [o["instruction"] for o in rows[:i] if o["instruction"] != row["instruction"]]
+        assert max(rouge_l(o, row["instruction"]) for o in others) <= 0.7
+    assert json.loads((out / "manifest.json").read_text())["counts"]["accepted"] == len(rows)
+
+    r = CliRunner().invoke(app, ["export", str(out), "--format", "hf", "--split", "1", "-o", str(tmp_path / "hf")])
+    assert r.exit_code == 0, r.output
+    assert len(datasets.load_from_disk(str(tmp_path / "hf"))["train"]) == len(rows)
+    r = CliRunner().invoke(app, ["export", str(out), "--format", "openai", "--split", "1", "-o", str(tmp_path / "oa"),
+                                 "--system", "You are helpful."])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(l) for l in (tmp_path / "oa" / "train.jsonl").read_text().splitlines()]
+    assert len(lines) == len(rows) and lines[0]["messages"][0]["role"] == "system"
+    assert "## Rejection funnel" in (tmp_path / "oa" / "README.md").read_text()
