@@ -172,6 +172,9 @@ class DocumentsTechnique(Strict):
         default_factory=list,
         description="few-shot examples: each {label: object, document: text}",
     )
+    derive: list[Derive] = Field(
+        default_factory=list, description="fields computed from others in each label (e.g. totals), before checks"
+    )
     rules: list[EntityRule] = Field(default_factory=list, description="entity checks on each ground-truth record")
     match: Literal["exact", "normalized"] = Field(
         "normalized", description="how a labelled value must appear in the document"
@@ -200,6 +203,25 @@ class DocumentsTechnique(Strict):
         for i, ex in enumerate(self.examples):
             if "document" not in ex or "label" not in ex:
                 raise ValueError(f"examples[{i}] needs both `label` (object) and `document` (text)")
+        return self
+
+
+class Derive(Strict):
+    """Compute a label field from others before the document is written (small models are poor at sums).
+
+    `product: [quantity, unit_price]` with `field: line_items[].amount` sets each item's amount;
+    `sum: line_items[].amount` with `field: total` sets the total. Applied in order, rounded to `digits`.
+    """
+
+    field: str = Field(..., description="the field to set: `total`, or `items[].amount` for every item")
+    sum: str | None = Field(None, description="path of the numbers to add, e.g. line_items[].amount")
+    product: list[str] | None = Field(None, description="sibling fields to multiply, e.g. [quantity, unit_price]")
+    digits: int = Field(2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _one_op(self) -> "Derive":
+        if (self.sum is None) == (self.product is None):
+            raise ValueError(f"derive {self.field}: give exactly one of `sum` or `product`")
         return self
 
 

@@ -3,8 +3,9 @@
 For bootstrapping an extraction model before any real documents exist. Each slot:
 
 1. samples one value per style axis (`attributes`, kept in lineage);
-2. asks for a ground-truth record under the schema (constrained JSON), checked
-   with jsonschema and the recipe's entity rules;
+2. asks for a ground-truth record under the schema (constrained JSON), computes
+   the `derive` fields (totals, line amounts), and checks it with jsonschema and the
+   recipe's entity rules;
 3. asks for a realistic document (invoice, email, report, ...) that states that
    record, in the sampled style;
 4. checks that every labelled value is recoverable from the document (exact or
@@ -25,7 +26,7 @@ from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.entities import recoverable_problem, validate_object
+from ..quality.entities import apply_derive, leaves, recoverable_problem, validate_object
 from ..records import Record, Rejection
 from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
@@ -36,12 +37,29 @@ from .schema_io import load_schema, validator
 MAX_SHOTS = 2
 
 
+WRITE_STOPS = ("</record>", "<record>", "\nOutput:", "\nStyle:")
+
+
 def trim_document(text: str, truncated: bool) -> str:
-    """A document as the model wrote it; when cut by the token limit, back to its last complete line."""
+    """A document as the model wrote it, without a second copy of itself (small models loop) and,
+    when cut by the token limit, back to its last complete line."""
     text = text.strip()
+    lines = text.split("\n")
+    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    if first:
+        for i in range(1, len(lines)):
+            if lines[i].strip() == first and i > 2:
+                text = "\n".join(lines[:i]).rstrip()
+                truncated = False
+                break
     if truncated and "\n" in text:
         text = text[: text.rfind("\n")].rstrip()
     return text
+
+
+def record_lines(label: Any) -> str:
+    """A label as `path: value` lines, the form a small model copies most faithfully."""
+    return "\n".join(f"{path}: {value}" for path, value in leaves(label))
 
 
 class SyntheticDocumentsGenerator:
@@ -81,7 +99,7 @@ class SyntheticDocumentsGenerator:
     def _write_user(self, label: dict[str, Any], style: Any) -> str:
         if isinstance(style, dict):
             style = "; ".join(f"{k}: {v}" for k, v in style.items())
-        return self.prompts["write_user"].render(record=quote(json.dumps(label, ensure_ascii=False), "record"),
+        return self.prompts["write_user"].render(record=quote(record_lines(label), "record"),
                                                  style=style or "", document_type=self.config.document_type)
 
     def describe(self) -> dict[str, Any]:
@@ -123,6 +141,8 @@ class SyntheticDocumentsGenerator:
         label, rejection = parse_object(label_res, meta)
         if rejection is not None:
             return [rejection]
+        if cfg.derive:
+            label = apply_derive(label, cfg.derive)
         problem = validate_object(label, validator=self.validator, rules=cfg.rules)
         if problem is not None:
             return [Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
@@ -133,7 +153,7 @@ class SyntheticDocumentsGenerator:
                 {"role": "system", "content": self._write_system}, *self._write_shots,
                 {"role": "user", "content": self._write_user(label, attributes)},
             ),
-            seed=write_seed, purpose="generate", **sampled(cfg.sampling),
+            seed=write_seed, stop=WRITE_STOPS, **sampled(cfg.sampling),
         )
         (doc_res,) = await ctx.llm.generate([write_req])
         meta["write_seed"] = write_seed

@@ -307,7 +307,8 @@ def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFai
             if r.get("fields"):
                 targets = [pair for f in r["fields"] for pair in resolve(obj, f)]
             else:
-                targets = [(w, v) for w, v in leaves(obj) if isinstance(v, str)]
+                targets = [(w, v) for w, v in leaves(obj)
+                           if isinstance(v, str) or (r.get("numbers") and isinstance(v, (int, float)))]
             doc_loose = f" {loose(document)} "
             for where, v in targets:
                 if isinstance(v, str):
@@ -351,6 +352,33 @@ def validate_object(obj: Any, *, validator: Any = None, rules: Sequence[Any] = (
     if fails:
         return f"rule:{fails[0].name}", "; ".join(f.detail for f in fails[:5])
     return None
+
+
+def apply_derive(obj: Any, derive: Sequence[Any]) -> Any:
+    """A copy of obj with derived fields computed (`sum` of a path, or `product` of sibling fields)."""
+    import copy
+
+    out = copy.deepcopy(obj)
+    for d in derive:
+        d = _as_ns(d)
+        parent_path, _, leaf = d["field"].rpartition(".")
+        parents = [v for _, v in resolve(out, parent_path)] if parent_path else [out]
+        if parent_path.endswith("[]"):
+            parents = [p for p in parents if isinstance(p, dict)]
+        for parent in parents:
+            if not isinstance(parent, dict):
+                continue
+            if d.get("product"):
+                factors = [_num(parent.get(f)) for f in d["product"]]
+                if all(f is not None for f in factors):
+                    value = 1.0
+                    for f in factors:
+                        value *= f  # type: ignore[operator]
+                    parent[leaf] = round(value, d.get("digits", 2))
+            else:
+                values = [_num(v) for _, v in resolve(out, d["sum"])]
+                parent[leaf] = round(sum(v for v in values if v is not None), d.get("digits", 2))
+    return out
 
 
 # ---------------------------------------------------------------- labelled values vs. a document
