@@ -121,6 +121,18 @@ class JsonConstraint:
             return None
         return int(nz[0]) * 32 + word.bit_length() - 1
 
+    def forbid(self, token: int) -> bool:
+        """Disallow one token for this step, unless it is the only one allowed."""
+        word, bit = divmod(token, 32)
+        words = self._mask.view(np.uint32)
+        if not (int(words[word]) >> bit) & 1:
+            return False
+        words[word] &= np.uint32(~(1 << bit) & 0xFFFFFFFF)
+        if not words.any():
+            words[word] |= np.uint32(1 << bit)
+            return False
+        return True
+
     def consume(self, token: int) -> bool:
         return self._matcher.consume_token(token)
 
@@ -130,6 +142,28 @@ class JsonConstraint:
         if ff and not self._matcher.consume_tokens(ff):
             return []
         return list(ff)
+
+
+def runaway_continuation(tokens: list[int], max_period: int = 6, min_span: int = 16) -> int | None:
+    """The token that would extend a degenerate loop at the end of ``tokens``, else None.
+
+    A loop is the last ``min_span`` (or more) tokens repeating with a period of
+    1..``max_period`` tokens, at least 4 times: ``000000...``, ``1, 1, 1, ...``.
+    Banning its next token makes the grammar take another way out (close the
+    number, the string, the array), where a tiny model would otherwise loop
+    until ``max_tokens`` cuts the JSON off.
+    """
+    n = len(tokens)
+    if n < min_span:
+        return None
+    for p in range(1, max_period + 1):
+        span = max(min_span, 4 * p)
+        if n < span:
+            break
+        tail = tokens[n - span:]
+        if tail[p:] == tail[:-p]:
+            return tokens[n - p]
+    return None
 
 
 class ConstraintCache:

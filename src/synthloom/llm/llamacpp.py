@@ -29,7 +29,7 @@ import numpy as np
 
 from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
-from .constrain import ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer
+from .constrain import ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer, runaway_continuation
 from .model_files import model_identity, resolve_model
 from .render import choose_style, render_request
 from .types import GenerationRequest, GenerationResult
@@ -274,12 +274,16 @@ class LlamaCppLLM:
         lib = m.lib
         deadline = t0 + self.request_timeout_s if self.request_timeout_s else None
         out = bytearray()
+        gen_tokens: list[int] = []
         n_gen = 0
         finish = "length"
         try:
             while n_gen < budget:
                 if constraint is not None:
                     constraint.compute_mask()
+                    loop = runaway_continuation(gen_tokens)
+                    if loop is not None and constraint.forbid(loop):
+                        log.debug("broke a repetition loop at token %d", len(gen_tokens))
                     only = constraint.only_allowed()
                     if only is not None:
                         token = only
@@ -293,6 +297,7 @@ class LlamaCppLLM:
                     break
                 n_gen += 1
                 batch = [token]
+                gen_tokens.append(token)
                 out += m.piece(token)
                 if constraint is not None:
                     if not constraint.consume(token):
@@ -305,6 +310,7 @@ class LlamaCppLLM:
                     forced = constraint.forced_tokens() if self.fast_forward else ()
                     for ff in forced[: budget - n_gen]:
                         batch.append(ff)
+                        gen_tokens.append(ff)
                         out += m.piece(ff)
                         n_gen += 1
                     if constraint.is_stopped():

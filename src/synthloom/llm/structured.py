@@ -7,8 +7,10 @@ jsonschema (formats checked), and a failed candidate is retried with another
 seed and a simpler decoding schema:
 
 1. the schema as given, with long free strings and open arrays capped
-   (``maxLength`` / ``maxItems`` added only where the schema sets none), so a
-   small model cannot ramble until ``max_tokens`` cuts the JSON off;
+   (``maxLength`` / ``maxItems`` added only where the schema sets none) and
+   objects closed (``additionalProperties: false`` where the schema leaves it
+   open and declares the properties), so a small model cannot ramble or invent
+   property after property until ``max_tokens`` cuts the JSON off;
 2. the same with tighter caps and a new seed;
 3. then the *minimal* form: objects keep only their required properties
    (``additionalProperties: false``), which is still an instance of the
@@ -90,6 +92,17 @@ def _types(node: dict) -> set[str]:
     return {t} if isinstance(t, str) else set(t) if isinstance(t, list) else set()
 
 
+def _closed_form(node: dict) -> bool:
+    """True when an object's properties are all declared in this node, so closing it keeps it satisfiable."""
+    if any(node.get(k) for k in ("dependencies", "patternProperties", "allOf", "anyOf", "oneOf", "$ref", "if",
+                                 "dependentRequired", "dependentSchemas", "unevaluatedProperties")):
+        return False
+    required = node.get("required") if isinstance(node.get("required"), list) else []
+    if not all(r in node["properties"] for r in required):
+        return False
+    return int(node.get("minProperties", 0) or 0) <= len(required)
+
+
 def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
     """A narrowed copy of the schema for the decoder (see the module docstring)."""
     out = copy.deepcopy(dict(schema))
@@ -102,15 +115,13 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
             node["maxLength"] = rung.max_string
         if rung.max_items and "array" in types and "maxItems" not in node:
             node["maxItems"] = max(rung.max_items, int(node.get("minItems", 0) or 0))
-        if rung.minimal and "object" in types and isinstance(node.get("properties"), dict):
-            required = node.get("required") if isinstance(node.get("required"), list) else []
-            min_props = int(node.get("minProperties", 0) or 0)
-            # only where the object's properties are all declared right here
-            simple = not any(node.get(k) for k in ("dependencies", "patternProperties", "allOf", "anyOf", "oneOf",
-                                                    "$ref", "if", "dependentRequired", "dependentSchemas"))
-            if simple and min_props <= len(required) and all(r in node["properties"] for r in required):
-                node["properties"] = {k: v for k, v in node["properties"].items() if k in required}
+        if "object" in types and isinstance(node.get("properties"), dict) and _closed_form(node):
+            # Close open objects: a small model otherwise invents property after property.
+            if "additionalProperties" not in node:
                 node["additionalProperties"] = False
+            if rung.minimal and node.get("additionalProperties") is False:
+                required = node.get("required") or []
+                node["properties"] = {k: v for k, v in node["properties"].items() if k in required}
 
     _walk(out, narrow)
     return out
