@@ -1,0 +1,112 @@
+"""Documents with known ground truth: a label, a document that states it, and the recoverability check."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from fakes import ScriptedLLM
+from synthloom.config.documents import DocumentsTechnique
+from synthloom.errors import RecipeError
+from synthloom.generators import build_generator
+from synthloom.generators.base import GenContext
+from synthloom.generators.synthetic_documents import record_lines, trim_document
+from synthloom.records import Record, Rejection
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "number": {"type": "string"},
+        "date": {"type": "string", "format": "date"},
+        "customer": {"type": "string"},
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "qty": {"type": "integer"}, "price": {"type": "number"}, "amount": {"type": "number"}}}},
+        "total": {"type": "number"},
+    },
+    "required": ["number", "date", "customer", "total"],
+}
+LABEL = {"number": "INV-7", "date": "2024-05-02", "customer": "Harbor Bakery",
+         "items": [{"qty": 2, "price": 3.5, "amount": 7.0}], "total": 7.0}
+GOOD_DOC = "Invoice INV-7\nIssued May 2, 2024 to Harbor Bakery\n2 x $3.50 = $7.00\nTotal: $7.00"
+
+
+def cfg(**kw):
+    return DocumentsTechnique.model_validate({"technique": "documents", "schema": SCHEMA, "document_type": "invoice",
+                                              "attributes": {"tone": ["formal", "friendly"]}, **kw})
+
+
+def scripted(label, document):
+    return ScriptedLLM(lambda req: label if req.json_schema is not None else document)
+
+
+def produce(gen, llm, slot=0):
+    return asyncio.run(gen.produce(slot, GenContext(llm=llm)))
+
+
+def test_label_then_document_then_check():
+    gen = build_generator(cfg(), Path("."))
+    llm = scripted(LABEL, GOOD_DOC)
+    (rec,) = produce(gen, llm)
+    assert isinstance(rec, Record)
+    assert rec.data == {"document": GOOD_DOC, "label": LABEL}
+    assert rec.meta["attributes"]["tone"] in ("formal", "friendly")
+    label_req, write_req = llm.requests
+    assert label_req.json_schema == SCHEMA and write_req.json_schema is None
+    # the label reaches the writer inside a <record> block, one value per line
+    assert "<record>\nnumber: INV-7" in write_req.messages[-1]["content"]
+    assert "customer: Harbor Bakery" in write_req.messages[-1]["content"]
+    assert rec.meta["attributes"]["tone"] in write_req.messages[-1]["content"]
+
+
+def test_document_that_lost_a_value_is_rejected_naming_it():
+    gen = build_generator(cfg(), Path("."))
+    (rej,) = produce(gen, scripted(LABEL, GOOD_DOC.replace("Harbor Bakery", "a customer")))
+    assert isinstance(rej, Rejection) and rej.stage == "validate" and rej.reason == "rule:recoverable"
+    assert "customer='Harbor Bakery'" in rej.detail and rej.data["label"] == LABEL
+
+
+def test_document_that_invented_a_date_is_rejected():
+    gen = build_generator(cfg(reject_invented=["date", "amount"]), Path("."))
+    (rej,) = produce(gen, scripted(LABEL, GOOD_DOC + "\nPay by June 1, 2024. Late fee $5.00."))
+    assert rej.reason == "rule:invented" and "date 2024-06-01" in rej.detail and "amount 5" in rej.detail
+    gen = build_generator(cfg(reject_invented=[]), Path("."))
+    (ok,) = produce(gen, scripted(LABEL, GOOD_DOC + "\nPay by June 1, 2024."))
+    assert isinstance(ok, Record)
+
+
+def test_exact_match_mode_is_stricter():
+    doc = GOOD_DOC.replace("Harbor Bakery", "HARBOR BAKERY")
+    assert isinstance(produce(build_generator(cfg(match="normalized"), Path(".")), scripted(LABEL, doc))[0], Record)
+    rej = produce(build_generator(cfg(match="exact"), Path(".")), scripted(LABEL, doc))[0]
+    assert rej.reason == "rule:recoverable"
+
+
+def test_label_rules_and_derived_fields():
+    bad_sum = {**LABEL, "total": 9.0}
+    rules = [{"rule": "sum", "items": "items[].amount", "total": "total"}]
+    (rej,) = produce(build_generator(cfg(rules=rules), Path(".")), scripted(bad_sum, GOOD_DOC))
+    assert rej.reason == "rule:sum" and rej.detail.startswith("label:")
+    derive = [{"field": "items[].amount", "product": ["qty", "price"]}, {"field": "total", "sum": "items[].amount"}]
+    wrong = {**LABEL, "items": [{"qty": 2, "price": 3.5, "amount": 1.0}], "total": 9.0}
+    llm = scripted(wrong, GOOD_DOC)
+    (rec,) = produce(build_generator(cfg(rules=rules, derive=derive), Path(".")), llm)
+    assert isinstance(rec, Record) and rec.data["label"]["total"] == 7.0
+    assert rec.data["label"]["items"][0]["amount"] == 7.0
+
+
+def test_emit_messages_and_bad_example():
+    (rec,) = produce(build_generator(cfg(emit="messages"), Path(".")), scripted(LABEL, GOOD_DOC))
+    assert [m["role"] for m in rec.data["messages"]] == ["system", "user", "assistant"]
+    assert rec.data["messages"][1]["content"] == GOOD_DOC
+    with pytest.raises(RecipeError, match=r"examples\[0\].label does not match"):
+        build_generator(cfg(examples=[{"label": {"number": 1}, "document": "x"}]), Path("."))
+
+
+def test_truncated_or_looping_documents_are_trimmed():
+    assert trim_document("Line one\nLine two\nLine thr", truncated=True) == "Line one\nLine two"
+    looped = "ACME\nInvoice 1\nTotal 5\nACME\nInvoice 1\nTotal 5"
+    assert trim_document(looped, truncated=True) == "ACME\nInvoice 1\nTotal 5"
+    assert record_lines({"a": 1, "b": [{"c": "x"}]}) == "a: 1\nb[0].c: x"
+    (rej,) = produce(build_generator(cfg(), Path(".")), scripted(LABEL, "   "))
+    assert rej.reason == "empty_document"
