@@ -217,9 +217,9 @@ class EvolInstructGenerator:
             return [v.rejection("filter", data=data, raw=res.text, meta=meta)]
 
         (rres,) = await ctx.llm.generate([self.response_request(evolved, slot, ctx)])
-        fail = call_failure(rres, "response", meta)
+        fail = call_failure(rres, "response", meta, data)
         if fail:
-            return [Rejection(stage=fail.stage, reason=fail.reason, detail=fail.detail, data=data, raw=fail.raw, meta=meta)]
+            return [fail]
         output = str(_parsed(rres).get("output", "")).strip()
         data = {"instruction": evolved, "output": output}
         v = evol_response_checks(output, self.config.refusal_max_words)

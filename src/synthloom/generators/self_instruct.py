@@ -91,17 +91,18 @@ def _parsed(result: GenerationResult) -> Any:
         return None
 
 
-def call_failure(result: GenerationResult, what: str, meta: dict[str, Any]) -> Rejection | None:
+def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
+                 data: dict[str, Any] | None = None) -> Rejection | None:
     """A failed call, a cut-off response or unparsable JSON, as a rejection (None if fine)."""
     if not result.ok:
         return Rejection(stage="parse", reason="backend_error", detail=f"{what}: {str(result.error)[:300]}",
-                         raw=result.text, meta=meta)
+                         data=data, raw=result.text, meta=meta)
     if result.finish_reason == "length":
         return Rejection(stage="filter", reason="truncated", detail=f"the {what} was cut off by the length limit",
-                         raw=result.text, meta=meta)
+                         data=data, raw=result.text, meta=meta)
     if not isinstance(_parsed(result), dict):
         return Rejection(stage="parse", reason="invalid_json", detail=f"{what}: not a JSON object: {result.text[:200]!r}",
-                         raw=result.text, meta=meta)
+                         data=data, raw=result.text, meta=meta)
     return None
 
 
@@ -234,9 +235,9 @@ class SelfInstructGenerator:
         meta["is_classification"] = is_clf
 
         (ires,) = await ctx.llm.generate([self.instance_request(instruction, is_clf, slot, ctx)])
-        fail = call_failure(ires, "instances", {**meta, "instruction": instruction})
+        fail = call_failure(ires, "instances", meta, data)
         if fail:
-            return [Rejection(stage=fail.stage, reason=fail.reason, detail=fail.detail, data=data, raw=fail.raw, meta=meta)]
+            return [fail]
         raw_items = _parsed(ires).get("instances") or []
         instances = [Instance(str(i.get("input", "")).strip(), str(i.get("output", "")).strip())
                      for i in raw_items if isinstance(i, dict)]
