@@ -136,3 +136,12 @@ def test_wrong_api_key_is_named_not_printed(tmp_path, keyed_server):
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
     for f in (tmp_path / "o.run").iterdir():
         assert b"sk-right-key-123" not in f.read_bytes()
+
+
+def test_nested_field_path_has_no_union_tags(tmp_path):
+    r = write(tmp_path / "n.yaml", recipe_text(generate={"technique": "schema", "schema": GOOD_SCHEMA,
+                                                         "sampling": {"temperature": 9}}))
+    res = synthloom("run", r)
+    assert_clean(res, 2, "n.yaml: generate.sampling.temperature")
+    q = write(tmp_path / "q.yaml", recipe_text(quality=[{"gate": "dedup", "methd": "exact"}]))
+    assert_clean(synthloom("run", q), 2, "q.yaml: quality[0].methd", "unknown field")

@@ -11,10 +11,33 @@ from ..config.recipe import Recipe
 from ..errors import RecipeError
 
 
-def describe_validation_error(exc: ValidationError, origin: str) -> str:
+_TAGS = ("technique", "backend", "gate")
+
+
+def _field_path(loc: tuple, data: Any) -> str:
+    """The dotted path a user wrote: drop the union tags pydantic inserts (`generate.schema.x` -> `generate.x`)."""
+    parts, node = [], data
+    for i, p in enumerate(loc):
+        if isinstance(node, dict) and any(node.get(t) == p for t in _TAGS):
+            nxt = loc[i + 1] if i + 1 < len(loc) else None
+            if p not in node or nxt in node or nxt is None:
+                continue  # a discriminated union's tag (e.g. technique `schema`), not a field
+        if isinstance(p, str) and p.startswith("function-"):
+            continue
+        parts.append(f"[{p}]" if isinstance(p, int) else str(p))
+        if isinstance(node, dict):
+            node = node.get(p)
+        elif isinstance(node, list) and isinstance(p, int) and p < len(node):
+            node = node[p]
+        else:
+            node = None
+    return ".".join(parts).replace(".[", "[") or "(top level)"
+
+
+def describe_validation_error(exc: ValidationError, origin: str, data: Any = None) -> str:
     lines = []
     for err in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)) or "(top level)"
+        loc = _field_path(err["loc"], data)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field: remove it or check its spelling"
@@ -30,17 +53,13 @@ def describe_validation_error(exc: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
-_UNION_TAGS = {"schema", "self_instruct", "evol_instruct", "extract", "documents", "qa", "llamacpp", "openai",
-               "dedup", "heuristics", "judge", "labels", "diversity", "entities", "grounding", "function-after[_count_positive(), int]"}
-
-
 def recipe_from_dict(data: Any, origin: str) -> Recipe:
     if not isinstance(data, dict):
         raise RecipeError(f"{origin}: a recipe must be a YAML mapping (name:, count:, generate:, ...)")
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(describe_validation_error(exc, origin)) from None
+        raise RecipeError(describe_validation_error(exc, origin, data)) from None
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
