@@ -200,3 +200,18 @@ def test_single_chunk_kb_has_no_multi_hop(tmp_path):
 def test_bad_kinds_config():
     with pytest.raises(ValueError, match="unknown kind"):
         cfg(kinds={"trivia": 1})
+
+
+def test_copied_few_shot_questions_and_padded_answers_are_rejected():
+    gen = build_generator(cfg(kinds={"factual": 1}), Path("."))
+    out, _ = run_slots(gen, Model(question="How do I get a library card if I just moved here?"), range(1))
+    assert out[0].reason == "copies_example"
+
+    def padded(req):
+        value = Model()(req)
+        if "evidence" in value:
+            first = value["evidence"].split()[0]
+            value["answer"] = f"{first} check our website, free trial, unlimited talktime, call the hotline today"
+        return value
+    out, _ = run_slots(build_generator(cfg(kinds={"factual": 1}), Path(".")), padded, range(1))
+    assert out[0].reason == "answer_not_in_evidence" and "content words" in out[0].detail

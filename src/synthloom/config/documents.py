@@ -258,6 +258,10 @@ class QATechnique(DocsSource):
     near_duplicate: float = Field(
         0.8, gt=0, le=1, description="reject a question whose character 3-gram Jaccard with an accepted one is >= this"
     )
+    min_answer_overlap: float = Field(
+        0.5, ge=0, le=1,
+        description="share of an answer's content words that must come from its evidence or question (longer answers)",
+    )
     min_chunk_chars: int = Field(200, ge=0, description="chunks shorter than this are not used as question sources")
     max_evidence_sentences: int = Field(40, gt=0, description="sentences of a chunk offered as evidence choices")
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.8, max_tokens=256))

@@ -136,6 +136,8 @@ class RagQAGenerator:
             "factual_system", "factual_user", "multihop_system", "multihop_user", "unanswerable_system",
             "unanswerable_user")}
         self._shingles: dict[str, frozenset[str]] = {}
+        self._example_questions = {loose(ex["output"]["question"]) for k in KINDS for ex in self.examples.get(k, [])
+                                   if isinstance(ex.get("output"), dict) and ex["output"].get("question")}
 
     @property
     def skipped(self) -> list:
@@ -264,7 +266,7 @@ class RagQAGenerator:
             options = [self._sentence_options(chunks[0])]
             schema = {"type": "object", "properties": {
                 "evidence": {"type": "string", "enum": options[0]},
-                "question": q, "answer": {"type": "string", "minLength": 1, "maxLength": 300}},
+                "question": q, "answer": {"type": "string", "minLength": 1, "maxLength": 200}},
                 "required": ["evidence", "question", "answer"], "additionalProperties": False}
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,
@@ -288,6 +290,8 @@ class RagQAGenerator:
         kind, question = row["kind"], row["question"]
         if len(terms(question)) < 2:
             return "question_too_short", f"question has too little content: {question!r}"
+        if loose(question) in self._example_questions:
+            return "copies_example", f"the question is one of the prompt's examples: {question!r}"
         if kind != "unanswerable":
             # each quote must come from its own chunk: a multi-hop row cites both
             for quote_text, choices in zip(row["evidence"], options):
@@ -304,6 +308,11 @@ class RagQAGenerator:
             a_terms = set(terms(row["answer"]))
             if a_terms and not (a_terms & ev_terms) and normalize(row["answer"]).rstrip(".!") not in ("yes", "no"):
                 return "answer_not_in_evidence", f"the answer shares no content with its evidence: {row['answer']!r}"
+            if len(a_terms) > 3:
+                grounded = len(a_terms & (ev_terms | set(terms(question)))) / len(a_terms)
+                if grounded < self.config.min_answer_overlap:
+                    return "answer_not_in_evidence", (f"only {grounded:.0%} of the answer's content words come from "
+                                                      f"its evidence or question: {row['answer'][:120]!r}")
             if kind == "multi_hop" and normalize(row["evidence"][0]) == normalize(row["evidence"][1]):
                 return "same_evidence", "both evidence quotes are the same sentence"
         else:
