@@ -18,7 +18,7 @@ import numpy as np
 from ..records import Record, Rejection
 from .base import GateContext
 from .minhash import LSHIndex, best_match, make_signer
-from .text import normalize, record_text, shingles
+from .text import normalize, record_text, shingles, shingles_of_normalized
 
 
 @dataclass(frozen=True)
@@ -118,39 +118,118 @@ def dedup_texts(texts: Sequence[str], method: str = "exact", threshold: float | 
     kind is "kept" (an earlier kept text, by position in `texts`) or "reference".
     Keeps the first text of each group; a text that repeats a reference is dropped.
     """
+    if method == "minhash":
+        return _minhash_bulk(texts, threshold if threshold is not None else 0.8, reference=reference, ngram=ngram,
+                             unit=unit, num_perm=num_perm, backend=backend, batch=batch)
     ref = None
     if reference:
-        ref = DedupIndex(method, threshold, ngram=ngram, unit=unit, num_perm=num_perm, backend=backend, embedder=embedder)
+        ref = DedupIndex(method, threshold, embedder=embedder)
         ref.add_many(list(reference))
         embedder = getattr(ref, "embedder", embedder)
-    idx = DedupIndex(method, threshold, ngram=ngram, unit=unit, num_perm=num_perm, backend=backend, embedder=embedder)
-    if ref is not None and method == "minhash":
-        idx.signer = ref.signer
+    idx = DedupIndex(method, threshold, embedder=embedder)
     positions: list[int] = []  # index key -> position in texts
     out: list[tuple[str, int, float] | None] = []
     for start in range(0, len(texts), batch):
         chunk = list(texts[start : start + batch])
-        sigs = vecs = shs = None
-        if method == "minhash":
-            shs = [shingles(t, ngram, unit) for t in chunk]
-            sigs = idx.signer.sign_many(shs)
-        elif method == "semantic":
-            vecs = idx.embedder.embed(chunk)
+        vecs = idx.embedder.embed(chunk) if method == "semantic" else None
         for i, text in enumerate(chunk):
-            kw = {"sig": None if sigs is None else sigs[i], "sh": None if shs is None else shs[i],
-                  "vector": None if vecs is None else vecs[i]}
+            vec = None if vecs is None else vecs[i]
             if ref is not None:
-                hit = ref.find(text, **kw)
+                hit = ref.find(text, vector=vec)
                 if hit:
                     out.append(("reference", hit.key, hit.similarity))
                     continue
-            hit = idx.find(text, **kw)
+            hit = idx.find(text, vector=vec)
             if hit:
                 out.append(("kept", positions[hit.key], hit.similarity))
                 continue
-            idx.add(text, **kw)
+            idx.add(text, vector=vec)
             positions.append(start + i)
             out.append(None)
+    return out
+
+
+def _minhash_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence[str], ngram: int, unit: str,
+                  num_perm: int, backend: str, batch: int) -> list[tuple[str, int, float] | None]:
+    """Whole-file near-dedup: vectorised banding over all signatures, then exact Jaccard on candidates.
+
+    Reference texts go first in one combined list, so a text can match them like any earlier text.
+    Memory stays near the texts themselves: signatures are reduced to one hash per band
+    as they are made, and shingle sets are rebuilt only for the candidates.
+    """
+    from .minhash import band_hashes, candidate_pairs, flat_char_ngram_hashes, lsh_params, rensa_flat_signatures
+
+    items = list(reference) + list(texts)
+    n_ref = len(reference)
+    signer = make_signer(backend, num_perm)
+    flat_path = unit == "char" and signer.name == "rensa"  # n-grams hashed in numpy, signed in Rust
+    bands, rows = lsh_params(round(threshold, 3), num_perm)
+    exact: dict[bytes, int] = {}
+    first_of: list[int] = []  # -1, or the earlier item this one is identical to (normalized)
+    normalized: list[str] = []
+    hashes = np.empty((len(items), bands), dtype=np.uint64)
+    for start in range(0, len(items), batch):
+        chunk = items[start : start + batch]
+        todo, norms = [], []
+        for i, t in enumerate(chunk):
+            lines = [normalize(line) for line in t.splitlines()]
+            k = hashlib.blake2b("\n".join(lines).encode("utf-8"), digest_size=16).digest()
+            prev = exact.setdefault(k, start + i)
+            first_of.append(-1 if prev == start + i else prev)
+            norm = " ".join(x for x in lines if x)
+            normalized.append(norm)
+            if prev == start + i:
+                todo.append(start + i)
+                norms.append(norm)
+        # identical texts get a unique dummy hash: they are matched through their twin, never as candidates
+        hashes[start : start + len(chunk)] = (np.uint64(2**63) + np.arange(start, start + len(chunk), dtype=np.uint64))[:, None]
+        if not todo:
+            continue
+        if flat_path:
+            flat, offsets = flat_char_ngram_hashes(norms, ngram)
+            sigs = rensa_flat_signatures(flat, offsets, num_perm, signer.seed)
+        else:
+            sigs = signer.sign_many([shingles(t, ngram, unit) for t in norms])
+        hashes[np.asarray(todo)] = band_hashes(sigs, bands, rows)
+    cands = candidate_pairs(hashes)
+    kept = np.zeros(len(items), dtype=bool)
+    kept[:n_ref] = True
+    cache: dict[int, set] = {}
+
+    def sh(j: int) -> set:
+        s = cache.get(j)
+        if s is None:
+            s = cache[j] = shingles_of_normalized(normalized[j], ngram, unit)
+            if len(cache) > 100_000:
+                cache.clear()
+        return s
+
+    out: list[tuple[str, int, float] | None] = []
+    origin: dict[int, tuple[int, float]] = {}  # dropped item -> (the item it repeats, similarity)
+    for pos in range(n_ref, len(items)):
+        hit: tuple[int, float] | None = None
+        twin = first_of[pos]
+        if twin != -1:
+            # identical (normalized) to an earlier item: that item, or what that item repeated
+            hit = (twin, 1.0) if kept[twin] else origin.get(twin)
+        else:
+            c = cands.get(pos)
+            if c is not None:
+                live = [int(j) for j in c if kept[j]]
+                found = best_match(live, sh, sh(pos), threshold) if live else None
+                refs = [j for j in live if j < n_ref]
+                if refs:  # a reference match wins over a match with an earlier kept text
+                    found = best_match(refs, sh, sh(pos), threshold) or found
+                hit = found
+        if hit is None:
+            kept[pos] = True
+            out.append(None)
+            continue
+        origin[pos] = hit
+        if hit[0] < n_ref:
+            out.append(("reference", hit[0], hit[1]))
+        else:
+            out.append(("kept", hit[0] - n_ref, hit[1]))
     return out
 
 

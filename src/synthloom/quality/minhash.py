@@ -31,7 +31,7 @@ def _fp_fn_probs(threshold: float, b: int, r: int, steps: int = 200) -> tuple[fl
 
 
 @lru_cache(maxsize=64)
-def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.2, fn_weight: float = 0.8) -> tuple[int, int]:
+def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.05, fn_weight: float = 0.95) -> tuple[int, int]:
     """Bands and rows minimising weighted false positives/negatives.
 
     Recall is weighted higher than precision because candidates are confirmed
@@ -159,8 +159,98 @@ def best_match(
     best: tuple[int, float] | None = None
     for key in candidates:
         other = shingles_of(key)
-        union = len(mine | other)
-        sim = len(mine & other) / union if union else 1.0
+        inter = len(mine & other)
+        union = len(mine) + len(other) - inter
+        sim = inter / union if union else 1.0
         if sim >= threshold and (best is None or sim > best[1]):
             best = (key, sim)
     return best
+
+
+def band_hashes(sigs: np.ndarray, bands: int, rows: int, seed: int = 7) -> np.ndarray:
+    """One uint64 hash per (row, band): a random linear map of the band's values (wrapping)."""
+    rng = np.random.RandomState(seed)
+    mult = rng.randint(1, 2**62, size=(bands, rows), dtype=np.uint64) | np.uint64(1)
+    out = np.empty((sigs.shape[0], bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for b in range(bands):
+            block = sigs[:, b * rows : (b + 1) * rows].astype(np.uint64)
+            out[:, b] = (block * mult[b]).sum(axis=1, dtype=np.uint64) + np.uint64(b)
+    return out
+
+
+def candidate_pairs(hashes: np.ndarray, max_back: int = 8) -> dict[int, np.ndarray]:
+    """For each item, the earlier items sharing a band bucket (at most `max_back` per band): {item: candidates}."""
+    n = hashes.shape[0]
+    firsts, seconds = [], []
+    for b in range(hashes.shape[1]):
+        col = hashes[:, b]
+        order = np.lexsort((np.arange(n), col))  # by hash, then by position
+        sorted_h = col[order]
+        for d in range(1, max_back + 1):
+            if d >= n:
+                break
+            same = sorted_h[d:] == sorted_h[:-d]
+            if not same.any():
+                break
+            firsts.append(order[d:][same])
+            seconds.append(order[:-d][same])
+    if not firsts:
+        return {}
+    later = np.concatenate(firsts)
+    earlier = np.concatenate(seconds)
+    pairs = np.unique(np.stack([later, earlier], axis=1), axis=0)
+    out: dict[int, np.ndarray] = {}
+    splits = np.flatnonzero(np.diff(pairs[:, 0])) + 1
+    for chunk in np.split(pairs, splits):
+        out[int(chunk[0, 0])] = chunk[:, 1]
+    return out
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads the bits of a linear rolling hash."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+_ROLL = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+                  0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63], dtype=np.uint64)
+
+
+def flat_char_ngram_hashes(norm_texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every character n-gram of each (already normalized) text, flat, with row offsets.
+
+    Vectorised over the whole batch: the texts are joined with NUL separators,
+    read as UTF-32 code points, and each window is hashed with a polynomial
+    of its code points plus a bit mixer. A text shorter than n is padded, so
+    it still gives one n-gram (itself).
+    """
+    padded = [t.ljust(n) for t in norm_texts]
+    lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=len(padded))
+    cp = np.frombuffer("\0".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    windows = len(cp) - n + 1
+    mults = np.resize(_ROLL, n)
+    with np.errstate(over="ignore"):
+        h = cp[:windows] * mults[0]
+        for k in range(1, n):
+            h = h + cp[k : k + windows] * mults[k]
+    h = _mix64(h)
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+    counts = lengths - n + 1
+    # window indices of text k: starts[k] .. starts[k] + counts[k] - 1
+    total = int(counts.sum())
+    rep = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    idx = np.arange(total, dtype=np.int64) + rep
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
+    return h[idx], offsets
+
+
+def rensa_flat_signatures(flat: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = 1) -> np.ndarray:
+    import rensa
+
+    mat = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, num_perm, seed)
+    return np.asarray(mat.to_rows(), dtype=np.uint64)

@@ -51,7 +51,10 @@ def words(text: str) -> list[str]:
 
 def shingles(text: str, n: int = 5, unit: str = "char") -> set[str]:
     """Character or word n-grams of the normalized text (a short text gives itself)."""
-    norm = normalize(text)
+    return shingles_of_normalized(normalize(text), n, unit)
+
+
+def shingles_of_normalized(norm: str, n: int = 5, unit: str = "char") -> set[str]:
     if unit == "word":
         toks = norm.split()
         if len(toks) <= n:
