@@ -210,7 +210,7 @@ def test_copied_few_shot_questions_and_padded_answers_are_rejected():
     def padded(req):
         value = Model()(req)
         if "evidence" in value:
-            first = value["evidence"].split()[0]
+            first = max(value["evidence"].split(), key=len)
             value["answer"] = f"{first} check our website, free trial, unlimited talktime, call the hotline today"
         return value
     out, _ = run_slots(build_generator(cfg(kinds={"factual": 1}), Path(".")), padded, range(1))
