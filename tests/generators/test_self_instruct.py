@@ -268,3 +268,20 @@ def test_bundled_model_end_to_end(tmp_path):
     lines = [json.loads(l) for l in (tmp_path / "oa" / "train.jsonl").read_text().splitlines()]
     assert len(lines) == len(rows) and lines[0]["messages"][0]["role"] == "system"
     assert "## Rejection funnel" in (tmp_path / "oa" / "README.md").read_text()
+
+
+def test_backend_errors_and_parse_errors_are_told_apart():
+    from dataclasses import replace
+
+    class Broken(ScriptedLLM):
+        def __init__(self, error, finish="stop"):
+            super().__init__(responder())
+            self.error, self.finish = error, finish
+
+        async def generate(self, requests):
+            return [replace(r, error=self.error, finish_reason=self.finish, parsed=None, text="{\"instr")
+                    for r in await super().generate(requests)]
+
+    assert run(gen(), Broken("parse: output is cut off by max_tokens", "length"))[0].reason == "truncated"
+    assert run(gen(), Broken("parse: output is not valid JSON"))[0].reason == "invalid_json"
+    assert run(gen(), Broken("connection reset"))[0].reason == "backend_error"

@@ -94,11 +94,12 @@ def _parsed(result: GenerationResult) -> Any:
 def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
                  data: dict[str, Any] | None = None) -> Rejection | None:
     """A failed call, a cut-off response or unparsable JSON, as a rejection (None if fine)."""
-    if not result.ok:
-        return Rejection(stage="parse", reason="backend_error", detail=f"{what}: {str(result.error)[:300]}",
-                         data=data, raw=result.text, meta=meta)
+    # the paper drops responses cut off by the length limit, whether or not they parse
     if result.finish_reason == "length":
-        return Rejection(stage="filter", reason="truncated", detail=f"the {what} was cut off by the length limit",
+        return Rejection(stage="filter", reason="truncated", detail=f"the {what} was cut off by the length limit "
+                         f"after {result.completion_tokens} tokens", data=data, raw=result.text, meta=meta)
+    if not result.ok and not str(result.error).startswith("parse:"):
+        return Rejection(stage="parse", reason="backend_error", detail=f"{what}: {str(result.error)[:300]}",
                          data=data, raw=result.text, meta=meta)
     if not isinstance(_parsed(result), dict):
         return Rejection(stage="parse", reason="invalid_json", detail=f"{what}: not a JSON object: {result.text[:200]!r}",
