@@ -216,10 +216,11 @@ def _minhash_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
             c = cands.get(pos)
             if c is not None:
                 live = [int(j) for j in c if kept[j]]
-                found = best_match(live, sh, sh(pos), threshold) if live else None
                 refs = [j for j in live if j < n_ref]
-                if refs:  # a reference match wins over a match with an earlier kept text
-                    found = best_match(refs, sh, sh(pos), threshold) or found
+                # a reference match wins over a match with an earlier kept text
+                found = best_match(refs, sh, sh(pos), threshold, first=True) if refs else None
+                if found is None and live:
+                    found = best_match(live, sh, sh(pos), threshold, first=True)
                 hit = found
         if hit is None:
             kept[pos] = True

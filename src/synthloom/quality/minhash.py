@@ -153,9 +153,9 @@ class LSHIndex:
 
 
 def best_match(
-    candidates: Iterable[int], shingles_of: Callable[[int], set], mine: set, threshold: float
+    candidates: Iterable[int], shingles_of: Callable[[int], set], mine: set, threshold: float, first: bool = False
 ) -> tuple[int, float] | None:
-    """The candidate with the highest exact Jaccard at or above `threshold`, if any."""
+    """The candidate with the highest exact Jaccard at or above `threshold` (or the first such, if `first`)."""
     best: tuple[int, float] | None = None
     for key in candidates:
         other = shingles_of(key)
@@ -164,6 +164,8 @@ def best_match(
         sim = inter / union if union else 1.0
         if sim >= threshold and (best is None or sim > best[1]):
             best = (key, sim)
+            if first:
+                break
     return best
 
 
@@ -180,7 +182,10 @@ def band_hashes(sigs: np.ndarray, bands: int, rows: int, seed: int = 7) -> np.nd
 
 
 def candidate_pairs(hashes: np.ndarray, max_back: int = 8) -> dict[int, np.ndarray]:
-    """For each item, the earlier items sharing a band bucket (at most `max_back` per band): {item: candidates}."""
+    """For each item, the earlier items sharing a band bucket (at most `max_back` per band): {item: candidates}.
+
+    Candidates come most-shared-bands first: the likeliest near-duplicate is confirmed first.
+    """
     n = hashes.shape[0]
     firsts, seconds = [], []
     for b in range(hashes.shape[1]):
@@ -199,11 +204,15 @@ def candidate_pairs(hashes: np.ndarray, max_back: int = 8) -> dict[int, np.ndarr
         return {}
     later = np.concatenate(firsts)
     earlier = np.concatenate(seconds)
-    pairs = np.unique(np.stack([later, earlier], axis=1), axis=0)
+    key = later.astype(np.int64) * n + earlier.astype(np.int64)
+    uniq, shared = np.unique(key, return_counts=True)
+    later, earlier = uniq // n, uniq % n
+    order = np.lexsort((-shared, later))  # by item, then most shared bands first
+    later, earlier = later[order], earlier[order]
     out: dict[int, np.ndarray] = {}
-    splits = np.flatnonzero(np.diff(pairs[:, 0])) + 1
-    for chunk in np.split(pairs, splits):
-        out[int(chunk[0, 0])] = chunk[:, 1]
+    splits = np.flatnonzero(np.diff(later)) + 1
+    for lat, chunk in zip(later[np.concatenate([[0], splits])], np.split(earlier, splits)):
+        out[int(lat)] = chunk
     return out
 
 
