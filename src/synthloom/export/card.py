@@ -82,6 +82,7 @@ def build_card(
     technique = gen.get("technique", "unknown")
     title, source = TECHNIQUES.get(technique, (technique, ""))
     models = _models(manifest)
+    description = description or manifest.get("generator") or manifest.get("technique_description")
     total = sum(split_counts.values())
 
     header: dict[str, Any] = {
@@ -100,7 +101,7 @@ def build_card(
     parts.append("")
     if recipe.get("description"):
         parts += [recipe["description"], ""]
-    parts.append(f"Synthetic instruction data made with [synthloom](https://github.com/) by **{title}**"
+    parts.append(f"Synthetic instruction data made with synthloom by **{title}**"
                  + (f" ({source})." if source else "."))
     parts.append("")
     parts.append(f"Format: **{fmt}**" + (f", system prompt: `{system}`" if system else "") + ".")
