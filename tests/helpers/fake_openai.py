@@ -6,6 +6,7 @@ When it is empty the server answers 200 with `server.content`.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Callable
 
@@ -16,6 +17,7 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.script: list[Any] = []
         self.content = '{"text": "hello"}'
+        self.delay = 0.0  # seconds before each answer
         self.bodies: list[dict] = []
         self.headers: list[dict] = []
         self.runner: web.AppRunner | None = None
@@ -38,6 +40,8 @@ class FakeOpenAI:
         body = await request.json()
         self.bodies.append(body)
         self.headers.append(dict(request.headers))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         reply: Any = self.script.pop(0) if self.script else 200
         if callable(reply):
             reply = reply(body)

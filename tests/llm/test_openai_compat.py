@@ -285,3 +285,12 @@ def test_a_base_url_without_scheme_is_a_recipe_error():
 
     with pytest.raises(RecipeError, match="base_url must be an http"):
         OpenAICompatLLM(OpenAIModel(backend="openai", base_url="127.0.0.1:8000/v1", model="m"))
+
+
+async def test_a_slow_server_times_out_into_an_error_result(server):
+    server.delay = 0.3
+    llm = make(server, timeout_s=0.1, max_retries=1)
+    [res] = await llm.generate([chat()])
+    await llm.aclose()
+    assert not res.ok and "timed out after 0.1 s" in res.error and res.finish_reason == "error"
+    assert len(server.bodies) == 2  # tried, then retried once
