@@ -108,3 +108,32 @@ def test_all_above_equals_brute_force():
         scores = [SCORER.score(t, q)["rougeL"].fmeasure for t in texts]
         want = sorted(((s, i) for i, s in enumerate(scores) if s > 0.6), key=lambda h: (-h[0], h[1]))
         assert pool.all_above(q, 0.6) == want
+
+
+def test_prefix_filter_path_is_exact_on_a_large_vocabulary():
+    """Rare-word queries take the prefix-filter path; answers must still equal a brute-force scan."""
+    rng = random.Random(4)
+    vocab = ["w%d" % i for i in range(4000)]
+    common = ["the", "a", "of", "to"]
+
+    def text():
+        return " ".join(rng.choice(common) if rng.random() < 0.2 else rng.choice(vocab)
+                        for _ in range(rng.randint(4, 20)))
+
+    texts = [text() for _ in range(1500)]
+    pool = RougePool(texts)
+    for _ in range(60):
+        if rng.random() < 0.5:
+            words = rng.choice(texts).split()
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+            q = " ".join(words)
+        else:
+            q = text()
+        scores = [rouge_l(t, q) for t in texts]
+        best = max(scores)
+        got, idx = pool.exceeds(q, 0.7)
+        assert (got, idx) == ((best, idx) if best > 0.7 else (0.0, None))
+        if idx is not None:
+            assert scores[idx] == best
+        want = sorted(((s, i) for i, s in enumerate(scores) if s > 0.5), key=lambda h: (-h[0], h[1]))
+        assert pool.all_above(q, 0.5) == want

@@ -135,31 +135,75 @@ class RougePool:
         return idx
 
     def _candidates(self, text: str, floor: float):
-        """(query token ids, query length, candidate indices sorted by bound, bounds) or None."""
+        """(query token ids, query length, candidate indices sorted by bound, bounds) or None.
+
+        With a floor, prefix filtering first: a text whose F can exceed the floor
+        must share more than k = floor*m/(2-floor) tokens with the query, so it
+        contains one of the query's m-k rarest tokens; only those (short) posting
+        lists are read to find candidates, then each candidate's bag overlap is
+        completed by binary search in the other lists (doc ids are sorted).
+        """
         toks = tokenize(text)
         m = len(toks)
         n_docs = len(self.texts)
         if not m or not n_docs:
             return None
-        overlap = np.zeros(n_docs, dtype=np.int32)
-        for tok, c in Counter(toks).items():
+        counts = Counter(toks)
+        q = []  # (tid or None, count, posting size)
+        for tok, c in counts.items():
             tid = self._vocab.get(tok)
-            if tid is None:
-                continue
-            p = self._postings[tid]
-            ids = p.ids[: p.size]
-            if c == 1:
-                overlap[ids] += 1
-            else:
-                overlap[ids] += np.minimum(p.counts[: p.size], c)
+            q.append((tid, c, self._postings[tid].size if tid is not None else 0))
+        cand = None
+        if floor > 0:
+            k = int(floor * m / (2 - floor) - 1e-9) + 1  # least overlap that can beat the floor (rounded down: safe)
+            prefix = m - k + 1
+            q.sort(key=lambda e: e[2])
+            taken, pieces, budget = 0, [], 0
+            for tid, c, size in q:
+                if taken >= prefix:
+                    break
+                taken += c
+                if tid is not None:
+                    pieces.append(self._postings[tid].ids[:size])
+                    budget += size
+            if budget <= max(64, n_docs // 64):
+                cand = np.unique(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.int32)
+        if cand is not None:
+            if not len(cand):
+                return None
+            overlap = np.zeros(len(cand), dtype=np.int32)
+            for tid, c, size in q:
+                if tid is None:
+                    continue
+                p = self._postings[tid]
+                ids = p.ids[:size]
+                pos = np.searchsorted(ids, cand)
+                pos[pos >= size] = 0
+                hit = ids[pos] == cand
+                overlap += np.where(hit, np.minimum(p.counts[pos], c) if c > 1 else 1, 0).astype(np.int32)
+            lens = self._lens[cand]
+        else:
+            overlap = np.zeros(n_docs, dtype=np.int32)
+            for tid, c, size in q:
+                if tid is None:
+                    continue
+                p = self._postings[tid]
+                ids = p.ids[:size]
+                if c == 1:
+                    overlap[ids] += 1
+                else:
+                    overlap[ids] += np.minimum(p.counts[:size], c)
+            cand = np.arange(n_docs)
+            lens = self._lens[:n_docs]
         # F <= 2*overlap/(m+n): keep only texts whose bound can exceed the floor
-        bound = (2.0 * overlap) / (m + self._lens[:n_docs])
-        cand = np.flatnonzero((overlap > 0) & (bound > floor - _EPS))
-        if not len(cand):
+        bound_c = (2.0 * overlap) / (m + lens)
+        keep = (overlap > 0) & (bound_c > floor - _EPS)
+        if not keep.any():
             return None
-        order = cand[np.argsort(-bound[cand], kind="stable")]
+        kept, kb = cand[keep], bound_c[keep]
+        order = np.argsort(-kb, kind="stable")
         qtok = [self._vocab.get(t, -1 - i) for i, t in enumerate(toks)]  # unknown tokens never match
-        return qtok, m, order, bound
+        return qtok, m, kept[order], dict(zip(kept[order].tolist(), kb[order].tolist()))
 
     def all_above(self, text: str, threshold: float) -> list[tuple[float, int]]:
         """Every pooled text with ROUGE-L F > threshold: [(score, index)], most similar first."""
