@@ -73,3 +73,35 @@ def test_factory_builds_one_backend_or_a_pool():
     pool = build_llm([one, two])
     assert isinstance(pool, ModelPool)
     assert pool.identity == "pool[openai:http://127.0.0.1:9/v1#a*1,openai:http://127.0.0.1:9/v1#b*2]"
+
+
+async def test_a_pool_of_two_servers_models_routes_by_weight():
+    from ..helpers.fake_openai import FakeOpenAI
+
+    server = await FakeOpenAI().start()
+    try:
+        small = OpenAIModel(backend="openai", base_url=server.base_url, model="small", api_key_env=None, weight=1)
+        big = OpenAIModel(backend="openai", base_url=server.base_url, model="big", api_key_env=None, weight=3)
+        pool = build_llm([small, big])
+        results = await pool.generate([req(i) for i in range(200)])
+        await pool.aclose()
+    finally:
+        await server.stop()
+    sent = [b["model"] for b in server.bodies]
+    assert 0.65 < sent.count("big") / 200 < 0.85
+    assert sorted(r.model.rsplit("#", 1)[1] for r in results) == sorted(sent)
+    for i, r in enumerate(results):
+        assert r.model == pool.for_request(req(i)).identity
+
+
+def test_factory_defaults_to_the_bundled_model_and_mixes_backends():
+    pytest.importorskip("llama_cpp")
+    from synthloom.config.models import LlamaCppModel
+    from synthloom.llm.llamacpp import LlamaCppLLM
+
+    default = build_llm([])
+    assert isinstance(default, LlamaCppLLM) and default.identity.startswith("llamacpp:")
+    mixed = build_llm([LlamaCppModel(weight=1), OpenAIModel(backend="openai", base_url="http://127.0.0.1:9/v1",
+                                                           model="big", weight=4)])
+    assert isinstance(mixed, ModelPool)
+    assert mixed.identity == f"pool[{default.identity}*1,openai:http://127.0.0.1:9/v1#big*4]"
