@@ -67,3 +67,19 @@ def test_export_errors(tmp_path, run_dir):
         export_run(tmp_path / "missing", "openai", tmp_path / "o")
     with pytest.raises(UsageError, match="--format 'csv'"):
         export_run(run_dir, "csv", tmp_path / "o")
+
+
+def test_export_cli(run_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+
+    r = CliRunner().invoke(app, ["export", str(run_dir), "--format", "chatml", "--split", "0.5,0.5", "-o",
+                                 str(tmp_path / "c"), "--system", "Be kind."])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(l) for f in ("train.jsonl", "validation.jsonl") for l in (tmp_path / "c" / f).read_text().splitlines()]
+    assert len(rows) == 16 and all(x["text"].startswith("<|im_start|>system\nBe kind.<|im_end|>") for x in rows)
+    r = CliRunner().invoke(app, ["export", str(tmp_path / "nope"), "--format", "openai", "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "no run here" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["export", str(run_dir), "--split", "0.7,0.7", "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "add up to 1" in " ".join(r.output.split())

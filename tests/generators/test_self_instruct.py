@@ -285,3 +285,21 @@ def test_backend_errors_and_parse_errors_are_told_apart():
     assert run(gen(), Broken("parse: output is cut off by max_tokens", "length"))[0].reason == "truncated"
     assert run(gen(), Broken("parse: output is not valid JSON"))[0].reason == "invalid_json"
     assert run(gen(), Broken("connection reset"))[0].reason == "backend_error"
+
+
+def test_cli_bad_seed_file_exits_2_with_file_line_and_fix(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+
+    bad = write(tmp_path, '{"instruction": "Say hi to me.", "output": "hi"}\n{"instruction": "Oops", "output": }\n')
+    for cmd in (["generate", "self-instruct"], ["generate", "evol-instruct"]):
+        r = CliRunner().invoke(app, [*cmd, "--seeds", str(bad), "-n", "1", "-o", str(tmp_path / "o")])
+        assert r.exit_code == 2
+        text = " ".join(r.output.split())
+        assert "seeds.jsonl:2" in text and "not valid JSON" in text and "Traceback" not in r.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    r = CliRunner().invoke(app, ["generate", "self-instruct", "--seeds", str(empty), "-n", "1", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "0 task" in " ".join(r.output.split())
+    assert not (tmp_path / "o" / "data.jsonl").exists()
