@@ -303,3 +303,12 @@ def test_cli_bad_seed_file_exits_2_with_file_line_and_fix(tmp_path):
     r = CliRunner().invoke(app, ["generate", "self-instruct", "--seeds", str(empty), "-n", "1", "-o", str(tmp_path / "o")])
     assert r.exit_code == 2 and "0 task" in " ".join(r.output.split())
     assert not (tmp_path / "o" / "data.jsonl").exists()
+
+
+def test_tasks_per_prompt_are_configurable():
+    g = gen(seed_tasks_per_prompt=3, pool_tasks_per_prompt=1)
+    pool = [Record({"instruction": "Generated task about the history of tea.", "input": "", "output": "x"},
+                   {"technique": "self_instruct"})]
+    shown, req = g.task_prompt(0, GenContext(llm=None, seed=0, accepted=pool))
+    assert len(shown) == 4 and pool[0].data["instruction"] in shown
+    assert req.messages[-1]["content"].strip() == "Task 5"

@@ -36,7 +36,6 @@ from ..records import Record, Rejection, content_hash
 from .base import GenContext
 from .instruct_seeds import SeedTask, load_seed_tasks
 
-TASKS_PER_PROMPT = 8
 INSTRUCTION_SCHEMA = {
     "type": "object",
     "properties": {"instruction": {"type": "string", "minLength": 1, "maxLength": 1500}},
@@ -156,7 +155,7 @@ class SelfInstructGenerator:
         rng = ctx.rng(slot, "tasks")
         pool = self._pool_tasks(ctx)
         c = self.config
-        total = min(TASKS_PER_PROMPT, c.seed_tasks_per_prompt + c.pool_tasks_per_prompt)
+        total = c.seed_tasks_per_prompt + c.pool_tasks_per_prompt  # 6 + 2 = 8 in the paper
         shown = rng.sample(pool, min(c.pool_tasks_per_prompt, len(pool)))
         shown += [s.instruction for s in rng.sample(self.seeds, min(len(self.seeds), total - len(shown)))]
         rng.shuffle(shown)
