@@ -83,3 +83,14 @@ def test_export_cli(run_dir, tmp_path):
     assert r.exit_code == 2 and "no run here" in " ".join(r.output.split())
     r = CliRunner().invoke(app, ["export", str(run_dir), "--split", "0.7,0.7", "-o", str(tmp_path / "x")])
     assert r.exit_code == 2 and "add up to 1" in " ".join(r.output.split())
+
+
+def test_stratify_by_lineage_and_export_from_a_plain_jsonl(run_dir, tmp_path):
+    s = export_run(run_dir, "alpaca", tmp_path / "m", split="0.5,0.5", stratify="meta.is_classification")
+    assert sum(s.counts.values()) == 16
+    from synthloom.errors import UsageError
+
+    with pytest.raises(UsageError, match="meta.round"):
+        export_run(run_dir, "alpaca", tmp_path / "m2", stratify="meta.nope")
+    s = export_run(run_dir / "data.jsonl", "openai", tmp_path / "j", split="1")
+    assert s.counts == {"train": 16}

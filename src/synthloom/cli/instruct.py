@@ -96,7 +96,7 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         output: Path = typer.Option(..., "-o", "--output", help="Output folder (gets the split files and README.md)."),
         system: Optional[str] = typer.Option(None, "--system", help="System prompt added to every conversation."),
         seed: int = typer.Option(0, "--seed", help="Seed for the split."),
-        stratify: Optional[str] = typer.Option(None, "--stratify", help="Keep this record field's proportions in every split."),
+        stratify: Optional[str] = typer.Option(None, "--stratify", help="Keep this field's proportions in every split: a record field, or meta.KEY for lineage (meta.round, meta.is_classification)."),
         near_duplicate: float = typer.Option(0.7, "--near-duplicate", help="Prompts with ROUGE-L F above this stay in one split (1 = off)."),
         instruction_field: Optional[str] = typer.Option(None, "--instruction-field", help="Field holding the instruction (default: instruction/prompt/question)."),
         input_field: Optional[str] = typer.Option(None, "--input-field", help="Field holding the optional input (default: input)."),

@@ -33,8 +33,12 @@ class ExportSummary:
     card: Path | None = None
 
 
-def load_run(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(rows, manifest) from a run folder (its store, else its data.jsonl) or a data .jsonl file."""
+def load_run(run_dir: str | Path, with_meta: bool = False):
+    """(rows, manifest) from a run folder (its store, else its data.jsonl) or a data .jsonl file.
+
+    With `with_meta`, (rows, metas, manifest): each row's lineage (empty when only a JSONL file is there;
+    a row exported with `--with-meta` has it under `_meta`).
+    """
     p = Path(run_dir)
     data_file = None
     if p.is_file():
@@ -48,15 +52,19 @@ def load_run(run_dir: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]
 
         with RunStore(store_path) as store:
             run_id = manifest.get("run_id") or store.latest_run_id()
-            rows = [r.data for r in store.iter_accepted(run_id)]
+            recs = list(store.iter_accepted(run_id))
             if run_id:
                 manifest = {**store.manifest(run_id), **{k: v for k, v in manifest.items() if k in ("output", "stopped_by")}}
-        return rows, manifest
+        rows, metas = [r.data for r in recs], [r.meta for r in recs]
+        return (rows, metas, manifest) if with_meta else (rows, manifest)
     data_file = data_file or (p / "data.jsonl")
     if not data_file.is_file():
         raise UsageError(f"{run_dir}: no run here (no store.sqlite and no data.jsonl); "
                          "give the folder you passed to -o when generating")
-    return list(read_jsonl(data_file)), manifest
+    raw = list(read_jsonl(data_file))
+    rows = [{k: v for k, v in r.items() if k != "_meta"} for r in raw]
+    metas = [r.get("_meta") or {} for r in raw]
+    return (rows, metas, manifest) if with_meta else (rows, manifest)
 
 
 def _with_messages(rows: list[dict[str, Any]], system: str | None, fields: Fields | None) -> list[dict[str, Any]]:
@@ -78,10 +86,17 @@ def export_run(
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     ratios = parse_ratios(split) if isinstance(split, str) else split
-    rows, manifest = load_run(run_dir)
+    rows, metas, manifest = load_run(run_dir, with_meta=True)
     if not rows:
         raise UsageError(f"{run_dir}: the run has no accepted records yet; generate some first")
-    splits = {k: v for k, v in split_rows(rows, ratios, seed=seed, stratify=stratify,
+    strata: Any = stratify
+    if stratify and stratify.startswith("meta."):
+        key = stratify[len("meta."):]
+        if not any(key in m for m in metas):
+            raise UsageError(f"--stratify {stratify!r}: no record's lineage has '{key}' "
+                             "(e.g. meta.round or meta.operation for Evol-Instruct, meta.is_classification for Self-Instruct)")
+        strata = [m.get(key) for m in metas]
+    splits = {k: v for k, v in split_rows(rows, ratios, seed=seed, stratify=strata,
                                            near_duplicate=near_duplicate).items() if v}
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -78,19 +78,31 @@ def split_rows(
     rows: Sequence[dict[str, Any]],
     ratios: dict[str, float] | str = "0.8,0.1,0.1",
     seed: int = 0,
-    stratify: str | None = None,
+    stratify: str | Sequence[Any] | None = None,
     near_duplicate: float = 0.7,
     text_of: Callable[[dict[str, Any]], str] = _default_text,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Deal rows to splits; returns {split name: rows} with every named split present (maybe empty)."""
+    """Deal rows to splits; returns {split name: rows} with every named split present (maybe empty).
+
+    `stratify` is a field name, or a sequence with one stratum value per row
+    (e.g. a lineage value such as the evolution round).
+    """
     if isinstance(ratios, str):
         ratios = parse_ratios(ratios)
-    if stratify is not None and rows and not any(stratify in r for r in rows):
-        raise UsageError(f"--stratify {stratify!r}: no record has this field (fields: {', '.join(sorted(rows[0]))})")
+    if isinstance(stratify, str):
+        if rows and not any(stratify in r for r in rows):
+            raise UsageError(f"--stratify {stratify!r}: no record has this field (fields: {', '.join(sorted(rows[0]))})")
+        values = [r.get(stratify) for r in rows]
+    elif stratify is not None:
+        values = list(stratify)
+        if len(values) != len(rows):
+            raise ValueError("stratify: one value per row is needed")
+    else:
+        values = None
     groups = near_duplicate_groups([text_of(r) for r in rows], near_duplicate) if near_duplicate < 1 else [[i] for i in range(len(rows))]
     strata: dict[str, list[list[int]]] = {}
     for g in groups:
-        key = repr(rows[g[0]].get(stratify)) if stratify else ""
+        key = repr(values[g[0]]) if values is not None else ""
         strata.setdefault(key, []).append(g)
     rng = random.Random(seed)
     names = list(ratios)
