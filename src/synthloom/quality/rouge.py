@@ -99,7 +99,7 @@ class RougePool:
     >>> pool = RougePool(["Write a poem about the sea."])
     >>> score, i = pool.best_match("Write a poem about the sea and the sky.", floor=0.7)
     >>> round(score, 3), i
-    (0.857, 0)
+    (0.8, 0)
     """
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
