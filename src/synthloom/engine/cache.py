@@ -45,10 +45,11 @@ class CachedLLM:
     a prompt, a sampling parameter or the seed makes a new call.
     """
 
-    def __init__(self, llm, store: RunStore, meter: UsageMeter) -> None:
+    def __init__(self, llm, store: RunStore, meter: UsageMeter, writer=None) -> None:
         self._llm = llm
         self._store = store
         self._meter = meter
+        self._writer = writer  # a BatchWriter: new calls are group-committed with the slots
 
     @property
     def identity(self) -> str:
@@ -66,6 +67,11 @@ class CachedLLM:
         idents = [self._member_identity(r) for r in requests]
         keys = [cache_key(i, r) for i, r in zip(idents, requests)]
         hits = self._store.get_calls(keys)
+        if self._writer is not None and self._writer.pending_calls:
+            for k in keys:
+                row = self._writer.pending_calls.get(k)
+                if row is not None and k not in hits:
+                    hits[k] = orjson.loads(row[3])
         results: list[GenerationResult | None] = [None] * len(requests)
         misses: list[int] = []
         for i, k in enumerate(keys):
@@ -83,7 +89,10 @@ class CachedLLM:
                     rows.append((keys[i], idents[i], requests[i].purpose, result_to_json(r),
                                  r.prompt_tokens, r.completion_tokens, r.latency_s))
             if rows:
-                self._store.put_calls(rows)
+                if self._writer is not None:
+                    self._writer.add_calls(rows)
+                else:
+                    self._store.put_calls(rows)
         for req, ident, r in zip(requests, idents, results):
             self._meter.add(ident, req.purpose, r)
         return results  # type: ignore[return-value]

@@ -15,6 +15,7 @@ from ..quality.base import GateContext
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
 from .store import RunStore
+from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +112,15 @@ async def arun(
         llm = build_llm(recipe.models())
     base_llm = llm
     meter = UsageMeter()
-    cached = CachedLLM(base_llm, store, meter)
+    writer = BatchWriter(store, run_id)
+    cached = CachedLLM(base_llm, store, meter, writer)
 
     accepted: list[Record] = store.accepted_records(run_id)
     done = store.done_slots(run_id)
     for g in stateful:
         g.prime(accepted)
     ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted)
-    gctx = GateContext(llm=CachedLLM(judge_llm, store, meter) if judge_llm is not None else cached,
+    gctx = GateContext(llm=CachedLLM(judge_llm, store, meter, writer) if judge_llm is not None else cached,
                        seed=recipe.engine.seed)
 
     target = recipe.count
@@ -172,7 +174,7 @@ async def arun(
                     for g in stateful:
                         g.commit(rec)
                     kept.append(rec)
-            store.commit_slot(run_id, slot, kept, rejected, meter.drain())
+            writer.add_slot(slot, kept, rejected, meter.drain())
             accepted.extend(kept)
         progress.accepted = len(accepted)
         progress.rejected += sum(1 for r in rejected if r.stage != "surplus")
@@ -205,7 +207,8 @@ async def arun(
             raise
         status = "complete" if len(accepted) >= target else "incomplete"
     finally:
-        store.add_usage(run_id, meter.drain())
+        writer.add_usage(meter.drain())
+        writer.flush()
         wall = time.perf_counter() - started
         store.end_run(run_id, status, wall)
         if owns_llm:

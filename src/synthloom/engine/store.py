@@ -160,26 +160,51 @@ class RunStore:
         usage: dict[tuple[str, str], list[int]] | None = None,
     ) -> None:
         """One transaction: the slot's records, rejections, usage delta and done mark."""
+        self.commit_batch(run_id, [], [(slot, accepted, rejected)], usage or {})
+
+    def commit_batch(
+        self,
+        run_id: str,
+        calls: list[tuple[str, str, str, bytes, int, int, float]],
+        slots: list[tuple[int, list[Record], list[Rejection]]],
+        usage: dict[tuple[str, str], list[int]],
+    ) -> None:
+        """One transaction for finished calls and finished slots (group commit).
+
+        A slot's records, rejections and done mark land together or not at all,
+        and never before the calls they were made from.
+        """
         now = time.time()
         with self._tx():
-            if accepted:
+            if calls:
                 self._db.executemany(
-                    "INSERT INTO records (run_id, record_id, slot, data, meta, created) VALUES (?,?,?,?,?,?)",
-                    [(run_id, r.id, slot, _dumps(r.data), _dumps(r.meta), now) for r in accepted],
+                    "INSERT OR REPLACE INTO calls (key, model, purpose, result, prompt_tokens, completion_tokens,"
+                    " latency_s, created) VALUES (?,?,?,?,?,?,?,?)",
+                    [(*r, now) for r in calls],
                 )
-            if rejected:
+            recs = [(run_id, r.id, slot, _dumps(r.data), _dumps(r.meta), now) for slot, acc, _ in slots for r in acc]
+            if recs:
+                self._db.executemany(
+                    "INSERT INTO records (run_id, record_id, slot, data, meta, created) VALUES (?,?,?,?,?,?)", recs
+                )
+            rejs = [
+                (run_id, slot, r.stage, r.reason, r.detail, None if r.data is None else _dumps(r.data), r.raw,
+                 _dumps(r.meta), now)
+                for slot, _, rej in slots for r in rej
+            ]
+            if rejs:
                 self._db.executemany(
                     "INSERT INTO rejections (run_id, slot, stage, reason, detail, data, raw, meta, created)"
                     " VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        (run_id, slot, r.stage, r.reason, r.detail,
-                         None if r.data is None else _dumps(r.data), r.raw, _dumps(r.meta), now)
-                        for r in rejected
-                    ],
+                    rejs,
                 )
             if usage:
                 self._add_usage(run_id, usage)
-            self._db.execute("INSERT OR REPLACE INTO slots (run_id, slot, status) VALUES (?,?,?)", (run_id, slot, "done"))
+            if slots:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO slots (run_id, slot, status) VALUES (?,?,'done')",
+                    [(run_id, slot) for slot, _, _ in slots],
+                )
 
     def add_usage(self, run_id: str, usage: dict[tuple[str, str], list[int]]) -> None:
         with self._tx():

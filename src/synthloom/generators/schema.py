@@ -59,12 +59,20 @@ class SchemaGenerator:
             description=self.schema.get("description", ""),
             fields=field_summary(self.schema),
         )
+        self._asks: dict[tuple[tuple[str, str], ...], str] = {}
+        self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:
                 from ..errors import RecipeError
 
                 raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example")
+
+    def _ask(self, attributes: tuple[tuple[str, str], ...]) -> str:
+        text = self._asks.get(attributes)
+        if text is None:  # one render per attribute combination, not per slot
+            text = self._asks[attributes] = self.user_prompt.render(attributes=dict(attributes))
+        return text
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -97,9 +105,9 @@ class SchemaGenerator:
         shots = rng.sample(self.config.examples, k=min(MAX_SHOTS, len(self.config.examples)))
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
-            messages.append({"role": "user", "content": self.user_prompt.render(attributes={})})
+            messages.append({"role": "user", "content": self._ask(())})
             messages.append({"role": "assistant", "content": json.dumps(ex, ensure_ascii=False)})
-        messages.append({"role": "user", "content": self.user_prompt.render(attributes=attributes)})
+        messages.append({"role": "user", "content": self._ask(tuple(attributes.items()))})
         s = self.config.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(
