@@ -89,15 +89,20 @@ class SchemaGenerator:
         the prompt: the decoder is constrained to that value, so the label distribution
         follows the sampled one (rare classes included).
         """
+        key = tuple(attributes.items())
+        if key in self._pinned:
+            return self._pinned[key]
         props = self.schema.get("properties") or {}
         pinned = {
             axis: value for axis, value in attributes.items()
             if isinstance(props.get(axis), dict) and validator({**props[axis]}).is_valid(value)
         }
-        if not pinned:
-            return self.schema
-        new_props = {**props, **{axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}}
-        return {**self.schema, "properties": new_props}
+        schema = self.schema
+        if pinned:
+            new_props = {**props, **{axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}}
+            schema = {**self.schema, "properties": new_props}
+        self._pinned[key] = schema
+        return schema
 
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
         rng = ctx.rng(slot)
