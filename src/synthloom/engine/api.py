@@ -45,6 +45,7 @@ async def arun_recipe(
         manifest = store.manifest(summary.run_id)
     manifest["output"] = str(data_path)
     manifest["stopped_by"] = summary.stopped_by
+    manifest["generator"] = summary.generator
     with atomic_path(run_dir / "manifest.json") as tmp:
         tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     summary.output_path = data_path

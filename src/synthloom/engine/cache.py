@@ -85,7 +85,7 @@ class CachedLLM:
             rows = []
             for i, r in zip(misses, fresh):
                 results[i] = r
-                if r.ok:
+                if r.finish_reason != "error":  # a model's answer, even an unparsable one, is worth replaying
                     rows.append((keys[i], idents[i], requests[i].purpose, result_to_json(r),
                                  r.prompt_tokens, r.completion_tokens, r.latency_s))
             if rows:

@@ -57,6 +57,7 @@ class RunSummary:
     cache_hits: int
     completion_tokens: int
     output_path: Path | None = None
+    generator: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -227,6 +228,7 @@ async def arun(
         calls=meter.calls,
         cache_hits=meter.cache_hits,
         completion_tokens=meter.completion_tokens,
+        generator=generator.describe(),
     )
     store.close()
     return summary

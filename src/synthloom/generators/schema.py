@@ -25,7 +25,10 @@ MAX_SHOTS = 3
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
     """Turn one model answer into a validated record or a rejection with its reason."""
-    if not result.ok:
+    if result.finish_reason == "length" and result.parsed is None:
+        return Rejection(stage="parse", reason="truncated", detail="cut off by max_tokens before the JSON was complete; "
+                         "raise sampling.max_tokens", raw=result.text, meta=meta)
+    if not result.ok and not str(result.error).startswith("parse"):
         return Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300], raw=result.text, meta=meta)
     value = result.parsed
     if value is None:

@@ -90,5 +90,6 @@ def result_to_json(r: GenerationResult) -> bytes:
             "completion_tokens": r.completion_tokens,
             "latency_s": r.latency_s,
             "model": r.model,
+            "error": r.error,
         }
     )
