@@ -113,6 +113,21 @@ def test_cap_by_share_after_warmup():
     assert len(kept) >= 4
 
 
+def test_share_cap_uses_the_target_when_the_engine_gives_it():
+    gate = GATE_BUILDERS["diversity"](DiversityGateConfig(attributes=["tone"], max_share=0.4), ".")
+    ctx = GateContext(extras={"target": 10})
+    kept = []
+    for i in range(8):
+        rec = Record({"x": i}, {"attributes": {"tone": "polite"}})
+        out = asyncio.run(gate.check(rec, ctx))
+        if isinstance(out, Record):
+            gate.commit(out)
+            kept.append(out)
+        else:
+            assert out.reason == "cap:tone" and "of 10" in out.detail
+    assert len(kept) == 4  # 40% of 10, from the first record on: no warm-up needed
+
+
 def test_cap_on_near_identical_openings():
     gate = GATE_BUILDERS["diversity"](DiversityGateConfig(opening_words=3, max_count=1), ".")
     res = run(gate, [Record({"text": "Dear support team, my card..."}), Record({"text": "dear Support team: the app"}),

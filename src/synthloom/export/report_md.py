@@ -13,7 +13,8 @@ def _fmt(x: Any, digits: int = 3) -> str:
     if isinstance(x, float) and x.is_integer() and abs(x) >= 1:
         return str(int(x))
     if isinstance(x, float):
-        return f"{x:.{digits}f}"
+        text = f"{x:.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text and abs(x) >= 1 else text
     return str(x)
 
 

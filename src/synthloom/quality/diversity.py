@@ -199,7 +199,15 @@ class DiversityCapGate:
             if self.max_count is not None and have + 1 > self.max_count:
                 return Rejection.of(rec, "diversity", f"cap:{key[0]}",
                                     f"{key[0]}={key[1]!r} already has {have} accepted records (max_count {self.max_count})")
-            if self.max_share is not None and self.total + 1 > self.warmup:
+            target = ctx.extras.get("target") if ctx.extras else None
+            if self.max_share is not None and target:
+                # the target is known: cap each value at its share of the final dataset
+                cap = max(1, math.floor(self.max_share * target + 1e-9))
+                if have + 1 > cap:
+                    return Rejection.of(rec, "diversity", f"cap:{key[0]}",
+                                        f"{key[0]}={key[1]!r} already has {have} accepted records, the most "
+                                        f"max_share {self.max_share:.0%} of {target} allows")
+            elif self.max_share is not None and self.total + 1 > self.warmup:
                 share = (have + 1) / (self.total + 1)
                 if share > self.max_share:
                     return Rejection.of(rec, "diversity", f"cap:{key[0]}",
