@@ -275,6 +275,7 @@ class LlamaCppLLM:
         deadline = t0 + self.request_timeout_s if self.request_timeout_s else None
         out = bytearray()
         gen_tokens: list[int] = []
+        cut_by = "max_tokens"
         n_gen = 0
         finish = "length"
         try:
@@ -326,7 +327,8 @@ class LlamaCppLLM:
                 if n_gen >= budget:
                     break
                 if deadline is not None and time.perf_counter() > deadline:
-                    log.warning("request stopped after %.0f s (request_timeout_s)", self.request_timeout_s)
+                    log.info("request stopped after %.0f s (request_timeout_s)", self.request_timeout_s)
+                    cut_by = "request_timeout_s"
                     break
                 m.llm.eval(batch)
         finally:
@@ -335,7 +337,7 @@ class LlamaCppLLM:
         text = out.decode("utf-8", "replace")
         parsed, error = None, None
         if req.json_schema is not None:
-            parsed, error = _parse_json(text, finish)
+            parsed, error = _parse_json(text, finish, cut_by)
         return GenerationResult(
             text=text,
             parsed=parsed,
@@ -357,7 +359,7 @@ def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
     return best
 
 
-def _parse_json(text: str, finish: str) -> tuple[Any, str | None]:
+def _parse_json(text: str, finish: str, cut_by: str = "max_tokens") -> tuple[Any, str | None]:
     s = text.strip()
     try:
         return json.loads(s), None
@@ -371,5 +373,5 @@ def _parse_json(text: str, finish: str) -> tuple[Any, str | None]:
             return value, None
         except ValueError:
             pass
-    why = "cut off by max_tokens" if finish == "length" else "not valid JSON"
+    why = f"cut off by {cut_by}" if finish == "length" else "not valid JSON"
     return None, f"parse: output is {why}: {text[:80]!r}"

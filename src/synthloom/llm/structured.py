@@ -55,36 +55,78 @@ class Ladder:
 
 
 DEFAULT_LADDER = (
-    Ladder(max_string=160, max_items=4, minimal=False, temperature=0.7),
+    Ladder(max_string=160, max_items=3, minimal=False, temperature=0.7),
     Ladder(max_string=60, max_items=2, minimal=False, temperature=0.7),
-    Ladder(max_string=60, max_items=2, minimal=True, temperature=0.7),
+    Ladder(max_string=60, max_items=1, minimal=True, temperature=0.7),
     Ladder(max_string=30, max_items=1, minimal=True, temperature=0.3),
 )
+# Keywords that say something about a value; a subschema with none of them accepts any JSON.
+_SHAPING = {"type", "enum", "const", "$ref", "properties", "patternProperties", "additionalProperties", "items",
+            "prefixItems", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "pattern", "format",
+            "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+            "minItems", "maxItems", "required", "minProperties", "maxProperties", "contains", "uniqueItems",
+            "propertyNames", "dependencies", "dependentRequired", "dependentSchemas", "$dynamicRef", "$recursiveRef"}
 
 
-def _walk(node: Any, fn) -> None:
-    """Call fn on every subschema (dict) of a schema, parents first."""
+def _walk(node: Any, fn, path: str = "") -> None:
+    """Call fn(subschema, json_pointer) on every subschema (dict) of a schema, parents first."""
     if not isinstance(node, dict):
         return
-    fn(node)
+    fn(node, path)
     for k in _ONE:
         if isinstance(node.get(k), dict):
-            _walk(node[k], fn)
+            _walk(node[k], fn, f"{path}/{k}")
     if isinstance(node.get("items"), list):  # draft-4 tuple form
-        for s in node["items"]:
-            _walk(s, fn)
+        for i, s in enumerate(node["items"]):
+            _walk(s, fn, f"{path}/items/{i}")
     for k in _LIST:
         if isinstance(node.get(k), list):
-            for s in node[k]:
-                _walk(s, fn)
-    for k in _MAP:
+            for i, s in enumerate(node[k]):
+                _walk(s, fn, f"{path}/{k}/{i}")
+    for k in (*_MAP, "dependencies"):
         if isinstance(node.get(k), dict):
-            for s in node[k].values():
-                _walk(s, fn)
-    deps = node.get("dependencies")
-    if isinstance(deps, dict):
-        for s in deps.values():
-            _walk(s, fn)
+            for name, s in node[k].items():
+                _walk(s, fn, f"{path}/{k}/{_escape(name)}")
+
+
+def _escape(name: str) -> str:
+    return str(name).replace("~", "~0").replace("/", "~1")
+
+
+def _resolve(doc: dict, ref: str) -> Any:
+    if not ref.startswith("#"):
+        return None
+    node: Any = doc
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _keep_open(doc: dict) -> tuple[set[int], set[str]]:
+    """Subschemas that must stay open (allOf branches, also through $ref) and the $ref targets."""
+    refs: set[str] = set()
+    branches: set[int] = set()
+
+    def visit(node: dict, path: str) -> None:
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            refs.add(ref[1:])
+        for b in node.get("allOf") or [] if isinstance(node.get("allOf"), list) else []:
+            seen = 0
+            while isinstance(b, dict) and seen < 8:  # follow $ref chains
+                branches.add(id(b))
+                target = b.get("$ref")
+                b = _resolve(doc, target) if isinstance(target, str) else None
+                seen += 1
+
+    _walk(doc, visit)
+    return branches, refs
 
 
 def _types(node: dict) -> set[str]:
@@ -107,21 +149,42 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
     """A narrowed copy of the schema for the decoder (see the module docstring)."""
     out = copy.deepcopy(dict(schema))
 
-    def narrow(node: dict) -> None:
+    keep_open, ref_targets = _keep_open(out)
+
+    def referenced(path: str) -> bool:
+        return any(t == path or t.startswith(path + "/") for t in ref_targets)
+
+    def narrow(node: dict, path: str) -> None:
+        if rung.minimal and not (_SHAPING & node.keys()):
+            # "any JSON value" invites nested rambling: a short string is an instance too
+            node["type"] = "string"
         types = _types(node)
         free_string = ("string" in types and not any(k in node for k in ("enum", "const", "format", "pattern",
                                                                           "maxLength")))
         if rung.max_string and free_string and int(node.get("minLength", 0) or 0) <= rung.max_string:
             node["maxLength"] = rung.max_string
+        if rung.minimal and "array" in types and not any(k in node for k in ("items", "prefixItems", "contains")):
+            node["items"] = {"type": "string", "maxLength": rung.max_string or 30}
         if rung.max_items and "array" in types and "maxItems" not in node:
             node["maxItems"] = max(rung.max_items, int(node.get("minItems", 0) or 0))
+        if id(node) in keep_open:
+            return  # closing an allOf branch would reject the other branches' properties
         if "object" in types and isinstance(node.get("properties"), dict) and _closed_form(node):
             # Close open objects: a small model otherwise invents property after property.
             if "additionalProperties" not in node:
                 node["additionalProperties"] = False
             if rung.minimal and node.get("additionalProperties") is False:
                 required = node.get("required") or []
-                node["properties"] = {k: v for k, v in node["properties"].items() if k in required}
+                node["properties"] = {k: v for k, v in node["properties"].items()
+                                      if k in required or referenced(f"{path}/properties/{_escape(k)}")}
+        elif rung.minimal and "object" in types and not node.get("required") and not node.get("minProperties"):
+            # a free-form or pattern-keyed object with nothing required: the empty object
+            # (also sidesteps patternProperties llguidance cannot compile)
+            if not any(node.get(k) for k in ("allOf", "anyOf", "oneOf", "$ref", "if", "dependencies")) \
+                    and not referenced(f"{path}/properties"):
+                node.pop("patternProperties", None)
+                node["properties"] = {}
+                node["additionalProperties"] = False
 
     _walk(out, narrow)
     return out
