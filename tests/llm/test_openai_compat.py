@@ -183,8 +183,9 @@ async def test_json_schema_rejected_falls_back_and_remembers(server):
     llm = make(server)
     [res] = await llm.generate([chat(json_schema=SCHEMA)])
     kinds = [b.get("response_format", {}).get("type") for b in server.bodies]
-    assert kinds == ["json_schema", "json_object", "json_object", None]
-    assert "schema" in server.bodies[1]["response_format"] and "schema" not in server.bodies[2]["response_format"]
+    assert kinds == ["json_schema", "json_schema", "json_object", "json_object", None]
+    assert [server.bodies[i]["response_format"]["json_schema"]["strict"] for i in (0, 1)] == [True, False]
+    assert "schema" in server.bodies[2]["response_format"] and "schema" not in server.bodies[3]["response_format"]
     assert res.parsed == {"text": "hello"}
     # the prompt fallback states the schema in a system message
     last = server.bodies[-1]["messages"][-1]
@@ -209,12 +210,13 @@ async def test_json_object_with_schema_is_used_when_json_schema_is_not(server):
     await llm.generate([chat(json_schema=SCHEMA)])
     await llm.generate([chat(json_schema=SCHEMA)])
     await llm.aclose()
-    assert [b["response_format"]["type"] for b in server.bodies] == ["json_schema", "json_object", "json_object"]
-    assert server.bodies[2]["response_format"]["schema"] == SCHEMA
+    kinds = [b["response_format"]["type"] for b in server.bodies]
+    assert kinds == ["json_schema", "json_schema", "json_object", "json_object"]
+    assert server.bodies[3]["response_format"]["schema"] == SCHEMA
 
 
 async def test_forced_json_schema_mode_does_not_fall_back(server):
-    server.script = [(400, {"error": {"message": "response_format json_schema is not supported"}}, {})]
+    server.script = [(400, {"error": {"message": "response_format json_schema is not supported"}}, {})] * 2
     llm = make(server, structured_output="json_schema")
     with pytest.raises(BackendError, match="not supported"):
         await llm.generate([chat(json_schema=SCHEMA)])
@@ -259,7 +261,7 @@ async def test_a_500_that_names_response_format_is_a_refusal_not_a_retry(server)
     [res] = await llm.generate([chat(json_schema=SCHEMA)])
     await llm.aclose()
     assert res.parsed == {"text": "hello"}
-    assert [b["response_format"]["type"] for b in server.bodies] == ["json_schema", "json_object"]
+    assert [b["response_format"]["type"] for b in server.bodies] == ["json_schema", "json_schema", "json_object"]
 
 
 async def test_a_plain_500_is_still_retried_in_structured_mode(server):
@@ -294,3 +296,42 @@ async def test_a_slow_server_times_out_into_an_error_result(server):
     await llm.aclose()
     assert not res.ok and "timed out after 0.1 s" in res.error and res.finish_reason == "error"
     assert len(server.bodies) == 2  # tried, then retried once
+
+
+async def test_strict_schema_refused_then_loose_json_schema_is_used(server):
+    def openai_like(body):  # OpenAI refuses strict mode for schemas without additionalProperties: false
+        js = body["response_format"]["json_schema"]
+        if js["strict"]:
+            return (400, {"error": {"message": "Invalid schema for response_format 'record': "
+                                               "'additionalProperties' is required to be supplied and to be false"}}, {})
+        return 200
+
+    server.script = [openai_like] * 3
+    llm = make(server)
+    [res] = await llm.generate([chat(json_schema=SCHEMA)])
+    await llm.aclose()
+    assert res.parsed == {"text": "hello"}
+    assert [b["response_format"]["json_schema"]["strict"] for b in server.bodies] == [True, False]
+    assert all(m["role"] != "system" for m in server.bodies[1]["messages"])
+
+
+async def test_max_completion_tokens_and_unsupported_temperature_are_learnt(server):
+    def reasoning_model(body):
+        if "max_tokens" in body:
+            return (400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this "
+                                               "model. Use 'max_completion_tokens' instead."}}, {})
+        if "temperature" in body:
+            return (400, {"error": {"message": "Unsupported value: 'temperature' does not support 0.8 with this "
+                                               "model. Only the default (1) value is supported."}}, {})
+        return 200
+
+    server.script = [reasoning_model] * 6
+    llm = make(server)
+    [res] = await llm.generate([chat(max_tokens=33)])
+    [res2] = await llm.generate([chat()])
+    await llm.aclose()
+    assert res.ok and res2.ok
+    assert len(server.bodies) == 4  # two refusals, then each request once
+    last = server.bodies[-1]
+    assert last["max_completion_tokens"] == 512 and "max_tokens" not in last and "temperature" not in last
+    assert server.bodies[2]["max_completion_tokens"] == 33

@@ -12,14 +12,17 @@ from ..helpers.llama_server import llama_server  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
+# what llama.cpp's schema-to-grammar enforces while decoding: types, required keys, enums, string
+# lengths, no extra keys (numeric bounds it does not: synthloom's generators validate after decoding)
 SCHEMA = {
     "type": "object",
     "properties": {
         "product": {"type": "string", "minLength": 1, "maxLength": 40},
-        "price": {"type": "integer", "minimum": 1, "maximum": 999},
+        "category": {"enum": ["cookware", "cutlery", "appliances"]},
+        "price": {"type": "integer"},
         "in_stock": {"type": "boolean"},
     },
-    "required": ["product", "price", "in_stock"],
+    "required": ["product", "category", "price", "in_stock"],
     "additionalProperties": False,
 }
 

@@ -14,12 +14,13 @@ Failures:
   other 4xx                     -> BackendError with the server's own message
 
 Structured output (`request.json_schema`), `structured_output: auto`, tries in turn
-  json_schema   response_format {"type": "json_schema", "json_schema": {name, schema, strict}}
+  json_schema   response_format {"type": "json_schema", "json_schema": {name, schema, strict: true}}
+  json_schema   the same with strict: false (OpenAI's strict mode refuses some schemas)
   json_object   response_format {"type": "json_object", "schema": ...}  (llama-cpp-python's form)
   json_object   response_format {"type": "json_object"}
   prompt        no response_format; the schema goes into a system instruction
 and falls one step down, for the rest of this instance's life, each time the server
-rejects a `response_format` with a 4xx. In the last three the schema is also stated in
+rejects a `response_format` (a 4xx, or a 500 naming it). In the last three the schema is also stated in
 a system message ("reply with JSON only"), as OpenAI's json_object mode requires.
 """
 from __future__ import annotations
@@ -51,10 +52,10 @@ _FINISH = {"stop": "stop", "length": "length", "eos": "stop", "tool_calls": "sto
            "function_call": "stop", "end_turn": "stop", "max_tokens": "length", None: "stop"}
 
 # structured-output ladder, best first
-_MODES = ("json_schema", "json_object_schema", "json_object", "prompt")
+_MODES = ("json_schema", "json_schema_loose", "json_object_schema", "json_object", "prompt")
 _LADDER = {
     "auto": _MODES,
-    "json_schema": ("json_schema",),
+    "json_schema": ("json_schema", "json_schema_loose"),
     "json_object": ("json_object_schema", "json_object"),
     "prompt": ("prompt",),
 }
@@ -163,6 +164,10 @@ class _Fatal(Exception):
     """Wraps an error that must stop the whole batch (auth, bad request, unreachable)."""
 
 
+class _Resend(Exception):
+    """The request was adapted to what the server accepts; send it again."""
+
+
 class _Rejected(Exception):
     """The server refused this response_format; step down the ladder and resend."""
 
@@ -200,6 +205,9 @@ class OpenAICompatLLM:
         self._ladder = _LADDER[cfg.structured_output]
         self._level = 0  # index into self._ladder; only moves down
         self._schema_text: dict[int, tuple[Any, str]] = {}
+        # learnt from the server's refusals (e.g. OpenAI's reasoning models): field renames and omissions
+        self._max_tokens_key = "max_tokens"
+        self._dropped: set[str] = set()
 
     # -- the LLM protocol -------------------------------------------------------------------------
 
@@ -251,26 +259,28 @@ class OpenAICompatLLM:
 
     def _body(self, req: GenerationRequest, mode: str | None) -> tuple[str, dict[str, Any]]:
         cfg = self.cfg
-        body: dict[str, Any] = {"model": cfg.model, "max_tokens": req.max_tokens,
+        body: dict[str, Any] = {"model": cfg.model, self._max_tokens_key: req.max_tokens,
                                 "temperature": req.temperature, "top_p": req.top_p}
         if req.seed is not None:
             body["seed"] = req.seed
         if req.stop:
             body["stop"] = req.stop
+        for name in self._dropped:
+            body.pop(name, None)
         schema = req.json_schema
         if req.messages is not None:
             url = self._chat_url
             messages = req.messages
-            if schema is not None and mode != "json_schema":
+            if schema is not None and mode not in ("json_schema", "json_schema_loose"):
                 messages = (*messages, {"role": "system", "content": JSON_ONLY_INSTRUCTION + self._schema_str(schema)})
             body["messages"] = messages
         else:
             url = self._completion_url
             body["prompt"] = req.prompt or ""
         if schema is not None:
-            if mode == "json_schema":
-                body["response_format"] = {"type": "json_schema",
-                                           "json_schema": {"name": "record", "schema": schema, "strict": True}}
+            if mode == "json_schema" or mode == "json_schema_loose":
+                body["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": "record", "schema": schema, "strict": mode == "json_schema"}}
             elif mode == "json_object_schema":
                 body["response_format"] = {"type": "json_object", "schema": schema}
             elif mode == "json_object":
@@ -293,6 +303,8 @@ class OpenAICompatLLM:
             while True:
                 try:
                     return await self._send(req, self._level)
+                except _Resend:
+                    continue
                 except _Rejected as rej:
                     if self._level == rej.level:  # not yet moved by a concurrent request
                         self._level += 1
@@ -324,6 +336,8 @@ class OpenAICompatLLM:
                     if mode is not None and mode != "prompt" and level + 1 < len(self._ladder) \
                             and _refuses_response_format(status, message):
                         raise _Rejected(level)
+                    if status == 400 and self._adapt(message):
+                        raise _Resend()
                     if status not in _RETRY_STATUS and status < 500:
                         raise BackendError(f"{self._base_url} answered HTTP {status} for model "
                                            f"'{self.cfg.model}': {message}")
@@ -359,6 +373,28 @@ class OpenAICompatLLM:
         return GenerationResult(text="", finish_reason="error", latency_s=time.perf_counter() - t0,
                                 model=self._identity,
                                 error=f"{self._base_url}: {last_error} (after {attempts} attempt(s))")
+
+    def _adapt(self, message: str) -> bool:
+        """Learn from a 400 that names a sampling parameter the model does not take; True if adapted.
+
+        OpenAI's reasoning models want `max_completion_tokens` instead of `max_tokens`, and
+        refuse a non-default `temperature`/`top_p`; some servers refuse `seed`. Each change
+        is made once per backend and logged.
+        """
+        text = message.lower()
+        if "max_completion_tokens" in text and self._max_tokens_key == "max_tokens":
+            self._max_tokens_key = "max_completion_tokens"
+            log.info("%s wants max_completion_tokens instead of max_tokens; using it", self._base_url)
+            return True
+        if "unsupported" not in text and "not supported" not in text and "does not support" not in text:
+            return False
+        for name in ("temperature", "top_p", "seed", "stop"):
+            if name not in self._dropped and (f"'{name}'" in text or f"`{name}`" in text or f'"{name}"' in text):
+                self._dropped.add(name)
+                log.info("%s does not support '%s' for model %s; leaving it out", self._base_url, name,
+                         self.cfg.model)
+                return True
+        return False
 
     def _scrub(self, text: str) -> str:
         """A server may echo the key back in an error body: it must not travel further."""
