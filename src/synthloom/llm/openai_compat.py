@@ -11,6 +11,8 @@ Failures:
                                    Retry-After; after `max_retries` the request's result
                                    carries `error` (the engine records a rejection)
   connection refused / reset    -> retried; then BackendConnectionError naming base_url
+  a 400 naming a parameter the  -> adapted once per backend and resent (max_completion_tokens
+  model refuses                    for max_tokens; temperature/top_p/seed/stop left out)
   other 4xx                     -> BackendError with the server's own message
 
 Structured output (`request.json_schema`), `structured_output: auto`, tries in turn
@@ -20,8 +22,10 @@ Structured output (`request.json_schema`), `structured_output: auto`, tries in t
   json_object   response_format {"type": "json_object"}
   prompt        no response_format; the schema goes into a system instruction
 and falls one step down, for the rest of this instance's life, each time the server
-rejects a `response_format` (a 4xx, or a 500 naming it). In the last three the schema is also stated in
-a system message ("reply with JSON only"), as OpenAI's json_object mode requires.
+rejects a `response_format` (a 4xx, or a 500 naming it). In the last three the schema
+is also stated in a system message ("reply with JSON only"), as OpenAI's json_object
+mode requires. The text is parsed into `result.parsed` (code fences tolerated; None
+when it is not JSON); validating it against the schema is the generator's job.
 """
 from __future__ import annotations
 
