@@ -69,7 +69,7 @@ def test_synthetic_documents_example(tmp_path):
     rows, accepted, rejected = rows_and_store(summary, out)
     assert summary.accepted + len(rejected) == 2
     for row in rows:
-        assert missing_values(row["label"], row["document"], skip=["currency"]) == []
+        assert missing_values(row["label"], row["document"], ) == []
     for rej in rejected:
         assert rej.reason in ("rule:recoverable", "rule:invented", "rule:sum", "rule:range", "truncated",
                               "empty_document") or rej.reason.startswith("schema:")
