@@ -121,3 +121,13 @@ def test_minimal_rung_keeps_properties_that_a_ref_points_into():
     s = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"$ref": "#/properties/a"}}, "required": ["b"]}
     d = decoding_schema(s, DEFAULT_LADDER[2])
     assert set(d["properties"]) == {"a", "b"}
+
+
+def test_numbers_get_bounds_and_later_rungs_round_them():
+    s = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5}, "x": {"type": "number"},
+                                          "tiny": {"type": "number", "minimum": 0, "maximum": 0.5}}}
+    d = decoding_schema(s, DEFAULT_LADDER[0])["properties"]
+    assert d["n"] == {"type": "integer", "minimum": 5, "maximum": 10**9}
+    assert d["x"]["minimum"] == -(10**9) and "multipleOf" not in d["x"]
+    d = decoding_schema(s, DEFAULT_LADDER[1])["properties"]
+    assert d["x"]["multipleOf"] == 0.01 and "multipleOf" not in d["tiny"]

@@ -52,13 +52,16 @@ class Ladder:
     max_items: int | None  # maxItems added to open arrays
     minimal: bool  # required properties only
     temperature: float
+    round_numbers: bool = False  # numbers with at most two decimals
+
+NUMBER_BOUND = 10**9  # |unbounded numbers| stay below this: no runaway digit strings
 
 
 DEFAULT_LADDER = (
     Ladder(max_string=160, max_items=3, minimal=False, temperature=0.7),
-    Ladder(max_string=60, max_items=2, minimal=False, temperature=0.7),
-    Ladder(max_string=60, max_items=1, minimal=True, temperature=0.7),
-    Ladder(max_string=30, max_items=1, minimal=True, temperature=0.3),
+    Ladder(max_string=60, max_items=2, minimal=False, temperature=0.7, round_numbers=True),
+    Ladder(max_string=60, max_items=1, minimal=True, temperature=0.7, round_numbers=True),
+    Ladder(max_string=30, max_items=1, minimal=True, temperature=0.3, round_numbers=True),
 )
 # Keywords that say something about a value; a subschema with none of them accepts any JSON.
 _SHAPING = {"type", "enum", "const", "$ref", "properties", "patternProperties", "additionalProperties", "items",
@@ -163,6 +166,18 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
                                                                           "maxLength")))
         if rung.max_string and free_string and int(node.get("minLength", 0) or 0) <= rung.max_string:
             node["maxLength"] = rung.max_string
+        if types & {"integer", "number"} and "enum" not in node and "const" not in node:
+            lo = node.get("minimum", node.get("exclusiveMinimum"))
+            hi = node.get("maximum", node.get("exclusiveMaximum"))
+            lo_ok = isinstance(lo, (int, float)) and not isinstance(lo, bool)
+            hi_ok = isinstance(hi, (int, float)) and not isinstance(hi, bool)
+            if not hi_ok and (not lo_ok or lo < NUMBER_BOUND):
+                node["maximum"] = NUMBER_BOUND
+            if not lo_ok and (not hi_ok or hi > -NUMBER_BOUND):
+                node["minimum"] = -NUMBER_BOUND
+            wide = not (lo_ok and hi_ok) or hi - lo >= 1
+            if rung.round_numbers and "number" in types and "multipleOf" not in node and wide:
+                node["multipleOf"] = 0.01
         if rung.minimal and "array" in types and not any(k in node for k in ("items", "prefixItems", "contains")):
             node["items"] = {"type": "string", "maxLength": rung.max_string or 30}
         if rung.max_items and "array" in types and "maxItems" not in node:
