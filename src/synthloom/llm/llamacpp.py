@@ -89,7 +89,8 @@ class _Loaded:
         self.metadata = dict(self.llm.metadata)
         self.style = choose_style(cfg.prompt_style, self.metadata)
         self.template = self.metadata.get("tokenizer.chat_template")
-        self.bos_text = self._piece_text(self.llm.token_bos()) if self.style == "chat" else ""
+        # The tokenizer adds BOS itself, so templates get an empty bos_token (no double BOS).
+        self.bos_text = ""
         self.eos_text = self._piece_text(self.llm.token_eos()) if self.style == "chat" else ""
         self._pieces: dict[int, bytes] = {}
         self._constraints: ConstraintCache | None = None
@@ -223,7 +224,11 @@ class LlamaCppLLM:
         return self._loaded
 
     def generate_sync(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        """Decode requests one after another in the calling thread (the worker)."""
+        """Decode requests one after another in the calling thread.
+
+        The async ``generate`` calls this in the backend's single worker thread; call it
+        directly only from code that never runs two calls at once (a script, a benchmark).
+        """
         m = self._model()
         out = []
         for req in requests:
