@@ -26,8 +26,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..config.documents import QATechnique
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.entities import grounding_problem, loose, normalize
+from ..quality.entities import grounding_problem
 from ..quality.grounding import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
+from ..quality.textmatch import loose, normalize
 from ..records import Record, Rejection
 from ..sources import Chunk, Corpus
 from ..sources.related import TermIndex, sentences, terms
