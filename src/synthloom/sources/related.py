@@ -91,7 +91,7 @@ class TermIndex:
         of neighbouring chunks of one document (which may share overlap text) are left out.
         """
         n = len(self.chunks)
-        cap = max(2, min(n // 3, 50))
+        cap = max(3, min(n // 3, 50))
         scores: dict[tuple[int, int], float] = defaultdict(float)
         shared: dict[tuple[int, int], list[str]] = defaultdict(list)
         for t, posting in self.postings.items():
