@@ -110,3 +110,10 @@ def test_truncated_or_looping_documents_are_trimmed():
     assert record_lines({"a": 1, "b": [{"c": "x"}]}) == "a: 1\nb[0].c: x"
     (rej,) = produce(build_generator(cfg(), Path(".")), scripted(LABEL, "   "))
     assert rej.reason == "empty_document"
+
+
+def test_a_document_repeating_from_its_middle_is_cut():
+    doc = ("Subject: Invoice SB-222\n\nDear Hillside Cafe,\n\nThank you for your order.\nTotal: $35.00\n\n"
+           "Kind regards,\nSunrise Bakery\n\nEmail:\n\nDear Hillside Cafe,\n\nThank you for your order.\nTotal: $35.00")
+    assert trim_document(doc, truncated=True).endswith("Sunrise Bakery\n\nEmail:")
+    assert trim_document("Total: 5\nTotal: 5", truncated=False) == "Total: 5\nTotal: 5"  # too short to call a loop

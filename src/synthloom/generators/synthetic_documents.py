@@ -44,17 +44,26 @@ def trim_document(text: str, truncated: bool) -> str:
     """A document as the model wrote it, without a second copy of itself (small models loop) and,
     when cut by the token limit, back to its last complete line."""
     text = text.strip()
-    lines = text.split("\n")
-    first = next((ln.strip() for ln in lines if ln.strip()), "")
-    if first:
-        for i in range(1, len(lines)):
-            if lines[i].strip() == first and i > 2:
-                text = "\n".join(lines[:i]).rstrip()
-                truncated = False
-                break
+    cut = repeat_start(text.split("\n"))
+    if cut is not None:
+        text = "\n".join(text.split("\n")[:cut]).rstrip()
+        truncated = False
     if truncated and "\n" in text:
         text = text[: text.rfind("\n")].rstrip()
     return text
+
+
+def repeat_start(lines: list[str]) -> int | None:
+    """Index of the line where the text starts repeating itself (two consecutive lines seen before, in order)."""
+    seen: dict[tuple[str, str], int] = {}
+    body = [(i, ln.strip()) for i, ln in enumerate(lines) if ln.strip()]
+    for k in range(len(body) - 1):
+        (i, a), (_, b) = body[k], body[k + 1]
+        key = (a, b)
+        if key in seen and len(a) + len(b) > 12:
+            return i
+        seen.setdefault(key, i)
+    return None
 
 
 def record_lines(label: Any) -> str:
