@@ -195,14 +195,35 @@ def _minhash_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
     kept = np.zeros(len(items), dtype=bool)
     kept[:n_ref] = True
     cache: dict[int, set] = {}
+    if flat_path and cands:
+        # n-gram hash sets of the items in candidate pairs, made in bulk: the exact Jaccard of 64-bit
+        # n-gram hashes (a collision between two different 5-grams is a ~1e-19 event per pair)
+        involved = np.unique(np.concatenate([np.fromiter(cands, dtype=np.int64, count=len(cands)),
+                                             *cands.values()]))
+        where = {int(j): k for k, j in enumerate(involved)}
+        parts, offs = [], [0]
+        for b in range(0, len(involved), batch):
+            fl, of = flat_char_ngram_hashes([normalized[int(j)] for j in involved[b : b + batch]], ngram)
+            parts.append(fl)
+            offs.extend((of[1:].astype(np.int64) + offs[-1]).tolist())
+        grams = np.concatenate(parts)
 
-    def sh(j: int) -> set:
-        s = cache.get(j)
-        if s is None:
-            s = cache[j] = shingles_of_normalized(normalized[j], ngram, unit)
-            if len(cache) > 100_000:
-                cache.clear()
-        return s
+        def sh(j: int) -> set:
+            s = cache.get(j)
+            if s is None:
+                k = where[j]
+                s = cache[j] = set(grams[offs[k] : offs[k + 1]].tolist())
+                if len(cache) > 200_000:
+                    cache.clear()
+            return s
+    else:
+        def sh(j: int) -> set:
+            s = cache.get(j)
+            if s is None:
+                s = cache[j] = shingles_of_normalized(normalized[j], ngram, unit)
+                if len(cache) > 100_000:
+                    cache.clear()
+            return s
 
     out: list[tuple[str, int, float] | None] = []
     origin: dict[int, tuple[int, float]] = {}  # dropped item -> (the item it repeats, similarity)

@@ -38,8 +38,16 @@ def record_text(data: Mapping[str, Any], fields: list[str] | None = None) -> str
     return "\n".join(parts)
 
 
+# ASCII fast path of `normalize`: letters/digits/underscore kept (lowercased), everything else a space
+_ASCII_TABLE = bytes(
+    (c + 32 if 65 <= c <= 90 else c) if (chr(c).isalnum() or c == 95) else 32 for c in range(256)
+)
+
+
 def normalize(text: str) -> str:
     """Lowercase, NFKC, punctuation dropped, whitespace collapsed: the key of exact dedup."""
+    if text.isascii():
+        return " ".join(text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split())
     text = unicodedata.normalize("NFKC", text).lower()
     text = _PUNCT.sub(" ", text)
     return _WS.sub(" ", text).strip()
