@@ -238,3 +238,11 @@ def test_support_gate_uses_a_constrained_yes_no_call():
     n = len(llm.requests)
     assert isinstance(run(gate.check(rec({**row, "kind": "unanswerable"}), GateContext(llm=llm))), Record)
     assert len(llm.requests) == n
+
+
+def test_distinct_rule():
+    rule = {"rule": "distinct", "fields": ["seller", "buyer"]}
+    assert check_rule({"seller": "Acme Ltd", "buyer": "Oak School"}, rule) == []
+    fails = check_rule({"seller": "Acme Ltd", "buyer": "ACME LTD."}, rule)
+    assert fails and fails[0].name == "distinct" and "buyer repeats seller" in fails[0].detail
+    assert check_rule({"seller": "Acme Ltd"}, rule) == []  # a missing field cannot repeat

@@ -118,8 +118,15 @@ class PatternRule(_Rule):
         return v
 
 
+class DistinctRule(_Rule):
+    """The fields hold different values (e.g. seller and buyer are not the same party)."""
+
+    rule: Literal["distinct"] = "distinct"
+    fields: list[str] = Field(..., min_length=2, description="paths whose values must all differ")
+
+
 EntityRule = Annotated[
-    Union[DateRule, RangeRule, SumRule, InDocumentRule, PatternRule], Field(discriminator="rule")
+    Union[DateRule, RangeRule, SumRule, InDocumentRule, PatternRule, DistinctRule], Field(discriminator="rule")
 ]
 
 

@@ -184,6 +184,15 @@ def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFai
         for where, v in resolve(obj, r["field"]):
             if not isinstance(v, str) or not rx.fullmatch(v):
                 fails.append(RuleFailure(name, f"{where}={v!r} does not match /{r['regex']}/"))
+    elif kind == "distinct":
+        found = [(w, v) for f in r["fields"] for w, v in resolve(obj, f)]
+        seen: dict[str, str] = {}
+        for where, v in found:
+            key = loose(str(v))
+            if key in seen:
+                fails.append(RuleFailure(name, f"{where} repeats {seen[key]} ({str(v)[:60]!r})"))
+            else:
+                seen[key] = where
     else:
         raise ValueError(f"unknown entity rule {kind!r}")
     return fails
