@@ -53,7 +53,7 @@ def test_extract_invoices_example(tmp_path):
     summary = run_recipe(recipe, base_dir=EXAMPLES, output=out)
     rows, accepted, rejected = rows_and_store(summary, out)
     assert summary.accepted + len(rejected) == 2  # every attempt is accounted for
-    schema = json.loads((EXAMPLES / "invoice.schema.json").read_text())
+    schema = json.loads((EXAMPLES / recipe.generate.json_schema).read_text())
     rules = [r.model_dump() for r in recipe.generate.rules]
     for row in rows:  # what was accepted passes the schema and every rule
         jsonschema.validate(row["extraction"], schema, format_checker=jsonschema.FormatChecker())
