@@ -191,7 +191,9 @@ def _minhash_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
         else:
             sigs = signer.sign_many([shingles(t, ngram, unit) for t in norms])
         hashes[np.asarray(todo)] = band_hashes(sigs, bands, rows)
+    del exact
     cands = candidate_pairs(hashes)
+    del hashes
     kept = np.zeros(len(items), dtype=bool)
     kept[:n_ref] = True
     cache: dict[int, set] = {}
@@ -213,7 +215,7 @@ def _minhash_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
             if s is None:
                 k = where[j]
                 s = cache[j] = set(grams[offs[k] : offs[k + 1]].tolist())
-                if len(cache) > 200_000:
+                if len(cache) > 20_000:  # ~8 KB a set: keep the cache small, rebuilding a set is cheap
                     cache.clear()
             return s
     else:
@@ -221,7 +223,7 @@ def _minhash_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
             s = cache.get(j)
             if s is None:
                 s = cache[j] = shingles_of_normalized(normalized[j], ngram, unit)
-                if len(cache) > 100_000:
+                if len(cache) > 20_000:
                     cache.clear()
             return s
 
