@@ -215,3 +215,16 @@ def test_copied_few_shot_questions_and_padded_answers_are_rejected():
         return value
     out, _ = run_slots(build_generator(cfg(kinds={"factual": 1}), Path(".")), padded, range(1))
     assert out[0].reason == "answer_not_in_evidence" and "content words" in out[0].detail
+
+
+def test_questions_copied_from_the_passage_or_rambling_are_rejected():
+    def copying(req):
+        value = Model()(req)
+        passage = req.messages[-1]["content"].split("<passage>\n", 1)[1].split("\n</passage>")[0]
+        value["question"] = passage.split("\n\n")[1][:200]
+        return value
+    out, _ = run_slots(build_generator(cfg(kinds={"unanswerable": 1}), Path(".")), copying, range(1))
+    assert out[0].reason == "question_copies_passage"
+    long_q = "Is it true that " + "the plan and the price and the seat " * 6 + "?"
+    out, _ = run_slots(build_generator(cfg(kinds={"factual": 1}), Path(".")), Model(question=long_q), range(1))
+    assert out[0].reason == "question_too_long"

@@ -293,6 +293,8 @@ class RagQAGenerator:
             return "question_too_short", f"question has too little content: {question!r}"
         if loose(question) in self._example_questions:
             return "copies_example", f"the question is one of the prompt's examples: {question!r}"
+        if len(question.split()) > 40 or question.count("?") > 2:
+            return "question_too_long", f"not one question: {question[:120]!r}"
         if kind != "unanswerable":
             # each quote must come from its own chunk: a multi-hop row cites both
             for quote_text, choices in zip(row["evidence"], options):
@@ -316,11 +318,11 @@ class RagQAGenerator:
                                                       f"its evidence or question: {row['answer'][:120]!r}")
             if kind == "multi_hop" and normalize(row["evidence"][0]) == normalize(row["evidence"][1]):
                 return "same_evidence", "both evidence quotes are the same sentence"
-        else:
-            for c in row.get("source_ids", []):
-                chunk = self.corpus.get(c)
-                if chunk is not None and loose(question) in loose(chunk.text):
-                    return "question_copies_evidence", "the question is copied from the passage"
+        lq = loose(question)
+        for cid in row.get("source_ids", []):
+            chunk = self.corpus.get(cid)
+            if chunk is not None and len(lq) > 20 and lq in loose(chunk.text):
+                return "question_copies_passage", f"the question is copied from {cid}: {question[:120]!r}"
         return None
 
     def _near_duplicate(self, question: str, accepted: Sequence[Record]) -> str | None:
