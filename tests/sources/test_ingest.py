@@ -150,3 +150,11 @@ def test_quote_keeps_document_inside_its_block():
     inner = q[len("<document>\n"):-len("\n</document>")]
     assert "</document>" not in inner and "<document>" not in inner
     assert "ignore the schema" in inner  # the text itself is kept, only defused
+
+
+def test_long_jsonl_rows_are_read_whole(tmp_path):
+    long_text = "Sentence about rows and columns. " * 8000  # ~260 KB in one row
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"text": long_text}) + "\n" + json.dumps({"text": "short"}) + "\n")
+    corpus = load_corpus(tmp_path, options=ChunkOptions(5000, 0))
+    assert corpus.skipped == []
+    assert sum(len(c.text) for c in corpus.chunks if c.doc_id == "rows.jsonl:1") >= len(long_text.strip()) - 100

@@ -251,7 +251,13 @@ def _row_doc(row: object, where: str, text_field: str, id_field: str | None, tit
 def read_jsonl(path: Path, *, text_field: str = "text", id_field: str | None = None,
                title_field: str | None = "title", on_skip: OnSkip) -> Iterator[TextDoc]:
     encoding = sniff_encoding(path)
-    for n, line in enumerate(stream_lines(path, encoding), 1):
+    with open(path, encoding=encoding, errors="replace") as fh:
+        yield from _jsonl_rows(fh, path, text_field, id_field, title_field, on_skip)
+
+
+def _jsonl_rows(fh: Iterable[str], path: Path, text_field: str, id_field: str | None, title_field: str | None,
+                on_skip: OnSkip) -> Iterator[TextDoc]:
+    for n, line in enumerate(fh, 1):  # whole lines: a row is one JSON value, however long
         if not line.strip():
             continue
         where = f"{path.name}:{n}"
