@@ -99,7 +99,6 @@ async def arun(
     generator = build_generator(recipe.generate, base_dir)
     gates = build_gates(recipe.quality, base_dir)
     gates += list(getattr(generator, "gates", lambda: [])())
-    stateless = [g for g in gates if not g.stateful]
     stateful = [g for g in gates if g.stateful]
 
     store = RunStore(run_dir / "store.sqlite")
@@ -150,12 +149,15 @@ async def arun(
             (rejected if isinstance(item, Rejection) else candidates).append(item)
         survivors: list[Record] = []
         for rec in candidates:
-            for g in stateless:
+            # gates run in recipe order, so a cheap dedup before an LLM judge saves the judge's call;
+            # stateful gates only look here, and decide for good under the lock below
+            for g in gates:
                 out = await g.check(rec, gctx)
                 if isinstance(out, Rejection):
                     rejected.append(out)
                     break
-                rec = out
+                if not g.stateful:
+                    rec = out
             else:
                 survivors.append(rec)
         async with lock:  # stateful gates, acceptance and the slot's commit are one atomic step
