@@ -214,6 +214,16 @@ def _default_embedder() -> Any:
         return None
 
 
+def readable(*paths: Path) -> None:
+    """Files written through a temporary file are private (0600); a report is meant to be shared."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in paths:
+        os.chmod(p, 0o666 & ~umask)
+
+
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwargs: Any) -> dict[str, Path]:
     """Write report.md, report.json and PNG plots (default: RUN_DIR/report/). Returns the paths."""
     from ..export.writers import atomic_path
@@ -233,4 +243,5 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
         tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(render_markdown(report), encoding="utf-8")
+    readable(out / "report.json", out / "report.md")
     return {"markdown": out / "report.md", "json": out / "report.json", **plots}

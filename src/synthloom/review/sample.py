@@ -112,6 +112,9 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
         lines += ["", "- [ ] accept", "- [ ] reject", "- note: ", ""]
     with atomic_path(md) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")
+    from ..export.report import readable
+
+    readable(jsonl, md)
     strata: dict[str, int] = defaultdict(int)
     for s, _ in sample:
         strata[s] += 1
