@@ -29,7 +29,7 @@ def test_every_gate_parses_from_a_recipe_and_builds():
     gates = build_gates(r.quality, ".")
     assert [g.stage for g in gates] == ["filter", "dedup", "judge", "label", "diversity"]
     assert [g.stateful for g in gates] == [False, True, False, False, True]
-    assert set(GATE_BUILDERS) == {"dedup", "filter", "judge", "label", "diversity"}
+    assert {"dedup", "filter", "judge", "label", "diversity"} <= set(GATE_BUILDERS)
 
 
 def test_typo_in_a_gate_names_the_field():
