@@ -56,3 +56,9 @@ def test_semantic_threshold_default_and_openai_embedding_needs_url():
     assert DedupGateConfig(method="minhash").effective_threshold() == 0.8
     with pytest.raises(ValidationError, match="base_url"):
         EmbeddingConfig(provider="openai")
+
+
+def test_document_gates_are_in_the_same_union():
+    r = Recipe.model_validate({"count": 3, "generate": GEN, "quality": [
+        {"gate": "grounding"}, {"gate": "recoverable", "match": "exact"}]})
+    assert [g.gate for g in r.quality] == ["grounding", "recoverable"]

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from .common import Strict
+from .documents import DocumentGateConfig
 from .models import ModelConfig
 
 
@@ -141,6 +142,7 @@ class DiversityGateConfig(Strict):
 
 
 GateConfig = Annotated[
-    Union[DedupGateConfig, FilterGateConfig, JudgeGateConfig, LabelGateConfig, DiversityGateConfig],
+    Union[DedupGateConfig, FilterGateConfig, JudgeGateConfig, LabelGateConfig, DiversityGateConfig,
+          DocumentGateConfig],  # entities, grounding, support, recoverable: config/documents.py
     Field(discriminator="gate"),
 ]
