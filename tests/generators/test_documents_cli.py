@@ -87,3 +87,17 @@ def test_generate_extract_defaults_to_one_pair_per_document(tmp_path, monkeypatc
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     assert len(rows) == 4  # the four example invoices
     assert all([m["role"] for m in row["messages"]] == ["system", "user", "assistant"] for row in rows)
+
+
+def test_skipped_files_are_reported_in_the_manifest(tmp_path, monkeypatch):
+    docs = tmp_path / "kb"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Trash\n\nFiles stay in the trash for 30 days on every plan, then they are deleted.")
+    (docs / "photo.txt").write_bytes(b"\x89PNG\x00\x00\x00binary")
+    monkeypatch.setattr(factory, "build_llm", lambda models: ScriptedLLM(qa_model))
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["generate", "qa", "--docs", str(docs), "-n", "1", "-o", str(out), "--kinds", "factual=1",
+                            "--max-attempts", "3"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any(s.startswith("photo.txt: binary") for s in manifest["generator"]["skipped"])
