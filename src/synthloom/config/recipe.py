@@ -1,15 +1,16 @@
 """A recipe: what to make, how much, with which model, through which gates."""
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, Union, get_args
 
 from pydantic import Field, field_validator
 
 from .common import Strict
-from .documents import DocumentsTechnique, ExtractTechnique, QATechnique
+from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique, QATechnique
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
-from .quality import DedupGateConfig, GateConfig
+from .quality import DedupGateConfig
+from .quality import GateConfig as _QualityGates
 from .schema_gen import SchemaTechnique
 
 TechniqueConfig = Annotated[
@@ -22,6 +23,13 @@ TechniqueConfig = Annotated[
         QATechnique,
     ],
     Field(discriminator="technique"),
+]
+
+
+# every gate a recipe can name under `quality:`: the general ones and the document-grounded ones
+GateConfig = Annotated[
+    Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))],  # type: ignore[misc]
+    Field(discriminator="gate"),
 ]
 
 

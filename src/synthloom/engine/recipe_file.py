@@ -11,7 +11,7 @@ from ..config.recipe import Recipe
 from ..errors import RecipeError
 
 
-_TAGS = ("technique", "backend", "gate")
+_TAGS = ("technique", "backend", "gate", "rule")
 
 
 def _field_path(loc: tuple, data: Any) -> str:
