@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ def run_identity(recipe: Recipe) -> str:
     return content_hash(ident, 8)
 
 
+@functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     from importlib import metadata
 
