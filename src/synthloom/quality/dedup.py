@@ -121,6 +121,9 @@ def dedup_texts(texts: Sequence[str], method: str = "exact", threshold: float | 
     if method == "minhash":
         return _minhash_bulk(texts, threshold if threshold is not None else 0.8, reference=reference, ngram=ngram,
                              unit=unit, num_perm=num_perm, backend=backend, batch=batch)
+    if method == "semantic":
+        return _semantic_bulk(texts, threshold if threshold is not None else 0.85, reference=reference,
+                              embedder=embedder, batch=min(batch, 1024))
     ref = None
     if reference:
         ref = DedupIndex(method, threshold, embedder=embedder)
@@ -146,6 +149,55 @@ def dedup_texts(texts: Sequence[str], method: str = "exact", threshold: float | 
             idx.add(text, vector=vec)
             positions.append(start + i)
             out.append(None)
+    return out
+
+
+def _semantic_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence[str], embedder: Any,
+                   batch: int) -> list[tuple[str, int, float] | None]:
+    """Whole-file semantic dedup: one matrix product per chunk against everything kept so far."""
+    if embedder is None:
+        from .embeddings import make_embedder
+
+        embedder = make_embedder()
+    exact: dict[bytes, tuple[str, int]] = {}
+    ref_vecs = embedder.embed(list(reference)) if reference else None
+    for j, t in enumerate(reference):
+        exact.setdefault(DedupIndex._hash(t), ("reference", j))
+    kept_vecs: np.ndarray | None = None
+    kept_pos: list[int] = []
+    out: list[tuple[str, int, float] | None] = []
+    for start in range(0, len(texts), batch):
+        chunk = list(texts[start : start + batch])
+        vecs = embedder.embed(chunk)
+        prior = kept_vecs @ vecs.T if kept_vecs is not None and len(kept_vecs) else None
+        refs = ref_vecs @ vecs.T if ref_vecs is not None and len(ref_vecs) else None
+        new: list[int] = []  # chunk rows kept so far
+        for i, text in enumerate(chunk):
+            twin = exact.get(DedupIndex._hash(text))
+            if twin is not None:
+                out.append((twin[0], twin[1], 1.0))
+                continue
+            hit: tuple[str, int, float] | None = None
+            if refs is not None:
+                j = int(np.argmax(refs[:, i]))
+                if refs[j, i] >= threshold:
+                    hit = ("reference", j, float(refs[j, i]))
+            if hit is None and prior is not None:
+                j = int(np.argmax(prior[:, i]))
+                if prior[j, i] >= threshold:
+                    hit = ("kept", kept_pos[j], float(prior[j, i]))
+            if hit is None and new:
+                sims = vecs[new] @ vecs[i]
+                j = int(np.argmax(sims))
+                if sims[j] >= threshold:
+                    hit = ("kept", start + new[j], float(sims[j]))
+            if hit is None:
+                new.append(i)
+                exact.setdefault(DedupIndex._hash(text), ("kept", start + i))
+            out.append(hit)
+        if new:
+            kept_vecs = vecs[new] if kept_vecs is None else np.vstack([kept_vecs, vecs[new]])
+            kept_pos.extend(start + i for i in new)
     return out
 
 

@@ -81,12 +81,26 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 (max error 1.5e-7): exact-erf GELU without scipy
-    s = np.sign(x)
+    # Abramowitz & Stegun 7.1.26 (max error 1.5e-7): exact-erf GELU without scipy, in place where possible
     a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * np.exp(-a * a)
-    return s * y
+    t = 0.3275911 * a
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = 1.061405429 * t
+    poly -= 1.453152027
+    poly *= t
+    poly += 1.421413741
+    poly *= t
+    poly -= 0.284496736
+    poly *= t
+    poly += 0.254829592
+    poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    return np.copysign(poly, x, out=poly)
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
@@ -124,6 +138,9 @@ class MiniLMEmbedder:
         self.tokenizer.no_padding()
         self.w = _read_safetensors(folder / "model.safetensors")
         self.w = {k.removeprefix("bert."): v for k, v in self.w.items()}
+        # linear layers as contiguous (in, out) matrices: one 2-D GEMM each
+        for k in [k for k in self.w if k.endswith(".weight") and self.w[k].ndim == 2 and k.startswith("encoder.")]:
+            self.w[k] = np.ascontiguousarray(self.w[k].T)
         self.heads = int(self.config["num_attention_heads"])
         self.eps = float(self.config.get("layer_norm_eps", 1e-12))
         self.layers = int(self.config["num_hidden_layers"])
@@ -145,7 +162,9 @@ class MiniLMEmbedder:
             p = f"encoder.layer.{i}."
 
             def lin(t: np.ndarray, name: str) -> np.ndarray:
-                return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+                out = t.reshape(-1, t.shape[-1]) @ w[p + name + ".weight"]
+                out += w[p + name + ".bias"]
+                return out.reshape(*t.shape[:-1], out.shape[-1])
 
             def split(t: np.ndarray) -> np.ndarray:
                 return t.reshape(bsz, seq, self.heads, hd).transpose(0, 2, 1, 3)
