@@ -125,7 +125,7 @@ def near_duplicate_rate(texts: Sequence[str], threshold: float = 0.8) -> float:
 
 
 def diversity_metrics(texts: Sequence[str], embedder: Any = None, *, sample: int = 100,
-                      max_embed: int = 2000, seed: int = 0) -> dict[str, Any]:
+                      max_embed: int = 500, seed: int = 0) -> dict[str, Any]:
     """All metrics for a set of texts. Embedding metrics use `embedder` (on at most `max_embed` texts)."""
     out: dict[str, Any] = {
         "n": len(texts),
