@@ -124,11 +124,21 @@ def test_cut_off_json_reports_length_and_a_parse_error(llm):
 
 @pytest.mark.model
 def test_schema_llguidance_cannot_compile_falls_back_to_free_decoding(llm, caplog):
-    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "(?=A)[A-Z]{3}"}}}
+    schema = {"type": "object", "properties": {"a": {"$ref": "#/definitions/missing"}}}
     with caplog.at_level("WARNING", logger="synthloom.llm.llamacpp"):
         (result,) = run(llm, GenerationRequest(messages=FEW_SHOT, json_schema=schema, max_tokens=40, seed=1))
     assert result.finish_reason in ("stop", "length")  # no crash; output parsed when possible
     assert "decoding freely" in caplog.text
+
+
+@pytest.mark.model
+def test_regex_llguidance_cannot_compile_is_dropped_but_structure_kept(llm, caplog):
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(?!X)[A-Z]{3}$"}},
+              "required": ["code"], "additionalProperties": False}
+    with caplog.at_level("WARNING", logger="synthloom.llm.constrain"):
+        (result,) = run(llm, GenerationRequest(messages=FEW_SHOT, json_schema=schema, max_tokens=40, seed=1))
+    assert "without its regex patterns" in caplog.text
+    assert isinstance(result.parsed, dict) and list(result.parsed) == ["code"]  # structure still enforced
 
 
 @pytest.mark.model

@@ -71,6 +71,32 @@ def compile_schema(schema: Mapping[str, Any], tokenizer: Any, lenient: bool = Tr
     return grammar
 
 
+def without_patterns(schema: Any) -> Any:
+    """A copy of the schema with every regex keyword dropped (a wider schema).
+
+    For schemas whose regexes llguidance cannot compile (look-around,
+    backreferences): the structure is still enforced while decoding, and the
+    patterns are checked after generation by the caller's validation.
+    """
+    if isinstance(schema, list):
+        return [without_patterns(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k == "pattern" and isinstance(v, str):
+            continue
+        if k in ("patternProperties", "propertyNames") and isinstance(v, dict):
+            continue
+        if k in ("properties", "definitions", "$defs") and isinstance(v, dict):
+            out[k] = {name: without_patterns(sub) for name, sub in v.items()}
+        elif k in ("enum", "const", "required", "examples", "default"):
+            out[k] = v
+        else:
+            out[k] = without_patterns(v)
+    return out
+
+
 class JsonConstraint:
     """One schema's matcher plus the buffers to apply its mask to a logits row.
 
@@ -176,6 +202,15 @@ class ConstraintCache:
         self._items: OrderedDict[str, JsonConstraint | str] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _build(self, schema: Any) -> JsonConstraint | str:
+        try:
+            grammar = compile_schema(schema, self._tokenizer)
+            return JsonConstraint(self._tokenizer, grammar, self._n_vocab)
+        except ConstraintUnavailable as exc:
+            return str(exc) or "schema not supported"
+        except Exception as exc:  # llguidance raises plain exceptions for some inputs
+            return f"{type(exc).__name__}: {exc}"
+
     def get(self, schema: Mapping[str, Any]) -> JsonConstraint:
         """A reset constraint for this schema, or ConstraintUnavailable (also cached)."""
         key = _schema_key(schema)
@@ -188,13 +223,13 @@ class ConstraintCache:
         if item is not None:
             item.reset()
             return item
-        try:
-            grammar = compile_schema(schema, self._tokenizer)
-            item = JsonConstraint(self._tokenizer, grammar, self._n_vocab)
-        except ConstraintUnavailable as exc:
-            item = str(exc) or "schema not supported"
-        except Exception as exc:  # llguidance raises plain exceptions for some inputs
-            item = f"{type(exc).__name__}: {exc}"
+        item = self._build(schema)
+        if isinstance(item, str):
+            relaxed = without_patterns(schema)
+            if relaxed != schema and not isinstance(second := self._build(relaxed), str):
+                log.warning("schema enforced without its regex patterns while decoding (%s); "
+                            "they are only checked afterwards", item[:200])
+                item = second
         with self._lock:
             self._items[key] = item
             while len(self._items) > self._size:
