@@ -75,3 +75,52 @@ def test_every_quality_command_has_help():
     for cmd in ("dedup", "report", "sample", "review-import"):
         res = runner.invoke(app, [cmd, "--help"])
         assert res.exit_code == 0 and len(res.output) > 200
+
+
+def test_filter_command_writes_kept_and_rejected_with_reasons(tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "I'm sorry, but I can't help with that request."},
+                                         {"text": "My card was charged twice this month, please refund it."},
+                                         {"text": "ok"},
+                                         {"text": "Mi tarjeta fue cobrada dos veces este mes, por favor."}])
+    res = runner.invoke(app, ["filter", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                              "--min-words", "3", "--language", "en", "--rejected", str(tmp_path / "rej.jsonl")])
+    assert res.exit_code == 0, res.output
+    kept = [json.loads(l)["text"] for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kept == ["My card was charged twice this month, please refund it."]
+    rej = [json.loads(l) for l in (tmp_path / "rej.jsonl").read_text().splitlines()]
+    assert sorted(r["reason"] for r in rej) == ["language", "refusal", "too_short"]
+    assert all(r["detail"] and r["data"] for r in rej)
+
+
+def test_judge_and_label_check_commands_with_a_scripted_model(tmp_path, monkeypatch):
+    from fakes import ScriptedLLM
+    import synthloom.llm.factory as factory
+
+    def respond(req):
+        body = req.messages[-1]["content"]
+        if req.purpose == "judge":
+            return {"rationale": "detailed" if "invoice" in body else "vague", "score": 4 if "invoice" in body else 2}
+        return {"label": "billing" if "invoice" in body or "charged" in body else "technical"}
+
+    monkeypatch.setattr(factory, "build_llm", lambda models: ScriptedLLM(respond))
+    write_jsonl(tmp_path / "in.jsonl", [{"text": "I was charged twice on invoice 4471.", "label": "billing"},
+                                         {"text": "It broke.", "label": "technical"},
+                                         {"text": "The invoice shows the wrong company name.", "label": "technical"}])
+    res = runner.invoke(app, ["judge", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "j.jsonl"), "--threshold", "3"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(l) for l in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert [r["text"][:5] for r in rows] == ["I was", "The i"]
+    assert rows[0]["_scores"]["judge"] == 4 and rows[0]["_scores"]["judge_rationale"] == "detailed"
+    assert "low_score 1" in res.output
+    res = runner.invoke(app, ["label-check", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "l.jsonl"),
+                              "--labels", "billing,technical"])
+    assert res.exit_code == 0, res.output
+    kept = [json.loads(l)["text"] for l in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert kept == ["I was charged twice on invoice 4471.", "It broke."]
+    assert "label_mismatch 1" in res.output
+
+
+def test_gate_commands_have_help():
+    for cmd in ("filter", "judge", "label-check"):
+        res = runner.invoke(app, [cmd, "--help"])
+        assert res.exit_code == 0 and "JSONL" in res.output

@@ -1,4 +1,4 @@
-"""CLI commands for quality control: dedup, report, sample, review-import."""
+"""CLI commands for quality control: dedup, filter, judge, label-check, report, sample, review-import."""
 from __future__ import annotations
 
 import json
@@ -155,8 +155,160 @@ def review_import_cmd(
             console.print(f"  rejected {rid}: {note}")
 
 
+def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Optional[Path], needs_model: bool,
+               model_cfg: Optional[dict], concurrency: int) -> None:
+    """Read JSONL, run the gates, write the kept records (and the rejected ones with their reasons)."""
+    import asyncio
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from ..config.quality import GateConfig
+    from ..errors import UsageError
+    from ..export.writers import atomic_path
+    from ..quality import build_gates
+    from ..quality.apply import aapply_gates
+    from ..quality.base import GateContext
+    from ..records import Record
+
+    try:
+        configs = [TypeAdapter(GateConfig).validate_python(c) for c in gate_configs]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageError(f"{'.'.join(map(str, first['loc'][1:])) or 'option'}: {first['msg']}") from None
+    gates = build_gates(configs, Path.cwd())
+    lines, rows = _read_jsonl(input)
+    records = [Record(r) for r in rows]
+
+    async def go():
+        llm = None
+        if needs_model:
+            from ..llm.factory import build_llm
+            from ..config.models import LlamaCppModel, OpenAIModel
+
+            cfg = model_cfg or {}
+            llm = build_llm([OpenAIModel(**cfg) if cfg.get("backend") == "openai" else LlamaCppModel(**cfg)])
+        try:
+            return await aapply_gates(records, gates, GateContext(llm=llm), concurrency)
+        finally:
+            if llm is not None:
+                await llm.aclose()
+
+    started = time.perf_counter()
+    kept, rej = asyncio.run(go())
+    with atomic_path(output) as tmp:
+        body = []
+        for rec in kept:  # judged/labelled records carry their scores under _scores
+            row = dict(rec.data)
+            if rec.meta.get("scores"):
+                row["_scores"] = rec.meta["scores"]
+            if rec.meta.get("judge"):
+                row["_scores"] = {**row.get("_scores", {}), "judge_rationale": rec.meta["judge"]["rationale"]}
+            body.append(json.dumps(row, ensure_ascii=False))
+        tmp.write_text("".join(b + "\n" for b in body), encoding="utf-8")
+    if rejected:
+        with atomic_path(rejected) as tmp:
+            tmp.write_text("".join(json.dumps({"stage": r.stage, "reason": r.reason, "detail": r.detail,
+                                               "data": r.data}, ensure_ascii=False) + "\n" for r in rej),
+                           encoding="utf-8")
+    counts: dict[str, int] = {}
+    for r in rej:
+        counts[r.reason] = counts.get(r.reason, 0) + 1
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    out.print(f"read {len(lines)}  kept {len(kept)}  rejected {len(rej)}" + (f" ({reasons})" if reasons else "")
+              + f"  ({time.perf_counter() - started:.1f}s) -> {output}")
+
+
+RejectedOpt = typer.Option(None, "--rejected", help="Also write the rejected records with stage, reason and detail (JSONL).")
+
+
+def filter_cmd(
+    input: Path = typer.Argument(..., help="JSONL file of records."),
+    output: Path = typer.Option(..., "-o", "--output", help="JSONL file for the records that pass."),
+    field: Optional[List[str]] = typer.Option(None, "--field", help="Field(s) to check (repeatable); default: all values."),
+    min_words: Optional[int] = typer.Option(None, "--min-words", help="Reject records with fewer words."),
+    max_words: Optional[int] = typer.Option(None, "--max-words", help="Reject records with more words."),
+    min_chars: Optional[int] = typer.Option(None, "--min-chars", help="Reject records with fewer characters."),
+    max_chars: Optional[int] = typer.Option(None, "--max-chars", help="Reject records with more characters."),
+    blacklist: Optional[List[str]] = typer.Option(None, "--blacklist", help="Word or phrase that rejects a record (repeatable)."),
+    language: Optional[List[str]] = typer.Option(None, "--language", help="Expected language code, e.g. en (repeatable)."),
+    refusals: bool = typer.Option(True, "--refusals/--no-refusals", help="Reject refusals and assistant boilerplate."),
+    max_repeat: Optional[float] = typer.Option(0.3, "--max-repeated-ngram-share", help="Reject generation loops above this share."),
+    rejected: Optional[Path] = RejectedOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Heuristic filters on a JSONL file: length, blacklist, refusals/boilerplate, language, repeated n-grams."""
+    with cli_errors(debug):
+        cfg = {"gate": "filter", "fields": list(field) if field else None, "min_words": min_words,
+               "max_words": max_words, "min_chars": min_chars, "max_chars": max_chars,
+               "blacklist": list(blacklist or []), "language": list(language) if language else None,
+               "refusals": refusals, "max_repeated_ngram_share": max_repeat}
+        _gate_file(input, output, [cfg], rejected, False, None, 1)
+
+
+def _model_cfg(backend: str, base_url: Optional[str], model: Optional[str], api_key_env: Optional[str],
+               gguf: Optional[str]) -> dict:
+    from . import model_options
+
+    return model_options(backend, base_url, model, api_key_env, gguf)
+
+
+def judge_cmd(
+    input: Path = typer.Argument(..., help="JSONL file of records."),
+    output: Path = typer.Option(..., "-o", "--output", help="JSONL file for the records scored at or above the threshold."),
+    threshold: int = typer.Option(3, "--threshold", help="Minimum score (1-5) to keep."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", help="Text file with the rubric (what a 5 and a 1 look like)."),
+    criteria: Optional[List[str]] = typer.Option(None, "--criterion", help="Extra point the judge checks (repeatable)."),
+    field: Optional[List[str]] = typer.Option(None, "--field", help="Field(s) the judge sees (repeatable); default: all."),
+    concurrency: int = typer.Option(4, "--concurrency", help="Records judged at once."),
+    rejected: Optional[Path] = RejectedOpt,
+    backend: str = typer.Option("llamacpp", "--backend", help="llamacpp (bundled model) or openai."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name on the server (openai backend)."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
+    gguf: Optional[str] = typer.Option(None, "--gguf", help="A GGUF file for the llamacpp backend."),
+    debug: bool = DebugOpt,
+) -> None:
+    """LLM-as-judge on a JSONL file: a 1-5 score and rationale per record (under _scores); keep >= threshold."""
+    from ..errors import InputFileError
+
+    with cli_errors(debug):
+        if rubric is not None and not rubric.is_file():
+            raise InputFileError(f"{rubric}: no such rubric file")
+        cfg = {"gate": "judge", "threshold": threshold, "criteria": list(criteria or []),
+               "fields": list(field) if field else None, "rubric": rubric.read_text() if rubric else None}
+        _gate_file(input, output, [cfg], rejected, True, _model_cfg(backend, base_url, model, api_key_env, gguf),
+                   concurrency)
+
+
+def label_check_cmd(
+    input: Path = typer.Argument(..., help="JSONL file of labelled records."),
+    output: Path = typer.Option(..., "-o", "--output", help="JSONL file for the records whose label was confirmed."),
+    labels: str = typer.Option(..., "--labels", help="The allowed labels, comma-separated."),
+    label_field: str = typer.Option("label", "--label-field", help="Field holding the label."),
+    task: Optional[str] = typer.Option(None, "--task", help="What the labels mean, e.g. 'sentiment of a review'."),
+    flag: bool = typer.Option(False, "--flag", help="Keep disagreements, flagged in _scores, instead of rejecting them."),
+    concurrency: int = typer.Option(4, "--concurrency", help="Records checked at once."),
+    rejected: Optional[Path] = RejectedOpt,
+    backend: str = typer.Option("llamacpp", "--backend", help="llamacpp (bundled model) or openai."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name on the server (openai backend)."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
+    gguf: Optional[str] = typer.Option(None, "--gguf", help="A GGUF file for the llamacpp backend."),
+    debug: bool = DebugOpt,
+) -> None:
+    """Label verification on a JSONL file: an independent pass predicts each label without seeing it."""
+    with cli_errors(debug):
+        cfg = {"gate": "label", "labels": [x.strip() for x in labels.split(",") if x.strip()],
+               "label_field": label_field, "task": task, "action": "flag" if flag else "reject"}
+        _gate_file(input, output, [cfg], rejected, True, _model_cfg(backend, base_url, model, api_key_env, gguf),
+                   concurrency)
+
+
 def register(app: typer.Typer, generate_app: typer.Typer) -> None:
     app.command("dedup")(dedup_cmd)
+    app.command("filter")(filter_cmd)
+    app.command("judge")(judge_cmd)
+    app.command("label-check")(label_check_cmd)
     app.command("report")(report_cmd)
     app.command("sample")(sample_cmd)
     app.command("review-import")(review_import_cmd)

@@ -113,6 +113,10 @@ def detect_language(text: str) -> tuple[str, float]:
 
 # ---------------------------------------------------------------- the gate
 
+def _n(k: int, noun: str) -> str:
+    return f"{k} {noun}{'' if k == 1 else 's'}"
+
+
 class HeuristicFilter(StatelessGate):
     name = "filter"
     stage = "filter"
@@ -133,9 +137,9 @@ class HeuristicFilter(StatelessGate):
         """(reason, detail) of the first check the text fails, or None."""
         n_chars, n_words = len(text.strip()), len(words(text))
         if self.min_chars is not None and n_chars < self.min_chars:
-            return "too_short", f"{n_chars} characters, fewer than min_chars={self.min_chars}"
+            return "too_short", f"{_n(n_chars, 'character')}, fewer than min_chars={self.min_chars}"
         if self.min_words is not None and n_words < self.min_words:
-            return "too_short", f"{n_words} words, fewer than min_words={self.min_words}"
+            return "too_short", f"{_n(n_words, 'word')}, fewer than min_words={self.min_words}"
         if self.max_chars is not None and n_chars > self.max_chars:
             return "too_long", f"{n_chars} characters, more than max_chars={self.max_chars}"
         if self.max_words is not None and n_words > self.max_words:

@@ -1,0 +1,56 @@
+"""Run quality gates over records that already exist (a JSONL file), outside a generation run.
+
+Stateless gates run first, then stateful ones, each record committed once it
+passes every gate: the same order and semantics as in a run.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterable, Sequence
+
+from ..records import Record, Rejection
+from .base import Gate, GateContext
+
+
+async def aapply_gates(records: Iterable[Record], gates: Sequence[Gate], ctx: GateContext,
+                       concurrency: int = 4) -> tuple[list[Record], list[Rejection]]:
+    """(kept in input order, rejected). LLM gates run `concurrency` records at a time."""
+    records = list(records)
+    stateless = [g for g in gates if not g.stateful]
+    stateful = [g for g in gates if g.stateful]
+    sem = asyncio.Semaphore(concurrency)
+
+    async def first_pass(rec: Record) -> Record | Rejection:
+        async with sem:
+            for g in stateless:
+                out = await g.check(rec, ctx)
+                if isinstance(out, Rejection):
+                    return out
+                rec = out
+            return rec
+
+    survivors = await asyncio.gather(*(first_pass(r) for r in records))
+    kept: list[Record] = []
+    rejected: list[Rejection] = []
+    for item in survivors:
+        if isinstance(item, Rejection):
+            rejected.append(item)
+            continue
+        rec = item
+        for g in stateful:
+            out = await g.check(rec, ctx)
+            if isinstance(out, Rejection):
+                rejected.append(out)
+                break
+            rec = out
+        else:
+            for g in stateful:
+                g.commit(rec)
+            kept.append(rec)
+    return kept, rejected
+
+
+def apply_gates(records: Iterable[Record], gates: Sequence[Gate], llm: Any = None, seed: int = 0,
+                concurrency: int = 4) -> tuple[list[Record], list[Rejection]]:
+    """Synchronous wrapper of `aapply_gates` (not from inside an event loop)."""
+    return asyncio.run(aapply_gates(records, gates, GateContext(llm=llm, seed=seed), concurrency))
