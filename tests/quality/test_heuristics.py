@@ -9,7 +9,7 @@ from synthloom.config.quality import FilterGateConfig
 from synthloom.quality import GATE_BUILDERS
 from synthloom.quality.base import GateContext
 from synthloom.quality.heuristics import HeuristicFilter, detect_language, repeated_ngram_share
-from synthloom.records import Record, Rejection
+from synthloom.records import Record
 
 GOOD = [
     "My card was charged twice this month and I would like the second charge refunded.",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import math
 import random
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
