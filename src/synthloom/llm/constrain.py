@@ -72,11 +72,12 @@ def compile_schema(schema: Mapping[str, Any], tokenizer: Any, lenient: bool = Tr
 
 
 def without_patterns(schema: Any) -> Any:
-    """A copy of the schema with every regex keyword dropped (a wider schema).
+    """A copy of the schema with every regex keyword (and absurd float bound) dropped: a wider schema.
 
     For schemas whose regexes llguidance cannot compile (look-around,
-    backreferences): the structure is still enforced while decoding, and the
-    patterns are checked after generation by the caller's validation.
+    backreferences) or whose float bounds it cannot turn into a regex (1.8e308):
+    the structure is still enforced while decoding, and what was dropped is
+    checked after generation by the caller's validation.
     """
     if isinstance(schema, list):
         return [without_patterns(s) for s in schema]
@@ -86,6 +87,9 @@ def without_patterns(schema: Any) -> Any:
     for k, v in schema.items():
         if k == "pattern" and isinstance(v, str):
             continue
+        if k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") and isinstance(v, float) \
+                and abs(v) > 1e15:
+            continue  # llguidance cannot build a range regex up to e.g. DBL_MAX
         if k in ("patternProperties", "propertyNames") and isinstance(v, dict):
             continue
         if k in ("properties", "definitions", "$defs") and isinstance(v, dict):
