@@ -109,3 +109,23 @@ def test_parse_takes_first_json_value_from_free_text():
     assert _parse_json(' {"a": 1}\n\nmore text {"b": 2}', "stop") == ({"a": 1}, None)
     value, error = _parse_json('{"a": "unfinished', "length")
     assert value is None and "max_tokens" in error
+
+
+def test_relaxed_schema_drops_regexes_and_absurd_float_bounds_only():
+    from synthloom.llm.constrain import without_patterns
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "pattern": {"type": "string", "pattern": "^(?!x)"},  # a property *named* pattern survives
+            "step": {"type": "number", "minimum": 0.0, "maximum": 1.7976931348623157e308},
+            "n": {"type": "integer", "maximum": 10},
+        },
+        "patternProperties": {"^x-": {}},
+        "required": ["pattern"],
+    }
+    relaxed = without_patterns(schema)
+    assert relaxed["properties"]["pattern"] == {"type": "string"}
+    assert relaxed["properties"]["step"] == {"type": "number", "minimum": 0.0}
+    assert relaxed["properties"]["n"] == {"type": "integer", "maximum": 10}
+    assert "patternProperties" not in relaxed and relaxed["required"] == ["pattern"]
