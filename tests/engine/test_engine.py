@@ -129,3 +129,28 @@ def test_attribute_naming_a_field_pins_it_in_the_schema(tmp_path):
         for rec in st.accepted_records():
             assert rec.data["label"] == rec.meta["attributes"]["label"]
     assert len(rows) == 6 and set(seen) <= {"spam", "ham", "rare"}
+
+
+def test_a_judge_with_its_own_model_is_cached_and_metered(tmp_path, monkeypatch):
+    import synthloom.llm.factory as factory
+
+    judge_calls = []
+
+    def judge(req):
+        judge_calls.append(req)
+        return {"rationale": "fine", "score": 4}
+    monkeypatch.setattr(factory, "build_backend", lambda cfg: ScriptedLLM(judge, identity="fake:judge"))
+    r = Recipe.model_validate({
+        "count": 3, "generate": {"technique": "schema", "schema": SCHEMA},
+        "quality": [{"gate": "dedup"}, {"gate": "judge", "threshold": 3,
+                                          "model": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "j"}}],
+    })
+    gen = ScriptedLLM(lambda req: {"subject": f"Ticket {req.seed}", "priority": 1})
+    run_recipe(r, output=tmp_path / "o.jsonl", llm=gen)
+    assert len(judge_calls) == 3
+    run_recipe(r, output=tmp_path / "o.jsonl", llm=gen)
+    assert len(judge_calls) == 3  # finished: nothing judged again
+    with RunStore(tmp_path / "o.run" / "store.sqlite") as st:
+        usage = {(u["model"], u["purpose"]): u for u in st.usage()}
+        assert usage[("fake:judge", "judge")]["calls"] == 3
+        assert all(rec.meta["scores"]["judge"] == 4 for rec in st.accepted_records())

@@ -123,7 +123,15 @@ async def arun(
         g.prime(accepted)
     ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted)
     gctx = GateContext(llm=CachedLLM(judge_llm, store, meter, writer) if judge_llm is not None else cached,
-                       seed=recipe.engine.seed)
+                       seed=recipe.engine.seed, extras={"target": recipe.count})
+    gate_llms = []  # a gate that names its own model (a judge, a label checker) gets it cached and metered too
+    for g in gates:
+        cfg = getattr(g, "model_config", None)
+        if cfg is not None and getattr(g, "llm", None) is None:
+            from ..llm.factory import build_backend
+
+            gate_llms.append(build_backend(cfg))
+            g.llm = CachedLLM(gate_llms[-1], store, meter, writer)
 
     target = recipe.count
     max_slots = recipe.engine.attempts_for(target)
@@ -218,6 +226,8 @@ async def arun(
         store.end_run(run_id, status, wall)
         if owns_llm:
             await base_llm.aclose()
+        for gate_llm in gate_llms:
+            await gate_llm.aclose()
     summary = RunSummary(
         run_id=run_id,
         run_dir=run_dir,
