@@ -154,3 +154,15 @@ def test_a_judge_with_its_own_model_is_cached_and_metered(tmp_path, monkeypatch)
         usage = {(u["model"], u["purpose"]): u for u in st.usage()}
         assert usage[("fake:judge", "judge")]["calls"] == 3
         assert all(rec.meta["scores"]["judge"] == 4 for rec in st.accepted_records())
+
+
+def test_attributes_are_covered_evenly(tmp_path):
+    from synthloom.generators.base import GenContext
+
+    ctx = GenContext(llm=None, seed=3)
+    values = ["a", "b", "c", "rare"]
+    picks = [ctx.balanced(slot, "label", values) for slot in range(40)]
+    assert all(picks.count(v) == 10 for v in values)
+    assert picks[:4] != picks[4:8] or picks[4:8] != picks[8:12]  # a seeded order, not a fixed cycle
+    weighted = [ctx.balanced(slot, "label", ["common", "common", "common", "rare"]) for slot in range(40)]
+    assert weighted.count("rare") == 10 and weighted.count("common") == 30

@@ -31,6 +31,15 @@ class GenContext:
     def rng(self, slot: int, salt: str = "") -> random.Random:
         return random.Random(f"{self.seed}:{slot}:{salt}")
 
+    def balanced(self, slot: int, axis: str, values: Sequence[Any]) -> Any:
+        """A value per slot that covers `values` evenly: each block of len(values) slots
+        takes every value once, in a seeded order (repeat a value in the list to weight it)."""
+        n = len(values)
+        block, pos = divmod(slot, n)
+        order = list(range(n))
+        random.Random(f"{self.seed}:{axis}:{block}").shuffle(order)
+        return values[order[pos]]
+
     def request_seed(self, slot: int, k: int = 0) -> int:
         return int(content_hash([self.seed, slot, k], 4), 16) & 0x7FFFFFFF
 

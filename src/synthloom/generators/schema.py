@@ -109,7 +109,7 @@ class SchemaGenerator:
 
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
         rng = ctx.rng(slot)
-        attributes = {axis: rng.choice(values) for axis, values in self.config.attributes.items()}
+        attributes = {axis: ctx.balanced(slot, axis, values) for axis, values in self.config.attributes.items()}
         shots = rng.sample(self.config.examples, k=min(MAX_SHOTS, len(self.config.examples)))
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
