@@ -20,7 +20,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/synthloom run examples/billing-tickets.yaml
-	@echo "records: demo-out/billing-tickets.jsonl   run store: demo-out/billing-tickets.run/"
+	$(VENV)/bin/synthloom report demo-out/billing-tickets.run
+	@echo "records: demo-out/billing-tickets.jsonl   report: demo-out/billing-tickets.run/report/report.md"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -166,3 +166,20 @@ def test_attributes_are_covered_evenly(tmp_path):
     assert picks[:4] != picks[4:8] or picks[4:8] != picks[8:12]  # a seeded order, not a fixed cycle
     weighted = [ctx.balanced(slot, "label", ["common", "common", "common", "rare"]) for slot in range(40)]
     assert weighted.count("rare") == 10 and weighted.count("common") == 30
+
+
+def test_a_failed_try_is_retried_with_a_narrower_schema_in_the_same_slot(tmp_path):
+    schemas = []
+
+    def respond(req):
+        schemas.append(req.json_schema)
+        if len(schemas) % 2 == 1:
+            return {"subject": "no", "priority": 1}  # too short: fails minLength
+        return {"subject": f"Refund for order {len(schemas)}", "priority": 1}
+    s = run_recipe(recipe(2, concurrency=1), output=tmp_path / "r.jsonl", llm=ScriptedLLM(respond))
+    assert s.accepted == 2 and s.funnel["generated"] == 4 and s.funnel["valid"] == 2
+    assert schemas[0] == SCHEMA or schemas[0]["properties"]["subject"] == SCHEMA["properties"]["subject"]
+    assert schemas[1] != schemas[0]  # the retry decodes against a narrowed schema
+    with RunStore(tmp_path / "r.run" / "store.sqlite") as st:
+        assert [r.meta["attempt"] for r in st.accepted_records()] == [2, 2]
+        assert {r.reason for r in st.rejections()} == {"schema:minLength"}

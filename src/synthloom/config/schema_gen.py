@@ -24,6 +24,12 @@ class SchemaTechnique(Strict):
         description="diversity axes: each record is generated for one sampled value per axis",
     )
     sampling: Sampling = Field(default_factory=Sampling)
+    retries: int = Field(
+        3, ge=0, le=4,
+        description="tries after a failed one within an attempt, each with a narrower decoding schema "
+        "(shorter strings, fewer items, then required fields only); records are always validated "
+        "against the schema as written",
+    )
 
     model_config = Strict.model_config | {"populate_by_name": True}
 

@@ -10,10 +10,12 @@ slot tries again with another seed.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..config.schema_gen import SchemaTechnique
+from ..llm.structured import DEFAULT_LADDER, decoding_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
@@ -133,10 +135,21 @@ class SchemaGenerator:
         return req, meta
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        """One record; a failed try is kept as a rejection and retried on the next rung of the ladder."""
         req, meta = self.request_for(slot, ctx)
-        (result,) = await ctx.llm.generate([req])
-        meta["model"] = result.model
-        return [parse_result(result, self.validator, meta)]
+        out: list[Record | Rejection] = []
+        for attempt in range(1 + self.config.retries):
+            if attempt:
+                rung = DEFAULT_LADDER[min(attempt, len(DEFAULT_LADDER)) - 1]
+                req = replace(req, json_schema=decoding_schema(self.schema_for(meta["attributes"]), rung),
+                              temperature=min(req.temperature, rung.temperature),
+                              seed=ctx.request_seed(slot, attempt))
+            (result,) = await ctx.llm.generate([req])
+            item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1})
+            out.append(item)
+            if isinstance(item, Record):
+                break
+        return out
 
 
 def build(config: SchemaTechnique, base_dir: Path) -> SchemaGenerator:
