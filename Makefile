@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.synthloom-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
-
-bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf demo-out .pytest_cache
