@@ -145,3 +145,7 @@ def resolve_model(path: str | None) -> tuple[Path, str]:
 
 def model_identity(path: Path, sha: str) -> str:
     return f"llamacpp:{path.name}@{sha[:16]}"
+
+
+if __name__ == "__main__":  # `python -m synthloom.llm.model_files` prints the bundled GGUF's path
+    print(bundled_model()[0])
