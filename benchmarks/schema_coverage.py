@@ -1,6 +1,16 @@
 """Schema coverage on the 120 JSONSchemaBench schemas, on the bundled model.
 
-For each schema: generate one instance through the llama.cpp backend with the
+Two paths:
+
+``--path engine`` (default) measures what a user gets: per schema it builds the
+same recipe as ``synthloom generate schema --schema FILE -n 1 -o TMP/out.jsonl``
+(``recipe_from_dict`` then ``synthloom.engine.arun_recipe``), with one shared
+``LlamaCppLLM`` so the model loads once (the only difference from the CLI), then
+reads the written JSONL and validates the record against the original schema
+(jsonschema, the schema's own draft, formats checked). A SchemaError/RecipeError
+for a schema counts as a miss, with its message.
+
+``--path direct``: for each schema: generate one instance through the llama.cpp backend with the
 schema constrained by llguidance (no instruction: the schema's own titles and
 descriptions are the prompt), validate it with jsonschema (formats checked),
 and retry per ``synthloom.llm.structured.generate_for_schema`` when it fails.
@@ -8,6 +18,7 @@ Reports the share of schemas with a valid instance, per split, next to the
 published numbers (JSONSchemaBench, Llama-3.2-1B, greedy, one try).
 
     python benchmarks/schema_coverage.py --out docs/schema_coverage.md --details /tmp/coverage.jsonl
+    python benchmarks/schema_coverage.py --path direct --out /tmp/direct.md
 """
 from __future__ import annotations
 
@@ -71,13 +82,99 @@ async def run(files: list[Path], max_tokens: int, timeout_s: float, tries: int, 
     return rows
 
 
+def _validates(schema: dict, value) -> list[str]:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema, default=Draft202012Validator)
+    v = cls(schema, format_checker=FormatChecker())
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:200]}" for e in v.iter_errors(value)][:3]
+
+
+async def run_engine(files: list[Path], max_tokens: int, timeout_s: float, attempts: int,
+                     details: Path | None, keep: Path | None) -> list[dict]:
+    """Per schema: the recipe `synthloom generate schema --schema FILE -n 1` builds, run by the engine."""
+    import tempfile
+
+    from synthloom.engine import arun_recipe
+    from synthloom.engine.recipe_file import recipe_from_dict
+    from synthloom.errors import SynthloomError
+
+    llm = LlamaCppLLM(LlamaCppModel())
+    llm.request_timeout_s = timeout_s
+    rows = []
+    out = details.open("w") if details else None
+    try:
+        for i, f in enumerate(files):
+            split = f.name.split("__", 1)[0]
+            t0 = time.perf_counter()
+            ok, errors, value, tries, tokens = False, [], None, 0, 0
+            with tempfile.TemporaryDirectory(prefix="cov_") as tmp:
+                work = Path(keep, f.stem) if keep else Path(tmp)
+                work.mkdir(parents=True, exist_ok=True)
+                output = work / "out.jsonl"
+                data = {  # as generate_schema in synthloom/cli builds it, plus the per-schema time bound
+                    "name": output.stem,
+                    "count": 1,
+                    "model": {"backend": "llamacpp"},
+                    "generate": {"technique": "schema", "schema": str(f), "instruction": None,
+                                 "attributes": {}, "examples": [], "sampling": {"max_tokens": max_tokens}},
+                    "engine": {"concurrency": 1, "seed": 0, "max_attempts": attempts},
+                    "output": {"with_meta": False},
+                }
+                try:
+                    recipe = recipe_from_dict(data, "command line")
+                    summary = await arun_recipe(recipe, base_dir=work, output=output, llm=llm)
+                    lines = [l for l in output.read_text().splitlines() if l.strip()] if output.exists() else []
+                    rej = _rejections(summary)
+                    tries = len(rej) + (1 if lines else 0)
+                    tokens = summary.completion_tokens
+                    if lines:
+                        value = json.loads(lines[0])
+                        errors = _validates(json.loads(f.read_text()), value)
+                        ok = not errors
+                        if not ok:
+                            errors = ["written record does not validate: " + "; ".join(errors)]
+                    else:
+                        errors = rej or [f"no record written (stopped by {getattr(summary, 'stopped_by', '?')})"]
+                except SynthloomError as exc:
+                    errors = [f"{type(exc).__name__}: {exc}"]
+                except Exception as exc:  # noqa: BLE001 - a crash is a miss, with its reason
+                    errors = [f"CRASH {type(exc).__name__}: {exc}"]
+            secs = time.perf_counter() - t0
+            row = {"split": split, "file": f.name, "ok": ok, "tries": tries, "tokens": tokens,
+                   "seconds": round(secs, 2), "errors": [e[:300] for e in errors]}
+            rows.append(row)
+            print(f"[{i + 1}/{len(files)}] {f.name[:60]:60s} {'OK ' if ok else 'MISS'} tries={tries} "
+                  f"tok={tokens} {secs:5.1f}s {'' if ok else (errors[-1][:160] if errors else '')}",
+                  file=sys.stderr, flush=True)
+            if out:
+                out.write(json.dumps({**row, "value": value}, default=str) + "\n")
+                out.flush()
+    finally:
+        if out:
+            out.close()
+        await llm.aclose()
+    return rows
+
+
+def _rejections(summary) -> list[str]:
+    """`stage/reason: detail` of every rejected try, from the run's store."""
+    from synthloom.engine.store import RunStore
+
+    with RunStore(Path(summary.run_dir) / "store.sqlite") as store:
+        return [f"{r.stage}/{r.reason}: {r.detail}" for r in store.rejections(summary.run_id)]
+
+
 def report(rows: list[dict], args: argparse.Namespace) -> str:
     by = defaultdict(list)
     for r in rows:
         by[r["split"]].append(r)
+    how = (f"engine path (the `synthloom generate schema --schema FILE -n 1` recipe, engine.max_attempts="
+           f"{args.attempts}, each attempt retried on the narrowing ladder)" if args.path == "engine" else
+           f"direct path, up to {args.tries} tries per schema (retry ladder in `synthloom.llm.structured`)")
     lines = [
-        f"Bundled Gemma 3 270M Q4_K_M with llguidance, {len(rows)} schemas, up to {args.tries} tries per schema "
-        f"(retry ladder in `synthloom.llm.structured`), max_tokens={args.max_tokens}, "
+        f"Bundled Gemma 3 270M Q4_K_M with llguidance, {len(rows)} schemas, {how}, max_tokens={args.max_tokens}, "
         f"{args.timeout:.0f} s cap per try, jsonschema with format checking. {time.strftime('%Y-%m-%d')}.",
         "",
         "| split | schemas | valid (any try) | valid at try 1 | Guidance (published) | llama.cpp | model alone |"
@@ -108,6 +205,12 @@ def report(rows: list[dict], args: argparse.Namespace) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--path", choices=("engine", "direct"), default="engine",
+                    help="engine: the `synthloom generate schema -n 1` recipe through the engine (default); "
+                    "direct: synthloom.llm.structured.generate_for_schema")
+    ap.add_argument("--attempts", type=int, default=2,
+                    help="engine path: engine.max_attempts (each attempt retries on the narrowing ladder)")
+    ap.add_argument("--keep", type=Path, default=None, help="engine path: keep each schema's run folder here")
     ap.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="folder of <split>__<name>.json schemas")
     ap.add_argument("--max-tokens", type=int, default=1024)
     ap.add_argument("--timeout", type=float, default=45.0, help="wall-clock cap per try, seconds")
@@ -121,7 +224,10 @@ def main() -> None:
     files = sorted(p for p in args.dir.glob("*.json") if args.only in p.name)
     if args.limit:
         files = files[: args.limit]
-    rows = asyncio.run(run(files, args.max_tokens, args.timeout, args.tries, args.details))
+    if args.path == "engine":
+        rows = asyncio.run(run_engine(files, args.max_tokens, args.timeout, args.attempts, args.details, args.keep))
+    else:
+        rows = asyncio.run(run(files, args.max_tokens, args.timeout, args.tries, args.details))
     md = report(rows, args)
     print(md)
     if args.out:

@@ -20,7 +20,7 @@ from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
 from .base import GenContext
-from .schema_io import field_summary, first_error, load_schema, validator
+from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
 
 MAX_SHOTS = 3
 
@@ -55,6 +55,7 @@ class SchemaGenerator:
     def __init__(self, config: SchemaTechnique, base_dir: Path) -> None:
         self.config = config
         self.schema = load_schema(config.json_schema, base_dir)
+        require_object_root(self.schema, "generate.schema")
         self.validator = validator(self.schema)
         self.system_prompt = load_prompt("schema_system")
         self.user_prompt = load_prompt("schema_user")

@@ -70,7 +70,7 @@ def unsatisfiable(schema: Any, path: str = "(root)", depth: int = 0) -> str | No
     pairs = (("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"),
              ("minProperties", "maxProperties"), ("exclusiveMinimum", "maximum"), ("minimum", "exclusiveMaximum"))
     for lo, hi in pairs:
-        if isinstance(schema.get(lo), (int, float)) and isinstance(schema.get(hi), (int, float)):
+        if _number(schema.get(lo)) and _number(schema.get(hi)):  # draft-4 exclusive* are booleans: not bounds
             if schema[lo] > schema[hi] or (lo.startswith("exclusive") or hi.startswith("exclusive")) and schema[lo] >= schema[hi]:
                 return f"{path}: {lo} {schema[lo]} is above {hi} {schema[hi]}"
     props = schema.get("properties") or {}
@@ -90,6 +90,19 @@ def unsatisfiable(schema: Any, path: str = "(root)", depth: int = 0) -> str | No
             if found:
                 return found
     return None
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def require_object_root(schema: dict[str, Any], origin: str) -> None:
+    """Records are JSON objects: a schema whose root can only be another type cannot describe one."""
+    t = schema.get("type")
+    types = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else set()
+    if types and "object" not in types:
+        raise SchemaError(f"{origin}: the schema's root type is {'/'.join(sorted(types))}, but each record is a JSON "
+                          "object; wrap it, e.g. {type: object, properties: {items: <your schema>}, required: [items]}")
 
 
 @lru_cache(maxsize=64)
