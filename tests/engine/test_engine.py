@@ -183,3 +183,23 @@ def test_a_failed_try_is_retried_with_a_narrower_schema_in_the_same_slot(tmp_pat
     with RunStore(tmp_path / "r.run" / "store.sqlite") as st:
         assert [r.meta["attempt"] for r in st.accepted_records()] == [2, 2]
         assert {r.reason for r in st.rejections()} == {"schema:minLength"}
+
+
+def test_recipe_exports_are_written_after_the_run(tmp_path):
+    r = Recipe.model_validate({
+        "count": 10,
+        "generate": {"technique": "schema", "schema": {
+            "type": "object", "properties": {"instruction": {"type": "string"}, "output": {"type": "string"}},
+            "required": ["instruction", "output"]}},
+        "output": {"exports": [{"format": "openai", "path": str(tmp_path / "ft"), "split": "0.8,0.2,0"}]},
+    })
+    n = {"i": 0}
+
+    def respond(req):
+        n["i"] += 1
+        return {"instruction": f"Name a prime number above {n['i'] * 10}", "output": "one"}
+    run_recipe(r, output=tmp_path / "run", llm=ScriptedLLM(respond))
+    files = sorted(p.name for p in (tmp_path / "ft").iterdir())
+    assert "train.jsonl" in files
+    rows = [json.loads(l) for l in (tmp_path / "ft" / "train.jsonl").read_text().splitlines()]
+    assert rows and all(m["role"] in ("system", "user", "assistant") for row in rows for m in row["messages"])

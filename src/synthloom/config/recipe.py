@@ -44,11 +44,23 @@ class EngineSettings(Strict):
         return self.max_attempts or 5 * count + 20
 
 
+class ExportSettings(Strict):
+    """One fine-tuning export written after the run (same as `synthloom export RUN_DIR ...`)."""
+
+    format: str = Field(..., description="openai, sharegpt, alpaca, chatml, hf or parquet")
+    path: str = Field(..., description="output folder")
+    split: str = Field("0.8,0.1,0.1", description="train,validation,test shares")
+    system: str | None = Field(None, description="system prompt added to chat formats")
+    stratify: str | None = Field(None, description="a field, or meta.<key> of the lineage, to stratify splits by")
+    seed: int = 0
+
+
 class OutputSettings(Strict):
     path: str | None = Field(None, description="output file (.jsonl/.parquet) or folder (gets data.jsonl)")
     format: str | None = Field(None, description="jsonl or parquet; default: from the path's suffix")
     with_meta: bool = Field(False, description="add each record's lineage under `_meta`")
     rejected: bool = Field(False, description="also write rejected candidates (rejected.jsonl)")
+    exports: list[ExportSettings] = Field(default_factory=list, description="fine-tuning exports written after the run")
 
 
 class Recipe(Strict):

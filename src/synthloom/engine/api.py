@@ -49,6 +49,11 @@ async def arun_recipe(
     with atomic_path(run_dir / "manifest.json") as tmp:
         tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     summary.output_path = data_path
+    for exp in recipe.output.exports:
+        from ..export.dataset import export_run
+
+        export_run(run_dir, exp.format, exp.path, split=exp.split, system=exp.system, seed=exp.seed,
+                   stratify=exp.stratify)
     return summary
 
 
