@@ -133,8 +133,7 @@ async def run_engine(files: list[Path], max_tokens: int, timeout_s: float, attem
                         value = json.loads(lines[0])
                         errors = _validates(json.loads(f.read_text()), value)
                         ok = not errors
-                        if not ok:
-                            errors = ["written record does not validate: " + "; ".join(errors)]
+                        errors = rej + (["written record does not validate: " + "; ".join(errors)] if errors else [])
                     else:
                         errors = rej or [f"no record written (stopped by {getattr(summary, 'stopped_by', '?')})"]
                 except SynthloomError as exc:

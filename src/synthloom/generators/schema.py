@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.schema_gen import SchemaTechnique
-from ..llm.structured import DEFAULT_LADDER, decoding_schema
+from ..llm.structured import DEFAULT_LADDER, Ladder, decoding_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
@@ -23,6 +23,11 @@ from .base import GenContext
 from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
 
 MAX_SHOTS = 3
+# The first try decodes the schema with no caps on strings or arrays, but with unbounded
+# numbers kept below 1e9 and open objects that declare their properties closed: a small
+# model otherwise writes digit after digit (or invents property after property) until
+# max_tokens cuts the JSON off. Records are still validated against the schema as written.
+FIRST_TRY = Ladder(max_string=None, max_items=None, minimal=False, temperature=1.0)
 
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
@@ -67,6 +72,7 @@ class SchemaGenerator:
         )
         self._asks: dict[tuple[tuple[str, str], ...], str] = {}
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+        self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:
@@ -110,6 +116,12 @@ class SchemaGenerator:
         self._pinned[key] = schema
         return schema
 
+    def _first_try(self, attributes: dict[str, str]) -> dict[str, Any]:
+        key = tuple(attributes.items())
+        if key not in self._first:  # one narrowing per attribute combination, not per slot
+            self._first[key] = decoding_schema(self.schema_for(attributes), FIRST_TRY)
+        return self._first[key]
+
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
         rng = ctx.rng(slot)
         attributes = {axis: ctx.balanced(slot, axis, values) for axis, values in self.config.attributes.items()}
@@ -122,7 +134,8 @@ class SchemaGenerator:
         s = self.config.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(
-            messages=tuple(messages), json_schema=self.schema_for(attributes), max_tokens=s.max_tokens,
+            messages=tuple(messages), json_schema=self._first_try(attributes),
+            max_tokens=s.max_tokens,
             temperature=s.temperature, top_p=s.top_p, seed=seed,
         )
         meta = {
