@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from . import common
-from .common import cli_errors, console, print_summary, progress_bar
+from .common import cli_errors, print_summary, progress_bar
 
 app = typer.Typer(
     name="synthloom",

@@ -99,7 +99,3 @@ class CachedLLM:
 
     async def aclose(self) -> None:
         await self._llm.aclose()
-
-
-def decode_cached(blob: bytes) -> GenerationResult:
-    return GenerationResult(cached=True, **orjson.loads(blob))

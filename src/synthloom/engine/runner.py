@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config.recipe import Recipe
-from ..errors import RecipeError
 from ..generators.base import GenContext
 from ..quality.base import GateContext
 from ..records import Record, Rejection, content_hash
@@ -246,8 +245,3 @@ async def arun(
     )
     store.close()
     return summary
-
-
-def check_count(recipe: Recipe) -> None:
-    if recipe.count <= 0:
-        raise RecipeError(f"count must be > 0 (got {recipe.count})")

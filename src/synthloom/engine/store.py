@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from ..errors import StoreError
-from ..records import FUNNEL_STAGES, Record, Rejection
+from ..records import Record, Rejection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -337,5 +337,3 @@ class RunStore:
 
         return _Tx()
 
-
-FUNNEL = ("generated",) + tuple(FUNNEL_STAGES)
