@@ -9,15 +9,34 @@ exported only on request.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
 
+def dumps(value: Any, sort_keys: bool = False) -> bytes:
+    """JSON bytes; orjson, or the standard library for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0))
+    except TypeError:
+        return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+_LONG_INT = re.compile(rb"\d{19}")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON; integers beyond 64 bits keep their exact value (orjson would make them floats)."""
+    raw = data.encode() if isinstance(data, str) else data
+    return json.loads(raw) if _LONG_INT.search(raw) else orjson.loads(raw)
+
+
 def canonical_json(value: Any) -> bytes:
     """Stable JSON bytes (sorted keys) for hashing."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return dumps(value, sort_keys=True)
 
 
 def content_hash(value: Any, size: int = 16) -> str:

@@ -203,3 +203,12 @@ def test_recipe_exports_are_written_after_the_run(tmp_path):
     assert "train.jsonl" in files
     rows = [json.loads(l) for l in (tmp_path / "ft" / "train.jsonl").read_text().splitlines()]
     assert rows and all(m["role"] in ("system", "user", "assistant") for row in rows for m in row["messages"])
+
+
+def test_integers_beyond_64_bits_do_not_crash_the_store(tmp_path):
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    r = Recipe.model_validate({"count": 1, "generate": {"technique": "schema", "schema": schema}})
+    big = 10 ** 30
+    s = run_recipe(r, output=tmp_path / "b.jsonl", llm=ScriptedLLM(lambda req: f'{{"n": {big}}}'))
+    assert s.accepted == 1
+    assert json.loads((tmp_path / "b.jsonl").read_text())["n"] == big

@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import orjson
 
 from ..errors import StoreError
-from ..records import Record, Rejection
+from ..records import Record, Rejection, dumps, loads
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -48,11 +47,11 @@ CREATE TABLE IF NOT EXISTS usage (
   PRIMARY KEY (run_id, model, purpose));
 """
 
-_dumps = orjson.dumps
+_dumps = dumps
 
 
 def _loads(b: bytes | str | None) -> Any:
-    return None if b is None else orjson.loads(b)
+    return None if b is None else loads(b)
 
 
 class RunStore:
@@ -131,7 +130,7 @@ class RunStore:
             chunk = keys[i : i + 500]
             q = f"SELECT key, result FROM calls WHERE key IN ({','.join('?' * len(chunk))})"
             for key, result in self._db.execute(q, chunk):
-                out[key] = orjson.loads(result)
+                out[key] = loads(result)
         return out
 
     def put_calls(self, rows: Iterable[tuple[str, str, str, bytes, int, int, float]]) -> None:
@@ -223,7 +222,7 @@ class RunStore:
     def accepted_records(self, run_id: str | None = None) -> list[Record]:
         run_id = run_id or self.latest_run_id()
         return [
-            Record(data=orjson.loads(d), meta=orjson.loads(m))
+            Record(data=loads(d), meta=loads(m))
             for d, m in self._db.execute("SELECT data, meta FROM records WHERE run_id=? ORDER BY seq", (run_id,))
         ]
 
@@ -231,7 +230,7 @@ class RunStore:
         run_id = run_id or self.latest_run_id()
         cur = self._db.execute("SELECT data, meta FROM records WHERE run_id=? ORDER BY seq", (run_id,))
         for d, m in cur:
-            yield Record(data=orjson.loads(d), meta=orjson.loads(m))
+            yield Record(data=loads(d), meta=loads(m))
 
     def accepted_count(self, run_id: str | None = None) -> int:
         run_id = run_id or self.latest_run_id()

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from ..errors import UsageError, require
-from ..records import Record, Rejection
+from ..records import Record, Rejection, dumps
 
 FORMATS = ("jsonl", "parquet")
 
@@ -38,7 +38,7 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
     n = 0
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         for row in rows:
-            f.write(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS))
+            f.write(dumps(row))
             f.write(b"\n")
             n += 1
     return n
