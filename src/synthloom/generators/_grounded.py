@@ -1,13 +1,12 @@
 """Helpers shared by the document-grounded techniques (extract, documents, qa)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..llm.types import GenerationResult
-from ..records import Rejection
 from ..sources import ChunkOptions, Corpus, load_corpus, require_chunks
+from .base import parse_object  # noqa: F401  (re-exported: shared with the schema technique)
+
 
 def corpus_for(config: Any, base_dir: Path, where: str = "generate.docs") -> Corpus:
     """Read and chunk the documents a technique config names; an error when none is readable."""
@@ -26,29 +25,6 @@ def corpus_for(config: Any, base_dir: Path, where: str = "generate.docs") -> Cor
 
 def _describe(docs: str | Sequence[str]) -> str:
     return docs if isinstance(docs, str) else ", ".join(docs)
-
-
-def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
-    """The JSON object a structured call returned, or the parse-stage rejection."""
-    if result.finish_reason == "length" and result.parsed is None:
-        return None, Rejection(stage="parse", reason="truncated",
-                               detail=f"cut off by max_tokens after {result.completion_tokens} tokens: "
-                                      f"{result.text[-120:]!r}", raw=result.text, meta=meta)
-    if not result.ok and not str(result.error).startswith("parse:"):
-        return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
-                               raw=result.text, meta=meta)
-    value = result.parsed
-    if value is None:
-        try:
-            value = json.loads(result.text)
-        except ValueError:
-            reason = "truncated" if result.finish_reason == "length" else "invalid_json"
-            return None, Rejection(stage="parse", reason=reason, detail=f"not JSON: {result.text[:200]!r}",
-                                   raw=result.text, meta=meta)
-    if not isinstance(value, dict):
-        return None, Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
-                               raw=result.text, meta=meta)
-    return value, None
 
 
 def sampled(sampling: Any, **overrides: Any) -> dict[str, Any]:

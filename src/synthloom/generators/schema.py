@@ -19,7 +19,7 @@ from ..llm.structured import DEFAULT_LADDER, Ladder, decoding_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
-from .base import GenContext
+from .base import GenContext, parse_object
 from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
 
 MAX_SHOTS = 3
@@ -32,22 +32,9 @@ FIRST_TRY = Ladder(max_string=None, max_items=None, minimal=False, temperature=1
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
     """Turn one model answer into a validated record or a rejection with its reason."""
-    if result.finish_reason == "length" and result.parsed is None:
-        return Rejection(stage="parse", reason="truncated", detail="cut off by max_tokens before the JSON was complete; "
-                         "raise sampling.max_tokens", raw=result.text, meta=meta)
-    if not result.ok and not str(result.error).startswith("parse"):
-        return Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300], raw=result.text, meta=meta)
-    value = result.parsed
-    if value is None:
-        try:
-            value = json.loads(result.text)
-        except ValueError:
-            reason = "truncated" if result.finish_reason == "length" else "invalid_json"
-            return Rejection(stage="parse", reason=reason, detail=f"not JSON: {result.text[:200]!r}",
-                             raw=result.text, meta=meta)
-    if not isinstance(value, dict):
-        return Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
-                         raw=result.text, meta=meta)
+    value, rejection = parse_object(result, meta)
+    if rejection is not None:
+        return rejection
     err = first_error(schema_validator, value)
     if err:
         return Rejection(stage="validate", reason=err[0], detail=err[1], data=value, raw=result.text, meta=meta)
