@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..config.recipe import Recipe
 from ..generators.base import GenContext
-from ..quality.base import GateContext
+from ..quality.base import GateContext, admit
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
 from .store import RunStore
@@ -175,17 +175,8 @@ async def arun(
                 if len(accepted) + len(kept) >= target:
                     rejected.append(Rejection.of(rec, "surplus", "target_reached", "the target count was already met"))
                     continue
-                for g in stateful:
-                    out = await g.check(rec, gctx)
-                    if isinstance(out, Rejection):
-                        rejected.append(out)
-                        break
-                    rec = out
-                else:
-                    rec = rec.with_meta(slot=slot)
-                    for g in stateful:
-                        g.commit(rec)
-                    kept.append(rec)
+                out = await admit(rec.with_meta(slot=slot), stateful, gctx)
+                (rejected if isinstance(out, Rejection) else kept).append(out)
             writer.add_slot(slot, kept, rejected, meter.drain())
             accepted.extend(kept)
         progress.accepted = len(accepted)

@@ -9,7 +9,7 @@ import asyncio
 from typing import Any, Iterable, Sequence
 
 from ..records import Record, Rejection
-from .base import Gate, GateContext
+from .base import Gate, GateContext, admit
 
 
 async def aapply_gates(records: Iterable[Record], gates: Sequence[Gate], ctx: GateContext,
@@ -36,17 +36,8 @@ async def aapply_gates(records: Iterable[Record], gates: Sequence[Gate], ctx: Ga
         if isinstance(item, Rejection):
             rejected.append(item)
             continue
-        rec = item
-        for g in stateful:
-            out = await g.check(rec, ctx)
-            if isinstance(out, Rejection):
-                rejected.append(out)
-                break
-            rec = out
-        else:
-            for g in stateful:
-                g.commit(rec)
-            kept.append(rec)
+        out = await admit(item, stateful, ctx)
+        (rejected if isinstance(out, Rejection) else kept).append(out)
     return kept, rejected
 
 

@@ -37,6 +37,21 @@ class Gate(Protocol):
     def commit(self, rec: Record) -> None: ...
 
 
+async def admit(rec: Record, stateful: list[Gate], ctx: GateContext) -> Record | Rejection:
+    """The final say of the stateful gates on one record: a rejection, or the record committed to each.
+
+    Callers run this for one candidate at a time, so a check and its commit see the same index.
+    """
+    for g in stateful:
+        out = await g.check(rec, ctx)
+        if isinstance(out, Rejection):
+            return out
+        rec = out
+    for g in stateful:
+        g.commit(rec)
+    return rec
+
+
 class StatelessGate:
     """Convenience base for gates with no index: override `check`."""
 
