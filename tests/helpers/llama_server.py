@@ -1,4 +1,5 @@
-"""A real llama.cpp server (`python -m llama_cpp.server`) with the bundled model, on 127.0.0.1.
+"""A real llama.cpp server (llama-cpp-python's, started through `python -m synthloom.llm.serve`, which
+loads the model as the backend does) with the bundled model, on 127.0.0.1.
 
     from tests.helpers.llama_server import llama_server   # a session fixture: yields the base_url
 
@@ -42,7 +43,7 @@ def start_llama_server(model: Path, n_ctx: int = 2048, timeout_s: float = 180.0)
     """Start the server; return (process, base_url, log_path) once /v1/models answers."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "synthloom.llm.serve", "--model", str(model), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(min(4, os.cpu_count() or 1)),
            "--model_alias", "gemma3-270m"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -50,7 +51,7 @@ def start_llama_server(model: Path, n_ctx: int = 2048, timeout_s: float = 180.0)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}; see {log.name}:\n"
+            raise RuntimeError(f"the llama.cpp server exited with {proc.returncode}; see {log.name}:\n"
                                + Path(log.name).read_text()[-2000:])
         try:
             with urllib.request.urlopen(base_url + "/models", timeout=2) as r:
@@ -59,7 +60,7 @@ def start_llama_server(model: Path, n_ctx: int = 2048, timeout_s: float = 180.0)
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError(f"llama_cpp.server did not answer on {base_url} within {timeout_s:g} s; see {log.name}")
+    raise RuntimeError(f"the llama.cpp server did not answer on {base_url} within {timeout_s:g} s; see {log.name}")
 
 
 @pytest.fixture(scope="session")

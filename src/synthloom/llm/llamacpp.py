@@ -17,10 +17,12 @@ llama-cpp-python's low-level API:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
@@ -57,6 +59,44 @@ def _quiet_llama_logs(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
 
 
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def plain_cpu_weights(llama_cpp: Any):
+    """Load models with ``use_extra_bufts = False``: no repacking of weights into extra CPU buffer types.
+
+    A native llama-cpp-python build on an Intel CPU with AMX includes llama.cpp's AMX backend, which
+    repacks q4_K/q6_K/q8_0 weights into an "AMX model buffer"; decoding the bundled Gemma 3 model on
+    those buffers segfaults. ``llama_cpp.Llama`` has no argument for the flag, so the default model
+    parameters it starts from are patched for the duration of the load (under a lock: loads in other
+    threads see the same setting). Also used by ``python -m synthloom.llm.serve``.
+    """
+    lowlevel = llama_cpp.llama_cpp
+    original = lowlevel.llama_model_default_params
+
+    def params():
+        p = original()
+        if hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+
+    with _PARAMS_LOCK:
+        lowlevel.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lowlevel.llama_model_default_params = original
+
+
+def open_llama(path: str | os.PathLike[str], **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(model_path=path, **kwargs)``, loaded the way every GGUF in synthloom is loaded."""
+    import llama_cpp
+
+    with plain_cpu_weights(llama_cpp):
+        return llama_cpp.Llama(model_path=os.fspath(path), **kwargs)
+
+
 class _Loaded:
     """Everything that lives in the worker thread once the model is loaded."""
 
@@ -69,8 +109,8 @@ class _Loaded:
         # more threads than free cores is many times slower than fewer.
         threads = cfg.n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=path,
+            self.llm = open_llama(
+                path,
                 n_ctx=cfg.n_ctx,
                 n_batch=min(512, cfg.n_ctx),
                 n_threads=threads,
