@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import require
+from ..userfiles import ensure_folder
 
 BLUE, GREY, RED, GREEN = "#3b6ea8", "#b0b7c3", "#c0504d", "#5a9e5a"
 
@@ -132,7 +133,7 @@ def judge_plot(hist: dict[str, dict[str, int]], threshold: int | None, path: Pat
 def make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None = None) -> dict[str, Path]:
     from .report import FUNNEL_LABELS
 
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, "report folder")
     plots = {"funnel": funnel_plot(report["funnel"], FUNNEL_LABELS, out / "funnel.png")}
     if report["rejections"]:
         plots["rejections"] = rejections_plot(report["rejections"], out / "rejections.png")
