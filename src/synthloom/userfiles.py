@@ -106,7 +106,7 @@ def os_reason(exc: OSError) -> str:
     return reason
 
 
-def _blocker(folder: Path) -> str | None:
+def folder_problem(folder: Path) -> str | None:
     """Why `folder` cannot exist or be written to, or None; creates nothing."""
     if folder.exists():
         if not folder.is_dir():
@@ -135,7 +135,7 @@ def check_folder(folder: str | Path, what: str, named: str | Path | None = None)
     """Raise OutputPathError when `folder` could not be created or written; creates nothing.
     `named` is the path or field as the user wrote it (default: the folder)."""
     folder = Path(folder)
-    reason = _blocker(folder)
+    reason = folder_problem(folder)
     if reason:
         raise _fail(named if named is not None else folder, what, reason)
 
