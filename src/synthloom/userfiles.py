@@ -19,9 +19,10 @@ def show(path: str | Path) -> str:
     p = Path(path)
     if p.is_absolute():
         try:
-            return str(p.relative_to(Path.cwd()))
+            rel = p.relative_to(Path.cwd())
         except ValueError:
-            pass
+            return str(p)
+        return str(rel) if rel.parts else str(p)
     return str(p)
 
 
@@ -108,6 +109,13 @@ def os_reason(exc: OSError) -> str:
 
 def folder_problem(folder: Path) -> str | None:
     """Why `folder` cannot exist or be written to, or None; creates nothing."""
+    try:
+        return _folder_problem(folder)
+    except OSError as exc:  # e.g. a name too long to look up
+        return os_reason(exc)
+
+
+def _folder_problem(folder: Path) -> str | None:
     if folder.exists():
         if not folder.is_dir():
             return f"{show(folder)} is a file, not a folder"
@@ -144,7 +152,8 @@ def check_file(path: str | Path, what: str, named: str | Path | None = None) -> 
     """Raise OutputPathError when the file `path` could not be written; creates nothing."""
     path = Path(path)
     if path.is_dir():
-        raise _fail(named if named is not None else path, what, f"{show(path)} is a folder; give a file name")
+        shown = show(named) if isinstance(named, Path) else named or show(path)
+        raise OutputPathError(f"{shown}: is a folder; the {what} needs a file name, e.g. {show(path / 'data.jsonl')}")
     check_folder(path.parent, what, named if named is not None else path)
 
 

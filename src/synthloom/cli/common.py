@@ -5,7 +5,8 @@ app inside it again, so a command that forgets it still gets the same behaviour:
 error becomes one line `error: ...` on stderr and an exit code (2 for the user's input,
 1 for the rest), with a traceback only under `--debug`. The two consoles print text
 literally (markup off): a file called `tickets[v2].json` or a hint `required: [items]`
-stays as written. Style on purpose with `rich.text.Text`, never with `[bold]` tags.
+stays as written. Style on purpose with `rich.text.Text`, never with `[bold]` tags;
+print with `console` (stderr: messages, progress) or `out` (stdout: results).
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from rich.text import Text
 
 from ..errors import SynthloomError
 
-console = Console(stderr=True, markup=False, highlight=False)
-out = Console(markup=False, highlight=False)
+# markup off: user text is printed as written; soft wrap: a long line (a path) is never cut in two
+console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+out = Console(markup=False, highlight=False, soft_wrap=True)
 
 
 def error_line(exc: BaseException) -> tuple[str, int]:
@@ -49,7 +51,7 @@ def error_line(exc: BaseException) -> tuple[str, int]:
 def print_error(message: str) -> None:
     text = Text("error:", style="bold red")
     text.append(" " + message)
-    console.print(text, soft_wrap=True)
+    console.print(text)
 
 
 @contextlib.contextmanager
@@ -150,5 +152,4 @@ def print_summary(summary) -> None:
         console.print(
             f"only {summary.accepted} of {summary.target} records passed: see the rejections above; "
             "raise engine.max_attempts (or max_tokens / max_seconds) and run again to continue",
-            highlight=False,
         )

@@ -32,12 +32,12 @@ def _branch_fits(marker: str, node: Any) -> bool | None:
 
 def _walk(loc: tuple, data: Any) -> tuple[str, list[tuple[str, bool]]]:
     """(the dotted path a user wrote, [(union point, whether this branch fits the value)])."""
-    parts: list[str] = []
+    parts: list[str | int] = []
     branches: list[tuple[str, bool]] = []
     node = data
     for i, p in enumerate(loc):
         if isinstance(p, int):
-            parts.append(f"[{p}]")
+            parts.append(p)
             node = node[p] if isinstance(node, list) and p < len(node) else None
             continue
         nxt = loc[i + 1] if i + 1 < len(loc) else None
@@ -53,8 +53,11 @@ def _walk(loc: tuple, data: Any) -> tuple[str, list[tuple[str, bool]]]:
     return _join(parts), branches
 
 
-def _join(parts: list[str]) -> str:
-    return ".".join(parts).replace(".[", "[")
+def _join(parts: list[str | int]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
 
 
 def _got(value: Any) -> str:
