@@ -29,8 +29,8 @@ def _check_outputs(recipe: Recipe, output: str | Path | None, data_path: Path, r
     from ..userfiles import check_file, check_folder
 
     named = str(output) if output else (f"output.path {recipe.output.path!r}" if recipe.output.path else None)
-    check_folder(run_dir, "run folder", named)
     check_file(data_path, "output file", named)
+    check_folder(run_dir, "run folder", named)
     for i, exp in enumerate(recipe.output.exports):
         check_folder(Path(exp.path), "export folder", f"output.exports[{i}].path {exp.path!r}")
 
