@@ -280,6 +280,10 @@ def test_model_errors_in_recipe_words(tmp_path, model, said):
     ({"generate": {"technique": "schema", "schema": 5}}, "generate.schema must be a mapping or text (got 5)"),
     ({"engine": {"concurrency": 0}}, "engine.concurrency must be > 0 (got 0)"),
     ({"output": {"with_meta": "maybe"}}, "output.with_meta must be true or false (got 'maybe')"),
+    ({"count": 0}, "count must be > 0 (got 0)"),
+    ({"quality": [{"gate": "judge", "model": {"backend": "gpt5"}}]}, "quality[0].model.backend: unknown backend 'gpt5'"),
+    ({"generate": {"technique": "extract", "docs": "d", "schema": GOOD_SCHEMA, "chunking": {"size": 10, "overlap": 20}}},
+     "generate.chunking.overlap (20) must be smaller than chunking.size (10)"),
 ])
 def test_other_fields_in_recipe_words(tmp_path, over, said):
     r = write(tmp_path / "o.yaml", recipe_text(**over))

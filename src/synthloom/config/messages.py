@@ -112,8 +112,8 @@ def _problem(err: dict, loc: str) -> tuple[str, str | None, str]:
         return field, None, ": required field is missing: add it"
     msg = err["msg"].removeprefix("Value error, ")
     leaf = loc.rsplit(".", 1)[-1]
-    if leaf and msg.startswith(f"{leaf} must "):  # a validator that already names its field
-        return loc, None, msg[len(leaf):]
+    if leaf and msg.startswith(leaf) and msg[len(leaf):len(leaf) + 1] in (" ", ".", ":"):
+        return loc, None, msg[len(leaf):]  # a validator that names its own field: say the path once
     return loc, None, ": " + msg
 
 
