@@ -323,6 +323,15 @@ def test_broken_yaml_in_every_input(files):
     assert not (files / "x").exists()
 
 
+def test_broken_prompt_template_override(files):
+    (files / "prompts").mkdir()
+    write(files / "prompts" / "schema_user.j2", "Write {{ instruction \n")
+    res = synthloom("generate", "schema", "--schema", "good.schema.json", "-n", "1", "-o", "o.jsonl", cwd=files,
+                    env={"SYNTHLOOM_PROMPTS_DIR": str(files / "prompts")})
+    one_error_line(res, 2, "prompts/schema_user.j2: not a valid prompt template at line 1", "built-in schema_user.j2")
+    assert not (files / "o.jsonl").exists() and not (files / "o.run").exists()
+
+
 # kind 4: user text printed literally (no rich markup): errors, the run summary, tables, report
 def test_square_brackets_survive_in_errors(files):
     one_error_line(cli("generate", "schema", "--schema", "tickets[v2].schema.json", "-n", "1", "-o", "o.jsonl"), 2,
