@@ -265,7 +265,8 @@ def test_model_cache_that_cannot_be_created(files, monkeypatch):
     ({"backend": "openai", "model": "m"}, "model.base_url: required field is missing"),
     ({"backend": "llamacpp", "n_ctx": "big"}, "model.n_ctx must be a whole number (got 'big')"),
     ({"backend": "llamacpp", "prompt_style": "fancy"}, "model.prompt_style must be one of 'auto', 'completion' or 'chat' (got 'fancy')"),
-    ({"backend": "llamacpp", "pth": "m.gguf"}, "model.pth: unknown field"),
+    ({"backend": "llamacpp", "pth": "m.gguf"}, "model.pth: unknown field: did you mean 'path'?"),
+    ([{"backend": "llamacpp", "n_threds": 2}], "model[0].n_threds: unknown field: did you mean 'n_threads'?"),
 ])
 def test_model_errors_in_recipe_words(tmp_path, model, said):
     r = write(tmp_path / "m.yaml", recipe_text(model=model))
@@ -281,6 +282,8 @@ def test_model_errors_in_recipe_words(tmp_path, model, said):
     ({"engine": {"concurrency": 0}}, "engine.concurrency must be > 0 (got 0)"),
     ({"output": {"with_meta": "maybe"}}, "output.with_meta must be true or false (got 'maybe')"),
     ({"count": 0}, "count must be > 0 (got 0)"),
+    ({"engine": {"concurency": 4}}, "engine.concurency: unknown field: did you mean 'concurrency'? (or remove it)"),
+    ({"outptu": {}}, "outptu: unknown field: did you mean 'output'?"),
     ({"quality": [{"gate": "judge", "model": {"backend": "gpt5"}}]}, "quality[0].model.backend: unknown backend 'gpt5'"),
     ({"generate": {"technique": "extract", "docs": "d", "schema": GOOD_SCHEMA, "chunking": {"size": 10, "overlap": 20}}},
      "generate.chunking.overlap (20) must be smaller than chunking.size (10)"),

@@ -30,12 +30,14 @@ def _branch_fits(marker: str, node: Any) -> bool | None:
     return None
 
 
-def _walk(loc: tuple, data: Any) -> tuple[str, list[tuple[str, bool]]]:
-    """(the dotted path a user wrote, [(union point, whether this branch fits the value)])."""
+def _walk(loc: tuple, data: Any) -> tuple[str, list[tuple[str, bool]], Any]:
+    """(the dotted path a user wrote, [(union point, whether this branch fits the value)], the last mapping on the way)."""
     parts: list[str | int] = []
     branches: list[tuple[str, bool]] = []
-    node = data
+    node = parent = data
     for i, p in enumerate(loc):
+        if isinstance(node, dict):
+            parent = node
         if isinstance(p, int):
             parts.append(p)
             node = node[p] if isinstance(node, list) and p < len(node) else None
@@ -50,7 +52,7 @@ def _walk(loc: tuple, data: Any) -> tuple[str, list[tuple[str, bool]]]:
                 continue
         parts.append(p)
         node = node.get(p) if isinstance(node, dict) else None
-    return _join(parts), branches
+    return _join(parts), branches, parent
 
 
 def _join(parts: list[str | int]) -> str:
@@ -87,7 +89,26 @@ def _number(x: Any) -> str:
     return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
 
 
-def _problem(err: dict, loc: str) -> tuple[str, str | None, str]:
+def _field_sets(model: Any) -> list[set[str]]:
+    """The field names of every mapping the model can hold (from its JSON schema), by the names a user writes."""
+    try:
+        schema = model.model_json_schema(by_alias=True)
+    except Exception:  # a type without a JSON schema: no suggestions, still a clear message
+        return []
+    sets = [set(d.get("properties", {})) for d in schema.get("$defs", {}).values()]
+    return [set(schema.get("properties", {})), *sets]
+
+
+def _did_you_mean(bad: str, written: dict, model: Any) -> str:
+    import difflib
+
+    siblings = {k for k in written if k != bad}
+    names = set().union(*[s for s in _field_sets(model) if siblings <= s] or [set()]) - siblings
+    close = difflib.get_close_matches(bad, sorted(names), n=1, cutoff=0.75)
+    return f"did you mean '{close[0]}'? (or remove it)" if close else "remove it or check its spelling"
+
+
+def _problem(err: dict, loc: str, hint: str = "") -> tuple[str, str | None, str]:
     """(field path, what it must be or None, the whole message after the path)."""
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind in _MUST:
@@ -100,7 +121,7 @@ def _problem(err: dict, loc: str) -> tuple[str, str | None, str]:
     if kind in ("too_short", "too_long"):
         return loc, None, f": {err['msg'].replace('List', 'the list').replace('Value', 'the value')}"
     if kind == "extra_forbidden":
-        return loc, None, ": unknown field: remove it or check its spelling"
+        return loc, None, f": unknown field: {hint or 'remove it or check its spelling'}"
     if kind == "missing":
         return loc, None, ": required field is missing: add it"
     disc = str(ctx.get("discriminator", "")).strip("'")
@@ -117,17 +138,21 @@ def _problem(err: dict, loc: str) -> tuple[str, str | None, str]:
     return loc, None, ": " + msg
 
 
-def describe_validation_error(exc: ValidationError, origin: str, data: Any = None) -> str:
-    """One line per distinct problem (at most five), each `origin: field.path ...` in the recipe's words."""
+def describe_validation_error(exc: ValidationError, origin: str, data: Any = None, model: Any = None) -> str:
+    """One line per distinct problem (at most five), each `origin: field.path ...` in the recipe's words.
+    With `model` (the pydantic class validated), an unknown field gets the closest known name as a hint."""
     walked = [(err, *_walk(err["loc"], data)) for err in exc.errors()]
     # a branch that does not fit the value is dropped when a fitting branch of the same union has an error
-    fitting = {point for _, _, branches in walked for point, fits in branches if fits}
-    kept = [(err, loc) for err, loc, branches in walked
+    fitting = {point for _, _, branches, _ in walked for point, fits in branches if fits}
+    kept = [(err, loc, parent) for err, loc, branches, parent in walked
             if all(fits or point not in fitting for point, fits in branches)]
     lines: list[str] = []
     musts: dict[str, tuple[int, list[str], str]] = {}  # one value tried against several shapes: say it once
-    for err, loc in kept:
-        field, must, text = _problem(err, loc)
+    for err, loc, parent in kept:
+        hint = ""
+        if err["type"] == "extra_forbidden" and model is not None and isinstance(parent, dict):
+            hint = _did_you_mean(str(err["loc"][-1]), parent, model)
+        field, must, text = _problem(err, loc, hint)
         shown = field or "(top level)"
         if must and field in musts:
             i, alts, got = musts[field]

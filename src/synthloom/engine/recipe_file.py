@@ -18,7 +18,7 @@ def recipe_from_dict(data: Any, origin: str) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(describe_validation_error(exc, origin, data)) from None
+        raise RecipeError(describe_validation_error(exc, origin, data, Recipe)) from None
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
