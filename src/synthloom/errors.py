@@ -4,7 +4,8 @@
      ├── UsageError                the user's input is wrong (exit code 2 in the CLI)
      │    ├── RecipeError          a recipe file or field is invalid
      │    ├── SchemaError          a JSON schema is invalid or unsatisfiable
-     │    └── InputFileError       a seed/document/data file is missing or malformed
+     │    ├── InputFileError       a seed/document/data file is missing or malformed
+     │    └── OutputPathError      a file or folder the user named cannot be created there
      ├── BackendError              a model backend failed (exit code 1)
      │    ├── BackendConnectionError   the server cannot be reached
      │    └── BackendAuthError         the server refused the API key
@@ -35,6 +36,10 @@ class SchemaError(UsageError):
 
 
 class InputFileError(UsageError):
+    pass
+
+
+class OutputPathError(UsageError):
     pass
 
 

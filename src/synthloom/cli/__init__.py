@@ -143,7 +143,7 @@ _register_parts()
 
 
 def main() -> None:
-    app()
+    common.run_app(app)
 
 
 __all__ = ["app", "generate_app", "main", "common"]

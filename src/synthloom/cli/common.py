@@ -1,4 +1,13 @@
-"""What every command shares: clean errors, exit codes, progress bars, summaries."""
+"""What every command shares: clean errors, exit codes, progress bars, summaries.
+
+Every command's body runs inside `with cli_errors(debug):`, and `main()` runs the whole
+app inside it again, so a command that forgets it still gets the same behaviour: any
+error becomes one line `error: ...` on stderr and an exit code (2 for the user's input,
+1 for the rest), with a traceback only under `--debug`. The two consoles print text
+literally (markup off): a file called `tickets[v2].json` or a hint `required: [items]`
+stays as written. Style on purpose with `rich.text.Text`, never with `[bold]` tags;
+print with `console` (stderr: messages, progress) or `out` (stdout: results).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -14,25 +23,70 @@ from rich.text import Text
 
 from ..errors import SynthloomError
 
-console = Console(stderr=True)
-out = Console()
+# markup off: user text is printed as written; soft wrap: a long line (a path) is never cut in two
+console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+out = Console(markup=False, highlight=False, soft_wrap=True)
+
+
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """The message and exit code for any exception that reaches the command line."""
+    if isinstance(exc, SynthloomError):
+        return str(exc), exc.exit_code
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):  # options checked by a config model outside a recipe
+        from ..config.messages import describe_validation_error
+
+        return describe_validation_error(exc, "command line"), 2
+    if isinstance(exc, OSError):
+        from ..userfiles import os_reason
+
+        return f"{os_reason(exc)}; check the path and that there is room and permission to write there", 1
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller -n, --concurrency or model", 1
+    return (f"unexpected {type(exc).__name__}: {exc}; this is a bug in synthloom: "
+            "run again with --debug for the traceback and report it"), 1
+
+
+def print_error(message: str) -> None:
+    text = Text("error:", style="bold red")
+    text.append(" " + message)
+    console.print(text)
 
 
 @contextlib.contextmanager
 def cli_errors(debug: bool = False) -> Iterator[None]:
-    """Turn synthloom errors into one message and an exit code (2 usage, 1 runtime); no traceback unless --debug."""
+    """Turn every error into one message and an exit code (2 usage, 1 runtime); no traceback unless --debug."""
     if debug:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         yield
-    except SynthloomError as exc:
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except KeyboardInterrupt:
+        console.print(Text("interrupted", style="yellow") + Text(": progress is saved; run the same command again to resume"))
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            raise
         if debug:
             console.print_exception()
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: progress is saved; run the same command again to resume")
-        raise typer.Exit(130) from None
+        message, code = error_line(exc)
+        print_error(message)
+        raise typer.Exit(code) from None
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run the typer app with the same error handling around every command, registered or added later."""
+    import click
+
+    try:
+        with cli_errors("--debug" in sys.argv[1:]):
+            app()
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
 
 
 class _StatsColumn(ProgressColumn):
@@ -48,7 +102,7 @@ class _StatsColumn(ProgressColumn):
 def progress_bar(target: int, label: str = "accepted") -> Iterator:
     """Yields an `on_progress` callback for the engine."""
     prog = Progress(
-        TextColumn(f"[bold]{label}"),
+        TextColumn(label.replace("{", "{{").replace("}", "}}"), style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TaskProgressColumn(),
@@ -87,16 +141,15 @@ def print_summary(summary) -> None:
         for stage, reason, n in summary.rejections[:12]:
             r.add_row(stage, reason, str(n))
         console.print(r)
-    state = "[green]complete[/]" if summary.complete else f"[yellow]incomplete (budget: {summary.stopped_by})[/]"
-    console.print(
-        f"{state}: {summary.accepted}/{summary.target} records -> [bold]{summary.output_path}[/]  "
-        f"run dir {summary.run_dir}  calls {summary.calls} (cache hits {summary.cache_hits})  "
-        f"{summary.completion_tokens} new tokens  {summary.wall_s:.1f} s",
-        highlight=False,
-    )
+    line = Text("complete", style="green") if summary.complete else Text(
+        f"incomplete (budget: {summary.stopped_by})", style="yellow")
+    line.append(f": {summary.accepted}/{summary.target} records -> ")
+    line.append(str(summary.output_path), style="bold")
+    line.append(f"  run dir {summary.run_dir}  calls {summary.calls} (cache hits {summary.cache_hits})  "
+                f"{summary.completion_tokens} new tokens  {summary.wall_s:.1f} s")
+    console.print(line)
     if not summary.complete:
         console.print(
             f"only {summary.accepted} of {summary.target} records passed: see the rejections above; "
             "raise engine.max_attempts (or max_tokens / max_seconds) and run again to continue",
-            highlight=False,
         )

@@ -11,20 +11,22 @@ import typer
 def _read_rows(path: Optional[Path], what: str) -> list[Any]:
     """Rows of a JSONL file, or the list in a JSON/YAML file."""
     from ..errors import InputFileError
+    from ..userfiles import read_data, read_text
 
     if path is None:
         return []
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix in (".yaml", ".yml", ".json"):
-            import yaml
-
-            value = yaml.safe_load(text)
-            return value if isinstance(value, list) else [value]
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read {what} ({exc}); give a JSONL file (one per line) "
-                             "or a JSON/YAML list") from None
+    if path.suffix in (".yaml", ".yml", ".json"):
+        value = read_data(path, f"{what} file")
+        return value if isinstance(value, list) else [value]
+    rows = []
+    for n, line in enumerate(read_text(path, f"{what} file").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); give a JSONL file (one {what} per line) "
+                                     "or a JSON/YAML list") from None
+    return rows
 
 
 def _kinds(spec: str) -> dict[str, float]:

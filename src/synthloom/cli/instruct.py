@@ -115,5 +115,5 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
             s = export_run(run_dir, fmt, output, split=split, system=system, seed=seed, stratify=stratify,
                            near_duplicate=near_duplicate, fields=fields)
             counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
-            console.print(f"exported {sum(s.counts.values())} records as {s.format} ({counts}) -> [bold]{s.out_dir}[/]"
-                          f"  card: {s.card}", highlight=False)
+            console.print(f"exported {sum(s.counts.values())} records as {s.format} ({counts}) -> {s.out_dir}"
+                          f"  card: {s.card}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -52,6 +53,7 @@ def dedup_cmd(
     from ..export.writers import atomic_path
     from ..quality.dedup import dedup_texts, load_reference_texts
     from ..quality.text import record_text
+    from ..userfiles import check_file
 
     with cli_errors(debug):
         if method not in ("exact", "minhash", "semantic"):
@@ -60,6 +62,9 @@ def dedup_cmd(
             raise UsageError(f"--unit must be char or word (got {unit!r})")
         if threshold is not None and not 0 < threshold <= 1:
             raise UsageError(f"--threshold must be in (0, 1] (got {threshold})")
+        for path in (output, groups):  # both checked before either is written
+            if path is not None:
+                check_file(path, "output file")
         started = time.perf_counter()
         lines, rows = _read_jsonl(input)
         fields = list(field) if field else None
@@ -172,9 +177,17 @@ def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Op
 
     try:
         configs = [TypeAdapter(GateConfig).validate_python(c) for c in gate_configs]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise UsageError(f"{'.'.join(map(str, first['loc'][1:])) or 'option'}: {first['msg']}") from None
+    except ValidationError as exc:  # the options came from flags: name the flag (min_words -> --min-words)
+        from ..config.messages import describe_validation_error
+
+        lines = describe_validation_error(exc, "command line", gate_configs[0]).splitlines()
+        raise UsageError(re.sub(r"^command line: (\w+)", lambda m: "--" + m.group(1).replace("_", "-"),
+                                lines[0])) from None
+    from ..userfiles import check_file
+
+    for path in (output, rejected):  # both checked before the gates run and before either is written
+        if path is not None:
+            check_file(path, "output file")
     gates = build_gates(configs, Path.cwd())
     lines, rows = _read_jsonl(input)
     records = [Record(r) for r in rows]
@@ -269,13 +282,11 @@ def judge_cmd(
     debug: bool = DebugOpt,
 ) -> None:
     """LLM-as-judge on a JSONL file: a 1-5 score and rationale per record (under _scores); keep >= threshold."""
-    from ..errors import InputFileError
+    from ..userfiles import read_text
 
     with cli_errors(debug):
-        if rubric is not None and not rubric.is_file():
-            raise InputFileError(f"{rubric}: no such rubric file")
         cfg = {"gate": "judge", "threshold": threshold, "criteria": list(criteria or []),
-               "fields": list(field) if field else None, "rubric": rubric.read_text() if rubric else None}
+               "fields": list(field) if field else None, "rubric": read_text(rubric, "rubric file") if rubric else None}
         _gate_file(input, output, [cfg], rejected, True, _model_cfg(backend, base_url, model, api_key_env, gguf),
                    concurrency)
 

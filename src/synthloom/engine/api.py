@@ -24,6 +24,17 @@ def resolve_output(path: str | Path | None, recipe_name: str) -> tuple[Path, Pat
     return p / "data.jsonl", p
 
 
+def _check_outputs(recipe: Recipe, output: str | Path | None, data_path: Path, run_dir: Path) -> None:
+    """Every path the run will write, checked before any work: an unusable one is one clear error, nothing made."""
+    from ..userfiles import check_file, check_folder
+
+    named = str(output) if output else (f"output.path {recipe.output.path!r}" if recipe.output.path else None)
+    check_file(data_path, "output file", named)
+    check_folder(run_dir, "run folder", named)
+    for i, exp in enumerate(recipe.output.exports):
+        check_folder(Path(exp.path), "export folder", f"output.exports[{i}].path {exp.path!r}")
+
+
 async def arun_recipe(
     recipe: Recipe,
     *,
@@ -36,6 +47,7 @@ async def arun_recipe(
 ) -> RunSummary:
     data_path, default_run_dir = resolve_output(output or recipe.output.path, recipe.name)
     run_dir = Path(run_dir) if run_dir else default_run_dir
+    _check_outputs(recipe, output, data_path, run_dir)
     summary = await arun(recipe, base_dir=Path(base_dir), run_dir=run_dir, llm=llm, judge_llm=judge_llm,
                          on_progress=on_progress)
     with RunStore(run_dir / "store.sqlite") as store:

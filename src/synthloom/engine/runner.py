@@ -102,15 +102,20 @@ async def arun(
     gates += list(getattr(generator, "gates", lambda: [])())
     stateful = [g for g in gates if g.stateful]
 
-    store = RunStore(run_dir / "store.sqlite")
-    run_id = run_identity(recipe)
-    recipe_json = recipe.model_dump(mode="json", by_alias=True)
-    resumed = store.begin_run(run_id, recipe.name, recipe_json, versions())
     owns_llm = llm is None
-    if llm is None:
+    if llm is None:  # before the run folder exists: a bad model path leaves nothing behind
         from ..llm.factory import build_llm
 
         llm = build_llm(recipe.models())
+    try:
+        store = RunStore(run_dir / "store.sqlite")
+    except BaseException:
+        if owns_llm:
+            await llm.aclose()
+        raise
+    run_id = run_identity(recipe)
+    recipe_json = recipe.model_dump(mode="json", by_alias=True)
+    resumed = store.begin_run(run_id, recipe.name, recipe_json, versions())
     base_llm = llm
     meter = UsageMeter()
     writer = BatchWriter(store, run_id)

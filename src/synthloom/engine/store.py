@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import StoreError
 from ..records import Record, Rejection, dumps, loads
+from ..userfiles import ensure_folder
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -59,8 +60,8 @@ class RunStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        ensure_folder(self.path.parent, "run folder")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

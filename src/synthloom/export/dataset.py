@@ -19,6 +19,7 @@ from .card import build_card
 from .chat import CHAT_FORMATS, Fields, convert, to_openai
 from .splits import parse_ratios, split_rows
 from .writers import atomic_path, read_jsonl, write_jsonl
+from ..userfiles import ensure_folder
 
 EXPORT_FORMATS = (*CHAT_FORMATS, "hf", "parquet")
 SAMPLES_IN_CARD = 3
@@ -98,10 +99,7 @@ def export_run(
         strata = [m.get(key) for m in metas]
     splits = {k: v for k, v in split_rows(rows, ratios, seed=seed, stratify=strata,
                                            near_duplicate=near_duplicate).items() if v}
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder; give -o a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out_dir, "export folder")
     files: dict[str, str] = {}
     if fmt in CHAT_FORMATS:
         for name, part in splits.items():

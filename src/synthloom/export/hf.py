@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, require
+from ..errors import require
+from ..userfiles import check_folder, ensure_folder
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder; give -o a folder for hf/parquet output")
+    check_folder(out, "export folder")
 
 
 def parquet_files(splits: dict[str, list]) -> dict[str, str]:
@@ -49,7 +49,7 @@ def save_hf(splits: dict[str, list[dict[str, Any]]], out: str | Path) -> Path:
     out = Path(out)
     _check_out(out)
     dd = datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()})
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, "export folder")
     tmp = Path(tempfile.mkdtemp(prefix=".hf-", dir=out))
     try:
         dd.save_to_disk(str(tmp))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import require
+from ..userfiles import ensure_folder
 
 BLUE, GREY, RED, GREEN = "#3b6ea8", "#b0b7c3", "#c0504d", "#5a9e5a"
 
@@ -130,9 +131,15 @@ def judge_plot(hist: dict[str, dict[str, int]], threshold: int | None, path: Pat
 
 
 def make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None = None) -> dict[str, Path]:
+    mpl = require("matplotlib", "report", "report plots")
+    ensure_folder(out, "report folder")
+    with mpl.rc_context({"text.parse_math": False}):  # a value like "$5-$10" is text, not TeX math
+        return _make_plots(report, out, lengths)
+
+
+def _make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None) -> dict[str, Path]:
     from .report import FUNNEL_LABELS
 
-    out.mkdir(parents=True, exist_ok=True)
     plots = {"funnel": funnel_plot(report["funnel"], FUNNEL_LABELS, out / "funnel.png")}
     if report["rejections"]:
         plots["rejections"] = rejections_plot(report["rejections"], out / "rejections.png")

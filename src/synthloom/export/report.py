@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ..errors import InputFileError
 from ..records import Record, Rejection
+from ..userfiles import check_folder, ensure_folder
 from ..quality.text import record_text, words
 
 FUNNEL_LABELS = {
@@ -232,8 +233,9 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
 
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir else run_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    report = build_report(run_dir, **kwargs)
+    check_folder(out, "report folder")
+    report = build_report(run_dir, **kwargs)  # a run folder that is not one fails here, before any folder is made
+    ensure_folder(out, "report folder")
     with open_store(run_dir) as store:
         records = store.accepted_records(report["run"]["run_id"])
     texts_lengths = [len(record_text(r.data, kwargs.get("text_fields"))) for r in records]

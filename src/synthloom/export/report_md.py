@@ -2,9 +2,22 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .report import FUNNEL_LABELS
+
+
+_MD_SPECIAL = re.compile(r"[\\`*\[\]<|$~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")  # `too_short` stays readable
+
+
+class _Md(str):
+    """Text that is Markdown on purpose (not escaped)."""
+
+
+def md(text: Any) -> str:
+    """User text (names, reasons, values, examples) shown literally in Markdown: `[v2]`, `*`, `$5` stay as written."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(str(text).split()))
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -21,7 +34,7 @@ def _fmt(x: Any, digits: int = 3) -> str:
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for r in rows:
-        out.append("| " + " | ".join(_fmt(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |")
+        out.append("| " + " | ".join(c if isinstance(c, _Md) else md(_fmt(c)) for c in r) + " |")
     return out
 
 
@@ -36,9 +49,10 @@ def _example(ex: dict[str, Any] | None) -> str:
 
 def render_markdown(r: dict[str, Any]) -> str:
     run, f = r["run"], r["funnel"]
-    L: list[str] = [f"# Run report: {run.get('name')}", ""]
+    L: list[str] = [f"# Run report: {md(run.get('name'))}", ""]
     L += [f"- run id `{run['run_id']}`, status **{run.get('status')}**, technique `{run.get('technique')}`",
-          f"- model(s): {', '.join(run.get('models') or []) or '—'}; gates: {', '.join(run.get('gates') or []) or 'none'}",
+          f"- model(s): {md(', '.join(run.get('models') or []) or '—')}; "
+          f"gates: {md(', '.join(run.get('gates') or []) or 'none')}",
           f"- target {run.get('target')} records; accepted **{f.get('accepted', 0)}** of {f.get('generated', 0)} "
           f"candidates (yield {_fmt((r.get('yield') or 0) * 100, 1)}%)", ""]
 
@@ -92,7 +106,8 @@ def render_markdown(r: dict[str, Any]) -> str:
     if dist.get("attributes"):
         L += ["### Attribute coverage", ""]
         for axis, info in dist["attributes"].items():
-            L += [f"**{axis}**" + (f" — never produced: {', '.join(info['missing'])}" if info["missing"] else ""), ""]
+            L += [f"**{md(axis)}**" + (f" — never produced: {md(', '.join(map(str, info['missing'])))}"
+                                       if info["missing"] else ""), ""]
             L += _table(["value", "count", "share", "target"],
                         [[v, x["count"], f"{x['share']:.0%}",
                           "—" if x["target_share"] is None else f"{x['target_share']:.0%}"]
@@ -122,7 +137,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     L += ["## Cost", ""]
     L += _table(["model", "purpose", "calls", "cache hits", "tokens in", "tokens out"],
                 [[u["model"], u["purpose"], u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"]]
-                 for u in c["by_model_and_purpose"]] + [["**total**", "", t["calls"], t["cache_hits"], t["prompt_tokens"],
+                 for u in c["by_model_and_purpose"]] + [[_Md("**total**"), "", t["calls"], t["cache_hits"], t["prompt_tokens"],
                                                          t["completion_tokens"]]]) + [""]
     L += [f"Wall time {_fmt(c['wall_s'], 1)} s; {_fmt(c['records_per_s'], 3)} accepted records/s; "
           f"{_fmt(c['completion_tokens_per_accepted'], 1)} completion tokens per accepted record; "

@@ -9,21 +9,32 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from ..errors import UsageError, require
+from ..errors import OutputPathError, UsageError, require
 from ..records import Record, Rejection, dumps
+from ..userfiles import check_file, ensure_folder, os_reason, show
 
 FORMATS = ("jsonl", "parquet")
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename onto it only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def atomic_path(path: Path, what: str = "output file") -> Iterator[Path]:
+    """Yield a temp path beside `path`; rename onto it only if the block succeeds.
+    A path that cannot be written is one OutputPathError naming it, before the block runs."""
+    path = Path(path)
+    check_file(path, what)
+    ensure_folder(path.parent, what, named=path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputPathError(f"{show(path)}: cannot write the {what} there: {os_reason(exc)}; choose another path") from None
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputPathError(f"{show(path)}: cannot write the {what} there: {os_reason(exc)}; "
+                                  "choose another path") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

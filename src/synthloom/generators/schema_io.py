@@ -7,12 +7,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError as _JSSchemaError
 from jsonschema.validators import validator_for
 
 from ..errors import SchemaError
+from ..userfiles import read_data, show
 
 
 def load_schema(spec: dict[str, Any] | str, base_dir: Path, where: str = "generate.schema") -> dict[str, Any]:
@@ -23,14 +23,10 @@ def load_schema(spec: dict[str, Any] | str, base_dir: Path, where: str = "genera
     else:
         path = Path(spec) if Path(spec).is_absolute() else Path(base_dir, spec)
         if not path.is_file():
-            raise SchemaError(f"{where}: schema file '{path}' does not exist; give a path to a .json or .yaml file, "
+            raise SchemaError(f"{where}: schema file '{show(path)}' does not exist; give a path to a .json or .yaml file, "
                               "an inline mapping, or a pydantic model as module:Class")
-        try:
-            text = path.read_text(encoding="utf-8")
-            schema = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise SchemaError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc}); fix the file") from exc
-        origin = str(path)
+        schema = read_data(path, "schema file", SchemaError)
+        origin = show(path)
     check_schema(schema, origin)
     return schema
 

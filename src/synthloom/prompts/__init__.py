@@ -35,13 +35,27 @@ class Prompt:
     def __init__(self, name: str, extra_dirs: tuple[str, ...] = ()) -> None:
         env = _env(tuple(extra_dirs))
         file = name if name.endswith(".j2") else f"{name}.j2"
-        self.template = env.get_template(file)
+        try:
+            self.template = env.get_template(file)
+        except jinja2.TemplateSyntaxError as exc:  # a user's override in SYNTHLOOM_PROMPTS_DIR
+            from ..errors import UsageError
+            from ..userfiles import show
+
+            raise UsageError(f"{show(exc.filename or file)}: not a valid prompt template at line {exc.lineno}: "
+                             f"{str(exc.message).rstrip('.')}; fix it, or remove it to use the built-in {file}") from None
         self.name = name
         source = Path(self.template.filename).read_bytes() if self.template.filename else b""
         self.hash = hashlib.blake2b(source, digest_size=6).hexdigest()
 
     def render(self, **variables: object) -> str:
-        return self.template.render(**variables).strip()
+        try:
+            return self.template.render(**variables).strip()
+        except jinja2.UndefinedError as exc:
+            from ..errors import UsageError
+            from ..userfiles import show
+
+            raise UsageError(f"{show(self.template.filename or self.name)}: the prompt template uses an unknown "
+                             f"variable ({exc.message}); it can use: {', '.join(sorted(variables))}") from None
 
 
 def load(name: str, extra_dirs: tuple[str, ...] = ()) -> Prompt:

@@ -161,6 +161,7 @@ def _short(text: str, n: int = 80) -> str:
 
 def load_reference_texts(paths: Iterable[str], field: str | list[str] | None, base_dir: Path) -> list[str]:
     from ..errors import InputFileError
+    from ..userfiles import read_text
     import orjson
 
     fields = [field] if isinstance(field, str) else field
@@ -169,7 +170,7 @@ def load_reference_texts(paths: Iterable[str], field: str | list[str] | None, ba
         path = Path(p) if Path(p).is_absolute() else base_dir / p
         if not path.is_file():
             raise InputFileError(f"dedup reference file {path} does not exist: fix `reference:` in the dedup gate")
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(read_text(path, "dedup reference file").splitlines(), 1):
             if not line.strip():
                 continue
             try:

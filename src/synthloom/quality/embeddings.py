@@ -128,9 +128,11 @@ class MiniLMEmbedder:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingDependencyError("tokenizers", "embed", "MiniLM sentence embeddings") from exc
-        self.config = json.loads((folder / "config.json").read_text())
+        from ..userfiles import read_data
+
+        self.config = read_data(folder / "config.json", "model config")
         st_cfg = folder / "sentence_bert_config.json"
-        limit = json.loads(st_cfg.read_text()).get("max_seq_length", 256) if st_cfg.is_file() else 256
+        limit = read_data(st_cfg, "model config").get("max_seq_length", 256) if st_cfg.is_file() else 256
         self.max_length = max_length or limit
         self.batch_size = batch_size
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

@@ -36,7 +36,9 @@ def load_qa_examples(extra_dirs: tuple[str, ...] = ()) -> dict[str, Any]:
     for d in dirs:
         p = Path(d) / "qa_examples.json"
         if p.is_file():
-            return json.loads(p.read_text(encoding="utf-8"))
+            from ..userfiles import read_data
+
+            return read_data(p, "few-shot examples file")
     return {}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..records import Record
+from ..userfiles import ensure_folder
 
 
 def stratum_of(rec: Record, by: str | None) -> str:
@@ -94,7 +95,7 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
     by = by or default_stratum(records, info.get("recipe") or {})
     sample = stratified_sample(records, n, by, seed)
     out_dir = Path(out) if out else run_dir / "review"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir, "review folder")
     rows = [{"n": i + 1, "id": r.id, "stratum": s, "verdict": None, "note": "", "data": r.data,
              "scores": r.meta.get("scores", {})} for i, (s, r) in enumerate(sample)]
     jsonl, md = out_dir / "sample.jsonl", out_dir / "sample.md"
