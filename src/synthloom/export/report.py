@@ -234,6 +234,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
     out = Path(out_dir) if out_dir else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(run_dir, **kwargs)
+    from ..review.calibrate import review_section
+
+    review = review_section(run_dir)  # the human verdicts of `synthloom review`, if any
+    if review:
+        report["review"] = review
     with open_store(run_dir) as store:
         records = store.accepted_records(report["run"]["run_id"])
     texts_lengths = [len(record_text(r.data, kwargs.get("text_fields"))) for r in records]
