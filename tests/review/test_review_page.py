@@ -268,7 +268,7 @@ def test_token_host_and_cross_origin_writes(browser, servers, tmp_path):
 def test_screenshot(browser, servers, tmp_path):
     """A screenshot of the page; SYNTHLOOM_SCREENSHOTS=1 writes it to docs/images/review-page.png."""
     run_dir = make_run(tmp_path)
-    srv = servers(run_dir, "-n", "8", "--rejected", "2", "--seed", "3")
+    srv = servers(run_dir, "-n", "8", "--rejected", "2", "--seed", "5")
     page = open_page(browser, srv.url)
     page.keyboard.press("a")
     expect(page.locator("#done")).to_have_text("1 of 10 reviewed")
