@@ -224,7 +224,7 @@ def _call(url: str, *, data: bytes | None = None, headers: dict | None = None) -
 
 def test_token_host_and_cross_origin_writes(browser, servers, tmp_path):
     run_dir = make_run(tmp_path)
-    srv = servers(run_dir, "-n", "3")
+    srv = servers(run_dir, "-n", "3", "--blind")
     good = {"X-Review-Token": srv.token, "Content-Type": "application/json"}
     status, body = _call(f"{srv.base}/api/state", headers={"X-Review-Token": srv.token})
     item = json.loads(body)["items"][0]["id"]
@@ -262,6 +262,15 @@ def test_token_host_and_cross_origin_writes(browser, servers, tmp_path):
     assert outcomes[1] == "blocked", outcomes
     with RunStore(run_dir / "store.sqlite") as store:
         assert store.verdicts()[item]["verdict"] == "accept", outcomes
+
+    # --blind: gate scores and accepted/rejected stay hidden until the reviewer decides
+    page = open_page(browser, srv.url)
+    assert page.inner_text("#pos") == "record 2 of 3"
+    text = page.inner_text("#record")
+    assert "hidden until you give a verdict" in text and "accepted record" not in text and "4/5" not in text
+    page.keyboard.press("ArrowLeft")
+    text = page.inner_text("#record")
+    assert "accepted record" in text and "4/5" in text  # item 1 has a verdict now
     page.close()
 
 
