@@ -283,7 +283,7 @@ def test_screenshot(browser, servers, tmp_path):
     expect(page.locator("#done")).to_have_text("1 of 10 reviewed")
     page.keyboard.press("ArrowLeft")
     shot = tmp_path / "review-page.png"
-    page.screenshot(path=str(shot), full_page=True)
+    page.screenshot(path=str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
     if os.environ.get("SYNTHLOOM_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "images" / "review-page.png"
