@@ -40,6 +40,13 @@ def test_best_threshold_finds_where_reviewers_draw_the_line():
     scored = [(1, False), (2, False), (3, False), (3, False), (4, True), (4, True), (5, True), (5, False)]
     best = best_threshold(scored, [1, 2, 3, 4, 5, 6], current=3)
     assert best["threshold"] == 4 and best["agreement"] == pytest.approx(7 / 8)
+    # reviewers who reject most: keeping nothing (t=6) agrees on 9 of 10 but tells nothing (kappa 0);
+    # t=5 agrees on 8 of 10 with kappa (0.8 - 0.66) / 0.34
+    mostly_bad = [(5, True), (5, False), (5, False), (4, False), (3, False), (3, False), (2, False), (2, False),
+                  (1, False), (1, False)]
+    best = best_threshold(mostly_bad, [1, 2, 3, 4, 5, 6], current=3)
+    assert best["threshold"] == 5 and best["kappa"] == pytest.approx(0.14 / 0.34)
+    assert agreement([(s >= 6, h) for s, h in mostly_bad])["agreement"] == pytest.approx(0.9)
     # a tie goes to the threshold nearest the current one
     assert best_threshold([(2, True), (4, True)], [1, 2, 3], current=3)["threshold"] == 2
 

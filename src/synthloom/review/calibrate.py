@@ -40,13 +40,15 @@ def agreement(pairs: Sequence[tuple[bool, bool]]) -> dict[str, Any]:
 
 def best_threshold(scored: Sequence[tuple[float, bool]], candidates: Iterable[float],
                    current: float | None) -> dict[str, Any] | None:
-    """The threshold t (pass when score >= t) whose decisions agree most with the humans.
+    """The threshold t (pass when score >= t) whose decisions match the humans best.
 
-    Ties go to the higher kappa, then to the threshold closest to the current one."""
+    Best is the highest Cohen's kappa, not raw agreement: when reviewers reject most records, a
+    threshold that keeps nothing agrees often and tells nothing (kappa 0). Ties go to the higher
+    agreement, then to the threshold closest to the current one; an undefined kappa counts as 0."""
     best = None
     for t in sorted(set(candidates)):
         a = agreement([(s >= t, h) for s, h in scored])
-        key = (a["agreement"] or 0.0, -2.0 if a["kappa"] is None else a["kappa"],
+        key = (0.0 if a["kappa"] is None else a["kappa"], a["agreement"] or 0.0,
                -abs(t - current) if current is not None else 0.0)
         if best is None or key > best[0]:
             best = (key, t, a)
