@@ -141,7 +141,14 @@ def test_verdicts_by_keyboard_survive_reload_and_a_killed_server(browser, server
     assert "your verdict: reject" in page.inner_text("#record")
     assert page.input_value("#note") == "says pos, reads neg"
     assert page.eval_on_selector("#reasons button.on", "e => e.textContent") == "3 wrong label"
+    page.click("#note")  # a note edited after the verdict is saved when the reviewer moves on
+    page.keyboard.type(" (sarcasm?)")
+    page.click("#next")
+    expect(page.locator("#pos")).to_have_text("record 3 of 10")
+    expect(page.locator("#status")).to_have_text("saved ✓")
 
+    with RunStore(run_dir / "store.sqlite") as store:
+        assert store.verdicts()[list(saved)[1]]["note"] == "says pos, reads neg (sarcasm?)"
     srv.kill()  # no goodbye: verdicts must already be in the store
     srv2 = servers(run_dir, "-n", "20", "--rejected", "2", "--seed", "1")
     assert "(3 already reviewed)" in srv2.output
