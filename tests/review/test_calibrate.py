@@ -97,10 +97,11 @@ def test_report_gets_a_human_review_section_and_cli_prints_calibration(tmp_path)
     assert cal["gates"]["judge"]["agreement"] == 1.0 and not cal["gates"]["judge"]["flagged"]
     res = runner.invoke(app, ["calibrate", str(run_dir), "--min-agreement", "0.95"])
     assert res.exit_code == 0 and "judge" in res.output and "flagged (agreement below 95%): label" in res.output
-    md = write_report(run_dir, embedder=None)["markdown"].read_text()
+    md = write_report(run_dir, embedder=None, min_agreement=0.95)["markdown"].read_text()
     section = md[md.index("## Human review"):]
     assert "Reviewers accepted 8 of 8 sampled accepted records: precision **100%**" in section
-    assert "| judge | 10 | 100% | 1.00 |" in section and "wrong facts" in section
+    assert "| judge | 10 | 100% | 1.00 |" in section and "| label **flagged** | 9 | 89% |" in section
+    assert "wrong facts" in section
 
 
 def _empty_run(tmp_path):

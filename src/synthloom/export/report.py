@@ -233,10 +233,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
+    min_agreement = kwargs.pop("min_agreement", 0.8)
     report = build_report(run_dir, **kwargs)
     from ..review.calibrate import review_section
 
-    review = review_section(run_dir)  # the human verdicts of `synthloom review`, if any
+    review = review_section(run_dir, min_agreement)  # the human verdicts of `synthloom review`, if any
     if review:
         report["review"] = review
     with open_store(run_dir) as store:
