@@ -151,3 +151,20 @@ def test_verdicts_are_checked_and_kept_in_the_store(tmp_path):
     assert summ["overall"]["reviewed"] == 1 and summ["overall"]["precision"] == 0 and summ["skipped"] == 1
     assert summ["reasons"] == {"off task": 1}
     again.close()
+
+
+def test_gate_signals_read_judge_label_and_support_from_lineage():
+    from synthloom.review.items import gate_signals
+
+    recipe = {"quality": [{"gate": "judge", "threshold": 4}]}
+    s = gate_signals({"scores": {"judge": 3, "label_agrees": False, "label_predicted": "neg"},
+                      "judge": {"rationale": "bland"}}, recipe)
+    assert s["judge"]["passed"] is False and s["judge"]["threshold"] == 4 and s["judge"]["rationale"] == "bland"
+    assert s["label"] == {**s["label"], "passed": False, "shown": "disagrees: predicted 'neg'"}
+    # support: the gate's own score, its rejection, or the qa technique's built-in judge having passed
+    assert gate_signals({"scores": {"support": "yes"}}, {})["support"]["passed"] is True
+    unsupported = Rejection("judge", "unsupported", "the judge found the answer not supported", data={"q": 1})
+    assert gate_signals({}, {}, unsupported)["support"]["passed"] is False
+    assert gate_signals({"kind": "factual", "judge": None}, {})["support"]["passed"] is True
+    assert "support" not in gate_signals({"kind": "unanswerable", "judge": None}, {})
+    assert gate_signals({"scores": {"toxic_free": True}}, {})["toxic_free"]["passed"] is True  # a later gate's yes/no
