@@ -345,7 +345,7 @@ class RunStore:
         )
 
     def verdicts(self, run_id: str | None = None) -> dict[str, dict[str, Any]]:
-        """item id -> {verdict, reason, note, updated}, in the order they were given."""
+        """item id -> {verdict, reason, note, updated}, oldest change first."""
         run_id = run_id or self.latest_run_id()
         cur = self._db.execute("SELECT item_id, verdict, reason, note, updated FROM verdicts WHERE run_id=?"
                                " ORDER BY updated", (run_id,))
