@@ -167,4 +167,7 @@ def test_gate_signals_read_judge_label_and_support_from_lineage():
     assert gate_signals({}, {}, unsupported)["support"]["passed"] is False
     assert gate_signals({"kind": "factual", "judge": None}, {})["support"]["passed"] is True
     assert "support" not in gate_signals({"kind": "unanswerable", "judge": None}, {})
+    assert gate_signals({"kind": "unanswerable", "judge": None}, {})["unanswerable"]["passed"] is True
+    answered = Rejection("judge", "answerable", "the judge found the answer in kb#2", data={"q": 1})
+    assert gate_signals({"kind": "unanswerable"}, {}, answered)["unanswerable"]["passed"] is False
     assert gate_signals({"scores": {"toxic_free": True}}, {})["toxic_free"]["passed"] is True  # a later gate's yes/no

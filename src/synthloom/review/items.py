@@ -3,8 +3,8 @@
 An item is a plain dict the page renders and the summary and calibration read:
 its id (the accepted record's content id, or `rej-<seq>` for a rejected
 candidate), the record's fields, its lineage, and one signal per scoring gate
-(LLM judge, label check, support) with the score the gate gave and whether the
-record passed it.
+(LLM judge, label check, support, the qa technique's unanswerable check) with
+the score the gate gave and whether the record passed it.
 """
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ def gate_signals(meta: dict[str, Any], recipe: dict[str, Any], rejection: Reject
         out["support"] = {"score": 1.0 if support else 0.0, "passed": support, "threshold": None,
                           "shown": "supported" if support else "not supported",
                           "rationale": rejection.detail if rejection is not None and not support else ""}
+    if rejection is not None and rejection.stage == "judge" and rejection.reason == "answerable":
+        out["unanswerable"] = {"score": 0.0, "passed": False, "threshold": None, "shown": "answered in the documents",
+                               "rationale": rejection.detail}
+    elif rejection is None and "judge" in meta and meta.get("judge") is None and meta.get("kind") == "unanswerable":
+        out["unanswerable"] = {"score": 1.0, "passed": True, "threshold": None, "shown": "not answered in the documents",
+                               "rationale": ""}
     for k, v in scores.items():  # any other yes/no score a gate leaves (kept generic for gates added later)
         if k not in out and k not in ("judge", "label_agrees", "label_predicted", "support") and isinstance(v, bool):
             out[k] = {"score": 1.0 if v else 0.0, "passed": v, "threshold": None, "shown": "yes" if v else "no",
