@@ -137,6 +137,8 @@ def _register_parts() -> None:
 
     for part in (instruct, documents, quality):
         part.register(app, generate_app)
+    from . import review
+    review.register(app, generate_app)
 
 
 _register_parts()

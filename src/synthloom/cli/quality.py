@@ -97,13 +97,14 @@ def report_cmd(
     run_dir: Path = typer.Argument(..., help="A run directory (holds store.sqlite)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for report.md, report.json and the plots (default RUN_DIR/report)."),
     field: Optional[List[str]] = typer.Option(None, "--field", help="Field(s) whose text the diversity and length numbers use."),
+    min_agreement: float = typer.Option(0.8, "--min-agreement", help="Human review section: flag a gate whose agreement with reviewers is below this."),
     debug: bool = DebugOpt,
 ) -> None:
     """Write report.md, report.json and PNG plots: funnel, rejections with examples, diversity, distributions, cost."""
     from ..export.report import write_report
 
     with cli_errors(debug):
-        paths = write_report(run_dir, output, text_fields=list(field) if field else None)
+        paths = write_report(run_dir, output, text_fields=list(field) if field else None, min_agreement=min_agreement)
         out.print(f"report: {paths['markdown']}  ({len(paths) - 2} plots, data in {paths['json'].name})")
 
 

@@ -7,6 +7,7 @@ Tables:
   records     accepted records with their lineage, in acceptance order
   rejections  rejected candidates with stage, reason and detail
   usage       calls, cache hits and tokens per run, model and purpose
+  verdicts    human spot-check verdicts (accept/reject/skip) per accepted record id or `rej-<seq>`
 
 Every slot is committed in one transaction (its records, its rejections, its
 slot row), so a crash loses at most the slots in flight; their finished calls
@@ -46,6 +47,9 @@ CREATE TABLE IF NOT EXISTS usage (
   calls INTEGER DEFAULT 0, cache_hits INTEGER DEFAULT 0,
   prompt_tokens INTEGER DEFAULT 0, completion_tokens INTEGER DEFAULT 0,
   PRIMARY KEY (run_id, model, purpose));
+CREATE TABLE IF NOT EXISTS verdicts (
+  run_id TEXT NOT NULL, item_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT, note TEXT, updated REAL,
+  PRIMARY KEY (run_id, item_id));
 """
 
 _dumps = dumps
@@ -323,6 +327,30 @@ class RunStore:
                 "cache_hits": sum(u["cache_hits"] for u in usage),
             },
         }
+
+    # -- human verdicts (synthloom review) -------------------------------------
+    def rejected_items(self, run_id: str | None = None) -> list[tuple[int, Rejection]]:
+        """(seq, rejection) for rejected candidates that carry data: what a reviewer can look at."""
+        run_id = run_id or self.latest_run_id()
+        cur = self._db.execute("SELECT seq, stage, reason, detail, data, raw, meta FROM rejections"
+                               " WHERE run_id=? AND data IS NOT NULL AND stage != 'surplus' ORDER BY seq", (run_id,))
+        return [(seq, Rejection(stage=st, reason=r, detail=d or "", data=_loads(data), raw=raw, meta=_loads(m) or {}))
+                for seq, st, r, d, data, raw, m in cur]
+
+    def save_verdict(self, run_id: str, item_id: str, verdict: str, reason: str = "", note: str = "") -> None:
+        self._db.execute(
+            "INSERT INTO verdicts (run_id, item_id, verdict, reason, note, updated) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT (run_id, item_id) DO UPDATE SET verdict=excluded.verdict, reason=excluded.reason,"
+            " note=excluded.note, updated=excluded.updated",
+            (run_id, item_id, verdict, reason, note, time.time()),
+        )
+
+    def verdicts(self, run_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """item id -> {verdict, reason, note, updated}, oldest change first."""
+        run_id = run_id or self.latest_run_id()
+        cur = self._db.execute("SELECT item_id, verdict, reason, note, updated FROM verdicts WHERE run_id=?"
+                               " ORDER BY updated", (run_id,))
+        return {i: {"verdict": v, "reason": r or "", "note": n or "", "updated": u} for i, v, r, n, u in cur}
 
     # -- helpers ---------------------------------------------------------------
     def _tx(self):

@@ -234,8 +234,14 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir else run_dir / "report"
     check_folder(out, "report folder")
+    min_agreement = kwargs.pop("min_agreement", 0.8)
     report = build_report(run_dir, **kwargs)  # a run folder that is not one fails here, before any folder is made
     ensure_folder(out, "report folder")
+    from ..review.calibrate import review_section
+
+    review = review_section(run_dir, min_agreement)  # the human verdicts of `synthloom review`, if any
+    if review:
+        report["review"] = review
     with open_store(run_dir) as store:
         records = store.accepted_records(report["run"]["run_id"])
     texts_lengths = [len(record_text(r.data, kwargs.get("text_fields"))) for r in records]

@@ -142,4 +142,8 @@ def render_markdown(r: dict[str, Any]) -> str:
     L += [f"Wall time {_fmt(c['wall_s'], 1)} s; {_fmt(c['records_per_s'], 3)} accepted records/s; "
           f"{_fmt(c['completion_tokens_per_accepted'], 1)} completion tokens per accepted record; "
           f"cache hit rate {_fmt(c['cache_hit_rate'])}.", ""]
+    if r.get("review"):
+        from ..review.calibrate import calibration_markdown
+
+        L += calibration_markdown(r["review"]["calibration"], r["review"]["summary"])
     return "\n".join(L)
