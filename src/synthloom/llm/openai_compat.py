@@ -451,7 +451,10 @@ class OpenAICompatLLM:
             finish, error = ("error", f"stopped by the server: {reason}") if reason == "content_filter" \
                 else ("stop", None)
         parsed = parse_json_text(text) if req.json_schema is not None else None
+        details = usage.get("prompt_tokens_details")  # OpenAI and vLLM report prompt-cache hits here
+        cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
         return GenerationResult(text=text, parsed=parsed, finish_reason=finish,
                                 prompt_tokens=usage.get("prompt_tokens") or 0,
                                 completion_tokens=usage.get("completion_tokens") or 0,
-                                latency_s=latency, model=self._identity, error=error)
+                                latency_s=latency, model=self._identity, error=error,
+                                cached_prompt_tokens=cached if isinstance(cached, int) else 0)
