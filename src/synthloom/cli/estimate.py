@@ -22,15 +22,18 @@ def _num(x: float, unit: str = "") -> str:
 
         return money(x)
     if unit == "s":
-        return f"{x:,.0f} s" if x < 120 else f"{x / 60:,.1f} min" if x < 7200 else f"{x / 3600:,.1f} h"
+        return f"{x:.1f} s" if x < 10 else f"{x:,.0f} s" if x < 120 else f"{x / 60:,.1f} min" if x < 7200 else f"{x / 3600:,.1f} h"
     return f"{x:,.0f}"
 
 
 def print_estimate(est) -> None:
     s = est.pilot
+    surplus = est.usable - est.accepted
     console.print(
-        f"pilot: {est.accepted} accepted of {est.slots} attempts (yield {est.yield_per_slot:.0%}, "
-        f"95% range {est.yield_range[0]:.0%}-{est.yield_range[1]:.0%}), {est.fresh_calls} new calls, "
+        f"pilot: {est.usable} of {est.slots} attempts made a record that passed the gates (yield "
+        f"{est.yield_per_slot:.0%}, 95% range {est.yield_range[0]:.0%}-{est.yield_range[1]:.0%})"
+        + (f"; {est.accepted} kept, {surplus} past the pilot's target dropped" if surplus else "")
+        + f"; {est.fresh_calls} new calls, "
         f"{est.prompt_tokens:,} + {est.completion_tokens:,} tokens"
         + (f", {_num(est.cost, '$')}" if est.cost is not None else "")
         + f", {_num(est.wall_s, 's')}" + (f"  run dir {s.run_dir}" if s else ""),

@@ -5,16 +5,17 @@ declared on `openai` model blocks anywhere in a recipe (the generator's model, a
 or a label checker's `model:`). A model without a price costs nothing here, and the
 tables say "unpriced" rather than $0.
 
-The budget is a hard cap: before each call that is not in the cache, the guard reserves
-the most that call can cost (its prompt at one token per UTF-8 byte, plus `max_tokens`
-of output; once calls have come back, prompt tokens are estimated from the largest
-tokens-per-byte seen for that model, with 10% to spare) and refuses the call when what is
-spent plus what is reserved would pass `max_cost`. When the call returns, the reservation
-becomes its real cost. So the spend never crosses the budget, and the run stops at the
-first call that could.
+The budget is a cap: before each call that is not in the cache, the guard reserves what
+that call can cost at most (`max_tokens` of output, and its prompt at one token per two
+UTF-8 bytes until calls have come back, then at the largest tokens-per-byte seen for that
+model plus 10%; tokenizers for English make about one token per four bytes) and refuses the
+call when what is spent plus what is reserved would pass `max_cost`. When the call returns,
+the reservation becomes its real cost. So the run stops at the first call that could cross
+the budget; the spend can only pass it if a prompt had more tokens than that bound.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any, Iterator, Mapping, Sequence
@@ -125,6 +126,7 @@ class CostGuard:
         self.reserved = 0.0
         self.tokens_per_byte: dict[str, float] = {}
         self.refused: str | None = None
+        self._settled: asyncio.Event | None = None  # set (and replaced) each time a call gives its reservation back
 
     def worst_case(self, ident: str, req: GenerationRequest) -> float:
         price = self.prices.get(ident)
@@ -132,20 +134,26 @@ class CostGuard:
             return 0.0
         nbytes = _request_bytes(req)
         ratio = self.tokens_per_byte.get(ident)
-        prompt = nbytes if ratio is None else min(nbytes, math.ceil(nbytes * ratio * 1.1) + 16)
+        prompt = math.ceil(nbytes / 2) if ratio is None else min(nbytes, math.ceil(nbytes * ratio * 1.1) + 16)
         return (prompt * max(price["input"], price["cached_input"]) + req.max_tokens * price["output"]) / PER
 
-    def reserve(self, ident: str, req: GenerationRequest) -> float:
-        need = self.worst_case(ident, req)
-        if need and self.spent + self.reserved + need > self.max_cost:
-            self.refused = (f"the next call could cost up to {money(need)} and {money(self.spent)} of the "
-                            f"engine.max_cost {money(self.max_cost)} is spent")
-            raise BudgetExhausted(self.refused)
-        self.reserved += need
-        return need
+    async def reserve(self, needs: list[float]) -> None:
+        """Hold `needs` (one batch, all or nothing); waits while calls in flight hold what would make it fit."""
+        total = sum(needs)
+        while total and self.spent + self.reserved + total > self.max_cost:
+            if self.reserved <= 0:  # nothing in flight will give anything back: this call could cross the budget
+                self.refused = (f"the next call could cost up to {money(total)} and {money(self.spent)} of the "
+                                f"engine.max_cost {money(self.max_cost)} is spent")
+                raise BudgetExhausted(self.refused)
+            self._settled = self._settled if self._settled is not None else asyncio.Event()
+            await self._settled.wait()
+        self.reserved += total
 
     def settle(self, ident: str, req: GenerationRequest, held: float, r: GenerationResult | None) -> None:
         self.reserved -= held
+        if self._settled is not None:
+            self._settled.set()
+            self._settled = None
         price = self.prices.get(ident)
         if price is None or r is None:
             return
@@ -179,14 +187,8 @@ class BudgetedLLM:
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         idents = [self._ident(r) for r in requests]
-        held: list[float] = []
-        try:
-            for ident, req in zip(idents, requests):
-                held.append(self._guard.reserve(ident, req))
-        except BudgetExhausted:
-            for ident, req, h in zip(idents, requests, held):
-                self._guard.settle(ident, req, h, None)
-            raise
+        held = [self._guard.worst_case(i, r) for i, r in zip(idents, requests)]
+        await self._guard.reserve(held)
         results: list[GenerationResult] | None = None
         try:
             results = await self._llm.generate(requests)
