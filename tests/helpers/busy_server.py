@@ -24,8 +24,8 @@ class BusyServer:
                       "total_tokens": prompt_tokens + completion_tokens}
         self.in_flight = 0
         self.max_in_flight = 0
-        self.arrivals: list[tuple[float, int]] = []  # (monotonic time, in flight including this one)
-        self.refusals: list[float] = []  # monotonic time of each 429 sent
+        self.arrivals: list[tuple[float, int, int]] = []  # (monotonic time, in flight including this one, seed)
+        self.refusals: list[tuple[float, int]] = []  # (monotonic time, seed) of each 429 sent
         self.served = 0
         self.runner: web.AppRunner | None = None
         self.port = 0
@@ -36,18 +36,18 @@ class BusyServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.json()
+        seed = body.get("seed") or 0
         self.in_flight += 1
         try:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            self.arrivals.append((time.monotonic(), self.in_flight))
+            self.arrivals.append((time.monotonic(), self.in_flight, seed))
             if self.in_flight > self.capacity:
                 headers = {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
-                self.refusals.append(time.monotonic())
+                self.refusals.append((time.monotonic(), seed))
                 return web.json_response({"error": {"message": "Rate limit reached, slow down"}},
                                          status=429, headers=headers)
             await asyncio.sleep(self.latency)
             self.served += 1
-            seed = body.get("seed") or 0
             content = json.dumps({"subject": f"Billing ticket {seed}", "priority": 1 + seed % 3})
             return web.json_response({
                 "object": "chat.completion", "model": body.get("model"), "usage": self.usage,

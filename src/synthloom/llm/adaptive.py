@@ -3,10 +3,14 @@
 The limit on requests in flight starts at `max_concurrency`. A sign of overload
 (HTTP 429, 503, 504, a read timeout) halves it, once per round: failures of
 requests that were sent before the last cut do not cut again, so a burst of 429s
-from one wave of requests counts as one signal. A `Retry-After` pauses every new
-request until it has passed, not only the one that got it. Each success adds
-1/limit, so the limit grows back by about one per round trip of the whole window,
-and never above `max_concurrency`.
+from one wave of requests counts as one signal. The request that got a
+`Retry-After` waits that long before it is sent again; once the limit is down to
+one request in flight and the server still refuses, the `Retry-After` pauses every
+new request, since fewer requests no longer help. (Pausing everyone on every 429
+halved the throughput against a server that takes a fixed number in flight: each
+probe above its capacity stopped the whole run; see docs/benchmarks_cost.md.)
+Each success adds 1/limit, so the limit grows back by about one per round trip of
+the whole window, and never above `max_concurrency`.
 
 The fast path (limit not reached, no pause) takes no lock and creates no future,
 so a server that never complains costs what a plain counter costs.
@@ -75,7 +79,7 @@ class AdaptiveLimit:
 
     def overload(self, epoch: int, retry_after: float | None = None) -> bool:
         """A sign of overload from a request sent in `epoch`; True when it cut the limit."""
-        if retry_after:
+        if retry_after and self.current <= self.min_limit:
             until = time.monotonic() + retry_after
             if until > self.not_before:
                 self.paused_s += until - max(self.not_before, time.monotonic())
