@@ -32,6 +32,7 @@ PEERS = ROOT.parent.parent / "shared" / "bench" / "peers"  # /work/shared/bench/
 if not PEERS.exists():
     PEERS = ROOT.parent / "shared" / "bench" / "peers"
 RESULT = re.compile(r"rps=([0-9.]+)")
+CPU = re.compile(r"cpu_us_per_record=([0-9.]+)")
 
 
 def start(cmd: list[str], port_file: Path, env=None) -> tuple[subprocess.Popen, int]:
@@ -116,6 +117,7 @@ def overhead(a, srcs: dict[str, str], tmp: Path) -> None:
                                "--port-file", str(pf)], pf)
         procs.append(p)
     rows: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
     try:
         for r in range(a.rounds):
             for lat, n in ((0, a.n0), (100, a.n100)):
@@ -124,20 +126,27 @@ def overhead(a, srcs: dict[str, str], tmp: Path) -> None:
                 rows.setdefault(("bare aiohttp loop", lat), []).append(rps(out))
                 for name, src in srcs.items():
                     cmd, env = engine_cmd(src, ports[lat], n, a.c)
-                    rows.setdefault((f"synthloom ({name})", lat), []).append(rps(run(cmd, env)))
+                    out = run(cmd, env)
+                    rows.setdefault((f"synthloom ({name})", lat), []).append(rps(out))
+                    m = CPU.search(out)
+                    cpu.setdefault((f"synthloom ({name})", lat), []).append(float(m.group(1)) if m else float("nan"))
                 print(f"round {r + 1}: " + ", ".join(f"{k[0]}@{k[1]}ms {v[-1]:.0f}" for k, v in rows.items()
                                                    if k[1] == lat), file=sys.stderr)
     finally:
         for p in procs:
             p.kill()
     print(f"\n### overhead (c={a.c}, N={a.n0} at 0 ms, {a.n100} at 100 ms, {a.rounds} rounds interleaved)\n")
-    print("| runner | latency ms | records/s per round | median | x bare loop (median of per-round ratios) |")
-    print("|---|---|---|---|---|")
+    print("| runner | latency ms | records/s per round | median | x bare loop (median of per-round ratios) "
+          "| CPU us per record (median) |")
+    print("|---|---|---|---|---|---|")
     for (name, lat), vals in rows.items():
         base = rows[("bare aiohttp loop", lat)]
         ratios = [v / b for v, b in zip(vals, base)]
+        c = cpu.get((name, lat))
         print(f"| {name} | {lat} | {', '.join(f'{v:.0f}' for v in vals)} | {statistics.median(vals):.0f} | "
-              f"{statistics.median(ratios):.3f} |")
+              f"{statistics.median(ratios):.3f} | {statistics.median(c):.0f} |" if c else
+              f"| {name} | {lat} | {', '.join(f'{v:.0f}' for v in vals)} | {statistics.median(vals):.0f} | "
+              f"{statistics.median(ratios):.3f} | |")
 
 
 def pressure(a, srcs: dict[str, str], tmp: Path) -> None:
@@ -163,15 +172,16 @@ def scale(a, srcs: dict[str, str], tmp: Path) -> None:
     p, port = start([a.stub_python, str(PEERS / "stub_server.py"), "--latency-ms", "0", "--port-file", str(pf)], pf)
     name, src = next(iter(srcs.items()))
     print(f"\n### scale (synthloom ({name}), 0 ms stub, c={a.c})\n")
-    print("| records | wall s | records/s | peak RSS MiB |")
-    print("|---|---|---|---|")
+    print("| records | wall s | records/s | CPU us per record | peak RSS MiB |")
+    print("|---|---|---|---|---|")
     try:
         for n in a.scale:
             cmd, env = engine_cmd(src, port, n, a.c)
             out = run(["/usr/bin/time", "-v", *cmd], env)
             rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out).group(1)) / 1024
             wall = float(re.search(r"wall=([0-9.]+)", out).group(1))
-            print(f"| {n:,} | {wall:.1f} | {rps(out):.0f} | {rss:.0f} |", flush=True)
+            cpu = CPU.search(out)
+            print(f"| {n:,} | {wall:.1f} | {rps(out):.0f} | {cpu.group(1) if cpu else '?'} | {rss:.0f} |", flush=True)
     finally:
         p.kill()
 

@@ -85,7 +85,13 @@ async def test_cost_in_report_and_card_per_model_and_purpose(server, tmp_path):
     from synthloom.export.card import build_card
 
     card = build_card(json.loads((s.run_dir / "manifest.json").read_text()), {"train": 6}, "jsonl")
-    assert "| cost |" in card and "Cost: $0.0002" in card
+    assert "| cost |" in card and "Cost: $0.0002 at the recipe's prices per million tokens (generate $0.0002)" in card
+    with RunStore(s.run_dir / "store.sqlite") as store:  # what `synthloom export` hands the card: no cost key
+        plain = build_card(store.manifest(s.run_id), {"train": 6}, "jsonl")
+
+    def usage_section(text):
+        return text[text.index("## Token usage"):text.index("## Recipe")]
+    assert usage_section(plain) == usage_section(card)
 
 
 def test_cached_prompt_tokens_are_billed_at_their_price():

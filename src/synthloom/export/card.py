@@ -135,10 +135,10 @@ def build_card(
                                                       [[r["stage"], r["reason"], r["count"]] for r in rejections]), ""]
 
     usage = manifest.get("usage") or []
-    money = manifest.get("cost") or {}
     if usage:
-        from ..engine.cost import money as _money
+        from ..engine.cost import money as _money, price_table, usage_cost
 
+        money = manifest.get("cost") or usage_cost(usage, price_table(recipe))
         costs = {(r["model"], r["purpose"]): r["cost"] for r in money.get("by_model_and_purpose") or []}
         priced = money.get("total") is not None
         parts += ["## Token usage", "", _table(
