@@ -39,7 +39,7 @@ class _StatsColumn(ProgressColumn):
     def render(self, task) -> Text:
         f = task.fields
         extra = (f"  {_money(f['cost'])}" if f.get("cost") is not None else "") + \
-            (f"  in flight <= {f['limit']}" if f.get("limit") else "")
+            (f"  concurrency {f['limit']}" if f.get("limit") else "")
         return Text(
             f"rejected {f.get('rejected', 0)}  {f.get('tps', 0.0):.1f} tok/s  cache {f.get('hits', 0)}/{f.get('calls', 0)}"
             + extra,

@@ -101,11 +101,18 @@ def usage_cost(usage: Sequence[Mapping[str, Any]], prices: Mapping[str, Mapping[
 
 
 def money(x: float | None) -> str:
+    """$1,234.50, $0.0123, $0.000012: two significant digits at least, four decimals below a dollar."""
     if x is None:
         return "—"
     if x == 0:
         return "$0"
-    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
+    if x >= 1:
+        return f"${x:,.2f}"
+    decimals = max(4, 1 - math.floor(math.log10(x)))
+    text = f"{x:.{decimals}f}"
+    head, tail = text.split(".")
+    tail = tail.rstrip("0").ljust(4, "0")
+    return f"${head}.{tail}"
 
 
 def _request_bytes(req: GenerationRequest) -> int:

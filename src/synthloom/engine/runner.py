@@ -146,7 +146,8 @@ async def arun(
 
     target = recipe.count
     max_slots = recipe.engine.attempts_for(target)
-    progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots)
+    progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots,
+                        cost=prior_cost if prices else None)
     stop: dict[str, str] = {}
     lock = asyncio.Lock()
     started = time.perf_counter()
