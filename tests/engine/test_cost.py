@@ -73,9 +73,13 @@ async def test_max_cost_stops_before_the_call_that_could_cross_it_and_a_resume_c
 
 
 async def test_cost_in_report_and_card_per_model_and_purpose(server, tmp_path):
+    seen = []
     s = await arun_recipe(recipe(server, count=6, model_extra={"price": {"input": 0.5, "output": 2.0, "cached_input": 0.1}}),
-                          output=tmp_path / "t.jsonl")
+                          output=tmp_path / "t.jsonl", on_progress=lambda p: seen.append((p.cost, p.limit)))
     assert s.complete and s.cost == pytest.approx(6 * PER_CALL)
+    # what the progress line shows: the cost so far, and the adaptive limit of the openai backend
+    assert seen[0] == (0.0, "") and seen[-1] == (pytest.approx(6 * PER_CALL), "64/64")
+    assert [c for c, _l in seen] == sorted(c for c, _l in seen)
     report = build_report(s.run_dir, embedder=None)
     assert report["cost"]["money"]["total"] == pytest.approx(6 * PER_CALL)
     assert report["cost"]["by_model_and_purpose"][0]["cost"] == pytest.approx(6 * PER_CALL)

@@ -121,3 +121,15 @@ async def test_a_server_that_always_429s_gives_errors_not_a_hang():
         await srv.stop()
     assert all(not r.ok and "HTTP 429" in r.error and "after 3 attempt(s)" in r.error for r in results)
     assert llm.limiter.current == 1
+
+
+async def test_timeouts_cut_the_limit_too():
+    srv = await BusyServer(capacity=1000, latency=0.5).start()
+    llm = make(srv, max_concurrency=8, max_retries=1, timeout_s=0.1)
+    try:
+        results = await llm.generate(reqs(4))
+    finally:
+        await llm.aclose()
+        await srv.stop()
+    assert all(not r.ok and "timed out after 0.1 s" in r.error for r in results)
+    assert llm.limiter.cuts >= 1 and llm.limiter.current <= 4
