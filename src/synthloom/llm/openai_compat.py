@@ -4,8 +4,9 @@ aiohttp, chosen by measurement (bench/peers: ~5,900 req/s at concurrency 64 agai
 a 0 ms stub, where httpx 0.28 reached ~233). One session per backend, a connector
 sized to `max_concurrency`, keep-alive, and an adaptive limit (llm/adaptive.py, AIMD)
 that bounds the requests in flight across every `generate` call on this instance:
-`max_concurrency` while the server keeps up, halved on 429/503/504/timeouts, every new
-request paused for a `Retry-After`, grown back by about one per round of successes.
+`max_concurrency` while the server keeps up, halved on 429/503/504/timeouts, grown back
+by about one per round of successes; a refused request waits out its `Retry-After` (and
+every request does, once the limit is down to one).
 
 Failures:
   401/403                       -> BackendAuthError at once (names the env var, never the key)
