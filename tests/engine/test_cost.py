@@ -155,3 +155,20 @@ async def test_a_server_that_always_429s_stops_on_a_budget_with_nothing_lost(tmp
     assert {(st, r) for st, r, _n in s.rejections} == {("parse", "backend_error")}
     assert s.concurrency[0]["limit"] == 1 and s.concurrency[0]["cuts"] >= 1
     assert (tmp_path / "t.jsonl").exists()
+
+
+def test_prices_are_found_in_every_model_block_under_the_backends_identity():
+    from synthloom.config.models import OpenAIModel
+    from synthloom.engine.cost import model_identity, price_table
+    from synthloom.llm.openai_compat import OpenAICompatLLM
+
+    gen = {"backend": "openai", "base_url": "https://user:secret@api.example.com/v1/", "model": "big",
+           "price": {"input": 1.0, "output": 2.0}}
+    judge = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "small",
+             "price": {"input": 0.1, "output": 0.2, "cached_input": 0.05}}
+    recipe = {"model": [gen, {"backend": "llamacpp"}], "quality": [{"gate": "judge", "model": judge}]}
+    table = price_table(recipe)
+    assert model_identity(gen) == OpenAICompatLLM(OpenAIModel(**gen)).identity
+    assert "secret" not in model_identity(gen)
+    assert table == {model_identity(gen): {"input": 1.0, "output": 2.0, "cached_input": 1.0},
+                     model_identity(judge): {"input": 0.1, "output": 0.2, "cached_input": 0.05}}
