@@ -172,3 +172,21 @@ def test_prices_are_found_in_every_model_block_under_the_backends_identity():
     assert "secret" not in model_identity(gen)
     assert table == {model_identity(gen): {"input": 1.0, "output": 2.0, "cached_input": 1.0},
                      model_identity(judge): {"input": 0.1, "output": 0.2, "cached_input": 0.05}}
+
+
+async def test_cost_per_model_and_purpose_with_a_priced_judge(server, tmp_path):
+    judge = {"backend": "openai", "base_url": server.base_url, "model": "judge", "api_key_env": None,
+             "price": {"input": 1.0, "output": 4.0}}
+    r = recipe(server, count=5)
+    r = r.model_copy(update={"quality": recipe_from_dict({**r.model_dump(mode="json", by_alias=True),
+                                                         "quality": [{"gate": "judge", "model": judge}]}, "t").quality})
+    s = await arun_recipe(r, output=tmp_path / "t.jsonl")
+    assert s.complete
+    manifest = json.loads((tmp_path / "t.run" / "manifest.json").read_text())
+    calls = {(u["model"].rsplit("#", 1)[1], u["purpose"]): u["calls"] for u in manifest["usage"]}
+    assert calls == {("m", "generate"): 5, ("judge", "judge"): 5}
+    judge_call = (20 * 1.0 + 12 * 4.0) / 1e6
+    money = manifest["cost"]
+    assert money["by_purpose"] == {"generate": pytest.approx(5 * PER_CALL), "judge": pytest.approx(5 * judge_call)}
+    assert sorted(money["by_model"].values()) == [pytest.approx(5 * PER_CALL), pytest.approx(5 * judge_call)]
+    assert money["total"] == pytest.approx(5 * (PER_CALL + judge_call)) == s.cost

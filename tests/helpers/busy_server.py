@@ -3,7 +3,8 @@
 Beyond `capacity` it answers 429 with `Retry-After: retry_after` (None: no header), the way a
 provider's rate limiter does; `capacity=0` answers 429 to every call. It logs each arrival
 (time, in flight) and each 429, so a test can check what the client did with the signal.
-The answer is a distinct record per request seed, with fixed token usage.
+The answer is a distinct record per request seed (for model "judge": a verdict, score 4),
+with fixed token usage.
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ class BusyServer:
                                          status=429, headers=headers)
             await asyncio.sleep(self.latency)
             self.served += 1
-            content = json.dumps({"subject": f"Billing ticket {seed}", "priority": 1 + seed % 3})
+            content = json.dumps({"rationale": "Specific and complete.", "score": 4} if body.get("model") == "judge"
+                                 else {"subject": f"Billing ticket {seed}", "priority": 1 + seed % 3})
             return web.json_response({
                 "object": "chat.completion", "model": body.get("model"), "usage": self.usage,
                 "choices": [{"index": 0, "finish_reason": "stop",
