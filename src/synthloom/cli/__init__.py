@@ -40,6 +40,8 @@ def run(
     recipe_file: Path = typer.Argument(..., help="A YAML recipe (see examples/)."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Output file (.jsonl/.parquet) or folder; overrides output.path."),
     count: Optional[int] = typer.Option(None, "-n", "--count", help="Records to make; overrides count."),
+    estimate: bool = typer.Option(False, "--estimate", help="First a pilot and its projection (see `synthloom estimate`), then the run."),
+    pilot: Optional[int] = typer.Option(None, "--pilot", help="Records the --estimate pilot makes."),
     debug: bool = DebugOpt,
 ) -> None:
     """Run a recipe. Running it again resumes where it stopped and replays finished calls from the cache."""
@@ -47,6 +49,11 @@ def run(
 
     with cli_errors(debug):
         recipe = load_recipe(recipe_file, {"count": count})
+        if estimate:
+            from .estimate import pilot as run_pilot
+
+            if not run_pilot(recipe, recipe_file.parent, output, pilot).possible:
+                raise typer.Exit(1)
         _finish(recipe, recipe_file.parent, output)
 
 
@@ -133,9 +140,9 @@ def generate_schema(
 
 
 def _register_parts() -> None:
-    from . import documents, instruct, quality
+    from . import documents, estimate, instruct, quality
 
-    for part in (instruct, documents, quality):
+    for part in (instruct, documents, quality, estimate):
         part.register(app, generate_app)
     from . import review
     review.register(app, generate_app)

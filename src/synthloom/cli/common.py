@@ -92,10 +92,19 @@ def run_app(app: typer.Typer) -> None:
 class _StatsColumn(ProgressColumn):
     def render(self, task) -> Text:
         f = task.fields
+        extra = (f"  {_money(f['cost'])}" if f.get("cost") is not None else "") + \
+            (f"  concurrency {f['limit']}" if f.get("limit") else "")
         return Text(
-            f"rejected {f.get('rejected', 0)}  {f.get('tps', 0.0):.1f} tok/s  cache {f.get('hits', 0)}/{f.get('calls', 0)}",
+            f"rejected {f.get('rejected', 0)}  {f.get('tps', 0.0):.1f} tok/s  cache {f.get('hits', 0)}/{f.get('calls', 0)}"
+            + extra,
             style="dim",
         )
+
+
+def _money(x: float) -> str:
+    from ..engine.cost import money
+
+    return money(x)
 
 
 @contextlib.contextmanager
@@ -117,7 +126,8 @@ def progress_bar(target: int, label: str = "accepted") -> Iterator:
     task = prog.add_task(label, total=target)
 
     def update(p) -> None:
-        prog.update(task, completed=p.accepted, rejected=p.rejected, tps=p.tokens_per_s, calls=p.calls, hits=p.cache_hits)
+        prog.update(task, completed=p.accepted, rejected=p.rejected, tps=p.tokens_per_s, calls=p.calls, hits=p.cache_hits,
+                    cost=getattr(p, "cost", None), limit=getattr(p, "limit", ""))
 
     with prog:
         yield update
@@ -146,10 +156,14 @@ def print_summary(summary) -> None:
     line.append(f": {summary.accepted}/{summary.target} records -> ")
     line.append(str(summary.output_path), style="bold")
     line.append(f"  run dir {summary.run_dir}  calls {summary.calls} (cache hits {summary.cache_hits})  "
-                f"{summary.completion_tokens} new tokens  {summary.wall_s:.1f} s")
+                f"{summary.completion_tokens} new tokens  {summary.wall_s:.1f} s"
+                + (f"  cost {_money(summary.cost)}" if getattr(summary, "cost", None) is not None else ""))
     console.print(line)
     if not summary.complete:
+        budget = summary.stopped_by if summary.stopped_by.startswith("max_") else "max_attempts"
+        why = f"{summary.stop_detail}; " if getattr(summary, "stop_detail", "") else "see the rejections above; "
         console.print(
-            f"only {summary.accepted} of {summary.target} records passed: see the rejections above; "
-            "raise engine.max_attempts (or max_tokens / max_seconds) and run again to continue",
+            f"only {summary.accepted} of {summary.target} records passed: {why}"
+            f"raise engine.{budget} and run again to continue (finished calls replay from the cache)",
+            highlight=False,
         )

@@ -26,6 +26,15 @@ class LlamaCppModel(_Strict):
     weight: float = Field(1.0, gt=0, description="share of requests in a multi-model pool")
 
 
+class Price(_Strict):
+    """Dollars (or any currency) per million tokens, as providers list them."""
+
+    input: float = Field(..., ge=0, description="per million prompt tokens")
+    output: float = Field(..., ge=0, description="per million completion tokens")
+    cached_input: float | None = Field(
+        None, ge=0, description="per million prompt tokens the server reports as cached; default: the input price")
+
+
 class OpenAIModel(_Strict):
     """Any OpenAI-compatible server: OpenAI, vLLM, Ollama, llama.cpp's server."""
 
@@ -42,6 +51,7 @@ class OpenAIModel(_Strict):
         "auto", description="auto: response_format json_schema, falling back to prompt-and-validate"
     )
     weight: float = Field(1.0, gt=0)
+    price: Price | None = Field(None, description="price per million tokens, e.g. {input: 0.15, output: 0.60}")
 
 
 ModelConfig = Annotated[Union[LlamaCppModel, OpenAIModel], Field(discriminator="backend")]

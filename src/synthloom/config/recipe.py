@@ -38,6 +38,7 @@ class EngineSettings(Strict):
     max_attempts: int | None = Field(None, gt=0, description="budget: slots to try; default 5 x count + 20")
     max_tokens: int | None = Field(None, gt=0, description="budget: total completion tokens")
     max_seconds: float | None = Field(None, gt=0, description="budget: wall time")
+    max_cost: float | None = Field(None, gt=0, description="budget: money at the model blocks' prices; stops before a call that could cross it")
     seed: int = 0
 
     def attempts_for(self, count: int) -> int:

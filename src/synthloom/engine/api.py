@@ -58,6 +58,13 @@ async def arun_recipe(
     manifest["output"] = str(data_path)
     manifest["stopped_by"] = summary.stopped_by
     manifest["generator"] = summary.generator
+    from .cost import price_table, usage_cost
+
+    manifest["cost"] = usage_cost(manifest["usage"], price_table(manifest["recipe"]))
+    if summary.stop_detail:
+        manifest["stop_detail"] = summary.stop_detail
+    if summary.concurrency:
+        manifest["concurrency"] = summary.concurrency
     with atomic_path(run_dir / "manifest.json") as tmp:
         tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     summary.output_path = data_path

@@ -12,15 +12,17 @@ from .store import RunStore
 class UsageMeter:
     """Calls, cache hits and tokens per (model, purpose), drained into the store with each slot."""
 
-    def __init__(self) -> None:
+    def __init__(self, prices: dict | None = None) -> None:
         self.pending: dict[tuple[str, str], list[int]] = {}
+        self.prices = prices or {}  # model identity -> price per million tokens (engine/cost.py)
+        self.cost = 0.0
         self.completion_tokens = 0
         self.prompt_tokens = 0
         self.calls = 0
         self.cache_hits = 0
 
     def add(self, model: str, purpose: str, r: GenerationResult) -> None:
-        row = self.pending.setdefault((model, purpose), [0, 0, 0, 0])
+        row = self.pending.setdefault((model, purpose), [0, 0, 0, 0, 0])
         row[0] += 1
         row[1] += int(r.cached)
         self.calls += 1
@@ -29,6 +31,12 @@ class UsageMeter:
             return
         row[2] += r.prompt_tokens
         row[3] += r.completion_tokens
+        row[4] += r.cached_prompt_tokens
+        price = self.prices.get(model)
+        if price is not None:
+            from .cost import call_cost
+
+            self.cost += call_cost(price, r.prompt_tokens, r.completion_tokens, r.cached_prompt_tokens)
         self.prompt_tokens += r.prompt_tokens
         self.completion_tokens += r.completion_tokens
 

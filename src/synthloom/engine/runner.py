@@ -30,6 +30,8 @@ class Progress:
     completion_tokens: int = 0
     calls: int = 0
     cache_hits: int = 0
+    cost: float | None = None  # at the recipe's prices; None when no model has one
+    limit: str = ""  # adaptive concurrency now, e.g. "12/64" ("" for backends without one)
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -48,7 +50,7 @@ class RunSummary:
     accepted: int
     rejected: int
     target: int
-    stopped_by: str  # target | max_attempts | max_tokens | max_seconds
+    stopped_by: str  # target | max_attempts | max_tokens | max_seconds | max_cost
     wall_s: float
     resumed: bool
     funnel: dict[str, int]
@@ -58,6 +60,9 @@ class RunSummary:
     completion_tokens: int
     output_path: Path | None = None
     generator: dict[str, Any] = field(default_factory=dict)
+    cost: float | None = None
+    stop_detail: str = ""
+    concurrency: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -117,16 +122,23 @@ async def arun(
     recipe_json = recipe.model_dump(mode="json", by_alias=True)
     resumed = store.begin_run(run_id, recipe.name, recipe_json, versions())
     base_llm = llm
-    meter = UsageMeter()
+    from ..llm.adaptive import limit_report, limit_text
+    from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
+
+    prices = price_table(recipe_json)
+    check_budget(recipe.engine.max_cost, prices)
+    prior_cost = usage_cost(store.usage(run_id), prices)["total"] or 0.0
+    meter = UsageMeter(prices)
+    guard = budgeted(recipe.engine.max_cost, prices, prior_cost)
     writer = BatchWriter(store, run_id)
-    cached = CachedLLM(base_llm, store, meter, writer)
+    cached = CachedLLM(guard(base_llm), store, meter, writer)
 
     accepted: list[Record] = store.accepted_records(run_id)
     done = store.done_slots(run_id)
     for g in stateful:
         g.prime(accepted)
     ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted)
-    gctx = GateContext(llm=CachedLLM(judge_llm, store, meter, writer) if judge_llm is not None else cached,
+    gctx = GateContext(llm=CachedLLM(guard(judge_llm), store, meter, writer) if judge_llm is not None else cached,
                        seed=recipe.engine.seed, extras={"target": recipe.count})
     gate_llms = []  # a gate that names its own model (a judge, a label checker) gets it cached and metered too
     for g in gates:
@@ -135,11 +147,12 @@ async def arun(
             from ..llm.factory import build_backend
 
             gate_llms.append(build_backend(cfg))
-            g.llm = CachedLLM(gate_llms[-1], store, meter, writer)
+            g.llm = CachedLLM(guard(gate_llms[-1]), store, meter, writer)
 
     target = recipe.count
     max_slots = recipe.engine.attempts_for(target)
-    progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots)
+    progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots,
+                        cost=prior_cost if prices else None)
     stop: dict[str, str] = {}
     lock = asyncio.Lock()
     started = time.perf_counter()
@@ -189,6 +202,8 @@ async def arun(
         progress.slots_done += 1
         progress.completion_tokens = meter.completion_tokens
         progress.calls, progress.cache_hits = meter.calls, meter.cache_hits
+        progress.cost = prior_cost + meter.cost if prices else None
+        progress.limit = limit_text([base_llm, judge_llm, *gate_llms])
         if on_progress:
             on_progress(progress)
 
@@ -198,7 +213,12 @@ async def arun(
             if slot is None:
                 stop.setdefault("reason", "max_attempts")
                 return
-            await run_slot(slot)
+            try:
+                await run_slot(slot)
+            except BudgetExhausted as exc:  # the slot stays undone: a resume redoes it, its calls from the cache
+                stop.setdefault("reason", "max_cost")
+                stop.setdefault("detail", str(exc))
+                return
 
     status = "failed"
     try:
@@ -238,6 +258,9 @@ async def arun(
         cache_hits=meter.cache_hits,
         completion_tokens=meter.completion_tokens,
         generator=generator.describe(),
+        cost=prior_cost + meter.cost if prices else None,
+        stop_detail=stop.get("detail", ""),
+        concurrency=limit_report([base_llm, judge_llm, *gate_llms]),
     )
     store.close()
     return summary

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS usage (
   run_id TEXT NOT NULL, model TEXT NOT NULL, purpose TEXT NOT NULL,
   calls INTEGER DEFAULT 0, cache_hits INTEGER DEFAULT 0,
   prompt_tokens INTEGER DEFAULT 0, completion_tokens INTEGER DEFAULT 0,
+  cached_prompt_tokens INTEGER DEFAULT 0,
   PRIMARY KEY (run_id, model, purpose));
 CREATE TABLE IF NOT EXISTS verdicts (
   run_id TEXT NOT NULL, item_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT, note TEXT, updated REAL,
@@ -71,6 +72,8 @@ class RunStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
+            if "cached_prompt_tokens" not in {r[1] for r in self._db.execute("PRAGMA table_info(usage)")}:
+                self._db.execute("ALTER TABLE usage ADD COLUMN cached_prompt_tokens INTEGER DEFAULT 0")
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path}: cannot open the run store ({exc}); "
@@ -216,12 +219,13 @@ class RunStore:
 
     def _add_usage(self, run_id: str, usage: dict[tuple[str, str], list[int]]) -> None:
         self._db.executemany(
-            "INSERT INTO usage (run_id, model, purpose, calls, cache_hits, prompt_tokens, completion_tokens)"
-            " VALUES (?,?,?,?,?,?,?) ON CONFLICT (run_id, model, purpose) DO UPDATE SET"
+            "INSERT INTO usage (run_id, model, purpose, calls, cache_hits, prompt_tokens, completion_tokens,"
+            " cached_prompt_tokens) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (run_id, model, purpose) DO UPDATE SET"
             " calls=calls+excluded.calls, cache_hits=cache_hits+excluded.cache_hits,"
             " prompt_tokens=prompt_tokens+excluded.prompt_tokens,"
-            " completion_tokens=completion_tokens+excluded.completion_tokens",
-            [(run_id, m, p, *v) for (m, p), v in usage.items()],
+            " completion_tokens=completion_tokens+excluded.completion_tokens,"
+            " cached_prompt_tokens=cached_prompt_tokens+excluded.cached_prompt_tokens",
+            [(run_id, m, p, *v, *(0,) * (5 - len(v))) for (m, p), v in usage.items()],
         )
 
     def accepted_records(self, run_id: str | None = None) -> list[Record]:
@@ -289,11 +293,12 @@ class RunStore:
 
     def usage(self, run_id: str | None = None) -> list[dict[str, Any]]:
         run_id = run_id or self.latest_run_id()
-        keys = ("model", "purpose", "calls", "cache_hits", "prompt_tokens", "completion_tokens")
+        keys = ("model", "purpose", "calls", "cache_hits", "prompt_tokens", "completion_tokens", "cached_prompt_tokens")
         return [
             dict(zip(keys, r))
             for r in self._db.execute(
-                "SELECT model, purpose, calls, cache_hits, prompt_tokens, completion_tokens FROM usage"
+                "SELECT model, purpose, calls, cache_hits, prompt_tokens, completion_tokens, cached_prompt_tokens"
+                " FROM usage"
                 " WHERE run_id=? ORDER BY model, purpose",
                 (run_id,),
             )

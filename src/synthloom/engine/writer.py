@@ -33,14 +33,14 @@ class BatchWriter:
                  usage: dict[tuple[str, str], list[int]]) -> None:
         self.pending_slots.append((slot, accepted, rejected))
         for k, v in usage.items():
-            row = self.usage.setdefault(k, [0, 0, 0, 0])
+            row = self.usage.setdefault(k, [0, 0, 0, 0, 0])
             for i, x in enumerate(v):
                 row[i] += x
         self._schedule()
 
     def add_usage(self, usage: dict[tuple[str, str], list[int]]) -> None:
         for k, v in usage.items():
-            row = self.usage.setdefault(k, [0, 0, 0, 0])
+            row = self.usage.setdefault(k, [0, 0, 0, 0, 0])
             for i, x in enumerate(v):
                 row[i] += x
 

@@ -136,10 +136,20 @@ def build_card(
 
     usage = manifest.get("usage") or []
     if usage:
+        from ..engine.cost import money as _money, price_table, usage_cost
+
+        money = manifest.get("cost") or usage_cost(usage, price_table(recipe))
+        costs = {(r["model"], r["purpose"]): r["cost"] for r in money.get("by_model_and_purpose") or []}
+        priced = money.get("total") is not None
         parts += ["## Token usage", "", _table(
-            ["model", "purpose", "calls", "cache hits", "prompt tokens", "completion tokens"],
+            ["model", "purpose", "calls", "cache hits", "prompt tokens", "completion tokens"] + (["cost"] if priced else []),
             [[u["model"], u["purpose"], u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"]]
+             + ([_money(costs.get((u["model"], u["purpose"]))) if costs.get((u["model"], u["purpose"])) is not None
+                 else "unpriced"] if priced else [])
              for u in usage]), ""]
+        if priced:
+            parts += [f"Cost: {_money(money['total'])} at the recipe's prices per million tokens ("
+                      + ", ".join(f"{k} {_money(v)}" for k, v in (money.get("by_purpose") or {}).items()) + ").", ""]
         tok = manifest.get("tokens") or {}
         if tok:
             parts += [f"Total: {tok.get('prompt', 0)} prompt + {tok.get('completion', 0)} completion tokens "

@@ -140,12 +140,30 @@ def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[
             m[k] += u[k]
     totals = {k: sum(u[k] for u in usage) for k in ("calls", "cache_hits", "prompt_tokens", "completion_tokens")}
     wall = float(info.get("wall_s") or 0.0)
+    from ..engine.cost import price_table, usage_cost
+
+    money = usage_cost(usage, price_table(info.get("recipe") or {}))
+    for u, m in zip(usage, money["by_model_and_purpose"]):
+        u["cost"] = m["cost"]
+    for name, c in money["by_model"].items():
+        per_model[name]["cost"] = c
     return {
         "by_model_and_purpose": usage, "by_model": per_model, "totals": totals, "wall_s": round(wall, 3),
+        "money": {k: money[k] for k in ("prices", "by_purpose", "total", "unpriced_models")},
+        "cost_per_accepted": round(money["total"] / accepted, 6) if money["total"] is not None and accepted else None,
+        "concurrency": _concurrency(store.path.parent),
         "records_per_s": round(accepted / wall, 4) if wall > 0 else None,
         "completion_tokens_per_accepted": round(totals["completion_tokens"] / accepted, 1) if accepted else None,
         "cache_hit_rate": round(totals["cache_hits"] / totals["calls"], 4) if totals["calls"] else None,
     }
+
+
+def _concurrency(run_dir: Path) -> list[dict[str, Any]]:
+    """The adaptive concurrency of the run's HTTP backends, as the manifest recorded it at the end."""
+    try:
+        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("concurrency") or []
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: Any = "auto",

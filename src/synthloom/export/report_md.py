@@ -135,10 +135,24 @@ def render_markdown(r: dict[str, Any]) -> str:
     c = r["cost"]
     t = c["totals"]
     L += ["## Cost", ""]
-    L += _table(["model", "purpose", "calls", "cache hits", "tokens in", "tokens out"],
+    priced = (c.get("money") or {}).get("total") is not None
+    from ..engine.cost import money as _money
+
+    L += _table(["model", "purpose", "calls", "cache hits", "tokens in", "tokens out"] + (["cost"] if priced else []),
                 [[u["model"], u["purpose"], u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"]]
+                 + ([_money(u["cost"]) if u.get("cost") is not None else "unpriced"] if priced else [])
                  for u in c["by_model_and_purpose"]] + [[_Md("**total**"), "", t["calls"], t["cache_hits"], t["prompt_tokens"],
-                                                         t["completion_tokens"]]]) + [""]
+                                                         t["completion_tokens"]]
+                                                        + ([_Md(f"**{_money(c['money']['total'])}**")] if priced else [])]) + [""]
+    if priced:
+        L += ["Cost by purpose: " + ", ".join(f"{k} {_money(v)}" for k, v in c["money"]["by_purpose"].items())
+              + f"; {_money(c.get('cost_per_accepted'))} per accepted record (prices per million tokens: "
+              + "; ".join(f"`{m}` in {p['input']:g} / out {p['output']:g}" for m, p in c["money"]["prices"].items())
+              + ").", ""]
+    for row in c.get("concurrency") or []:
+        L += [f"Adaptive concurrency of `{row['model']}`: ceiling {row['max']}, at the end {row['limit']}, "
+              f"lowest {row['lowest']}; cut {row['cuts']} time(s) on 429/503/504/timeouts, "
+              f"paused {_fmt(row['paused_s'], 1)} s for Retry-After.", ""]
     L += [f"Wall time {_fmt(c['wall_s'], 1)} s; {_fmt(c['records_per_s'], 3)} accepted records/s; "
           f"{_fmt(c['completion_tokens_per_accepted'], 1)} completion tokens per accepted record; "
           f"cache hit rate {_fmt(c['cache_hit_rate'])}.", ""]

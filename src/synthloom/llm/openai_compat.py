@@ -2,8 +2,11 @@
 
 aiohttp, chosen by measurement (bench/peers: ~5,900 req/s at concurrency 64 against
 a 0 ms stub, where httpx 0.28 reached ~233). One session per backend, a connector
-sized to `max_concurrency`, keep-alive, and a semaphore that bounds the requests in
-flight across every `generate` call on this instance.
+sized to `max_concurrency`, keep-alive, and an adaptive limit (llm/adaptive.py, AIMD)
+that bounds the requests in flight across every `generate` call on this instance:
+`max_concurrency` while the server keeps up, halved on 429/503/504/timeouts, grown back
+by about one per round of successes; a refused request waits out its `Retry-After` (and
+every request does, once the limit is down to one).
 
 Failures:
   401/403                       -> BackendAuthError at once (names the env var, never the key)
@@ -44,11 +47,13 @@ import yarl
 
 from ..config.models import OpenAIModel
 from ..errors import BackendAuthError, BackendConnectionError, BackendError, RecipeError
+from .adaptive import AdaptiveLimit
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_OVERLOAD_STATUS = frozenset({429, 503, 504})  # the server asks for less pressure: cut the limit
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_CAP_S = 30.0
 _RETRY_AFTER_CAP_S = 300.0
@@ -204,7 +209,7 @@ class OpenAICompatLLM:
         self._own_session = session is None
         self._req_headers = None if session is None else self._headers
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self.limiter: AdaptiveLimit | None = None
         self._timeout: Any = None
         self._ladder = _LADDER[cfg.structured_output]
         self._level = 0  # index into self._ladder; only moves down
@@ -249,8 +254,8 @@ class OpenAICompatLLM:
         loop = asyncio.get_running_loop()
         if self._loop is loop and (self._session is not None and not self._session.closed):
             return
-        if self._loop is not loop or self._sem is None:
-            self._sem = asyncio.Semaphore(self.cfg.max_concurrency)
+        if self._loop is not loop or self.limiter is None:
+            self.limiter = AdaptiveLimit(self.cfg.max_concurrency)
             self._loop = loop
         self._timeout = aiohttp.ClientTimeout(total=self.cfg.timeout_s)
         if self._own_session and (self._session is None or self._session.closed
@@ -302,18 +307,16 @@ class OpenAICompatLLM:
         return text
 
     async def _guarded(self, req: GenerationRequest) -> GenerationResult:
-        assert self._sem is not None
-        async with self._sem:
-            while True:
-                try:
-                    return await self._send(req, self._level)
-                except _Resend:
-                    continue
-                except _Rejected as rej:
-                    if self._level == rej.level:  # not yet moved by a concurrent request
-                        self._level += 1
-                        log.info("%s rejected response_format %s; falling back to %s",
-                                 self._base_url, self._ladder[rej.level], self._ladder[self._level])
+        while True:
+            try:
+                return await self._send(req, self._level)
+            except _Resend:
+                continue
+            except _Rejected as rej:
+                if self._level == rej.level:  # not yet moved by a concurrent request
+                    self._level += 1
+                    log.info("%s rejected response_format %s; falling back to %s",
+                             self._base_url, self._ladder[rej.level], self._ladder[self._level])
 
     async def _send(self, req: GenerationRequest, level: int) -> GenerationResult:
         mode = self._ladder[level] if req.json_schema is not None else None
@@ -323,9 +326,14 @@ class OpenAICompatLLM:
         attempts = self.cfg.max_retries + 1
         last_error = ""
         conn_failed = False
+        limiter = self.limiter
+        assert limiter is not None
         t0 = time.perf_counter()
         for attempt in range(attempts):
             wait: float | None = None
+            overloaded = False
+            # one place in flight per attempt: a request waiting out its backoff holds none
+            epoch = await limiter.acquire()
             try:
                 # our own session carries the headers already; an injected one gets them per request
                 async with session.post(url, data=data, headers=self._req_headers,
@@ -333,6 +341,7 @@ class OpenAICompatLLM:
                     status = resp.status
                     raw = await resp.read()
                     if status == 200:
+                        limiter.success()
                         return self._result(req, raw, time.perf_counter() - t0)
                     message = self._scrub(_server_message(status, raw))
                     if status in (401, 403):
@@ -348,24 +357,31 @@ class OpenAICompatLLM:
                     wait = _retry_after(resp.headers.get("Retry-After"))
                     last_error = f"HTTP {status}: {message}"
                     conn_failed = False
+                    overloaded = status in _OVERLOAD_STATUS
             except _CONNECT_TIMEOUT as exc:
                 last_error = f"connection timed out: {exc}"
                 conn_failed = True
             except (asyncio.TimeoutError, TimeoutError):
                 last_error = f"timed out after {self.cfg.timeout_s:g} s"
                 conn_failed = False
+                overloaded = True
             except (aiohttp.ClientConnectionError, OSError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
                 conn_failed = True
             except aiohttp.ClientPayloadError as exc:
                 last_error = f"incomplete response: {exc}"
                 conn_failed = False
+            finally:
+                limiter.release()
+            if wait is not None:
+                wait = min(wait, _RETRY_AFTER_CAP_S)
+            if overloaded and limiter.overload(epoch, wait):
+                log.warning("%s: %s; in flight limited to %d of %d", self._base_url, last_error,
+                            limiter.current, limiter.max_limit)
             if attempt + 1 >= attempts:
                 break
             if wait is None:
                 wait = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** attempt) * (0.5 + random.random())
-            else:
-                wait = min(wait, _RETRY_AFTER_CAP_S)
             log.warning("%s: %s; retry %d/%d in %.1f s", self._base_url, last_error,
                         attempt + 1, self.cfg.max_retries, wait)
             await asyncio.sleep(wait)
@@ -436,7 +452,10 @@ class OpenAICompatLLM:
             finish, error = ("error", f"stopped by the server: {reason}") if reason == "content_filter" \
                 else ("stop", None)
         parsed = parse_json_text(text) if req.json_schema is not None else None
+        details = usage.get("prompt_tokens_details")  # OpenAI and vLLM report prompt-cache hits here
+        cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
         return GenerationResult(text=text, parsed=parsed, finish_reason=finish,
                                 prompt_tokens=usage.get("prompt_tokens") or 0,
                                 completion_tokens=usage.get("completion_tokens") or 0,
-                                latency_s=latency, model=self._identity, error=error)
+                                latency_s=latency, model=self._identity, error=error,
+                                cached_prompt_tokens=cached if isinstance(cached, int) else 0)

@@ -57,6 +57,7 @@ class GenerationResult:
     model: str = ""
     cached: bool = False
     error: str | None = None  # set when this one request failed after retries
+    cached_prompt_tokens: int = 0  # prompt tokens the server served from its own prompt cache (billed lower)
 
     @property
     def ok(self) -> bool:
@@ -91,5 +92,6 @@ def result_to_json(r: GenerationResult) -> bytes:
             "latency_s": r.latency_s,
             "model": r.model,
             "error": r.error,
+            **({"cached_prompt_tokens": r.cached_prompt_tokens} if r.cached_prompt_tokens else {}),
         }
     )
