@@ -133,9 +133,9 @@ async def test_estimate_of_a_recipe_that_yields_nothing_shows_the_reasons(server
 
 
 def test_bad_prices_and_budgets_are_errors_that_name_the_field(server):
-    with pytest.raises(RecipeError, match=r"price.input: Input should be greater than or equal to 0"):
+    with pytest.raises(RecipeError, match=r"model.price.input must be >= 0 \(got -1\)"):
         recipe(server, price={"input": -1, "output": 1})
-    with pytest.raises(RecipeError, match=r"engine.max_cost: Input should be greater than 0"):
+    with pytest.raises(RecipeError, match=r"engine.max_cost must be > 0 \(got 0\)"):
         recipe(server, max_cost=0)
 
 
