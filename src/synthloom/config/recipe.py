@@ -10,6 +10,7 @@ from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique,
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
 from .quality import DedupGateConfig
+from .redteam import RedteamTechnique, TranslateTechnique
 from .quality import GateConfig as _QualityGates
 from .schema_gen import SchemaTechnique
 
@@ -21,6 +22,8 @@ TechniqueConfig = Annotated[
         ExtractTechnique,
         DocumentsTechnique,
         QATechnique,
+        RedteamTechnique,
+        TranslateTechnique,
     ],
     Field(discriminator="technique"),
 ]
