@@ -88,15 +88,23 @@ def missing_span(source: str, translated: str, **kw: Any) -> tuple[str, str] | N
     return None
 
 
-@lru_cache(maxsize=32)
-def _identifier(langs: tuple[str, ...] | None) -> Any:
+@lru_cache(maxsize=1)
+def _full_identifier() -> Any:
     from ..errors import require
 
     require("py3langid", "langid", "language identification")
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=32)
+def _identifier(langs: tuple[str, ...] | None) -> Any:
+    import copy
+
+    ident = _full_identifier()
     if langs:
+        ident = copy.copy(ident)  # set_languages swaps the arrays of the copy only (loading costs ~1 s)
         known = set(ident.nb_classes)
         ident.set_languages([lang for lang in langs if lang in known])
     return ident
