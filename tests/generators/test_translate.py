@@ -138,3 +138,25 @@ def test_config_and_input_errors(tmp_path):
     rec = make(tmp_path, input=str(tmp_path / "bad.jsonl"))
     with pytest.raises(InputFileError, match="bad.jsonl:2: not JSON"):
         run_recipe(rec, base_dir=tmp_path, output=tmp_path / "o2", llm=ScriptedLLM(translator()))
+
+
+def test_a_language_attribute_axis_in_any_technique_is_checked(tmp_path):
+    def respond(req):
+        ask = req.messages[-1]["content"]
+        if "German" in ask:
+            return {"body": "Meine Bestellung ist seit drei Tagen überfällig, bitte helfen Sie mir schnell."}
+        return {"body": "My order is three days late, please help me quickly with this problem."}  # asked French
+
+    schema = {"type": "object", "properties": {"body": {"type": "string"}}, "required": ["body"]}
+    rec = recipe_from_dict({"name": "lang", "count": 2,
+                            "generate": {"technique": "schema", "schema": schema, "instruction": "support messages",
+                                         "attributes": {"language": ["German", "French"]}},
+                            "quality": [{"gate": "language", "fields": ["body"]}],
+                            "engine": {"concurrency": 1, "max_attempts": 6}}, "test")
+    summary = run_recipe(rec, base_dir=tmp_path, output=tmp_path / "o", llm=ScriptedLLM(respond))
+    with RunStore(summary.run_dir / "store.sqlite") as s:
+        accepted, rejected = s.accepted_records(), list(s.rejections())
+    assert accepted and all(r.meta["attributes"]["language"] == "German" and r.meta["language"] == "de"
+                            for r in accepted)
+    assert rejected and {r.reason for r in rejected if r.stage == "filter"} == {"language:source"}
+    assert all(r.meta["attributes"]["language"] == "French" for r in rejected if r.stage == "filter")

@@ -106,3 +106,16 @@ class TranslateTechnique(Strict):
         if self.source_language in self.languages:
             raise ValueError(f"languages: {self.source_language!r} is the source language; list only targets")
         return self
+
+
+class LanguageGateConfig(Strict):
+    """The language of each record, checked with language ID: the value of a `language` attribute axis
+    sampled for it (any technique with attributes), or one fixed language."""
+
+    gate: Literal["language"] = "language"
+    axis: str = Field("language", description="the attribute axis whose sampled value names the language "
+                                              "(an ISO 639-1 code or an English name: de, German)")
+    language: str | None = Field(None, description="a fixed language instead of the axis")
+    fields: list[str] | None = Field(None, description="fields whose text is checked; default: the whole record")
+    source_language: str = Field("en", description="a text in this language is `language:source` (drift)")
+    min_confidence: float = Field(0.5, ge=0, le=1)
