@@ -39,6 +39,27 @@ def export_promptfoo(run_dir: Path, target: Path) -> int:
     return write_promptfoo(load_cases(run_dir).cases, target)
 
 
+def print_adversarial_report(run_dir: Path) -> None:
+    """Per kind: made, verified, fooled; also written to RUN_DIR/adversarial_report.json."""
+    import json
+
+    from rich.table import Table
+
+    from ..engine import RunStore
+    from ..generators.adversarial import adversarial_report
+    from .common import console
+
+    with RunStore(Path(run_dir) / "store.sqlite") as store:
+        report = adversarial_report(store.iter_accepted())
+    (Path(run_dir) / "adversarial_report.json").write_text(json.dumps(report, indent=2))
+    t = Table(title="per kind", header_style="bold")
+    for col in ("kind", "made", "verified", "probed", "fooled"):
+        t.add_column(col, justify="left" if col == "kind" else "right")
+    for kind, row in sorted(report.items()):
+        t.add_row(kind, *(str(row[k]) for k in ("made", "verified", "probed", "fooled")))
+    console.print(t)
+
+
 def register(app: typer.Typer, generate_app: typer.Typer) -> None:
     from . import BackendOpt, BaseUrlOpt, DebugOpt, GgufOpt, KeyEnvOpt, ModelOpt, model_options
     from .common import cli_errors, console
@@ -116,6 +137,42 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
             summary = _generate(Path(output).stem or "translate", n, gen, engine(concurrency, seed, max_attempts),
                                 model_options(backend, base_url, model, api_key_env, gguf), output, with_meta,
                                 rejected)
+            if not summary.complete:
+                raise typer.Exit(1)
+
+    @generate_app.command("adversarial")
+    def generate_adversarial(
+        labels: str = typer.Option(..., "--labels", help="The label set: a YAML/JSON file (a list, or label: description) or a comma list."),
+        task: str = typer.Option(..., "--task", help="What is classified, e.g. 'the intent of a customer support message'."),
+        count: int = typer.Option(14, "-n", "--count", help="Hard examples to make."),
+        output: str = OutOpt,
+        kinds: Optional[str] = typer.Option(None, "--kinds", help="Comma list of difficulty kinds (default: all seven)."),
+        no_verify: bool = typer.Option(False, "--no-verify", help="Skip the independent pass that must predict the intended label."),
+        classifier_base_url: Optional[str] = typer.Option(None, "--classifier-base-url", help="A classifier to attack: an OpenAI-compatible endpoint."),
+        classifier_model: Optional[str] = typer.Option(None, "--classifier-model", help="Its model name."),
+        keep_fooled: bool = typer.Option(False, "--keep-fooled", help="Keep only the examples the classifier gets wrong."),
+        concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
+        with_meta: bool = MetaOpt, rejected: bool = RejOpt,
+        backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
+        api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt, debug: bool = DebugOpt,
+    ) -> None:
+        """Hard examples for a classifier (ambiguity, sarcasm, negation, ...), label-verified; optionally attack a classifier."""
+        with cli_errors(debug):
+            from ..errors import UsageError
+
+            label_value = str(Path(labels).resolve()) if Path(labels).is_file() else _csv(labels)
+            gen: dict = {"technique": "adversarial", "labels": label_value, "task": task, "verify": not no_verify}
+            if kinds:
+                gen["kinds"] = _csv(kinds)
+            if classifier_base_url or classifier_model:
+                if not (classifier_base_url and classifier_model):
+                    raise UsageError("--classifier-base-url and --classifier-model go together")
+                gen["classifier"] = {"base_url": classifier_base_url, "model": classifier_model,
+                                     "keep": "fooled" if keep_fooled else "all"}
+            summary = _generate(Path(output).stem or "adversarial", count, gen, engine(concurrency, seed, max_attempts),
+                                model_options(backend, base_url, model, api_key_env, gguf), output, with_meta,
+                                rejected)
+            print_adversarial_report(summary.run_dir)
             if not summary.complete:
                 raise typer.Exit(1)
 

@@ -10,7 +10,7 @@ from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique,
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
 from .quality import DedupGateConfig
-from .redteam import LanguageGateConfig, RedteamTechnique, TranslateTechnique
+from .redteam import AdversarialTechnique, LanguageGateConfig, RedteamTechnique, TranslateTechnique
 from .quality import GateConfig as _QualityGates
 from .schema_gen import SchemaTechnique
 
@@ -24,6 +24,7 @@ TechniqueConfig = Annotated[
         QATechnique,
         RedteamTechnique,
         TranslateTechnique,
+        AdversarialTechnique,
     ],
     Field(discriminator="technique"),
 ]

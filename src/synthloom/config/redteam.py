@@ -1,4 +1,4 @@
-"""Red-team sets and multilingual copies: `technique: redteam` and `technique: translate`."""
+"""Red-team sets, multilingual copies and adversarial inputs: `technique: redteam`, `translate`, `adversarial`."""
 from __future__ import annotations
 
 from typing import Literal
@@ -119,3 +119,43 @@ class LanguageGateConfig(Strict):
     fields: list[str] | None = Field(None, description="fields whose text is checked; default: the whole record")
     source_language: str = Field("en", description="a text in this language is `language:source` (drift)")
     min_confidence: float = Field(0.5, ge=0, le=1)
+
+
+ADVERSARIAL_KINDS = ("ambiguity", "sentiment_intent_mismatch", "negation", "mixed_intents", "indirect_request",
+                     "typos_slang", "code_switching")
+
+
+class ClassifierTarget(Strict):
+    """A classifier to attack: any OpenAI-compatible endpoint, asked for one label per text."""
+
+    base_url: str = Field(..., description="e.g. http://127.0.0.1:8080/v1")
+    model: str = Field(..., description="the model name the server knows")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key")
+    task: str | None = Field(None, description="what the labels mean, told to the classifier (default: the "
+                                               "technique's task)")
+    keep: Literal["all", "fooled"] = Field("all", description="fooled: keep only the examples it gets wrong")
+
+
+class AdversarialTechnique(Strict):
+    technique: Literal["adversarial"] = "adversarial"
+    labels: list[str] | dict[str, str] | str = Field(
+        ..., description="the label set: a list, a mapping label -> description, or a YAML/JSON file of either")
+    task: str = Field(..., min_length=5, description="what is classified, e.g. 'the intent of a customer support "
+                                                     "message'")
+    kinds: list[str] = Field(default_factory=lambda: list(ADVERSARIAL_KINDS),
+                             description="difficulty kinds: " + ", ".join(ADVERSARIAL_KINDS))
+    text_field: str = Field("text", description="the field that holds the generated text")
+    verify: bool = Field(True, description="an independent pass (the generator's model) must predict the "
+                                           "intended label, else `label_mismatch`")
+    classifier: ClassifierTarget | None = Field(None, description="a classifier to attack (optional)")
+    sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, max_tokens=120))
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one difficulty kind")
+        for k in v:
+            if k not in ADVERSARIAL_KINDS:
+                raise ValueError(f"unknown kind {k!r}: use {', '.join(ADVERSARIAL_KINDS)}")
+        return v

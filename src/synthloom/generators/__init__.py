@@ -22,6 +22,7 @@ def build_generator(config: Any, base_dir: Path):
         "qa": "rag_qa",
         "redteam": "redteam",
         "translate": "translate",
+        "adversarial": "adversarial",
     }
     name = config.technique
     if name not in BUILDERS and name in lazy:
