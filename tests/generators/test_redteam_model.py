@@ -123,3 +123,22 @@ def test_redteam_run_against_a_llama_server_opens_no_other_connection(tmp_path, 
     assert again["summary"] == report["summary"]
     second = [json.loads(line) for line in (tmp_path / "sockets2.jsonl").read_text().splitlines()]
     assert not [e for e in second if e[0] == "connect"]
+
+
+def test_adversarial_examples_on_the_bundled_model(tmp_path):
+    rec = recipe_from_dict({
+        "name": "adv", "count": 1,
+        "generate": {"technique": "adversarial", "labels": ["refund", "shipping", "praise"],
+                     "task": "the intent of a customer support message", "kinds": ["sentiment_intent_mismatch"],
+                     "sampling": {"temperature": 0.9, "max_tokens": 80}},
+        "engine": {"concurrency": 1, "max_attempts": 2, "seed": 2}}, "test")
+    summary = run_recipe(rec, base_dir=tmp_path, output=tmp_path / "out")
+    with RunStore(summary.run_dir / "store.sqlite") as s:
+        accepted, rejected = s.accepted_records(), [r for r in s.rejections() if r.stage != "surplus"]
+    assert summary.accepted + len(rejected) == summary.funnel["generated"]
+    for r in accepted:  # kept only when the independent pass predicted the intended label
+        assert r.meta["scores"]["label_agrees"] is True and r.data["kind"] == "sentiment_intent_mismatch"
+        assert len(r.data["text"].split()) >= 4
+    for r in rejected:
+        assert r.reason in ("label_mismatch", "label_error", "too_short", "copied_example", "truncated",
+                            "invalid_json")
