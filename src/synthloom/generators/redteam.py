@@ -22,6 +22,7 @@ A case: `input` (a string, or a list of user turns for `multi_turn`), `category`
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,12 @@ def read_system(system: str, base_dir: Path) -> str:
         raise InputFileError("generate.system: the description is too short to attack; say what the system is "
                              "for, its rules and what it must never do")
     return text
+
+
+def near_copy(text: str, example: str, threshold: float = 0.6) -> bool:
+    """Do the two share most of their words (Jaccard of the word sets)? A base model copies its example."""
+    a, b = set(re.findall(r"\w+", text.lower())), set(re.findall(r"\w+", example.lower()))
+    return bool(a and b) and len(a & b) / len(a | b) >= threshold
 
 
 def categories_of(config: RedteamTechnique) -> dict[str, RedteamCategory]:
@@ -202,8 +209,8 @@ class RedteamGenerator:
         hit = find_boilerplate(payload)
         if hit:
             return "boilerplate", f"placeholder or assistant boilerplate: {hit!r}"
-        if cat.example and payload.lower().strip(" .") == cat.example.lower().strip(" ."):
-            return "copied_example", "the case is the category's example, copied"
+        if cat.example and near_copy(payload, cat.example):
+            return "copied_example", "the case is (nearly) the category's example, copied"
         return None
 
     async def apply_strategies(self, payload: str, cat: RedteamCategory, steps: list[str], slot: int,
