@@ -160,3 +160,33 @@ def test_a_language_attribute_axis_in_any_technique_is_checked(tmp_path):
                             for r in accepted)
     assert rejected and {r.reason for r in rejected if r.stage == "filter"} == {"language:source"}
     assert all(r.meta["attributes"]["language"] == "French" for r in rejected if r.stage == "filter")
+
+
+def test_a_run_directory_is_translated_and_back_translation_rejects_a_drifted_meaning(tmp_path):
+    english = iter([{"text": "Please cancel my subscription today.", "label": "cancellation"},
+                    {"text": "Where is my parcel? It is three days late.", "label": "shipping"}])
+    schema = {"type": "object", "properties": {"text": {"type": "string"}, "label": {"type": "string"}},
+              "required": ["text", "label"]}
+    first = run_recipe(recipe_from_dict({"name": "src", "count": 2, "engine": {"concurrency": 1},
+                                         "generate": {"technique": "schema", "schema": schema}}, "test"),
+                       base_dir=tmp_path, output=tmp_path / "first", llm=ScriptedLLM(lambda req: next(english)))
+    assert first.complete
+
+    def respond(req):
+        text = req.messages[-1]["content"]
+        if "into English" in req.messages[0]["content"]:  # the back-translation: faithful for one only
+            return "Please cancel my subscription today." if "Abonnement" in text else "I like green apples."
+        return ("Bitte kündigen Sie heute mein Abonnement." if "subscription" in text else
+                "Wo ist mein Paket? Es ist drei Tage zu spät.")
+
+    rec = recipe_from_dict({"name": "tr", "count": 2, "engine": {"concurrency": 1, "max_attempts": 2},
+                            "generate": {"technique": "translate", "input": str(tmp_path / "first"),
+                                         "languages": ["de"], "fields": ["text"], "back_translation": True}},
+                           "test")
+    summary = run_recipe(rec, base_dir=tmp_path, output=tmp_path / "second", llm=ScriptedLLM(respond))
+    with RunStore(summary.run_dir / "store.sqlite") as s:
+        accepted, rejected = s.accepted_records(), [r for r in s.rejections() if r.stage != "surplus"]
+    assert [r.data["text"] for r in accepted] == ["Bitte kündigen Sie heute mein Abonnement."]
+    assert accepted[0].data["label"] == "cancellation" and accepted[0].meta["back_similarity"]["text"] > 0.99
+    assert {r.reason for r in rejected} == {"back_translation"}
+    assert "I like green apples" in rejected[0].detail

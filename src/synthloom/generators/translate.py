@@ -190,7 +190,8 @@ class TranslateGenerator:
                 seed = ctx.request_seed(slot, k * 100 + j)
                 translated, problem = await self.translator.translate(ctx.llm, text, lang, seed)
                 if problem is None and cfg.back_translation:
-                    problem = await self._back_check(ctx, text, translated, lang, slot, k * 100 + j)
+                    problem, sim = await self._back_check(ctx, text, translated, lang, slot, k * 100 + j)
+                    meta.setdefault("back_similarity", {})[field if len(texts) == 1 else f"{field}[{j}]"] = sim
                 if problem is not None:
                     return [Rejection(stage="validate", reason=problem[0], detail=f"{field}: {problem[1]}",
                                       data={field: translated}, raw=translated, meta=meta)]
@@ -200,7 +201,7 @@ class TranslateGenerator:
         return [Record(data=out, meta=meta)]
 
     async def _back_check(self, ctx: GenContext, source: str, translated: str, lang: str, slot: int,
-                          k: int) -> tuple[str, str] | None:
+                          k: int) -> tuple[tuple[str, str] | None, float]:
         req = self.translator.request(translated, self.config.source_language, ctx.request_seed(slot, 10_000 + k),
                                       source=lang)
         (res,) = await ctx.llm.generate([req])
@@ -209,11 +210,11 @@ class TranslateGenerator:
             from ..quality.embeddings import make_embedder
 
             self._embedder = make_embedder()
-        sim = cosine(source, back, self._embedder)
+        sim = round(cosine(source, back, self._embedder), 4)
         if sim < self.config.min_similarity:
-            return "back_translation", (f"back-translation cosine {sim:.2f} < {self.config.min_similarity:g}: "
-                                        f"{clip(back)!r}")
-        return None
+            return ("back_translation", f"back-translation cosine {sim:.2f} < {self.config.min_similarity:g}: "
+                                        f"{clip(back)!r}"), sim
+        return None, sim
 
 
 def build(config: TranslateTechnique, base_dir: Path) -> TranslateGenerator:
