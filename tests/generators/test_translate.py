@@ -99,8 +99,12 @@ def make(tmp_path, count=4, **gen):
 def test_translations_keep_labels_ids_and_link_to_their_source(tmp_path):
     bad = {("de", 0): "Where is my order {order_id}? It was due 3 days ago.",   # drift back to English
            ("fr", 1): "Veuillez annuler mon abonnement numéro 5."}               # a number appeared: fine
-    summary = run_recipe(make(tmp_path), base_dir=tmp_path, output=tmp_path / "out", llm=ScriptedLLM(translator(bad)))
+    llm = ScriptedLLM(translator(bad))
+    summary = run_recipe(make(tmp_path), base_dir=tmp_path, output=tmp_path / "out", llm=llm)
     assert summary.complete
+    t1_de = [r for r in llm.requests if "into German" in r.messages[0]["content"] and "order" in r.messages[-1]["content"]]
+    assert [r.temperature for r in t1_de] == [0.2, 0.5]  # the retry samples hotter, with another seed
+    assert t1_de[0].seed != t1_de[1].seed
     rows = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     got = {(r["id"], r["language"]): r for r in rows}
     assert set(got) == {("t1", "de"), ("t1", "fr"), ("t2", "de"), ("t2", "fr")}

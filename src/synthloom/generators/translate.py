@@ -105,7 +105,8 @@ class Translator:
         self.system = load_prompt("translate_system")
         self.user = load_prompt("translate_user")
 
-    def request(self, text: str, target: str, seed: int, source: str | None = None) -> GenerationRequest:
+    def request(self, text: str, target: str, seed: int, source: str | None = None,
+                temperature: float | None = None) -> GenerationRequest:
         src = source or self.source
         system = self.system.render(source_name=language_name(src), target_name=language_name(target),
                                     keep=list(self.keep), localize=self.localize)
@@ -114,7 +115,8 @@ class Translator:
             messages += [{"role": "user", "content": SHOTS[src] if src != "en" else SHOT_SOURCE},
                          {"role": "assistant", "content": SHOTS[target]}]
         messages.append({"role": "user", "content": self.user.render(text=text)})
-        return GenerationRequest(messages=tuple(messages), seed=seed, purpose="translate", **self.sampling)
+        sampling = dict(self.sampling, **({"temperature": temperature} if temperature is not None else {}))
+        return GenerationRequest(messages=tuple(messages), seed=seed, purpose="translate", **sampling)
 
     def problem(self, source_text: str, translated: str, target: str) -> tuple[str, str] | None:
         return (language_problem(translated, target, self.source, self.min_confidence)
@@ -122,9 +124,12 @@ class Translator:
                                 entities=self.entities and not self.localize, keep=self.keep)
                 or length_problem(source_text, translated, self.length_ratio))
 
-    async def translate(self, llm: Any, text: str, target: str, seed: int) -> tuple[str | None, tuple[str, str] | None]:
-        """(translation, None) or (what the model wrote, (reason, detail))."""
-        (res,) = await llm.generate([self.request(text, target, seed)])
+    async def translate(self, llm: Any, text: str, target: str, seed: int,
+                        attempt: int = 0) -> tuple[str | None, tuple[str, str] | None]:
+        """(translation, None) or (what the model wrote, (reason, detail)). A retry (attempt > 0) samples
+        hotter: at a low temperature a new seed mostly repeats the failed translation."""
+        temperature = None if attempt == 0 else min(1.0, self.sampling["temperature"] + 0.3 * attempt)
+        (res,) = await llm.generate([self.request(text, target, seed, temperature=temperature)])
         if not res.ok:
             return None, ("backend_error", str(res.error)[:300])
         out = first_block(res.text, text)
@@ -188,7 +193,7 @@ class TranslateGenerator:
             done = []
             for j, text in enumerate(texts):
                 seed = ctx.request_seed(slot, k * 100 + j)
-                translated, problem = await self.translator.translate(ctx.llm, text, lang, seed)
+                translated, problem = await self.translator.translate(ctx.llm, text, lang, seed, attempt)
                 if problem is None and cfg.back_translation:
                     problem, sim = await self._back_check(ctx, text, translated, lang, slot, k * 100 + j)
                     meta.setdefault("back_similarity", {})[field if len(texts) == 1 else f"{field}[{j}]"] = sim
