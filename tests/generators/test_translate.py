@@ -122,12 +122,13 @@ def test_translations_keep_labels_ids_and_link_to_their_source(tmp_path):
 
 
 def test_a_dropped_placeholder_or_changed_number_is_rejected_with_its_reason(tmp_path):
-    bad = {("de", 0): "Wo ist meine Bestellung? Sie war vor 3 Tagen fällig.",
+    bad = {("de", 1): "Ihre Bestellung {order_id} wurde versandt und kommt in 3 Tagen an.",  # the worked example
+           ("de", 0): "Wo ist meine Bestellung? Sie war vor 3 Tagen fällig.",
            ("fr", 0): "Où est ma commande {order_id} ? Elle était attendue il y a 4 jours."}
     summary = run_recipe(make(tmp_path), base_dir=tmp_path, output=tmp_path / "out", llm=ScriptedLLM(translator(bad)))
     with RunStore(summary.run_dir / "store.sqlite") as s:
         reasons = sorted(r.reason for r in s.rejections() if r.stage != "surplus")
-    assert reasons == ["keep:number", "keep:placeholder"]
+    assert reasons == ["copied_example", "keep:number", "keep:placeholder"]
 
 
 def test_config_and_input_errors(tmp_path):

@@ -137,6 +137,8 @@ class Translator:
             return out, ("truncated", f"cut off by max_tokens after {res.completion_tokens} tokens")
         if not out:
             return out, ("empty", "the model wrote nothing")
+        if target in SHOTS and out == SHOTS[target] and text.strip() != SHOT_SOURCE:
+            return out, ("copied_example", "the model repeated the worked example instead of translating")
         return out, self.problem(text, out, target)
 
 
