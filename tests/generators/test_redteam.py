@@ -76,6 +76,15 @@ def test_every_category_gets_its_count_with_all_fields(tmp_path):
         assert r.data["expected"].endswith(".") and r.data["severity"] in ("low", "medium", "high")
         assert r.data["should_refuse"] is (r.data["category"] != "boundary_allowed")
         assert r.meta["payload"] in r.data["input"] and r.meta["check"]["answer"] == "yes"
+    cases = load_cases(summary.run_dir)  # what `synthloom redteam RUN_DIR` sends, with the rules for its judge
+    assert [c["input"] for c in cases.cases] == [r.data["input"] for r in accepted] and cases.rules == SYSTEM
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+
+    res = CliRunner().invoke(app, ["redteam-export", str(summary.run_dir), "-o", str(tmp_path / "pf.yaml")])
+    assert res.exit_code == 0, res.output
+    assert len(yaml.safe_load((tmp_path / "pf.yaml").read_text())) == 6
 
 
 def test_strategies_compose_and_are_recorded(tmp_path):

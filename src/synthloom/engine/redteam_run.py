@@ -50,9 +50,10 @@ def load_cases(source: str | Path) -> CaseSet:
             cases = [r.data for r in store.iter_accepted(run_id)]
         gen = (info.get("recipe") or {}).get("generate") or {}
         rules = gen.get("system")
-        sys_path = Path(str(rules)) if rules else None
-        if sys_path is not None and sys_path.suffix in (".md", ".txt") and "\n" not in str(rules):
-            rules = None  # a file name: the judge gets the app's system prompt or the cases' own text instead
+        if rules and "\n" not in str(rules) and Path(str(rules)).suffix.lower() in (".md", ".txt", ".markdown"):
+            # a file name, relative to the recipe's folder (unknown here) unless absolute, as the CLI writes it
+            sys_path = Path(str(rules))
+            rules = sys_path.read_text(encoding="utf-8") if sys_path.is_file() else None
         return CaseSet(_checked(cases, str(path)), rules, store_path)
     if not path.is_file():
         raise InputFileError(f"{path}: not found; give a redteam run directory or a JSONL file of cases")
