@@ -91,8 +91,6 @@ def test_redteam_run_against_a_llama_server_opens_no_other_connection(tmp_path, 
     (tmp_path / "audit.py").write_text(AUDIT)
     args = ["redteam", str(tmp_path / "cases.jsonl"), "--target-base-url", llama_server, "--target-model",
             "gemma3-270m", "--system-prompt", str(tmp_path / "prompt.txt"), "--max-tokens", "32",
-            # the judge on the same server: both endpoints named, and no second model loaded in the process
-            "--judge-backend", "openai", "--judge-base-url", llama_server, "--judge-model", "gemma3-270m",
             "-o", str(tmp_path / "report")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}
