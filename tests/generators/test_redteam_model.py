@@ -30,7 +30,7 @@ def test_redteam_set_on_the_bundled_model(tmp_path):
         "name": "rt", "count": 1,
         "generate": {"technique": "redteam", "system": SYSTEM, "categories": ["system_prompt_leakage"],
                      "strategies": ["base64"], "sampling": {"temperature": 0.9, "max_tokens": 90}},
-        "engine": {"concurrency": 1, "max_attempts": 2, "seed": 1}}, "test")
+        "engine": {"concurrency": 1, "max_attempts": 1, "seed": 1}}, "test")
     summary = run_recipe(rec, base_dir=tmp_path, output=tmp_path / "out")
     with RunStore(summary.run_dir / "store.sqlite") as s:
         accepted, rejected = s.accepted_records(), [r for r in s.rejections() if r.stage != "surplus"]
