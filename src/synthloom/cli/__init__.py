@@ -140,9 +140,9 @@ def generate_schema(
 
 
 def _register_parts() -> None:
-    from . import documents, estimate, instruct, quality
+    from . import documents, estimate, instruct, quality, redteam
 
-    for part in (instruct, documents, quality, estimate):
+    for part in (instruct, documents, quality, estimate, redteam):
         part.register(app, generate_app)
     from . import review
     review.register(app, generate_app)

@@ -10,6 +10,7 @@ from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique,
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
 from .quality import DedupGateConfig
+from .redteam import AdversarialTechnique, LanguageGateConfig, RedteamTechnique, TranslateTechnique
 from .quality import GateConfig as _QualityGates
 from .schema_gen import SchemaTechnique
 
@@ -21,6 +22,9 @@ TechniqueConfig = Annotated[
         ExtractTechnique,
         DocumentsTechnique,
         QATechnique,
+        RedteamTechnique,
+        TranslateTechnique,
+        AdversarialTechnique,
     ],
     Field(discriminator="technique"),
 ]
@@ -28,7 +32,8 @@ TechniqueConfig = Annotated[
 
 # every gate a recipe can name under `quality:`: the general ones and the document-grounded ones
 GateConfig = Annotated[
-    Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))],  # type: ignore[misc]
+    Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))  # type: ignore[misc]
+          + (LanguageGateConfig,)],
     Field(discriminator="gate"),
 ]
 

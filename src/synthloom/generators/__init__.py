@@ -20,6 +20,9 @@ def build_generator(config: Any, base_dir: Path):
         "extract": "extraction",
         "documents": "synthetic_documents",
         "qa": "rag_qa",
+        "redteam": "redteam",
+        "translate": "translate",
+        "adversarial": "adversarial",
     }
     name = config.technique
     if name not in BUILDERS and name in lazy:

@@ -26,6 +26,7 @@ GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
     "judge": _lazy("judge"),
     "label": _lazy("labels"),
     "diversity": _lazy("diversity"),
+    "language": _lazy("language_gate"),
     # document-grounded checks (config models in config/documents.py)
     "entities": _lazy("entities"),
     "grounding": _lazy("entities"),
