@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated, Union, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from .classify import AugmentTechnique, ClassificationTechnique, ReferenceGateConfig
 from .common import Strict
 from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique, QATechnique
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
@@ -21,6 +22,8 @@ TechniqueConfig = Annotated[
         ExtractTechnique,
         DocumentsTechnique,
         QATechnique,
+        ClassificationTechnique,
+        AugmentTechnique,
     ],
     Field(discriminator="technique"),
 ]
@@ -28,7 +31,8 @@ TechniqueConfig = Annotated[
 
 # every gate a recipe can name under `quality:`: the general ones and the document-grounded ones
 GateConfig = Annotated[
-    Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))],  # type: ignore[misc]
+    Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))
+          + (ReferenceGateConfig,)],  # type: ignore[misc]
     Field(discriminator="gate"),
 ]
 
@@ -79,6 +83,13 @@ class Recipe(Strict):
         if v <= 0:
             raise ValueError(f"count must be > 0 (got {v}): ask for at least one record")
         return v
+
+    @model_validator(mode="after")
+    def _technique_fits_count(self) -> "Recipe":
+        check = getattr(self.generate, "check_count", None)  # e.g. explicit per-label counts must add up to count
+        if check is not None:
+            check(self.count)
+        return self
 
     def models(self) -> list:
         return list(self.model) if isinstance(self.model, list) else [self.model]

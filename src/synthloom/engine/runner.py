@@ -120,7 +120,7 @@ async def arun(
     done = store.done_slots(run_id)
     for g in stateful:
         g.prime(accepted)
-    ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted)
+    ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted, extras={"target": recipe.count})
     gctx = GateContext(llm=CachedLLM(judge_llm, store, meter, writer) if judge_llm is not None else cached,
                        seed=recipe.engine.seed, extras={"target": recipe.count})
     gate_llms = []  # a gate that names its own model (a judge, a label checker) gets it cached and metered too

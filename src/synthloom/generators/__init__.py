@@ -20,6 +20,8 @@ def build_generator(config: Any, base_dir: Path):
         "extract": "extraction",
         "documents": "synthetic_documents",
         "qa": "rag_qa",
+        "classification": "classification",
+        "augment": "augment",
     }
     name = config.technique
     if name not in BUILDERS and name in lazy:

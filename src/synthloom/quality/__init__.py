@@ -26,6 +26,7 @@ GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
     "judge": _lazy("judge"),
     "label": _lazy("labels"),
     "diversity": _lazy("diversity"),
+    "reference": _lazy("reference"),  # checks against a real sample (config/classify.py)
     # document-grounded checks (config models in config/documents.py)
     "entities": _lazy("entities"),
     "grounding": _lazy("entities"),

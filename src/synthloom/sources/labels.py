@@ -174,3 +174,51 @@ def target_counts(names: list[str], n: int, distribution: Any, weights: dict[str
     for name in sorted(names, key=lambda k: (-(exact[k] - counts[k]), names.index(k)))[:left]:
         counts[name] += 1
     return counts
+
+
+def read_labelled(path: str | Path, text_field: str = "text", label_field: str | None = "label",
+                  base_dir: str | Path | None = None, what: str = "labelled data") -> list[dict[str, Any]]:
+    """Rows of a real labelled file (JSONL or CSV) that hold `text_field` (and `label_field`).
+
+    A missing file, a bad line, or a row without the named fields is an `InputFileError` naming
+    the file, the line and the field.
+    """
+    import csv
+    import json
+
+    p = Path(path)
+    if base_dir is not None and not p.is_absolute():
+        p = Path(base_dir) / p
+    if not p.is_file():
+        raise InputFileError(f"{p}: {what} not found; give a JSONL or CSV file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{p}: cannot read {what} ({exc}); give a UTF-8 JSONL or CSV file") from None
+    rows: list[tuple[int, Any]] = []
+    if p.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        rows = [(i + 2, row) for i, row in enumerate(reader)]
+    else:
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((i, json.loads(line)))
+            except ValueError:
+                raise InputFileError(f"{p}: line {i} is not JSON; give one JSON object per line (or a .csv)") from None
+    if not rows:
+        raise InputFileError(f"{p}: no rows; {what} needs at least one record")
+    out = []
+    for line, row in rows:
+        if not isinstance(row, dict):
+            raise InputFileError(f"{p}: line {line} is not an object with fields {text_field!r}, {label_field!r}")
+        for name in (text_field, label_field):
+            if name and (name not in row or row[name] in (None, "")):
+                have = ", ".join(map(repr, list(row)[:8]))
+                raise InputFileError(f"{p}: line {line} has no field {name!r} (fields: {have}); "
+                                     f"name the right one with --text-field / --label-field (text_field / label_field)")
+        if not isinstance(row[text_field], str):
+            raise InputFileError(f"{p}: line {line}: {text_field!r} is not text")
+        out.append(row)
+    return out
