@@ -201,9 +201,10 @@ def compare_to_reference(synthetic: list[tuple[str, Any]], real: list[tuple[str,
     return out
 
 
-def resolve_reference(path: str, run_dir: Path) -> Path | None:
+def resolve_reference(path: str, run_dir: Path, base_dir: str | None = None) -> Path | None:
+    """The reference file of a recipe: relative to the recipe's folder (when the technique recorded it), else here."""
     p = Path(path)
-    for cand in (p, Path(run_dir).parent / p, Path(run_dir) / p):
+    for cand in ([Path(base_dir) / p] if base_dir else []) + [p, Path(run_dir).parent / p]:
         if cand.is_file():
             return cand
     return None
@@ -221,7 +222,7 @@ def reference_section(records: list[Record], recipe: dict[str, Any], run_dir: Pa
     gate = gate or {}
     text_field = gate.get("text_field", "text")
     real_label = gate.get("label_field", "label" if reference is not None else None)
-    path = Path(reference) if reference is not None else resolve_reference(gate["path"], run_dir)
+    path = Path(reference) if reference is not None else resolve_reference(gate["path"], run_dir, generator.get("base_dir"))
     if path is None:
         return {"error": f"reference file {gate['path']!r} not found from here; run "
                          f"`synthloom compare {run_dir} --reference FILE`"}

@@ -75,6 +75,7 @@ class ClassificationGenerator:
 
     def __init__(self, config: ClassificationTechnique, base_dir: Path, count: int | None = None) -> None:
         self.config = config
+        self.base_dir = str(Path(base_dir).resolve())  # the report finds the recipe's relative files from here
         self.label_set: LabelSet = load_label_set(config.labels, base_dir, origin=None if isinstance(config.labels, str)
                                                   else "generate.labels")
         names = self.label_set.names
@@ -117,7 +118,7 @@ class ClassificationGenerator:
                 "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
                 "labels": self.label_set.names, "targets": self.targets, "multi_label": self.multi_label,
                 "attributes": self.config.axes(), "text_field": self.config.text_field,
-                "label_field": self.config.label_field}
+                "label_field": self.config.label_field, "base_dir": self.base_dir}
 
     def gates(self) -> list[Any]:
         from ..quality.label_verify import VerifyGate
