@@ -45,21 +45,25 @@ def _demo() -> dict[str, str]:
     return json.loads((_PACKAGE_DIR / "augment_examples.json").read_text(encoding="utf-8"))
 
 
-def add_typos(text: str, rng: random.Random, rate: float = 0.06) -> str:
-    """Keyboard noise: swap, drop or double a letter in about `rate` of the words (never in digits)."""
-    out = []
-    for word in text.split(" "):
-        if len(word) > 3 and word.isalpha() and rng.random() < rate * 2:
-            i = rng.randrange(1, len(word) - 1)
-            kind = rng.choice(("swap", "drop", "double"))
-            if kind == "swap":
-                word = word[:i] + word[i + 1] + word[i] + word[i + 2:]
-            elif kind == "drop":
-                word = word[:i] + word[i + 1:]
-            else:
-                word = word[:i] + word[i] + word[i:]
-        out.append(word)
-    return " ".join(out)
+def add_typos(text: str, rng: random.Random, rate: float = 0.08) -> str:
+    """Keyboard noise: swap, drop or double a letter inside about `rate` of the words (at least one;
+    only alphabetic words longer than three letters, never digits)."""
+    parts = text.split(" ")
+    eligible = [i for i, w in enumerate(parts) if len(w) > 3 and w.isalpha()]
+    if not eligible:
+        return text
+    for i in rng.sample(eligible, k=max(1, round(rate * len(parts)))  if len(eligible) > 1 else 1):
+        word = parts[i]
+        j = rng.randrange(1, len(word) - 1)
+        kind = rng.choice(("swap", "drop", "double"))
+        if kind == "swap":
+            word = word[:j] + word[j + 1] + word[j] + word[j + 2:]
+        elif kind == "drop":
+            word = word[:j] + word[j + 1:]
+        else:
+            word = word[:j] + word[j] + word[j:]
+        parts[i] = word
+    return " ".join(parts)
 
 
 class AugmentGenerator:
@@ -83,6 +87,7 @@ class AugmentGenerator:
         else:
             self.label_set = self._labels_from_data(found)
         self.index = NgramIndex(r[config.text_field] for r in self.rows)
+        self._demo_index = NgramIndex(v for k, v in _demo().items() if k != "source")
         self.system_prompt = load_prompt("augment_system")
         self.user_prompt = load_prompt("augment_user")
 
@@ -174,6 +179,10 @@ class AugmentGenerator:
         text, rejection = check_text(value, cfg.max_chars, cfg.min_words, meta, res.text)
         if rejection is not None:
             return [rejection]
+        demo_overlap, _ = self._demo_index.nearest(text)
+        if demo_overlap > 0.5:
+            return [Rejection(stage="dedup", reason="copied_demo", data={cfg.text_field: text}, meta=meta,
+                              detail=f"{demo_overlap:.0%} of its word 4-grams come from the prompt's demonstration")]
         overlap, nearest = self.index.nearest(text)
         if overlap > cfg.max_overlap:
             which = "its source row" if nearest == row_i else f"real row {nearest + 1}"

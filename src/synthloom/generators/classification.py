@@ -107,6 +107,7 @@ class ClassificationGenerator:
         self._examples = NgramIndex(ex for lab in self.label_set.labels for ex in lab.examples)
         self._have: Counter[str] = Counter()
         self._inflight: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
 
     def set_count(self, count: int) -> None:
         weights = {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}
@@ -133,7 +134,11 @@ class ClassificationGenerator:
         return out
 
     def pick_label(self, slot: int, ctx: GenContext) -> str:
-        """The label furthest below its target (accepted + in flight); ties in a seeded order."""
+        """Among labels still below their target (accepted + in flight), the one with the fewest attempts
+        for its target: every label gets tries in proportion to its share, and a label the checker keeps
+        rejecting cannot starve the others. Ties in a seeded order."""
+        if not self._seen and not self._attempts:  # a resumed run starts from what was accepted
+            self._attempts.update(r.meta.get("target_label") for r in ctx.accepted)
         for rec in ctx.accepted[self._seen:]:
             self._have[rec.meta.get("target_label")] += 1
         self._seen = len(ctx.accepted)
@@ -142,8 +147,11 @@ class ClassificationGenerator:
             return ctx.balanced(slot, "label", names)
         order = list(names)
         ctx.rng(slot, "label").shuffle(order)
-        return max(order, key=lambda n: (self.targets[n] - self._have[n] - self._inflight[n]) / max(self.targets[n], 1)
-                   if self.targets[n] else float("-inf"))
+        open_ = [n for n in order if self.targets[n] - self._have[n] - self._inflight[n] > 0]
+        pool = open_ or [n for n in order if self.targets[n] - self._have[n] > 0] or order
+        label = min(pool, key=lambda n: self._attempts[n] / max(self.targets[n], 1))
+        self._attempts[label] += 1
+        return label
 
     def request_for(self, slot: int, ctx: GenContext, label: str) -> tuple[GenerationRequest, dict[str, Any]]:
         cfg = self.config

@@ -117,7 +117,7 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[dict[str, str]]:
     for m in _NINO.finditer(text):
         add("nino", m)
     for m in _PHONE.finditer(text):
-        if sum(c.isdigit() for c in m.group()) >= 9:
+        if 9 <= sum(c.isdigit() for c in m.group()) <= 15:  # E.164: at most 15 digits
             add("phone", m)
     return found
 

@@ -85,7 +85,8 @@ class LabelSet(BaseModel):
 
 
 def _describe(exc: ValidationError, origin: str) -> str:
-    err = exc.errors()[0]
+    # a misspelt field explains the 'missing' one next to it: name the typo first
+    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
