@@ -75,3 +75,28 @@ def test_the_report_of_a_classification_run_has_the_label_and_real_data_sections
     assert "## Labels: target, produced, accepted, verification" in md and "| other | 1 |" in md
     assert "## Synthetic vs real" in md and f"against {len(real)} real ones" in md
     assert "two-sample AUC" in md and (tmp_path / "run" / "report" / "compare_lengths.png").is_file()
+
+
+def test_classification_rows_export_to_hf_with_a_classlabel_column_and_stratified_splits(tmp_path):
+    import datasets
+
+    from synthloom.engine import arun_recipe
+    from synthloom.engine.recipe_file import recipe_from_dict
+    from synthloom.export.dataset import export_run
+    from tests.fakes import ScriptedLLM
+
+    labels = [{"name": n, "description": f"about {n}"} for n in ("a", "b", "c")]
+    recipe = recipe_from_dict({"count": 30, "generate": {"technique": "classification", "labels": labels,
+                                                         "verify": {"enabled": False}}}, "t")
+    def distinct(req):  # unrelated texts, so no near-duplicate group spans the splits
+        rng = random.Random(req.seed)
+        return {"text": " ".join("".join(rng.choice("abcdefghijklmnop") for _ in range(6)) for _ in range(8))}
+
+    llm = ScriptedLLM(distinct)
+    asyncio.run(arun_recipe(recipe, base_dir=tmp_path, output=tmp_path / "run", llm=llm))
+    export_run(tmp_path / "run", "hf", tmp_path / "hf", split="0.8,0.2", stratify="label", seed=1)
+    dd = datasets.load_from_disk(str(tmp_path / "hf"))
+    feature = dd["train"].features["label"]
+    assert isinstance(feature, datasets.ClassLabel) and feature.names == ["a", "b", "c"]
+    assert {name: sorted(set(d["label"])) for name, d in dd.items()} == {"train": [0, 1, 2], "validation": [0, 1, 2]}
+    assert [list(dd["train"]["label"]).count(k) for k in range(3)] == [8, 8, 8]

@@ -259,3 +259,16 @@ def labelled_sections(records: list[Record], rejections: list[Rejection], recipe
     if ref is not None:
         out["reference"] = ref
     return out
+
+
+def class_label_of(run_dir: str | Path) -> tuple[str, list[str]] | None:
+    """(label field, label names) of a single-label classification/augment run: the column an HF
+    export types as `ClassLabel`. None for other runs."""
+    gen = generator_info(Path(run_dir))
+    if gen.get("technique") not in LABELLED_TECHNIQUES or gen.get("multi_label") or not gen.get("labels"):
+        return None
+    return gen.get("label_field", "label"), list(gen["labels"])
+
+
+def is_labelled_run(run_dir: str | Path) -> bool:
+    return Path(run_dir).is_dir() and generator_info(Path(run_dir)).get("technique") in LABELLED_TECHNIQUES
