@@ -99,7 +99,7 @@ def main() -> None:
     from synthloom.sources.labels import Label, LabelSet, load_label_set
 
     real = load_real()
-    label_set = load_label_set("intents.labels.yaml", EXAMPLES)
+    label_set = load_label_set("labels/intents.yaml", EXAMPLES)
     emb = make_embedder()
     result: dict = {"real_rows": len(real), "labels": label_set.names}
 

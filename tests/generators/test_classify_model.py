@@ -22,7 +22,7 @@ def _rows(path: Path) -> list[dict]:
 def test_generate_classification_on_the_bundled_model(tmp_path):
     out = tmp_path / "intents"
     res = CliRunner().invoke(app, [
-        "generate", "classification", "--labels", str(EXAMPLES / "intents.labels.yaml"), "-n", "2",
+        "generate", "classification", "--labels", str(EXAMPLES / "labels/intents.yaml"), "-n", "2",
         "--distribution", "order_status=1,refund_request=0,cancel_order=0,damaged_item=0,account_access=0,other=1",
         "--verify", "flag", "--reference", str(EXAMPLES / "intents.real.jsonl"), "-o", str(out), "--seed", "1"])
     assert res.exit_code == 0, res.output

@@ -10,7 +10,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_the_example_label_set_loads_with_descriptions_examples_and_counter_examples():
-    ls = load_label_set("intents.labels.yaml", EXAMPLES)
+    ls = load_label_set("labels/intents.yaml", EXAMPLES)
     assert ls.names == ["order_status", "refund_request", "cancel_order", "damaged_item", "account_access", "other"]
     assert ls.get("refund_request").counter_examples and ls.get("damaged_item").examples
     assert ls.task and not ls.multi_label

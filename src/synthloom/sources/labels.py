@@ -1,6 +1,6 @@
 """A label set: the classes a classifier must tell apart, each with a description and examples.
 
-    labels = load_label_set("examples/intents.labels.yaml")     # a YAML/JSON file
+    labels = load_label_set("examples/labels/intents.yaml")     # a YAML/JSON file
     labels = load_label_set([{"name": "refund", "description": "..."}, ...])   # inline, as in a recipe
     labels.names            # ["refund", ...]
     labels.get("refund")    # Label(name, description, examples, counter_examples, weight)
