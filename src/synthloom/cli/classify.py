@@ -54,7 +54,7 @@ def print_label_table(run_dir: Path) -> None:
         info = store.run_info(None)
         records = store.accepted_records(info["run_id"])
         rejections = list(store.rejections(info["run_id"]))
-    sec = label_section(records, rejections, generator_info(run_dir))
+    sec = label_section(records, rejections, generator_info(run_dir), recipe=info.get("recipe"))
     t = Table(title="labels", header_style="bold")
     for col in ("label", "target", "produced", "accepted", "agreement"):
         t.add_column(col, justify="left" if col == "label" else "right")

@@ -37,12 +37,18 @@ def _labels_of(value: Any) -> list[str]:
 
 
 def label_section(records: list[Record], rejections: list[Rejection], generator: dict[str, Any],
-                  examples_per_label: int = 2) -> dict[str, Any]:
+                  examples_per_label: int = 2, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """Per label: target, produced (candidates written for it), accepted, verification agreement, rejected examples."""
     label_field = generator.get("label_field", "label")
     text_field = generator.get("text_field", "text")
     targets: dict[str, int] = generator.get("targets") or {}
     names = list(generator.get("labels") or targets)
+    gen_cfg = (recipe or {}).get("generate") or {}
+    if not targets and names and gen_cfg.get("technique") == "classification" and (recipe or {}).get("count"):
+        from ..sources.labels import target_counts  # a run replayed whole from the store never set them
+
+        targets = target_counts(names, recipe["count"], gen_cfg.get("distribution") or "balanced",
+                                generator.get("weights"))
 
     def key(meta: dict[str, Any], data: dict[str, Any] | None) -> str | None:
         lab = meta.get("target_label")
@@ -254,7 +260,7 @@ def labelled_sections(records: list[Record], rejections: list[Rejection], recipe
     generator = generator_info(run_dir)
     out: dict[str, Any] = {}
     if (recipe.get("generate") or {}).get("technique") in LABELLED_TECHNIQUES:
-        out["classification"] = label_section(records, rejections, generator)
+        out["classification"] = label_section(records, rejections, generator, recipe=recipe)
     ref = reference_section(records, recipe, run_dir, generator, embedder=embedder if embedder is not None else "auto")
     if ref is not None:
         out["reference"] = ref

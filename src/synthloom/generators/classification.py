@@ -73,7 +73,7 @@ class QuotaGate:
 class ClassificationGenerator:
     technique = "classification"
 
-    def __init__(self, config: ClassificationTechnique, base_dir: Path, count: int | None = None) -> None:
+    def __init__(self, config: ClassificationTechnique, base_dir: Path) -> None:
         self.config = config
         self.base_dir = str(Path(base_dir).resolve())  # the report finds the recipe's relative files from here
         self.label_set: LabelSet = load_label_set(config.labels, base_dir, origin=None if isinstance(config.labels, str)
@@ -98,9 +98,7 @@ class ClassificationGenerator:
             self.partners.setdefault(a, []).append(b)
         if isinstance(config.distribution, dict):  # unknown labels; the sum is checked against count by the recipe
             target_counts(names, sum(config.distribution.values()), config.distribution, where="generate.distribution")
-        self.targets: dict[str, int] = {}
-        if count is not None:
-            self.set_count(count)
+        self.targets: dict[str, int] = {}  # set from the run's count (GenContext.target_count) at the first slot
         self.system_prompt = load_prompt("classify_system")
         self.user_prompt = load_prompt("classify_user")
         self._seen = 0
@@ -119,7 +117,8 @@ class ClassificationGenerator:
                 "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
                 "labels": self.label_set.names, "targets": self.targets, "multi_label": self.multi_label,
                 "attributes": self.config.axes(), "text_field": self.config.text_field,
-                "label_field": self.config.label_field, "base_dir": self.base_dir}
+                "label_field": self.config.label_field, "base_dir": self.base_dir,
+                "weights": {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}}
 
     def gates(self) -> list[Any]:
         from ..quality.label_verify import VerifyGate
