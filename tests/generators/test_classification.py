@@ -129,3 +129,15 @@ def test_multi_label_rows_carry_a_list(tmp_path):
 def test_bad_input_is_one_clear_error(tmp_path, gen, count, error, message):
     with pytest.raises(error, match=message):
         run(gen, count, tmp_path, writer())
+
+
+def test_the_writer_sees_label_names_as_words_and_an_identifier_in_the_text_is_rejected(tmp_path):
+    labels = [{"name": "gift_card", "description": "asks about gift cards"}, {"name": "refund", "description": "money back"}]
+
+    def respond(req):
+        if req.purpose == "verify":
+            return {"label": "gift_card"}
+        assert "gift_card" not in req.messages[-1]["content"] and "gift card" in req.messages[-1]["content"]
+        return {"text": "My question is about gift_card balances, please help me."}
+    summary, rows, _ = run({"labels": labels, "distribution": {"gift_card": 1, "refund": 0}}, 1, tmp_path, respond)
+    assert not rows and ("filter", "label_name_in_text") in [(s, r) for s, r, _ in summary.rejections]

@@ -168,15 +168,15 @@ class ClassificationGenerator:
         others = []
         if label == cfg.hard_cases.out_of_scope:
             others = [x for x in self.label_set.labels if x.name != label]
-        system = self.system_prompt.render(task=self.task, labels=[self.label_set.get(n) for n in labels],
-                                           others=others, counter=lab.counter_examples)
+        system = self.system_prompt.render(task=self.task, labels=[_shown(self.label_set.get(n)) for n in labels],
+                                           others=[_shown(x) for x in others], counter=lab.counter_examples)
         messages: list[dict[str, str]] = [{"role": "system", "content": system}]
         for ex in rng.sample(lab.examples, k=min(MAX_SHOTS, len(lab.examples))):
-            messages.append({"role": "user", "content": self.user_prompt.render(labels=[label], attributes={},
+            messages.append({"role": "user", "content": self.user_prompt.render(labels=[human(label)], attributes={},
                                                                                  confuser=None)})
             messages.append({"role": "assistant", "content": _json({"text": ex})})
-        messages.append({"role": "user", "content": self.user_prompt.render(labels=labels, attributes=attributes,
-                                                                             confuser=confuser)})
+        messages.append({"role": "user", "content": self.user_prompt.render(
+            labels=[human(n) for n in labels], attributes=attributes, confuser=_shown(confuser) if confuser else None)})
         s = cfg.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(messages=tuple(messages), json_schema=text_schema(cfg.max_chars),
@@ -208,13 +208,27 @@ class ClassificationGenerator:
         text, rejection = check_text(value, self.config.max_chars, self.config.min_words, meta, result.text)
         if rejection is not None:
             return [rejection]
+        leaked = next((n for n in self.label_set.names if n != human(n) and n.casefold() in text.casefold()), None)
+        if leaked is not None:
+            return [Rejection(stage="filter", reason="label_name_in_text", data={"text": text}, meta=meta,
+                              detail=f"the text spells the label identifier {leaked!r}: {text[:100]!r}")]
         overlap, i = self._examples.nearest(text)
-        if overlap > EXAMPLE_OVERLAP:
+        if overlap >= EXAMPLE_OVERLAP:
             return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
                               detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
                                      f"{self._examples.texts[i][:100]!r}")]
         value_label: Any = sorted(meta["labels"]) if self.multi_label else label
         return [Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)]
+
+
+def human(name: str) -> str:
+    """A label name as words (`damaged_item` -> `damaged item`): the writer sees words, so it writes words,
+    not the identifier."""
+    return " ".join(name.replace("_", " ").replace("-", " ").split())
+
+
+def _shown(label: Any) -> dict[str, str]:
+    return {"name": human(label.name), "description": label.description}
 
 
 def _json(value: Any) -> str:
