@@ -100,3 +100,21 @@ def test_classification_rows_export_to_hf_with_a_classlabel_column_and_stratifie
     assert isinstance(feature, datasets.ClassLabel) and feature.names == ["a", "b", "c"]
     assert {name: sorted(set(d["label"])) for name, d in dd.items()} == {"train": [0, 1, 2], "validation": [0, 1, 2]}
     assert [list(dd["train"]["label"]).count(k) for k in range(3)] == [8, 8, 8]
+
+
+def test_classification_rows_write_to_csv(tmp_path):
+    import csv
+
+    from synthloom.engine import arun_recipe
+    from synthloom.engine.recipe_file import recipe_from_dict
+    from tests.fakes import ScriptedLLM
+
+    labels = [{"name": "a", "description": "about a"}, {"name": "b", "description": "about b"}]
+    recipe = recipe_from_dict({"count": 4, "generate": {"technique": "classification", "labels": labels,
+                                                        "verify": {"enabled": False}}}, "t")
+    llm = ScriptedLLM(lambda req: {"text": 'a text, with a comma and "quotes" number ' + str(req.seed)})
+    asyncio.run(arun_recipe(recipe, base_dir=tmp_path, output=tmp_path / "rows.csv", llm=llm))
+    rows = list(csv.DictReader((tmp_path / "rows.csv").open(encoding="utf-8")))
+    assert len(rows) == 4 and sorted(r["label"] for r in rows) == ["a", "a", "b", "b"]
+    assert all(r["text"].startswith('a text, with a comma and "quotes"') for r in rows)
+    assert (tmp_path / "rows.run" / "store.sqlite").is_file()

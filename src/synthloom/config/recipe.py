@@ -61,7 +61,7 @@ class ExportSettings(Strict):
 
 class OutputSettings(Strict):
     path: str | None = Field(None, description="output file (.jsonl/.parquet) or folder (gets data.jsonl)")
-    format: str | None = Field(None, description="jsonl or parquet; default: from the path's suffix")
+    format: str | None = Field(None, description="jsonl, parquet or csv; default: from the path's suffix")
     with_meta: bool = Field(False, description="add each record's lineage under `_meta`")
     rejected: bool = Field(False, description="also write rejected candidates (rejected.jsonl)")
     exports: list[ExportSettings] = Field(default_factory=list, description="fine-tuning exports written after the run")
