@@ -28,7 +28,7 @@ class VerifyGate(LLMGateMixin):
 
     def __init__(self, label_set: LabelSet, *, text_field: str = "text", label_field: str = "label",
                  task: str | None = None, action: str = "reject", model: Any = None, max_tokens: int = 48,
-                 multi_label: bool | None = None) -> None:
+                 multi_label: bool | None = None, shots: bool = False) -> None:
         self.label_set = label_set
         self.text_field, self.label_field = text_field, label_field
         self.task = task or label_set.task
@@ -36,6 +36,7 @@ class VerifyGate(LLMGateMixin):
         self.action = action
         self.model_config = model
         self.max_tokens = max_tokens
+        self.shots = shots
         self.system = load_prompt("verify_system")
         self.user = load_prompt("verify_user")
 
@@ -58,7 +59,7 @@ class VerifyGate(LLMGateMixin):
         schema = {"type": "object", "properties": prop, "required": list(prop), "additionalProperties": False}
         messages = [{"role": "system", "content": self.system.render(task=self.task, labels=order,
                                                                      multi_label=self.multi_label)}]
-        for lab in order:  # one worked example per label that has one: a base model follows shots, not rules
+        for lab in order if self.shots else ():  # one worked example per label that has one
             if lab.examples:
                 answer = {"labels": [lab.name]} if self.multi_label else {"label": lab.name}
                 messages += [{"role": "user", "content": self.user.render(text=lab.examples[-1])},
