@@ -9,7 +9,7 @@
    (examples/intents.real.jsonl, 60 hand-written messages, 10 per label).
 3. Baselines that only know the label names: nearest label name in MiniLM space, and the bundled model
    asked for a label with the names alone (no descriptions, no examples).
-4. The label checker itself (descriptions + one example per label, as in verification) on the real
+4. The label checker itself (names + descriptions, as in verification) on the real
    file: how far its agreement numbers can be trusted.
 5. Synthetic vs real: two-sample AUC, k-NN precision/recall, KS on lengths (export/compare.py).
 
