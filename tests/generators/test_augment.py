@@ -87,3 +87,20 @@ def test_bad_real_data_is_one_clear_error(tmp_path):
         run(tmp_path, rewrite, data=str(nofield))
     with pytest.raises(InputFileError, match="not in the label set"):
         run(tmp_path, rewrite, labels=[{"name": "refund", "description": "x"}, {"name": "cancel", "description": "y"}])
+
+
+def test_what_the_demonstration_says_or_a_label_identifier_is_not_a_variation(tmp_path):
+    answers = iter(["Can you check where it is? The parcel is late and I am worried.",   # the demo's words
+                    "Order 4471 is not here, what happened to the thing I bought",      # the demo's order number
+                    "This is about order_status: the delivery has not shown up yet",   # a label identifier
+                    "My delivery still has not shown up, any news on it?}"])          # fine, stray brace removed
+
+    def respond(req):
+        if req.purpose == "verify":
+            return {"label": "order_status"}
+        return {"text": next(answers)}
+    summary, recs, _ = run(tmp_path, respond, count=1, data=str(write_real(tmp_path, [REAL[0], REAL[1]])),
+                           operations=["paraphrase"])
+    reasons = {r: n for _, r, n in summary.rejections}
+    assert reasons == {"copied_demo": 2, "label_name_in_text": 1}
+    assert [r.data["text"] for r in recs] == ["My delivery still has not shown up, any news on it?"]

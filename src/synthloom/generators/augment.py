@@ -20,12 +20,13 @@ from ..config.classify import AugmentTechnique
 from ..llm.types import GenerationRequest
 from ..prompts import _PACKAGE_DIR
 from ..prompts import load as load_prompt
-from ..quality.reference import NgramIndex
+from ..quality.reference import NgramIndex, ngrams, words
 from ..records import Record, Rejection, content_hash
 from ..sources.labels import Label, LabelSet, load_label_set, read_labelled
 from .base import GenContext, parse_object
-from .classification import check_text, text_schema
+from .classification import check_text, human, text_schema
 
+DEMO_NUMBER = "4471"  # the order number of the built-in demonstration
 REGISTERS = ("very casual, like a quick chat message", "formal and polite", "terse, as few words as possible",
              "annoyed")
 INSTRUCTIONS = {
@@ -87,7 +88,8 @@ class AugmentGenerator:
         else:
             self.label_set = self._labels_from_data(found)
         self.index = NgramIndex(r[config.text_field] for r in self.rows)
-        self._demo_index = NgramIndex(v for k, v in _demo().items() if k != "source")
+        # 4-grams (and the order number) of the built-in demonstration: a variation may only have them from its source
+        self._demo_grams = {g for k, v in _demo().items() if k != "translated" for g in ngrams(words(v))}
         self.system_prompt = load_prompt("augment_system")
         self.user_prompt = load_prompt("augment_user")
 
@@ -170,7 +172,7 @@ class AugmentGenerator:
             demo_back = (_demo()["translated"], _demo()["source"]) if german else None
             req = self._request(INSTRUCTIONS["to_english"], None, meta["via_text"], demo_back, ctx.request_seed(slot, 1))
         else:
-            req = self._request(instruction, str(label), source, demo, ctx.request_seed(slot))
+            req = self._request(instruction, human(str(label)), source, demo, ctx.request_seed(slot))
         (res,) = await ctx.llm.generate([req])
         meta["model"] = res.model
         value, rejection = parse_object(res, meta)
@@ -179,10 +181,16 @@ class AugmentGenerator:
         text, rejection = check_text(value, cfg.max_chars, cfg.min_words, meta, res.text)
         if rejection is not None:
             return [rejection]
-        demo_overlap, _ = self._demo_index.nearest(text)
-        if demo_overlap > 0.5:
+        borrowed = (ngrams(words(text)) & self._demo_grams) - ngrams(words(source))
+        if DEMO_NUMBER in words(text) and DEMO_NUMBER not in words(source):
+            borrowed.add((DEMO_NUMBER,))
+        if borrowed:
             return [Rejection(stage="dedup", reason="copied_demo", data={cfg.text_field: text}, meta=meta,
-                              detail=f"{demo_overlap:.0%} of its word 4-grams come from the prompt's demonstration")]
+                              detail=f"repeats the prompt's demonstration, not its source: {' '.join(min(borrowed))!r}")]
+        leaked = next((n for n in self.label_set.names if n != human(n) and n.casefold() in text.casefold()), None)
+        if leaked is not None:
+            return [Rejection(stage="filter", reason="label_name_in_text", data={cfg.text_field: text}, meta=meta,
+                              detail=f"the text spells the label identifier {leaked!r}: {text[:100]!r}")]
         overlap, nearest = self.index.nearest(text)
         if overlap > cfg.max_overlap:
             which = "its source row" if nearest == row_i else f"real row {nearest + 1}"

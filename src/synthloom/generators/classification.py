@@ -36,6 +36,8 @@ def check_text(value: dict[str, Any], max_chars: int, min_words: int, meta: dict
                raw: str) -> tuple[str | None, Rejection | None]:
     """The written text, or why it is not usable (cut at the length cap, too short)."""
     text = " ".join(str(value.get("text", "")).split())
+    if "{" not in text:  # a small model sometimes closes the JSON inside the string: `...it?}"}`
+        text = text.rstrip("}").rstrip()
     if len(str(value.get("text", ""))) >= max_chars:
         return None, Rejection(stage="filter", reason="cut_at_max_chars", data={"text": text}, raw=raw, meta=meta,
                                detail=f"reached max_chars={max_chars}, so it was cut off: {text[-60:]!r}")
