@@ -53,7 +53,6 @@ def accuracy(pred: list[str], gold: list[str]) -> dict:
 
 
 def train_eval(texts: list[str], labels: list[str], real: list[dict], emb) -> dict | None:
-    import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     if len(set(labels)) < 2:

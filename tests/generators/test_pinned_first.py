@@ -22,7 +22,8 @@ def test_the_demo_decodes_the_pinned_category_before_subject_and_body():
     gen = _demo_generator()
     req, meta = gen.request_for(0, GenContext(llm=None, seed=7))
     props = list(req.json_schema["properties"])
-    assert props[0] == "category" and props.index("category") < props.index("subject") < props.index("body")
+    # the pinned label, then the other label field (priority), then the text, then the amount
+    assert props == ["category", "priority", "subject", "body", "amount"]
     assert req.json_schema["properties"]["category"]["enum"] == [meta["attributes"]["category"]]
     # the prompt names the label before the record is written, and every few-shot answer shows it first
     assert f"category: {meta['attributes']['category']}" in req.messages[-1]["content"]

@@ -41,6 +41,12 @@ def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any
     return Record(data=value, meta=meta)
 
 
+def _label_like(subschema: Any) -> bool:
+    """A field that labels the record rather than holding its text: a choice among fixed values."""
+    return isinstance(subschema, dict) and ("enum" in subschema or "const" in subschema
+                                            or subschema.get("type") == "boolean")
+
+
 class SchemaGenerator:
     technique = "schema"
 
@@ -96,18 +102,20 @@ class SchemaGenerator:
             axis: value for axis, value in attributes.items()
             if isinstance(props.get(axis), dict) and validator({**props[axis]}).is_valid(value)
         }
+        # pinned fields first, then the other label-like fields (enum, const, boolean): the decoder writes
+        # properties in the order given, so the text is written after (and conditioned on) the labels it
+        # must express, not before them
+        new_props = {axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}
+        new_props.update({k: v for k, v in props.items() if k not in new_props and _label_like(v)})
+        new_props.update({k: v for k, v in props.items() if k not in new_props})
         schema = self.schema
-        if pinned:
-            # pinned fields come first: the decoder writes properties in the order given, so the text
-            # is written after (and conditioned on) the label it must express, not before it
-            new_props = {axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}
-            new_props.update({k: v for k, v in props.items() if k not in pinned})
+        if pinned or list(new_props) != list(props):
             schema = {**self.schema, "properties": new_props}
         self._pinned[key] = schema
         return schema
 
     def pinned_first(self, record: dict[str, Any], attributes: dict[str, str]) -> dict[str, Any]:
-        """A few-shot record with its fields in the order the decoder writes them (pinned fields first)."""
+        """A few-shot record with its fields in the order the decoder writes them (label fields first)."""
         order = list(self.schema_for(attributes).get("properties") or {})
         return {**{k: record[k] for k in order if k in record}, **record}
 
