@@ -48,6 +48,7 @@ def test_luhn_and_iban_checks():
     ("write to jane.doe@example.com please", "email"),
     ("pay to GB82 WEST 1234 5698 7654 32 today", "iban"),
     ("call me on +44 20 7946 0958", "phone"),
+    ("your phone number is 5198722741.", "phone"),
     ("SSN 123-45-6789 on file", "ssn"),
     ("my NI number is AB 12 34 56 C", "nino"),
 ])

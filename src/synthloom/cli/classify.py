@@ -117,7 +117,7 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         count: int = typer.Option(50, "-n", "--count", help="Labelled texts to make."),
         output: str = OutOpt,
         distribution: str = typer.Option("balanced", "--distribution", help="balanced, weights (each label's weight), or label=count,... adding up to -n."),
-        attribute: list[str] = typer.Option([], "--attribute", "-a", help="Variety axis, axis=v1,v2,... (repeatable; replaces the default length/register/channel/noise axes)."),
+        attribute: list[str] = typer.Option([], "--attribute", "-a", help="Variety axis, axis=v1,v2,... (repeatable; replaces the default length/register/noise axes)."),
         boundary: list[str] = typer.Option([], "--boundary", help="Hard cases: A,B writes some A texts with B's vocabulary (repeatable)."),
         boundary_share: float = typer.Option(0.2, "--boundary-share", help="Share of a paired label's texts written as boundary cases."),
         out_of_scope: Optional[str] = typer.Option(None, "--out-of-scope", help="The label for texts that fit none of the others (negatives)."),

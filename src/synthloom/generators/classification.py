@@ -3,7 +3,7 @@
 Each slot picks the label first (the one furthest below its target count, so a rare label
 gets exactly its share), then writes a text *for* that label: the label, its description,
 its examples and counter-examples are in the prompt before a word is written, and only
-the text is decoded. Variety comes from attribute axes (length, register, channel, noise
+the text is decoded. Variety comes from attribute axes (length, register, noise
 by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
 and from an out-of-scope label. The gates this technique adds: a quota (a label never
 exceeds its target) and label verification (an independent pass, see quality/label_verify).

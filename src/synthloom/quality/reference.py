@@ -64,6 +64,7 @@ class NgramIndex:
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_PHONE_BARE = re.compile(r"(?<![\w+.-])\+?\d{10,13}(?![\w-])(?!\.\d)")  # 5198722741: a phone number typed without spaces
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w-])")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 _NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
@@ -119,6 +120,8 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[dict[str, str]]:
     for m in _PHONE.finditer(text):
         if 9 <= sum(c.isdigit() for c in m.group()) <= 15:  # E.164: at most 15 digits
             add("phone", m)
+    for m in _PHONE_BARE.finditer(text):
+        add("phone", m)
     return found
 
 
