@@ -140,12 +140,10 @@ def generate_schema(
 
 
 def _register_parts() -> None:
-    from . import documents, estimate, instruct, quality, redteam
+    from . import classify, documents, estimate, instruct, quality, redteam, review
 
-    for part in (instruct, documents, quality, estimate, redteam):
+    for part in (instruct, documents, quality, classify, estimate, redteam, review):
         part.register(app, generate_app)
-    from . import review
-    review.register(app, generate_app)
 
 
 _register_parts()

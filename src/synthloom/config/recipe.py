@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated, Union, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from .classify import AugmentTechnique, ClassificationTechnique, ReferenceGateConfig
 from .common import Strict
 from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique, QATechnique
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
@@ -25,6 +26,8 @@ TechniqueConfig = Annotated[
         RedteamTechnique,
         TranslateTechnique,
         AdversarialTechnique,
+        ClassificationTechnique,
+        AugmentTechnique,
     ],
     Field(discriminator="technique"),
 ]
@@ -33,7 +36,7 @@ TechniqueConfig = Annotated[
 # every gate a recipe can name under `quality:`: the general ones and the document-grounded ones
 GateConfig = Annotated[
     Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))  # type: ignore[misc]
-          + (LanguageGateConfig,)],
+          + (LanguageGateConfig, ReferenceGateConfig)],
     Field(discriminator="gate"),
 ]
 
@@ -63,7 +66,7 @@ class ExportSettings(Strict):
 
 class OutputSettings(Strict):
     path: str | None = Field(None, description="output file (.jsonl/.parquet) or folder (gets data.jsonl)")
-    format: str | None = Field(None, description="jsonl or parquet; default: from the path's suffix")
+    format: str | None = Field(None, description="jsonl, parquet or csv; default: from the path's suffix")
     with_meta: bool = Field(False, description="add each record's lineage under `_meta`")
     rejected: bool = Field(False, description="also write rejected candidates (rejected.jsonl)")
     exports: list[ExportSettings] = Field(default_factory=list, description="fine-tuning exports written after the run")
@@ -85,6 +88,13 @@ class Recipe(Strict):
         if v <= 0:
             raise ValueError(f"count must be > 0 (got {v}): ask for at least one record")
         return v
+
+    @model_validator(mode="after")
+    def _technique_fits_count(self) -> "Recipe":
+        check = getattr(self.generate, "check_count", None)  # e.g. explicit per-label counts must add up to count
+        if check is not None:
+            check(self.count)
+        return self
 
     def models(self) -> list:
         return list(self.model) if isinstance(self.model, list) else [self.model]

@@ -12,7 +12,7 @@ from ..export.writers import atomic_path, rejection_row, write_jsonl, write_reco
 from .runner import Progress, RunSummary, arun
 from .store import RunStore
 
-DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
 def resolve_output(path: str | Path | None, recipe_name: str) -> tuple[Path, Path]:

@@ -107,14 +107,17 @@ def export_run(
             write_jsonl(convert(part, fmt, system, fields), out / files[name])
         samples = list(convert(rows[:SAMPLES_IN_CARD], fmt, system, fields))
     else:
+        from .compare import class_label_of, is_labelled_run
         from .hf import save_hf, save_parquet
 
-        shaped = {name: _with_messages(part, system, fields) for name, part in splits.items()}
+        # labelled text (classification, augment) stays {text, label}: no chat turns to add
+        shape = (lambda part: part) if is_labelled_run(run_dir) else (lambda part: _with_messages(part, system, fields))
+        shaped = {name: shape(part) for name, part in splits.items()}
         if fmt == "hf":
-            save_hf(shaped, out)
+            save_hf(shaped, out, class_label=class_label_of(run_dir))
         else:
             files = save_parquet(shaped, out)
-        samples = _with_messages(rows[:SAMPLES_IN_CARD], system, fields)
+        samples = shape(rows[:SAMPLES_IN_CARD])
     counts = {name: len(part) for name, part in splits.items()}
     card = build_card(manifest, counts, fmt, files or None, samples, system)
     with atomic_path(out / "README.md") as tmp:

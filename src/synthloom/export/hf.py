@@ -43,12 +43,16 @@ def save_parquet(splits: dict[str, list[dict[str, Any]]], out: str | Path) -> di
     return files
 
 
-def save_hf(splits: dict[str, list[dict[str, Any]]], out: str | Path) -> Path:
-    """A `datasets.DatasetDict` saved with `save_to_disk` (written beside, then moved into place)."""
+def save_hf(splits: dict[str, list[dict[str, Any]]], out: str | Path,
+            class_label: tuple[str, list[str]] | None = None) -> Path:
+    """A `datasets.DatasetDict` saved with `save_to_disk` (written beside, then moved into place).
+    `class_label` = (field, names): that column becomes a `ClassLabel` (integers with names)."""
     datasets = require("datasets", "hf", "Hugging Face datasets output")
     out = Path(out)
     _check_out(out)
     dd = datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()})
+    if class_label is not None and all(class_label[0] in d.column_names for d in dd.values()):
+        dd = dd.cast_column(class_label[0], datasets.ClassLabel(names=class_label[1]))
     ensure_folder(out, "export folder")
     tmp = Path(tempfile.mkdtemp(prefix=".hf-", dir=out))
     try:

@@ -170,6 +170,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
                  text_fields: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
     """The report as a dict (what report.json holds)."""
     from ..quality.diversity import diversity_metrics
+    from .compare import labelled_sections
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
@@ -208,6 +209,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
             "judge_scores": _judge_scores(records, rejections),
         },
         "cost": cost,
+        **labelled_sections(records, rejections, recipe, run_dir, embedder),  # classification, augment, reference
     }
 
 
@@ -246,6 +248,7 @@ def readable(*paths: Path) -> None:
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwargs: Any) -> dict[str, Path]:
     """Write report.md, report.json and PNG plots (default: RUN_DIR/report/). Returns the paths."""
     from ..export.writers import atomic_path
+    from .compare_md import compare_plots
     from .plots import make_plots
     from .report_md import render_markdown
 
@@ -264,6 +267,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
         records = store.accepted_records(report["run"]["run_id"])
     texts_lengths = [len(record_text(r.data, kwargs.get("text_fields"))) for r in records]
     plots = make_plots(report, out, texts_lengths)
+    plots.update(compare_plots(report.get("reference"), out))
     report["plots"] = {k: p.name for k, p in plots.items()}
     with atomic_path(out / "report.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")

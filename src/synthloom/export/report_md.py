@@ -132,6 +132,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         if "judge_scores" in r.get("plots", {}):
             L += [f"![judge scores]({r['plots']['judge_scores']})", ""]
 
+    from .compare_md import render_labels, render_reference
+
+    L += render_labels(r.get("classification")) + render_reference(r.get("reference"), r.get("plots", {}))
     c = r["cost"]
     t = c["totals"]
     L += ["## Cost", ""]

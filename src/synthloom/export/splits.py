@@ -32,7 +32,7 @@ def parse_ratios(text: str | Sequence[float]) -> dict[str, float]:
 
 
 def _default_text(row: dict[str, Any]) -> str:
-    inst = row.get("instruction", row.get("prompt", row.get("question", "")))
+    inst = row.get("instruction", row.get("prompt", row.get("question", row.get("text", ""))))  # text: labelled rows
     if inst == "" and "messages" in row:
         inst = " ".join(m.get("content", "") for m in row["messages"] if m.get("role") == "user")
     return f"{inst} {row.get('input', '') or ''}".strip()

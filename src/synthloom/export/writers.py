@@ -13,7 +13,7 @@ from ..errors import OutputPathError, UsageError, require
 from ..records import Record, Rejection, dumps
 from ..userfiles import check_file, ensure_folder, os_reason, show
 
-FORMATS = ("jsonl", "parquet")
+FORMATS = ("jsonl", "parquet", "csv")
 
 
 @contextlib.contextmanager
@@ -66,8 +66,23 @@ def write_parquet(rows: Iterable[dict[str, Any]], path: Path) -> int:
     return len(rows)
 
 
+def write_csv(rows: Iterable[dict[str, Any]], path: Path) -> int:
+    """One row per record, a column per field (the first record's order); lists and objects as JSON."""
+    import csv
+
+    rows = list(rows)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([v if isinstance(v, str) else "" if v is None else dumps(v).decode()
+                        for v in (r.get(c) for c in columns)])
+    return len(rows)
+
+
 def format_for(path: Path, fmt: str | None) -> str:
-    fmt = fmt or ("parquet" if path.suffix == ".parquet" else "jsonl")
+    fmt = fmt or {".parquet": "parquet", ".csv": "csv"}.get(path.suffix, "jsonl")
     if fmt not in FORMATS:
         raise UsageError(f"output format '{fmt}' is not supported: use one of {', '.join(FORMATS)}")
     return fmt
@@ -75,7 +90,7 @@ def format_for(path: Path, fmt: str | None) -> str:
 
 def write_records(records: Iterable[Record], path: Path, fmt: str | None = None, with_meta: bool = False) -> int:
     rows = (row_of(r, with_meta) for r in records)
-    return write_parquet(rows, path) if format_for(path, fmt) == "parquet" else write_jsonl(rows, path)
+    return {"parquet": write_parquet, "csv": write_csv}.get(format_for(path, fmt), write_jsonl)(rows, path)
 
 
 def rejection_row(r: Rejection) -> dict[str, Any]:

@@ -23,6 +23,8 @@ def build_generator(config: Any, base_dir: Path):
         "redteam": "redteam",
         "translate": "translate",
         "adversarial": "adversarial",
+        "classification": "classification",
+        "augment": "augment",
     }
     name = config.technique
     if name not in BUILDERS and name in lazy:

@@ -41,6 +41,10 @@ class GenContext:
         random.Random(f"{self.seed}:{axis}:{block}").shuffle(order)
         return values[order[pos]]
 
+    def target_count(self) -> int | None:
+        """How many accepted records the run asks for (None outside the engine)."""
+        return self.extras.get("target")
+
     def request_seed(self, slot: int, k: int = 0) -> int:
         return int(content_hash([self.seed, slot, k], 4), 16) & 0x7FFFFFFF
 

@@ -41,6 +41,12 @@ def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any
     return Record(data=value, meta=meta)
 
 
+def _label_like(subschema: Any) -> bool:
+    """A field that labels the record rather than holding its text: a choice among fixed values."""
+    return isinstance(subschema, dict) and ("enum" in subschema or "const" in subschema
+                                            or subschema.get("type") == "boolean")
+
+
 class SchemaGenerator:
     technique = "schema"
 
@@ -96,12 +102,27 @@ class SchemaGenerator:
             axis: value for axis, value in attributes.items()
             if isinstance(props.get(axis), dict) and validator({**props[axis]}).is_valid(value)
         }
+        # pinned fields first, then the other label-like fields (enum, const, boolean): the decoder writes
+        # properties in the order given, so the text is written after (and conditioned on) the labels it
+        # must express, not before them
+        new_props = {axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}
+        new_props.update({k: v for k, v in props.items() if k not in new_props and _label_like(v)})
+        new_props.update({k: v for k, v in props.items() if k not in new_props})
         schema = self.schema
-        if pinned:
-            new_props = {**props, **{axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}}
+        if pinned or list(new_props) != list(props):
             schema = {**self.schema, "properties": new_props}
         self._pinned[key] = schema
         return schema
+
+    def pinned_first(self, record: dict[str, Any], attributes: dict[str, str]) -> dict[str, Any]:
+        """A few-shot record with its fields in the order the decoder writes them (label fields first)."""
+        order = list(self.schema_for(attributes).get("properties") or {})
+        return {**{k: record[k] for k in order if k in record}, **record}
+
+    def schema_order(self, value: dict[str, Any]) -> dict[str, Any]:
+        """A decoded record back in the schema's own field order (what the output file shows)."""
+        order = list(self.schema.get("properties") or {})
+        return {**{k: value[k] for k in order if k in value}, **value}
 
     def _first_try(self, attributes: dict[str, str]) -> dict[str, Any]:
         key = tuple(attributes.items())
@@ -115,8 +136,11 @@ class SchemaGenerator:
         shots = rng.sample(self.config.examples, k=min(MAX_SHOTS, len(self.config.examples)))
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
-            messages.append({"role": "user", "content": self._ask(())})
-            messages.append({"role": "assistant", "content": json.dumps(ex, ensure_ascii=False)})
+            # the example's own values of the axes, asked for as the slot's are: same pattern, label first
+            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(ex.get(axis), str))
+            messages.append({"role": "user", "content": self._ask(own)})
+            messages.append({"role": "assistant",
+                             "content": json.dumps(self.pinned_first(ex, dict(own)), ensure_ascii=False)})
         messages.append({"role": "user", "content": self._ask(tuple(attributes.items()))})
         s = self.config.sampling
         seed = ctx.request_seed(slot)
@@ -147,6 +171,8 @@ class SchemaGenerator:
                               seed=ctx.request_seed(slot, attempt))
             (result,) = await ctx.llm.generate([req])
             item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1})
+            if isinstance(item, Record):
+                item = Record(data=self.schema_order(item.data), meta=item.meta)
             out.append(item)
             if isinstance(item, Record):
                 break

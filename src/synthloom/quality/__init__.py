@@ -27,6 +27,7 @@ GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
     "label": _lazy("labels"),
     "diversity": _lazy("diversity"),
     "language": _lazy("language_gate"),
+    "reference": _lazy("reference"),  # checks against a real sample (config/classify.py)
     # document-grounded checks (config models in config/documents.py)
     "entities": _lazy("entities"),
     "grounding": _lazy("entities"),

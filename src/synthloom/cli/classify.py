@@ -1,0 +1,223 @@
+"""CLI for labelled text: `generate classification`, `generate augment`, and `compare` (synthetic vs real)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+
+def _distribution(spec: str) -> Any:
+    from ..errors import UsageError
+
+    if spec in ("balanced", "weights"):
+        return spec
+    out: dict[str, int] = {}
+    for part in spec.split(","):
+        name, sep, n = part.partition("=")
+        if not sep or not name.strip() or not n.strip().isdigit():
+            raise UsageError(f"--distribution {spec!r}: write balanced, weights, or label=count,... "
+                             "(e.g. refund=30,cancel=10)")
+        out[name.strip()] = int(n)
+    return out
+
+
+def _pairs(items: list[str]) -> list[list[str]]:
+    from ..errors import UsageError
+
+    out = []
+    for item in items:
+        parts = [p.strip() for p in item.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise UsageError(f"--boundary {item!r}: write two labels, A,B (an A text that uses B's words)")
+        out.append(parts)
+    return out
+
+
+def _verify(mode: str) -> dict[str, Any]:
+    from ..errors import UsageError
+
+    if mode not in ("reject", "flag", "off"):
+        raise UsageError(f"--verify must be reject, flag or off (got {mode!r})")
+    return {"enabled": False} if mode == "off" else {"action": mode}
+
+
+def print_label_table(run_dir: Path) -> None:
+    """Per label: target, produced, accepted, verification agreement (what the report's section shows)."""
+    from rich.table import Table
+
+    from ..engine import RunStore
+    from ..export.compare import generator_info, label_section
+    from .common import console
+
+    with RunStore(Path(run_dir) / "store.sqlite") as store:
+        info = store.run_info(None)
+        records = store.accepted_records(info["run_id"])
+        rejections = list(store.rejections(info["run_id"]))
+    sec = label_section(records, rejections, generator_info(run_dir), recipe=info.get("recipe"))
+    t = Table(title="labels", header_style="bold")
+    for col in ("label", "target", "produced", "accepted", "agreement"):
+        t.add_column(col, justify="left" if col == "label" else "right")
+    for lab, r in sec["labels"].items():
+        agree = "—" if r["agreement"] is None else f"{r['agreement']:.0%} of {r['checked']}"
+        t.add_row(lab, "—" if r["target"] is None else str(r["target"]), str(r["produced"]), str(r["accepted"]), agree)
+    console.print(t)
+
+
+def _run(name: str, count: int, generate: dict, quality: list, engine: dict, model: dict, output: str,
+         with_meta: bool, rejected: bool) -> None:
+    import asyncio
+
+    from ..engine import arun_recipe
+    from ..engine.recipe_file import recipe_from_dict
+    from ..errors import UsageError
+    from .common import print_summary, progress_bar
+
+    if count <= 0:
+        raise UsageError(f"-n/--count must be > 0 (got {count})")
+    data = {"name": name, "count": count, "model": model, "generate": generate, "quality": quality,
+            "engine": engine, "output": {"with_meta": with_meta, "rejected": rejected}}
+    recipe = recipe_from_dict(data, "command line")
+    with progress_bar(recipe.count) as on_progress:
+        summary = asyncio.run(arun_recipe(recipe, base_dir=Path.cwd(), output=output, on_progress=on_progress))
+    print_summary(summary)
+    print_label_table(summary.run_dir)
+    if not summary.complete:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer, generate_app: typer.Typer) -> None:
+    from . import BackendOpt, BaseUrlOpt, DebugOpt, GgufOpt, KeyEnvOpt, ModelOpt, _parse_attributes, model_options
+    from .common import cli_errors
+
+    OutOpt = typer.Option("out", "-o", "--output", help="Output folder (gets data.jsonl, store.sqlite, manifest.json) or a .jsonl file.")
+    TextOpt = typer.Option("text", "--text-field", help="Field of the text (output, and the real data's).")
+    LabelOpt = typer.Option("label", "--label-field", help="Field of the label (output, and the real data's).")
+    VerifyOpt = typer.Option("reject", "--verify", help="Label verification by an independent pass: reject or flag disagreements, or off.")
+    MaxCharsOpt = typer.Option(400, "--max-chars", help="Longest text; one that reaches it was cut and is rejected.")
+    ConcOpt = typer.Option(1, "--concurrency", help="Slots (candidates) in flight.")
+    SeedOpt = typer.Option(0, "--seed", help="Run seed: the same seed replays from the cache.")
+    AttemptsOpt = typer.Option(None, "--max-attempts", help="Give up after this many candidates (default 5 x n + 20).")
+    MetaOpt = typer.Option(False, "--with-meta", help="Add each record's lineage under _meta.")
+    RejOpt = typer.Option(False, "--rejected", help="Also write rejected candidates to rejected.jsonl.")
+
+    def engine(concurrency: int, seed: int, max_attempts: Optional[int]) -> dict:
+        return {"concurrency": concurrency, "seed": seed, **({"max_attempts": max_attempts} if max_attempts else {})}
+
+    def reference_gate(path: Optional[str], text_field: str, label_field: str) -> list[dict]:
+        gates: list[dict] = [{"gate": "dedup", "method": "minhash", "fields": [text_field]}]
+        if path:
+            gates.append({"gate": "reference", "path": str(Path(path).resolve()), "text_field": text_field,
+                          "label_field": label_field})
+        return gates
+
+    @generate_app.command("classification")
+    def generate_classification(
+        labels: str = typer.Option(..., "--labels", help="Label set: a YAML file with name, description, examples, counter_examples per label."),
+        count: int = typer.Option(50, "-n", "--count", help="Labelled texts to make."),
+        output: str = OutOpt,
+        distribution: str = typer.Option("balanced", "--distribution", help="balanced, weights (each label's weight), or label=count,... adding up to -n."),
+        attribute: list[str] = typer.Option([], "--attribute", "-a", help="Variety axis, axis=v1,v2,... (repeatable; replaces the default length/register/noise axes)."),
+        boundary: list[str] = typer.Option([], "--boundary", help="Hard cases: A,B writes some A texts with B's vocabulary (repeatable)."),
+        boundary_share: float = typer.Option(0.2, "--boundary-share", help="Share of a paired label's texts written as boundary cases."),
+        out_of_scope: Optional[str] = typer.Option(None, "--out-of-scope", help="The label for texts that fit none of the others (negatives)."),
+        multi_label: bool = typer.Option(False, "--multi-label", help="Several labels per text (the label field is a list)."),
+        reference: Optional[str] = typer.Option(None, "--reference", help="Real sample (JSONL/CSV): reject near-copies, flag PII, compare in the report."),
+        verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
+        concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
+        with_meta: bool = MetaOpt, rejected: bool = RejOpt,
+        backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
+        api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt, debug: bool = DebugOpt,
+    ) -> None:
+        """Labelled texts for a classifier: the label first, then a text written for it, checked by an independent pass."""
+        with cli_errors(debug):
+            gen: dict[str, Any] = {
+                "technique": "classification", "labels": str(Path(labels).resolve()),
+                "distribution": _distribution(distribution), "verify": _verify(verify),
+                "hard_cases": {"boundary": _pairs(boundary), "boundary_share": boundary_share,
+                               "out_of_scope": out_of_scope},
+                "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
+            if multi_label:
+                gen["multi_label"] = True
+            if attribute:
+                gen["attributes"] = _parse_attributes(attribute)
+            _run(Path(output).stem or "classification", count, gen, reference_gate(reference, text_field, label_field),
+                 engine(concurrency, seed, max_attempts), model_options(backend, base_url, model, api_key_env, gguf),
+                 output, with_meta, rejected)
+
+    @generate_app.command("augment")
+    def generate_augment(
+        data: str = typer.Option(..., "--data", help="The real labelled file: JSONL or CSV with the text and label fields."),
+        count: int = typer.Option(50, "-n", "--count", help="Variations to make."),
+        output: str = OutOpt,
+        labels: Optional[str] = typer.Option(None, "--labels", help="Optional label set (YAML): descriptions help the label checker."),
+        operations: str = typer.Option("paraphrase,register,length,entities,typos", "--operations",
+                                       help="Comma list of paraphrase, register, length, entities, typos, translate."),
+        translate_via: str = typer.Option("German", "--translate-via", help="translate: the language of the round trip."),
+        max_overlap: float = typer.Option(0.6, "--max-overlap", help="Reject a variation sharing more of its word 4-grams with a real row."),
+        verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
+        concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
+        with_meta: bool = MetaOpt, rejected: bool = RejOpt,
+        backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
+        api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt, debug: bool = DebugOpt,
+    ) -> None:
+        """Variations of real labelled rows that keep the label, never a near-copy of a real row; compared with the real data."""
+        with cli_errors(debug):
+            gen: dict[str, Any] = {
+                "technique": "augment", "data": str(Path(data).resolve()),
+                "operations": [o.strip() for o in operations.split(",") if o.strip()],
+                "translate_via": translate_via, "max_overlap": max_overlap, "verify": _verify(verify),
+                "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
+            if labels:
+                gen["labels"] = str(Path(labels).resolve())
+            quality = reference_gate(data, text_field, label_field)
+            quality[-1]["max_overlap"] = max_overlap
+            _run(Path(output).stem or "augment", count, gen, quality, engine(concurrency, seed, max_attempts),
+                 model_options(backend, base_url, model, api_key_env, gguf), output, with_meta, rejected)
+
+    @app.command("compare")
+    def compare(
+        run_dir: Path = typer.Argument(..., help="Run folder (holds store.sqlite)."),
+        reference: Path = typer.Option(..., "--reference", help="The real sample: JSONL or CSV."),
+        text_field: str = typer.Option("text", "--text-field", help="Field of the text in the real sample and the records."),
+        label_field: Optional[str] = typer.Option("label", "--label-field", help="Field of the label (empty: no label comparison)."),
+        debug: bool = DebugOpt,
+    ) -> None:
+        """Synthetic vs real: label shares, lengths (KS), vocabulary, k-NN coverage, two-sample AUC, nearest-real similarity."""
+        from .common import console
+
+        with cli_errors(debug):
+            paths = write_comparison(run_dir, reference, text_field, label_field or None)
+            console.print(f"comparison: {paths['markdown']}  (data in {paths['json'].name})")
+
+
+def write_comparison(run_dir: Path, reference: Path, text_field: str, label_field: Optional[str]) -> dict[str, Path]:
+    import json
+
+    from ..engine import RunStore
+    from ..errors import InputFileError
+    from ..export.compare import generator_info, reference_section
+    from ..export.compare_md import compare_plots, render_reference
+    from ..export.writers import atomic_path
+
+    store_path = Path(run_dir) / "store.sqlite"
+    if not store_path.is_file():
+        raise InputFileError(f"{run_dir}: no run store (store.sqlite) here; give the folder of a run")
+    with RunStore(store_path) as store:
+        info = store.run_info(None)
+        records = store.accepted_records(info["run_id"])
+    gen = generator_info(run_dir)
+    gen = {**gen, "text_field": gen.get("text_field", text_field), "label_field": gen.get("label_field", label_field)}
+    recipe = {"quality": [{"gate": "reference", "path": str(reference), "text_field": text_field,
+                           "label_field": label_field}]}
+    sec = reference_section(records, recipe, Path(run_dir), gen, reference=reference)
+    if sec and "error" in sec:
+        raise InputFileError(sec["error"])
+    out = Path(run_dir) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    plots = compare_plots(sec, out)
+    with atomic_path(out / "compare.json") as tmp:
+        tmp.write_text(json.dumps(sec, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    with atomic_path(out / "compare.md") as tmp:
+        tmp.write_text("\n".join(render_reference(sec, {k: p.name for k, p in plots.items()})), encoding="utf-8")
+    return {"markdown": out / "compare.md", "json": out / "compare.json", **plots}

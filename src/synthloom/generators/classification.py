@@ -1,0 +1,243 @@
+"""Labelled text for a classifier: `technique: classification`.
+
+Each slot picks the label first (the one furthest below its target count, so a rare label
+gets exactly its share), then writes a text *for* that label: the label, its description,
+its examples and counter-examples are in the prompt before a word is written, and only
+the text is decoded. Variety comes from attribute axes (length, register, noise
+by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
+and from an out-of-scope label. The gates this technique adds: a quota (a label never
+exceeds its target) and label verification (an independent pass, see quality/label_verify).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..config.classify import ClassificationTechnique
+from ..llm.types import GenerationRequest
+from ..prompts import load as load_prompt
+from ..quality.reference import NgramIndex
+from ..records import Record, Rejection
+from ..sources.labels import LabelSet, load_label_set, target_counts
+from .base import GenContext, parse_object
+
+MAX_SHOTS = 3
+MULTI_SECOND_SHARE = 0.35  # multi-label: share of texts that carry a second label
+EXAMPLE_OVERLAP = 0.5  # a text that shares more of its word 4-grams with a label-set example is a copy of it
+
+
+def text_schema(max_chars: int) -> dict[str, Any]:
+    return {"type": "object", "properties": {"text": {"type": "string", "minLength": 8, "maxLength": max_chars}},
+            "required": ["text"], "additionalProperties": False}
+
+
+def check_text(value: dict[str, Any], max_chars: int, min_words: int, meta: dict[str, Any],
+               raw: str) -> tuple[str | None, Rejection | None]:
+    """The written text, or why it is not usable (cut at the length cap, too short)."""
+    text = " ".join(str(value.get("text", "")).split())
+    if "{" not in text:  # a small model sometimes closes the JSON inside the string: `...it?}"}`
+        text = text.rstrip("}").rstrip()
+    if len(str(value.get("text", ""))) >= max_chars:
+        return None, Rejection(stage="filter", reason="cut_at_max_chars", data={"text": text}, raw=raw, meta=meta,
+                               detail=f"reached max_chars={max_chars}, so it was cut off: {text[-60:]!r}")
+    if len(text.split()) < min_words:
+        return None, Rejection(stage="filter", reason="too_short", data={"text": text}, raw=raw, meta=meta,
+                               detail=f"{len(text.split())} words, fewer than min_words={min_words}: {text!r}")
+    return text, None
+
+
+class QuotaGate:
+    """A label never gets more accepted records than its target (several slots in flight may aim at it)."""
+
+    name = "quota"
+    stage = "diversity"
+    stateful = True
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator  # its targets are known once the engine says the count
+        self.counts: Counter[str] = Counter()
+
+    def prime(self, accepted: Any) -> None:
+        self.counts = Counter(r.meta.get("target_label") for r in accepted)
+
+    async def check(self, rec: Record, ctx: Any) -> Record | Rejection:
+        label, targets = rec.meta.get("target_label"), self.generator.targets
+        if label in targets and self.counts[label] >= targets[label]:
+            return Rejection.of(rec, self.stage, "label_quota_full",
+                                f"{label!r} already has its {targets[label]} records")
+        return rec
+
+    def commit(self, rec: Record) -> None:
+        self.counts[rec.meta.get("target_label")] += 1
+
+
+class ClassificationGenerator:
+    technique = "classification"
+
+    def __init__(self, config: ClassificationTechnique, base_dir: Path) -> None:
+        self.config = config
+        self.base_dir = str(Path(base_dir).resolve())  # the report finds the recipe's relative files from here
+        self.label_set: LabelSet = load_label_set(config.labels, base_dir, origin=None if isinstance(config.labels, str)
+                                                  else "generate.labels")
+        names = self.label_set.names
+        self.task = config.task or self.label_set.task
+        self.multi_label = self.label_set.multi_label if config.multi_label is None else config.multi_label
+        for pair in config.hard_cases.boundary:
+            for name in pair:
+                if name not in names:
+                    from ..errors import RecipeError
+
+                    raise RecipeError(f"generate.hard_cases.boundary: {name!r} is not a label ({', '.join(names)})")
+        oos = config.hard_cases.out_of_scope
+        if oos is not None and oos not in names:
+            from ..errors import RecipeError
+
+            raise RecipeError(f"generate.hard_cases.out_of_scope: {oos!r} is not a label ({', '.join(names)}); "
+                              "add it to the label set with a description")
+        self.partners: dict[str, list[str]] = {}
+        for a, b in config.hard_cases.boundary:
+            self.partners.setdefault(a, []).append(b)
+        if isinstance(config.distribution, dict):  # unknown labels; the sum is checked against count by the recipe
+            target_counts(names, sum(config.distribution.values()), config.distribution, where="generate.distribution")
+        self.targets: dict[str, int] = {}  # set from the run's count (GenContext.target_count) at the first slot
+        self.system_prompt = load_prompt("classify_system")
+        self.user_prompt = load_prompt("classify_user")
+        self._seen = 0
+        self._examples = NgramIndex(ex for lab in self.label_set.labels for ex in lab.examples)
+        self._have: Counter[str] = Counter()
+        self._inflight: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
+
+    def set_count(self, count: int) -> None:
+        weights = {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}
+        self.targets = target_counts(self.label_set.names, count, self.config.distribution, weights,
+                                     where="generate.distribution")
+
+    def describe(self) -> dict[str, Any]:
+        return {"technique": self.technique,
+                "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
+                "labels": self.label_set.names, "targets": self.targets, "multi_label": self.multi_label,
+                "attributes": self.config.axes(), "text_field": self.config.text_field,
+                "label_field": self.config.label_field, "base_dir": self.base_dir,
+                "weights": {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}}
+
+    def gates(self) -> list[Any]:
+        from ..quality.label_verify import VerifyGate
+
+        out: list[Any] = []
+        v = self.config.verify
+        if v.enabled:
+            out.append(VerifyGate(self.label_set, text_field=self.config.text_field,
+                                  label_field=self.config.label_field, task=self.task, action=v.action,
+                                  model=v.model, max_tokens=v.max_tokens, multi_label=self.multi_label))
+        out.append(QuotaGate(self))
+        return out
+
+    def pick_label(self, slot: int, ctx: GenContext) -> str:
+        """Among labels still below their target (accepted + in flight), the one with the fewest attempts
+        for its target: every label gets tries in proportion to its share, and a label the checker keeps
+        rejecting cannot starve the others. Ties in a seeded order."""
+        if not self._seen and not self._attempts:  # a resumed run starts from what was accepted
+            self._attempts.update(r.meta.get("target_label") for r in ctx.accepted)
+        for rec in ctx.accepted[self._seen:]:
+            self._have[rec.meta.get("target_label")] += 1
+        self._seen = len(ctx.accepted)
+        names = self.label_set.names
+        if not self.targets:
+            return ctx.balanced(slot, "label", names)
+        order = list(names)
+        ctx.rng(slot, "label").shuffle(order)
+        open_ = [n for n in order if self.targets[n] - self._have[n] - self._inflight[n] > 0]
+        pool = open_ or [n for n in order if self.targets[n] - self._have[n] > 0] or order
+        label = min(pool, key=lambda n: self._attempts[n] / max(self.targets[n], 1))
+        self._attempts[label] += 1
+        return label
+
+    def request_for(self, slot: int, ctx: GenContext, label: str) -> tuple[GenerationRequest, dict[str, Any]]:
+        cfg = self.config
+        rng = ctx.rng(slot)
+        lab = self.label_set.get(label)
+        labels = [label]
+        if self.multi_label and rng.random() < MULTI_SECOND_SHARE:
+            others = [n for n in self.label_set.names if n not in (label, cfg.hard_cases.out_of_scope)]
+            if others:
+                labels.append(rng.choice(others))
+        attributes = {axis: ctx.balanced(slot, axis, values) for axis, values in cfg.axes().items()}
+        confuser = None
+        if label in self.partners and rng.random() < cfg.hard_cases.boundary_share:
+            confuser = self.label_set.get(rng.choice(self.partners[label]))
+        others = []
+        if label == cfg.hard_cases.out_of_scope:
+            others = [x for x in self.label_set.labels if x.name != label]
+        system = self.system_prompt.render(task=self.task, labels=[_shown(self.label_set.get(n)) for n in labels],
+                                           others=[_shown(x) for x in others], counter=lab.counter_examples)
+        messages: list[dict[str, str]] = [{"role": "system", "content": system}]
+        for ex in rng.sample(lab.examples, k=min(MAX_SHOTS, len(lab.examples))):
+            messages.append({"role": "user", "content": self.user_prompt.render(labels=[human(label)], attributes={},
+                                                                                 confuser=None)})
+            messages.append({"role": "assistant", "content": _json({"text": ex})})
+        messages.append({"role": "user", "content": self.user_prompt.render(
+            labels=[human(n) for n in labels], attributes=attributes, confuser=_shown(confuser) if confuser else None)})
+        s = cfg.sampling
+        seed = ctx.request_seed(slot)
+        req = GenerationRequest(messages=tuple(messages), json_schema=text_schema(cfg.max_chars),
+                                max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=seed)
+        meta: dict[str, Any] = {
+            "technique": self.technique, "template": self.system_prompt.name,
+            "template_hash": self.system_prompt.hash + self.user_prompt.hash,
+            "target_label": label, "labels": labels, "attributes": attributes, "seed": seed, "slot": slot,
+            "hard_case": "boundary" if confuser else "out_of_scope" if others else None,
+        }
+        if confuser:
+            meta["confuser"] = confuser.name
+        return req, meta
+
+    async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        if not self.targets and ctx.target_count():
+            self.set_count(ctx.target_count())
+        label = self.pick_label(slot, ctx)
+        self._inflight[label] += 1
+        try:
+            req, meta = self.request_for(slot, ctx, label)
+            (result,) = await ctx.llm.generate([req])
+        finally:
+            self._inflight[label] -= 1
+        meta = {**meta, "model": result.model}
+        value, rejection = parse_object(result, meta)
+        if rejection is not None:
+            return [rejection]
+        text, rejection = check_text(value, self.config.max_chars, self.config.min_words, meta, result.text)
+        if rejection is not None:
+            return [rejection]
+        leaked = next((n for n in self.label_set.names if n != human(n) and n.casefold() in text.casefold()), None)
+        if leaked is not None:
+            return [Rejection(stage="filter", reason="label_name_in_text", data={"text": text}, meta=meta,
+                              detail=f"the text spells the label identifier {leaked!r}: {text[:100]!r}")]
+        overlap, i = self._examples.nearest(text)
+        if overlap >= EXAMPLE_OVERLAP:
+            return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
+                              detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
+                                     f"{self._examples.texts[i][:100]!r}")]
+        value_label: Any = sorted(meta["labels"]) if self.multi_label else label
+        return [Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)]
+
+
+def human(name: str) -> str:
+    """A label name as words (`damaged_item` -> `damaged item`): the writer sees words, so it writes words,
+    not the identifier."""
+    return " ".join(name.replace("_", " ").replace("-", " ").split())
+
+
+def _shown(label: Any) -> dict[str, str]:
+    return {"name": human(label.name), "description": label.description}
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def build(config: ClassificationTechnique, base_dir: Path) -> ClassificationGenerator:
+    return ClassificationGenerator(config, base_dir)

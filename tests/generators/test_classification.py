@@ -1,0 +1,143 @@
+"""technique: classification with a scripted model: label first, exact counts, hard cases, verification."""
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from synthloom.engine import RunStore, arun_recipe
+from synthloom.engine.recipe_file import recipe_from_dict
+from synthloom.errors import InputFileError, RecipeError
+from tests.fakes import ScriptedLLM
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+LABELS = [{"name": "refund", "description": "wants money back", "examples": ["Refund me for the broken kettle."]},
+          {"name": "cancel", "description": "wants to stop an order", "examples": ["Cancel my order 12 please."]},
+          {"name": "rare", "description": "asks about gift cards"}]
+
+
+def _label_of_prompt(req) -> str:
+    return req.messages[-1]["content"].split("with label ", 1)[1].split()[0].rstrip(".")
+
+
+def writer(verdict=None):
+    """Writes a distinct text naming the label it was asked for; the checker answers `verdict(label)`."""
+    seen = Counter()
+
+    def respond(req):
+        if req.purpose == "verify":
+            text = req.messages[-1]["content"]
+            asked = text.split("[", 1)[1].split("]", 1)[0]
+            return {"label": verdict(asked) if verdict else asked}
+        label = _label_of_prompt(req)
+        seen[label] += 1
+        return {"text": f"Customer message [{label}] number {seen[label]} with some words in it."}
+    return respond
+
+
+def run(gen: dict, count: int, tmp_path, responder, quality=None, concurrency=1):
+    recipe = recipe_from_dict({"count": count, "generate": {"technique": "classification", **gen},
+                               "quality": quality or [{"gate": "dedup"}], "engine": {"concurrency": concurrency}}, "t")
+    llm = ScriptedLLM(responder)
+    summary = asyncio.run(arun_recipe(recipe, base_dir=EXAMPLES, output=tmp_path / "out", llm=llm))
+    rows = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    return summary, rows, llm
+
+
+def test_explicit_counts_are_met_exactly_rare_label_included(tmp_path):
+    summary, rows, llm = run({"labels": LABELS, "distribution": {"refund": 6, "cancel": 3, "rare": 1}}, 10, tmp_path,
+                             writer(), concurrency=3)
+    assert summary.complete and Counter(r["label"] for r in rows) == {"refund": 6, "cancel": 3, "rare": 1}
+    assert all(set(r) == {"text", "label"} and f"[{r['label']}]" in r["text"] for r in rows)
+
+
+def test_the_label_is_in_the_prompt_and_only_the_text_is_decoded(tmp_path):
+    _, rows, llm = run({"labels": LABELS, "attributes": {"tone": ["angry", "calm"]}}, 4, tmp_path, writer())
+    req = next(r for r in llm.requests if r.purpose != "verify")
+    assert list(req.json_schema["properties"]) == ["text"]
+    label = _label_of_prompt(req)
+    system = req.messages[0]["content"]
+    assert f'Label "{label}"' in system and "tone: " in req.messages[-1]["content"]
+    # the checker never sees the intended label
+    check = next(r for r in llm.requests if r.purpose == "verify")
+    assert "with label" not in json.dumps(check.messages) and check.temperature == 0
+
+
+def test_lineage_holds_the_sampled_axes_and_the_target_label(tmp_path):
+    run({"labels": LABELS, "attributes": {"tone": ["angry", "calm"]}}, 4, tmp_path, writer())
+    with RunStore(tmp_path / "out" / "store.sqlite") as store:
+        recs = store.accepted_records(store.run_info(None)["run_id"])
+    assert all(r.meta["attributes"]["tone"] in ("angry", "calm") and r.meta["target_label"] == r.data["label"]
+               for r in recs)
+    assert {r.meta["attributes"]["tone"] for r in recs} == {"angry", "calm"}
+
+
+def test_disagreements_are_rejected_or_flagged(tmp_path):
+    always_cancel = writer(lambda asked: "cancel")
+    summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 2, "cancel": 2, "rare": 0}}, 4, tmp_path,
+                           always_cancel, quality=[{"gate": "dedup"}])
+    assert not summary.complete  # refund never agrees: budget ends
+    assert Counter(r["label"] for r in rows) == {"cancel": 2}
+    assert any(reason == "label_mismatch" for _, reason, _ in summary.rejections)
+    summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 2, "cancel": 2, "rare": 0},
+                            "verify": {"action": "flag"}}, 4, tmp_path / "flag", always_cancel)
+    assert summary.complete and Counter(r["label"] for r in rows) == {"refund": 2, "cancel": 2}
+    with RunStore(tmp_path / "flag" / "out" / "store.sqlite") as store:
+        recs = store.accepted_records(store.run_info(None)["run_id"])
+    flagged = [r for r in recs if r.meta.get("label_flagged")]
+    assert {r.data["label"] for r in flagged} == {"refund"} and flagged[0].meta["scores"]["label_predicted"] == "cancel"
+
+
+def test_boundary_pairs_and_out_of_scope_are_written_as_hard_cases(tmp_path):
+    _, _, llm = run({"labels": LABELS, "hard_cases": {"boundary": [["refund", "cancel"]], "boundary_share": 1.0,
+                                                      "out_of_scope": "rare"}}, 6, tmp_path, writer())
+    asks = [r for r in llm.requests if r.purpose != "verify"]
+    refund = [r for r in asks if _label_of_prompt(r) == "refund"]
+    assert refund and all('words typical of "cancel"' in r.messages[-1]["content"] for r in refund)
+    rare = [r for r in asks if _label_of_prompt(r) == "rare"]
+    assert rare and all('not "refund"' in r.messages[0]["content"] for r in rare)
+
+
+def test_a_copy_of_a_label_example_or_a_cut_text_is_rejected(tmp_path):
+    def copier(req):
+        if req.purpose == "verify":
+            return {"label": "refund"}
+        return {"text": "Refund me for the broken kettle."} if len(req.messages) > 2 else {"text": "x" * 400}
+    summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 1, "cancel": 0, "rare": 0},
+                            "max_chars": 400}, 1, tmp_path, copier, quality=[{"gate": "dedup"}])
+    reasons = {reason for _, reason, _ in summary.rejections}
+    assert "copied_example" in reasons and not rows
+
+
+def test_multi_label_rows_carry_a_list(tmp_path):
+    def respond(req):
+        if req.purpose == "verify":
+            return {"labels": ["refund"]}
+        return {"text": f"message {len(req.messages[-1]['content'])} {req.seed} words words"}
+    _, rows, _ = run({"labels": LABELS, "multi_label": True, "verify": {"action": "flag"}}, 6, tmp_path, respond)
+    assert all(isinstance(r["label"], list) and r["label"] for r in rows)
+
+
+@pytest.mark.parametrize("gen, count, error, message", [
+    ({"labels": LABELS, "distribution": {"refund": 5, "cancel": 1, "rare": 1}}, 10, RecipeError,
+     "the counts add up to 7, but count is 10"),
+    ({"labels": LABELS[:1]}, 3, InputFileError, "at least two labels"),
+    ({"labels": LABELS, "hard_cases": {"boundary": [["refund", "nope"]]}}, 3, RecipeError, "'nope' is not a label"),
+    ({"labels": "missing.yaml"}, 3, InputFileError, "missing.yaml: label set not found"),
+])
+def test_bad_input_is_one_clear_error(tmp_path, gen, count, error, message):
+    with pytest.raises(error, match=message):
+        run(gen, count, tmp_path, writer())
+
+
+def test_the_writer_sees_label_names_as_words_and_an_identifier_in_the_text_is_rejected(tmp_path):
+    labels = [{"name": "gift_card", "description": "asks about gift cards"}, {"name": "refund", "description": "money back"}]
+
+    def respond(req):
+        if req.purpose == "verify":
+            return {"label": "gift_card"}
+        assert "gift_card" not in req.messages[-1]["content"] and "gift card" in req.messages[-1]["content"]
+        return {"text": "My question is about gift_card balances, please help me."}
+    summary, rows, _ = run({"labels": labels, "distribution": {"gift_card": 1, "refund": 0}}, 1, tmp_path, respond)
+    assert not rows and ("filter", "label_name_in_text") in [(s, r) for s, r, _ in summary.rejections]

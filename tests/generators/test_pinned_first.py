@@ -1,0 +1,44 @@
+"""Pinned (label) fields are decoded before the text, so the text is written for the label it carries."""
+import asyncio
+import json
+from pathlib import Path
+
+import yaml
+
+from synthloom.config.schema_gen import SchemaTechnique
+from synthloom.generators.base import GenContext
+from synthloom.generators.schema import SchemaGenerator
+from tests.fakes import ScriptedLLM
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _demo_generator() -> SchemaGenerator:
+    recipe = yaml.safe_load((EXAMPLES / "billing-tickets.yaml").read_text())
+    return SchemaGenerator(SchemaTechnique.model_validate(recipe["generate"]), EXAMPLES)
+
+
+def test_the_demo_decodes_the_pinned_category_before_subject_and_body():
+    gen = _demo_generator()
+    req, meta = gen.request_for(0, GenContext(llm=None, seed=7))
+    props = list(req.json_schema["properties"])
+    # the pinned label, then the other label field (priority), then the text, then the amount
+    assert props == ["category", "priority", "subject", "body", "amount"]
+    assert req.json_schema["properties"]["category"]["enum"] == [meta["attributes"]["category"]]
+    # the prompt names the label before the record is written, and every few-shot answer shows it first
+    assert f"category: {meta['attributes']['category']}" in req.messages[-1]["content"]
+    shots = [json.loads(m["content"]) for m in req.messages if m["role"] == "assistant"]
+    assert shots and all(next(iter(s)) == "category" for s in shots)
+    asks = [m["content"] for m in req.messages[1:-1] if m["role"] == "user"]
+    assert all(f"category: {s['category']}" in a for s, a in zip(shots, asks))
+
+
+def test_records_keep_the_schema_field_order_in_the_output():
+    gen = _demo_generator()
+
+    def answer(req):  # a model that writes the fields in the decoding order (category first)
+        return {"category": req.json_schema["properties"]["category"]["enum"][0], "subject": "Charged twice",
+                "body": "My card was charged twice this month, please refund one.", "priority": "high", "amount": 9.0}
+
+    (rec,) = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(answer), seed=7)))
+    assert list(rec.data) == ["subject", "body", "category", "priority", "amount"]
