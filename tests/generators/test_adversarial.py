@@ -90,9 +90,14 @@ async def test_a_classifier_endpoint_is_attacked_and_fooled_examples_counted(tmp
 
 
 def test_label_sets_and_errors(tmp_path):
-    (tmp_path / "labels.yaml").write_text("labels:\n  - {name: refund, description: money back}\n  - {name: other}\n")
-    assert load_labels("labels.yaml", tmp_path) == {"refund": "money back", "other": ""}
-    assert load_labels(["a", "b"], tmp_path) == {"a": "", "b": ""}
+    (tmp_path / "labels.yaml").write_text("labels:\n  - {name: refund, description: money back}\n"
+                                          "  - {name: other, description: anything else}\n")
+    assert load_labels("labels.yaml", tmp_path) == {"refund": "money back", "other": "anything else"}
+    assert load_labels(["a", "needs_help"], tmp_path) == {"a": "a", "needs_help": "needs help"}
+    assert load_labels({"refund": "money back", "praise": "happy"}, tmp_path)["praise"] == "happy"
+    (tmp_path / "bad.yaml").write_text("labels:\n  - {name: refund}\n  - {name: other, description: x}\n")
+    with pytest.raises(Exception, match="bad.yaml: labels.0.description: required field is missing"):
+        load_labels("bad.yaml", tmp_path)
     with pytest.raises(Exception, match="at least two labels"):
         load_labels(["only"], tmp_path)
     with pytest.raises(RecipeError, match="unknown kind 'sarcasm'"):

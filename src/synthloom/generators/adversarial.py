@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config.redteam import AdversarialTechnique
-from ..errors import InputFileError
+from ..sources.labels import load_label_set
 from ..llm.types import GenerationRequest
 from ..records import Record, Rejection
 from ..quality._llm import LLMGateMixin, parsed_object
@@ -51,24 +51,15 @@ SHOT = ("Oh great, a THIRD week waiting for my parcel. Truly world-class service
 
 
 def load_labels(value: list[str] | dict[str, str] | str, base_dir: Path) -> dict[str, str]:
-    """label -> description (may be empty) from a list, a mapping, or a YAML/JSON file of either."""
-    if isinstance(value, str):
-        path = Path(value) if Path(value).is_absolute() else base_dir / value
-        try:
-            import yaml
-
-            value = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"generate.labels: cannot read {path} ({exc}); give a YAML list of labels or a "
-                                 "mapping label: description") from None
-        if isinstance(value, dict) and "labels" in value:
-            value = value["labels"]
+    """label -> description, from a label set as the classification technique reads it
+    (`sources.labels.load_label_set`: a YAML/JSON file, a list, or a mapping label: description);
+    here a bare name in a list is allowed too, and describes itself."""
     if isinstance(value, list):
-        value = {str(x): "" for x in value} if all(not isinstance(x, dict) for x in value) else {
-            str(x["name"]): str(x.get("description", "")) for x in value}
-    if not isinstance(value, dict) or len(value) < 2:
-        raise InputFileError("generate.labels: give at least two labels (a list, or a mapping label: description)")
-    return {str(k): str(v or "") for k, v in value.items()}
+        value = [{"name": str(x), "description": str(x).replace("_", " ")} if not isinstance(x, dict) else x
+                 for x in value]
+    origin = None if isinstance(value, str) else "generate.labels"
+    labels = load_label_set(value, base_dir, origin=origin)
+    return {lab.name: lab.description for lab in labels.labels}
 
 
 class ClassifierProbe(LLMGateMixin):

@@ -5,7 +5,7 @@
     labels.names            # ["refund", ...]
     labels.get("refund")    # Label(name, description, examples, counter_examples, weight)
 
-A file holds either a list of labels, or a mapping with `labels:` and optional
+A file holds a list of labels, a mapping `label: description`, or a mapping with `labels:` and optional
 `task:` (what is being classified) and `multi_label:` (a text may carry several
 labels). Shared by every technique that writes or checks labelled text
 (classification, augment, label verification).
@@ -125,6 +125,8 @@ def load_label_set(source: str | Path | list | dict | LabelSet, base_dir: str | 
             raise InputFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from None
     if isinstance(data, list):
         data = {"labels": data}
+    elif isinstance(data, dict) and "labels" not in data and data and all(isinstance(v, str) for v in data.values()):
+        data = {"labels": [{"name": k, "description": v} for k, v in data.items()]}  # {label: description}
     if not isinstance(data, dict):
         raise InputFileError(f"{where}: a label set is a list of labels, or a mapping with `labels:`")
     labels = data.get("labels")
