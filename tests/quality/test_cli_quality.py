@@ -62,8 +62,18 @@ def test_report_sample_review_import(tmp_path):
     md.write_text(md.read_text().replace("- [ ] accept", "- [x] accept"))
     res = runner.invoke(app, ["review-import", str(md), "--json"])
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["reviewed"] == 4 and data["precision"] == 1.0 and data["ci95"][0] > 0.45
+    # the marks join the review page's verdicts in the run store, so `calibrate` sees them
+    from synthloom.export.report import open_store
+
+    with open_store(run_dir) as store:
+        saved = store.verdicts()
+    sampled = [json.loads(line)["id"] for line in (run_dir / "review" / "sample.jsonl").read_text().splitlines()]
+    assert sorted(saved) == sorted(sampled) and {v["verdict"] for v in saved.values()} == {"accept"}
+    res = runner.invoke(app, ["calibrate", str(run_dir), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["reviewed"] == 4
 
 
 def test_report_on_a_folder_without_a_run_exits_2(tmp_path):
