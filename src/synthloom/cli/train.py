@@ -1,14 +1,42 @@
 """CLI commands for teacher -> student: train, evaluate."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
 from .common import cli_errors, console, out
 
 DebugOpt = typer.Option(False, "--debug", help="Show tracebacks and debug logs.")
+
+
+@contextlib.contextmanager
+def lora_progress() -> Iterator:
+    """A progress bar for LoRA steps with the loss and tokens/s; plain lines when not on a terminal."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    prog = Progress(TextColumn("[bold]step"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("loss {task.fields[loss]:.4f}  val {task.fields[val]}  {task.fields[tps]:.0f} tok/s",
+                               style="dim"),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                    disable=not console.is_terminal)
+    task = prog.add_task("lora", total=None, loss=float("nan"), val="-", tps=0.0)
+    last_val = ["-"]
+
+    def update(info) -> None:
+        if info.val_loss is not None:
+            last_val[0] = f"{info.val_loss:.4f}"
+        prog.update(task, total=info.total, completed=info.step, loss=info.loss, val=last_val[0],
+                    tps=info.tokens_per_s)
+        if not console.is_terminal and (info.step == 1 or info.step % 10 == 0 or info.step == info.total
+                                        or info.val_loss is not None):
+            console.print(f"step {info.step}/{info.total}  loss {info.loss:.4f}  val {last_val[0]}  "
+                          f"{info.tokens_per_s:.0f} tok/s", highlight=False)
+
+    with prog:
+        yield update
 
 
 def train_cmd(
@@ -41,8 +69,6 @@ def train_cmd(
             s = train_classifier(data, output, text_field=text_field, label_field=label_field,
                                  split=split or "0.8,0,0.2", min_per_label=min_per_label, seed=seed)
         elif student == "lora":
-            from .train_progress import lora_progress
-
             with lora_progress() as on_step:
                 s = train_lora(data, output, base=base, split=split or "0.8,0.1,0.1", max_steps=max_steps,
                                epochs=epochs, rank=rank, alpha=alpha, lr=lr, max_length=max_length,
@@ -70,6 +96,7 @@ def evaluate_cmd(
     md_out: Optional[Path] = typer.Option(None, "--md", help="Write the report as Markdown here."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also score the untrained student."),
     limit: Optional[int] = typer.Option(None, "--limit", help="lora: score the first N examples only."),
+    teacher: bool = typer.Option(False, "--teacher", help="lora: also score the teacher (base GGUF, few-shot, constrained JSON)."),
     debug: bool = DebugOpt,
 ) -> None:
     """Score a trained student on held-out or real data: accuracy/macro-F1, field F1 or ROUGE-L, next to the untrained student."""
@@ -77,7 +104,8 @@ def evaluate_cmd(
 
     with cli_errors(debug):
         report = evaluate(model, data, text_field=text_field, label_field=label_field, metric=metric,
-                          data_kind_=data_kind, baselines=baselines, limit=limit)
+                          data_kind_=data_kind, baselines=baselines, limit=limit,
+                          **({"teacher": True} if teacher else {}))
         write_report(report, json_out, md_out)
         out.print(report_markdown(report), highlight=False, markup=False)
 
