@@ -260,6 +260,14 @@ def _mean_loss(model: Any, examples: Sequence[tuple[list[int], list[int]]]) -> f
     return total / max(n, 1)
 
 
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, split: str = "0.8,0.1,0.1",
                system: str | None = None, gguf: bool = True, on_step: Callable[[StepInfo], None] | None = None,
                settings: LoraSettings | None = None, **overrides: Any):
@@ -377,6 +385,7 @@ def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, sp
         "train_seconds": round(train_s, 2), "load_seconds": round(load_s, 2),
         "tokens_per_s": round(tokens_seen / train_s, 1) if train_s else None,
         "seconds_per_step": round(train_s / max(1, len(train_losses)), 3),
+        "peak_rss_mb": _peak_rss_mb(),
         "history": history,
     }
     if gguf and info["gguf"]:

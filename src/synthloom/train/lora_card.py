@@ -48,7 +48,8 @@ def lora_card(meta: dict[str, Any]) -> str:
         f"- loss on answer tokens: first step {fmt(meta['first_loss'])}, last step {fmt(meta['last_loss'])}; "
         f"validation {fmt(meta.get('val_loss_start'))} before training, best {fmt(meta.get('best_val_loss'))}"
         + (f" at step {meta['best_step']}" if meta.get("best_step") else ""),
-        f"- {meta['seconds_per_step']} s/step, {meta['tokens_per_s']} tokens/s, {meta['train_seconds']} s training",
+        f"- {meta['seconds_per_step']} s/step, {meta['tokens_per_s']} tokens/s, {meta['train_seconds']} s training, "
+        f"peak memory {meta.get('peak_rss_mb')} MB",
         "", "![loss](loss_curve.png)", "",
         "Use it:", "", "```python", "from peft import PeftModel",
         "from transformers import AutoModelForCausalLM",
