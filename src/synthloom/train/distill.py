@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -157,7 +158,7 @@ def distill(path: str | Path, *, output: str | Path | None = None, on_progress: 
     # 3. evaluation: the held-out synthetic split, then the real data
     files = {"synthetic": student_dir / "test.jsonl"}
     if spec.eval.data:
-        files["real"] = here / spec.eval.data
+        files["real"] = Path(os.path.normpath(here / spec.eval.data))
     evals = stages.setdefault("evaluate", {})
     results: dict[str, Any] = {}
     for which, f in files.items():
@@ -205,7 +206,7 @@ def _comparison_png(results: dict[str, Any], path: Path) -> None:
     from .metrics import headline
 
     try:
-        fig = _figure(7.0, 3.2)
+        fig = _figure(8.0, 3.4)
     except MissingDependencyError:
         return
     ax = fig.add_subplot()
@@ -218,7 +219,7 @@ def _comparison_png(results: dict[str, Any], path: Path) -> None:
             v = row.get("accuracy", row.get("f1", row.get("rouge_l")))
             if v is None:
                 continue
-            labels.append(f"{which}: {who}"[:48])
+            labels.append(f"{which}: {who}"[:64])
             values.append(v)
             colors.append(palette[i % len(palette)])
     if not values:
