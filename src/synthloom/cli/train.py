@@ -119,12 +119,13 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
 def distill_cmd(
     recipe: Path = typer.Argument(..., help="Distill file: teacher recipe, student, eval data (see examples/distill-*.yaml)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for the run, student and report (default: the file's output)."),
+    count: Optional[int] = typer.Option(None, "-n", "--count", help="Records the teacher makes (overrides the file)."),
     debug: bool = DebugOpt,
 ) -> None:
     """Teacher -> gates -> split -> student -> evaluation: one report with the before/after numbers; resumable."""
     from ..train.distill import distill
 
     with cli_errors(debug), lora_progress() as on_step:
-        report = distill(recipe, output=output, on_step=on_step,
+        report = distill(recipe, output=output, count=count, on_step=on_step,
                          log=lambda s: console.print(f"[bold]distill[/] {s}", highlight=False))
         console.print(f"report -> [bold]{report['report_md']}[/]", highlight=False)

@@ -66,7 +66,7 @@ class DistillSpec(_Strict):
     output: str | None = None
 
 
-def load_distill(path: str | Path) -> tuple[DistillSpec, Any, Path]:
+def load_distill(path: str | Path, count: int | None = None) -> tuple[DistillSpec, Any, Path]:
     """(spec, teacher recipe, the teacher recipe's folder) from a distill YAML file."""
     from ..engine.recipe_file import describe_validation_error, load_recipe, recipe_from_dict
 
@@ -84,6 +84,10 @@ def load_distill(path: str | Path) -> tuple[DistillSpec, Any, Path]:
         spec = DistillSpec.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(describe_validation_error(exc, str(p), data)) from None
+    if count is not None:
+        if count <= 0:
+            raise RecipeError(f"--count must be > 0 (got {count})")
+        spec.count = count
     overrides = {"count": spec.count} if spec.count else None
     if isinstance(spec.teacher, str):
         tpath = p.parent / spec.teacher
@@ -105,14 +109,14 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def distill(path: str | Path, *, output: str | Path | None = None, on_progress: Callable | None = None,
+def distill(path: str | Path, *, output: str | Path | None = None, count: int | None = None, on_progress: Callable | None = None,
             on_step: Callable | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run every stage that is not finished; returns the report (also written as report.md / report.json)."""
     from ..engine import run_recipe
     from .evaluate import evaluate, report_markdown
     from .students import train_classifier
 
-    spec, recipe, base_dir = load_distill(path)
+    spec, recipe, base_dir = load_distill(path, count)
     here = Path(path).parent
     out = Path(output or spec.output or Path("out") / spec.name)
     out.mkdir(parents=True, exist_ok=True)

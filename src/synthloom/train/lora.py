@@ -180,8 +180,11 @@ def chat_rows(rows: Sequence[dict[str, Any]], where: Any, system: str | None = N
         else:
             try:
                 msgs = to_openai(r)["messages"]
-            except UsageError as exc:
-                raise UsageError(f"{where}: record {i}: {exc}") from None
+            except UsageError:
+                raise UsageError(
+                    f"{where}: record {i} has neither 'messages' nor an instruction and a response (it has: "
+                    f"{', '.join(sorted(r))}); a LoRA student learns chat turns: generate with `emit: messages`, "
+                    "or export the run with `synthloom export RUN --format openai`") from None
         if system is not None:
             msgs = [{"role": "system", "content": system}] + [m for m in msgs if m["role"] != "system"]
         out.append(msgs)
