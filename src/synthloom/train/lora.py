@@ -307,7 +307,11 @@ def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, sp
         raise UsageError(f"--target-modules: the base model has no module named {', '.join(missing)}")
     cfg = LoraConfig(r=s.rank, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=list(s.target_modules),
                      task_type="CAUSAL_LM", bias="none")
-    model = get_peft_model(model, cfg)
+    import warnings
+
+    with warnings.catch_warnings():  # transformers' own deprecation notice, raised inside peft
+        warnings.simplefilter("ignore", FutureWarning)
+        model = get_peft_model(model, cfg)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.0)
