@@ -21,6 +21,7 @@ from .errors import (
 )
 from .llm.types import LLM, GenerationRequest, GenerationResult
 from .records import Record, Rejection
+from .train import evaluate, load_student, train_classifier, train_lora
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,10 @@ __all__ = [
     "SynthloomError",
     "UsageError",
     "arun_recipe",
+    "evaluate",
+    "load_student",
     "load_recipe",
     "run_recipe",
+    "train_classifier",
+    "train_lora",
 ]

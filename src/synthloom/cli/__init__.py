@@ -144,6 +144,7 @@ def _register_parts() -> None:
 
     for part in (instruct, documents, quality, classify, estimate, redteam, review):
         part.register(app, generate_app)
+    __import__(f"{__package__}.train", fromlist=["register"]).register(app, generate_app)
 
 
 _register_parts()

