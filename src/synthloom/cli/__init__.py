@@ -133,9 +133,9 @@ def generate_schema(
 
 
 def _register_parts() -> None:
-    from . import documents, instruct, quality
+    from . import documents, instruct, quality, score
 
-    for part in (instruct, documents, quality):
+    for part in (instruct, documents, quality, score):
         part.register(app, generate_app)
 
 

@@ -127,6 +127,8 @@ class RelevanceGate(StatelessGate):
         return float((others < own).mean()), own
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        if rec.meta.get("is_classification"):
+            return rec  # a label ("neutral") is not meant to resemble its instruction
         inst = self.pair.instruction_text(rec.data)
         resp = self.pair.response_text(rec.data)
         async with self._lock:  # the pool is one index; embeddings run in a worker thread
