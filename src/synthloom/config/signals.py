@@ -22,8 +22,9 @@ class RelevanceGateConfig(Strict):
 
     gate: Literal["relevance"] = "relevance"
     threshold: float = Field(
-        0.5, ge=0, le=1,
-        description="minimum share of the run's other instructions the response must be less similar to than to its own",
+        0.9, ge=0, le=1,
+        description="minimum score: the share of the run's other instructions, and of its shuffled pairs, that the "
+        "pair's cosine must beat (the lower of the two)",
     )
     instruction_field: str | None = Field(None, description=InstructionFieldDoc + " (an input/context field is joined)")
     response_field: str | None = Field(None, description=ResponseFieldDoc)

@@ -125,7 +125,7 @@ class EvolInstructGenerator:
         """The quality signals in `signals` (form, completeness, relevance, fluency), relevance calibrated on the seeds."""
         from ..quality.signals import technique_gates
 
-        return technique_gates(self.config.signals, [p.instruction for p in self.seeds])
+        return technique_gates(self.config.signals, [p.instruction for p in self.seeds] + self._response_shots)
 
     def describe(self) -> dict[str, Any]:
         c = self.config

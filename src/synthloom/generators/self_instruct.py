@@ -134,7 +134,8 @@ class SelfInstructGenerator:
         """
         from ..quality.signals import technique_gates
 
-        seeds = [s.instruction + (f"\n\n{s.input}" if s.input.strip() else "") for s in self.seeds]
+        seeds = [(s.instruction + (f"\n\n{s.input}" if s.input.strip() else ""), "" if s.is_classification else s.output)
+                 for s in self.seeds]
         return [*technique_gates(self.config.signals, seeds), self.rouge_gate]
 
     def describe(self) -> dict[str, Any]:

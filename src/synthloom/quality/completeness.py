@@ -16,8 +16,11 @@ or unpunctuated lines), or 0.0 (a mark of a cut, named in the reason).
 """
 from __future__ import annotations
 
+import bisect
+import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,46 @@ def _unclosed_quote(prose: str) -> bool:
     return straight % 2 == 1 or prose.count("“") > prose.count("”")
 
 
+_ATTRIBUTION = re.compile(r"[\"”’.!?]\s*(?:—|–|--|-)\s*[\w .'’-]{2,40}$")
+
+
+def _signed(lines: list[str]) -> bool:
+    """A letter's sign-off under a greeting line ending in a comma, or a quote's attribution."""
+    last = lines[-1].strip()
+    if len(lines) >= 2 and lines[-2].rstrip().endswith(",") and 0 < len(last.split()) <= 4:
+        return True
+    return bool(_ATTRIBUTION.search(last))
+
+
+def _verse(lines: list[str]) -> bool:
+    """Three or more short lines (a poem): its last line often has no end mark."""
+    return len(lines) >= 3 and all(len(ln.split()) <= 10 for ln in lines)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> tuple[str, ...]:
+    """Whole English words (sorted), from the MiniLM tokenizer's vocabulary when it is installed."""
+    try:
+        from .embeddings import bundled_minilm_path
+
+        vocab = json.loads((bundled_minilm_path() / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    except Exception:  # no embedding extra: the check is skipped
+        return ()
+    return tuple(sorted(w for w in vocab if w.isalpha() and w.isascii() and len(w) > 1))
+
+
+def _word_fragment(word: str) -> bool:
+    """A word the vocabulary does not have, but that begins one it has ("prepa" of "prepare")."""
+    words_ = _vocabulary()
+    w = word.lower()
+    if not words_ or len(w) < 2 or not w.isascii():
+        return False
+    i = bisect.bisect_left(words_, w)
+    if i < len(words_) and words_[i] == w:
+        return False
+    return i < len(words_) and words_[i].startswith(w)
+
+
 def _unpunctuated_style(lines: list[str]) -> bool:
     """Lines (list items, verse, table rows) that as a rule do not end with a mark."""
     if len(lines) < 2:
@@ -104,7 +147,7 @@ def check_completeness(text: str, short_answer_words: int = 12) -> Completeness:
         return Completeness(0.0, "unclosed_quote", "a quotation mark is opened and never closed")
     lines = [ln for ln in body.splitlines() if ln.strip()]
     last_line = lines[-1]
-    if _EMPTY_ITEM.match(last_line):
+    if len(lines) > 1 and _EMPTY_ITEM.match(last_line):
         return Completeness(0.0, "dangling_list_item", f"the last line is a list marker with nothing after it: {last_line.strip()!r}")
     if _FENCE.match(last_line):
         return Completeness(1.0)
@@ -117,9 +160,14 @@ def check_completeness(text: str, short_answer_words: int = 12) -> Completeness:
     final = tail_words[-1] if tail_words else ""
     if final in NON_FINAL_WORDS:
         return Completeness(0.0, "cut_mid_sentence", f"the text stops on {final!r}, a word that does not end a sentence")
+    if _signed(lines):
+        return Completeness(0.75)  # "Best regards,\nAnna", "... started." — Mark Twain
+    if final.isalpha() and _word_fragment(final):
+        return Completeness(0.0, "cut_mid_word", f"the text stops on {final!r}, the start of a longer word")
     if len(lines) == 1 and len(tail_words) <= short_answer_words and not _SENTENCE_END.search(prose):
-        return Completeness(0.75)  # a short answer: "Paris", "neutral", "42 apples"
-    if _unpunctuated_style(lines) or (_LIST_MARKER.match(last_line) and not _SENTENCE_END.search(last_line)):
+        # a short answer: "Paris", "neutral", "42 apples"; a longer one without an end mark is less sure
+        return Completeness(0.75 if len(tail_words) <= 3 else 0.5)
+    if _unpunctuated_style(lines) or _verse(lines) or (_LIST_MARKER.match(last_line) and not _SENTENCE_END.search(last_line)):
         return Completeness(0.75)
     if "|" in last_line:
         return Completeness(0.75)  # a table row

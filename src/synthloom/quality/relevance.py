@@ -14,6 +14,12 @@ instruction as well (or a different one better) scores near 0.5 or below.
   run's instructions: the seeds (or `reference` files) and every candidate
   instruction seen so far. Below `min_pool` other instructions a score is not
   yet meaningful: the record passes with `relevance: null` in its scores.
+
+The score is the lower of two calibrations: the share of the other
+instructions the response is less similar to than to its own (its row), and
+the share of shuffled pairs (other responses with other instructions) whose
+cosine is below this pair's. Instructions nearly identical to a pair's own
+(cosine >= 0.8: an evolution's parent) are the same task, not "others".
 """
 from __future__ import annotations
 
@@ -31,6 +37,25 @@ from .embeddings import make_embedder
 from .pairs import PairFields
 
 
+SAME_TASK = 0.8  # instructions this similar to a pair's own are the same task (an evolution's parent), not "others"
+
+
+def calibrate(own: np.ndarray, row_sims: np.ndarray, row_mask: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """The score of each pair: min(share of its row's other instructions it beats, share of shuffled pairs it beats).
+
+    own: (n,) cosine of each response with its own instruction; row_sims: (n, p) cosine of each response with
+    the pool's instructions, row_mask: which of them count as others; null: cosines of shuffled pairs.
+    """
+    count = row_mask.sum(1)
+    beaten = ((row_sims < own[:, None]) & row_mask).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rank = np.where(count > 0, beaten / np.maximum(count, 1), np.nan)
+    if null.size == 0:
+        return rank
+    glob = np.searchsorted(np.sort(null), own, side="left") / null.size
+    return np.fmin(rank, glob) if np.isfinite(rank).any() else glob
+
+
 def relevance_scores(instructions: Sequence[str], responses: Sequence[str], embedder: Any = None,
                      max_pool: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(calibrated score, raw cosine) per pair; the pool of other instructions is the file's own."""
@@ -46,23 +71,29 @@ def relevance_scores(instructions: Sequence[str], responses: Sequence[str], embe
     own_idx = np.array([index[t] for t in instructions])
     resp = emb.embed(list(responses))
     own = np.einsum("ij,ij->i", resp, inst_vecs[own_idx])
+    rng = np.random.default_rng(seed)
     pool = np.arange(len(uniq))
     if len(pool) > max_pool:
-        pool = np.sort(np.random.default_rng(seed).choice(pool, max_pool, replace=False))
+        pool = np.sort(rng.choice(pool, max_pool, replace=False))
+    null_rows = np.arange(n) if n <= max_pool else np.sort(rng.choice(n, max_pool, replace=False))
+    same = (inst_vecs @ inst_vecs[pool].T) >= SAME_TASK  # (unique instructions, pool)
+    null_parts = []
+    for s in range(0, len(null_rows), 256):
+        rows = null_rows[s : s + 256]
+        sims = resp[rows] @ inst_vecs[pool].T
+        null_parts.append(sims[~same[own_idx[rows]]])
+    null = np.concatenate(null_parts) if null_parts else np.zeros(0)
     scores = np.full(n, np.nan)
     for s in range(0, n, 512):
         sims = resp[s : s + 512] @ inst_vecs[pool].T  # (rows, pool)
-        mine = own_idx[s : s + 512]
-        others = pool[None, :] != mine[:, None]
-        beaten = ((sims < own[s : s + 512, None]) & others).sum(1)
-        count = others.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scores[s : s + 512] = np.where(count > 0, beaten / np.maximum(count, 1), np.nan)
+        mask = ~same[own_idx[s : s + 512]]
+        scores[s : s + 512] = calibrate(own[s : s + 512], sims, mask, null)
     return scores, own
 
 
-def load_reference_instructions(paths: Sequence[str], base_dir: Path, pair: PairFields) -> list[str]:
-    out: list[str] = []
+def load_reference_instructions(paths: Sequence[str], base_dir: Path, pair: PairFields) -> list[str | tuple[str, str]]:
+    """Instructions of JSONL files, as (instruction, response) pairs where a row has a response."""
+    out: list[str | tuple[str, str]] = []
     for p in paths:
         path = Path(p) if Path(p).is_absolute() else base_dir / p
         if not path.is_file():
@@ -75,8 +106,9 @@ def load_reference_instructions(paths: Sequence[str], base_dir: Path, pair: Pair
             except ValueError as exc:
                 raise InputFileError(f"{path}:{n}: not valid JSON ({exc})") from None
             text = pair.instruction_text(row, required=False) if isinstance(row, dict) else None
+            resp = pair.response_text(row, required=False) if text else None
             if text:
-                out.append(text)
+                out.append((text, resp) if resp else text)
     return out
 
 
@@ -86,13 +118,16 @@ class RelevanceGate(StatelessGate):
     name = "relevance"
     stage = "filter"
 
-    def __init__(self, threshold: float = 0.5, pair: PairFields | None = None, embedder: Any = None,
-                 reference: Sequence[str] = (), min_pool: int = 8, max_pool: int = 2000) -> None:
+    def __init__(self, threshold: float = 0.9, pair: PairFields | None = None, embedder: Any = None,
+                 reference: Sequence[str | tuple[str, str]] = (), min_pool: int = 8, max_pool: int = 1000) -> None:
         self.threshold = threshold
         self.pair = pair or PairFields()
         self._embedder = embedder
         self.min_pool, self.max_pool = min_pool, max_pool
-        self._pool: dict[str, np.ndarray | None] = {t: None for t in reference if t.strip()}
+        self._inst: dict[str, np.ndarray | None] = {}  # the run's instructions (seeds first)
+        self._pairs: list[tuple[str, str]] = []  # (instruction, response) pairs: the shuffled-pair null
+        self._resp: dict[tuple[str, str], np.ndarray] = {}
+        self.add_reference(reference)
         self._lock = asyncio.Lock()
 
     @property
@@ -101,30 +136,51 @@ class RelevanceGate(StatelessGate):
             self._embedder = make_embedder()
         return self._embedder
 
-    def add_reference(self, instructions: Sequence[str]) -> None:
-        for t in instructions:
-            if t.strip():
-                self._pool.setdefault(t, None)
+    def add_reference(self, items: Sequence[str | tuple[str, str]]) -> None:
+        """Instructions, or (instruction, response) pairs (seeds with outputs), to calibrate against."""
+        for item in items:
+            inst, resp = (item, None) if isinstance(item, str) else item
+            if inst.strip():
+                self._inst.setdefault(inst, None)
+                if resp and resp.strip():
+                    self._pairs.append((inst, resp))
 
     def _score(self, instruction: str, response: str) -> tuple[float | None, float]:
-        self._pool.setdefault(instruction, None)
-        if len(self._pool) > self.max_pool:  # forget the oldest candidates, keep the pool's size bounded
-            for key in list(self._pool)[: len(self._pool) - self.max_pool]:
+        self._inst.setdefault(instruction, None)
+        self._pairs.append((instruction, response))
+        if len(self._pairs) > self.max_pool:  # forget the oldest pairs, keep the null's size bounded
+            del self._pairs[: len(self._pairs) - self.max_pool]
+        if len(self._inst) > self.max_pool:
+            for key in list(self._inst)[: len(self._inst) - self.max_pool]:
                 if key != instruction:
-                    del self._pool[key]
-        missing = [t for t, v in self._pool.items() if v is None]
-        vecs = self.embedder.embed(missing + [response])
-        for t, v in zip(missing, vecs[:-1]):
-            self._pool[t] = v
-        resp = vecs[-1]
-        texts = list(self._pool)
-        sims = np.stack([self._pool[t] for t in texts]) @ resp
-        own_i = texts.index(instruction)
-        own = float(sims[own_i])
-        others = np.delete(sims, own_i)
-        if len(others) < self.min_pool:
+                    del self._inst[key]
+        missing_i = [t for t, v in self._inst.items() if v is None]
+        missing_r = [p for p in self._pairs if p not in self._resp]
+        vecs = self.embedder.embed(missing_i + [r for _i, r in missing_r])
+        for t, v in zip(missing_i, vecs[: len(missing_i)]):
+            self._inst[t] = v
+        for p, v in zip(missing_r, vecs[len(missing_i):]):
+            self._resp[p] = v
+        self._resp = {p: self._resp[p] for p in self._pairs}
+        texts = list(self._inst)
+        imat = np.stack([self._inst[t] for t in texts])
+        pos = {t: i for i, t in enumerate(texts)}
+        resp = self._resp[(instruction, response)]
+        own_i = pos[instruction]
+        own = float(resp @ imat[own_i])
+        same = (imat @ imat.T) >= SAME_TASK
+        mask = ~same[own_i]
+        if mask.sum() < self.min_pool:
             return None, own
-        return float((others < own).mean()), own
+        others = [(pos[i], self._resp[(i, r)]) for i, r in self._pairs if (i, r) != (instruction, response) and i in pos]
+        if others:
+            rmat = np.stack([v for _k, v in others])
+            sims = rmat @ imat.T
+            null = sims[~same[[k for k, _v in others]]]
+        else:
+            null = np.zeros(0)
+        score = calibrate(np.array([own]), (imat @ resp)[None, :], mask[None, :], null)[0]
+        return float(score), own
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         if rec.meta.get("is_classification"):
@@ -136,8 +192,9 @@ class RelevanceGate(StatelessGate):
         rec = rec.with_scores(relevance=None if score is None else round(score, 4), relevance_cos=round(cos, 4))
         if score is not None and score < self.threshold:
             return Rejection.of(rec, "filter", "irrelevant",
-                                f"the response is closer to {1 - score:.0%} of the run's other instructions than to "
-                                f"its own (relevance {score:.2f} < {self.threshold:g}; cosine {cos:.2f})")
+                                f"relevance {score:.2f} < {self.threshold:g}: the response's cosine with its own "
+                                f"instruction ({cos:.2f}) beats only {score:.0%} of the run's other instructions "
+                                "or shuffled pairs")
         return rec
 
 

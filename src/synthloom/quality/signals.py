@@ -6,7 +6,7 @@ from typing import Sequence
 from .base import Gate
 
 
-def technique_gates(signals: Sequence[str], reference_instructions: Sequence[str] = ()) -> list[Gate]:
+def technique_gates(signals: Sequence[str], reference_instructions: Sequence[str | tuple[str, str]] = ()) -> list[Gate]:
     """Gates for the named signals with their default thresholds; relevance is calibrated on the seeds too."""
     gates: list[Gate] = []
     if "form" in signals:
