@@ -216,3 +216,14 @@ def test_evol_instruct_rejects_the_issue_records(tmp_path):
     assert s.accepted == 1
     (row,) = [json.loads(l) for l in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     assert row["instruction"].startswith("Write a poem about the sea")
+    from synthloom.export.report import write_report
+
+    paths = write_report(tmp_path / "out")
+    report = json.loads(paths["json"].read_text())
+    sig = report["distributions"]["signals"]
+    assert sig["form"]["rejected"]["n"] == 3 and sig["form"]["threshold"] == 1.0
+    assert sig["relevance"]["threshold"] == 0.9 and sig["completeness"]["accepted"]["n"] == 1
+    assert "perplexity" not in sig  # fluency was not switched on
+    md = paths["markdown"].read_text()
+    assert "### Quality signals" in md and "![quality signals](signals.png)" in md
+    assert paths["signals"].is_file()

@@ -149,4 +149,8 @@ def make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None = No
     if dist.get("judge_scores"):
         gates = report.get("run", {}).get("judge_threshold")
         plots["judge_scores"] = judge_plot(dist["judge_scores"]["histogram"], gates, out / "judge_scores.png")
+    if dist.get("signals"):
+        from .report_signals import signals_plot
+
+        plots["signals"] = signals_plot(dist["signals"], out / "signals.png")
     return plots

@@ -151,6 +151,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
                  text_fields: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
     """The report as a dict (what report.json holds)."""
     from ..quality.diversity import diversity_metrics
+    from .report_signals import signal_distributions
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
@@ -187,6 +188,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
             "attributes": _attribute_coverage(records, recipe),
             "labels": _label_info(records, rejections, recipe),
             "judge_scores": _judge_scores(records, rejections),
+            "signals": signal_distributions(records, rejections, recipe),
         },
         "cost": cost,
     }
