@@ -106,7 +106,7 @@ def main() -> None:
     result["form"] = {"statements": form_auc}
     print(f"| form (instructions vs statements) | | | | {form_auc:.3f} |")
 
-    thresholds = {"relevance": ("<", 0.9), "completeness": ("<", 0.5), "perplexity": (">", 200.0), "form": ("<", 1.0)}
+    thresholds = {"relevance": ("<", 0.9), "completeness": ("<", 0.6), "perplexity": (">", 200.0), "form": ("<", 1.0)}
     print("\nshare rejected at the default thresholds (good should be low, the matching bad high)\n")
     print("| score | " + " | ".join(sets) + " |")
     print("| --- |" + " --- |" * len(sets))

@@ -32,11 +32,11 @@ SEEDS = EXAMPLES / "seeds.jsonl"
     "Subject: Re: sync\n\nThanks, I can't make it.\n\nBest regards,\nAnna",
     '"The secret of getting ahead is getting started." — Mark Twain',
     "Is it (really) done? Yes!",
-    "12.",
+    "12.", "3, 7, 19, 42, 88",
 ])
 def test_complete_texts_pass(text):
     c = check_completeness(text)
-    assert c.score >= 0.5, (text, c)
+    assert c.score >= 0.6, (text, c)
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -49,11 +49,12 @@ def test_complete_texts_pass(text):
     ("Mix the flour with the eggs,", "open_ending"),
     ("Plants need light. They also need water and", "cut_mid_sentence"),
     ("The meal was prepa", "cut_mid_word"),
+    ("Alexander Graham Bell is usually credited w", "no_end_mark"),
     ("Sunlight is scattered by the air. That scattered light reaches our eyes from every direction so the sky looks", "cut_mid_sentence"),
 ])
 def test_cut_texts_fail_with_their_reason(text, reason):
     c = check_completeness(text)
-    assert c.score < 0.5 and c.reason == reason, (text, c)
+    assert c.score < 0.6 and c.reason == reason, (text, c)
 
 
 # ------------------------------------------------------------------ instruction form

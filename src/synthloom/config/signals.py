@@ -57,7 +57,11 @@ class CompletenessGateConfig(Strict):
     """The text ends where a text ends: no cut mid-sentence, open brackets or code fences, dangling list items."""
 
     gate: Literal["completeness"] = "completeness"
-    threshold: float = Field(0.5, ge=0, le=1, description="minimum score (1 end mark, 0.75 complete by style, 0 cut)")
+    threshold: float = Field(
+        0.6, ge=0, le=1,
+        description="minimum score: 1 ends with an end mark, 0.75 complete by its style (a short answer, a list, verse), "
+        "0.5 a line of 4+ words with no end mark, 0 a mark of a cut",
+    )
     fields: list[str] | None = Field(None, description="fields whose text is checked; default: the response field")
     response_field: str | None = Field(None, description=ResponseFieldDoc)
 

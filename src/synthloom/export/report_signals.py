@@ -10,7 +10,7 @@ from ..records import Record, Rejection
 SIGNAL_SCORES = {
     "relevance": ("relevance", "threshold", 0.9, "below"),
     "perplexity": ("fluency", "max_perplexity", 200.0, "above"),
-    "completeness": ("completeness", "threshold", 0.5, "below"),
+    "completeness": ("completeness", "threshold", 0.6, "below"),
     "form": ("form", None, 1.0, "below"),
 }
 

@@ -12,7 +12,8 @@ where the text is generated), and finds the marks a cut leaves:
 A short answer with no punctuation at all ("Paris", "neutral", "42") is
 complete, and so is a list, poem or table whose lines never end in a mark. The
 score is 1.0 (ends with an end mark), 0.75 (complete by its style: a short answer
-or unpunctuated lines), or 0.0 (a mark of a cut, named in the reason).
+or unpunctuated lines), 0.5 (one line of four or more words with no end mark: more
+likely cut than not), or 0.0 (a mark of a cut, named in the reason).
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)]|[a-zA-Z][.)])(?:\s+|$)")
 _EMPTY_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,3}[.)])\s*$")
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]]*(?:\s|$)")
+_NUMBERS = re.compile(r"^[\s\d.,;:%/+-]+$")
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 PAIRS = {"(": ")", "[": "]", "{": "}"}
 
@@ -165,8 +167,10 @@ def check_completeness(text: str, short_answer_words: int = 12) -> Completeness:
     if final.isalpha() and _word_fragment(final):
         return Completeness(0.0, "cut_mid_word", f"the text stops on {final!r}, the start of a longer word")
     if len(lines) == 1 and len(tail_words) <= short_answer_words and not _SENTENCE_END.search(prose):
-        # a short answer: "Paris", "neutral", "42 apples"; a longer one without an end mark is less sure
-        return Completeness(0.75 if len(tail_words) <= 3 else 0.5)
+        # a short answer: "Paris", "neutral", "3, 7, 19"; a longer one without an end mark reads as cut
+        if len(tail_words) <= 3 or _NUMBERS.match(last_line):
+            return Completeness(0.75)
+        return Completeness(0.5, "no_end_mark", f"a sentence with no end mark: {body[-60:]!r}")
     if _unpunctuated_style(lines) or _verse(lines) or (_LIST_MARKER.match(last_line) and not _SENTENCE_END.search(last_line)):
         return Completeness(0.75)
     if "|" in last_line:
@@ -181,7 +185,7 @@ class CompletenessGate(StatelessGate):
     name = "completeness"
     stage = "filter"
 
-    def __init__(self, fields: list[str] | None = None, threshold: float = 0.5,
+    def __init__(self, fields: list[str] | None = None, threshold: float = 0.6,
                  pair: PairFields | None = None) -> None:
         self.fields = fields
         self.threshold = threshold

@@ -16,7 +16,7 @@ from .form import evolved_simpler, instruction_form
 from .pairs import PairFields
 
 SIGNALS = ("relevance", "fluency", "completeness", "form")
-DEFAULT_THRESHOLDS = {"relevance": 0.9, "perplexity": 200.0, "completeness": 0.5, "form": 1.0}
+DEFAULT_THRESHOLDS = {"relevance": 0.9, "perplexity": 200.0, "completeness": 0.6, "form": 1.0}
 
 
 def parse_signals(text: str) -> list[str]:
