@@ -71,6 +71,7 @@ def test_requests_and_questions_are_well_formed(text):
 
 @pytest.mark.parametrize("text, kind", [
     ("The most expensive item in this table is:", "fragment"),
+    ("Plan your itinerary and use this itinerary to the destination and an accompanying photo. Use the", "fragment"),
     ("Dr. No is the sixth book of the Bond series and was written at Fleming's Goldeneye estate in Jamaica.", "statement"),
     ("The food is in the hive.", "statement"),
     ("", "empty"),

@@ -7,7 +7,8 @@ A sentence is a request when it opens (after "please", "now", a leading
 phrase ("Can you", "I need", "Help me"); a question when it ends with "?" or
 opens with a question word or an auxiliary. An instruction is well formed when
 one of its sentences is a request or a question; a colon at its very end is
-fine after a request ("Classify the following sentences:"), not after a fragment.
+fine after a request ("Classify the following sentences:"), not after a fragment,
+and an instruction that stops mid-sentence ("... Use the") is a fragment too.
 
 An evolved instruction (Evol-Instruct) must also not be simpler than its parent:
 `evolved_simpler` compares length and a count of constraints (numbers, "must",
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
+from .completeness import check_completeness
 from .pairs import PairFields
 from .text import words
 
@@ -62,6 +64,9 @@ CONSTRAINT_MARKERS = re.compile(
 )
 
 
+CUT_REASONS = frozenset({"cut_mid_sentence", "cut_mid_word", "dangling_list_item", "open_code_fence", "unclosed_bracket"})
+
+
 @dataclass(frozen=True, slots=True)
 class Form:
     kind: str  # request | question | statement | fragment | empty
@@ -99,6 +104,9 @@ def instruction_form(text: str) -> Form:
     if not body:
         return Form("empty", "the instruction is empty")
     first_par = body.split("\n\n", 1)[0]  # text after a blank line is the task's input, not the ask
+    cut = check_completeness(body)
+    if cut.reason in CUT_REASONS:
+        return Form("fragment", f"the instruction is cut off ({cut.reason}): ...{body[-60:]!r}")
     kinds = [k for k in (_sentence_kind(m.group(0)) for m in _SENTENCES.finditer(first_par)) if k]
     if kinds:
         return Form("question" if "question" in kinds and "request" not in kinds else "request")
