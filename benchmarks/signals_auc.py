@@ -96,17 +96,21 @@ def main() -> None:
         keys.append(("fluency (-perplexity)", "perplexity"))
     result: dict[str, dict[str, float]] = {}
     print(f"{len(pairs)} good pairs; ROC AUC of good vs each kind of bad (1.0 = perfect, 0.5 = chance)\n")
-    print("| signal | shuffled | cut | word-shuffled |")
-    print("| --- | --- | --- | --- |")
+    print("| signal | shuffled | cut | word-shuffled | statements as instructions |")
+    print("| --- | --- | --- | --- | --- |")
     for label, key in keys:
         row = {bad: auc(col("good", key), col(bad, key)) for bad in ("shuffled", "cut", "word-shuffled")}
         result[label] = row
-        print(f"| {label} | " + " | ".join(f"{row[b]:.3f}" for b in ("shuffled", "cut", "word-shuffled")) + " |")
+        print(f"| {label} | " + " | ".join(f"{row[b]:.3f}" for b in ("shuffled", "cut", "word-shuffled")) + " | |")
     form_auc = auc(col("good", "form"), col("statements", "form"))
     result["form"] = {"statements": form_auc}
-    print(f"| form (instructions vs statements) | | | | {form_auc:.3f} |")
+    print(f"| form | | | | {form_auc:.3f} |")
 
     thresholds = {"relevance": ("<", 0.9), "completeness": ("<", 0.6), "perplexity": (">", 200.0), "form": ("<", 1.0)}
+    n_scored = {name: sum(1 for s in scores[name] if isinstance(s.get("perplexity"), (int, float))) for name in sets}
+    if "fluency" in signals:
+        print(f"\nfluency scores responses of 4+ words only: {n_scored['good']} good, {n_scored['cut']} cut, "
+              f"{n_scored['word-shuffled']} word-shuffled")
     print("\nshare rejected at the default thresholds (good should be low, the matching bad high)\n")
     print("| score | " + " | ".join(sets) + " |")
     print("| --- |" + " --- |" * len(sets))

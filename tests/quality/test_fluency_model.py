@@ -59,14 +59,16 @@ def test_word_salad_scores_worse_than_prose(scorer):
 def test_gate_rejects_salad_and_loops_and_keeps_prose():
     from synthloom.quality.fluency import FluencyGate
 
-    gate = FluencyGate(max_perplexity=200, min_perplexity=1.5)
+    gate = FluencyGate(max_perplexity=200, min_perplexity=1.8)
 
     def check(text):
         return asyncio.run(gate.check(Record({"instruction": "Describe a cat.", "output": text}), GateContext()))
 
     ok = check(TEXT)
-    assert isinstance(ok, Record) and 1.5 < ok.meta["scores"]["perplexity"] < 200
+    assert isinstance(ok, Record) and 1.8 < ok.meta["scores"]["perplexity"] < 200
     salad = check("window garden the mat birds looked sat cat of out at and in The on the the")
     assert isinstance(salad, Rejection) and salad.reason == "disfluent"
-    loop = check("the cat sat on the mat. " * 20)
+    loop = check("the cat sat on the mat. " * 40)
     assert isinstance(loop, Rejection) and loop.reason == "degenerate"
+    short = check("Canberra.")
+    assert isinstance(short, Record) and short.meta["scores"]["perplexity"] is None

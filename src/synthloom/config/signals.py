@@ -40,7 +40,8 @@ class FluencyGateConfig(Strict):
 
     gate: Literal["fluency"] = "fluency"
     max_perplexity: float | None = Field(200.0, gt=1, description="reject above this perplexity (word salad)")
-    min_perplexity: float | None = Field(1.5, ge=1, description="reject below this perplexity (a repetition loop)")
+    min_perplexity: float | None = Field(1.8, ge=1, description="reject below this perplexity (a repetition loop)")
+    min_words: int = Field(4, ge=1, description="texts with fewer words are not scored (and pass)")
     fields: list[str] | None = Field(None, description="fields whose text is scored; default: the response field")
     response_field: str | None = Field(None, description=ResponseFieldDoc)
     model_path: str | None = Field(None, description="a GGUF file to score with; default: the bundled Gemma 3 270M")

@@ -4,7 +4,9 @@ The text is evaluated, not sampled: llama.cpp computes the logits at every
 position in batches, and the log-probability of each actual next token is read
 from them (log-softmax over the vocabulary). The mean negative log-likelihood
 per token, exp'ed, is the perplexity: normalised by length, so a long answer
-and a short one compare. Word salad scores high; fluent prose scores low; a
+and a short one compare (texts under four words are not scored: without their
+question, the perplexity of "Au." or "Eight." says nothing). Word salad scores
+high; fluent prose scores low; a
 repetition loop scores very low (the model predicts its own loop), so the gate
 has a floor as well as a ceiling.
 
@@ -29,7 +31,9 @@ from ..errors import InputFileError
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
 from .pairs import PairFields
-from .text import record_text
+from .text import record_text, words
+
+MIN_WORDS = 4  # shorter texts are not scored: out of context, "Au." has a perplexity of 75,855
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +160,14 @@ class FluencyGate(StatelessGate):
     name = "fluency"
     stage = "filter"
 
-    def __init__(self, max_perplexity: float | None = 200.0, min_perplexity: float | None = 1.5,
+    def __init__(self, max_perplexity: float | None = 200.0, min_perplexity: float | None = 1.8,
                  fields: list[str] | None = None, pair: PairFields | None = None, model_path: str | None = None,
-                 min_tokens: int = 4) -> None:
+                 min_words: int = MIN_WORDS) -> None:
         self.max_ppl, self.min_ppl = max_perplexity, min_perplexity
         self.fields = fields
         self.pair = pair or PairFields()
         self.model_path = model_path
-        self.min_tokens = min_tokens
+        self.min_words = min_words
 
     def text_of(self, data: dict[str, Any]) -> str:
         if self.fields:
@@ -172,11 +176,14 @@ class FluencyGate(StatelessGate):
         return resp if resp is not None else record_text(data)
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        text = self.text_of(rec.data)
+        if len(words(text)) < self.min_words:  # "Canberra.": a perplexity of a word or two, out of context, means nothing
+            return rec.with_scores(perplexity=None)
         scorer = await asyncio.to_thread(fluency_scorer, self.model_path)
-        p = await asyncio.to_thread(scorer.score, self.text_of(rec.data))
+        p = await asyncio.to_thread(scorer.score, text)
         rec = rec.with_scores(perplexity=None if p.tokens == 0 else round(p.perplexity, 3))
-        if p.tokens < self.min_tokens:
-            return rec  # too short for a perplexity to mean anything
+        if p.tokens == 0:
+            return rec
         if self.max_ppl is not None and p.perplexity > self.max_ppl:
             return Rejection.of(rec, "filter", "disfluent",
                                 f"perplexity {p.perplexity:.1f} over {p.tokens} tokens > max_perplexity {self.max_ppl:g}")
@@ -192,4 +199,4 @@ def build(config: Any, base_dir: Path) -> FluencyGate:
     if path and not Path(path).is_absolute():
         path = str(base_dir / path)
     return FluencyGate(config.max_perplexity, config.min_perplexity, config.fields,
-                       PairFields(response=config.response_field), path)
+                       PairFields(response=config.response_field), path, config.min_words)

@@ -68,8 +68,14 @@ def score_rows(rows: Sequence[dict[str, Any]], signals: Sequence[str], pair: Pai
     if "fluency" in signals:
         from .fluency import fluency_scorer
 
+        from .fluency import MIN_WORDS
+        from .text import words
+
         scorer = fluency_scorer(fluency_model)
         for i, (o, text) in enumerate(zip(out, responses), 1):
+            if len(words(text)) < MIN_WORDS:
+                o["perplexity"] = None
+                continue
             p = scorer.score(text)
             o["perplexity"] = None if p.tokens == 0 else round(p.perplexity, 3)
             if on_progress:
