@@ -62,3 +62,18 @@ def test_score_errors_are_one_line(tmp_path, args, message):
     r = CliRunner().invoke(app, ["score", str(src), "-o", str(out), *args])
     assert r.exit_code == 2 and message in r.output, r.output
     assert not out.exists()
+
+
+def test_score_reference_pairs_calibrate_a_small_file(tmp_path):
+    from pathlib import Path
+
+    seeds = Path(__file__).resolve().parents[2] / "examples" / "seeds.jsonl"
+    rows = [{"instruction": "Find the most expensive item in this table: | pen | 2.50 | bag | 35.00 |",
+             "output": "The best meal ever was a steak!"},
+            {"instruction": "Write a poem about a lighthouse in a storm.",
+             "output": "The lamp still turns while the waves climb high,\nthe keeper keeps watch on a thundering sky."}]
+    src, out = write(tmp_path, rows), tmp_path / "s.jsonl"
+    r = CliRunner().invoke(app, ["score", str(src), "-o", str(out), "--signals", "relevance", "--reference", str(seeds)])
+    assert r.exit_code == 0, r.output
+    steak, poem = [json.loads(l)["_scores"]["relevance"] for l in out.read_text().splitlines()]
+    assert steak < 0.9 <= poem

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -19,6 +19,7 @@ def score_cmd(
     instruction_field: Optional[str] = typer.Option(None, "--instruction-field", help="Field holding the instruction (default: instruction/prompt/question/query)."),
     response_field: Optional[str] = typer.Option(None, "--response-field", help="Field holding the response (default: output/response/answer/completion)."),
     input_field: Optional[str] = typer.Option(None, "--input-field", help="Field joined to the instruction (default: input/context; '' for none)."),
+    reference: Optional[List[Path]] = typer.Option(None, "--reference", help="relevance: JSONL file(s) of instruction/response pairs that join the calibration pool (repeatable; helps a small file)."),
     gguf: Optional[str] = typer.Option(None, "--gguf", help="fluency: a GGUF file to score with (default: the bundled Gemma 3 270M)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
 ) -> None:
@@ -48,8 +49,13 @@ def score_cmd(
                 rows.append(row)
         started = time.perf_counter()
         pair = PairFields(instruction_field, response_field, input_field)
+        refs = []
+        if reference and "relevance" in names:
+            from ..quality.relevance import load_reference_instructions
+
+            refs = load_reference_instructions([str(p) for p in reference], Path.cwd(), pair)
         try:
-            scores = score_rows(rows, names, pair, fluency_model=gguf)
+            scores = score_rows(rows, names, pair, fluency_model=gguf, reference=refs)
         except UsageError as exc:
             raise UsageError(f"{input}: {exc}") from None
         with atomic_path(output) as tmp:

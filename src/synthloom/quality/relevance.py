@@ -57,38 +57,49 @@ def calibrate(own: np.ndarray, row_sims: np.ndarray, row_mask: np.ndarray, null:
 
 
 def relevance_scores(instructions: Sequence[str], responses: Sequence[str], embedder: Any = None,
-                     max_pool: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated score, raw cosine) per pair; the pool of other instructions is the file's own."""
+                     max_pool: int = 2000, seed: int = 0,
+                     reference: Sequence[str | tuple[str, str]] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated score, raw cosine) per pair.
+
+    The pool of other instructions is the file's own plus `reference` (instructions, or (instruction,
+    response) pairs, which also join the shuffled-pair null): a small file calibrates better with one.
+    """
     n = len(instructions)
     if n != len(responses):
         raise ValueError("instructions and responses differ in length")
     if n == 0:
         return np.zeros(0), np.zeros(0)
     emb = embedder or make_embedder()
-    uniq = list(dict.fromkeys(instructions))
+    ref_pairs = [r for r in reference if not isinstance(r, str)]
+    all_inst = list(instructions) + [i for i, _r in ref_pairs]
+    all_resp = list(responses) + [r for _i, r in ref_pairs]
+    uniq = list(dict.fromkeys(all_inst + [r for r in reference if isinstance(r, str)]))
     inst_vecs = emb.embed(uniq)
     index = {t: i for i, t in enumerate(uniq)}
-    own_idx = np.array([index[t] for t in instructions])
-    resp = emb.embed(list(responses))
+    own_idx = np.array([index[t] for t in all_inst])
+    resp = emb.embed(all_resp)
     own = np.einsum("ij,ij->i", resp, inst_vecs[own_idx])
     rng = np.random.default_rng(seed)
     pool = np.arange(len(uniq))
     if len(pool) > max_pool:
         pool = np.sort(rng.choice(pool, max_pool, replace=False))
-    null_rows = np.arange(n) if n <= max_pool else np.sort(rng.choice(n, max_pool, replace=False))
-    same = (inst_vecs @ inst_vecs[pool].T) >= SAME_TASK  # (unique instructions, pool)
+    pool_vecs = inst_vecs[pool]
+    m = len(all_inst)
+    null_rows = np.arange(m) if m <= max_pool else np.sort(rng.choice(m, max_pool, replace=False))
+
+    def others(rows: np.ndarray) -> np.ndarray:  # which pool instructions are another task for these rows
+        return (inst_vecs[own_idx[rows]] @ pool_vecs.T) < SAME_TASK
+
     null_parts = []
     for s in range(0, len(null_rows), 256):
         rows = null_rows[s : s + 256]
-        sims = resp[rows] @ inst_vecs[pool].T
-        null_parts.append(sims[~same[own_idx[rows]]])
+        null_parts.append((resp[rows] @ pool_vecs.T)[others(rows)])
     null = np.concatenate(null_parts) if null_parts else np.zeros(0)
     scores = np.full(n, np.nan)
     for s in range(0, n, 512):
-        sims = resp[s : s + 512] @ inst_vecs[pool].T  # (rows, pool)
-        mask = ~same[own_idx[s : s + 512]]
-        scores[s : s + 512] = calibrate(own[s : s + 512], sims, mask, null)
-    return scores, own
+        rows = np.arange(s, min(n, s + 512))
+        scores[rows] = calibrate(own[rows], resp[rows] @ pool_vecs.T, others(rows), null)
+    return scores, own[:n]
 
 
 def load_reference_instructions(paths: Sequence[str], base_dir: Path, pair: PairFields) -> list[str | tuple[str, str]]:

@@ -29,6 +29,7 @@ def parse_signals(text: str) -> list[str]:
 
 def score_rows(rows: Sequence[dict[str, Any]], signals: Sequence[str], pair: PairFields | None = None,
                embedder: Any = None, fluency_model: str | None = None,
+               reference: Sequence[str | tuple[str, str]] = (),
                on_progress: Callable[[str, int], None] | None = None) -> list[dict[str, Any]]:
     pair = pair or PairFields()
     out: list[dict[str, Any]] = [{} for _ in rows]
@@ -59,7 +60,7 @@ def score_rows(rows: Sequence[dict[str, Any]], signals: Sequence[str], pair: Pai
         from .relevance import relevance_scores
 
         instructions = [pair.instruction_text(r) for r in rows]
-        scores, cos = relevance_scores(instructions, responses, embedder)
+        scores, cos = relevance_scores(instructions, responses, embedder, reference=reference)
         for o, s, c in zip(out, scores, cos):
             o["relevance"] = None if math.isnan(s) else round(float(s), 4)
             o["relevance_cos"] = round(float(c), 4)
