@@ -146,10 +146,21 @@ _SCORERS: dict[str | None, FluencyScorer] = {}
 _SCORERS_LOCK = threading.Lock()
 
 
+def close_scorers() -> None:
+    """Free the models (at exit: llama.cpp's own finalizers fail once the interpreter tears its modules down)."""
+    with _SCORERS_LOCK:
+        while _SCORERS:
+            _SCORERS.popitem()[1].close()
+
+
 def fluency_scorer(path: str | None = None) -> FluencyScorer:
     """One scorer per model file per process."""
     with _SCORERS_LOCK:
         if path not in _SCORERS:
+            if not _SCORERS:
+                import atexit
+
+                atexit.register(close_scorers)
             _SCORERS[path] = FluencyScorer(path)
         return _SCORERS[path]
 
