@@ -164,7 +164,8 @@ def test_engine_run_links_every_record_to_a_known_parent(tmp_path):
         return f"{parent} Also consider case {n['i']} and justify each choice with evidence number {n['i']}."
 
     recipe = Recipe.model_validate({"name": "ev", "count": 12,
-                                    "generate": {"technique": "evol_instruct", "seeds": str(SEEDS), "rounds": 3},
+                                    "generate": {"technique": "evol_instruct", "seeds": str(SEEDS), "rounds": 3,
+                                                 "signals": []},
                                     "engine": {"concurrency": 1}})
     s = run_recipe(recipe, output=tmp_path / "out", llm=ScriptedLLM(responder(evolve=evolve)))
     assert s.accepted == 12

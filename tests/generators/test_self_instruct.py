@@ -152,7 +152,7 @@ def test_configurable_blacklist():
 
 
 def test_rouge_gate_is_installed_and_stateful():
-    (gate,) = gen().gates()
+    (gate,) = gen(signals=[]).gates()
     assert gate.stateful and gate.stage == "filter"
     assert len(gate.pool) == 20  # the seeds
 
@@ -221,7 +221,7 @@ def test_engine_run_installs_gate_and_keeps_pool_distinct(tmp_path):
         return {"instances": [{"input": "", "output": "They form slowly over many years."}]}
 
     recipe = Recipe.model_validate({"name": "si", "count": 5,
-                                    "generate": {"technique": "self_instruct", "seeds": str(SEEDS)},
+                                    "generate": {"technique": "self_instruct", "seeds": str(SEEDS), "signals": []},
                                     "engine": {"concurrency": 1}})
     s = run_recipe(recipe, output=tmp_path / "out", llm=ScriptedLLM(respond))
     assert s.accepted == 5

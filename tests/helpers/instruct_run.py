@@ -39,7 +39,7 @@ def make_run(out: Path, count: int = 16) -> Path:
                               {"input": "case two", "output": f"Answer two to: {inst}"}]}
 
     recipe = Recipe.model_validate({"name": "instruct-export-test", "count": count,
-                                    "generate": {"technique": "self_instruct", "seeds": str(SEEDS)},
+                                    "generate": {"technique": "self_instruct", "seeds": str(SEEDS), "signals": []},
                                     "engine": {"concurrency": 1}})
     run_recipe(recipe, output=out, llm=ScriptedLLM(respond))
     return out

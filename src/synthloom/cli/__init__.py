@@ -140,11 +140,10 @@ def generate_schema(
 
 
 def _register_parts() -> None:
-    from . import classify, documents, estimate, instruct, quality, redteam, review
+    from . import classify, documents, estimate, instruct, quality, redteam, review, score, train
 
-    for part in (instruct, documents, quality, classify, estimate, redteam, review):
+    for part in (instruct, documents, quality, score, classify, estimate, redteam, review, train):
         part.register(app, generate_app)
-    __import__(f"{__package__}.train", fromlist=["register"]).register(app, generate_app)
 
 
 _register_parts()

@@ -44,6 +44,11 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
     MetaOpt = typer.Option(False, "--with-meta", help="Add each record's lineage under _meta.")
     RejOpt = typer.Option(False, "--rejected", help="Also write rejected candidates to rejected.jsonl.")
     MaxTokOpt = typer.Option(512, "--max-new-tokens", help="Longest model output per call, in tokens.")
+    SignalsOpt = typer.Option("form,completeness,relevance,fluency", "--signals",
+                              help="Quality signals used as gates (comma-separated), or 'none'.")
+
+    def signal_list(text: str) -> list[str]:
+        return [] if text.strip().lower() in ("", "none") else [s.strip() for s in text.split(",") if s.strip()]
 
     @generate_app.command("self-instruct")
     def generate_self_instruct(
@@ -51,7 +56,7 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         rouge_threshold: float = typer.Option(0.7, "--rouge-threshold", help="Drop a new task whose ROUGE-L F with any pooled task is above this."),
         instances: int = typer.Option(2, "--instances-per-task", help="Input/output instances per new task."),
         blacklist: Optional[str] = typer.Option(None, "--blacklist", help="Comma-separated keywords that drop a task (replaces the paper's list)."),
-        max_new_tokens: int = MaxTokOpt,
+        max_new_tokens: int = MaxTokOpt, signals: str = SignalsOpt,
         concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
         max_tokens: Optional[int] = TokensOpt, with_meta: bool = MetaOpt, rejected: bool = RejOpt,
         backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
@@ -60,7 +65,8 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         """Self-Instruct: grow new tasks (instruction, input, output) from a few seed tasks, with the paper's filters."""
         with cli_errors(debug):
             gen = {"technique": "self_instruct", "seeds": str(Path(seeds).resolve()), "rouge_threshold": rouge_threshold,
-                   "instances_per_task": instances, "sampling": {"max_tokens": max_new_tokens}}
+                   "instances_per_task": instances, "sampling": {"max_tokens": max_new_tokens},
+                   "signals": signal_list(signals)}
             if blacklist is not None:
                 gen["blacklist"] = [w for w in blacklist.split(",") if w.strip()]
             _run(Path(output).stem or "self-instruct", count, gen, _engine(concurrency, seed, max_attempts, max_tokens),
@@ -72,7 +78,7 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         rounds: int = typer.Option(4, "--rounds", help="Evolution rounds M: records go up to this depth."),
         operations: Optional[str] = typer.Option(None, "--operations", help="Comma-separated subset of: add_constraints, deepen, concretize, increase_reasoning, complicate_input, breadth."),
         judge: bool = typer.Option(False, "--judge", help="Ask the model whether an evolution adds information (default: a near-duplicate test)."),
-        max_new_tokens: int = MaxTokOpt,
+        max_new_tokens: int = MaxTokOpt, signals: str = SignalsOpt,
         concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
         max_tokens: Optional[int] = TokensOpt, with_meta: bool = MetaOpt, rejected: bool = RejOpt,
         backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
@@ -82,7 +88,8 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
         with cli_errors(debug):
             gen = {"technique": "evol_instruct", "seeds": str(Path(seeds).resolve()), "rounds": rounds,
                    "information_gain": "judge" if judge else "near_duplicate",
-                   "response_max_tokens": max_new_tokens, "sampling": {"max_tokens": max_new_tokens}}
+                   "response_max_tokens": max_new_tokens, "sampling": {"max_tokens": max_new_tokens},
+                   "signals": signal_list(signals)}
             if operations:
                 gen["operations"] = [o.strip() for o in operations.split(",") if o.strip()]
             _run(Path(output).stem or "evol-instruct", count, gen, _engine(concurrency, seed, max_attempts, max_tokens),

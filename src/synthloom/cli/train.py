@@ -75,7 +75,7 @@ def train_cmd(
                                batch_size=batch_size, system=system, gguf=gguf, seed=seed, on_step=on_step)
         else:
             raise UsageError(f"--student must be classifier or lora (got {student!r})")
-        console.print(f"trained {s.kind} student -> [bold]{s.out_dir}[/]  rows: "
+        console.print(f"trained {s.kind} student -> {s.out_dir}  rows: "
                       + ", ".join(f"{k} {v}" for k, v in s.counts.items()), highlight=False)
         if s.scores:
             from ..train.metrics import headline
@@ -127,5 +127,5 @@ def distill_cmd(
 
     with cli_errors(debug), lora_progress() as on_step:
         report = distill(recipe, output=output, count=count, on_step=on_step,
-                         log=lambda s: console.print(f"[bold]distill[/] {s}", highlight=False))
-        console.print(f"report -> [bold]{report['report_md']}[/]", highlight=False)
+                         log=lambda s: console.print(f"distill: {s}", highlight=False))
+        console.print(f"report -> {report['report_md']}", highlight=False)

@@ -21,6 +21,14 @@ EVOL_OPERATIONS: tuple[str, ...] = (
 )
 """In-depth operations, then the in-breadth mutation."""
 
+SIGNALS: tuple[str, ...] = ("relevance", "fluency", "completeness", "form")
+SignalsField = Field(
+    default_factory=lambda: ["form", "completeness", "relevance", "fluency"],
+    description="quality signals applied as gates with their default thresholds (quality/signals): "
+    "form (a request or question, not simpler than its parent), completeness, relevance (calibrated on the run's "
+    "instructions), fluency (perplexity under the bundled model); [] for none",
+)
+
 
 class SelfInstructTechnique(Strict):
     technique: Literal["self_instruct"] = "self_instruct"
@@ -40,6 +48,7 @@ class SelfInstructTechnique(Strict):
         "seeds_only: never ask, treat every new task as input-first",
     )
     instances_per_task: int = Field(2, ge=1, le=8, description="input/output instances generated per new task")
+    signals: list[Literal[SIGNALS]] = SignalsField  # type: ignore[valid-type]
     sampling: Sampling = Field(default_factory=Sampling)
 
     @field_validator("blacklist")
@@ -72,6 +81,7 @@ class EvolInstructTechnique(Strict):
         0.9, gt=0, le=1, description="near_duplicate: ROUGE-L F with the parent at or above this means no gain"
     )
     refusal_max_words: int = Field(80, ge=0, description="a response with 'sorry' and fewer words than this is a refusal")
+    signals: list[Literal[SIGNALS]] = SignalsField  # type: ignore[valid-type]
     sampling: Sampling = Field(default_factory=Sampling)
     response_max_tokens: int = Field(512, gt=0, description="budget for each response")
 

@@ -141,8 +141,11 @@ class DiversityGateConfig(Strict):
         return self
 
 
+from .signals import SignalGateConfig  # noqa: E402  (it uses EmbeddingConfig above)
+
 GateConfig = Annotated[
     Union[DedupGateConfig, FilterGateConfig, JudgeGateConfig, LabelGateConfig, DiversityGateConfig,
-          DocumentGateConfig],  # entities, grounding, support, recoverable: config/documents.py
+          DocumentGateConfig,  # entities, grounding, support, recoverable: config/documents.py
+          SignalGateConfig],  # relevance, fluency, completeness, form: config/signals.py
     Field(discriminator="gate"),
 ]

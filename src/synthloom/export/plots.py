@@ -156,4 +156,8 @@ def _make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None) ->
     if dist.get("judge_scores"):
         gates = report.get("run", {}).get("judge_threshold")
         plots["judge_scores"] = judge_plot(dist["judge_scores"]["histogram"], gates, out / "judge_scores.png")
+    if dist.get("signals"):
+        from .report_signals import signals_plot
+
+        plots["signals"] = signals_plot(dist["signals"], out / "signals.png")
     return plots

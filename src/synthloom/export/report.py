@@ -171,6 +171,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
     """The report as a dict (what report.json holds)."""
     from ..quality.diversity import diversity_metrics
     from .compare import labelled_sections
+    from .report_signals import signal_distributions
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
@@ -207,6 +208,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
             "attributes": _attribute_coverage(records, recipe),
             "labels": _label_info(records, rejections, recipe),
             "judge_scores": _judge_scores(records, rejections),
+            "signals": signal_distributions(records, rejections, recipe),
         },
         "cost": cost,
         **labelled_sections(records, rejections, recipe, run_dir, embedder),  # classification, augment, reference

@@ -131,6 +131,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         L += ["", f"Mean score of accepted records: {_fmt(js['accepted'].get('mean'), 2)}.", ""]
         if "judge_scores" in r.get("plots", {}):
             L += [f"![judge scores]({r['plots']['judge_scores']})", ""]
+    from .report_signals import signals_markdown
+
+    L += signals_markdown(dist.get("signals"), r.get("plots", {}).get("signals"))
 
     from .compare_md import render_labels, render_reference
 

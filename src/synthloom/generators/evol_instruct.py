@@ -122,7 +122,10 @@ class EvolInstructGenerator:
         self._prompts = (self.p_depth, self.p_breadth, self.p_user, self.p_judge, self.p_judge_user, self.p_response)
 
     def gates(self) -> list:
-        return []
+        """The quality signals in `signals` (form, completeness, relevance, fluency), relevance calibrated on the seeds."""
+        from ..quality.signals import technique_gates
+
+        return technique_gates(self.config.signals, [p.instruction for p in self.seeds] + self._response_shots)
 
     def describe(self) -> dict[str, Any]:
         c = self.config

@@ -127,9 +127,16 @@ class SelfInstructGenerator:
         self._clf_seeds = clf
         self._gen_seeds = [s for s in self.seeds if not s.is_classification]
 
-    def gates(self) -> list[SelfInstructRougeGate]:
-        """The pool check that must be atomic with acceptance; the engine adds it to the recipe's gates."""
-        return [self.rouge_gate]
+    def gates(self) -> list:
+        """The quality signals in `signals`, then the pool check that must be atomic with acceptance.
+
+        The engine adds them to the recipe's gates.
+        """
+        from ..quality.signals import technique_gates
+
+        seeds = [(s.instruction + (f"\n\n{s.input}" if s.input.strip() else ""), "" if s.is_classification else s.output)
+                 for s in self.seeds]
+        return [*technique_gates(self.config.signals, seeds), self.rouge_gate]
 
     def describe(self) -> dict[str, Any]:
         c = self.config

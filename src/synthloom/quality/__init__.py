@@ -33,6 +33,11 @@ GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
     "grounding": _lazy("entities"),
     "support": _lazy("entities"),
     "recoverable": _lazy("entities"),
+    # signals that need no strong judge (config models in config/signals.py)
+    "relevance": _lazy("relevance"),
+    "fluency": _lazy("fluency"),
+    "completeness": _lazy("completeness"),
+    "form": _lazy("form"),
 }
 
 
