@@ -134,3 +134,49 @@ def test_resources_no_node_has_is_one_clear_error(tmp_path, ray_cluster, ticket_
     with pytest.raises(UsageError, match=r"no node in the Ray cluster has CPU=1, GPU=4 .*lower engine.ray"):
         run_recipe(recipe(ticket_server, "ray", num_gpus=4), output=tmp_path / "x.jsonl")
     assert not (tmp_path / "x.run").exists()
+
+
+@pytest.mark.model
+def test_two_workers_on_the_bundled_model(tmp_path, ray_cluster):
+    """Each worker loads its own copy of the bundled GGUF; the driver gets valid records from both."""
+    import jsonschema
+
+    from synthloom import RunStore
+    from synthloom.engine import ray_executor
+
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 30},
+                                               "country": {"type": "string", "maxLength": 30}},
+              "required": ["city", "country"]}
+    recipe = recipe_from_dict({
+        "name": "cities", "count": 2, "model": {"backend": "llamacpp", "n_threads": 1},
+        "generate": {"technique": "schema", "instruction": "A city and the country it is in.", "schema": schema,
+                     "examples": [{"city": "Lyon", "country": "France"}], "sampling": {"max_tokens": 40}},
+        "engine": {"concurrency": 2, "seed": 3, "executor": "ray", "ray": {"workers": 2}},
+    }, "test")
+    executors, seen = [], []
+    real_start, real_call = ray_executor.RayExecutor.start, ray_executor.RayExecutor.call
+
+    def start(settings):
+        executors.append(real_start(settings))
+        return executors[-1]
+
+    async def call(self, key, models, requests):
+        out = await real_call(self, key, models, requests)
+        seen.extend(r.model for r in out)
+        return out
+
+    ray_executor.RayExecutor.start, ray_executor.RayExecutor.call = staticmethod(start), call
+    try:
+        summary = run_recipe(recipe, output=tmp_path / "c.jsonl")
+    finally:
+        ray_executor.RayExecutor.start, ray_executor.RayExecutor.call = real_start, real_call
+    assert summary.complete and summary.calls >= 2
+    assert all(n > 0 for n in executors[0].answered)  # both workers answered calls
+    assert seen and all(m.startswith("llamacpp:") for m in seen)  # with their own llama.cpp
+    got = rows(tmp_path / "c.jsonl")
+    assert len(got) == 2 and got[0] != got[1]
+    for row in got:
+        jsonschema.validate(row, schema)
+        assert row["city"].strip() and row["country"].strip()
+    with RunStore(tmp_path / "c.run" / "store.sqlite") as store:
+        assert store.call_count() == summary.calls  # the driver wrote every new answer to the cache

@@ -136,6 +136,7 @@ class RayExecutor:
         self.resting = [0.0] * len(self.actors)  # monotonic time before which a restarting worker gets no calls
         self.live = set(range(len(self.actors)))
         self.lost_calls = 0
+        self.answered = [0] * len(self.actors)  # requests each worker answered
 
     @classmethod
     def start(cls, settings: RaySettings) -> "RayExecutor":
@@ -200,7 +201,9 @@ class RayExecutor:
         i = await self._pick()
         self.inflight[i] += 1
         try:
-            return await self.actors[i].generate.remote(key, models, requests)
+            out = await self.actors[i].generate.remote(key, models, requests)
+            self.answered[i] += len(out)
+            return out
         except RayTaskError as exc:  # the backend raised: the same error as on one machine
             cause = getattr(exc, "cause", None)
             raise (cause if isinstance(cause, BaseException) else BackendError(str(exc))) from None
