@@ -120,6 +120,7 @@ def test_missing_ray_extra_is_one_clear_error(tmp_path, ticket_server, monkeypat
 def test_unreachable_cluster_is_one_clear_error(tmp_path, ticket_server):
     import socket
 
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'synthloom[ray]')")
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

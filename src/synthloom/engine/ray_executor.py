@@ -29,25 +29,18 @@ import time
 from typing import Any, Sequence
 
 from ..config.ray_settings import RaySettings
-from ..errors import BackendError, UsageError
+from ..errors import BackendError, UsageError, require
 from ..llm.types import GenerationRequest, GenerationResult
 from ..records import content_hash
 
 log = logging.getLogger(__name__)
-
-RAY_EXTRA = "engine.executor: ray needs the ray extra: pip install 'synthloom[ray]'"
-
 
 class WorkerLost(BackendError):
     """A Ray worker died with this call in flight; the slot is redone elsewhere."""
 
 
 def import_ray():
-    try:
-        import ray
-    except ImportError as exc:
-        raise UsageError(RAY_EXTRA) from exc
-    return ray
+    return require("ray", "ray", "engine.executor: ray / --executor ray")
 
 
 def _check_reachable(address: str, named: str) -> None:
@@ -138,24 +131,30 @@ class RayExecutor:
         self.lost_calls = 0
         self.answered = [0] * len(self.actors)  # requests each worker answered
 
-    @classmethod
-    def start(cls, settings: RaySettings) -> "RayExecutor":
+    @staticmethod
+    def connect(settings: RaySettings) -> bool:
+        """Join the cluster the recipe or RAY_ADDRESS names, else start a local one; True if started here."""
         ray = import_ray()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no telemetry from a run
-        started = False
         address = settings.address or os.environ.get("RAY_ADDRESS")
         if address:
             _check_reachable(address, "engine.ray.address" if settings.address else "RAY_ADDRESS")
-        if not ray.is_initialized():
-            if address:
-                try:
-                    ray.init(address=address, log_to_driver=False, configure_logging=False)
-                except Exception as exc:
-                    raise BackendError(f"engine.ray.address: could not join the Ray cluster at {address}: {exc}") from exc
-            else:
-                cpus = max(os.cpu_count() or 1, int(settings.workers * settings.num_cpus + 0.999))
-                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            started = True
+        if ray.is_initialized():
+            return False
+        if address:
+            try:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            except Exception as exc:
+                raise BackendError(f"engine.ray.address: could not join the Ray cluster at {address}: {exc}") from exc
+        else:
+            cpus = max(os.cpu_count() or 1, int(settings.workers * settings.num_cpus + 0.999))
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        return True
+
+    @classmethod
+    def start(cls, settings: RaySettings) -> "RayExecutor":
+        ray = import_ray()
+        started = cls.connect(settings)
         try:
             _check_resources(ray, settings)
             ex = cls(ray, settings, started)
