@@ -130,6 +130,8 @@ class RayExecutor:
         self.live = set(range(len(self.actors)))
         self.lost_calls = 0
         self.answered = [0] * len(self.actors)  # requests each worker answered
+        self._batches: dict[str, tuple[list[Any], list[tuple[list, asyncio.Future]]]] = {}
+        self._tasks: set[asyncio.Task] = set()
 
     @staticmethod
     def connect(settings: RaySettings) -> bool:
@@ -195,10 +197,44 @@ class RayExecutor:
         return min(ready, key=lambda i: (self.inflight[i], i))
 
     async def call(self, key: str, models: list[Any], requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """Calls made in the same turn of the event loop travel together, split over the live workers:
+        one Ray task per worker and turn instead of one per call (a Ray task costs about a millisecond)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = (models, [])
+            loop.call_soon(self._flush, key)
+        batch[1].append((requests, fut))
+        return await fut
+
+    def _flush(self, key: str) -> None:
+        models, items = self._batches.pop(key)
+        parts = max(1, min(len(items), len(self.live)))
+        for p in range(parts):
+            task = asyncio.ensure_future(self._send_batch(key, models, items[p::parts]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send_batch(self, key: str, models: list[Any], items: list[tuple[list, asyncio.Future]]) -> None:
+        try:
+            out = await self._send(key, models, [r for reqs, _ in items for r in reqs])
+        except BaseException as exc:
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_exception(WorkerLost(str(exc)) if isinstance(exc, WorkerLost) else exc)
+            return
+        pos = 0
+        for reqs, fut in items:
+            if not fut.done():
+                fut.set_result(out[pos : pos + len(reqs)])
+            pos += len(reqs)
+
+    async def _send(self, key: str, models: list[Any], requests: list[GenerationRequest]) -> list[GenerationResult]:
         from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
         i = await self._pick()
-        self.inflight[i] += 1
+        self.inflight[i] += len(requests)
         try:
             out = await self.actors[i].generate.remote(key, models, requests)
             self.answered[i] += len(out)
@@ -207,7 +243,7 @@ class RayExecutor:
             cause = getattr(exc, "cause", None)
             raise (cause if isinstance(cause, BaseException) else BackendError(str(exc))) from None
         except (RayActorError, ActorUnavailableError) as exc:
-            self.lost_calls += 1
+            self.lost_calls += len(requests)
             if isinstance(exc, ActorUnavailableError):  # restarting: send it nothing for a moment
                 self.resting[i] = time.monotonic() + 1.0
             else:
@@ -218,7 +254,7 @@ class RayExecutor:
                         i, type(exc).__name__)
             raise WorkerLost(f"Ray worker {i} died") from exc
         finally:
-            self.inflight[i] -= 1
+            self.inflight[i] -= len(requests)
 
     def _kill(self) -> None:
         for a in self.actors:
