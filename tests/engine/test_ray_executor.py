@@ -181,3 +181,16 @@ def test_two_workers_on_the_bundled_model(tmp_path, ray_cluster):
         assert row["city"].strip() and row["country"].strip()
     with RunStore(tmp_path / "c.run" / "store.sqlite") as store:
         assert store.call_count() == summary.calls  # the driver wrote every new answer to the cache
+
+
+def test_each_worker_gets_its_own_endpoint():
+    """engine.ray.endpoints: worker i talks to endpoints[i % len], one server per node; llama.cpp blocks stay."""
+    from synthloom.config.models import LlamaCppModel, OpenAIModel
+    from synthloom.engine.ray_executor import ModelWorker
+
+    models = [OpenAIModel(backend="openai", base_url="http://head:8000/v1", model="m"), LlamaCppModel()]
+    urls = ["http://node0:8000/v1", "http://node1:8000/v1"]
+    got = [ModelWorker(i, urls)._models(models) for i in range(3)]
+    assert [g[0].base_url for g in got] == [urls[0], urls[1], urls[0]]
+    assert all(g[1] == models[1] for g in got)
+    assert ModelWorker(0, [])._models(models) == models
