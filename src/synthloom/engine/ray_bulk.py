@@ -7,10 +7,11 @@ spread over the cluster:
 1. `map_batches` over shards of the file: normalize each record's text, hash it
    (exact key) and, for MinHash, sign it and reduce the signature to one hash
    per LSH band.
-2. The band hashes are exploded to (band, hash, line) rows and grouped by
-   (band, hash) (a shuffle), so the records of one bucket meet on one node,
-   wherever their shards were; each bucket yields its candidate pairs (each
-   record with up to 8 earlier ones, as on one machine).
+2. The band hashes are exploded to (band, hash, line) rows and grouped by a
+   partition of the bucket hash (a shuffle), so the records of one bucket meet
+   on one node, wherever their shards were; each partition yields its
+   candidate pairs, vectorised (each record with up to 8 earlier members of
+   its bucket, as on one machine).
 3. `map_batches` over the candidate pairs: the exact Jaccard of each pair.
 4. The driver walks the file order once over the confirmed pairs to decide what
    is kept: the only sequential step, and it touches only ints.
@@ -49,19 +50,30 @@ def _sign(batch: dict[str, np.ndarray], method: str, ngram: int, unit: str, num_
     return out
 
 
-def _explode(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _explode(batch: dict[str, np.ndarray], parts: int) -> dict[str, np.ndarray]:
+    """(band, hash, line) rows, each tagged with the partition its bucket hashes to."""
     hashes = np.asarray(batch["bands"], dtype=np.uint64).reshape(len(batch["line"]), -1)
     n, b = hashes.shape
-    return {"band": np.tile(np.arange(b, dtype=np.int64), n), "hash": hashes.reshape(-1),
-            "line": np.repeat(np.asarray(batch["line"], dtype=np.int64), b)}
+    flat = hashes.reshape(-1)
+    return {"band": np.tile(np.arange(b, dtype=np.int64), n), "hash": flat,
+            "line": np.repeat(np.asarray(batch["line"], dtype=np.int64), b),
+            "part": (flat % np.uint64(parts)).astype(np.int64)}
 
 
 def _bucket_pairs(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    lines = np.sort(np.asarray(group["line"], dtype=np.int64))
+    """All buckets of one partition at once: each record with up to MAX_BACK earlier members of its bucket."""
+    band, h, line = (np.asarray(group[k]) for k in ("band", "hash", "line"))
+    order = np.lexsort((line, h, band))  # by bucket, then by position in the file
+    band, h, line = band[order], h[order], line[order]
     later, earlier = [], []
-    for d in range(1, min(MAX_BACK, len(lines) - 1) + 1):
-        later.append(lines[d:])
-        earlier.append(lines[:-d])
+    for d in range(1, MAX_BACK + 1):
+        if d >= len(line):
+            break
+        same = (band[d:] == band[:-d]) & (h[d:] == h[:-d])
+        if not same.any():
+            break
+        later.append(line[d:][same])
+        earlier.append(line[:-d][same])
     if not later:
         return {"later": np.zeros(0, np.int64), "earlier": np.zeros(0, np.int64)}
     return {"later": np.concatenate(later), "earlier": np.concatenate(earlier)}
@@ -133,9 +145,13 @@ def _dedup(ray: Any, texts: Sequence[str], method: str, threshold: float | None,
     cands: dict[int, list[tuple[int, float]]] = {}
     if method == "minhash":
         norms = [_key_and_norm(t)[1] for t in texts]
-        bucketed = (signed.filter(lambda r: int(r["line"]) not in firsts) if firsts else signed)
-        pairs = (bucketed.map_batches(_explode, batch_format="numpy")
-                 .groupby(["band", "hash"]).map_groups(_bucket_pairs, batch_format="numpy"))
+        keep = np.ones(n, dtype=bool)
+        keep[list(firsts)] = False
+        bucketed = signed.map_batches(lambda b: {k: v[keep[b["line"]]] for k, v in b.items()},
+                                      batch_format="numpy") if firsts else signed
+        # the shuffle: every bucket lands whole in one partition, wherever its records were read
+        pairs = (bucketed.map_batches(_explode, batch_format="numpy", fn_kwargs={"parts": shards})
+                 .groupby("part").map_groups(_bucket_pairs, batch_format="numpy"))
         later_all, earlier_all = [], []
         for b in pairs.iter_batches(batch_format="numpy", batch_size=65536):
             later_all.append(b["later"])
