@@ -45,7 +45,13 @@ def _sign(batch: dict[str, np.ndarray], method: str, ngram: int, unit: str, num_
     out = {"line": batch["line"], "key": np.array([k.hex() for k in keys], dtype=object)}
     if method == "minhash":
         signer = make_signer(backend, num_perm)
-        sigs = signer.sign_many([shingles_of_normalized(t, ngram, unit) for t in norms])
+        if unit == "char" and signer.name == "rensa" and norms:  # the signatures the one-process path makes
+            from ..quality.minhash import flat_char_ngram_hashes, rensa_flat_signatures
+
+            flat, offsets = flat_char_ngram_hashes(list(norms), ngram)
+            sigs = rensa_flat_signatures(flat, offsets, num_perm, signer.seed)
+        else:
+            sigs = signer.sign_many([shingles_of_normalized(t, ngram, unit) for t in norms])
         out["bands"] = band_hashes(sigs, bands, rows) if len(norms) else np.zeros((0, bands), np.uint64)
     return out
 
