@@ -124,7 +124,7 @@ def _dedup(ray: Any, texts: Sequence[str], method: str, threshold: float | None,
 
     import ray.data
 
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines would fill the console
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its per-dataset INFO lines would fill the console
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = True
