@@ -26,7 +26,7 @@ async def completions(request: web.Request) -> web.Response:
     key = hashlib.sha1(raw).hexdigest()
     SEEN[key] = SEEN.get(key, 0) + 1
     await asyncio.sleep(request.app["latency"])
-    seed = body.get("seed") or 0
+    seed = (body.get("seed") or 0) % request.app["distinct"]
     record = {"subject": f"Billing ticket {seed}", "priority": 1 + seed % 3}
     return web.json_response({
         "object": "chat.completion", "model": body.get("model"),
@@ -47,10 +47,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--distinct", type=int, default=2**63, help="seed modulo this: known duplicates")
     ap.add_argument("--require-key", default="", help="answer 401 unless this bearer key is sent")
     a = ap.parse_args()
     app = web.Application()
     app["latency"] = a.latency_ms / 1000
+    app["distinct"] = a.distinct
     app["key"] = a.require_key
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_get("/v1/models", models)

@@ -46,6 +46,7 @@ def dedup_cmd(
     unit: str = typer.Option("char", "--unit", help="minhash: char or word shingles."),
     num_perm: int = typer.Option(128, "--num-perm", help="minhash: permutations."),
     backend: str = typer.Option("auto", "--backend", help="minhash: auto | rensa | datasketch | numpy."),
+    executor: str = typer.Option("local", "--executor", help="local | ray (exact and minhash on Ray Data; RAY_ADDRESS or a local cluster)."),
     debug: bool = DebugOpt,
 ) -> None:
     """Remove exact, near (MinHash LSH, confirmed by exact Jaccard) or semantic duplicates from a JSONL file."""
@@ -70,8 +71,18 @@ def dedup_cmd(
         fields = list(field) if field else None
         texts = [record_text(r, fields) for r in rows]
         refs = load_reference_texts([str(p) for p in reference or []], reference_field or fields, Path.cwd())
-        marks = dedup_texts(texts, method, threshold, reference=refs, ngram=ngram, unit=unit, num_perm=num_perm,
-                            backend=backend)
+        if executor not in ("local", "ray"):
+            raise UsageError(f"--executor must be local or ray (got {executor!r})")
+        if executor == "ray":
+            from ..engine.ray_bulk import ray_dedup_texts
+
+            if refs:
+                raise UsageError("--executor ray: --reference runs on one machine only; drop one of the two")
+            marks = ray_dedup_texts(texts, method, threshold, ngram=ngram, unit=unit, num_perm=num_perm,
+                                    backend=backend)
+        else:
+            marks = dedup_texts(texts, method, threshold, reference=refs, ngram=ngram, unit=unit, num_perm=num_perm,
+                                backend=backend)
         kept = [line for line, m in zip(lines, marks) if m is None]
         with atomic_path(output) as tmp:
             tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")

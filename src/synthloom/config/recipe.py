@@ -1,7 +1,7 @@
 """A recipe: what to make, how much, with which model, through which gates."""
 from __future__ import annotations
 
-from typing import Annotated, Union, get_args
+from typing import Annotated, Literal, Union, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -13,6 +13,7 @@ from .models import LlamaCppModel, ModelConfig
 from .quality import DedupGateConfig
 from .redteam import AdversarialTechnique, LanguageGateConfig, RedteamTechnique, TranslateTechnique
 from .quality import GateConfig as _QualityGates
+from .ray_settings import RaySettings
 from .schema_gen import SchemaTechnique
 
 TechniqueConfig = Annotated[
@@ -48,6 +49,8 @@ class EngineSettings(Strict):
     max_seconds: float | None = Field(None, gt=0, description="budget: wall time")
     max_cost: float | None = Field(None, gt=0, description="budget: money at the model blocks' prices; stops before a call that could cross it")
     seed: int = 0
+    executor: Literal["local", "ray"] = Field("local", description="local: this process; ray: model calls on Ray workers")
+    ray: RaySettings = Field(default_factory=RaySettings, description="the Ray cluster and workers (executor: ray)")
 
     def attempts_for(self, count: int) -> int:
         return self.max_attempts or 5 * count + 20

@@ -15,6 +15,7 @@ from ..quality.base import GateContext, admit
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
 from .store import RunStore
+from .ray_executor import WorkerLost
 from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -112,11 +113,20 @@ async def arun(
         from ..llm.factory import build_llm
 
         llm = build_llm(recipe.models())
+    remote = None  # engine.executor: ray -> the model calls run on Ray workers (ray_executor.py)
     try:
+        if recipe.engine.executor == "ray":
+            from .ray_executor import RayExecutor
+
+            remote = RayExecutor.start(recipe.engine.ray)
+            if owns_llm:
+                llm = remote.wrap(llm, recipe.models())
         store = RunStore(run_dir / "store.sqlite")
     except BaseException:
         if owns_llm:
             await llm.aclose()
+        if remote is not None:
+            await remote.aclose()
         raise
     run_id = run_identity(recipe)
     recipe_json = recipe.model_dump(mode="json", by_alias=True)
@@ -146,7 +156,7 @@ async def arun(
         if cfg is not None and getattr(g, "llm", None) is None:
             from ..llm.factory import build_backend
 
-            gate_llms.append(build_backend(cfg))
+            gate_llms.append(remote.wrap(build_backend(cfg), [cfg]) if remote else build_backend(cfg))
             g.llm = CachedLLM(guard(gate_llms[-1]), store, meter, writer)
 
     target = recipe.count
@@ -157,6 +167,7 @@ async def arun(
     lock = asyncio.Lock()
     started = time.perf_counter()
     pending_slots = iter([s for s in range(max_slots) if s not in done])
+    requeued: list[int] = []  # slots whose Ray worker died mid-slot: redone, their finished calls from the cache
     prior_tokens = sum(u["completion_tokens"] for u in store.usage(run_id))
 
     def budget_left() -> bool:
@@ -209,9 +220,8 @@ async def arun(
 
     async def worker() -> None:
         while budget_left():
-            slot = next(pending_slots, None)
-            if slot is None:
-                stop.setdefault("reason", "max_attempts")
+            slot = requeued.pop() if requeued else next(pending_slots, None)
+            if slot is None:  # the last slots are in flight; one whose Ray worker dies is redone by its worker
                 return
             try:
                 await run_slot(slot)
@@ -219,6 +229,8 @@ async def arun(
                 stop.setdefault("reason", "max_cost")
                 stop.setdefault("detail", str(exc))
                 return
+            except WorkerLost:
+                requeued.append(slot)
 
     status = "failed"
     try:
@@ -228,6 +240,7 @@ async def arun(
         workers = [asyncio.create_task(worker()) for _ in range(recipe.engine.concurrency)]
         try:
             await asyncio.gather(*workers)
+            stop.setdefault("reason", "max_attempts")
         except BaseException:
             for w in workers:
                 w.cancel()
@@ -243,6 +256,8 @@ async def arun(
             await base_llm.aclose()
         for gate_llm in gate_llms:
             await gate_llm.aclose()
+        if remote is not None:
+            await remote.aclose()
     summary = RunSummary(
         run_id=run_id,
         run_dir=run_dir,
