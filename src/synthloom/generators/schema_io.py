@@ -142,5 +142,40 @@ def field_summary(schema: dict[str, Any], limit: int = 40) -> list[str]:
             bits.append(f"{str(sub['description'])[:160]}")
         if sub.get("enum"):
             bits.append("one of: " + ", ".join(map(str, sub["enum"][:12])))
+        limits = limits_in_words(sub)
+        if limits:
+            bits.append(f"({limits})")
         out.append(" ".join(bits))
     return out
+
+
+def limits_in_words(sub: dict[str, Any]) -> str:
+    """A field's length and range limits as a model reads them: "at most 80 characters", "1 to 3 items".
+
+    Stated in the prompt so that the model plans a value that fits; a value the decoder has to close
+    at its bound is cut off (rejected as ``truncated_value``).
+    """
+    if not isinstance(sub, dict) or "enum" in sub or "const" in sub:
+        return ""
+    bits = []
+    lo, hi = sub.get("minLength"), sub.get("maxLength")
+    if _number(hi):
+        kind = "a short line, " if hi <= 100 else ("a few sentences, " if hi <= 600 else "")
+        bits.append(f"{kind}{f'{lo} to ' if _number(lo) and lo > 1 else 'at most '}{hi} characters")
+    elif _number(lo) and lo > 1:
+        bits.append(f"at least {lo} characters")
+    lo, hi = sub.get("minItems"), sub.get("maxItems")
+    if _number(hi):
+        bits.append(f"{f'{lo} to ' if _number(lo) and lo > 0 else 'at most '}{hi} items")
+    elif _number(lo) and lo > 0:
+        bits.append(f"at least {lo} items")
+    lo, hi = sub.get("minimum"), sub.get("maximum")
+    if _number(lo) and _number(hi):
+        bits.append(f"between {lo:g} and {hi:g}")
+    elif _number(hi):
+        bits.append(f"at most {hi:g}")
+    elif _number(lo):
+        bits.append(f"at least {lo:g}")
+    if sub.get("format") == "date":
+        bits.append("a real calendar date, YYYY-MM-DD")
+    return ", ".join(bits)

@@ -57,6 +57,9 @@ class GenerationResult:
     model: str = ""
     cached: bool = False
     error: str | None = None  # set when this one request failed after retries
+    # field paths ("subject", "items[2]") of values the decoder ended at their maxLength/maxItems
+    # bound rather than by the model's choice: cut-off values, though the JSON is valid
+    truncated: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -91,5 +94,6 @@ def result_to_json(r: GenerationResult) -> bytes:
             "latency_s": r.latency_s,
             "model": r.model,
             "error": r.error,
+            **({"truncated": list(r.truncated)} if r.truncated else {}),
         }
     )
