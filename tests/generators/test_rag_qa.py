@@ -35,6 +35,9 @@ QUESTIONS = [
     "How long do API tokens last?", "Is a prorated charge made for new users?",
 ]
 
+UNANSWERABLE = ["Can I pay the Team plan with PayPal?", "Is there a student discount on yearly plans?",
+                "Does the mobile app work on smartwatches?", "Which datacenter hosts Frankfurt customers?"]
+
 
 class Model:
     """Answers each kind of request plausibly; knobs make it misbehave."""
@@ -57,7 +60,8 @@ class Model:
         if "evidence" in props:
             e = self.evidence or props["evidence"]["enum"][-1]
             return {"evidence": e, "question": q, "answer": self.answer or e[:40]}
-        return {"question": q}
+        # an unanswerable question asks about something the knowledge base never mentions
+        return {"question": self.question or UNANSWERABLE[self.n % len(UNANSWERABLE)]}
 
 
 def run_slots(gen, model, slots, seed=0):

@@ -14,6 +14,7 @@ from ..generators.base import GenContext
 from ..quality.base import GateContext, admit
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
+from .projection import default_attempts, projection
 from .store import RunStore
 from .writer import BatchWriter
 
@@ -133,7 +134,8 @@ async def arun(
             g.llm = CachedLLM(gate_llms[-1], store, meter, writer)
 
     target = recipe.count
-    max_slots = recipe.engine.attempts_for(target)
+    max_slots = recipe.engine.max_attempts or default_attempts(target, getattr(generator, "expected_yield", None))
+    first_slots, first_accepted, projected = len(done), len(accepted), False
     progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots)
     stop: dict[str, str] = {}
     lock = asyncio.Lock()
@@ -184,6 +186,13 @@ async def arun(
         progress.slots_done += 1
         progress.completion_tokens = meter.completion_tokens
         progress.calls, progress.cache_hits = meter.calls, meter.cache_hits
+        nonlocal projected
+        if not projected:  # say early, once, when the budget cannot reach the target at this yield
+            note = projection(len(accepted) - first_accepted, progress.slots_done - first_slots,
+                              target - first_accepted, max_slots - first_slots)
+            if note is not None:
+                projected = True
+                log.warning("%s", note)
         if on_progress:
             on_progress(progress)
 

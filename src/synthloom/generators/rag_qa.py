@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..config.documents import QATechnique
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
+from ..quality.answer_support import answer_support_problem, answerable_problem, kb_vocabulary
 from ..quality.entities import grounding_problem
 from ..quality.grounding import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
 from ..quality.textmatch import loose, normalize
@@ -137,6 +138,7 @@ class RagQAGenerator:
             "factual_system", "factual_user", "multihop_system", "multihop_user", "unanswerable_system",
             "unanswerable_user")}
         self._shingles: dict[str, frozenset[str]] = {}
+        self._kb_terms = kb_vocabulary(c.text for c in self.corpus.chunks)
         self._example_questions = {loose(ex["output"]["question"]) for k in KINDS for ex in self.examples.get(k, [])
                                    if isinstance(ex.get("output"), dict) and ex["output"].get("question")}
 
@@ -318,11 +320,17 @@ class RagQAGenerator:
                                                       f"its evidence or question: {row['answer'][:120]!r}")
             if kind == "multi_hop" and normalize(row["evidence"][0]) == normalize(row["evidence"][1]):
                 return "same_evidence", "both evidence quotes are the same sentence"
+            # numbers, names and key words of the answer must be in its evidence, whatever the judge says
+            problem = answer_support_problem(row["answer"], row["evidence"])
+            if problem is not None:
+                return problem
         lq = loose(question)
         for cid in row.get("source_ids", []):
             chunk = self.corpus.get(cid)
             if chunk is not None and len(lq) > 20 and lq in loose(chunk.text):
                 return "question_copies_passage", f"the question is copied from {cid}: {question[:120]!r}"
+        if kind == "unanswerable":  # its key terms must not all be in the knowledge base
+            return answerable_problem(question, self._kb_terms)
         return None
 
     def _near_duplicate(self, question: str, accepted: Sequence[Record]) -> str | None:

@@ -39,6 +39,14 @@ MAX_SHOTS = 2
 LABEL_TRIES = 3  # a label that fails to parse, is cut at a bound or breaks a rule is retried down the ladder
 
 
+BUILTIN_WRITE_SHOT = {
+    "style": {},
+    "label": {"order_id": "SO-1182", "order_date": "2023-03-07", "customer": "Lakeside Dental Clinic",
+              "items": 3, "amount": 412.5},
+    "document": "ORDER CONFIRMATION\nOrder id: SO-1182\nOrder date: 2023-03-07\nCustomer: Lakeside Dental Clinic\n"
+                "Items: 3\nAmount: 412.5\nThank you for your business.",
+}
+
 WRITE_STOPS = ("</record>", "<record>", "\nOutput:", "\nStyle:")
 
 
@@ -100,6 +108,11 @@ class SyntheticDocumentsGenerator:
                 {"role": "user", "content": self._label_user(style if isinstance(style, dict) else {})},
                 {"role": "assistant", "content": json.dumps(ex["label"], ensure_ascii=False)},
             ]
+        # Without the user's examples a small model writes nothing, or "Line 1:" (5 of 22 documents in
+        # the issue): one generic shot on another record shows the form (record in, document out). Only
+        # for the writing step: a label shot's values would be copied into the labels.
+        for ex in shots or [BUILTIN_WRITE_SHOT]:
+            style = ex.get("style") or ex.get("attributes") or {}
             self._write_shots += [
                 {"role": "user", "content": self._write_user(ex["label"], style)},
                 {"role": "assistant", "content": str(ex["document"]).strip()},

@@ -1,0 +1,39 @@
+"""Answer support without a strong judge: an answer's numbers, names and words come from its evidence;
+an unanswerable question asks about something the knowledge base never mentions."""
+from __future__ import annotations
+
+import pytest
+
+from synthloom.quality.answer_support import answer_support_problem, answerable_problem, kb_vocabulary
+
+EVIDENCE = ["A second bike can be added for 12 dollars per day.", "Bikes are serviced every 30 days by Velo Care."]
+
+
+@pytest.mark.parametrize("answer", [
+    "Yes, a second bike can be added for 12 dollars per day.",
+    "Every 30 days.",
+    "Velo Care services the bikes.",
+    "Refunds are paid to the original paym",  # word cut off: its stem is still in the evidence
+])
+def test_supported_answers_pass(answer):
+    evidence = EVIDENCE + ["Refunds are paid to the original payment method."]
+    assert answer_support_problem(answer, evidence) is None
+
+
+@pytest.mark.parametrize("answer, why", [
+    ("Yes: the second bike is a rental bike", "rental"),  # multi-hop answer its quotes do not support
+    ("It costs 15 dollars per day.", "15"),  # a number the evidence does not state
+    ("Bikes are serviced by Halfords.", "Halfords"),  # a name from nowhere
+    ("The bike insurance covers theft and accidents.", "insurance"),
+])
+def test_unsupported_answers_fail(answer, why):
+    problem = answer_support_problem(answer, EVIDENCE)
+    assert problem is not None and problem[0] == "answer_not_in_evidence" and why in problem[1]
+
+
+def test_unanswerable_questions_must_ask_about_something_the_kb_lacks():
+    kb = kb_vocabulary(EVIDENCE)
+    assert answerable_problem("How much does a second bike cost per day?", kb) is None  # 'cost' is absent
+    assert answerable_problem("Can I pay for the bike with PayPal?", kb) is None
+    problem = answerable_problem("How often are bikes serviced?", kb)
+    assert problem is not None and problem[0] == "answerable" and "serviced" in problem[1]
