@@ -150,7 +150,7 @@ def field_summary(schema: dict[str, Any], limit: int = 40) -> list[str]:
 
 
 def limits_in_words(sub: dict[str, Any]) -> str:
-    """A field's length and range limits as a model reads them: "at most 80 characters", "1 to 3 items".
+    """A field's length limits as a model reads them: "at most 80 characters", "1 to 3 items".
 
     Stated in the prompt so that the model plans a value that fits; a value the decoder has to close
     at its bound is cut off (rejected as ``truncated_value``).
@@ -169,13 +169,8 @@ def limits_in_words(sub: dict[str, Any]) -> str:
         bits.append(f"{f'{lo} to ' if _number(lo) and lo > 0 else 'at most '}{hi} items")
     elif _number(lo) and lo > 0:
         bits.append(f"at least {lo} items")
-    lo, hi = sub.get("minimum"), sub.get("maximum")
-    if _number(lo) and _number(hi):
-        bits.append(f"between {lo:g} and {hi:g}")
-    elif _number(hi):
-        bits.append(f"at most {hi:g}")
-    elif _number(lo):
-        bits.append(f"at least {lo:g}")
+    # number ranges are not stated: the decoder enforces them, and a small model told "between 1 and
+    # 100000" writes 100000
     if sub.get("format") == "date":
         bits.append("a real calendar date, YYYY-MM-DD")
     return ", ".join(bits)

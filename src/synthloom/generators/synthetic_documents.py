@@ -111,7 +111,9 @@ class SyntheticDocumentsGenerator:
         # Without the user's examples a small model writes nothing, or "Line 1:" (5 of 22 documents in
         # the issue): one generic shot on another record shows the form (record in, document out). Only
         # for the writing step: a label shot's values would be copied into the labels.
-        for ex in shots or [BUILTIN_WRITE_SHOT]:
+        builtin = {**BUILTIN_WRITE_SHOT, "document": BUILTIN_WRITE_SHOT["document"].replace(
+            "ORDER CONFIRMATION", str(dt).upper())}
+        for ex in shots or [builtin]:
             style = ex.get("style") or ex.get("attributes") or {}
             self._write_shots += [
                 {"role": "user", "content": self._write_user(ex["label"], style)},

@@ -28,7 +28,7 @@ from .structured import DEFAULT_LADDER, Ladder, decoding_schema
 # record is still checked with format: date afterwards)
 DATE_PATTERN = (r"^(19[5-9][0-9]|20[0-4][0-9])-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])"
                 r"|(0[13-9]|1[0-2])-30|(0[13578]|1[02])-31)$")
-ID_PATTERN = r"^[A-Z]{0,4}[-/#]?[0-9]{1,8}([-/][0-9A-Z]{1,8})?$"
+ID_PATTERN = r"^[A-Z]{0,4}[-/#]?[0-9]{3,8}([-/][0-9A-Z]{1,8})?$"
 _ID_NAME = re.compile(r"(^|_)(id|number|no|num|code|ref|reference|sku)$", re.IGNORECASE)
 _NOT_ID = re.compile(r"phone|mobile|fax|zip|postal|account|iban|card|street|house", re.IGNORECASE)
 
