@@ -37,3 +37,13 @@ def test_unanswerable_questions_must_ask_about_something_the_kb_lacks():
     assert answerable_problem("Can I pay for the bike with PayPal?", kb) is None
     problem = answerable_problem("How often are bikes serviced?", kb)
     assert problem is not None and problem[0] == "answerable" and "serviced" in problem[1]
+
+
+def test_factual_answers_are_spans_of_their_evidence():
+    from synthloom.generators.rag_qa import answer_spans
+
+    spans = answer_spans("Late items cost 25 cents per day, up to 5 dollars per item.")
+    assert spans[0] == "Late items cost 25 cents per day, up to 5 dollars per item."
+    assert "Up to 5 dollars per item." in spans and "Late items cost 25 cents per day" in spans
+    for span in spans:  # every option is supported by the sentence it comes from
+        assert answer_support_problem(span, ["Late items cost 25 cents per day, up to 5 dollars per item."]) is None

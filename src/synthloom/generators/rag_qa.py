@@ -20,6 +20,8 @@ record into the form RAG evaluators read (question, ground_truth/reference, cont
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -38,6 +40,33 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext
 
 KINDS = ("factual", "multi_hop", "unanswerable")
+QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
+_CLAUSE = re.compile(r"(?:,|;|:| -)\s+|\s+(?:and|but|so|which|while|or)\s+")
+
+
+def answer_spans(sentence: str, limit: int = 8) -> list[str]:
+    """Answers a factual question can give from one evidence sentence: the sentence, its clauses and
+    what follows each clause boundary ("up to 5 dollars per item."), verbatim but for a capital letter."""
+    text = sentence.strip()
+    spans = [text]
+    cuts = [m for m in _CLAUSE.finditer(text)]
+    pieces = []
+    start = 0
+    for m in cuts:
+        pieces.append(text[start:m.start()])
+        spans.append(text[m.end():])  # the rest of the sentence after this boundary
+        start = m.end()
+    pieces.append(text[start:])
+    spans += pieces
+    out = []
+    for span in spans:
+        span = span.strip(" ,;:-")
+        if len(terms(span)) < 2 or len(span) < 8:
+            continue
+        span = span[0].upper() + span[1:]
+        if span not in out:
+            out.append(span)
+    return out[:limit] or [text]
 
 
 def kind_schedule(shares: Mapping[str, float], length: int = 1000) -> list[str]:
@@ -228,16 +257,33 @@ class RagQAGenerator:
             "seed": seed, "slot": slot,
         }
         request, options = self._request(kind, plan, seed)
-        (result,) = await ctx.llm.generate([request])
-        meta["model"] = result.model
-        value, rejection = parse_object(result, meta)
-        if rejection is not None:
-            return [rejection]
-        row = self._row(kind, value, chunks)
-        problem = self._check_row(row, options)
-        if problem is not None:
-            return [Rejection(stage="validate", reason=problem[0], detail=problem[1], data=row, raw=result.text,
-                              meta=meta)]
+        out: list[Record | Rejection] = []
+        row = None
+        for attempt in range(QA_TRIES):
+            # a failed draw (cut off, copied, unsupported) is kept with its reason and drawn again
+            if attempt:
+                request = replace(request, seed=ctx.request_seed(slot, 20 + attempt))
+            (result,) = await ctx.llm.generate([request])
+            meta["model"] = result.model
+            try_meta = {**meta, "seed": request.seed, "try": attempt + 1}
+            value, rejection = parse_object(result, try_meta)
+            if rejection is None:
+                row = self._row(kind, value, chunks)
+                problem = self._check_row(row, options)
+                if problem is not None:
+                    rejection = Rejection(stage="validate", reason=problem[0], detail=problem[1], data=row,
+                                          raw=result.text, meta=try_meta)
+            if rejection is None:
+                meta.update(seed=request.seed, tries=attempt + 1)
+                break
+            out.append(rejection)
+            row = None
+        if row is None:
+            return out
+        return out + await self._finish(kind, row, chunks, ctx, slot, meta)
+
+    async def _finish(self, kind: str, row: dict[str, Any], chunks: list[Chunk], ctx: GenContext, slot: int,
+                      meta: dict[str, Any]) -> list[Record | Rejection]:
         dup = self._near_duplicate(row["question"], ctx.accepted)
         if dup is not None:
             return [Rejection(stage="dedup", reason="near_duplicate_question", detail=dup, data=row, meta=meta)]
@@ -250,13 +296,24 @@ class RagQAGenerator:
 
     def _request(self, kind: str, plan: dict[str, Any], seed: int) -> tuple[GenerationRequest, list[list[str]]]:
         chunks = plan["chunks"]
+        options: list[list[str]]
         q = {"type": "string", "minLength": 10, "maxLength": 250}
-        if kind == "unanswerable":
+        if kind == "factual":
+            # the answer is a span of the chosen evidence sentence (a clause, or all of it), so it is
+            # supported by construction: one branch per sentence, the answer's options follow the evidence
+            options = [self._sentence_options(chunks[0])]
+            branches = [{"type": "object", "properties": {
+                "evidence": {"const": sentence}, "question": q, "answer": {"enum": answer_spans(sentence)}},
+                "required": ["evidence", "question", "answer"], "additionalProperties": False}
+                for sentence in options[0]]
+            schema = {"type": "object", "anyOf": branches}
+            user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
+        elif kind == "unanswerable":
             schema = {"type": "object", "properties": {"question": q}, "required": ["question"],
                       "additionalProperties": False}
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
-            options: list[list[str]] = []
-        elif kind == "multi_hop":
+            options = []
+        else:  # multi_hop
             options = [self._sentence_options(chunks[0]), self._sentence_options(chunks[1])]
             schema = {"type": "object", "properties": {
                 "evidence_1": {"type": "string", "enum": options[0]},
@@ -265,13 +322,6 @@ class RagQAGenerator:
                 "required": ["evidence_1", "evidence_2", "question", "answer"], "additionalProperties": False}
             user = {"passage_1": chunks[0].text, "passage_2": chunks[1].text, "persona": plan["persona"],
                     "phrasing": plan["phrasing"]}
-        else:
-            options = [self._sentence_options(chunks[0])]
-            schema = {"type": "object", "properties": {
-                "evidence": {"type": "string", "enum": options[0]},
-                "question": q, "answer": {"type": "string", "minLength": 1, "maxLength": 200}},
-                "required": ["evidence", "question", "answer"], "additionalProperties": False}
-            user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,
                                     **sampled(self.config.sampling))
         return request, options

@@ -7,7 +7,7 @@ date ``0260-10-13``. The decoding schema (``structured.decoding_schema``) narrow
 schema as written, and with ``Ladder.realistic`` also applies what is here:
 
 - numbers: unbounded ones stay below 1e9 (in ``decoding_schema``), and free ``number``
-  values have at most four decimals (two on the later rungs), so no run of fraction digits;
+  values have at most two decimals, so no run of fraction digits (``4033.8834``, ``1.000000009...``);
 - dates (``format: date`` strings with no pattern): real calendar dates, 1950-2049;
 - identifiers (a string property named ``id``, ``*_id``, ``*_number``, ``*_no``, ``code``,
   ``ref``...): letters, then digits, with separators: ``AP-0093``, ``INV/2024/17``, not
@@ -47,7 +47,7 @@ def plausible(node: dict[str, Any], name: str | None, rung: Ladder) -> None:
     types = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
     fixed = any(k in node for k in ("enum", "const", "pattern"))
     if "number" in types and not fixed and "multipleOf" not in node:
-        node["multipleOf"] = 0.01 if rung.round_numbers else 0.0001
+        node["multipleOf"] = 0.01  # amounts, prices, measures: two decimals read as a person writes them
     if types != {"string"} or fixed:
         return
     lo = int(node.get("minLength", 0) or 0)
