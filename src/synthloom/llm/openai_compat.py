@@ -44,6 +44,7 @@ import yarl
 
 from ..config.models import OpenAIModel
 from ..errors import BackendAuthError, BackendConnectionError, BackendError, RecipeError
+from .constrain import truncated_values
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -436,7 +437,10 @@ class OpenAICompatLLM:
             finish, error = ("error", f"stopped by the server: {reason}") if reason == "content_filter" \
                 else ("stop", None)
         parsed = parse_json_text(text) if req.json_schema is not None else None
+        # a server that enforces the schema closes a value at its maxLength/maxItems bound; it cannot
+        # tell us whether the model wanted more, so every value exactly at its bound counts as cut
+        truncated = truncated_values(text, parsed, req.json_schema) if parsed is not None else ()
         return GenerationResult(text=text, parsed=parsed, finish_reason=finish,
                                 prompt_tokens=usage.get("prompt_tokens") or 0,
                                 completion_tokens=usage.get("completion_tokens") or 0,
-                                latency_s=latency, model=self._identity, error=error)
+                                latency_s=latency, model=self._identity, error=error, truncated=truncated)
