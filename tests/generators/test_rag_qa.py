@@ -57,12 +57,22 @@ class Model:
         q = self.question or QUESTIONS[self.n % len(QUESTIONS)]
         if "evidence_1" in props:
             e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][-1]
-            return {"evidence_1": e1, "evidence_2": e2, "question": q, "answer": e1.split(",")[0] + "; " + e2[:30]}
+            return {"evidence_1": e1, "evidence_2": e2, "question": about(q, e1),
+                    "answer": e1.split(",")[0] + "; " + e2[:30]}
         if "evidence" in props:
             e = self.evidence or props["evidence"]["const"]
-            return {"evidence": e, "question": q, "answer": self.answer or e[:40]}
+            return {"evidence": e, "question": about(q, e), "answer": self.answer or e[:40]}
         # an unanswerable question asks about something the knowledge base never mentions
         return {"question": self.question or UNANSWERABLE[self.n % len(UNANSWERABLE)]}
+
+
+def about(question, evidence):
+    """The question, tied to its evidence by one of the evidence's key terms (as a real question is)."""
+    from synthloom.quality.answer_support import key_terms, question_meets_evidence
+
+    if question_meets_evidence(question, [evidence]):
+        return question
+    return f"{question[:-1]} regarding {key_terms(evidence)[0]}?"
 
 
 def run_slots(gen, model, slots, seed=0):
@@ -154,8 +164,8 @@ def test_fabricated_evidence_and_copied_questions_are_rejected():
 
 
 def test_near_duplicate_questions_are_dropped():
-    gen = build_generator(cfg(kinds={"factual": 1}), Path("."))
-    out, _ = run_slots(gen, Model(question="How long are deleted files kept in the trash?"), range(3))
+    gen = build_generator(cfg(kinds={"unanswerable": 1}), Path("."))
+    out, _ = run_slots(gen, Model(question="Can I pay the Team plan with PayPal?"), range(3))
     assert isinstance(out[0], Record)
     assert [r.reason for r in out[1:]] == ["near_duplicate_question"] * 2
     assert all(r.stage == "dedup" for r in out[1:])

@@ -47,3 +47,11 @@ def test_factual_answers_are_spans_of_their_evidence():
     assert "Up to 5 dollars per item." in spans and "Late items cost 25 cents per day" in spans
     for span in spans:  # every option is supported by the sentence it comes from
         assert answer_support_problem(span, ["Late items cost 25 cents per day, up to 5 dollars per item."]) is None
+
+
+def test_a_question_must_share_a_key_term_with_its_evidence():
+    from synthloom.quality.answer_support import question_meets_evidence
+
+    evidence = ["Loomcloud accepts Visa, Mastercard and American Express cards."]
+    assert question_meets_evidence("Which cards can I pay with?", evidence)
+    assert not question_meets_evidence("Was my bill automatically paid?", evidence)  # seen on the bundled model

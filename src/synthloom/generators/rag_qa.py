@@ -28,7 +28,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..config.documents import QATechnique
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.answer_support import answer_support_problem, answerable_problem, kb_vocabulary
+from ..quality.answer_support import (answer_support_problem, answerable_problem, kb_vocabulary,
+                                      question_meets_evidence)
 from ..quality.entities import grounding_problem
 from ..quality.grounding import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
 from ..quality.textmatch import loose, normalize
@@ -343,8 +344,9 @@ class RagQAGenerator:
         kind, question = row["kind"], row["question"]
         if len(terms(question)) < 2:
             return "question_too_short", f"question has too little content: {question!r}"
-        if loose(question) in self._example_questions:
-            return "copies_example", f"the question is one of the prompt's examples: {question!r}"
+        if loose(question) in self._example_questions or any(
+                jaccard(shingles(question), shingles(ex)) >= 0.6 for ex in self._example_questions):
+            return "copies_example", f"the question is (nearly) one of the prompt's examples: {question!r}"
         if len(question.split()) > 40 or question.count("?") > 2:
             return "question_too_long", f"not one question: {question[:120]!r}"
         if kind != "unanswerable":
@@ -370,6 +372,10 @@ class RagQAGenerator:
                                                       f"its evidence or question: {row['answer'][:120]!r}")
             if kind == "multi_hop" and normalize(row["evidence"][0]) == normalize(row["evidence"][1]):
                 return "same_evidence", "both evidence quotes are the same sentence"
+            # the question asks about its evidence: at least one of its key terms is there
+            if not question_meets_evidence(question, row["evidence"]):
+                return "question_off_evidence", (f"the question shares no key term with its evidence: {question!r} "
+                                                 f"/ {row['evidence'][0][:80]!r}")
             # numbers, names and key words of the answer must be in its evidence, whatever the judge says
             problem = answer_support_problem(row["answer"], row["evidence"])
             if problem is not None:

@@ -5,6 +5,7 @@
   first five letters, occurs there), with one word in five of slack for longer answers. "Yes: the
   second bike is a rental bike" over evidence that never says "rental" fails, whatever a 270M judge
   says.
+- A question shares at least one key term with its evidence.
 - An unanswerable question must ask about something the knowledge base does not mention: at least
   one of its key terms (content words beyond generic question words) occurs nowhere in it.
 """
@@ -90,3 +91,10 @@ def kb_vocabulary(texts: Iterable[str]) -> set[str]:
             out.add(t)
             out.add(stem(t))
     return out
+
+
+def question_meets_evidence(question: str, evidence: Iterable[str]) -> bool:
+    """Whether a question shares at least one key term (or its stem) with its evidence: a question
+    about billing over a sentence about workspaces is not answered by it."""
+    ev = kb_vocabulary(evidence)
+    return any(t in ev or stem(t) in ev for t in key_terms(question))
