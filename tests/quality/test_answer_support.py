@@ -55,3 +55,12 @@ def test_a_question_must_share_a_key_term_with_its_evidence():
     evidence = ["Loomcloud accepts Visa, Mastercard and American Express cards."]
     assert question_meets_evidence("Which cards can I pay with?", evidence)
     assert not question_meets_evidence("Was my bill automatically paid?", evidence)  # seen on the bundled model
+
+
+def test_multi_hop_answers_are_spans_of_the_second_passage():
+    from synthloom.generators.rag_qa import multi_hop_answers
+
+    second = ["Each 3D printer booking lasts at most 2 hours.", "Bookings open a day in advance, at 9:00."]
+    answers = multi_hop_answers(["The Eastside branch has two 3D printers."], second)
+    assert "No: each 3D printer booking lasts at most 2 hours." in answers
+    assert all(answer_support_problem(a, second) is None for a in answers)
