@@ -64,3 +64,17 @@ def test_multi_hop_answers_are_spans_of_the_second_passage():
     answers = multi_hop_answers(["The Eastside branch has two 3D printers."], second)
     assert "No: each 3D printer booking lasts at most 2 hours." in answers
     assert all(answer_support_problem(a, second) is None for a in answers)
+
+
+def test_a_sentence_wrapped_in_its_file_is_offered_whole():
+    """Seen on a hard-wrapped Markdown knowledge base: the evidence (and a multi-hop answer) ended at
+    the line break, "... the heaviest marrow, the longest"."""
+    from synthloom.generators.rag_qa import answer_spans
+    from synthloom.sources.related import sentences
+
+    text = ("## Show\n\nThe produce show follows in early September, with prizes for the heaviest marrow, the longest\n"
+            "runner bean and the best jar of jam.\n\n- Entries close on 1 September.\n- Judging starts at 10:00.")
+    found = sentences(text)
+    assert found[0].endswith("the best jar of jam.") and found[0] in text  # whole, and still verbatim
+    assert found[1:] == ["Entries close on 1 September.", "Judging starts at 10:00."][: len(found) - 1]
+    assert "\n" not in answer_spans(found[0])[0]

@@ -48,7 +48,7 @@ _CLAUSE = re.compile(r"(?:,|;|:| -)\s+|\s+(?:and|but|so|which|while|or)\s+")
 def answer_spans(sentence: str, limit: int = 8) -> list[str]:
     """Answers a factual question can give from one evidence sentence: the sentence, its clauses and
     what follows each clause boundary ("up to 5 dollars per item."), verbatim but for a capital letter."""
-    text = sentence.strip()
+    text = " ".join(sentence.split())  # a sentence wrapped in its file is one line as an answer
     spans = [text]
     cuts = [m for m in _CLAUSE.finditer(text)]
     pieces = []
