@@ -52,3 +52,17 @@ def test_limits_are_stated_in_words():
     assert limits_in_words({"type": "number", "minimum": 0, "maximum": 10000}) == ""  # a stated max gets copied
     assert limits_in_words({"type": "string", "enum": ["a"]}) == ""
     assert any("at most 20 characters" in line for line in field_summary(SCHEMA))
+
+
+def test_placeholders_and_twin_parties_are_caught():
+    from synthloom.generators.base import parse_object
+    from synthloom.llm.types import GenerationResult
+
+    bad = {"invoice_number": "${:d}", "seller": "XYZ", "buyer": "Xxx", "note": "Abc Bakery", "code": "USD"}
+    assert runaway.placeholder_paths(bad) == ["invoice_number", "seller", "buyer"]
+    _, rejection = parse_object(GenerationResult(text="{}", parsed=bad), {})
+    assert rejection.reason == "placeholder_value" and "seller='XYZ'" in rejection.detail
+    assert runaway.same_party({"seller": "Harbor Bakery", "buyer": "harbor bakery", "d": "2024-01-01"}) == \
+        ("seller", "buyer")
+    assert runaway.same_party({"seller": "Harbor Bakery", "buyer": "Oak School", "a": "2024-01-01",
+                               "b": "2024-01-01"}) is None

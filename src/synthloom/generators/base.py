@@ -77,6 +77,16 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
                                raw=result.text, meta=meta)
     if getattr(result, "truncated", None):
         return None, truncated_rejection(result, value, meta)
+    from ..llm.runaway import placeholder_paths
+
+    placeholders = placeholder_paths(value)
+    if placeholders:
+        from ..llm.constrain import value_at
+
+        shown = ", ".join(f"{p}={value_at(value, p)!r}" for p in placeholders[:4])
+        return None, Rejection(stage="validate", reason="placeholder_value",
+                               detail=f"placeholder instead of data: {shown}", data=value, raw=result.text,
+                               meta=meta)
     return value, None
 
 

@@ -179,6 +179,9 @@ class SyntheticDocumentsGenerator:
                 if cfg.derive:
                     label = apply_derive(label, cfg.derive)
                 problem = validate_object(label, validator=self.validator, rules=cfg.rules)
+                twins = runaway.same_party(label) if problem is None else None
+                if twins is not None:  # seller == buyer: one party invented twice
+                    problem = ("same_value", f"{twins[0]} and {twins[1]} are both {label[twins[0]]!r}")
                 if problem is not None:
                     rejection = Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
                                           data={"label": label}, raw=label_res.text, meta=label_meta)

@@ -103,3 +103,37 @@ def attempt_schema(schema: Mapping[str, Any], attempt: int, hints: Mapping[str, 
 
 def rung_for(attempt: int) -> Ladder:
     return FIRST_TRY if attempt == 0 else RETRY_LADDER[min(attempt, len(RETRY_LADDER)) - 1]
+
+
+# Placeholder values a small model writes when it has nothing better: "XYZ", "Xxx", "N/A", "${:d}",
+# "John Doe", "company.com". Whole values only (a name that contains "Abc" is fine).
+_PLACEHOLDER = re.compile(
+    r"^\s*(x{2,}[\w/-]*|xyz[\w/.-]*|abc|n/?a|tbd|tba|none|null|test|foo|bar|lorem ipsum.*|john doe|jane doe|"
+    r"company(\.com)?|company name|name|string|example|placeholder|\$\{.*\}|\{\{.*\}\}|<[^>]*>|\[[^\]]*\])\s*$",
+    re.IGNORECASE)
+
+
+def placeholder_paths(value: Any, path: str = "") -> list[str]:
+    """Field paths of string values that are placeholders rather than data."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in placeholder_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in placeholder_paths(v, f"{path}[{i}]")]
+    if isinstance(value, str) and _PLACEHOLDER.match(value):
+        return [path or "(root)"]
+    return []
+
+
+def same_party(label: Any) -> tuple[str, str] | None:
+    """Two different name-like fields of a record with the same value (seller == buyer), or None."""
+    if not isinstance(label, dict):
+        return None
+    seen: dict[str, str] = {}
+    for key, v in label.items():
+        if not isinstance(v, str) or len(v) < 3 or not re.search(r"[A-Za-z]{3}", v) or re.search(r"\d{4}-\d", v):
+            continue
+        k = v.strip().lower()
+        if k in seen:
+            return seen[k], key
+        seen[k] = key
+    return None
