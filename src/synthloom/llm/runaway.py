@@ -106,10 +106,11 @@ def rung_for(attempt: int) -> Ladder:
 
 
 # Placeholder values a small model writes when it has nothing better: "XYZ", "Xxx", "N/A", "${:d}",
-# "John Doe", "company.com". Whole values only (a name that contains "Abc" is fine).
+# "John Doe", "company.com". Whole values only (a name that contains "Abc" is fine); words that can be
+# real values (a label "none", a business "bar") are not on the list.
 _PLACEHOLDER = re.compile(
-    r"^\s*(x{2,}[\w/-]*|xyz[\w/.-]*|abc|n/?a|tbd|tba|none|null|test|foo|bar|lorem ipsum.*|john doe|jane doe|"
-    r"company(\.com)?|company name|name|string|example|placeholder|\$\{.*\}|\{\{.*\}\}|<[^>]*>|\[[^\]]*\])\s*$",
+    r"^\s*(x{2,}[\w/-]*|xyz[\w/.-]*|abc|n/a|tbd|tba|lorem ipsum.*|john doe|jane doe|"
+    r"company(\.com)?|company name|placeholder|\$\{.*\}|\{\{.*\}\}|<[^>]*>|\[[^\]]*\])\s*$",
     re.IGNORECASE)
 
 
