@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.readme_commands import example_recipes, readme_commands, run, run_dir_of, with_count, workdir, yield_of  # noqa: E402
+from helpers.readme_commands import (example_recipes, prepare, readme_commands, run, run_dir_of, with_count,  # noqa: E402
+                                     workdir, yield_of)  # noqa: E402
 
 
 def main() -> None:
@@ -37,6 +38,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         for c in commands:
             argv = with_count(c.argv, args.n)
+            prepare(argv, cwd)
             code, wall, tail = run(argv, cwd, timeout=args.timeout)
             got = yield_of(run_dir_of(argv, cwd))
             acc = f"{got[0]} / {got[1]}" if got else "-"

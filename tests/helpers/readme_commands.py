@@ -109,3 +109,13 @@ def run(argv: list[str], cwd: Path, timeout: float) -> tuple[int, float, str]:
     proc = subprocess.run([sys.executable, "-m", "synthloom", *argv], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
     return proc.returncode, time.perf_counter() - t0, (proc.stdout + proc.stderr)[-2000:]
+
+
+def prepare(argv: list[str], cwd: Path) -> None:
+    """What a person does between two README commands: mark the review sample before importing it."""
+    if argv[0] == "review-import" and argv[1].endswith(".jsonl") and (cwd / argv[1]).is_file():
+        path = cwd / argv[1]
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for i, row in enumerate(rows):
+            row["verdict"] = "accept" if i % 4 else "reject"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
