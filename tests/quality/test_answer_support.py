@@ -78,3 +78,10 @@ def test_a_sentence_wrapped_in_its_file_is_offered_whole():
     assert found[0].endswith("the best jar of jam.") and found[0] in text  # whole, and still verbatim
     assert found[1:] == ["Entries close on 1 September.", "Judging starts at 10:00."][: len(found) - 1]
     assert "\n" not in answer_spans(found[0])[0]
+
+
+def test_answer_spans_do_not_start_with_a_conjunction():
+    from synthloom.generators.rag_qa import answer_spans
+
+    spans = answer_spans("Tools are booked for half a day, and the rotavator needs a 20 pound deposit.")
+    assert "The rotavator needs a 20 pound deposit." in spans and not any(s.startswith("And ") for s in spans)

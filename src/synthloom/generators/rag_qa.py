@@ -61,7 +61,7 @@ def answer_spans(sentence: str, limit: int = 8) -> list[str]:
     spans += pieces
     out = []
     for span in spans:
-        span = span.strip(" ,;:-")
+        span = re.sub(r"^(?:and|but|so|or|which|while)\s+", "", span.strip(" ,;:-"), flags=re.I)
         if len(terms(span)) < 2 or len(span) < 8:
             continue
         span = span[0].upper() + span[1:]
@@ -347,7 +347,8 @@ class RagQAGenerator:
         else:
             evidence = [str(value.get("evidence", ""))]
             answer = str(value.get("answer", "")).strip()
-        return {"question": str(value.get("question", "")).strip(), "answer": answer, "evidence": evidence,
+        # a question copied across a wrapped line of the passage keeps no line break
+        return {"question": " ".join(str(value.get("question", "")).split()), "answer": answer, "evidence": evidence,
                 "source_ids": [c.id for c in chunks], "kind": kind}
 
     def _check_row(self, row: dict[str, Any], options: list[list[str]]) -> tuple[str, str] | None:
