@@ -84,9 +84,13 @@ def test_bundled_model_values_cut_at_a_tiny_max_length_are_detected():
     llm = LlamaCppLLM()
     schema = {"type": "object", "properties": {"complaint": {"type": "string", "maxLength": 12}},
               "required": ["complaint"], "additionalProperties": False}
-    msgs = ({"role": "user", "content": "Write a long, detailed complaint about a wrong invoice as JSON."},)
+    long_one = ('{"complaint": "I was charged twice for my March subscription and nobody answered my emails '
+                'for two weeks, so I want the duplicate payment refunded now."}')
+    msgs = ({"role": "user", "content": "Write a customer's complaint about a billing problem, as JSON."},
+            {"role": "assistant", "content": long_one},
+            {"role": "user", "content": "Write another customer's complaint about a billing problem, as JSON."})
     results = llm.generate_sync([GenerationRequest(messages=msgs, json_schema=schema, max_tokens=40,
-                                                   temperature=0.8, seed=s) for s in range(3)])
+                                                   temperature=0.8, seed=s) for s in range(4)])
     cut = [r for r in results if r.truncated]
     assert cut, [r.text for r in results]
     for r in cut:
