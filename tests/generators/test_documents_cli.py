@@ -39,17 +39,20 @@ def test_bad_input_exits_2_with_one_clear_message(tmp_path):
 
 
 def qa_model(req):
-    props = req.json_schema["properties"]
+    from synthloom.quality.answer_support import key_terms
+
+    schema = req.json_schema
+    props = schema.get("properties") or schema["anyOf"][0]["properties"]  # factual: one branch per sentence
     if "verdict" in props:
         return {"verdict": "no" if "whether a passage answers" in req.messages[0]["content"] else "yes"}
     n = len(req.messages[-1]["content"]) + req.seed % 997
     if "evidence_1" in props:
         e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][0]
-        return {"evidence_1": e1, "evidence_2": e2, "question": f"Which two rules apply, case {n} of plans?",
+        return {"evidence_1": e1, "evidence_2": e2, "question": f"Which two rules apply, case {n} of {key_terms(e1)[0]}?",
                 "answer": e1[:60]}
     if "evidence" in props:
-        e = props["evidence"]["enum"][0]
-        return {"evidence": e, "question": f"What does section {n} say about {e.split()[1]}?", "answer": e[:50]}
+        e = props["evidence"]["const"]
+        return {"evidence": e, "question": f"What does section {n} say about {key_terms(e)[0]}?", "answer": e[:50]}
     return {"question": f"Is there a discount number {n} for students?"}
 
 

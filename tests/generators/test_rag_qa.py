@@ -35,6 +35,9 @@ QUESTIONS = [
     "How long do API tokens last?", "Is a prorated charge made for new users?",
 ]
 
+UNANSWERABLE = ["Can I pay the Team plan with PayPal?", "Is there a student discount on yearly plans?",
+                "Does the mobile app work on smartwatches?", "Which datacenter hosts Frankfurt customers?"]
+
 
 class Model:
     """Answers each kind of request plausibly; knobs make it misbehave."""
@@ -45,7 +48,8 @@ class Model:
         self.n = 0
 
     def __call__(self, req):
-        props = req.json_schema["properties"]
+        schema = req.json_schema
+        props = schema.get("properties") or schema["anyOf"][-1]["properties"]  # factual: one branch per sentence
         system = req.messages[0]["content"]
         if "verdict" in props:
             return {"verdict": self.answerable if "whether a passage answers" in system else self.verdict}
@@ -53,11 +57,22 @@ class Model:
         q = self.question or QUESTIONS[self.n % len(QUESTIONS)]
         if "evidence_1" in props:
             e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][-1]
-            return {"evidence_1": e1, "evidence_2": e2, "question": q, "answer": e1.split(",")[0] + "; " + e2[:30]}
+            return {"evidence_1": e1, "evidence_2": e2, "question": about(q, e1),
+                    "answer": e1.split(",")[0] + "; " + e2[:30]}
         if "evidence" in props:
-            e = self.evidence or props["evidence"]["enum"][-1]
-            return {"evidence": e, "question": q, "answer": self.answer or e[:40]}
-        return {"question": q}
+            e = self.evidence or props["evidence"]["const"]
+            return {"evidence": e, "question": about(q, e), "answer": self.answer or e[:40]}
+        # an unanswerable question asks about something the knowledge base never mentions
+        return {"question": self.question or UNANSWERABLE[self.n % len(UNANSWERABLE)]}
+
+
+def about(question, evidence):
+    """The question, tied to its evidence by one of the evidence's key terms (as a real question is)."""
+    from synthloom.quality.answer_support import key_terms, question_meets_evidence
+
+    if question_meets_evidence(question, [evidence]):
+        return question
+    return f"{question[:-1]} regarding {key_terms(evidence)[0]}?"
 
 
 def run_slots(gen, model, slots, seed=0):
@@ -90,8 +105,12 @@ def test_rows_of_each_kind_with_verbatim_evidence():
         if r.data["kind"] == "unanswerable":
             assert r.data["evidence"] == [] and r.data["answer"] == cfg().unanswerable_answer
     # evidence is constrained to the chunk's sentences by the request schema
-    factual_req = next(q for q in llm.requests if "evidence" in q.json_schema["properties"])
-    assert factual_req.json_schema["properties"]["evidence"]["enum"]
+    factual_req = next(q for q in llm.requests if "anyOf" in q.json_schema)
+    branches = factual_req.json_schema["anyOf"]
+    assert len(branches) > 1 and all(b["properties"]["evidence"]["const"] for b in branches)
+    # ... and the answer is a span of the chosen sentence
+    for b in branches:
+        assert all(a.lower()[:-1] in b["properties"]["evidence"]["const"].lower() for a in b["properties"]["answer"]["enum"])
     # personas and phrasings vary
     assert len({r.meta["persona"] for r in recs}) > 2 and len({r.meta["phrasing"] for r in recs}) > 2
 
@@ -111,7 +130,7 @@ def test_judge_no_rejects_unsupported_answers():
     assert out[0].reason == "judge_unusable"
     out, llm = run_slots(build_generator(cfg(kinds={"factual": 1}, judge=False), Path(".")), Model(verdict="no"),
                          range(2))
-    assert all(isinstance(r, Record) for r in out) and all("verdict" not in q.json_schema["properties"]
+    assert all(isinstance(r, Record) for r in out) and all("verdict" not in q.json_schema.get("properties", {})
                                                           for q in llm.requests)
 
 
@@ -145,8 +164,8 @@ def test_fabricated_evidence_and_copied_questions_are_rejected():
 
 
 def test_near_duplicate_questions_are_dropped():
-    gen = build_generator(cfg(kinds={"factual": 1}), Path("."))
-    out, _ = run_slots(gen, Model(question="How long are deleted files kept in the trash?"), range(3))
+    gen = build_generator(cfg(kinds={"unanswerable": 1}), Path("."))
+    out, _ = run_slots(gen, Model(question="Can I pay the Team plan with PayPal?"), range(3))
     assert isinstance(out[0], Record)
     assert [r.reason for r in out[1:]] == ["near_duplicate_question"] * 2
     assert all(r.stage == "dedup" for r in out[1:])
@@ -161,8 +180,8 @@ def test_injection_in_the_knowledge_base_stays_quoted(tmp_path):
     gen = build_generator(QATechnique.model_validate({"technique": "qa", "docs": str(tmp_path),
                                                       "kinds": {"factual": 1}, "min_chunk_chars": 10}), Path("."))
     _, llm = run_slots(gen, Model(), range(4))
-    reqs = [q for q in llm.requests if "evidence" in q.json_schema["properties"]]
-    schemas = {json.dumps(sorted(q.json_schema["properties"])) for q in reqs}
+    reqs = [q for q in llm.requests if "anyOf" in q.json_schema]
+    schemas = {json.dumps(sorted(b["properties"])) for q in reqs for b in q.json_schema["anyOf"]}
     assert schemas == {json.dumps(["answer", "evidence", "question"])}
     system = {q.messages[0]["content"] for q in reqs}
     assert len(system) == 1

@@ -11,7 +11,8 @@ from synthloom.config.documents import DocumentsTechnique
 from synthloom.errors import RecipeError
 from synthloom.generators import build_generator
 from synthloom.generators.base import GenContext
-from synthloom.generators.synthetic_documents import record_lines, trim_document
+from synthloom.llm import runaway
+from synthloom.generators.synthetic_documents import LABEL_TRIES, record_lines, trim_document
 from synthloom.records import Record, Rejection
 
 SCHEMA = {
@@ -52,7 +53,9 @@ def test_label_then_document_then_check():
     assert rec.data == {"document": GOOD_DOC, "label": LABEL}
     assert rec.meta["attributes"]["tone"] in ("formal", "friendly")
     label_req, write_req = llm.requests
-    assert label_req.json_schema == SCHEMA and write_req.json_schema is None
+    # the label is decoded under the shared runaway defences: real dates, identifier-like ids, few decimals
+    assert label_req.json_schema == runaway.attempt_schema(SCHEMA, 0) and write_req.json_schema is None
+    assert label_req.json_schema["properties"]["date"]["pattern"] == runaway.DATE_PATTERN
     # the label reaches the writer inside a <record> block, one value per line
     assert "<record>\nnumber: INV-7" in write_req.messages[-1]["content"]
     assert "customer: Harbor Bakery" in write_req.messages[-1]["content"]
@@ -85,8 +88,12 @@ def test_exact_match_mode_is_stricter():
 def test_label_rules_and_derived_fields():
     bad_sum = {**LABEL, "total": 9.0}
     rules = [{"rule": "sum", "items": "items[].amount", "total": "total"}]
-    (rej,) = produce(build_generator(cfg(rules=rules), Path(".")), scripted(bad_sum, GOOD_DOC))
-    assert rej.reason == "rule:sum" and rej.detail.startswith("label:")
+    llm = scripted(bad_sum, GOOD_DOC)
+    rejections = produce(build_generator(cfg(rules=rules), Path(".")), llm)
+    # a bad label is retried down the narrowing ladder (LABEL_TRIES), each try kept with its reason
+    assert [r.reason for r in rejections] == ["rule:sum"] * LABEL_TRIES
+    assert all(r.detail.startswith("label:") for r in rejections)
+    assert len(llm.requests) == LABEL_TRIES and all(r.json_schema is not None for r in llm.requests)
     derive = [{"field": "items[].amount", "product": ["qty", "price"]}, {"field": "total", "sum": "items[].amount"}]
     wrong = {**LABEL, "items": [{"qty": 2, "price": 3.5, "amount": 1.0}], "total": 9.0}
     llm = scripted(wrong, GOOD_DOC)

@@ -335,3 +335,15 @@ async def test_max_completion_tokens_and_unsupported_temperature_are_learnt(serv
     last = server.bodies[-1]
     assert last["max_completion_tokens"] == 512 and "max_tokens" not in last and "temperature" not in last
     assert server.bodies[2]["max_completion_tokens"] == 33
+
+
+async def test_a_value_at_its_max_length_is_marked_truncated(server):
+    """A server that enforces the schema closes a string at maxLength; the result names the field."""
+    bounded = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 12}}, "required": ["text"]}
+    llm = make(server)
+    server.content = '{"text": "Please refun"}'
+    [cut] = await llm.generate([chat(json_schema=bounded)])
+    server.content = '{"text": "Refund me"}'
+    [whole] = await llm.generate([chat("again", json_schema=bounded)])
+    await llm.aclose()
+    assert cut.truncated == ("text",) and whole.truncated == ()

@@ -14,6 +14,7 @@ from ..generators.base import GenContext
 from ..quality.base import GateContext, admit
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
+from .projection import default_attempts, projection
 from .store import RunStore
 from .ray_executor import WorkerLost
 from .writer import BatchWriter
@@ -160,7 +161,8 @@ async def arun(
             g.llm = CachedLLM(guard(gate_llms[-1]), store, meter, writer)
 
     target = recipe.count
-    max_slots = recipe.engine.attempts_for(target)
+    max_slots = recipe.engine.max_attempts or default_attempts(target, getattr(generator, "expected_yield", None))
+    first_slots, first_accepted, projected = len(done), len(accepted), False
     progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots,
                         cost=prior_cost if prices else None)
     stop: dict[str, str] = {}
@@ -215,6 +217,13 @@ async def arun(
         progress.calls, progress.cache_hits = meter.calls, meter.cache_hits
         progress.cost = prior_cost + meter.cost if prices else None
         progress.limit = limit_text([base_llm, judge_llm, *gate_llms])
+        nonlocal projected
+        if not projected:  # say early, once, when the budget cannot reach the target at this yield
+            note = projection(len(accepted) - first_accepted, progress.slots_done - first_slots,
+                              target - first_accepted, max_slots - first_slots)
+            if note is not None:
+                projected = True
+                log.warning("%s", note)
         if on_progress:
             on_progress(progress)
 

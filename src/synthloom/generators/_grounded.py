@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..sources import ChunkOptions, Corpus, load_corpus, require_chunks
+from .schema_io import limits_in_words
 from .base import parse_object  # noqa: F401  (re-exported: shared with the schema technique)
 
 
@@ -56,6 +57,8 @@ def outline(schema: dict[str, Any], limit: int = 40) -> list[str]:
                 bits.append(str(sub["description"])[:160])
             if sub.get("enum"):
                 bits.append("one of: " + ", ".join(map(str, sub["enum"][:12])))
+            if limits_in_words(sub):
+                bits.append(limits_in_words(sub))
             out.append(": ".join(bits[:1]) + (": " + "; ".join(bits[1:]) if len(bits) > 1 else ""))
             if t == "object":
                 walk(sub, path + ".", depth + 1)

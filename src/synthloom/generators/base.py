@@ -79,4 +79,33 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
     if not isinstance(value, dict):
         return None, Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
                                raw=result.text, meta=meta)
+    if getattr(result, "truncated", None):
+        return None, truncated_rejection(result, value, meta)
+    from ..llm.runaway import placeholder_paths
+
+    placeholders = placeholder_paths(value)
+    if placeholders:
+        from ..llm.constrain import value_at
+
+        shown = ", ".join(f"{p}={value_at(value, p)!r}" for p in placeholders[:4])
+        return None, Rejection(stage="validate", reason="placeholder_value",
+                               detail=f"placeholder instead of data: {shown}", data=value, raw=result.text,
+                               meta=meta)
     return value, None
+
+
+def truncated_rejection(result: GenerationResult, value: Any, meta: dict[str, Any]) -> Rejection:
+    """A value the decoder closed at its maxLength/maxItems bound (``result.truncated``): cut off, not complete."""
+    paths = list(result.truncated)
+    tail = ""
+    from ..llm.constrain import value_at
+
+    cut = value_at(value, paths[0])
+    if isinstance(cut, str):
+        tail = f": ...{cut[-60:]!r}"
+    elif isinstance(cut, list):
+        tail = f": {len(cut)} items"
+    detail = (f"{', '.join(paths)} cut off at the schema's length bound{tail}"
+              " (the model wanted to write more; the decoder closed the value)")
+    return Rejection(stage="validate", reason="truncated_value", detail=detail, data=value, raw=result.text,
+                     meta={**meta, "truncated_fields": paths})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.schema_gen import SchemaTechnique
-from ..llm.structured import DEFAULT_LADDER, Ladder, decoding_schema
+from ..llm import runaway
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
@@ -23,11 +23,13 @@ from .base import GenContext, parse_object
 from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
 
 MAX_SHOTS = 3
-# The first try decodes the schema with no caps on strings or arrays, but with unbounded
-# numbers kept below 1e9 and open objects that declare their properties closed: a small
-# model otherwise writes digit after digit (or invents property after property) until
-# max_tokens cuts the JSON off. Records are still validated against the schema as written.
-FIRST_TRY = Ladder(max_string=None, max_items=None, minimal=False, temperature=1.0)
+# The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with
+# the shared runaway defences (llm/runaway.py: numbers below 1e9 with few decimals, real dates,
+# identifier-like ids, open objects closed); retries walk the narrowing ladder, whose caps on free
+# strings and lists come from the examples where there are any. Records are still validated against
+# the schema as written, and a value the decoder closed at its length bound is rejected
+# (`truncated_value`) and retried.
+FIRST_TRY = runaway.FIRST_TRY
 
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
@@ -66,6 +68,7 @@ class SchemaGenerator:
         self._asks: dict[tuple[tuple[str, str], ...], str] = {}
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+        self._hints = runaway.length_hints(self.schema, config.examples)
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:
@@ -127,7 +130,7 @@ class SchemaGenerator:
     def _first_try(self, attributes: dict[str, str]) -> dict[str, Any]:
         key = tuple(attributes.items())
         if key not in self._first:  # one narrowing per attribute combination, not per slot
-            self._first[key] = decoding_schema(self.schema_for(attributes), FIRST_TRY)
+            self._first[key] = runaway.attempt_schema(self.schema_for(attributes), 0, self._hints)
         return self._first[key]
 
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
@@ -165,8 +168,9 @@ class SchemaGenerator:
         out: list[Record | Rejection] = []
         for attempt in range(1 + self.config.retries):
             if attempt:
-                rung = DEFAULT_LADDER[min(attempt, len(DEFAULT_LADDER)) - 1]
-                req = replace(req, json_schema=decoding_schema(self.schema_for(meta["attributes"]), rung),
+                rung = runaway.rung_for(attempt)
+                req = replace(req, json_schema=runaway.attempt_schema(self.schema_for(meta["attributes"]), attempt,
+                                                                      self._hints),
                               temperature=min(req.temperature, rung.temperature),
                               seed=ctx.request_seed(slot, attempt))
             (result,) = await ctx.llm.generate([req])

@@ -138,5 +138,35 @@ def field_summary(schema: dict[str, Any], limit: int = 40) -> list[str]:
             bits.append(f"{str(sub['description'])[:160]}")
         if sub.get("enum"):
             bits.append("one of: " + ", ".join(map(str, sub["enum"][:12])))
+        limits = limits_in_words(sub)
+        if limits:
+            bits.append(f"({limits})")
         out.append(" ".join(bits))
     return out
+
+
+def limits_in_words(sub: dict[str, Any]) -> str:
+    """A field's length limits as a model reads them: "at most 80 characters", "1 to 3 items".
+
+    Stated in the prompt so that the model plans a value that fits; a value the decoder has to close
+    at its bound is cut off (rejected as ``truncated_value``).
+    """
+    if not isinstance(sub, dict) or "enum" in sub or "const" in sub:
+        return ""
+    bits = []
+    lo, hi = sub.get("minLength"), sub.get("maxLength")
+    if _number(hi):
+        kind = "a short line, " if hi <= 100 else ("a few sentences, " if hi <= 600 else "")
+        bits.append(f"{kind}{f'{lo} to ' if _number(lo) and lo > 1 else 'at most '}{hi} characters")
+    elif _number(lo) and lo > 1:
+        bits.append(f"at least {lo} characters")
+    lo, hi = sub.get("minItems"), sub.get("maxItems")
+    if _number(hi):
+        bits.append(f"{f'{lo} to ' if _number(lo) and lo > 0 else 'at most '}{hi} items")
+    elif _number(lo) and lo > 0:
+        bits.append(f"at least {lo} items")
+    # number ranges are not stated: the decoder enforces them, and a small model told "between 1 and
+    # 100000" writes 100000
+    if sub.get("format") == "date":
+        bits.append("a real calendar date, YYYY-MM-DD")
+    return ", ".join(bits)

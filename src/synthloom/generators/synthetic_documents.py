@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
+from ..llm import runaway
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.entities import apply_derive, leaves, recoverable_problem, validate_object
@@ -35,7 +36,16 @@ from .extraction import extraction_messages
 from .schema_io import load_schema, validator
 
 MAX_SHOTS = 2
+LABEL_TRIES = 3  # a label that fails to parse, is cut at a bound or breaks a rule is retried down the ladder
 
+
+BUILTIN_WRITE_SHOT = {
+    "style": {},
+    "label": {"order_id": "SO-1182", "order_date": "2023-03-07", "customer": "Lakeside Dental Clinic",
+              "items": 3, "amount": 412.5},
+    "document": "ORDER CONFIRMATION\nOrder id: SO-1182\nOrder date: 2023-03-07\nCustomer: Lakeside Dental Clinic\n"
+                "Items: 3\nAmount: 412.5\nThank you for your business.",
+}
 
 WRITE_STOPS = ("</record>", "<record>", "\nOutput:", "\nStyle:")
 
@@ -73,11 +83,14 @@ def record_lines(label: Any) -> str:
 
 class SyntheticDocumentsGenerator:
     technique = "documents"
+    # accepted per attempt on the bundled model (docs/benchmarks_readme_commands.md); sets the default budget
+    expected_yield = 0.33
 
     def __init__(self, config: DocumentsTechnique, base_dir: Path) -> None:
         self.config = config
         self.schema = load_schema(config.json_schema, base_dir, "generate.schema")
         self.validator = validator(self.schema)
+        self._hints = runaway.length_hints(self.schema, [ex["label"] for ex in config.examples])
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
                                                                    "write_user")}
         for i, ex in enumerate(config.examples):
@@ -97,6 +110,13 @@ class SyntheticDocumentsGenerator:
                 {"role": "user", "content": self._label_user(style if isinstance(style, dict) else {})},
                 {"role": "assistant", "content": json.dumps(ex["label"], ensure_ascii=False)},
             ]
+        # Without the user's examples a small model writes nothing, or "Line 1:" (5 of 22 documents in
+        # the issue): one generic shot on another record shows the form (record in, document out). Only
+        # for the writing step: a label shot's values would be copied into the labels.
+        builtin = {**BUILTIN_WRITE_SHOT, "document": BUILTIN_WRITE_SHOT["document"].replace(
+            "ORDER CONFIRMATION", str(dt).upper())}
+        for ex in shots or [builtin]:
+            style = ex.get("style") or ex.get("attributes") or {}
             self._write_shots += [
                 {"role": "user", "content": self._write_user(ex["label"], style)},
                 {"role": "assistant", "content": str(ex["document"]).strip()},
@@ -136,26 +156,42 @@ class SyntheticDocumentsGenerator:
             "attributes": attributes,
             "slot": slot,
         }
-        label_seed, write_seed = ctx.request_seed(slot, 0), ctx.request_seed(slot, 1)
-        meta["seed"] = label_seed
-        label_req = GenerationRequest(
-            messages=(
-                {"role": "system", "content": self._label_system}, *self._label_shots,
-                {"role": "user", "content": self._label_user(attributes)},
-            ),
-            json_schema=self.schema, seed=label_seed, **sampled(cfg.label_sampling),
-        )
-        (label_res,) = await ctx.llm.generate([label_req])
-        meta["model"] = label_res.model
-        label, rejection = parse_object(label_res, meta)
-        if rejection is not None:
-            return [rejection]
-        if cfg.derive:
-            label = apply_derive(label, cfg.derive)
-        problem = validate_object(label, validator=self.validator, rules=cfg.rules)
-        if problem is not None:
-            return [Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
-                              data={"label": label}, raw=label_res.text, meta=meta)]
+        write_seed = ctx.request_seed(slot, 1)
+        out: list[Record | Rejection] = []
+        label = None
+        messages = ({"role": "system", "content": self._label_system}, *self._label_shots,
+                    {"role": "user", "content": self._label_user(attributes)})
+        for attempt in range(LABEL_TRIES):
+            # the first try under the shared runaway defences, then the narrowing ladder (llm/runaway.py)
+            label_seed = ctx.request_seed(slot, 0 if attempt == 0 else 100 + attempt)
+            meta["seed"] = label_seed
+            rung = runaway.rung_for(attempt)
+            label_req = GenerationRequest(
+                messages=messages, json_schema=runaway.attempt_schema(self.schema, attempt, self._hints),
+                seed=label_seed, **sampled(cfg.label_sampling, temperature=min(cfg.label_sampling.temperature,
+                                                                                rung.temperature)),
+            )
+            (label_res,) = await ctx.llm.generate([label_req])
+            meta["model"] = label_res.model
+            label_meta = {**meta, "label_attempt": attempt + 1}
+            label, rejection = parse_object(label_res, label_meta)
+            if rejection is None:
+                if cfg.derive:
+                    label = apply_derive(label, cfg.derive)
+                problem = validate_object(label, validator=self.validator, rules=cfg.rules)
+                twins = runaway.same_party(label) if problem is None else None
+                if twins is not None:  # seller == buyer: one party invented twice
+                    problem = ("same_value", f"{twins[0]} and {twins[1]} are both {label[twins[0]]!r}")
+                if problem is not None:
+                    rejection = Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
+                                          data={"label": label}, raw=label_res.text, meta=label_meta)
+            if rejection is None:
+                meta["label_attempt"] = attempt + 1
+                break
+            out.append(rejection)
+            label = None
+        if label is None:
+            return out
 
         write_req = GenerationRequest(
             messages=(
@@ -167,19 +203,19 @@ class SyntheticDocumentsGenerator:
         (doc_res,) = await ctx.llm.generate([write_req])
         meta["write_seed"] = write_seed
         if not doc_res.ok:
-            return [Rejection(stage="parse", reason="backend_error", detail=str(doc_res.error)[:300],
+            return out + [Rejection(stage="parse", reason="backend_error", detail=str(doc_res.error)[:300],
                               data={"label": label}, meta=meta)]
         truncated = doc_res.finish_reason == "length"
         document = trim_document(doc_res.text, truncated)
         meta["truncated"] = truncated
         if len(document) < 20:
-            return [Rejection(stage="parse", reason="empty_document", detail=f"document too short: {document!r}",
+            return out + [Rejection(stage="parse", reason="empty_document", detail=f"document too short: {document!r}",
                               data={"label": label}, raw=doc_res.text, meta=meta)]
         problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
         if problem is not None:
-            return [Rejection(stage="validate", reason=problem[0], detail=problem[1],
+            return out + [Rejection(stage="validate", reason=problem[0], detail=problem[1],
                               data={"document": document, "label": label}, raw=doc_res.text, meta=meta)]
-        return [Record(data=self.record_data(document, label), meta=meta)]
+        return out + [Record(data=self.record_data(document, label), meta=meta)]
 
     def record_data(self, document: str, label: dict[str, Any]) -> dict[str, Any]:
         if self.config.emit == "messages":

@@ -31,7 +31,8 @@ import numpy as np
 
 from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
-from .constrain import ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer, runaway_continuation
+from .constrain import (ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer, runaway_continuation,
+                        truncated_values)
 from .model_files import model_identity, resolve_model
 from .render import choose_style, render_request
 from .types import GenerationRequest, GenerationResult
@@ -319,6 +320,7 @@ class LlamaCppLLM:
         lib = m.lib
         deadline = t0 + self.request_timeout_s if self.request_timeout_s else None
         out = bytearray()
+        overridden: list[tuple[int, int]] = []  # byte spans of tokens the grammar chose, not the model
         gen_tokens: list[int] = []
         cut_by = "max_tokens"
         n_gen = 0
@@ -331,11 +333,19 @@ class LlamaCppLLM:
                     if loop is not None and constraint.forbid(loop):
                         log.debug("broke a repetition loop at token %d", len(gen_tokens))
                     only = constraint.only_allowed()
+                    logits = m.logits_row()
+                    # the model's own top choice: when the grammar masks it, this token was not the
+                    # model's free choice (e.g. a string closed at its maxLength: see truncated_values)
+                    top = int(np.argmax(logits))
                     if only is not None:
                         token = only
+                        free = top == only
                     else:
-                        constraint.apply_mask(m.logits_row())
+                        free = constraint.allows(top)
+                        constraint.apply_mask(logits)
                         token = int(lib.llama_sampler_sample(chain, m.ctx, -1))
+                    if not free:
+                        overridden.append((len(out), len(out) + len(m.piece(token))))
                 else:
                     token = int(lib.llama_sampler_sample(chain, m.ctx, -1))
                 if m.is_eog(token):
@@ -357,6 +367,7 @@ class LlamaCppLLM:
                     for ff in forced[: budget - n_gen]:
                         batch.append(ff)
                         gen_tokens.append(ff)
+                        overridden.append((len(out), len(out) + len(m.piece(ff))))
                         out += m.piece(ff)
                         n_gen += 1
                     if constraint.is_stopped():
@@ -381,8 +392,11 @@ class LlamaCppLLM:
 
         text = out.decode("utf-8", "replace")
         parsed, error = None, None
+        truncated: tuple[str, ...] = ()
         if req.json_schema is not None:
             parsed, error = _parse_json(text, finish, cut_by)
+            if constraint is not None and parsed is not None:
+                truncated = truncated_values(text, parsed, req.json_schema, overridden)
         return GenerationResult(
             text=text,
             parsed=parsed,
@@ -392,6 +406,7 @@ class LlamaCppLLM:
             latency_s=time.perf_counter() - t0,
             model=self._identity,
             error=error,
+            truncated=truncated,
         )
 
 

@@ -48,6 +48,7 @@ import yarl
 from ..config.models import OpenAIModel
 from ..errors import BackendAuthError, BackendConnectionError, BackendError, RecipeError
 from .adaptive import AdaptiveLimit
+from .constrain import truncated_values
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -454,8 +455,11 @@ class OpenAICompatLLM:
         parsed = parse_json_text(text) if req.json_schema is not None else None
         details = usage.get("prompt_tokens_details")  # OpenAI and vLLM report prompt-cache hits here
         cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+        # a server that enforces the schema closes a value at its maxLength/maxItems bound; it cannot
+        # tell us whether the model wanted more, so every value exactly at its bound counts as cut
+        truncated = truncated_values(text, parsed, req.json_schema) if parsed is not None else ()
         return GenerationResult(text=text, parsed=parsed, finish_reason=finish,
                                 prompt_tokens=usage.get("prompt_tokens") or 0,
                                 completion_tokens=usage.get("completion_tokens") or 0,
                                 latency_s=latency, model=self._identity, error=error,
-                                cached_prompt_tokens=cached if isinstance(cached, int) else 0)
+                                cached_prompt_tokens=cached if isinstance(cached, int) else 0, truncated=truncated)

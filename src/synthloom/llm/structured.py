@@ -53,6 +53,9 @@ class Ladder:
     minimal: bool  # required properties only
     temperature: float
     round_numbers: bool = False  # numbers with at most two decimals
+    # plausible values as a person writes them: real dates, identifier-like ids, few decimals
+    # (``runaway.plausible``); on for the techniques, off for bare schema coverage
+    realistic: bool = False
 
 NUMBER_BOUND = 10**9  # |unbounded numbers| stay below this: no runaway digit strings
 
@@ -148,9 +151,16 @@ def _closed_form(node: dict) -> bool:
     return int(node.get("minProperties", 0) or 0) <= len(required)
 
 
-def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
-    """A narrowed copy of the schema for the decoder (see the module docstring)."""
+def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
+                    hints: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """A narrowed copy of the schema for the decoder (see the module docstring).
+
+    ``hints``: the longest string / list the user's examples hold per schema path
+    (``runaway.length_hints``); a free string or list is capped from them rather than from the rung.
+    """
     out = copy.deepcopy(dict(schema))
+    if rung.realistic:
+        from .runaway import cap_from_hint, plausible
 
     keep_open, ref_targets = _keep_open(out)
 
@@ -164,8 +174,14 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
         types = _types(node)
         free_string = ("string" in types and not any(k in node for k in ("enum", "const", "format", "pattern",
                                                                           "maxLength")))
-        if rung.max_string and free_string and int(node.get("minLength", 0) or 0) <= rung.max_string:
+        hint = hints.get(path) if hints and rung.realistic else None
+        if free_string and hint and rung.max_string:
+            node["maxLength"] = max(cap_from_hint(hint, "string", rung), int(node.get("minLength", 0) or 0))
+        elif rung.max_string and free_string and int(node.get("minLength", 0) or 0) <= rung.max_string:
             node["maxLength"] = rung.max_string
+        if rung.realistic:
+            parent, _, name = path.rpartition("/")
+            plausible(node, name if parent.endswith("/properties") else None, rung)
         if types & {"integer", "number"} and "enum" not in node and "const" not in node:
             lo = node.get("minimum", node.get("exclusiveMinimum"))
             hi = node.get("maximum", node.get("exclusiveMaximum"))
@@ -181,7 +197,8 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder) -> dict[str, Any]:
         if rung.minimal and "array" in types and not any(k in node for k in ("items", "prefixItems", "contains")):
             node["items"] = {"type": "string", "maxLength": rung.max_string or 30}
         if rung.max_items and "array" in types and "maxItems" not in node:
-            node["maxItems"] = max(rung.max_items, int(node.get("minItems", 0) or 0))
+            cap = cap_from_hint(hint, "array", rung) if hint and rung.realistic else rung.max_items
+            node["maxItems"] = max(cap, int(node.get("minItems", 0) or 0))
         if id(node) in keep_open:
             return  # closing an allOf branch would reject the other branches' properties
         if "object" in types and isinstance(node.get("properties"), dict) and _closed_form(node):

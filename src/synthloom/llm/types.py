@@ -58,6 +58,9 @@ class GenerationResult:
     cached: bool = False
     error: str | None = None  # set when this one request failed after retries
     cached_prompt_tokens: int = 0  # prompt tokens the server served from its own prompt cache (billed lower)
+    # field paths ("subject", "items[2]") of values the decoder ended at their maxLength/maxItems
+    # bound rather than by the model's choice: cut-off values, though the JSON is valid
+    truncated: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -93,5 +96,6 @@ def result_to_json(r: GenerationResult) -> bytes:
             "model": r.model,
             "error": r.error,
             **({"cached_prompt_tokens": r.cached_prompt_tokens} if r.cached_prompt_tokens else {}),
+            **({"truncated": list(r.truncated)} if r.truncated else {}),
         }
     )

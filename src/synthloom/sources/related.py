@@ -37,12 +37,27 @@ def terms(text: str) -> list[str]:
     return out
 
 
+def _logical_lines(para: str) -> list[str]:
+    """A paragraph's lines with hard-wrapped continuations joined (keeping the newline, so that a
+    sentence stays a verbatim substring of its chunk); list items, headings and table rows stay apart.
+    Without this, a sentence wrapped in the file was offered as evidence cut at the line end
+    ("... prizes for the heaviest marrow, the longest")."""
+    out: list[str] = []
+    for line in para.split("\n"):
+        starts_item = re.match(r"\s*([-*•#|>]|\d+[.)]\s)", line) is not None
+        if out and line.strip() and not starts_item and out[-1].strip() and not out[-1].lstrip().startswith(("#", "|")):
+            out[-1] += "\n" + line
+        else:
+            out.append(line)
+    return out
+
+
 def sentences(text: str, min_chars: int = 25, limit: int = 40) -> list[str]:
     """Sentences (and list lines) of a chunk, headings and fragments dropped, in order, without repeats."""
     out: list[str] = []
     seen: set[str] = set()
     for para in re.split(r"\n\s*\n", text):
-        for line in para.split("\n"):
+        for line in _logical_lines(para):
             line = line.strip().lstrip("-*• ").strip()
             if not line or line.startswith("#"):
                 continue

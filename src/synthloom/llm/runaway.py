@@ -1,0 +1,140 @@
+"""Defences against runaway values, shared by every technique that decodes JSON.
+
+A small model under a JSON grammar does not stop on its own where a person would: an
+unbounded number gets digit after digit (``9321935935949928881966...``), a free string or
+list goes on until ``max_tokens`` cuts the JSON off, an identifier becomes ``${:d}`` and a
+date ``0260-10-13``. The decoding schema (``structured.decoding_schema``) narrows the
+schema as written, and with ``Ladder.realistic`` also applies what is here:
+
+- numbers: unbounded ones stay below 1e9 (in ``decoding_schema``), and free ``number``
+  values have at most two decimals, so no run of fraction digits (``4033.8834``, ``1.000000009...``);
+- dates (``format: date`` strings with no pattern): real calendar dates, 1950-2049;
+- identifiers (a string property named ``id``, ``*_id``, ``*_number``, ``*_no``, ``code``,
+  ``ref``...): letters, then digits, with separators: ``AP-0093``, ``INV/2024/17``, not
+  ``${:d}`` or forty digits.
+
+Records are still validated against the schema as written: these only narrow it. Every
+technique gets them the same way, from ``attempt_schema`` (first try, then the ladder).
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+from .structured import DEFAULT_LADDER, Ladder, decoding_schema
+
+# 1950-01-01 .. 2049-12-31, every month's real days (29 February allowed in any year; the
+# record is still checked with format: date afterwards)
+DATE_PATTERN = (r"^(19[5-9][0-9]|20[0-4][0-9])-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])"
+                r"|(0[13-9]|1[0-2])-30|(0[13578]|1[02])-31)$")
+ID_PATTERN = r"^[A-Z]{0,4}[-/#]?[0-9]{3,8}([-/][0-9A-Z]{1,8})?$"
+_ID_NAME = re.compile(r"(^|_)(id|number|no|num|code|ref|reference|sku)$", re.IGNORECASE)
+_NOT_ID = re.compile(r"phone|mobile|fax|zip|postal|account|iban|card|street|house", re.IGNORECASE)
+
+FIRST_TRY = Ladder(max_string=None, max_items=None, minimal=False, temperature=1.0, realistic=True)
+RETRY_LADDER = tuple(Ladder(r.max_string, r.max_items, r.minimal, r.temperature, r.round_numbers, realistic=True)
+                     for r in DEFAULT_LADDER)
+
+
+def identifier_like(name: str) -> bool:
+    return bool(_ID_NAME.search(name)) and not _NOT_ID.search(name)
+
+
+def plausible(node: dict[str, Any], name: str | None, rung: Ladder) -> None:
+    """Narrow one subschema (in place) so that its value cannot run away (see the module docstring)."""
+    types = node.get("type")
+    types = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
+    fixed = any(k in node for k in ("enum", "const", "pattern"))
+    if "number" in types and not fixed and "multipleOf" not in node:
+        node["multipleOf"] = 0.01  # amounts, prices, measures: two decimals read as a person writes them
+    if types != {"string"} or fixed:
+        return
+    lo = int(node.get("minLength", 0) or 0)
+    hi = node.get("maxLength")
+    if node.get("format") == "date" and lo <= 10 and (hi is None or hi >= 10):
+        node["pattern"] = DATE_PATTERN
+        node.pop("format")  # the grammar uses the pattern; the record is validated with the format
+    elif name and "format" not in node and identifier_like(name) and lo <= 3 and (hi is None or hi >= 4):
+        node["pattern"] = ID_PATTERN
+        if hi is None or hi > 22:
+            node["maxLength"] = 22
+
+
+def length_hints(schema: Mapping[str, Any], examples: list[Any]) -> dict[str, int]:
+    """The longest string and the longest list the examples hold at each schema path
+    (``/properties/body``, ``/properties/tags``...): the ladder caps a free string or list from
+    these, not from a guess."""
+    hints: dict[str, int] = {}
+
+    def walk(value: Any, node: Any, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if isinstance(value, str):
+            hints[path] = max(hints.get(path, 0), len(value))
+        elif isinstance(value, list):
+            hints[path] = max(hints.get(path, 0), len(value))
+            if isinstance(node.get("items"), dict):
+                for v in value:
+                    walk(v, node["items"], f"{path}/items")
+        elif isinstance(value, dict) and isinstance(node.get("properties"), dict):
+            for k, v in value.items():
+                if k in node["properties"]:
+                    walk(v, node["properties"][k], f"{path}/properties/{str(k).replace('~', '~0').replace('/', '~1')}")
+
+    for ex in examples:
+        walk(ex, schema, "")
+    return hints
+
+
+def cap_from_hint(hint: int, kind: str, rung: Ladder) -> int:
+    """A bound with room above what the examples show: twice the longest string (at least 20
+    characters), the longest list plus one."""
+    if kind == "string":
+        return max(20, 2 * hint) if not rung.minimal else max(20, math.ceil(1.5 * hint))
+    return max(1, hint + (0 if rung.minimal else 1))
+
+
+def attempt_schema(schema: Mapping[str, Any], attempt: int, hints: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The decoding schema for try ``attempt`` (0: first try, then the retry ladder)."""
+    rung = FIRST_TRY if attempt == 0 else RETRY_LADDER[min(attempt, len(RETRY_LADDER)) - 1]
+    return decoding_schema(schema, rung, hints)
+
+
+def rung_for(attempt: int) -> Ladder:
+    return FIRST_TRY if attempt == 0 else RETRY_LADDER[min(attempt, len(RETRY_LADDER)) - 1]
+
+
+# Placeholder values a small model writes when it has nothing better: "XYZ", "Xxx", "N/A", "${:d}",
+# "John Doe", "company.com". Whole values only (a name that contains "Abc" is fine); words that can be
+# real values (a label "none", a business "bar") are not on the list.
+_PLACEHOLDER = re.compile(
+    r"^\s*(x{2,}[\w/-]*|xyz[\w/.-]*|abc|n/a|tbd|tba|lorem ipsum.*|john doe|jane doe|"
+    r"company(\.com)?|company name|placeholder|\$\{.*\}|\{\{.*\}\}|<[^>]*>|\[[^\]]*\])\s*$",
+    re.IGNORECASE)
+
+
+def placeholder_paths(value: Any, path: str = "") -> list[str]:
+    """Field paths of string values that are placeholders rather than data."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in placeholder_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in placeholder_paths(v, f"{path}[{i}]")]
+    if isinstance(value, str) and _PLACEHOLDER.match(value):
+        return [path or "(root)"]
+    return []
+
+
+def same_party(label: Any) -> tuple[str, str] | None:
+    """Two different name-like fields of a record with the same value (seller == buyer), or None."""
+    if not isinstance(label, dict):
+        return None
+    seen: dict[str, str] = {}
+    for key, v in label.items():
+        if not isinstance(v, str) or len(v) < 3 or not re.search(r"[A-Za-z]{3}", v) or re.search(r"\d{4}-\d", v):
+            continue
+        k = v.strip().lower()
+        if k in seen:
+            return seen[k], key
+        seen[k] = key
+    return None

@@ -1,0 +1,100 @@
+"""Answer-support checks that do not depend on the judge being a strong model.
+
+- An answer's content must come from its evidence: every number and every name in it occurs in
+  the evidence quotes, and its other content words do too (a word counts when it or its stem, the
+  first five letters, occurs there), with one word in five of slack for longer answers. "Yes: the
+  second bike is a rental bike" over evidence that never says "rental" fails, whatever a 270M judge
+  says.
+- A question shares at least one key term with its evidence.
+- An unanswerable question must ask about something the knowledge base does not mention: at least
+  one of its key terms (content words beyond generic question words) occurs nowhere in it.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..sources.related import terms
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"(?<![.!?:;]\s)(?<!^)\b[A-Z][a-zA-Z0-9&'-]+")
+_YES_NO = {"yes", "no", "not"}
+# words a question uses whatever it asks about: not key terms of its subject
+GENERIC = set("""
+many much long often soon get got use used using way ways need needs happen happens happened possible
+tell know want able allowed kind type sort thing things time times someone something anyone anything
+there their what which when where why how who whom whose does did doing done can could would should
+""".split())
+
+
+def stem(word: str) -> str:
+    return word[:5]
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".0") or "0" for n in _NUMBER.findall(text)}
+
+
+def unsupported_words(answer: str, evidence: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(strict misses: numbers and names, other content words) of ``answer`` not found in ``evidence``."""
+    ev_text = " ".join(evidence)
+    ev_terms = set(terms(ev_text))
+    ev_stems = {stem(t) for t in ev_terms}
+    ev_lower = ev_text.lower()
+
+    def found(word: str) -> bool:
+        w = word.lower()
+        return w in ev_terms or stem(w) in ev_stems or any(t.startswith(w) for t in ev_terms if len(w) >= 3)
+
+    strict = [n for n in _numbers(answer) if n not in _numbers(ev_text)]
+    for name in _NAME.findall(answer):
+        if name.lower() not in ev_lower and not found(name):
+            strict.append(name)
+    loose = [t for t in terms(answer) if t not in _YES_NO and not any(c.isdigit() for c in t) and not found(t)]
+    return strict, loose
+
+
+def answer_support_problem(answer: str, evidence: list[str]) -> tuple[str, str] | None:
+    """("answer_not_in_evidence", detail) when the answer says what its evidence does not; else None."""
+    strict, loose = unsupported_words(answer, evidence)
+    if strict:
+        return "answer_not_in_evidence", (f"{', '.join(dict.fromkeys(strict))} in the answer but not in its "
+                                          f"evidence: {answer[:120]!r}")
+    n = len([t for t in terms(answer) if t not in _YES_NO])
+    if len(loose) > n // 5:
+        return "answer_not_in_evidence", (f"the evidence does not say {', '.join(dict.fromkeys(loose))}: "
+                                          f"{answer[:120]!r}")
+    return None
+
+
+def key_terms(question: str) -> list[str]:
+    return [t for t in dict.fromkeys(terms(question)) if t not in GENERIC]
+
+
+def answerable_problem(question: str, kb_terms: set[str]) -> tuple[str, str] | None:
+    """("answerable", detail) when every key term of an 'unanswerable' question occurs in the knowledge
+    base (``kb_terms``: its content words and their stems); else None."""
+    keys = key_terms(question)
+    if not keys:
+        return None
+    absent = [t for t in keys if t not in kb_terms and stem(t) not in kb_terms]
+    if absent:
+        return None
+    return "answerable", (f"every key term of the question ({', '.join(keys[:8])}) occurs in the knowledge base; "
+                          "an unanswerable question asks about something it does not mention")
+
+
+def kb_vocabulary(texts: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for text in texts:
+        for t in terms(text):
+            out.add(t)
+            out.add(stem(t))
+    return out
+
+
+def question_meets_evidence(question: str, evidence: Iterable[str]) -> bool:
+    """Whether a question shares at least one key term (or its stem) with its evidence: a question
+    about billing over a sentence about workspaces is not answered by it."""
+    ev = kb_vocabulary(evidence)
+    return any(t in ev or stem(t) in ev for t in key_terms(question))

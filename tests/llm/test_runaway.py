@@ -1,0 +1,68 @@
+"""The shared runaway defences: real dates, identifier-like ids, few decimals, caps from the examples."""
+from __future__ import annotations
+
+import re
+
+from synthloom.generators.schema_io import field_summary, limits_in_words
+from synthloom.llm import runaway
+from synthloom.llm.structured import DEFAULT_LADDER, decoding_schema, validation_errors
+
+SCHEMA = {"type": "object", "properties": {
+    "invoice_number": {"type": "string", "maxLength": 20},
+    "invoice_date": {"type": "string", "format": "date"},
+    "phone_number": {"type": "string"},
+    "total": {"type": "number", "minimum": 1, "maximum": 100000},
+    "body": {"type": "string"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+}}
+
+
+def test_first_try_defences():
+    props = runaway.attempt_schema(SCHEMA, 0)["properties"]
+    date = re.compile(props["invoice_date"]["pattern"])
+    for ok in ("2024-02-29", "1999-12-31", "2049-06-30"):
+        assert date.match(ok)
+    for bad in ("0260-10-13", "2024-02-30", "2024-04-31", "2024-13-01", "2150-01-01"):
+        assert not date.match(bad)
+    ident = re.compile(props["invoice_number"]["pattern"])
+    assert ident.match("AP-0093") and ident.match("INV/2024/17") and ident.match("10422")
+    assert not ident.match("${:d}") and not ident.match("9" * 40) and not ident.match("#0")
+    assert "pattern" not in props["phone_number"]  # a phone number is not an identifier
+    assert props["total"]["multipleOf"] == 0.01  # no endless fraction digits
+    assert "maxLength" not in props["body"] and "maxItems" not in props["tags"]  # first try: no guessed caps
+    # the bare schema-coverage ladder stays as it was
+    assert "pattern" not in decoding_schema(SCHEMA, DEFAULT_LADDER[0])["properties"]["invoice_date"]
+
+
+def test_ladder_caps_come_from_the_examples():
+    examples = [{"body": "x" * 90, "tags": ["a", "b", "c", "d"]}, {"body": "short", "tags": []}]
+    hints = runaway.length_hints(SCHEMA, examples)
+    assert hints["/properties/body"] == 90 and hints["/properties/tags"] == 4
+    props = runaway.attempt_schema(SCHEMA, 1, hints)["properties"]
+    assert props["body"]["maxLength"] == 180 and props["tags"]["maxItems"] == 5
+    # without examples, the rung's own caps
+    assert runaway.attempt_schema(SCHEMA, 1)["properties"]["body"]["maxLength"] == DEFAULT_LADDER[0].max_string
+    # every narrowed schema still accepts only instances of the original
+    assert not validation_errors({"invoice_date": "2024-02-29", "total": 12.5}, SCHEMA)
+
+
+def test_limits_are_stated_in_words():
+    assert limits_in_words({"type": "string", "minLength": 5, "maxLength": 80}) == "a short line, 5 to 80 characters"
+    assert limits_in_words({"type": "array", "maxItems": 3}) == "at most 3 items"
+    assert limits_in_words({"type": "number", "minimum": 0, "maximum": 10000}) == ""  # a stated max gets copied
+    assert limits_in_words({"type": "string", "enum": ["a"]}) == ""
+    assert any("at most 20 characters" in line for line in field_summary(SCHEMA))
+
+
+def test_placeholders_and_twin_parties_are_caught():
+    from synthloom.generators.base import parse_object
+    from synthloom.llm.types import GenerationResult
+
+    bad = {"invoice_number": "${:d}", "seller": "XYZ", "buyer": "Xxx", "note": "Abc Bakery", "code": "USD"}
+    assert runaway.placeholder_paths(bad) == ["invoice_number", "seller", "buyer"]
+    _, rejection = parse_object(GenerationResult(text="{}", parsed=bad), {})
+    assert rejection.reason == "placeholder_value" and "seller='XYZ'" in rejection.detail
+    assert runaway.same_party({"seller": "Harbor Bakery", "buyer": "harbor bakery", "d": "2024-01-01"}) == \
+        ("seller", "buyer")
+    assert runaway.same_party({"seller": "Harbor Bakery", "buyer": "Oak School", "a": "2024-01-01",
+                               "b": "2024-01-01"}) is None
