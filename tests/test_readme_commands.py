@@ -10,8 +10,9 @@ from datetime import date
 
 import pytest
 
-from helpers.readme_commands import (example_recipes, prepare, readme_commands, run, run_dir_of, with_count,  # noqa: E402
-                                     workdir, yield_of)
+from helpers.llama_server import llama_server  # noqa: F401  (the fixture: a target for `synthloom redteam`)
+from helpers.readme_commands import (example_recipes, lighten, prepare, readme_commands, run, run_dir_of,  # noqa: E402
+                                     with_count, workdir, yield_of)
 
 N = 1
 
@@ -53,11 +54,14 @@ def _plausible(value, path=""):
 
 
 @pytest.mark.model
-def test_every_readme_command_and_example_recipe_completes(tmp_path):
+@pytest.mark.readme
+def test_every_readme_command_and_example_recipe_completes(tmp_path, llama_server):
     cwd = workdir(tmp_path)
     failures = []
     for c in _commands():
-        argv = with_count(c.argv, N)
+        argv = lighten(with_count(c.argv, N))
+        if "--target-base-url" in argv:  # the README starts the bundled model's server on :8080 for this
+            argv[argv.index("--target-base-url") + 1] = llama_server
         prepare(argv, cwd)  # e.g. mark the review sample, as the person reviewing it would
         code, wall, tail = run(argv, cwd, timeout=600)
         if code != 0:

@@ -42,9 +42,10 @@ def readme_commands(readme: Path = ROOT / "README.md") -> list[Command]:
     for block in re.findall(r"```bash\n(.*?)```", readme.read_text(encoding="utf-8"), re.S):
         text = block.replace("\\\n", " ")
         for raw in text.splitlines():
-            line = raw.split(" #")[0].strip()
-            if line.startswith("synthloom "):
-                out.append(Command(line=" ".join(line.split()), argv=shlex.split(line)[1:]))
+            for line in raw.split(" #")[0].split("&&"):  # `a && b` is two commands, run in order
+                line = line.strip()
+                if line.startswith("synthloom "):
+                    out.append(Command(line=" ".join(line.split()), argv=shlex.split(line)[1:]))
     return out
 
 
@@ -103,8 +104,46 @@ def yield_of(run_dir: Path | None) -> tuple[int, int] | None:
         con.close()
 
 
+def lighten(argv: list[str]) -> list[str]:
+    """The command with its training steps cut to a few (the suite checks it runs, not what it learns)."""
+    out = list(argv)
+    if "--max-steps" in out:
+        out[out.index("--max-steps") + 1] = "2"
+    return out
+
+
+def serve_once(argv: list[str], cwd: Path, timeout: float) -> tuple[int, float, str]:
+    """A command that serves a page (`synthloom review`): start it, load the address it prints, stop it."""
+    import urllib.request
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "synthloom", *argv, "--no-open"], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list[str] = []
+    try:
+        while time.perf_counter() - t0 < timeout:
+            line = proc.stdout.readline()
+            if not line:
+                return proc.wait(), time.perf_counter() - t0, "".join(seen)[-2000:]
+            seen.append(line)
+            url = re.search(r"http://127\.0\.0\.1:\d+/\S*", line)
+            if url:
+                with urllib.request.urlopen(url.group(0), timeout=10) as r:
+                    code = 0 if r.status == 200 and b"<html" in r.read(4096).lower() else 1
+                return code, time.perf_counter() - t0, "".join(seen)[-2000:]
+        return 124, time.perf_counter() - t0, "".join(seen)[-2000:]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run(argv: list[str], cwd: Path, timeout: float) -> tuple[int, float, str]:
     """(exit code, wall seconds, last output) of `synthloom argv` in cwd."""
+    if argv[0] == "review":
+        return serve_once(argv, cwd, timeout)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "synthloom", *argv], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
@@ -113,6 +152,22 @@ def run(argv: list[str], cwd: Path, timeout: float) -> tuple[int, float, str]:
 
 def prepare(argv: list[str], cwd: Path) -> None:
     """What a person does between two README commands: mark the review sample before importing it."""
+    if argv[0] == "review-import" and argv[1].endswith(".md") and (cwd / argv[1]).is_file():
+        path = cwd / argv[1]
+        path.write_text(path.read_text(encoding="utf-8").replace("- [ ] accept", "- [x] accept", 3), encoding="utf-8")
+    if argv[0] == "distill" and (cwd / argv[1]).is_file():  # a smaller teacher run and a few training steps
+        import yaml
+
+        path = cwd / argv[1]
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec["count"] = 12 if spec.get("student", {}).get("kind") != "lora" else 4
+        if isinstance(spec.get("teacher"), dict):
+            spec["teacher"]["count"] = spec["count"]
+        spec.setdefault("student", {}).update({"min_per_label": 1} if spec["student"].get("kind") != "lora"
+                                              else {"max_steps": 2})
+        if spec.get("eval", {}).get("teacher"):
+            spec["eval"]["limit"] = 1
+        path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     if argv[0] == "review-import" and argv[1].endswith(".jsonl") and (cwd / argv[1]).is_file():
         path = cwd / argv[1]
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -31,3 +31,27 @@ def test_a_typo_names_the_field(tmp_path):
     f.write_text("name: x\nteacher: nope.yaml\n")
     with pytest.raises(RecipeError, match="nope.yaml: recipe file not found"):
         load_distill(f)
+
+
+@pytest.mark.model
+def test_distill_end_to_end_on_the_bundled_model_and_a_rerun_redoes_nothing(tmp_path):
+    """teacher (bundled model) -> gates -> split -> classifier student -> scored on the real file; then resumed."""
+    from synthloom.train.distill import distill
+
+    f = tmp_path / "distill.yaml"
+    f.write_text(f"name: tiny-intents\nteacher: {ROOT / 'examples' / 'intents-schema.yaml'}\ncount: 16\n"
+                 "student: {kind: classifier, text_field: text, label_field: label, min_per_label: 1}\n"
+                 f"eval: {{data: {ROOT / 'examples' / 'intents-real.csv'}}}\n")
+    out = tmp_path / "out"
+    logs: list[str] = []
+    report = distill(f, output=out, log=logs.append)
+    assert report["teacher"]["accepted"] == 16
+    real = report["evaluations"]["real"]
+    assert real["n"] == 40 and 0.0 <= real["accuracy"] <= 1.0 and "macro_f1" in real
+    md = (out / "report.md").read_text()
+    assert "## Real data" in md and (out / "student" / "student.json").is_file()
+    logs.clear()
+    again = distill(f, output=out, log=logs.append)
+    assert again["teacher"]["cache_hits"] == again["teacher"]["calls"]  # the teacher replays from its cache
+    assert any("trained already" in line for line in logs) and any("done already" in line for line in logs)
+    assert again["evaluations"]["real"]["accuracy"] == real["accuracy"]
