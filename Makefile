@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.synthloom-installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-readme clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# every `synthloom` command of the README and every examples/*.yaml, on the bundled model (about 11 minutes)
+test-readme: $(STAMP)
+	$(PY) -m pytest -q -m readme tests/test_readme_commands.py
 
 clean:
 	rm -rf demo-out .pytest_cache

@@ -160,7 +160,7 @@ def prepare(argv: list[str], cwd: Path) -> None:
 
         path = cwd / argv[1]
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        spec["count"] = 12 if spec.get("student", {}).get("kind") != "lora" else 4
+        spec["count"] = 28 if spec.get("student", {}).get("kind") != "lora" else 4  # >= 5 per intent after dedup: train's minimum
         if isinstance(spec.get("teacher"), dict):
             spec["teacher"]["count"] = spec["count"]
         spec.setdefault("student", {}).update({"min_per_label": 1} if spec["student"].get("kind") != "lora"
