@@ -66,21 +66,9 @@ def print_label_table(run_dir: Path) -> None:
 
 def _run(name: str, count: int, generate: dict, quality: list, engine: dict, model: dict, output: str,
          with_meta: bool, rejected: bool) -> None:
-    import asyncio
+    from .common import run_from_flags
 
-    from ..engine import arun_recipe
-    from ..engine.recipe_file import recipe_from_dict
-    from ..errors import UsageError
-    from .common import print_summary, progress_bar
-
-    if count <= 0:
-        raise UsageError(f"-n/--count must be > 0 (got {count})")
-    data = {"name": name, "count": count, "model": model, "generate": generate, "quality": quality,
-            "engine": engine, "output": {"with_meta": with_meta, "rejected": rejected}}
-    recipe = recipe_from_dict(data, "command line")
-    with progress_bar(recipe.count) as on_progress:
-        summary = asyncio.run(arun_recipe(recipe, base_dir=Path.cwd(), output=output, on_progress=on_progress))
-    print_summary(summary)
+    summary = run_from_flags(name, count, generate, engine, model, output, with_meta, rejected, quality=quality)
     print_label_table(summary.run_dir)
     if not summary.complete:
         raise typer.Exit(1)

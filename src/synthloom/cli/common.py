@@ -167,3 +167,26 @@ def print_summary(summary) -> None:
             f"raise engine.{budget} and run again to continue (finished calls replay from the cache)",
             highlight=False,
         )
+
+
+def run_from_flags(name: str, count: int, generate: dict, engine: dict, model: dict, output: str,
+                   with_meta: bool, rejected: bool, quality: list | None = None):
+    """A `synthloom generate ...` command: the recipe its flags describe, run with a progress bar and the
+    summary printed; returns the run summary (the caller decides the exit code)."""
+    import asyncio
+    from pathlib import Path
+
+    from ..engine import arun_recipe
+    from ..engine.recipe_file import recipe_from_dict
+    from ..errors import UsageError
+
+    if count <= 0:
+        raise UsageError(f"-n/--count must be > 0 (got {count})")
+    data = {"name": name, "count": count, "model": model, "generate": generate,
+            **({"quality": quality} if quality is not None else {}),
+            "engine": engine, "output": {"with_meta": with_meta, "rejected": rejected}}
+    recipe = recipe_from_dict(data, "command line")
+    with progress_bar(recipe.count) as on_progress:
+        summary = asyncio.run(arun_recipe(recipe, base_dir=Path.cwd(), output=output, on_progress=on_progress))
+    print_summary(summary)
+    return summary

@@ -46,21 +46,9 @@ def _kinds(spec: str) -> dict[str, float]:
 
 def _run(name: str, count: int, generate: dict, engine: dict, model: dict, output: str, with_meta: bool,
          rejected: bool, rag_format: bool = False) -> None:
-    import asyncio
+    from .common import console, run_from_flags
 
-    from ..engine import arun_recipe
-    from ..engine.recipe_file import recipe_from_dict
-    from ..errors import UsageError
-    from .common import console, print_summary, progress_bar
-
-    if count <= 0:
-        raise UsageError(f"-n/--count must be > 0 (got {count})")
-    data = {"name": name, "count": count, "model": model, "generate": generate, "engine": engine,
-            "output": {"with_meta": with_meta, "rejected": rejected}}
-    recipe = recipe_from_dict(data, "command line")
-    with progress_bar(recipe.count) as on_progress:
-        summary = asyncio.run(arun_recipe(recipe, base_dir=Path.cwd(), output=output, on_progress=on_progress))
-    print_summary(summary)
+    summary = run_from_flags(name, count, generate, engine, model, output, with_meta, rejected)
     if rag_format:
         target = Path(summary.output_path or Path(output)).with_name("rag_eval.jsonl")
         n = export_rag(summary.run_dir, target)

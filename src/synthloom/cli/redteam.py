@@ -14,22 +14,9 @@ def _csv(value: str) -> list[str]:
 
 def _generate(name: str, count: int, generate: dict, engine: dict, model: dict, output: str, with_meta: bool,
               rejected: bool):
-    import asyncio
+    from .common import run_from_flags
 
-    from ..engine import arun_recipe
-    from ..engine.recipe_file import recipe_from_dict
-    from ..errors import UsageError
-    from .common import print_summary, progress_bar
-
-    if count <= 0:
-        raise UsageError(f"-n/--count must be > 0 (got {count})")
-    data = {"name": name, "count": count, "model": model, "generate": generate, "engine": engine,
-            "output": {"with_meta": with_meta, "rejected": rejected}}
-    recipe = recipe_from_dict(data, "command line")
-    with progress_bar(recipe.count) as on_progress:
-        summary = asyncio.run(arun_recipe(recipe, base_dir=Path.cwd(), output=output, on_progress=on_progress))
-    print_summary(summary)
-    return summary
+    return run_from_flags(name, count, generate, engine, model, output, with_meta, rejected)
 
 
 def export_promptfoo(run_dir: Path, target: Path) -> int:
