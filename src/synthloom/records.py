@@ -82,5 +82,3 @@ class Rejection:
     def of(cls, rec: Record, stage: str, reason: str, detail: str = "") -> "Rejection":
         return cls(stage=stage, reason=reason, detail=detail, data=rec.data, meta=rec.meta)
 
-
-FUNNEL_STAGES = ("parse", "validate", "filter", "dedup", "judge", "label", "diversity")

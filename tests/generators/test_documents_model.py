@@ -9,7 +9,7 @@ import pytest
 
 from synthloom import RunStore, load_recipe, run_recipe
 from synthloom.config import Recipe
-from synthloom.quality.entities import check_rules, missing_values, quote_in
+from synthloom.quality.rules import check_rules, missing_values, quote_in
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.model

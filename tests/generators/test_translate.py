@@ -30,7 +30,7 @@ def test_a_faithful_translation_passes_every_gate():
     ("Bonjour, votre commande est partie lundi et arrive bientôt.", "de", "language:wrong"),
     ("Thank you", "de", "language:source"),                                    # short text, still English
 ])
-def test_language_gate_rejects(text, target, reason):
+def test_language_rejects(text, target, reason):
     assert language_problem(text, target, "en")[0] == reason
 
 

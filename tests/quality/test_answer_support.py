@@ -40,7 +40,7 @@ def test_unanswerable_questions_must_ask_about_something_the_kb_lacks():
 
 
 def test_factual_answers_are_spans_of_their_evidence():
-    from synthloom.generators.rag_qa import answer_spans
+    from synthloom.generators.qa import answer_spans
 
     spans = answer_spans("Late items cost 25 cents per day, up to 5 dollars per item.")
     assert spans[0] == "Late items cost 25 cents per day, up to 5 dollars per item."
@@ -58,7 +58,7 @@ def test_a_question_must_share_a_key_term_with_its_evidence():
 
 
 def test_multi_hop_answers_are_spans_of_the_second_passage():
-    from synthloom.generators.rag_qa import multi_hop_answers
+    from synthloom.generators.qa import multi_hop_answers
 
     second = ["Each 3D printer booking lasts at most 2 hours.", "Bookings open a day in advance, at 9:00."]
     answers = multi_hop_answers(["The Eastside branch has two 3D printers."], second)
@@ -69,7 +69,7 @@ def test_multi_hop_answers_are_spans_of_the_second_passage():
 def test_a_sentence_wrapped_in_its_file_is_offered_whole():
     """Seen on a hard-wrapped Markdown knowledge base: the evidence (and a multi-hop answer) ended at
     the line break, "... the heaviest marrow, the longest"."""
-    from synthloom.generators.rag_qa import answer_spans
+    from synthloom.generators.qa import answer_spans
     from synthloom.sources.related import sentences
 
     text = ("## Show\n\nThe produce show follows in early September, with prizes for the heaviest marrow, the longest\n"
@@ -81,7 +81,7 @@ def test_a_sentence_wrapped_in_its_file_is_offered_whole():
 
 
 def test_answer_spans_do_not_start_with_a_conjunction():
-    from synthloom.generators.rag_qa import answer_spans
+    from synthloom.generators.qa import answer_spans
 
     spans = answer_spans("Tools are booked for half a day, and the rotavator needs a 20 pound deposit.")
     assert "The rotavator needs a 20 pound deposit." in spans and not any(s.startswith("And ") for s in spans)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from synthloom.config.quality import DedupGateConfig
-from synthloom.quality import GATE_BUILDERS
+from synthloom.quality import build_gate
 from synthloom.quality.base import GateContext
 from synthloom.quality.dedup import DedupGate, dedup_texts
 from synthloom.quality.text import jaccard, shingles
@@ -89,7 +89,7 @@ def test_prime_rebuilds_the_index_on_resume():
 def test_reference_decontamination_from_a_recipe(tmp_path):
     (tmp_path / "bench.jsonl").write_text(json.dumps({"question": PARA}) + "\n" + json.dumps({"question": "Q2"}) + "\n")
     cfg = DedupGateConfig(method="minhash", fields=["text"], reference=["bench.jsonl"], reference_field="question")
-    gate = GATE_BUILDERS["dedup"](cfg, tmp_path)
+    gate = build_gate(cfg, tmp_path)
     res = run_gate(gate, [EDITED, OTHER])
     assert isinstance(res[0], Rejection) and res[0].reason == "contaminated_near"
     assert "reference record #1" in res[0].detail
@@ -101,7 +101,7 @@ def test_missing_reference_file_names_the_file_and_fix(tmp_path):
 
     cfg = DedupGateConfig(method="exact", reference=["nope.jsonl"])
     with pytest.raises(InputFileError, match="nope.jsonl.*reference"):
-        GATE_BUILDERS["dedup"](cfg, tmp_path)
+        build_gate(cfg, tmp_path)
 
 
 PARAPHRASES = [

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from synthloom.config.quality import DiversityGateConfig
-from synthloom.quality import GATE_BUILDERS
+from synthloom.quality import build_gate
 from synthloom.quality.base import GateContext
 from synthloom.quality.diversity import (
     bleu, compression_ratio, distinct_n, diversity_metrics, mean_pairwise_distance, near_duplicate_rate,
@@ -97,7 +97,7 @@ def run(gate, recs):
 
 
 def test_cap_by_count_per_attribute_value():
-    gate = GATE_BUILDERS["diversity"](DiversityGateConfig(attributes=["tone"], max_count=2), ".")
+    gate = build_gate(DiversityGateConfig(attributes=["tone"], max_count=2), ".")
     recs = [Record({"t": str(i)}, {"attributes": {"tone": "angry" if i < 4 else "polite"}}) for i in range(6)]
     res = run(gate, recs)
     kept = [isinstance(r, Record) for r in res]
@@ -106,7 +106,7 @@ def test_cap_by_count_per_attribute_value():
 
 
 def test_cap_by_share_after_warmup():
-    gate = GATE_BUILDERS["diversity"](DiversityGateConfig(attributes=["topic"], max_share=0.5, warmup=2), ".")
+    gate = build_gate(DiversityGateConfig(attributes=["topic"], max_share=0.5, warmup=2), ".")
     recs = [Record({"topic": t, "x": i}) for i, t in enumerate(["a", "a", "a", "b", "a", "b", "a"])]
     kept = [r.data["topic"] for r in run(gate, recs) if isinstance(r, Record)]
     assert kept.count("a") <= kept.count("b") + 1
@@ -114,7 +114,7 @@ def test_cap_by_share_after_warmup():
 
 
 def test_share_cap_uses_the_target_when_the_engine_gives_it():
-    gate = GATE_BUILDERS["diversity"](DiversityGateConfig(attributes=["tone"], max_share=0.4), ".")
+    gate = build_gate(DiversityGateConfig(attributes=["tone"], max_share=0.4), ".")
     ctx = GateContext(extras={"target": 10})
     kept = []
     for i in range(8):
@@ -129,7 +129,7 @@ def test_share_cap_uses_the_target_when_the_engine_gives_it():
 
 
 def test_cap_on_near_identical_openings():
-    gate = GATE_BUILDERS["diversity"](DiversityGateConfig(opening_words=3, max_count=1), ".")
+    gate = build_gate(DiversityGateConfig(opening_words=3, max_count=1), ".")
     res = run(gate, [Record({"text": "Dear support team, my card..."}), Record({"text": "dear Support team: the app"}),
                      Record({"text": "Hello, my card..."})])
     assert [isinstance(r, Record) for r in res] == [True, False, True]
@@ -137,7 +137,7 @@ def test_cap_on_near_identical_openings():
 
 
 def test_prime_counts_the_accepted_records():
-    gate = GATE_BUILDERS["diversity"](DiversityGateConfig(attributes=["tone"], max_count=1), ".")
+    gate = build_gate(DiversityGateConfig(attributes=["tone"], max_count=1), ".")
     gate.prime([Record({"x": 1}, {"attributes": {"tone": "angry"}})])
     assert isinstance(run(gate, [Record({"x": 2}, {"attributes": {"tone": "angry"}})])[0], Rejection)
 

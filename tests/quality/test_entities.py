@@ -15,11 +15,11 @@ from synthloom.config.documents import (
     SupportGateConfig,
 )
 from synthloom.errors import SchemaError
-from synthloom.quality import GATE_BUILDERS, GateContext
-from synthloom.quality.entities import (
+from synthloom.quality import build_gate, GateContext
+from synthloom.quality.grounding import grounding_problem
+from synthloom.quality.rules import (
     check_rule,
     dates_in,
-    grounding_problem,
     invented_values,
     missing_values,
     numbers_in,
@@ -182,7 +182,7 @@ def rec(data, **meta):
 
 
 def build(cfg):
-    return GATE_BUILDERS[cfg.gate](cfg, ".")
+    return build_gate(cfg, ".")
 
 
 def test_entities_gate():

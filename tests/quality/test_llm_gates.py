@@ -8,7 +8,7 @@ import pytest
 
 from fakes import ScriptedLLM
 from synthloom.config.quality import JudgeGateConfig, LabelGateConfig
-from synthloom.quality import GATE_BUILDERS
+from synthloom.quality import build_gate
 from synthloom.quality.base import GateContext
 from synthloom.records import Record, Rejection
 
@@ -25,7 +25,7 @@ def judge_by_length(req):
 
 def test_judge_keeps_high_scores_and_stores_the_rationale():
     llm = ScriptedLLM(judge_by_length)
-    gate = GATE_BUILDERS["judge"](JudgeGateConfig(threshold=3), ".")
+    gate = build_gate(JudgeGateConfig(threshold=3), ".")
     good = check(gate, Record({"body": "My card was charged twice on March 3 for invoice 4471."}), llm)
     bad = check(gate, Record({"body": "refund"}), llm)
     assert isinstance(good, Record)
@@ -40,7 +40,7 @@ def test_judge_keeps_high_scores_and_stores_the_rationale():
 
 def test_judge_is_replayable_same_seed_for_same_record():
     llm = ScriptedLLM(judge_by_length)
-    gate = GATE_BUILDERS["judge"](JudgeGateConfig(), ".")
+    gate = build_gate(JudgeGateConfig(), ".")
     rec = Record({"body": "My card was charged twice on March 3 for invoice 4471."})
     check(gate, rec, llm)
     check(gate, rec, llm)
@@ -50,13 +50,13 @@ def test_judge_is_replayable_same_seed_for_same_record():
 def test_judge_user_rubric_and_criteria_reach_the_prompt():
     llm = ScriptedLLM(lambda r: {"rationale": "ok", "score": 4})
     cfg = JudgeGateConfig(rubric="5 = a pirate wrote it; 1 = no pirate", criteria=["mentions treasure"])
-    check(GATE_BUILDERS["judge"](cfg, "."), Record({"body": "Arr"}), llm)
+    check(build_gate(cfg, "."), Record({"body": "Arr"}), llm)
     system = llm.requests[0].messages[0]["content"]
     assert "pirate" in system and "mentions treasure" in system
 
 
 def test_judge_unreadable_verdict_is_a_judge_error():
-    gate = GATE_BUILDERS["judge"](JudgeGateConfig(), ".")
+    gate = build_gate(JudgeGateConfig(), ".")
     out = check(gate, Record({"body": "x"}), ScriptedLLM(lambda r: "I think it is fine"))
     assert isinstance(out, Rejection) and out.reason == "judge_error"
 
@@ -64,7 +64,7 @@ def test_judge_unreadable_verdict_is_a_judge_error():
 def test_judge_can_use_its_own_model():
     gen = ScriptedLLM(lambda r: {"rationale": "generator", "score": 1}, identity="fake:generator")
     judge = ScriptedLLM(lambda r: {"rationale": "judge", "score": 5}, identity="fake:judge")
-    gate = GATE_BUILDERS["judge"](JudgeGateConfig(), ".")
+    gate = build_gate(JudgeGateConfig(), ".")
     gate.llm = judge
     out = check(gate, Record({"body": "x"}), gen)
     assert isinstance(out, Record) and out.meta["judge"]["model"] == "fake:judge" and not gen.requests
@@ -81,7 +81,7 @@ def label_by_keyword(req):
 
 def test_label_gate_rejects_disagreements_and_counts_agreement():
     llm = ScriptedLLM(label_by_keyword)
-    gate = GATE_BUILDERS["label"](LabelGateConfig(labels=SENTIMENT, task="sentiment of a review"), ".")
+    gate = build_gate(LabelGateConfig(labels=SENTIMENT, task="sentiment of a review"), ".")
     recs = [Record({"text": "Love it, works great", "label": "positive"}),
             Record({"text": "Arrived broken", "label": "negative"}),
             Record({"text": "Arrived late and broken", "label": "positive"})]
@@ -97,7 +97,7 @@ def test_label_gate_rejects_disagreements_and_counts_agreement():
 
 
 def test_label_order_varies_between_records_but_not_between_runs():
-    gate = GATE_BUILDERS["label"](LabelGateConfig(labels=["a", "b", "c", "d"]), ".")
+    gate = build_gate(LabelGateConfig(labels=["a", "b", "c", "d"]), ".")
     recs = [Record({"text": f"t{i}", "label": "a"}) for i in range(12)]
     orders = [tuple(gate.request(r, GateContext(seed=1)).json_schema["properties"]["label"]["enum"]) for r in recs]
     assert len(set(orders)) > 1
@@ -105,14 +105,14 @@ def test_label_order_varies_between_records_but_not_between_runs():
 
 
 def test_label_gate_flag_mode_keeps_disagreements():
-    gate = GATE_BUILDERS["label"](LabelGateConfig(labels=SENTIMENT, action="flag"), ".")
+    gate = build_gate(LabelGateConfig(labels=SENTIMENT, action="flag"), ".")
     out = check(gate, Record({"text": "Arrived broken", "label": "Positive"}), ScriptedLLM(label_by_keyword))
     assert isinstance(out, Record) and out.meta["label_flagged"] is True
     assert out.meta["scores"]["label_agrees"] is False and out.meta["scores"]["label_predicted"] == "negative"
 
 
 def test_label_gate_unknown_and_missing_labels():
-    gate = GATE_BUILDERS["label"](LabelGateConfig(labels=SENTIMENT), ".")
+    gate = build_gate(LabelGateConfig(labels=SENTIMENT), ".")
     llm = ScriptedLLM(label_by_keyword)
     assert check(gate, Record({"text": "x", "label": "angry"}), llm).reason == "label_unknown"
     assert check(gate, Record({"text": "x"}), llm).reason == "label_missing"

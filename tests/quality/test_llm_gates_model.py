@@ -7,7 +7,7 @@ import pytest
 
 from synthloom.config.models import LlamaCppModel
 from synthloom.config.quality import JudgeGateConfig, LabelGateConfig
-from synthloom.quality import GATE_BUILDERS
+from synthloom.quality import build_gate
 from synthloom.quality.base import GateContext
 from synthloom.records import Record, Rejection
 
@@ -24,7 +24,7 @@ def llm():
 
 
 def test_judge_on_the_bundled_model_scores_with_a_rationale(llm):
-    gate = GATE_BUILDERS["judge"](JudgeGateConfig(threshold=1, max_tokens=96), ".")
+    gate = build_gate(JudgeGateConfig(threshold=1, max_tokens=96), ".")
     recs = [Record({"subject": "Double charge in May", "body": "My card was charged $30 twice on May 2. Please refund one."}),
             Record({"subject": "asdf", "body": "qwerty qwerty"})]
     outs = [asyncio.run(gate.check(r, GateContext(llm=llm, seed=1))) for r in recs]
@@ -37,7 +37,7 @@ def test_judge_on_the_bundled_model_scores_with_a_rationale(llm):
 
 def test_label_check_on_the_bundled_model_predicts_an_allowed_label(llm):
     labels = ["billing", "technical"]
-    gate = GATE_BUILDERS["label"](LabelGateConfig(labels=labels, action="flag", task="topic of a support ticket"), ".")
+    gate = build_gate(LabelGateConfig(labels=labels, action="flag", task="topic of a support ticket"), ".")
     recs = [Record({"text": "I was charged twice for my subscription invoice.", "label": "billing"}),
             Record({"text": "The app crashes with error 500 when I log in.", "label": "technical"})]
     outs = [asyncio.run(gate.check(r, GateContext(llm=llm, seed=1))) for r in recs]

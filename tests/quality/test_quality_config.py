@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from synthloom.config import Recipe
-from synthloom.quality import GATE_BUILDERS, build_gates
+from synthloom.quality import GATES, build_gate, build_gates
 
 GEN = {"technique": "schema", "schema": {"type": "object", "properties": {"text": {"type": "string"}}}}
 
@@ -29,7 +29,15 @@ def test_every_gate_parses_from_a_recipe_and_builds():
     gates = build_gates(r.quality, ".")
     assert [g.stage for g in gates] == ["filter", "dedup", "judge", "label", "diversity"]
     assert [g.stateful for g in gates] == [False, True, False, False, True]
-    assert {"dedup", "filter", "judge", "label", "diversity"} <= set(GATE_BUILDERS)
+    assert {"dedup", "filter", "judge", "label", "diversity"} <= set(GATES)
+
+
+def test_every_gate_tag_names_its_own_module_with_a_builder():
+    from synthloom.registry import load
+
+    for tag, target in GATES.items():
+        assert target == f"synthloom.quality.{tag}:build"
+        assert callable(load(target)), tag
 
 
 def test_typo_in_a_gate_names_the_field():

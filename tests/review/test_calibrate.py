@@ -108,7 +108,7 @@ def _empty_run(tmp_path):
     run_dir = tmp_path / "empty.run"
     with RunStore(run_dir / "store.sqlite") as store:
         store.begin_run("r1", "empty", {"name": "empty", "quality": []}, {})
-        store.commit_slot("r1", 0, [], [Rejection("parse", "invalid_json", "not JSON", data=None, raw="x")])
+        store.commit_batch("r1", [], [(0, [], [Rejection("parse", "invalid_json", "not JSON", data=None, raw="x")])], {})
         store.end_run("r1", "incomplete", 1.0)
     return run_dir
 

@@ -185,7 +185,7 @@ def _hostile_run(tmp_path: Path) -> Path:
     rej = Rejection("judge", "low_score", p, data={"text": p}, meta={"scores": {"judge": 1}, "judge": {"rationale": p}})
     with RunStore(run_dir / "store.sqlite") as store:
         store.begin_run("r1", recipe["name"], recipe, {})
-        store.commit_slot("r1", 0, recs, [rej])
+        store.commit_batch("r1", [], [(0, recs, [rej])], {})
         store.end_run("r1", "complete", 1.0)
     return run_dir
 

@@ -60,7 +60,7 @@ def _run(name: str, count: int, generate: dict, engine: dict, model: dict, outpu
 def export_rag(run_dir: Path, target: Path) -> int:
     from ..engine import RunStore
     from ..errors import InputFileError
-    from ..generators.rag_qa import write_rag_eval
+    from ..generators.qa import write_rag_eval
 
     store_path = Path(run_dir) / "store.sqlite"
     if not store_path.is_file():

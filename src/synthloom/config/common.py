@@ -1,8 +1,6 @@
 """Pieces shared by several technique configs."""
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -15,5 +13,3 @@ class Sampling(Strict):
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(512, gt=0)
 
-
-JsonValue = Any

@@ -158,17 +158,6 @@ class RunStore:
     def done_slots(self, run_id: str) -> set[int]:
         return {r[0] for r in self._db.execute("SELECT slot FROM slots WHERE run_id=?", (run_id,))}
 
-    def commit_slot(
-        self,
-        run_id: str,
-        slot: int,
-        accepted: list[Record],
-        rejected: list[Rejection],
-        usage: dict[tuple[str, str], list[int]] | None = None,
-    ) -> None:
-        """One transaction: the slot's records, rejections, usage delta and done mark."""
-        self.commit_batch(run_id, [], [(slot, accepted, rejected)], usage or {})
-
     def commit_batch(
         self,
         run_id: str,
@@ -266,8 +255,8 @@ class RunStore:
         """generated -> parsed -> valid -> ... -> accepted, from the stored counts.
 
         `generated` counts every candidate (accepted + rejected, surplus excluded).
-        Each later step subtracts the rejections of its stage; stages not in
-        FUNNEL_STAGES are subtracted at the `filter` step.
+        Each later step subtracts the rejections of its stage; stages not named
+        in the funnel are subtracted at the `filter` step.
         """
         run_id = run_id or self.latest_run_id()
         by_stage: dict[str, int] = {}

@@ -6,7 +6,7 @@ complaint, a polite complaint, a request hidden in a statement, ...). Then, as g
 runs on every candidate:
 
 - `verify` (on by default): an independent labelling pass that does not see the intended label
-  must predict it (quality/labels.py; `label_mismatch` otherwise): a hard example must still
+  must predict it (quality/label.py; `label_mismatch` otherwise): a hard example must still
   have a right answer;
 - `classifier` (optional): the classifier under attack, any OpenAI-compatible endpoint asked for
   one label, labels the text; lineage records its prediction and `fooled` (it got it wrong while
@@ -31,7 +31,7 @@ from ..llm.types import GenerationRequest
 from ..records import Record, Rejection
 from ..quality._llm import LLMGateMixin, parsed_object
 from ..quality.base import GateContext
-from ..quality.labels import LabelGate
+from ..quality.label import LabelGate
 from ._grounded import sampled
 from .base import GenContext, parse_object
 

@@ -31,7 +31,7 @@ from ..config.redteam import RedteamCategory, RedteamTechnique
 from ..errors import InputFileError
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.heuristics import find_boilerplate, find_refusal
+from ..quality.filter import find_boilerplate, find_refusal
 from ..quality.translation import clip
 from ..records import Record, Rejection
 from ._grounded import sampled

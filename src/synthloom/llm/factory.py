@@ -5,11 +5,11 @@ never loads llama.cpp, and a run on the bundled model never imports aiohttp.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Sequence
 
 from ..config.models import LlamaCppModel, ModelConfig
 from ..errors import RecipeError
+from ..registry import load
 from .types import LLM
 
 # backend name (the `backend:` field of a model config) -> "module:Class"
@@ -24,8 +24,7 @@ def build_backend(cfg: ModelConfig) -> LLM:
     target = BACKENDS.get(cfg.backend)
     if target is None:
         raise RecipeError(f"model.backend: unknown backend '{cfg.backend}' (known: {', '.join(sorted(BACKENDS))})")
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)(cfg)
+    return load(target)(cfg)
 
 
 def build_llm(models: Sequence[ModelConfig]) -> LLM:

@@ -1,48 +1,35 @@
-"""Quality gates. `GATE_BUILDERS` maps a recipe's `gate:` name to its builder.
+"""Quality gates. `GATES` maps a recipe's `gate:` name to its module's builder.
 
 Builders import their module only when a recipe names the gate, so a run that
 never deduplicates semantically never loads an embedding model.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ..registry import load
 from .base import Gate, GateContext, StatelessGate
 
 
-def _lazy(module: str) -> Callable[[Any, Path], Gate]:
-    def build(config: Any, base_dir: Path) -> Gate:
-        return importlib.import_module(f"{__name__}.{module}").build(config, base_dir)
-
-    build.__name__ = f"build_{module}"
-    return build
-
-
-GATE_BUILDERS: dict[str, Callable[[Any, Path], Gate]] = {
-    "dedup": _lazy("dedup"),
-    "filter": _lazy("heuristics"),
-    "judge": _lazy("judge"),
-    "label": _lazy("labels"),
-    "diversity": _lazy("diversity"),
-    "language": _lazy("language_gate"),
-    "reference": _lazy("reference"),  # checks against a real sample (config/classify.py)
-    # document-grounded checks (config models in config/documents.py)
-    "entities": _lazy("entities"),
-    "grounding": _lazy("entities"),
-    "support": _lazy("entities"),
-    "recoverable": _lazy("entities"),
-    # signals that need no strong judge (config models in config/signals.py)
-    "relevance": _lazy("relevance"),
-    "fluency": _lazy("fluency"),
-    "completeness": _lazy("completeness"),
-    "form": _lazy("form"),
+_Q = "synthloom.quality"
+# gate tag -> "module:build"; one module per tag (config models in config/quality.py,
+# config/documents.py, config/classify.py and config/signals.py)
+GATES: dict[str, str] = {
+    tag: f"{_Q}.{tag}:build"
+    for tag in ("dedup", "filter", "judge", "label", "diversity", "language", "reference",
+                "entities", "grounding", "support", "recoverable",
+                "relevance", "fluency", "completeness", "form")
 }
 
 
-def build_gates(configs: list[Any], base_dir: Path) -> list[Gate]:
-    return [GATE_BUILDERS[c.gate](c, base_dir) for c in configs]
+def build_gate(config: Any, base_dir: Path | str) -> Gate:
+    """The gate for one `quality:` entry (its config model; `base_dir` resolves relative files)."""
+    return load(GATES[config.gate])(config, Path(base_dir))
 
 
-__all__ = ["GATE_BUILDERS", "Gate", "GateContext", "StatelessGate", "build_gates"]
+def build_gates(configs: list[Any], base_dir: Path | str) -> list[Gate]:
+    return [build_gate(c, base_dir) for c in configs]
+
+
+__all__ = ["GATES", "build_gate", "Gate", "GateContext", "StatelessGate", "build_gates"]

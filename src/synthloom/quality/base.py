@@ -64,3 +64,10 @@ class StatelessGate:
 
     def commit(self, rec: Record) -> None:
         return None
+
+
+def field_value(rec: Record, name: str) -> Any:
+    """A record's field by name: its data first, then its meta (where techniques keep sources)."""
+    if name in rec.data:
+        return rec.data[name]
+    return rec.meta.get(name)

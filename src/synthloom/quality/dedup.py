@@ -241,7 +241,7 @@ class DedupGate:
 
 
 def build(config: Any, base_dir: Path) -> DedupGate:
-    """GATE_BUILDERS entry for `gate: dedup`."""
+    """quality.GATES entry for `gate: dedup`."""
     embedder = None
     if config.method == "semantic":
         from .embeddings import make_embedder

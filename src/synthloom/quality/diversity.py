@@ -221,6 +221,6 @@ class DiversityCapGate:
 
 
 def build(config: Any, base_dir: Path) -> DiversityCapGate:
-    """GATE_BUILDERS entry for `gate: diversity`."""
+    """quality.GATES entry for `gate: diversity`."""
     return DiversityCapGate(attributes=config.attributes, max_share=config.max_share, max_count=config.max_count,
                             opening_words=config.opening_words, fields=config.fields, warmup=config.warmup)

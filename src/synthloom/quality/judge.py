@@ -98,6 +98,6 @@ class JudgeGate(LLMGateMixin):
 
 
 def build(config: Any, base_dir: Path) -> JudgeGate:
-    """GATE_BUILDERS entry for `gate: judge`."""
+    """quality.GATES entry for `gate: judge`."""
     return JudgeGate(rubric=config.rubric, criteria=config.criteria, threshold=config.threshold, fields=config.fields,
                      model=config.model, max_tokens=config.max_tokens, temperature=config.temperature)

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
-from .heuristics import find_refusal
+from .filter import find_refusal
 
 VERDICT_SCHEMA = {
     "type": "object",

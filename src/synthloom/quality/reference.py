@@ -195,7 +195,7 @@ class ReferenceGate:
 
 
 def build(config: Any, base_dir: Path) -> ReferenceGate:
-    """GATE_BUILDERS entry for `gate: reference`."""
+    """quality.GATES entry for `gate: reference`."""
     from ..sources.labels import read_labelled
 
     rows = read_labelled(config.path, config.text_field, config.label_field, base_dir, what="reference sample")

@@ -27,12 +27,13 @@ from ..errors import RecipeError
 from ..llm import runaway
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.entities import apply_derive, leaves, recoverable_problem, validate_object
+from ..quality.recoverable import recoverable_problem
+from ..quality.rules import apply_derive, leaves, validate_object
 from ..records import Record, Rejection
 from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
 from .base import GenContext
-from .extraction import extraction_messages
+from .extract import extraction_messages
 from .schema_io import load_schema, validator
 
 MAX_SHOTS = 2

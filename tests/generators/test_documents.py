@@ -12,7 +12,7 @@ from synthloom.errors import RecipeError
 from synthloom.generators import build_generator
 from synthloom.generators.base import GenContext
 from synthloom.llm import runaway
-from synthloom.generators.synthetic_documents import LABEL_TRIES, record_lines, trim_document
+from synthloom.generators.documents import LABEL_TRIES, record_lines, trim_document
 from synthloom.records import Record, Rejection
 
 SCHEMA = {

@@ -21,7 +21,7 @@ from ..config.documents import ExtractTechnique
 from ..errors import RecipeError
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.entities import validate_object
+from ..quality.rules import validate_object
 from ..records import Record, Rejection
 from ..sources import Chunk, Corpus
 from ..sources.templates import quote

@@ -30,8 +30,8 @@ from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.answer_support import (answer_support_problem, answerable_problem, kb_vocabulary,
                                       question_meets_evidence)
-from ..quality.entities import grounding_problem
-from ..quality.grounding import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
+from ..quality.grounding import grounding_problem
+from ..quality.support import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
 from ..quality.textmatch import loose, normalize
 from ..records import Record, Rejection
 from ..sources import Chunk, Corpus

@@ -6,9 +6,9 @@ import asyncio
 import pytest
 
 from synthloom.config.quality import FilterGateConfig
-from synthloom.quality import GATE_BUILDERS
+from synthloom.quality import build_gate
 from synthloom.quality.base import GateContext
-from synthloom.quality.heuristics import HeuristicFilter, detect_language, repeated_ngram_share
+from synthloom.quality.filter import HeuristicFilter, detect_language, repeated_ngram_share
 from synthloom.records import Record
 
 GOOD = [
@@ -42,7 +42,7 @@ def reason(gate, text):
 
 @pytest.fixture
 def gate():
-    return GATE_BUILDERS["filter"](FilterGateConfig(language="en", min_words=5, max_chars=400), ".")
+    return build_gate(FilterGateConfig(language="en", min_words=5, max_chars=400), ".")
 
 
 def test_good_records_pass(gate):
@@ -71,7 +71,7 @@ def test_language_detection_names_the_language():
 
 
 def test_stopword_fallback_without_py3langid(monkeypatch):
-    from synthloom.quality import heuristics
+    from synthloom.quality import filter as heuristics
 
     monkeypatch.setattr(heuristics, "_langid_identifier", lambda: None)
     assert heuristics.detect_language(WRONG_LANGUAGE[0])[0] == "es"

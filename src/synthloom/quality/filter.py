@@ -172,6 +172,6 @@ class HeuristicFilter(StatelessGate):
 
 
 def build(config: Any, base_dir: Path) -> HeuristicFilter:
-    """GATE_BUILDERS entry for `gate: filter`."""
+    """quality.GATES entry for `gate: filter`."""
     kw = config.model_dump(exclude={"gate"})
     return HeuristicFilter(**kw)

@@ -12,7 +12,7 @@ from synthloom.config.documents import ExtractTechnique
 from synthloom.errors import InputFileError, RecipeError
 from synthloom.generators import build_generator
 from synthloom.generators.base import GenContext
-from synthloom.generators.extraction import extraction_messages
+from synthloom.generators.extract import extraction_messages
 from synthloom.records import Record, Rejection
 
 SCHEMA = {

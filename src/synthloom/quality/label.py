@@ -92,6 +92,6 @@ class LabelGate(LLMGateMixin):
 
 
 def build(config: Any, base_dir: Path) -> LabelGate:
-    """GATE_BUILDERS entry for `gate: label`."""
+    """quality.GATES entry for `gate: label`."""
     return LabelGate(labels=config.labels, label_field=config.label_field, fields=config.fields, task=config.task,
                      action=config.action, model=config.model, max_tokens=config.max_tokens)
