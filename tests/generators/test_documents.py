@@ -124,3 +124,18 @@ def test_a_document_repeating_from_its_middle_is_cut():
            "Kind regards,\nSunrise Bakery\n\nEmail:\n\nDear Hillside Cafe,\n\nThank you for your order.\nTotal: $35.00")
     assert trim_document(doc, truncated=True).endswith("Sunrise Bakery\n\nEmail:")
     assert trim_document("Total: 5\nTotal: 5", truncated=False) == "Total: 5\nTotal: 5"  # too short to call a loop
+
+
+def test_a_label_that_copies_the_schemas_example_is_retried_not_kept():
+    schema = {**SCHEMA, "properties": {**SCHEMA["properties"],
+                                       "number": {"type": "string", "description": "the invoice number, e.g. INV-7"}}}
+    gen = build_generator(DocumentsTechnique.model_validate(
+        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+    out = produce(gen, scripted(LABEL, GOOD_DOC))  # the model writes the example's INV-7 on every try
+    assert out and all(isinstance(r, Rejection) for r in out) and len(out) == LABEL_TRIES
+    assert {r.reason for r in out} == {"copied_example"}
+    assert "number='INV-7'" in out[0].detail
+    # a label with its own number passes
+    own = {**LABEL, "number": "INV-8"}
+    (rec,) = produce(gen, scripted(own, GOOD_DOC.replace("INV-7", "INV-8")))
+    assert isinstance(rec, Record) and rec.data["label"]["number"] == "INV-8"

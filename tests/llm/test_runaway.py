@@ -66,3 +66,22 @@ def test_placeholders_and_twin_parties_are_caught():
         ("seller", "buyer")
     assert runaway.same_party({"seller": "Harbor Bakery", "buyer": "Oak School", "a": "2024-01-01",
                                "b": "2024-01-01"}) is None
+
+
+def test_values_copied_from_the_schemas_own_examples_are_found():
+    schema = {"type": "object", "properties": {
+        "invoice_number": {"type": "string", "description": "the invoice's identifier, e.g. AP-0093"},
+        "seller": {"type": "string", "examples": ["Acme Corp"]},
+        "city": {"type": "string", "description": "for example: Lyon, Paris"},
+        "lines": {"type": "array", "items": {"type": "object", "properties": {
+            "sku": {"type": "string", "default": "SKU-1"}}}},
+        "note": {"type": "string", "description": "anything a person would write"},
+    }}
+    shown = runaway.schema_examples(schema)
+    assert shown["invoice_number"] == {"ap-0093"} and "acme corp" in shown["seller"] and "lyon" in shown["city"]
+    assert "note" not in shown
+    copied = {"invoice_number": "ap-0093", "seller": "Acme Corp", "city": "Lyon", "lines": [{"sku": "SKU-1"}],
+              "note": "AP-0093"}
+    assert runaway.copied_examples(copied, shown) == ["invoice_number", "seller", "city", "lines[].sku"]
+    own = {"invoice_number": "AP-0094", "seller": "Harbor Bakery", "city": "Nantes", "lines": [{"sku": "SKU-2"}]}
+    assert runaway.copied_examples(own, shown) == []

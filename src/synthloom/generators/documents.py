@@ -25,6 +25,7 @@ from typing import Any
 from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
 from ..llm import runaway
+from ..llm.constrain import value_at
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
@@ -92,6 +93,7 @@ class SyntheticDocumentsGenerator:
         self.schema = load_schema(config.json_schema, base_dir, "generate.schema")
         self.validator = validator(self.schema)
         self._hints = runaway.length_hints(self.schema, [ex["label"] for ex in config.examples])
+        self._shown = runaway.schema_examples(self.schema)  # "e.g." values a label must not just repeat
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
                                                                    "write_user")}
         for i, ex in enumerate(config.examples):
@@ -183,6 +185,10 @@ class SyntheticDocumentsGenerator:
                 twins = runaway.same_party(label) if problem is None else None
                 if twins is not None:  # seller == buyer: one party invented twice
                     problem = ("same_value", f"{twins[0]} and {twins[1]} are both {label[twins[0]]!r}")
+                copied = runaway.copied_examples(label, self._shown) if problem is None else []
+                if copied:  # the schema's own "e.g." value, repeated instead of written
+                    problem = ("copied_example", "the schema's example value, copied: "
+                               + ", ".join(f"{p}={value_at(label, p)!r}" for p in copied[:4]))
                 if problem is not None:
                     rejection = Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
                                           data={"label": label}, raw=label_res.text, meta=label_meta)

@@ -138,3 +138,41 @@ def same_party(label: Any) -> tuple[str, str] | None:
             return seen[k], key
         seen[k] = key
     return None
+
+
+_EG = re.compile(r"(?:\be\.g\.|\bfor example)\s*[:,]?\s*([^\s,;()]+(?:\s[^\s,;()]+)?)", re.IGNORECASE)
+
+
+def schema_examples(schema: Any, path: str = "") -> dict[str, set[str]]:
+    """Example values a schema shows its reader, per property path: `examples`, `default`, and the
+    value after "e.g." in a `description` (``"the invoice's identifier, e.g. AP-0093"`` -> ``AP-0093``)."""
+    out: dict[str, set[str]] = {}
+    if not isinstance(schema, Mapping):
+        return out
+    shown: set[str] = set()
+    for v in list(schema.get("examples") or []) + ([schema["default"]] if "default" in schema else []):
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            shown.add(str(v).strip().lower())
+    for m in _EG.finditer(str(schema.get("description") or "")):
+        text = m.group(1).strip().rstrip(".").strip("'\"`")
+        shown.update({text.lower(), text.split()[0].lower()} if text else set())
+    if shown and path:
+        out[path] = shown
+    for key, sub in (schema.get("properties") or {}).items():
+        for p, vals in schema_examples(sub, f"{path}.{key}" if path else key).items():
+            out.setdefault(p, set()).update(vals)
+    if isinstance(schema.get("items"), Mapping):
+        for p, vals in schema_examples(schema["items"], f"{path}[]").items():
+            out.setdefault(p, set()).update(vals)
+    return out
+
+
+def copied_examples(value: Any, examples: Mapping[str, set[str]], path: str = "") -> list[str]:
+    """Paths of values that repeat the schema's own example for that field (a model copying, not writing)."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in copied_examples(v, examples, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for v in value for p in copied_examples(v, examples, f"{path}[]")]
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and path in examples:
+        return [path] if str(value).strip().lower() in examples[path] else []
+    return []
