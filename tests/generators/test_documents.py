@@ -33,6 +33,7 @@ GOOD_DOC = "Invoice INV-7\nIssued May 2, 2024 to Harbor Bakery\n2 x $3.50 = $7.0
 
 
 def cfg(**kw):
+    kw.setdefault("names", "model")  # the scripted label's own names (sampled names: see the test at the end)
     return DocumentsTechnique.model_validate({"technique": "documents", "schema": SCHEMA, "document_type": "invoice",
                                               "attributes": {"tone": ["formal", "friendly"]}, **kw})
 
@@ -130,7 +131,7 @@ def test_a_label_that_copies_the_schemas_example_is_retried_not_kept():
     schema = {**SCHEMA, "properties": {**SCHEMA["properties"],
                                        "number": {"type": "string", "description": "the invoice number, e.g. INV-7"}}}
     gen = build_generator(DocumentsTechnique.model_validate(
-        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+        {"technique": "documents", "schema": schema, "document_type": "invoice", "names": "model"}), Path("."))
     out = produce(gen, scripted(LABEL, GOOD_DOC))  # the model writes the example's INV-7 on every try
     assert out and all(isinstance(r, Rejection) for r in out) and len(out) == LABEL_TRIES
     assert {r.reason for r in out} == {"copied_example"}
@@ -139,3 +140,28 @@ def test_a_label_that_copies_the_schemas_example_is_retried_not_kept():
     own = {**LABEL, "number": "INV-8"}
     (rec,) = produce(gen, scripted(own, GOOD_DOC.replace("INV-7", "INV-8")))
     assert isinstance(rec, Record) and rec.data["label"]["number"] == "INV-8"
+
+
+def test_name_fields_are_sampled_distinct_and_pinned_in_the_decoder():
+    schema = {"type": "object", "required": ["number", "seller", "buyer"], "properties": {
+        "number": {"type": "string"}, "seller": {"type": "string", "maxLength": 40},
+        "buyer": {"type": "string", "maxLength": 40}, "contact_name": {"type": "string"},
+        "file_name": {"type": "string"}, "kind": {"type": "string", "enum": ["a", "b"]}}}
+    gen = build_generator(DocumentsTechnique.model_validate(
+        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+    seen = set()
+    for slot in range(6):
+        llm = ScriptedLLM(lambda req: {k: v["enum"][0] for k, v in req.json_schema["properties"].items()
+                                       if "enum" in v} | {"number": "INV-1", "file_name": "a.pdf"}
+                          if req.json_schema is not None else "x")
+        produce(gen, llm, slot)
+        props = llm.requests[0].json_schema["properties"]
+        assert set(k for k, v in props.items() if "enum" in v) == {"seller", "buyer", "contact_name", "kind"}
+        seller, buyer, contact = (props[k]["enum"][0] for k in ("seller", "buyer", "contact_name"))
+        assert seller != buyer and len(seller) <= 40 and contact.count(" ") == 1
+        seen.add(seller)
+        # the same slot draws the same names (resume replays from the cache)
+        again = ScriptedLLM(lambda req: {} if req.json_schema is not None else "x")
+        produce(gen, again, slot)
+        assert again.requests[0].json_schema["properties"]["seller"] == props["seller"]
+    assert len(seen) >= 4  # varied across slots

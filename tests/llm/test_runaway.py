@@ -85,3 +85,21 @@ def test_values_copied_from_the_schemas_own_examples_are_found():
     assert runaway.copied_examples(copied, shown) == ["invoice_number", "seller", "city", "lines[].sku"]
     own = {"invoice_number": "AP-0094", "seller": "Harbor Bakery", "city": "Nantes", "lines": [{"sku": "SKU-2"}]}
     assert runaway.copied_examples(own, shown) == []
+
+
+def test_names_look_like_names_and_dates_keep_their_order():
+    schema = {"type": "object", "properties": {"seller": {"type": "string", "maxLength": 40},
+                                               "customer_name": {"type": "string"},
+                                               "file_name": {"type": "string"}}}
+    props = runaway.attempt_schema(schema, 0)["properties"]
+    assert props["seller"]["pattern"] == props["customer_name"]["pattern"] == runaway.NAME_PATTERN
+    assert "pattern" not in props["file_name"]
+    name = re.compile(runaway.NAME_PATTERN)
+    assert all(name.match(v) for v in ("Harbor Bakery", "WJ Enterprises", "O'Neil & Sons", "Apple Inc."))
+    assert not any(name.match(v) for v in ("G1G1G1G", "1500-500", "P/N", "A-7-8-2-2-1", "harbor"))
+    # two parties with one name, whatever the letters
+    assert runaway.same_party({"seller": "B2B", "buyer": "b2b"}) == ("seller", "buyer")
+    assert runaway.same_party({"currency": "USD", "fee_currency": "USD", "seller": "Oak"}) is None
+    assert runaway.date_order({"invoice_date": "2019-01-10", "due_date": "1990-04-30"}) == ("due_date", "invoice_date")
+    assert runaway.date_order({"invoice_date": "2019-01-10", "due_date": "2019-02-09"}) is None
+    assert runaway.date_order({"start": "2020-05-01", "end": "2020-04-01"}) == ("end", "start")

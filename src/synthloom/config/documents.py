@@ -175,6 +175,9 @@ class DocumentsTechnique(Strict):
     attributes: dict[str, list[str]] = Field(
         default_factory=dict, description="style axes: each document gets one sampled value per axis"
     )
+    names: Literal["sample", "model"] = Field(
+        "sample", description="name fields (seller, buyer, customer_name, ...): `sample` draws a distinct "
+        "made-up name for each before decoding (sources/names.py); `model` lets the model invent them")
     examples: list[dict[str, Any]] = Field(
         default_factory=list,
         description="few-shot examples: each {label: object, document: text}",

@@ -31,6 +31,7 @@ from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
 from ..quality.rules import apply_derive, leaves, validate_object
 from ..records import Record, Rejection
+from ..sources.names import name_fields, sample_names
 from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
 from .base import GenContext
@@ -94,6 +95,7 @@ class SyntheticDocumentsGenerator:
         self.validator = validator(self.schema)
         self._hints = runaway.length_hints(self.schema, [ex["label"] for ex in config.examples])
         self._shown = runaway.schema_examples(self.schema)  # "e.g." values a label must not just repeat
+        self._names = name_fields(self.schema) if config.names == "sample" else []
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
                                                                    "write_user")}
         for i, ex in enumerate(config.examples):
@@ -145,12 +147,14 @@ class SyntheticDocumentsGenerator:
             "reject_invented": list(self.config.reject_invented),
             "examples": len(self.config.examples),
             "emit": self.config.emit,
+            "names": {"sample": self._names} if self._names else "model",
         }
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         cfg = self.config
         rng = ctx.rng(slot)
         attributes = {axis: rng.choice(values) for axis, values in cfg.attributes.items()}
+        names = sample_names(self.schema, self._names, rng)  # pinned in the decoder: no XYZ, no seller == buyer
         meta: dict[str, Any] = {
             "technique": self.technique,
             "template": "documents_label_system+documents_write_system",
@@ -159,6 +163,8 @@ class SyntheticDocumentsGenerator:
             "attributes": attributes,
             "slot": slot,
         }
+        if names:
+            meta["names"] = names
         write_seed = ctx.request_seed(slot, 1)
         out: list[Record | Rejection] = []
         label = None
@@ -169,8 +175,11 @@ class SyntheticDocumentsGenerator:
             label_seed = ctx.request_seed(slot, 0 if attempt == 0 else 100 + attempt)
             meta["seed"] = label_seed
             rung = runaway.rung_for(attempt)
+            decoding = runaway.attempt_schema(self.schema, attempt, self._hints)
+            for key, name in names.items():
+                decoding["properties"][key] = {"type": "string", "enum": [name]}
             label_req = GenerationRequest(
-                messages=messages, json_schema=runaway.attempt_schema(self.schema, attempt, self._hints),
+                messages=messages, json_schema=decoding,
                 seed=label_seed, **sampled(cfg.label_sampling, temperature=min(cfg.label_sampling.temperature,
                                                                                 rung.temperature)),
             )
@@ -185,6 +194,9 @@ class SyntheticDocumentsGenerator:
                 twins = runaway.same_party(label) if problem is None else None
                 if twins is not None:  # seller == buyer: one party invented twice
                     problem = ("same_value", f"{twins[0]} and {twins[1]} are both {label[twins[0]]!r}")
+                order = runaway.date_order(label) if problem is None else None
+                if order is not None:  # a due date before the invoice date
+                    problem = ("date_order", f"{order[0]}={label[order[0]]!r} is before {order[1]}={label[order[1]]!r}")
                 copied = runaway.copied_examples(label, self._shown) if problem is None else []
                 if copied:  # the schema's own "e.g." value, repeated instead of written
                     problem = ("copied_example", "the schema's example value, copied: "

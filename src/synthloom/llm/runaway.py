@@ -31,6 +31,12 @@ DATE_PATTERN = (r"^(19[5-9][0-9]|20[0-4][0-9])-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2
 ID_PATTERN = r"^[A-Z]{0,4}[-/#]?[0-9]{3,8}([-/][0-9A-Z]{1,8})?$"
 _ID_NAME = re.compile(r"(^|_)(id|number|no|num|code|ref|reference|sku)$", re.IGNORECASE)
 _NOT_ID = re.compile(r"phone|mobile|fax|zip|postal|account|iban|card|street|house", re.IGNORECASE)
+# names of people and businesses: a capital, then letters, spaces and '&.- (no digits, no slashes)
+NAME_PATTERN = r"^[A-Z][A-Za-z'&.-]*( [A-Za-z&'.-]+){0,5}$"
+_NAME = re.compile(r"(^|_)(name|seller|buyer|customer|vendor|supplier|client|company|merchant|payee|payer|sender|"
+                   r"recipient|issuer|employer|party|business|organi[sz]ation|store|shop|author|contact)$",
+                   re.IGNORECASE)
+_NOT_NAME = re.compile(r"file|user|host|domain|path|field|column|table|key|tag|type|code|email|url", re.IGNORECASE)
 
 FIRST_TRY = Ladder(max_string=None, max_items=None, minimal=False, temperature=1.0, realistic=True)
 RETRY_LADDER = tuple(Ladder(r.max_string, r.max_items, r.minimal, r.temperature, r.round_numbers, realistic=True)
@@ -39,6 +45,11 @@ RETRY_LADDER = tuple(Ladder(r.max_string, r.max_items, r.minimal, r.temperature,
 
 def identifier_like(name: str) -> bool:
     return bool(_ID_NAME.search(name)) and not _NOT_ID.search(name)
+
+
+def name_like(name: str) -> bool:
+    """A field that holds a person's or a business's name (`seller`, `customer_name`, not `file_name`)."""
+    return bool(_NAME.search(name)) and not _NOT_NAME.search(name)
 
 
 def plausible(node: dict[str, Any], name: str | None, rung: Ladder) -> None:
@@ -59,6 +70,8 @@ def plausible(node: dict[str, Any], name: str | None, rung: Ladder) -> None:
         node["pattern"] = ID_PATTERN
         if hi is None or hi > 22:
             node["maxLength"] = 22
+    elif name and "format" not in node and name_like(name) and (hi is None or hi >= 3):
+        node["pattern"] = NAME_PATTERN
 
 
 def length_hints(schema: Mapping[str, Any], examples: list[Any]) -> dict[str, int]:
@@ -126,17 +139,36 @@ def placeholder_paths(value: Any, path: str = "") -> list[str]:
 
 
 def same_party(label: Any) -> tuple[str, str] | None:
-    """Two different name-like fields of a record with the same value (seller == buyer), or None."""
+    """Two name fields of a record with the same value (seller == buyer), or None."""
     if not isinstance(label, dict):
         return None
     seen: dict[str, str] = {}
     for key, v in label.items():
-        if not isinstance(v, str) or len(v) < 3 or not re.search(r"[A-Za-z]{3}", v) or re.search(r"\d{4}-\d", v):
+        if not isinstance(v, str) or not v.strip() or not name_like(str(key)):
             continue
         k = v.strip().lower()
         if k in seen:
             return seen[k], key
         seen[k] = key
+    return None
+
+
+# a date that must not come before another one of the same record: (later field, earlier field) by name
+_LATER = re.compile(r"due|end|expir|until|deliver|ship|paid|return|close|finish", re.IGNORECASE)
+_EARLIER = re.compile(r"invoice|issue|start|order|begin|from|creat|open|sign|purchase", re.IGNORECASE)
+
+
+def date_order(label: Any) -> tuple[str, str] | None:
+    """(later, earlier): a `due_date` before the `invoice_date`, an `end` before its `start`; or None."""
+    if not isinstance(label, dict):
+        return None
+    dates = {k: v for k, v in label.items() if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)}
+    for later, lv in dates.items():
+        if not _LATER.search(later):
+            continue
+        for earlier, ev in dates.items():
+            if earlier != later and _EARLIER.search(earlier) and not _LATER.search(earlier) and lv < ev:
+                return later, earlier
     return None
 
 
