@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from ..config.recipe import Recipe
 from ..generators.base import GenContext, Generator
+from ..llm.adaptive import limit_report, limit_text
 from ..llm.types import LLM
 from ..quality.base import Gate, GateContext, GateModels, ModelGate, admit
 from ..records import Record, Rejection, content_hash
@@ -254,8 +255,6 @@ class _Run:
 
     def report(self, rejected: list[Rejection]) -> None:
         """The progress after a slot, and once, early, a warning when the budget cannot reach the target."""
-        from ..llm.adaptive import limit_text
-
         p, meter = self.progress, self.meter
         p.accepted = len(self.accepted)
         p.rejected += sum(1 for r in rejected if r.stage != "surplus")
@@ -319,8 +318,6 @@ class _Run:
                 await self.remote.aclose()
 
     def summary(self) -> RunSummary:
-        from ..llm.adaptive import limit_report
-
         store, meter = self.store, self.meter
         summary = RunSummary(
             run_id=self.run_id,
