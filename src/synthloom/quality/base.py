@@ -8,6 +8,11 @@ Stateful gates (dedup, diversity caps) keep an index of accepted records:
 record once every gate has accepted it. The engine runs stateful gates one
 candidate at a time (under a lock), after the stateless ones, so a check and its
 commit see a consistent index.
+
+What a gate may ask of whoever runs it is on its `GateContext`, typed: the run's
+target count, and `model(config)`, the model for the gate's own `model:` block
+(a `ModelGate` declares that block; the engine hands back a client that goes
+through the run's call cache, meter and cost guard). Nothing is patched onto a gate.
 """
 from __future__ import annotations
 
