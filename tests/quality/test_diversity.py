@@ -115,7 +115,7 @@ def test_cap_by_share_after_warmup():
 
 def test_share_cap_uses_the_target_when_the_engine_gives_it():
     gate = build_gate(DiversityGateConfig(attributes=["tone"], max_share=0.4), ".")
-    ctx = GateContext(extras={"target": 10})
+    ctx = GateContext(target=10)
     kept = []
     for i in range(8):
         rec = Record({"x": i}, {"attributes": {"tone": "polite"}})

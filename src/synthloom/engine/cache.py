@@ -5,7 +5,7 @@ from typing import Sequence
 
 import orjson
 
-from ..llm.types import GenerationRequest, GenerationResult, cache_key, result_to_json
+from ..llm.types import LLM, GenerationRequest, GenerationResult, cache_key, result_to_json, router
 from .store import RunStore
 
 
@@ -49,12 +49,14 @@ class CachedLLM:
     """Wraps an LLM: answers repeated requests from the store, records new ones.
 
     The key is the identity of the model that serves the request (a pool member,
-    when the LLM is a pool) plus the full request, so changing the model,
-    a prompt, a sampling parameter or the seed makes a new call.
+    when the LLM is `Routed`) plus the full request, so changing the model,
+    a prompt, a sampling parameter or the seed makes a new call. An `LLM` and a
+    `Routed` itself: it passes the routing of what it wraps through.
     """
 
-    def __init__(self, llm, store: RunStore, meter: UsageMeter, writer=None) -> None:
+    def __init__(self, llm: LLM, store: RunStore, meter: UsageMeter, writer=None) -> None:
         self._llm = llm
+        self._route = router(llm)
         self._store = store
         self._meter = meter
         self._writer = writer  # a BatchWriter: new calls are group-committed with the slots
@@ -67,12 +69,11 @@ class CachedLLM:
     def inner(self):
         return self._llm
 
-    def _member_identity(self, req: GenerationRequest) -> str:
-        route = getattr(self._llm, "for_request", None)
-        return route(req).identity if route else self._llm.identity
+    def for_request(self, req: GenerationRequest) -> LLM:
+        return self._route(req)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        idents = [self._member_identity(r) for r in requests]
+        idents = [self._route(r).identity for r in requests]
         keys = [cache_key(i, r) for i, r in zip(idents, requests)]
         hits = self._store.get_calls(keys)
         if self._writer is not None and self._writer.pending_calls:

@@ -21,7 +21,7 @@ import math
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import RecipeError, SynthloomError
-from ..llm.types import GenerationRequest, GenerationResult
+from ..llm.types import LLM, GenerationRequest, GenerationResult, router
 
 PER = 1_000_000
 
@@ -171,14 +171,13 @@ class CostGuard:
 
 
 class BudgetedLLM:
-    """An LLM that asks the guard before each call (between the call cache and the backend)."""
+    """An LLM that asks the guard before each call (between the call cache and the backend);
+    `Routed`, so the cache above it keys a pool's calls by member."""
 
-    def __init__(self, llm: Any, guard: CostGuard) -> None:
+    def __init__(self, llm: LLM, guard: CostGuard) -> None:
         self._llm = llm
         self._guard = guard
-        route = getattr(llm, "for_request", None)
-        if route is not None:
-            self.for_request = route
+        self._route = router(llm)
 
     @property
     def identity(self) -> str:
@@ -188,12 +187,11 @@ class BudgetedLLM:
     def inner(self) -> Any:
         return self._llm
 
-    def _ident(self, req: GenerationRequest) -> str:
-        route = getattr(self._llm, "for_request", None)
-        return route(req).identity if route else self._llm.identity
+    def for_request(self, req: GenerationRequest) -> LLM:
+        return self._route(req)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        idents = [self._ident(r) for r in requests]
+        idents = [self._route(r).identity for r in requests]
         held = [self._guard.worst_case(i, r) for i, r in zip(idents, requests)]
         await self._guard.reserve(held)
         results: list[GenerationResult] | None = None

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 from ..config.ray_settings import RaySettings
 from ..errors import BackendError, UsageError, require
-from ..llm.types import GenerationRequest, GenerationResult
+from ..llm.types import LLM, GenerationRequest, GenerationResult, router
 from ..records import content_hash
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ class RayLLM:
 
     def __init__(self, local: Any, models: list[Any], executor: RayExecutor) -> None:
         self._local = local
+        self._route = router(local)
         self._models = models
         self._executor = executor
         self._key = content_hash([m.model_dump(mode="json") for m in models], 8)
@@ -286,9 +287,8 @@ class RayLLM:
     def identity(self) -> str:
         return self._local.identity
 
-    def for_request(self, req: GenerationRequest) -> Any:
-        route = getattr(self._local, "for_request", None)
-        return route(req) if route else self._local
+    def for_request(self, req: GenerationRequest) -> LLM:
+        return self._route(req)
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         return await self._executor.call(self._key, self._models, list(requests))

@@ -1,4 +1,13 @@
-"""The run loop: slots in flight until enough records pass every gate or a budget runs out."""
+"""The run loop: slots in flight until enough records pass every gate or a budget runs out.
+
+`arun` is three steps. Setup (`_open_backend`, `_Run.__init__`, `_Run.open_gate_models`): the
+model, the run store, the call cache, meter and cost guard in front of every model, and the
+contexts the generator and the gates see. The slot (`_Run.run_slot`): produce candidates,
+run the stateless gates, then under one lock the stateful gates, acceptance and the slot's
+commit. The finish (`_Run.finish`, `_Run.summary`): flush, end the run in the store, close
+what the run opened. Up to `engine.concurrency` workers take slots until `budget_left` says
+stop (the target, or a budget: attempts, tokens, seconds, money).
+"""
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +19,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config.recipe import Recipe
-from ..generators.base import GenContext
-from ..quality.base import GateContext, admit
+from ..generators.base import GenContext, Generator
+from ..llm.adaptive import limit_report, limit_text
+from ..llm.types import LLM
+from ..quality.base import Gate, GateContext, GateModels, ModelGate, admit
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
+from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
 from .projection import default_attempts, projection
 from .store import RunStore
 from .ray_executor import WorkerLost
@@ -105,10 +117,23 @@ async def arun(
     from ..quality import build_gates
 
     generator = build_generator(recipe.generate, base_dir)
-    gates = build_gates(recipe.quality, base_dir)
-    gates += list(getattr(generator, "gates", lambda: [])())
-    stateful = [g for g in gates if g.stateful]
+    gates = build_gates(recipe.quality, base_dir) + list(generator.gates())
+    check_budget(recipe.engine.max_cost, price_table(recipe.model_dump(mode="json", by_alias=True)))
+    owns_llm = llm is None
+    llm, remote, store = await _open_backend(recipe, run_dir, llm)
+    run = _Run(recipe, run_dir, generator, gates, store, llm, judge_llm, owns_llm, remote, on_progress)
+    status = "failed"
+    try:
+        run.open_gate_models()
+        await run.loop()
+        status = "complete" if len(run.accepted) >= run.target else "incomplete"
+    finally:
+        await run.finish(status)
+    return run.summary()
 
+
+async def _open_backend(recipe: Recipe, run_dir: Path, llm: Any) -> tuple[LLM, Any, RunStore]:
+    """(the run's model, the Ray executor or None, the run store); on a failure, closes what it opened."""
     owns_llm = llm is None
     if llm is None:  # before the run folder exists: a bad model path leaves nothing behind
         from ..llm.factory import build_llm
@@ -122,169 +147,196 @@ async def arun(
             remote = RayExecutor.start(recipe.engine.ray)
             if owns_llm:
                 llm = remote.wrap(llm, recipe.models())
-        store = RunStore(run_dir / "store.sqlite")
+        return llm, remote, RunStore(run_dir / "store.sqlite")
     except BaseException:
         if owns_llm:
             await llm.aclose()
         if remote is not None:
             await remote.aclose()
         raise
-    run_id = run_identity(recipe)
-    recipe_json = recipe.model_dump(mode="json", by_alias=True)
-    resumed = store.begin_run(run_id, recipe.name, recipe_json, versions())
-    base_llm = llm
-    from ..llm.adaptive import limit_report, limit_text
-    from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
 
-    prices = price_table(recipe_json)
-    check_budget(recipe.engine.max_cost, prices)
-    prior_cost = usage_cost(store.usage(run_id), prices)["total"] or 0.0
-    meter = UsageMeter(prices)
-    guard = budgeted(recipe.engine.max_cost, prices, prior_cost)
-    writer = BatchWriter(store, run_id)
-    cached = CachedLLM(guard(base_llm), store, meter, writer)
 
-    accepted: list[Record] = store.accepted_records(run_id)
-    done = store.done_slots(run_id)
-    for g in stateful:
-        g.prime(accepted)
-    ctx = GenContext(llm=cached, seed=recipe.engine.seed, accepted=accepted, extras={"target": recipe.count})
-    gctx = GateContext(llm=CachedLLM(guard(judge_llm), store, meter, writer) if judge_llm is not None else cached,
-                       seed=recipe.engine.seed, extras={"target": recipe.count})
-    gate_llms = []  # a gate that names its own model (a judge, a label checker) gets it cached and metered too
-    for g in gates:
-        cfg = getattr(g, "model_config", None)
-        if cfg is not None and getattr(g, "llm", None) is None:
-            from ..llm.factory import build_backend
+class _Run:
+    """One run while its slots are in flight: what setup opened, the counters, the stop reason."""
 
-            gate_llms.append(remote.wrap(build_backend(cfg), [cfg]) if remote else build_backend(cfg))
-            g.llm = CachedLLM(guard(gate_llms[-1]), store, meter, writer)
+    def __init__(self, recipe: Recipe, run_dir: Path, generator: Generator, gates: list[Gate], store: RunStore,
+                 llm: LLM, judge_llm: LLM | None, owns_llm: bool, remote: Any,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self.recipe, self.run_dir, self.generator, self.store = recipe, run_dir, generator, store
+        self.gates, self.stateful = gates, [g for g in gates if g.stateful]
+        self.base_llm, self.judge_llm, self.owns_llm, self.remote = llm, judge_llm, owns_llm, remote
+        self.on_progress = on_progress
+        self.run_id = run_identity(recipe)
+        recipe_json = recipe.model_dump(mode="json", by_alias=True)
+        self.resumed = store.begin_run(self.run_id, recipe.name, recipe_json, versions())
+        self.prices = price_table(recipe_json)
+        self.prior_cost = usage_cost(store.usage(self.run_id), self.prices)["total"] or 0.0
+        self.prior_tokens = sum(u["completion_tokens"] for u in store.usage(self.run_id))
+        self.meter = UsageMeter(self.prices)
+        self.writer = BatchWriter(store, self.run_id)
+        guard = budgeted(recipe.engine.max_cost, self.prices, self.prior_cost)
+        cached = CachedLLM(guard(llm), store, self.meter, self.writer)  # every model: cached, metered, budgeted
+        self.metered = lambda backend: CachedLLM(guard(backend), store, self.meter, self.writer)
+        self.gate_models = GateModels(build=self._build_gate_backend, wrap=self.metered)
 
-    target = recipe.count
-    max_slots = recipe.engine.max_attempts or default_attempts(target, getattr(generator, "expected_yield", None))
-    first_slots, first_accepted, projected = len(done), len(accepted), False
-    progress = Progress(target=target, accepted=len(accepted), slots_done=len(done), slots_budget=max_slots,
-                        cost=prior_cost if prices else None)
-    stop: dict[str, str] = {}
-    lock = asyncio.Lock()
-    started = time.perf_counter()
-    pending_slots = iter([s for s in range(max_slots) if s not in done])
-    requeued: list[int] = []  # slots whose Ray worker died mid-slot: redone, their finished calls from the cache
-    prior_tokens = sum(u["completion_tokens"] for u in store.usage(run_id))
+        self.accepted: list[Record] = store.accepted_records(self.run_id)
+        done = store.done_slots(self.run_id)
+        for g in self.stateful:
+            g.prime(self.accepted)
+        seed, self.target = recipe.engine.seed, recipe.count
+        self.ctx = GenContext(llm=cached, seed=seed, accepted=self.accepted, target=self.target)
+        self.gctx = GateContext(llm=self.metered(judge_llm) if judge_llm is not None else cached, seed=seed,
+                                target=self.target, models=self.gate_models)
 
-    def budget_left() -> bool:
-        if len(accepted) >= target:
-            stop.setdefault("reason", "target")
-        elif recipe.engine.max_tokens and prior_tokens + meter.completion_tokens >= recipe.engine.max_tokens:
-            stop.setdefault("reason", "max_tokens")
-        elif recipe.engine.max_seconds and time.perf_counter() - started >= recipe.engine.max_seconds:
-            stop.setdefault("reason", "max_seconds")
-        return not stop
+        self.max_slots = recipe.engine.max_attempts or default_attempts(self.target, generator.expected_yield)
+        self.first_slots, self.first_accepted, self.projected = len(done), len(self.accepted), False
+        self.progress = Progress(target=self.target, accepted=len(self.accepted), slots_done=len(done),
+                                 slots_budget=self.max_slots, cost=self.prior_cost if self.prices else None)
+        self.stop: dict[str, str] = {}
+        self.lock = asyncio.Lock()
+        self.started = time.perf_counter()
+        self.wall = 0.0
+        self.pending_slots = iter([s for s in range(self.max_slots) if s not in done])
+        self.requeued: list[int] = []  # slots whose Ray worker died mid-slot: redone, their finished calls from the cache
 
-    async def run_slot(slot: int) -> None:
-        items = await generator.produce(slot, ctx)
-        candidates: list[Record] = []
-        rejected: list[Rejection] = []
-        for item in items:
-            (rejected if isinstance(item, Rejection) else candidates).append(item)
+    def _build_gate_backend(self, cfg: Any) -> LLM:
+        from ..llm.factory import build_backend
+
+        backend = build_backend(cfg)
+        return self.remote.wrap(backend, [cfg]) if self.remote is not None else backend
+
+    def open_gate_models(self) -> None:
+        """Every gate that names its own model gets it opened now: a bad model block fails before any work."""
+        for g in self.gates:
+            if isinstance(g, ModelGate) and g.own_model is not None:
+                self.gate_models.get(g.own_model)
+
+    def budget_left(self) -> bool:
+        engine = self.recipe.engine
+        if len(self.accepted) >= self.target:
+            self.stop.setdefault("reason", "target")
+        elif engine.max_tokens and self.prior_tokens + self.meter.completion_tokens >= engine.max_tokens:
+            self.stop.setdefault("reason", "max_tokens")
+        elif engine.max_seconds and time.perf_counter() - self.started >= engine.max_seconds:
+            self.stop.setdefault("reason", "max_seconds")
+        return not self.stop
+
+    async def run_slot(self, slot: int) -> None:
+        items = await self.generator.produce(slot, self.ctx)
+        rejected: list[Rejection] = [item for item in items if isinstance(item, Rejection)]
         survivors: list[Record] = []
-        for rec in candidates:
-            # gates run in recipe order, so a cheap dedup before an LLM judge saves the judge's call;
-            # stateful gates only look here, and decide for good under the lock below
-            for g in gates:
-                out = await g.check(rec, gctx)
-                if isinstance(out, Rejection):
-                    rejected.append(out)
-                    break
-                if not g.stateful:
-                    rec = out
-            else:
-                survivors.append(rec)
-        async with lock:  # stateful gates, acceptance and the slot's commit are one atomic step
+        for rec in items:
+            if isinstance(rec, Rejection):
+                continue
+            out = await self.screen(rec)
+            (rejected if isinstance(out, Rejection) else survivors).append(out)
+        async with self.lock:  # stateful gates, acceptance and the slot's commit are one atomic step
             kept: list[Record] = []
             for rec in survivors:
-                if len(accepted) + len(kept) >= target:
+                if len(self.accepted) + len(kept) >= self.target:
                     rejected.append(Rejection.of(rec, "surplus", "target_reached", "the target count was already met"))
                     continue
-                out = await admit(rec.with_meta(slot=slot), stateful, gctx)
+                out = await admit(rec.with_meta(slot=slot), self.stateful, self.gctx)
                 (rejected if isinstance(out, Rejection) else kept).append(out)
-            writer.add_slot(slot, kept, rejected, meter.drain())
-            accepted.extend(kept)
-        progress.accepted = len(accepted)
-        progress.rejected += sum(1 for r in rejected if r.stage != "surplus")
-        progress.slots_done += 1
-        progress.completion_tokens = meter.completion_tokens
-        progress.calls, progress.cache_hits = meter.calls, meter.cache_hits
-        progress.cost = prior_cost + meter.cost if prices else None
-        progress.limit = limit_text([base_llm, judge_llm, *gate_llms])
-        nonlocal projected
-        if not projected:  # say early, once, when the budget cannot reach the target at this yield
-            note = projection(len(accepted) - first_accepted, progress.slots_done - first_slots,
-                              target - first_accepted, max_slots - first_slots)
-            if note is not None:
-                projected = True
-                log.warning("%s", note)
-        if on_progress:
-            on_progress(progress)
+            self.writer.add_slot(slot, kept, rejected, self.meter.drain())
+            self.accepted.extend(kept)
+        self.report(rejected)
 
-    async def worker() -> None:
-        while budget_left():
-            slot = requeued.pop() if requeued else next(pending_slots, None)
+    async def screen(self, rec: Record) -> Record | Rejection:
+        """A candidate through the gates in recipe order (a cheap dedup before an LLM judge saves the judge's
+        call); stateful gates only look here, and decide for good under the lock in `run_slot`."""
+        for g in self.gates:
+            out = await g.check(rec, self.gctx)
+            if isinstance(out, Rejection):
+                return out
+            if not g.stateful:
+                rec = out
+        return rec
+
+    def report(self, rejected: list[Rejection]) -> None:
+        """The progress after a slot, and once, early, a warning when the budget cannot reach the target."""
+        p, meter = self.progress, self.meter
+        p.accepted = len(self.accepted)
+        p.rejected += sum(1 for r in rejected if r.stage != "surplus")
+        p.slots_done += 1
+        p.completion_tokens = meter.completion_tokens
+        p.calls, p.cache_hits = meter.calls, meter.cache_hits
+        p.cost = self.prior_cost + meter.cost if self.prices else None
+        p.limit = limit_text(self.backends())
+        if not self.projected:
+            note = projection(len(self.accepted) - self.first_accepted, p.slots_done - self.first_slots,
+                              self.target - self.first_accepted, self.max_slots - self.first_slots)
+            if note is not None:
+                self.projected = True
+                log.warning("%s", note)
+        if self.on_progress:
+            self.on_progress(p)
+
+    def backends(self) -> list[Any]:
+        return [self.base_llm, self.judge_llm, *self.gate_models.backends]
+
+    async def worker(self) -> None:
+        while self.budget_left():
+            slot = self.requeued.pop() if self.requeued else next(self.pending_slots, None)
             if slot is None:  # the last slots are in flight; one whose Ray worker dies is redone by its worker
                 return
             try:
-                await run_slot(slot)
+                await self.run_slot(slot)
             except BudgetExhausted as exc:  # the slot stays undone: a resume redoes it, its calls from the cache
-                stop.setdefault("reason", "max_cost")
-                stop.setdefault("detail", str(exc))
+                self.stop.setdefault("reason", "max_cost")
+                self.stop.setdefault("detail", str(exc))
                 return
             except WorkerLost:
-                requeued.append(slot)
+                self.requeued.append(slot)
 
-    status = "failed"
-    try:
-        if on_progress:
-            on_progress(progress)
-        budget_left()
-        workers = [asyncio.create_task(worker()) for _ in range(recipe.engine.concurrency)]
+    async def loop(self) -> None:
+        if self.on_progress:
+            self.on_progress(self.progress)
+        self.budget_left()
+        workers = [asyncio.create_task(self.worker()) for _ in range(self.recipe.engine.concurrency)]
         try:
             await asyncio.gather(*workers)
-            stop.setdefault("reason", "max_attempts")
+            self.stop.setdefault("reason", "max_attempts")
         except BaseException:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
-        status = "complete" if len(accepted) >= target else "incomplete"
-    finally:
-        writer.add_usage(meter.drain())
-        writer.flush()
-        wall = time.perf_counter() - started
-        store.end_run(run_id, status, wall)
-        if owns_llm:
-            await base_llm.aclose()
-        for gate_llm in gate_llms:
-            await gate_llm.aclose()
-        if remote is not None:
-            await remote.aclose()
-    summary = RunSummary(
-        run_id=run_id,
-        run_dir=run_dir,
-        accepted=len(accepted),
-        rejected=progress.rejected,
-        target=target,
-        stopped_by=stop.get("reason", "target"),
-        wall_s=wall,
-        resumed=resumed,
-        funnel=store.funnel(run_id),
-        rejections=[r for r in store.rejection_counts(run_id) if r[0] != "surplus"],
-        calls=meter.calls,
-        cache_hits=meter.cache_hits,
-        completion_tokens=meter.completion_tokens,
-        generator=generator.describe(),
-        cost=prior_cost + meter.cost if prices else None,
-        stop_detail=stop.get("detail", ""),
-        concurrency=limit_report([base_llm, judge_llm, *gate_llms]),
-    )
-    store.close()
-    return summary
+
+    async def finish(self, status: str) -> None:
+        """Write what is pending, end the run in the store, close what the run opened."""
+        self.writer.add_usage(self.meter.drain())
+        self.writer.flush()
+        self.wall = time.perf_counter() - self.started
+        self.store.end_run(self.run_id, status, self.wall)
+        try:
+            if self.owns_llm:
+                await self.base_llm.aclose()
+            await self.gate_models.aclose()
+        finally:
+            if self.remote is not None:
+                await self.remote.aclose()
+
+    def summary(self) -> RunSummary:
+        store, meter = self.store, self.meter
+        summary = RunSummary(
+            run_id=self.run_id,
+            run_dir=self.run_dir,
+            accepted=len(self.accepted),
+            rejected=self.progress.rejected,
+            target=self.target,
+            stopped_by=self.stop.get("reason", "target"),
+            wall_s=self.wall,
+            resumed=self.resumed,
+            funnel=store.funnel(self.run_id),
+            rejections=[r for r in store.rejection_counts(self.run_id) if r[0] != "surplus"],
+            calls=meter.calls,
+            cache_hits=meter.cache_hits,
+            completion_tokens=meter.completion_tokens,
+            generator=self.generator.describe(),
+            cost=self.prior_cost + meter.cost if self.prices else None,
+            stop_detail=self.stop.get("detail", ""),
+            concurrency=limit_report(self.backends()),
+        )
+        store.close()
+        return summary

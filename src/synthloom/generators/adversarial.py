@@ -33,7 +33,7 @@ from ..quality._llm import LLMGateMixin, parsed_object
 from ..quality.base import GateContext
 from ..quality.label import LabelGate
 from ._grounded import sampled
-from .base import GenContext, parse_object
+from .base import GenContext, Generator, parse_object
 
 KIND_HINTS = {
     "ambiguity": "the intent is unclear and the text could be read several ways, though one reading is the "
@@ -69,9 +69,9 @@ class ClassifierProbe(LLMGateMixin):
     stage = "label"
     stateful = False
 
-    def __init__(self, labels: list[str], task: str, text_field: str, model_config: Any, keep: str) -> None:
+    def __init__(self, labels: list[str], task: str, text_field: str, model: Any, keep: str) -> None:
         self.labeller = LabelGate(labels=labels, fields=[text_field], task=task)
-        self.model_config = model_config
+        self.own_model = model
         self.keep = keep
 
     def prime(self, accepted: Any) -> None:
@@ -95,7 +95,7 @@ class ClassifierProbe(LLMGateMixin):
         return out
 
 
-class AdversarialGenerator:
+class AdversarialGenerator(Generator):
     technique = "adversarial"
 
     def __init__(self, config: AdversarialTechnique, base_dir: Path) -> None:

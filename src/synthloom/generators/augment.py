@@ -23,7 +23,7 @@ from ..prompts import load as load_prompt
 from ..quality.reference import NgramIndex, ngrams, words
 from ..records import Record, Rejection, content_hash
 from ..sources.labels import Label, LabelSet, load_label_set, read_labelled
-from .base import GenContext, parse_object
+from .base import GenContext, Generator, parse_object
 from .classification import check_text, human, text_schema
 
 DEMO_NUMBER = "4471"  # the order number of the built-in demonstration
@@ -67,7 +67,7 @@ def add_typos(text: str, rng: random.Random, rate: float = 0.08) -> str:
     return " ".join(parts)
 
 
-class AugmentGenerator:
+class AugmentGenerator(Generator):
     technique = "augment"
 
     def __init__(self, config: AugmentTechnique, base_dir: Path) -> None:

@@ -8,17 +8,23 @@ requests and replays them from the call cache.
 
 `produce` returns candidates (`Record`) and early rejections (`Rejection`,
 e.g. unparsable output, a technique's own filter). Quality gates then see
-each candidate `Record`.
+each candidate `Record`: the recipe's, then the technique's own (`gates()`).
+
+A technique declares that it is a `Generator` by subclassing it, and so gets the
+defaults of the optional members (`gates`, `expected_yield`).
 """
 from __future__ import annotations
 
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from ..llm.types import LLM, GenerationResult
 from ..records import Record, Rejection, content_hash
+
+if TYPE_CHECKING:
+    from ..quality.base import Gate
 
 
 @dataclass
@@ -27,7 +33,7 @@ class GenContext:
     seed: int = 0
     # accepted records so far, in acceptance order; live, the engine appends to it
     accepted: Sequence[Record] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
+    target: int | None = None  # how many accepted records the run asks for (None outside the engine)
 
     def rng(self, slot: int, salt: str = "") -> random.Random:
         return random.Random(f"{self.seed}:{slot}:{salt}")
@@ -41,22 +47,25 @@ class GenContext:
         random.Random(f"{self.seed}:{axis}:{block}").shuffle(order)
         return values[order[pos]]
 
-    def target_count(self) -> int | None:
-        """How many accepted records the run asks for (None outside the engine)."""
-        return self.extras.get("target")
-
     def request_seed(self, slot: int, k: int = 0) -> int:
         return int(content_hash([self.seed, slot, k], 4), 16) & 0x7FFFFFFF
 
 
 class Generator(Protocol):
     technique: str
+    # the share of slots expected to end in an accepted record, when a technique knows it is low:
+    # the engine's default attempt budget grows to match (engine/projection.py); None: the usual budget
+    expected_yield: float | None = None
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]: ...
 
     def describe(self) -> dict[str, Any]:
         """What the manifest and dataset card say about this technique: templates (name, hash), settings."""
         ...
+
+    def gates(self) -> list[Gate]:
+        """The technique's own gates (a label check, a classifier probe), run after the recipe's; none by default."""
+        return []
 
 
 def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:

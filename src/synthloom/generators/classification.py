@@ -20,7 +20,7 @@ from ..prompts import load as load_prompt
 from ..quality.reference import NgramIndex
 from ..records import Record, Rejection
 from ..sources.labels import LabelSet, load_label_set, target_counts
-from .base import GenContext, parse_object
+from .base import GenContext, Generator, parse_object
 
 MAX_SHOTS = 3
 MULTI_SECOND_SHARE = 0.35  # multi-label: share of texts that carry a second label
@@ -72,7 +72,7 @@ class QuotaGate:
         self.counts[rec.meta.get("target_label")] += 1
 
 
-class ClassificationGenerator:
+class ClassificationGenerator(Generator):
     technique = "classification"
 
     def __init__(self, config: ClassificationTechnique, base_dir: Path) -> None:
@@ -100,7 +100,7 @@ class ClassificationGenerator:
             self.partners.setdefault(a, []).append(b)
         if isinstance(config.distribution, dict):  # unknown labels; the sum is checked against count by the recipe
             target_counts(names, sum(config.distribution.values()), config.distribution, where="generate.distribution")
-        self.targets: dict[str, int] = {}  # set from the run's count (GenContext.target_count) at the first slot
+        self.targets: dict[str, int] = {}  # set from the run's count (GenContext.target) at the first slot
         self.system_prompt = load_prompt("classify_system")
         self.user_prompt = load_prompt("classify_user")
         self._seen = 0
@@ -194,8 +194,8 @@ class ClassificationGenerator:
         return req, meta
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
-        if not self.targets and ctx.target_count():
-            self.set_count(ctx.target_count())
+        if not self.targets and ctx.target:
+            self.set_count(ctx.target)
         label = self.pick_label(slot, ctx)
         self._inflight[label] += 1
         try:

@@ -34,7 +34,7 @@ from ..records import Record, Rejection
 from ..sources.names import name_fields, sample_names
 from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
-from .base import GenContext
+from .base import GenContext, Generator
 from .extract import extraction_messages
 from .schema_io import load_schema, validator
 
@@ -84,7 +84,7 @@ def record_lines(label: Any) -> str:
     return "\n".join(f"{path}: {value}" for path, value in leaves(label))
 
 
-class SyntheticDocumentsGenerator:
+class SyntheticDocumentsGenerator(Generator):
     technique = "documents"
     # accepted per attempt on the bundled model (docs/benchmarks_readme_commands.md); sets the default budget
     expected_yield = 0.33

@@ -39,7 +39,7 @@ from ..quality.instruct_filters import (
     no_information_gain,
 )
 from ..records import Record, Rejection
-from .base import GenContext
+from .base import GenContext, Generator
 from .instruct_seeds import load_seed_tasks
 from .self_instruct import _parsed, call_failure
 
@@ -103,7 +103,7 @@ class PoolItem:
     root_id: str
 
 
-class EvolInstructGenerator:
+class EvolInstructGenerator(Generator):
     technique = "evol_instruct"
 
     def __init__(self, config: EvolInstructTechnique, base_dir: Path) -> None:

@@ -26,7 +26,7 @@ from ..records import Record, Rejection
 from ..sources import Chunk, Corpus
 from ..sources.templates import quote
 from ._grounded import corpus_for, outline, parse_object, sampled
-from .base import GenContext
+from .base import GenContext, Generator
 from .schema_io import load_schema, validator
 
 MAX_SHOTS = 2
@@ -48,7 +48,7 @@ def extraction_messages(document: str, extraction: dict[str, Any], schema: dict[
     ]
 
 
-class ExtractionGenerator:
+class ExtractionGenerator(Generator):
     technique = "extract"
 
     def __init__(self, config: ExtractTechnique, base_dir: Path, corpus: Corpus | None = None) -> None:

@@ -38,7 +38,7 @@ from ..sources import Chunk, Corpus
 from ..sources.related import TermIndex, sentences, terms
 from ..sources.templates import quote
 from ._grounded import corpus_for, parse_object, sampled
-from .base import GenContext
+from .base import GenContext, Generator
 
 KINDS = ("factual", "multi_hop", "unanswerable")
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
@@ -140,7 +140,7 @@ def write_rag_eval(records: Iterable[Record], path: str | Path, corpus: Corpus |
     return n
 
 
-class RagQAGenerator:
+class RagQAGenerator(Generator):
     technique = "qa"
 
     def __init__(self, config: QATechnique, base_dir: Path, corpus: Corpus | None = None) -> None:

@@ -35,7 +35,7 @@ from ..quality.filter import find_boilerplate, find_refusal
 from ..quality.translation import clip
 from ..records import Record, Rejection
 from ._grounded import sampled
-from .base import GenContext, parse_object
+from .base import GenContext, Generator, parse_object
 from .redteam_strategies import apply_step, carrier_for_indirect, parse_spec
 from .redteam_taxonomy import EXAMPLE_SYSTEM, TAXONOMY
 
@@ -93,7 +93,7 @@ def question_for(cat: RedteamCategory) -> str:
     return "Is this message a request that this assistant's rules allow it to help with?"
 
 
-class RedteamGenerator:
+class RedteamGenerator(Generator):
     technique = "redteam"
 
     def __init__(self, config: RedteamTechnique, base_dir: Path) -> None:
@@ -153,7 +153,7 @@ class RedteamGenerator:
 
     # -- one slot ------------------------------------------------------------
     def quota(self, ctx: GenContext) -> int:
-        target = ctx.extras.get("target") or len(self.names)
+        target = ctx.target or len(self.names)
         return -(-int(target) // len(self.names))
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:

@@ -19,7 +19,7 @@ from ..llm import runaway
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
-from .base import GenContext, parse_object
+from .base import GenContext, Generator, parse_object
 from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
 
 MAX_SHOTS = 3
@@ -49,7 +49,7 @@ def _label_like(subschema: Any) -> bool:
                                             or subschema.get("type") == "boolean")
 
 
-class SchemaGenerator:
+class SchemaGenerator(Generator):
     technique = "schema"
 
     def __init__(self, config: SchemaTechnique, base_dir: Path) -> None:

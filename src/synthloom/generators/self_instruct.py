@@ -33,7 +33,7 @@ from ..quality.instruct_filters import (
     filter_instances,
 )
 from ..records import Record, Rejection, content_hash
-from .base import GenContext
+from .base import GenContext, Generator
 from .instruct_seeds import SeedTask, load_seed_tasks
 
 INSTRUCTION_SCHEMA = {
@@ -106,7 +106,7 @@ def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
     return None
 
 
-class SelfInstructGenerator:
+class SelfInstructGenerator(Generator):
     technique = "self_instruct"
 
     def __init__(self, config: SelfInstructTechnique, base_dir: Path) -> None:

@@ -27,7 +27,7 @@ from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.translation import clip, cosine, language_problem, length_problem, missing_span
 from ..records import Record, Rejection, content_hash
-from .base import GenContext
+from .base import GenContext, Generator
 
 LANGUAGE_NAMES = {
     "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
@@ -142,7 +142,7 @@ class Translator:
         return out, self.problem(text, out, target)
 
 
-class TranslateGenerator:
+class TranslateGenerator(Generator):
     technique = "translate"
 
     def __init__(self, config: TranslateTechnique, base_dir: Path) -> None:

@@ -1,8 +1,9 @@
 """A pool of models: one dataset from several models, each request routed to one member by weight.
 
 Routing is a pure function of the request (its cache payload, seed included), so a
-re-run sends every request to the same member again and the call cache hits. The
-engine asks `for_request(req)` to key the cache by the member that serves it.
+re-run sends every request to the same member again and the call cache hits. A pool is
+`Routed` (llm/types.py): the call cache asks `for_request(req)` to key each call by the
+member that serves it, and the cost guard to price it at that member's price.
 """
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from .types import LLM, GenerationRequest, GenerationResult
 
 
 class ModelPool:
-    """Spreads requests over `members` [(llm, weight), ...] in proportion to their weights."""
+    """Spreads requests over `members` [(llm, weight), ...] in proportion to their weights.
+
+    An `LLM` and a `Routed` (llm/types.py), by structure.
+    """
 
     def __init__(self, members: list[tuple[LLM, float]]) -> None:
         if not members:

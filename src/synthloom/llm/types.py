@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..records import canonical_json, content_hash
 
@@ -82,6 +82,27 @@ class LLM(Protocol):
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Routed(Protocol):
+    """An LLM that hands each request to one of several models: a pool, or a wrapper around one
+    (the call cache, the cost guard, the Ray driver), which passes the routing through.
+
+    `for_request(req)` is the model that serves `req`, the same one on every run. The call cache
+    keys a call by that model's identity and a cost budget prices it at that model's price, so a
+    pool's calls replay and are billed per member. Optional: a plain backend serves every request
+    itself, and `router` treats it so.
+    """
+
+    def for_request(self, req: GenerationRequest) -> LLM: ...
+
+
+def router(llm: LLM) -> Callable[[GenerationRequest], LLM]:
+    """`req -> the model that serves it` behind `llm`: its `for_request` if it routes, else `llm` itself."""
+    if isinstance(llm, Routed):
+        return llm.for_request
+    return lambda req: llm
 
 
 def result_to_json(r: GenerationResult) -> bytes:

@@ -2,30 +2,29 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..llm.types import GenerationRequest, GenerationResult
+from ..llm.types import LLM, GenerationRequest, GenerationResult
 from ..records import Record, content_hash
 from .base import GateContext
 
+if TYPE_CHECKING:
+    from ..config.models import ModelConfig
+
 
 class LLMGateMixin:
-    """A gate whose recipe may name its own model (`model:`); else it uses `ctx.llm`.
+    """A gate whose recipe may name its own model (`model:`, kept as `own_model`: a `ModelGate`).
 
-    The engine may set `gate.llm` (e.g. to a cached, metered client for
-    `gate.model_config`); if it does not, the gate builds the backend itself
-    the first time it needs it.
+    It asks its context for the model, `ctx.model(self.own_model)`: the engine fills that with
+    a cached, metered client for the block, and a gate without a block gets the run's judge model.
+    `llm`, when set, is a model handed to this gate directly (a test, a benchmark) and wins.
     """
 
-    model_config: Any = None
-    llm: Any = None
+    own_model: ModelConfig | None = None
+    llm: LLM | None = None
 
-    def resolve_llm(self, ctx: GateContext) -> Any:
-        if self.llm is None and self.model_config is not None:
-            from ..llm.factory import build_backend
-
-            self.llm = build_backend(self.model_config)
-        llm = self.llm if self.llm is not None else ctx.llm
+    def resolve_llm(self, ctx: GateContext) -> LLM:
+        llm = self.llm if self.llm is not None else ctx.model(self.own_model)
         if llm is None:
             raise RuntimeError(f"gate {getattr(self, 'name', '?')} needs a model, and none was given")
         return llm

@@ -44,4 +44,11 @@ async def aapply_gates(records: Iterable[Record], gates: Sequence[Gate], ctx: Ga
 def apply_gates(records: Iterable[Record], gates: Sequence[Gate], llm: Any = None, seed: int = 0,
                 concurrency: int = 4) -> tuple[list[Record], list[Rejection]]:
     """Synchronous wrapper of `aapply_gates` (not from inside an event loop)."""
-    return asyncio.run(aapply_gates(records, gates, GateContext(llm=llm, seed=seed), concurrency))
+    async def go() -> tuple[list[Record], list[Rejection]]:
+        ctx = GateContext(llm=llm, seed=seed)
+        try:
+            return await aapply_gates(records, gates, ctx, concurrency)
+        finally:
+            await ctx.models.aclose()  # the models gates opened for their own `model:` blocks
+
+    return asyncio.run(go())

@@ -8,21 +8,85 @@ Stateful gates (dedup, diversity caps) keep an index of accepted records:
 record once every gate has accepted it. The engine runs stateful gates one
 candidate at a time (under a lock), after the stateless ones, so a check and its
 commit see a consistent index.
+
+What a gate may ask of whoever runs it is on its `GateContext`, typed: the run's
+target count, and `model(config)`, the model for the gate's own `model:` block
+(a `ModelGate` declares that block; the engine hands back a client that goes
+through the run's call cache, meter and cost guard). Nothing is patched onto a gate.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, runtime_checkable
 
 from ..llm.types import LLM
 from ..records import Record, Rejection
 
+if TYPE_CHECKING:
+    from ..config.models import ModelConfig
+
+
+class GateModels:
+    """The models gates name in their own `model:` blocks: each distinct block built once, closed together.
+
+    `build` makes the backend (default `llm.factory.build_backend`; in a Ray run, one whose calls run on
+    the workers); `wrap` puts it behind what every call of the run goes through (in a run: the call
+    cache, the usage meter and the cost guard), so a judge on its own server is replayed and billed
+    like the generator. Outside a run both are plain: the backend as it is.
+    """
+
+    def __init__(self, build: Callable[[ModelConfig], LLM] | None = None,
+                 wrap: Callable[[LLM], LLM] | None = None) -> None:
+        self._build = build
+        self._wrap = wrap
+        self._open: dict[str, tuple[LLM, LLM]] = {}  # the block as JSON -> (backend, what gates get)
+
+    def get(self, config: ModelConfig) -> LLM:
+        """The model for one `model:` block (built the first time; no await, so two slots never both build)."""
+        key = config.model_dump_json()
+        entry = self._open.get(key)
+        if entry is None:
+            if self._build is None:
+                from ..llm.factory import build_backend
+
+                backend = build_backend(config)
+            else:
+                backend = self._build(config)
+            entry = self._open[key] = (backend, self._wrap(backend) if self._wrap else backend)
+        return entry[1]
+
+    @property
+    def backends(self) -> list[LLM]:
+        """The backends opened so far (for the concurrency report)."""
+        return [backend for backend, _ in self._open.values()]
+
+    async def aclose(self) -> None:
+        opened, self._open = self._open, {}
+        for backend, _ in opened.values():
+            await backend.aclose()
+
 
 @dataclass
 class GateContext:
-    llm: LLM | None = None  # the model a judge uses (may differ from the generator's)
+    """What a gate may ask of whoever runs it (the engine, `quality.apply`, a test)."""
+
+    llm: LLM | None = None  # the model a judge uses when it names none (may differ from the generator's)
     seed: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
+    target: int | None = None  # how many accepted records the run asks for (None outside a run)
+    models: GateModels = field(default_factory=GateModels)
+
+    def model(self, config: ModelConfig | None = None) -> LLM | None:
+        """The model for a gate: the one its own `model:` block names (None: the run's, `llm`)."""
+        return self.llm if config is None else self.models.get(config)
+
+
+@runtime_checkable
+class ModelGate(Protocol):
+    """A gate that asks a model. `own_model` is its recipe's `model:` block (None: the run's model);
+    it gets the model from `ctx.model(self.own_model)`. The engine opens every gate's `own_model`
+    before the first slot, so a bad block fails before any work."""
+
+    own_model: ModelConfig | None
 
 
 class Gate(Protocol):

@@ -198,7 +198,7 @@ class DiversityCapGate:
             if self.max_count is not None and have + 1 > self.max_count:
                 return Rejection.of(rec, "diversity", f"cap:{key[0]}",
                                     f"{key[0]}={key[1]!r} already has {have} accepted records (max_count {self.max_count})")
-            target = ctx.extras.get("target") if ctx.extras else None
+            target = ctx.target
             if self.max_share is not None and target:
                 # the target is known: cap each value at its share of the final dataset
                 cap = max(1, math.floor(self.max_share * target + 1e-9))

@@ -54,7 +54,7 @@ class JudgeGate(LLMGateMixin):
         self.criteria = list(criteria)
         self.threshold = threshold
         self.fields = fields
-        self.model_config = model
+        self.own_model = model
         self.max_tokens, self.temperature = max_tokens, temperature
         self.task = task
         self.system = load_prompt("judge_system")

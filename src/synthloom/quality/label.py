@@ -34,7 +34,7 @@ class LabelGate(LLMGateMixin):
         self.fields = fields
         self.task = task
         self.action = action
-        self.model_config = model
+        self.own_model = model
         self.max_tokens = max_tokens
         self.system = load_prompt("label_system")
         self.user = load_prompt("label_user")

@@ -34,7 +34,7 @@ class VerifyGate(LLMGateMixin):
         self.task = task or label_set.task
         self.multi_label = label_set.multi_label if multi_label is None else multi_label
         self.action = action
-        self.model_config = model
+        self.own_model = model
         self.max_tokens = max_tokens
         self.shots = shots
         self.system = load_prompt("verify_system")
