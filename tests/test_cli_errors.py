@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from servers import record_server as start_record_server
 
 HELPERS = Path(__file__).parent / "helpers"
 
@@ -110,16 +111,8 @@ def test_unreachable_server(tmp_path):
 
 @pytest.fixture()
 def keyed_server(tmp_path):
-    pf = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "record_server.py"), "--port-file", str(pf),
-                             "--latency-ms", "0", "--require-key", "sk-right-key-123"])
-    for _ in range(100):
-        if pf.exists() and pf.read_text():
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{pf.read_text()}/v1"
-    proc.kill()
-    proc.wait()
+    with start_record_server(tmp_path, "--latency-ms", "0", "--require-key", "sk-right-key-123") as url:
+        yield url + '/v1'
 
 
 def test_wrong_api_key_is_named_not_printed(tmp_path, keyed_server):
@@ -357,16 +350,8 @@ def test_unexpected_errors_are_one_line_without_debug_and_a_traceback_with_it(fi
 
 @pytest.fixture()
 def open_server(tmp_path):
-    pf = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "record_server.py"), "--port-file", str(pf),
-                             "--latency-ms", "0"])
-    for _ in range(100):
-        if pf.exists() and pf.read_text():
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{pf.read_text()}/v1"
-    proc.kill()
-    proc.wait()
+    with start_record_server(tmp_path, "--latency-ms", "0") as url:
+        yield url + '/v1'
 
 
 def test_summary_and_report_print_paths_literally(tmp_path, open_server, monkeypatch):

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import record_server as start_record_server
 import yaml
 from typer.testing import CliRunner
 
@@ -20,17 +21,8 @@ runner = CliRunner()
 
 @pytest.fixture()
 def server(tmp_path):
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(HERE.parent / "helpers" / "record_server.py"),
-                             "--port-file", str(port_file), "--latency-ms", "5"])
-    for _ in range(200):
-        if port_file.exists() and port_file.read_text():
-            break
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port_file.read_text()}"
-    yield url
-    proc.kill()
-    proc.wait()
+    with start_record_server(tmp_path, "--latency-ms", "5") as url:
+        yield url
 
 
 def stats(url):

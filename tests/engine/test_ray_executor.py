@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import record_server as start_record_server
 
 from synthloom.engine.api import run_recipe
 from synthloom.engine.recipe_file import recipe_from_dict
@@ -28,17 +29,8 @@ SCHEMA = {"type": "object", "properties": {"subject": {"type": "string"}, "prior
 @pytest.fixture(scope="module")
 def ticket_server(tmp_path_factory):
     """Answers by request seed only, with 25 distinct tickets: known duplicates for the driver's dedup."""
-    port_file = tmp_path_factory.mktemp("srv") / "port"
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "record_server.py"), "--port-file", str(port_file),
-                             "--latency-ms", "40", "--distinct", "25"])
-    for _ in range(200):
-        if port_file.exists() and port_file.read_text():
-            break
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port_file.read_text()}"
-    yield url
-    proc.kill()
-    proc.wait()
+    with start_record_server(tmp_path_factory.mktemp("srv"), "--latency-ms", "40", "--distinct", "25") as url:
+        yield url
 
 
 def recipe(url: str, executor: str, **ray) -> object:

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import record_server as start_record_server
 
 HERE = Path(__file__).parent
 SCHEMA = {"type": "object", "properties": {"subject": {"type": "string"}, "priority": {"type": "integer"}},
@@ -21,17 +22,8 @@ SCHEMA = {"type": "object", "properties": {"subject": {"type": "string"}, "prior
 
 @pytest.fixture()
 def record_server(tmp_path):
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen([sys.executable, str(HERE.parent / "helpers" / "record_server.py"),
-                             "--port-file", str(port_file), "--latency-ms", "60"])
-    for _ in range(100):
-        if port_file.exists() and port_file.read_text():
-            break
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port_file.read_text()}"
-    yield url
-    proc.kill()
-    proc.wait()
+    with start_record_server(tmp_path, "--latency-ms", "60") as url:
+        yield url
 
 
 def stats(url):
