@@ -2,11 +2,21 @@
 
 Stateless gates run first, then stateful ones, each record committed once it
 passes every gate: the same order and semantics as in a run.
+
+`gate_file` is the whole of `synthloom filter / judge / label-check`: read a JSONL
+file, validate the gates' `quality:` entries, run them (with a model when a gate
+needs one), write the kept records (scores under `_scores`) and, if asked, the
+rejected ones with stage, reason and detail. Both outputs are checked before any
+gate runs and written atomically, so a bad path or a crash leaves no half file.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Sequence
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..records import Record, Rejection
 from .base import Gate, GateContext, admit
@@ -45,3 +55,127 @@ def apply_gates(records: Iterable[Record], gates: Sequence[Gate], llm: Any = Non
                 concurrency: int = 4) -> tuple[list[Record], list[Rejection]]:
     """Synchronous wrapper of `aapply_gates` (not from inside an event loop)."""
     return asyncio.run(aapply_gates(records, gates, GateContext(llm=llm, seed=seed), concurrency))
+
+
+def read_jsonl(path: str | Path, objects_only: bool = False) -> tuple[list[str], list[dict]]:
+    """(the non-blank lines as written, their values). A line that is not an object becomes {"text": value},
+    or with `objects_only` an InputFileError naming the file and line."""
+    from ..errors import InputFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    lines, rows = [], []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); each line must be one JSON "
+                                     + ("object" if objects_only else "record")) from None
+            if objects_only and not isinstance(value, dict):
+                raise InputFileError(f"{path}:{n}: a JSON {type(value).__name__}, not an object; "
+                                     "each line must be one record")
+            lines.append(line.rstrip("\n"))
+            rows.append(value if isinstance(value, dict) else {"text": value})
+    return lines, rows
+
+
+def gate_configs(entries: Sequence[Any], origin: str = "gates") -> list[Any]:
+    """`quality:` entries (mappings as a recipe writes them, or config models) as config models;
+    a bad entry is a RecipeError `origin: field ...` in the recipe's words."""
+    from pydantic import BaseModel, TypeAdapter, ValidationError
+
+    from ..config.messages import describe_validation_error
+    from ..config.quality import GateConfig
+    from ..errors import RecipeError
+
+    adapter = TypeAdapter(GateConfig)
+    out = []
+    for entry in entries:
+        try:
+            out.append(entry if isinstance(entry, BaseModel) else adapter.validate_python(entry))
+        except ValidationError as exc:
+            raise RecipeError(describe_validation_error(exc, origin, entry)) from None
+    return out
+
+
+@dataclass(frozen=True)
+class GatedFile:
+    """What `gate_file` did: rows read, records kept (with their scores), rejections, seconds, output."""
+
+    read: int
+    kept: list[Record]
+    rejected: list[Rejection]
+    seconds: float
+    output: Path
+
+    def reasons(self) -> dict[str, int]:
+        """Rejections per reason, most frequent first."""
+        counts: dict[str, int] = {}
+        for r in self.rejected:
+            counts[r.reason] = counts.get(r.reason, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def kept_row(rec: Record) -> dict[str, Any]:
+    """A kept record as written: its data, with judge/label scores (and the judge's rationale) under `_scores`."""
+    row = dict(rec.data)
+    if rec.meta.get("scores"):
+        row["_scores"] = rec.meta["scores"]
+    if rec.meta.get("judge"):
+        row["_scores"] = {**row.get("_scores", {}), "judge_rationale": rec.meta["judge"]["rationale"]}
+    return row
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    from ..export.writers import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+async def agate_file(input: str | Path, output: str | Path, gates: Sequence[Any], *, rejected: str | Path | None = None,
+                     model: Any = None, llm: Any = None, concurrency: int = 4, base_dir: str | Path | None = None,
+                     origin: str = "gates") -> GatedFile:
+    """Gate the records of the JSONL file `input` into `output` (and the rejections into `rejected`).
+
+    `gates`: `quality:` entries (mappings or config models). `model`: a `model:` block (mapping or
+    config) for the gates that ask a model (judge, label), built here and closed after; or hand in
+    an `llm` you own. Relative files the gates name resolve from `base_dir` (default: the working folder).
+    """
+    from ..userfiles import check_file
+    from . import build_gates
+
+    configs = gate_configs(gates, origin)
+    output, rejected = Path(output), Path(rejected) if rejected is not None else None
+    for path in (output, rejected):  # both checked before the gates run and before either is written
+        if path is not None:
+            check_file(path, "output file")
+    built = build_gates(configs, Path(base_dir) if base_dir is not None else Path.cwd())
+    lines, rows = read_jsonl(input)
+    started = time.perf_counter()
+    own = llm is None and model is not None
+    if own:
+        from ..config.models import LlamaCppModel, OpenAIModel
+        from ..llm.factory import build_llm
+
+        cfg = model if not isinstance(model, Mapping) else (
+            OpenAIModel(**model) if model.get("backend") == "openai" else LlamaCppModel(**model))
+        llm = build_llm([cfg])
+    try:
+        kept, rej = await aapply_gates([Record(r) for r in rows], built, GateContext(llm=llm), concurrency)
+    finally:
+        if own:
+            await llm.aclose()
+    _write_jsonl(output, (kept_row(rec) for rec in kept))
+    if rejected is not None:
+        _write_jsonl(rejected, ({"stage": r.stage, "reason": r.reason, "detail": r.detail, "data": r.data} for r in rej))
+    return GatedFile(len(lines), kept, rej, time.perf_counter() - started, output)
+
+
+def gate_file(input: str | Path, output: str | Path, gates: Sequence[Any], **kwargs: Any) -> GatedFile:
+    """Synchronous wrapper of `agate_file` (not from inside an event loop)."""
+    return asyncio.run(agate_file(input, output, gates, **kwargs))
