@@ -61,16 +61,47 @@ def generate_schema(
     run_from_flags("schema", gen, count, output, run, model)
 
 
-def _register_parts() -> None:
+def _register() -> None:
+    """Every command, in the order `--help` lists them: (group, name, function)."""
     from . import classify, documents, estimate, instruct, quality, redteam, review, score, train
 
-    app.command()(run)
-    generate_app.command("schema")(generate_schema)
-    for part in (instruct, documents, quality, score, classify, estimate, redteam, review, train):
-        part.register(app, generate_app)
+    for group, name, fn in (
+        (app, "run", run),
+        (app, "export", instruct.export),
+        (app, "rag-export", documents.rag_export),
+        (app, "dedup", quality.dedup_cmd),
+        (app, "filter", quality.filter_cmd),
+        (app, "judge", quality.judge_cmd),
+        (app, "label-check", quality.label_check_cmd),
+        (app, "report", quality.report_cmd),
+        (app, "sample", quality.sample_cmd),
+        (app, "review-import", quality.review_import_cmd),
+        (app, "score", score.score_cmd),
+        (app, "compare", classify.compare),
+        (app, "estimate", estimate.estimate),
+        (app, "redteam", redteam.redteam),
+        (app, "redteam-export", redteam.redteam_export),
+        (app, "review", review.review_cmd),
+        (app, "calibrate", review.calibrate_cmd),
+        (app, "train", train.train_cmd),
+        (app, "evaluate", train.evaluate_cmd),
+        (app, "distill", train.distill_cmd),
+        (generate_app, "schema", generate_schema),
+        (generate_app, "self-instruct", instruct.generate_self_instruct),
+        (generate_app, "evol-instruct", instruct.generate_evol_instruct),
+        (generate_app, "extract", documents.generate_extract),
+        (generate_app, "documents", documents.generate_documents),
+        (generate_app, "qa", documents.generate_qa),
+        (generate_app, "classification", classify.generate_classification),
+        (generate_app, "augment", classify.generate_augment),
+        (generate_app, "redteam", redteam.generate_redteam),
+        (generate_app, "translate", redteam.generate_translate),
+        (generate_app, "adversarial", redteam.generate_adversarial),
+    ):
+        group.command(name)(fn)
 
 
-_register_parts()
+_register()
 
 
 def main() -> None:

@@ -149,12 +149,6 @@ def compare(
     console.print(f"comparison: {paths['markdown']}  (data in {paths['json'].name})")
 
 
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    generate_app.command("classification")(generate_classification)
-    generate_app.command("augment")(generate_augment)
-    app.command("compare")(compare)
-
-
 def write_comparison(run_dir: Path, reference: Path, text_field: str, label_field: Optional[str]) -> dict[str, Path]:
     import json
 

@@ -140,10 +140,3 @@ def rag_export(
     """Write a qa run's rows in the form RAG evaluators read: question, ground_truth/reference, contexts."""
     target = output or run_dir / "rag_eval.jsonl"
     console.print(f"{export_rag(run_dir, target)} rows -> {target}")
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    generate_app.command("extract")(generate_extract)
-    generate_app.command("documents")(generate_documents)
-    generate_app.command("qa")(generate_qa)
-    app.command("rag-export")(rag_export)

@@ -95,7 +95,3 @@ def estimate(
     recipe = load_recipe(recipe_file, {"count": count})
     if not pilot(recipe, recipe_file.parent, output, pilot_count).possible:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    app.command()(estimate)

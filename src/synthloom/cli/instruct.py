@@ -85,9 +85,3 @@ def export(
     counts = ", ".join(f"{k} {v}" for k, v in s.counts.items())
     console.print(f"exported {sum(s.counts.values())} records as {s.format} ({counts}) -> {s.out_dir}"
                   f"  card: {s.card}")
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    generate_app.command("self-instruct")(generate_self_instruct)
-    generate_app.command("evol-instruct")(generate_evol_instruct)
-    app.command("export")(export)

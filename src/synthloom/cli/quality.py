@@ -242,13 +242,3 @@ def label_check_cmd(
     cfg = {"gate": "label", "labels": csv_list(labels), "label_field": label_field, "task": task,
            "action": "flag" if flag else "reject"}
     _gate_file(input, output, cfg, rejected, model, concurrency)
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    app.command("dedup")(dedup_cmd)
-    app.command("filter")(filter_cmd)
-    app.command("judge")(judge_cmd)
-    app.command("label-check")(label_check_cmd)
-    app.command("report")(report_cmd)
-    app.command("sample")(sample_cmd)
-    app.command("review-import")(review_import_cmd)

@@ -162,14 +162,6 @@ def redteam_export(
     console.print(f"{export_promptfoo(run_dir, output)} promptfoo test cases -> {output}")
 
 
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    generate_app.command("redteam")(generate_redteam)
-    generate_app.command("translate")(generate_translate)
-    generate_app.command("adversarial")(generate_adversarial)
-    app.command("redteam")(redteam)
-    app.command("redteam-export")(redteam_export)
-
-
 def run_against_target(run_dir: Path, base_url: str, model: str, system_prompt: Optional[Path],
                        api_key_env: Optional[str], output: Path, labels: Optional[Path], judge_cfg: dict,
                        max_tokens: int, concurrency: int, seed: int) -> dict:

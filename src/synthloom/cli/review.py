@@ -110,8 +110,3 @@ def calibrate_cmd(
         out.print(f"flagged (agreement below {min_agreement:.0%}): {', '.join(flagged)}", highlight=False)
     if cal["note"]:
         out.print(f"note: {cal['note']}", highlight=False)
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    app.command("review")(review_cmd)
-    app.command("calibrate")(calibrate_cmd)

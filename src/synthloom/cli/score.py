@@ -57,7 +57,3 @@ def score_cmd(
         t.add_row(key, str(n), f"{p10:.3g}", f"{med:.3g}", f"{p90:.3g}", bad)
     console.print(t)
     out.print(f"scored {len(rows)} row{'' if len(rows) == 1 else 's'} ({', '.join(names)}) in {took:.1f}s -> {output}", highlight=False)
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    app.command("score")(score_cmd)

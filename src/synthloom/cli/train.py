@@ -120,9 +120,3 @@ def distill_cmd(
         report = distill(recipe, output=output, count=count, on_step=on_step,
                          log=lambda s: console.print(f"distill: {s}", highlight=False))
         console.print(f"report -> {report['report_md']}", highlight=False)
-
-
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    app.command("train")(train_cmd)
-    app.command("evaluate")(evaluate_cmd)
-    app.command("distill")(distill_cmd)
