@@ -1,4 +1,9 @@
-"""The `synthloom` command: a thin layer over the library."""
+"""The `synthloom` command: a thin layer over the library.
+
+Commands are plain module-level functions (one module per area), each wrapped in
+`options.command`, which expands the shared option bundles and adds --debug; `_register`
+below is the one table of every command and its name.
+"""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,12 +1,17 @@
-"""What every command shares: clean errors, exit codes, progress bars, summaries.
+"""What every command shares: clean errors, exit codes, progress bars, summaries, one run path.
 
-Every command's body runs inside `with cli_errors(debug):`, and `main()` runs the whole
-app inside it again, so a command that forgets it still gets the same behaviour: any
+Every command's body runs inside `cli_errors(debug)` (the `command` decorator of
+cli/options.py puts it there), and `main()` runs the whole app inside it again, so a
+command added another way still gets the same behaviour: any
 error becomes one line `error: ...` on stderr and an exit code (2 for the user's input,
 1 for the rest), with a traceback only under `--debug`. The two consoles print text
 literally (markup off): a file called `tickets[v2].json` or a hint `required: [items]`
 stays as written. Style on purpose with `rich.text.Text`, never with `[bold]` tags;
 print with `console` (stderr: messages, progress) or `out` (stdout: results).
+
+A run goes one way, whatever started it: `run_shown` (progress bar, funnel, summary) for
+`synthloom run`, and `run_from_flags` for every `generate` command, which builds the recipe
+its flags describe and lets the Recipe model check it (a flag's value is named as the flag).
 """
 from __future__ import annotations
 

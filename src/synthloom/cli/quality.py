@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,11 +29,7 @@ def dedup_cmd(
 ) -> None:
     """Remove exact, near (MinHash LSH, confirmed by exact Jaccard) or semantic duplicates from a JSONL file."""
     from ..errors import UsageError
-    from ..export.writers import atomic_path
-    from ..quality.apply import read_jsonl
-    from ..quality.dedup import dedup_texts, load_reference_texts
-    from ..quality.text import record_text
-    from ..userfiles import check_file
+    from ..quality.apply import dedup_file
 
     if method not in ("exact", "minhash", "semantic"):
         raise UsageError(f"--method must be exact, minhash or semantic (got {method!r})")
@@ -42,43 +37,19 @@ def dedup_cmd(
         raise UsageError(f"--unit must be char or word (got {unit!r})")
     if threshold is not None and not 0 < threshold <= 1:
         raise UsageError(f"--threshold must be in (0, 1] (got {threshold})")
-    for path in (output, groups):  # both checked before either is written
-        if path is not None:
-            check_file(path, "output file")
-    started = time.perf_counter()
-    lines, rows = read_jsonl(input)
-    fields = list(field) if field else None
-    texts = [record_text(r, fields) for r in rows]
-    refs = load_reference_texts([str(p) for p in reference or []], reference_field or fields, Path.cwd())
+    find = None
     if executor == "ray":
         from ..engine.ray_bulk import ray_dedup_texts
 
-        if refs:
-            raise UsageError("--executor ray: --reference runs on one machine only; drop one of the two")
-        marks = ray_dedup_texts(texts, method, threshold, ngram=ngram, unit=unit, num_perm=num_perm,
-                                backend=backend)
-    else:
-        marks = dedup_texts(texts, method, threshold, reference=refs, ngram=ngram, unit=unit, num_perm=num_perm,
-                            backend=backend)
-    kept = [line for line, m in zip(lines, marks) if m is None]
-    with atomic_path(output) as tmp:
-        tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-    n_ref = sum(1 for m in marks if m and m[0] == "reference")
-    if groups:
-        grouped: dict[int, list] = {}
-        contaminated = []
-        for i, m in enumerate(marks):
-            if m and m[0] == "kept":
-                grouped.setdefault(m[1], []).append({"line": i + 1, "similarity": round(m[2], 4)})
-            elif m:
-                contaminated.append({"line": i + 1, "reference": m[1] + 1, "similarity": round(m[2], 4)})
-        with atomic_path(groups) as tmp:
-            body = [json.dumps({"kept": k + 1, "duplicates": v}) for k, v in sorted(grouped.items())]
-            body += [json.dumps({"contaminated": c}) for c in contaminated]
-            tmp.write_text("".join(b + "\n" for b in body), encoding="utf-8")
-    took = time.perf_counter() - started
-    out.print(f"read {len(lines)}  kept {len(kept)}  duplicates {len(lines) - len(kept) - n_ref}"
-              + (f"  contaminated {n_ref}" if refs else "") + f"  ({method}, {took:.1f}s) -> {output}")
+        def find(texts, method, threshold, reference, **options):
+            if reference:
+                raise UsageError("--executor ray: --reference runs on one machine only; drop one of the two")
+            return ray_dedup_texts(texts, method, threshold, **options)
+    res = dedup_file(input, output, method, threshold, fields=field, reference=reference or [],
+                     reference_field=reference_field, groups=groups, find=find, ngram=ngram, unit=unit,
+                     num_perm=num_perm, backend=backend)
+    out.print(f"read {res.read}  kept {res.kept}  duplicates {res.duplicates}"
+              + (f"  contaminated {res.contaminated}" if reference else "") + f"  ({method}, {res.seconds:.1f}s) -> {output}")
 
 
 @command

@@ -6,8 +6,10 @@ passes every gate: the same order and semantics as in a run.
 `gate_file` is the whole of `synthloom filter / judge / label-check`: read a JSONL
 file, validate the gates' `quality:` entries, run them (with a model when a gate
 needs one), write the kept records (scores under `_scores`) and, if asked, the
-rejected ones with stage, reason and detail. Both outputs are checked before any
-gate runs and written atomically, so a bad path or a crash leaves no half file.
+rejected ones with stage, reason and detail. `dedup_file` is `synthloom dedup`: the
+kept lines exactly as written, and optionally the duplicate groups. Outputs are
+checked before any work and written atomically, so a bad path or a crash leaves no
+half file.
 """
 from __future__ import annotations
 
@@ -179,3 +181,64 @@ async def agate_file(input: str | Path, output: str | Path, gates: Sequence[Any]
 def gate_file(input: str | Path, output: str | Path, gates: Sequence[Any], **kwargs: Any) -> GatedFile:
     """Synchronous wrapper of `agate_file` (not from inside an event loop)."""
     return asyncio.run(agate_file(input, output, gates, **kwargs))
+
+
+@dataclass(frozen=True)
+class DedupedFile:
+    """What `dedup_file` did: lines read and kept, duplicates of a kept line, copies of a reference, seconds."""
+
+    read: int
+    kept: int
+    duplicates: int
+    contaminated: int
+    seconds: float
+    output: Path
+
+
+def dedup_file(input: str | Path, output: str | Path, method: str = "exact", threshold: float | None = None, *,
+               fields: Sequence[str] | None = None, reference: Sequence[str | Path] = (),
+               reference_field: str | Sequence[str] | None = None, groups: str | Path | None = None,
+               base_dir: str | Path | None = None, find: Any = None, **options: Any) -> DedupedFile:
+    """Keep the first line of each group of duplicates in the JSONL file `input` (and drop copies of the
+    `reference` files' records); `groups` also gets one line per group and per contaminated line.
+
+    `find(texts, method, threshold, reference=..., **options)` marks the duplicates (default
+    `quality.dedup.dedup_texts`; options: ngram, unit, num_perm, backend); hand in another to run elsewhere.
+    """
+    from ..userfiles import check_file
+    from .dedup import dedup_texts, load_reference_texts
+    from .text import record_text
+
+    output, groups = Path(output), Path(groups) if groups is not None else None
+    for path in (output, groups):  # both checked before either is written
+        if path is not None:
+            check_file(path, "output file")
+    started = time.perf_counter()
+    lines, rows = read_jsonl(input)
+    fields = list(fields) if fields else None
+    texts = [record_text(r, fields) for r in rows]
+    refs = load_reference_texts([str(p) for p in reference], reference_field or fields,
+                                Path(base_dir) if base_dir is not None else Path.cwd())
+    marks = (find or dedup_texts)(texts, method, threshold, reference=refs, **options)
+    from ..export.writers import atomic_path
+
+    with atomic_path(output) as tmp:
+        tmp.write_text("".join(line + "\n" for line, m in zip(lines, marks) if m is None), encoding="utf-8")
+    if groups is not None:
+        _write_jsonl(groups, _groups(marks))
+    n_kept = sum(1 for m in marks if m is None)
+    n_ref = sum(1 for m in marks if m and m[0] == "reference")
+    return DedupedFile(len(lines), n_kept, len(lines) - n_kept - n_ref, n_ref, time.perf_counter() - started, output)
+
+
+def _groups(marks: Sequence[Any]) -> list[dict[str, Any]]:
+    """{kept: line, duplicates: [{line, similarity}]} per group, then {contaminated: {line, reference, similarity}}."""
+    grouped: dict[int, list] = {}
+    contaminated = []
+    for i, m in enumerate(marks):
+        if m and m[0] == "kept":
+            grouped.setdefault(m[1], []).append({"line": i + 1, "similarity": round(m[2], 4)})
+        elif m:
+            contaminated.append({"line": i + 1, "reference": m[1] + 1, "similarity": round(m[2], 4)})
+    return ([{"kept": k + 1, "duplicates": v} for k, v in sorted(grouped.items())]
+            + [{"contaminated": c} for c in contaminated])

@@ -1,4 +1,5 @@
-"""`quality.gate_file`: the library call behind `synthloom filter / judge / label-check`."""
+"""`quality.gate_file` and `quality.apply.dedup_file`: the library calls behind `synthloom filter / judge /
+label-check` and `synthloom dedup`."""
 from __future__ import annotations
 
 import json
@@ -66,3 +67,20 @@ def test_outputs_are_checked_before_any_gate_runs_and_bad_lines_are_named(tmp_pa
     (tmp_path / "bad.jsonl").write_text('{"text": "fine"}\n\n{oops\n')
     with pytest.raises(InputFileError, match=r"bad\.jsonl:3: not valid JSON"):
         gate_file(tmp_path / "bad.jsonl", tmp_path / "out.jsonl", [{"gate": "filter"}])
+
+
+def test_dedup_file_keeps_lines_as_written_and_writes_groups(tmp_path):
+    from synthloom.quality.apply import dedup_file
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"q": "What is 2+2?",   "id": 1}\n{"q": "Name the capital of France.", "id": 2}\n'
+                   '{"q": "what is 2 + 2", "id": 3}\n\n{"q": "Name a prime number.", "id": 4}\n')
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"question": "Name a prime number"}])
+    res = dedup_file(src, tmp_path / "out.jsonl", "exact", fields=["q"], reference=[bench],
+                     reference_field="question", groups=tmp_path / "groups.jsonl")
+    assert (tmp_path / "out.jsonl").read_text().splitlines() == [
+        '{"q": "What is 2+2?",   "id": 1}', '{"q": "Name the capital of France.", "id": 2}']
+    assert read(tmp_path / "groups.jsonl") == [
+        {"kept": 1, "duplicates": [{"line": 3, "similarity": 1.0}]},
+        {"contaminated": {"line": 4, "reference": 1, "similarity": 1.0}}]
+    assert (res.read, res.kept, res.duplicates, res.contaminated) == (4, 2, 1, 1)
