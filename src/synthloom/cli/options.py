@@ -10,7 +10,7 @@ A command names a bundle of options once, as the default of one parameter, and i
 options, so `--help` lists them there), adds `--debug` last, and calls the body inside
 `cli_errors(debug)` with the parameter set to the bundle's value, built from its options there,
 so a bad value is one clean error line and exit code 2. Adding a shared option to a command
-(`executor: str = EXECUTOR`) is one line.
+(`executor: str = executor_option("gates on Ray Data")`) is one line.
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ OutputOpt = typer.Option("out", "-o", "--output",
 # --- where bulk work runs, and the file of rejections a gate command writes
 
 
-def executor(what: str) -> Bundle:
+def executor_option(what: str) -> Bundle:
     """--executor local|ray; `what` says what runs on Ray."""
     def build(executor: str) -> str:
         from ..errors import UsageError

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from .common import console, flag_names, out
-from .options import MODEL, RejectedFileOpt, command, csv_list, executor
+from .options import MODEL, RejectedFileOpt, command, csv_list, executor_option
 
 
 @command
@@ -25,7 +25,7 @@ def dedup_cmd(
     unit: str = typer.Option("char", "--unit", help="minhash: char or word shingles."),
     num_perm: int = typer.Option(128, "--num-perm", help="minhash: permutations."),
     backend: str = typer.Option("auto", "--backend", help="minhash: auto | rensa | datasketch | numpy."),
-    executor: str = executor("exact and minhash on Ray Data"),
+    executor: str = executor_option("exact and minhash on Ray Data"),
 ) -> None:
     """Remove exact, near (MinHash LSH, confirmed by exact Jaccard) or semantic duplicates from a JSONL file."""
     from ..errors import UsageError
@@ -41,9 +41,10 @@ def dedup_cmd(
     if executor == "ray":
         from ..engine.ray_bulk import ray_dedup_texts
 
-        def find(texts, method, threshold, reference, **options):
-            if reference:
-                raise UsageError("--executor ray: --reference runs on one machine only; drop one of the two")
+        if reference:
+            raise UsageError("--executor ray: --reference runs on one machine only; drop one of the two")
+
+        def find(texts, method, threshold, reference, **options):  # no references on Ray: checked above
             return ray_dedup_texts(texts, method, threshold, **options)
     res = dedup_file(input, output, method, threshold, fields=field, reference=reference or [],
                      reference_field=reference_field, groups=groups, find=find, ngram=ngram, unit=unit,
