@@ -88,7 +88,7 @@ def test_rag_qa_example(tmp_path):
         assert rec.data["kind"] in ("factual", "multi_hop", "unanswerable")
         for quote, ctx in zip(rec.data["evidence"], rec.meta["contexts"]):
             assert quote_in(quote, [ctx])
-    from synthloom.cli.documents import export_rag
+    from synthloom.export.rag import export_rag
 
     n = export_rag(summary.run_dir, tmp_path / "rag_eval.jsonl")
     rag = [json.loads(line) for line in (tmp_path / "rag_eval.jsonl").read_text().splitlines()]

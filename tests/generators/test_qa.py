@@ -10,9 +10,10 @@ import pytest
 
 from fakes import ScriptedLLM
 from synthloom.config.documents import QATechnique
+from synthloom.export.rag import rag_eval_row, write_rag_eval
 from synthloom.generators import build_generator
 from synthloom.generators.base import GenContext
-from synthloom.generators.qa import kind_schedule, rag_eval_row, write_rag_eval
+from synthloom.generators.qa import kind_schedule
 from synthloom.records import Record, Rejection
 
 KB = Path(__file__).resolve().parents[2] / "examples" / "docs" / "kb"

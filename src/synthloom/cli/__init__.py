@@ -1,15 +1,19 @@
-"""The `synthloom` command: a thin layer over the library."""
+"""The `synthloom` command: a thin layer over the library.
+
+Commands are plain module-level functions (one module per area), each wrapped in
+`options.command`, which expands the shared option bundles and adds --debug; `_register`
+below is the one table of every command and its name.
+"""
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from . import common
-from .common import cli_errors, print_summary, progress_bar
+from .common import exit_if_incomplete, run_from_flags, run_shown
+from .options import MODEL, RUN, RunFlags, command, parse_attributes
 
 app = typer.Typer(
     name="synthloom",
@@ -21,81 +25,28 @@ app = typer.Typer(
 generate_app = typer.Typer(help="Generate data with one technique, without writing a recipe.", no_args_is_help=True)
 app.add_typer(generate_app, name="generate")
 
-DebugOpt = typer.Option(False, "--debug", help="Show tracebacks and debug logs.")
 
-
-def _finish(recipe, base_dir: Path, output: Optional[str], run_dir: Optional[str] = None) -> None:
-    from ..engine import arun_recipe
-
-    with progress_bar(recipe.count) as on_progress:
-        summary = asyncio.run(arun_recipe(recipe, base_dir=base_dir, output=output, run_dir=run_dir,
-                                          on_progress=on_progress))
-    print_summary(summary)
-    if not summary.complete:
-        raise typer.Exit(1)
-
-
-@app.command()
+@command
 def run(
     recipe_file: Path = typer.Argument(..., help="A YAML recipe (see examples/)."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Output file (.jsonl/.parquet) or folder; overrides output.path."),
     count: Optional[int] = typer.Option(None, "-n", "--count", help="Records to make; overrides count."),
     estimate: bool = typer.Option(False, "--estimate", help="First a pilot and its projection (see `synthloom estimate`), then the run."),
     pilot: Optional[int] = typer.Option(None, "--pilot", help="Records the --estimate pilot makes."),
-    debug: bool = DebugOpt,
 ) -> None:
     """Run a recipe. Running it again resumes where it stopped and replays finished calls from the cache."""
     from ..engine.recipe_file import load_recipe
 
-    with cli_errors(debug):
-        recipe = load_recipe(recipe_file, {"count": count})
-        if estimate:
-            from .estimate import pilot as run_pilot
+    recipe = load_recipe(recipe_file, {"count": count})
+    if estimate:
+        from .estimate import pilot as run_pilot
 
-            if not run_pilot(recipe, recipe_file.parent, output, pilot).possible:
-                raise typer.Exit(1)
-        _finish(recipe, recipe_file.parent, output)
-
-
-def model_options(backend: str, base_url: Optional[str], model: Optional[str], api_key_env: Optional[str],
-                  gguf: Optional[str]) -> dict:
-    if backend == "openai":
-        if not base_url or not model:
-            from ..errors import UsageError
-
-            raise UsageError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1) and --model NAME")
-        cfg = {"backend": "openai", "base_url": base_url, "model": model}
-        if api_key_env:
-            cfg["api_key_env"] = api_key_env
-        return cfg
-    if backend != "llamacpp":
-        from ..errors import UsageError
-
-        raise UsageError(f"--backend must be llamacpp or openai (got {backend!r})")
-    return {"backend": "llamacpp", **({"path": gguf} if gguf else {})}
+        if not run_pilot(recipe, recipe_file.parent, output, pilot).possible:
+            raise typer.Exit(1)
+    exit_if_incomplete(run_shown(recipe, recipe_file.parent, output))
 
 
-BackendOpt = typer.Option("llamacpp", "--backend", help="llamacpp (in-process, bundled model) or openai (any OpenAI-compatible server).")
-BaseUrlOpt = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-ModelOpt = typer.Option(None, "--model", help="Model name on the server (openai backend).")
-KeyEnvOpt = typer.Option(None, "--api-key-env", help="Environment variable holding the API key (default OPENAI_API_KEY).")
-GgufOpt = typer.Option(None, "--gguf", help="A GGUF file for the llamacpp backend (default: the bundled Gemma 3 270M).")
-
-
-def _parse_attributes(items: list[str]) -> dict[str, list[str]]:
-    from ..errors import UsageError
-
-    out: dict[str, list[str]] = {}
-    for item in items:
-        axis, sep, values = item.partition("=")
-        vals = [v.strip() for v in values.split(",") if v.strip()]
-        if not sep or not axis.strip() or not vals:
-            raise UsageError(f"--attribute {item!r}: write it as axis=value1,value2 (e.g. tone=angry,polite)")
-        out[axis.strip()] = vals
-    return out
-
-
-@generate_app.command("schema")
+@command
 def generate_schema(
     schema: str = typer.Option(..., "--schema", help="JSON schema: a .json/.yaml file or a pydantic model as module:Class."),
     instruction: Optional[str] = typer.Option(None, "--instruction", help="What the records are about (optional)."),
@@ -103,50 +54,59 @@ def generate_schema(
     output: str = typer.Option("out.jsonl", "-o", "--output", help="Output file (.jsonl/.parquet) or folder."),
     attribute: list[str] = typer.Option([], "--attribute", "-a", help="Diversity axis, axis=v1,v2,... (repeatable)."),
     examples: Optional[Path] = typer.Option(None, "--examples", help="JSONL file of example records (few-shot)."),
-    concurrency: int = typer.Option(1, "--concurrency", help="Requests in flight."),
-    max_attempts: Optional[int] = typer.Option(None, "--max-attempts", help="Give up after this many candidates."),
-    seed: int = typer.Option(0, "--seed", help="Run seed: the same seed replays from the cache."),
-    with_meta: bool = typer.Option(False, "--with-meta", help="Add each record's lineage under _meta."),
-    backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
-    api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt,
-    debug: bool = DebugOpt,
+    run: RunFlags = RUN,
+    model: dict = MODEL,
 ) -> None:
     """Records that validate against a JSON schema, guided by an instruction and attribute axes."""
-    from ..engine.recipe_file import recipe_from_dict
-    from ..errors import InputFileError
+    from ..quality.apply import read_jsonl
 
-    with cli_errors(debug):
-        ex_rows = []
-        if examples:
-            try:
-                ex_rows = [json.loads(l) for l in examples.read_text().splitlines() if l.strip()]
-            except (OSError, ValueError) as exc:
-                raise InputFileError(f"{examples}: cannot read example records ({exc}); give a JSONL file, one object per line") from None
-        data = {
-            "name": Path(output).stem or "schema",
-            "count": count,
-            "model": model_options(backend, base_url, model, api_key_env, gguf),
-            "generate": {"technique": "schema", "schema": schema, "instruction": instruction,
-                         "attributes": _parse_attributes(attribute), "examples": ex_rows},
-            "engine": {"concurrency": concurrency, "seed": seed, **({"max_attempts": max_attempts} if max_attempts else {})},
-            "output": {"with_meta": with_meta},
-        }
-        if count <= 0:
-            from ..errors import UsageError
-
-            raise UsageError(f"-n/--count must be > 0 (got {count})")
-        recipe = recipe_from_dict(data, "command line")
-        _finish(recipe, Path.cwd(), output)
+    ex_rows = read_jsonl(examples, objects_only=True)[1] if examples else []
+    gen = {"technique": "schema", "schema": schema, "instruction": instruction,
+           "attributes": parse_attributes(attribute), "examples": ex_rows}
+    run_from_flags("schema", gen, count, output, run, model)
 
 
-def _register_parts() -> None:
+def _register() -> None:
+    """Every command, in the order `--help` lists them: (group, name, function)."""
     from . import classify, documents, estimate, instruct, quality, redteam, review, score, train
 
-    for part in (instruct, documents, quality, score, classify, estimate, redteam, review, train):
-        part.register(app, generate_app)
+    for group, name, fn in (
+        (app, "run", run),
+        (app, "export", instruct.export),
+        (app, "rag-export", documents.rag_export),
+        (app, "dedup", quality.dedup_cmd),
+        (app, "filter", quality.filter_cmd),
+        (app, "judge", quality.judge_cmd),
+        (app, "label-check", quality.label_check_cmd),
+        (app, "report", quality.report_cmd),
+        (app, "sample", quality.sample_cmd),
+        (app, "review-import", quality.review_import_cmd),
+        (app, "score", score.score_cmd),
+        (app, "compare", classify.compare),
+        (app, "estimate", estimate.estimate),
+        (app, "redteam", redteam.redteam),
+        (app, "redteam-export", redteam.redteam_export),
+        (app, "review", review.review_cmd),
+        (app, "calibrate", review.calibrate_cmd),
+        (app, "train", train.train_cmd),
+        (app, "evaluate", train.evaluate_cmd),
+        (app, "distill", train.distill_cmd),
+        (generate_app, "schema", generate_schema),
+        (generate_app, "self-instruct", instruct.generate_self_instruct),
+        (generate_app, "evol-instruct", instruct.generate_evol_instruct),
+        (generate_app, "extract", documents.generate_extract),
+        (generate_app, "documents", documents.generate_documents),
+        (generate_app, "qa", documents.generate_qa),
+        (generate_app, "classification", classify.generate_classification),
+        (generate_app, "augment", classify.generate_augment),
+        (generate_app, "redteam", redteam.generate_redteam),
+        (generate_app, "translate", redteam.generate_translate),
+        (generate_app, "adversarial", redteam.generate_adversarial),
+    ):
+        group.command(name)(fn)
 
 
-_register_parts()
+_register()
 
 
 def main() -> None:

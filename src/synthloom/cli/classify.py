@@ -6,6 +6,9 @@ from typing import Any, Optional
 
 import typer
 
+from .common import console, run_from_flags
+from .options import MODEL, RUN, OutputOpt, RunFlags, command, csv_list, parse_attributes, resolved
+
 
 def _distribution(spec: str) -> Any:
     from ..errors import UsageError
@@ -48,7 +51,6 @@ def print_label_table(run_dir: Path) -> None:
 
     from ..engine import RunStore
     from ..export.compare import generator_info, label_section
-    from .common import console
 
     with RunStore(Path(run_dir) / "store.sqlite") as store:
         info = store.run_info(None)
@@ -64,119 +66,87 @@ def print_label_table(run_dir: Path) -> None:
     console.print(t)
 
 
-def _run(name: str, count: int, generate: dict, quality: list, engine: dict, model: dict, output: str,
-         with_meta: bool, rejected: bool) -> None:
-    from .common import run_from_flags
-
-    summary = run_from_flags(name, count, generate, engine, model, output, with_meta, rejected, quality=quality)
-    print_label_table(summary.run_dir)
-    if not summary.complete:
-        raise typer.Exit(1)
+TextOpt = typer.Option("text", "--text-field", help="Field of the text (output, and the real data's).")
+LabelOpt = typer.Option("label", "--label-field", help="Field of the label (output, and the real data's).")
+VerifyOpt = typer.Option("reject", "--verify", help="Label verification by an independent pass: reject or flag disagreements, or off.")
+MaxCharsOpt = typer.Option(400, "--max-chars", help="Longest text; one that reaches it was cut and is rejected.")
 
 
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    from . import BackendOpt, BaseUrlOpt, DebugOpt, GgufOpt, KeyEnvOpt, ModelOpt, _parse_attributes, model_options
-    from .common import cli_errors
+def _reference_gates(path: Optional[str], text_field: str, label_field: str, **reference: Any) -> list[dict]:
+    gates: list[dict] = [{"gate": "dedup", "method": "minhash", "fields": [text_field]}]
+    if path:
+        gates.append({"gate": "reference", "path": resolved(path), "text_field": text_field,
+                      "label_field": label_field, **reference})
+    return gates
 
-    OutOpt = typer.Option("out", "-o", "--output", help="Output folder (gets data.jsonl, store.sqlite, manifest.json) or a .jsonl file.")
-    TextOpt = typer.Option("text", "--text-field", help="Field of the text (output, and the real data's).")
-    LabelOpt = typer.Option("label", "--label-field", help="Field of the label (output, and the real data's).")
-    VerifyOpt = typer.Option("reject", "--verify", help="Label verification by an independent pass: reject or flag disagreements, or off.")
-    MaxCharsOpt = typer.Option(400, "--max-chars", help="Longest text; one that reaches it was cut and is rejected.")
-    ConcOpt = typer.Option(1, "--concurrency", help="Slots (candidates) in flight.")
-    SeedOpt = typer.Option(0, "--seed", help="Run seed: the same seed replays from the cache.")
-    AttemptsOpt = typer.Option(None, "--max-attempts", help="Give up after this many candidates (default 5 x n + 20).")
-    MetaOpt = typer.Option(False, "--with-meta", help="Add each record's lineage under _meta.")
-    RejOpt = typer.Option(False, "--rejected", help="Also write rejected candidates to rejected.jsonl.")
 
-    def engine(concurrency: int, seed: int, max_attempts: Optional[int]) -> dict:
-        return {"concurrency": concurrency, "seed": seed, **({"max_attempts": max_attempts} if max_attempts else {})}
+@command
+def generate_classification(
+    labels: str = typer.Option(..., "--labels", help="Label set: a YAML file with name, description, examples, counter_examples per label."),
+    count: int = typer.Option(50, "-n", "--count", help="Labelled texts to make."),
+    output: str = OutputOpt,
+    distribution: str = typer.Option("balanced", "--distribution", help="balanced, weights (each label's weight), or label=count,... adding up to -n."),
+    attribute: list[str] = typer.Option([], "--attribute", "-a", help="Variety axis, axis=v1,v2,... (repeatable; replaces the default length/register/noise axes)."),
+    boundary: list[str] = typer.Option([], "--boundary", help="Hard cases: A,B writes some A texts with B's vocabulary (repeatable)."),
+    boundary_share: float = typer.Option(0.2, "--boundary-share", help="Share of a paired label's texts written as boundary cases."),
+    out_of_scope: Optional[str] = typer.Option(None, "--out-of-scope", help="The label for texts that fit none of the others (negatives)."),
+    multi_label: bool = typer.Option(False, "--multi-label", help="Several labels per text (the label field is a list)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Real sample (JSONL/CSV): reject near-copies, flag PII, compare in the report."),
+    verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
+    run: RunFlags = RUN,
+    model: dict = MODEL,
+) -> None:
+    """Labelled texts for a classifier: the label first, then a text written for it, checked by an independent pass."""
+    gen: dict[str, Any] = {
+        "technique": "classification", "labels": resolved(labels),
+        "distribution": _distribution(distribution), "verify": _verify(verify),
+        "hard_cases": {"boundary": _pairs(boundary), "boundary_share": boundary_share, "out_of_scope": out_of_scope},
+        "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
+    if multi_label:
+        gen["multi_label"] = True
+    if attribute:
+        gen["attributes"] = parse_attributes(attribute)
+    run_from_flags("classification", gen, count, output, run, model,
+                   quality=_reference_gates(reference, text_field, label_field),
+                   then=lambda summary: print_label_table(summary.run_dir))
 
-    def reference_gate(path: Optional[str], text_field: str, label_field: str) -> list[dict]:
-        gates: list[dict] = [{"gate": "dedup", "method": "minhash", "fields": [text_field]}]
-        if path:
-            gates.append({"gate": "reference", "path": str(Path(path).resolve()), "text_field": text_field,
-                          "label_field": label_field})
-        return gates
 
-    @generate_app.command("classification")
-    def generate_classification(
-        labels: str = typer.Option(..., "--labels", help="Label set: a YAML file with name, description, examples, counter_examples per label."),
-        count: int = typer.Option(50, "-n", "--count", help="Labelled texts to make."),
-        output: str = OutOpt,
-        distribution: str = typer.Option("balanced", "--distribution", help="balanced, weights (each label's weight), or label=count,... adding up to -n."),
-        attribute: list[str] = typer.Option([], "--attribute", "-a", help="Variety axis, axis=v1,v2,... (repeatable; replaces the default length/register/noise axes)."),
-        boundary: list[str] = typer.Option([], "--boundary", help="Hard cases: A,B writes some A texts with B's vocabulary (repeatable)."),
-        boundary_share: float = typer.Option(0.2, "--boundary-share", help="Share of a paired label's texts written as boundary cases."),
-        out_of_scope: Optional[str] = typer.Option(None, "--out-of-scope", help="The label for texts that fit none of the others (negatives)."),
-        multi_label: bool = typer.Option(False, "--multi-label", help="Several labels per text (the label field is a list)."),
-        reference: Optional[str] = typer.Option(None, "--reference", help="Real sample (JSONL/CSV): reject near-copies, flag PII, compare in the report."),
-        verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
-        concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
-        with_meta: bool = MetaOpt, rejected: bool = RejOpt,
-        backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
-        api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt, debug: bool = DebugOpt,
-    ) -> None:
-        """Labelled texts for a classifier: the label first, then a text written for it, checked by an independent pass."""
-        with cli_errors(debug):
-            gen: dict[str, Any] = {
-                "technique": "classification", "labels": str(Path(labels).resolve()),
-                "distribution": _distribution(distribution), "verify": _verify(verify),
-                "hard_cases": {"boundary": _pairs(boundary), "boundary_share": boundary_share,
-                               "out_of_scope": out_of_scope},
-                "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
-            if multi_label:
-                gen["multi_label"] = True
-            if attribute:
-                gen["attributes"] = _parse_attributes(attribute)
-            _run(Path(output).stem or "classification", count, gen, reference_gate(reference, text_field, label_field),
-                 engine(concurrency, seed, max_attempts), model_options(backend, base_url, model, api_key_env, gguf),
-                 output, with_meta, rejected)
+@command
+def generate_augment(
+    data: str = typer.Option(..., "--data", help="The real labelled file: JSONL or CSV with the text and label fields."),
+    count: int = typer.Option(50, "-n", "--count", help="Variations to make."),
+    output: str = OutputOpt,
+    labels: Optional[str] = typer.Option(None, "--labels", help="Optional label set (YAML): descriptions help the label checker."),
+    operations: str = typer.Option("paraphrase,register,length,entities,typos", "--operations",
+                                   help="Comma list of paraphrase, register, length, entities, typos, translate."),
+    translate_via: str = typer.Option("German", "--translate-via", help="translate: the language of the round trip."),
+    max_overlap: float = typer.Option(0.6, "--max-overlap", help="Reject a variation sharing more of its word 4-grams with a real row."),
+    verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
+    run: RunFlags = RUN,
+    model: dict = MODEL,
+) -> None:
+    """Variations of real labelled rows that keep the label, never a near-copy of a real row; compared with the real data."""
+    gen: dict[str, Any] = {
+        "technique": "augment", "data": resolved(data), "operations": csv_list(operations),
+        "translate_via": translate_via, "max_overlap": max_overlap, "verify": _verify(verify),
+        "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
+    if labels:
+        gen["labels"] = resolved(labels)
+    run_from_flags("augment", gen, count, output, run, model,
+                   quality=_reference_gates(data, text_field, label_field, max_overlap=max_overlap),
+                   then=lambda summary: print_label_table(summary.run_dir))
 
-    @generate_app.command("augment")
-    def generate_augment(
-        data: str = typer.Option(..., "--data", help="The real labelled file: JSONL or CSV with the text and label fields."),
-        count: int = typer.Option(50, "-n", "--count", help="Variations to make."),
-        output: str = OutOpt,
-        labels: Optional[str] = typer.Option(None, "--labels", help="Optional label set (YAML): descriptions help the label checker."),
-        operations: str = typer.Option("paraphrase,register,length,entities,typos", "--operations",
-                                       help="Comma list of paraphrase, register, length, entities, typos, translate."),
-        translate_via: str = typer.Option("German", "--translate-via", help="translate: the language of the round trip."),
-        max_overlap: float = typer.Option(0.6, "--max-overlap", help="Reject a variation sharing more of its word 4-grams with a real row."),
-        verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
-        concurrency: int = ConcOpt, seed: int = SeedOpt, max_attempts: Optional[int] = AttemptsOpt,
-        with_meta: bool = MetaOpt, rejected: bool = RejOpt,
-        backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
-        api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt, debug: bool = DebugOpt,
-    ) -> None:
-        """Variations of real labelled rows that keep the label, never a near-copy of a real row; compared with the real data."""
-        with cli_errors(debug):
-            gen: dict[str, Any] = {
-                "technique": "augment", "data": str(Path(data).resolve()),
-                "operations": [o.strip() for o in operations.split(",") if o.strip()],
-                "translate_via": translate_via, "max_overlap": max_overlap, "verify": _verify(verify),
-                "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
-            if labels:
-                gen["labels"] = str(Path(labels).resolve())
-            quality = reference_gate(data, text_field, label_field)
-            quality[-1]["max_overlap"] = max_overlap
-            _run(Path(output).stem or "augment", count, gen, quality, engine(concurrency, seed, max_attempts),
-                 model_options(backend, base_url, model, api_key_env, gguf), output, with_meta, rejected)
 
-    @app.command("compare")
-    def compare(
-        run_dir: Path = typer.Argument(..., help="Run folder (holds store.sqlite)."),
-        reference: Path = typer.Option(..., "--reference", help="The real sample: JSONL or CSV."),
-        text_field: str = typer.Option("text", "--text-field", help="Field of the text in the real sample and the records."),
-        label_field: Optional[str] = typer.Option("label", "--label-field", help="Field of the label (empty: no label comparison)."),
-        debug: bool = DebugOpt,
-    ) -> None:
-        """Synthetic vs real: label shares, lengths (KS), vocabulary, k-NN coverage, two-sample AUC, nearest-real similarity."""
-        from .common import console
-
-        with cli_errors(debug):
-            paths = write_comparison(run_dir, reference, text_field, label_field or None)
-            console.print(f"comparison: {paths['markdown']}  (data in {paths['json'].name})")
+@command
+def compare(
+    run_dir: Path = typer.Argument(..., help="Run folder (holds store.sqlite)."),
+    reference: Path = typer.Option(..., "--reference", help="The real sample: JSONL or CSV."),
+    text_field: str = typer.Option("text", "--text-field", help="Field of the text in the real sample and the records."),
+    label_field: Optional[str] = typer.Option("label", "--label-field", help="Field of the label (empty: no label comparison)."),
+) -> None:
+    """Synthetic vs real: label shares, lengths (KS), vocabulary, k-NN coverage, two-sample AUC, nearest-real similarity."""
+    paths = write_comparison(run_dir, reference, text_field, label_field or None)
+    console.print(f"comparison: {paths['markdown']}  (data in {paths['json'].name})")
 
 
 def write_comparison(run_dir: Path, reference: Path, text_field: str, label_field: Optional[str]) -> dict[str, Path]:

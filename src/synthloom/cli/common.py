@@ -1,19 +1,27 @@
-"""What every command shares: clean errors, exit codes, progress bars, summaries.
+"""What every command shares: clean errors, exit codes, progress bars, summaries, one run path.
 
-Every command's body runs inside `with cli_errors(debug):`, and `main()` runs the whole
-app inside it again, so a command that forgets it still gets the same behaviour: any
+Every command's body runs inside `cli_errors(debug)` (the `command` decorator of
+cli/options.py puts it there), and `main()` runs the whole app inside it again, so a
+command added another way still gets the same behaviour: any
 error becomes one line `error: ...` on stderr and an exit code (2 for the user's input,
 1 for the rest), with a traceback only under `--debug`. The two consoles print text
 literally (markup off): a file called `tickets[v2].json` or a hint `required: [items]`
 stays as written. Style on purpose with `rich.text.Text`, never with `[bold]` tags;
 print with `console` (stderr: messages, progress) or `out` (stdout: results).
+
+A run goes one way, whatever started it: `run_shown` (progress bar, funnel, summary) for
+`synthloom run`, and `run_from_flags` for every `generate` command, which builds the recipe
+its flags describe and lets the Recipe model check it (a flag's value is named as the flag).
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import re
 import sys
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -169,24 +177,55 @@ def print_summary(summary) -> None:
         )
 
 
-def run_from_flags(name: str, count: int, generate: dict, engine: dict, model: dict, output: str,
-                   with_meta: bool, rejected: bool, quality: list | None = None):
-    """A `synthloom generate ...` command: the recipe its flags describe, run with a progress bar and the
-    summary printed; returns the run summary (the caller decides the exit code)."""
-    import asyncio
-    from pathlib import Path
-
+def run_shown(recipe, base_dir: Path, output: str | None, run_dir: str | None = None):
+    """Run a recipe with a progress bar, print the funnel and summary, return the run summary."""
     from ..engine import arun_recipe
-    from ..engine.recipe_file import recipe_from_dict
-    from ..errors import UsageError
 
-    if count <= 0:
-        raise UsageError(f"-n/--count must be > 0 (got {count})")
-    data = {"name": name, "count": count, "model": model, "generate": generate,
-            **({"quality": quality} if quality is not None else {}),
-            "engine": engine, "output": {"with_meta": with_meta, "rejected": rejected}}
-    recipe = recipe_from_dict(data, "command line")
     with progress_bar(recipe.count) as on_progress:
-        summary = asyncio.run(arun_recipe(recipe, base_dir=Path.cwd(), output=output, on_progress=on_progress))
+        summary = asyncio.run(arun_recipe(recipe, base_dir=base_dir, output=output, run_dir=run_dir,
+                                          on_progress=on_progress))
     print_summary(summary)
+    return summary
+
+
+def exit_if_incomplete(summary) -> None:
+    """Exit code 1 when a budget stopped the run before the target."""
+    if not summary.complete:
+        raise typer.Exit(1)
+
+
+def flag_names(message: str, fields: dict[str, str] | None = None) -> str:
+    """A config model's `command line: field ...` lines in the words of the flags that set the fields:
+    those in `fields` (count -> -n/--count), or with None every top-level field (min_words -> --min-words)."""
+    def flag(m: re.Match) -> str:
+        name = m.group(1)
+        if fields is None:
+            return "--" + name.replace("_", "-") + m.group(2)
+        return fields[name] + m.group(2) if name in fields else m.group(0)
+
+    return "\n".join(re.sub(r"^command line: (\w+)(\W|$)", flag, line) for line in message.splitlines())
+
+
+FLAG_OF_FIELD = {"count": "-n/--count"}  # recipe fields a `generate` command sets from a flag of another name
+
+
+def run_from_flags(name: str, generate: dict, count: int, output: str, run, model: dict,
+                   quality: list | None = None, then: Callable[[Any], None] | None = None):
+    """A `synthloom generate ...` command: the recipe its flags describe (`run`: the RunFlags bundle,
+    `model`: the model bundle's `model:` block), run with a progress bar and the summary printed;
+    then `then(summary)`, and exit code 1 if the run stopped short. `name` names the run when -o has no stem."""
+    from ..engine.recipe_file import recipe_from_dict
+    from ..errors import RecipeError
+
+    data = {"name": Path(output).stem or name, "count": count, "model": model, "generate": generate,
+            **({"quality": quality} if quality is not None else {}),
+            "engine": run.engine(), "output": run.output()}
+    try:
+        recipe = recipe_from_dict(data, "command line")
+    except RecipeError as exc:
+        raise RecipeError(flag_names(str(exc), FLAG_OF_FIELD)) from None
+    summary = run_shown(recipe, Path.cwd(), output)
+    if then is not None:
+        then(summary)
+    exit_if_incomplete(summary)
     return summary

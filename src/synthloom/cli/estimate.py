@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .common import cli_errors, console, progress_bar
+from .common import console, progress_bar
+from .options import command
 
 PilotOpt = typer.Option(None, "--pilot", help="Records the pilot makes (default: 10, or 2% of a large run, at most 200).")
 
@@ -77,24 +78,20 @@ def pilot(recipe, base_dir: Path, output: Optional[str], pilot_count: Optional[i
     return est
 
 
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    @app.command()
-    def estimate(
-        recipe_file: Path = typer.Argument(..., help="A YAML recipe (see examples/)."),
-        output: Optional[str] = typer.Option(None, "-o", "--output", help="Output file or folder; the pilot runs in its run dir."),
-        count: Optional[int] = typer.Option(None, "-n", "--count", help="Records to make; overrides count."),
-        pilot_count: Optional[int] = PilotOpt,
-        debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
-    ) -> None:
-        """Run a small pilot and project the calls, tokens, cost and wall time of the whole run.
+@command
+def estimate(
+    recipe_file: Path = typer.Argument(..., help="A YAML recipe (see examples/)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Output file or folder; the pilot runs in its run dir."),
+    count: Optional[int] = typer.Option(None, "-n", "--count", help="Records to make; overrides count."),
+    pilot_count: Optional[int] = PilotOpt,
+) -> None:
+    """Run a small pilot and project the calls, tokens, cost and wall time of the whole run.
 
-        The pilot's calls and records stay in the run's store: `synthloom run` with the same recipe
-        and output continues from it, paying for nothing twice.
-        """
-        from ..engine.recipe_file import load_recipe
+    The pilot's calls and records stay in the run's store: `synthloom run` with the same recipe
+    and output continues from it, paying for nothing twice.
+    """
+    from ..engine.recipe_file import load_recipe
 
-        with cli_errors(debug):
-            recipe = load_recipe(recipe_file, {"count": count})
-            est = pilot(recipe, recipe_file.parent, output, pilot_count)
-            if not est.possible:
-                raise typer.Exit(1)
+    recipe = load_recipe(recipe_file, {"count": count})
+    if not pilot(recipe, recipe_file.parent, output, pilot_count).possible:
+        raise typer.Exit(1)

@@ -7,9 +7,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from .common import cli_errors, console, out
-
-DebugOpt = typer.Option(False, "--debug", help="Show tracebacks and debug logs.")
+from .common import console, out
+from .options import command
 
 
 @contextlib.contextmanager
@@ -39,6 +38,7 @@ def lora_progress() -> Iterator:
         yield update
 
 
+@command
 def train_cmd(
     data: Path = typer.Argument(..., help="Run folder, JSONL/CSV file, or (lora) a chat export folder/file."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for the trained student."),
@@ -58,33 +58,32 @@ def train_cmd(
     system: Optional[str] = typer.Option(None, "--system", help="lora: system prompt to put first (replaces the data's)."),
     gguf: bool = typer.Option(True, "--gguf/--no-gguf", help="lora: also write a merged GGUF the llamacpp backend runs."),
     seed: int = typer.Option(0, "--seed"),
-    debug: bool = DebugOpt,
 ) -> None:
     """Train a student on generated data: a MiniLM classifier or a LoRA adapter on a small causal LM."""
     from ..errors import UsageError
     from ..train import train_classifier, train_lora
 
-    with cli_errors(debug):
-        if student == "classifier":
-            s = train_classifier(data, output, text_field=text_field, label_field=label_field,
-                                 split=split or "0.8,0,0.2", min_per_label=min_per_label, seed=seed)
-        elif student == "lora":
-            with lora_progress() as on_step:
-                s = train_lora(data, output, base=base, split=split or "0.8,0.1,0.1", max_steps=max_steps,
-                               epochs=epochs, rank=rank, alpha=alpha, lr=lr, max_length=max_length,
-                               batch_size=batch_size, system=system, gguf=gguf, seed=seed, on_step=on_step)
-        else:
-            raise UsageError(f"--student must be classifier or lora (got {student!r})")
-        console.print(f"trained {s.kind} student -> {s.out_dir}  rows: "
-                      + ", ".join(f"{k} {v}" for k, v in s.counts.items()), highlight=False)
-        if s.scores:
-            from ..train.metrics import headline
+    if student == "classifier":
+        s = train_classifier(data, output, text_field=text_field, label_field=label_field,
+                             split=split or "0.8,0,0.2", min_per_label=min_per_label, seed=seed)
+    elif student == "lora":
+        with lora_progress() as on_step:
+            s = train_lora(data, output, base=base, split=split or "0.8,0.1,0.1", max_steps=max_steps,
+                           epochs=epochs, rank=rank, alpha=alpha, lr=lr, max_length=max_length,
+                           batch_size=batch_size, system=system, gguf=gguf, seed=seed, on_step=on_step)
+    else:
+        raise UsageError(f"--student must be classifier or lora (got {student!r})")
+    console.print(f"trained {s.kind} student -> {s.out_dir}  rows: "
+                  + ", ".join(f"{k} {v}" for k, v in s.counts.items()), highlight=False)
+    if s.scores:
+        from ..train.metrics import headline
 
-            name, value = headline(s.scores)
-            console.print(f"held-out synthetic split: {name} {value:.3f} (n={s.scores['n']}); "
-                          f"real data: synthloom evaluate {s.out_dir} --data FILE", highlight=False)
+        name, value = headline(s.scores)
+        console.print(f"held-out synthetic split: {name} {value:.3f} (n={s.scores['n']}); "
+                      f"real data: synthloom evaluate {s.out_dir} --data FILE", highlight=False)
 
 
+@command
 def evaluate_cmd(
     model: Path = typer.Argument(..., help="Student folder written by `synthloom train`."),
     data: Path = typer.Option(..., "--data", help="JSONL or CSV file with the expected answers."),
@@ -97,35 +96,27 @@ def evaluate_cmd(
     baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also score the untrained student."),
     limit: Optional[int] = typer.Option(None, "--limit", help="lora: score the first N examples only."),
     teacher: bool = typer.Option(False, "--teacher", help="lora: also score the teacher (base GGUF, few-shot, constrained JSON)."),
-    debug: bool = DebugOpt,
 ) -> None:
     """Score a trained student on held-out or real data: accuracy/macro-F1, field F1 or ROUGE-L, next to the untrained student."""
     from ..train.evaluate import evaluate, report_markdown, write_report
 
-    with cli_errors(debug):
-        report = evaluate(model, data, text_field=text_field, label_field=label_field, metric=metric,
-                          data_kind_=data_kind, baselines=baselines, limit=limit,
-                          **({"teacher": True} if teacher else {}))
-        write_report(report, json_out, md_out)
-        out.print(report_markdown(report), highlight=False, markup=False)
+    report = evaluate(model, data, text_field=text_field, label_field=label_field, metric=metric,
+                      data_kind_=data_kind, baselines=baselines, limit=limit,
+                      **({"teacher": True} if teacher else {}))
+    write_report(report, json_out, md_out)
+    out.print(report_markdown(report), highlight=False, markup=False)
 
 
-def register(app: typer.Typer, generate_app: typer.Typer) -> None:
-    app.command("train")(train_cmd)
-    app.command("evaluate")(evaluate_cmd)
-    app.command("distill")(distill_cmd)
-
-
+@command
 def distill_cmd(
     recipe: Path = typer.Argument(..., help="Distill file: teacher recipe, student, eval data (see examples/distill-*.yaml)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Folder for the run, student and report (default: the file's output)."),
     count: Optional[int] = typer.Option(None, "-n", "--count", help="Records the teacher makes (overrides the file)."),
-    debug: bool = DebugOpt,
 ) -> None:
     """Teacher -> gates -> split -> student -> evaluation: one report with the before/after numbers; resumable."""
     from ..train.distill import distill
 
-    with cli_errors(debug), lora_progress() as on_step:
+    with lora_progress() as on_step:
         report = distill(recipe, output=output, count=count, on_step=on_step,
                          log=lambda s: console.print(f"distill: {s}", highlight=False))
         console.print(f"report -> {report['report_md']}", highlight=False)

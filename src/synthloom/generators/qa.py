@@ -14,7 +14,7 @@ the answer, or for unanswerable questions that none of the best-matching chunks
 answers it; a question too close to an accepted one is dropped.
 
 Rows: `question`, `answer`, `evidence` (verbatim quotes), `source_ids`, `kind`; the
-cited chunk texts stay in lineage (`meta.contexts`) and `rag_eval_row` turns a
+cited chunk texts stay in lineage (`meta.contexts`) and `export.rag.rag_eval_row` turns a
 record into the form RAG evaluators read (question, ground_truth/reference, contexts).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..config.documents import QATechnique
 from ..llm.types import GenerationRequest
@@ -102,42 +102,6 @@ def shingles(text: str, n: int = 3) -> frozenset[str]:
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def rag_eval_row(record: Record | Mapping[str, Any], contexts: Sequence[str] | None = None) -> dict[str, Any]:
-    """One row as RAG evaluators (ragas, DeepEval, TruLens) read it.
-
-    `ground_truth` and `reference` both hold the reference answer; `contexts` are the cited
-    chunks' texts (from lineage, or given).
-    """
-    data = record.data if isinstance(record, Record) else dict(record.get("data", record))
-    meta = record.meta if isinstance(record, Record) else dict(record.get("meta") or record.get("_meta") or {})
-    ctx = list(contexts) if contexts is not None else list(meta.get("contexts") or [])
-    return {
-        "question": data["question"],
-        "ground_truth": data["answer"],
-        "reference": data["answer"],
-        "contexts": ctx,
-        "evidence": list(data.get("evidence") or []),
-        "source_ids": list(data.get("source_ids") or []),
-        "kind": data.get("kind"),
-    }
-
-
-def write_rag_eval(records: Iterable[Record], path: str | Path, corpus: Corpus | None = None) -> int:
-    """Write `rag_eval_row` of each record as JSONL; returns the number of rows."""
-    from ..export.writers import atomic_path
-
-    n = 0
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for rec in records:
-            contexts = None
-            if corpus is not None and not rec.meta.get("contexts"):
-                contexts = [corpus.chunk(i).text for i in rec.data.get("source_ids", []) if corpus.get(i)]
-            fh.write(json.dumps(rag_eval_row(rec, contexts), ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
 class RagQAGenerator(Generator):

@@ -1,4 +1,5 @@
-"""Quality gates. `GATES` maps a recipe's `gate:` name to its module's builder.
+"""Quality gates. `GATES` maps a recipe's `gate:` name to its module's builder; `gate_file` runs
+gates over an existing JSONL file (what `synthloom filter / judge / label-check` do).
 
 Builders import their module only when a recipe names the gate, so a run that
 never deduplicates semantically never loads an embedding model.
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import load
+from .apply import GatedFile, agate_file, gate_file
 from .base import Gate, GateContext, StatelessGate
 
 
@@ -32,4 +34,5 @@ def build_gates(configs: list[Any], base_dir: Path | str) -> list[Gate]:
     return [build_gate(c, base_dir) for c in configs]
 
 
-__all__ = ["GATES", "build_gate", "Gate", "GateContext", "StatelessGate", "build_gates"]
+__all__ = ["GATES", "build_gate", "Gate", "GateContext", "GatedFile", "StatelessGate", "agate_file", "build_gates",
+           "gate_file"]
