@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,20 @@ def test_name_fields_are_sampled_distinct_and_pinned_in_the_decoder():
         produce(gen, again, slot)
         assert again.requests[0].json_schema["properties"]["seller"] == props["seller"]
     assert len(seen) >= 4  # varied across slots
+
+
+def test_an_identifier_with_a_schema_example_is_drawn_in_its_shape():
+    schema = {"type": "object", "properties": {
+        "invoice_number": {"type": "string", "description": "the invoice's identifier, e.g. AP-0093"},
+        "total": {"type": "number"}}}
+    gen = build_generator(DocumentsTechnique.model_validate(
+        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+    drawn = set()
+    for slot in range(5):
+        llm = ScriptedLLM(lambda req: {"invoice_number": req.json_schema["properties"]["invoice_number"]["enum"][0],
+                                       "total": 5.0} if req.json_schema is not None else "x")
+        produce(gen, llm, slot)
+        (value,) = llm.requests[0].json_schema["properties"]["invoice_number"]["enum"]
+        assert re.fullmatch(r"AP-\d{4}", value) and value != "AP-0093"
+        drawn.add(value)
+    assert len(drawn) >= 4

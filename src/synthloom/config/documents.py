@@ -177,7 +177,8 @@ class DocumentsTechnique(Strict):
     )
     names: Literal["sample", "model"] = Field(
         "sample", description="name fields (seller, buyer, customer_name, ...): `sample` draws a distinct "
-        "made-up name for each before decoding (sources/names.py); `model` lets the model invent them")
+        "made-up name for each before decoding (sources/names.py), and an identifier with a schema example "
+        "(`e.g. AP-0093`) a fresh one in its shape (`AP-5821`); `model` lets the model invent them")
     examples: list[dict[str, Any]] = Field(
         default_factory=list,
         description="few-shot examples: each {label: object, document: text}",

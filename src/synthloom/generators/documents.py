@@ -31,7 +31,7 @@ from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
 from ..quality.rules import apply_derive, leaves, validate_object
 from ..records import Record, Rejection
-from ..sources.names import name_fields, sample_names
+from ..sources.names import id_fields, name_fields, sample_ids, sample_names
 from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
 from .base import GenContext, Generator
@@ -96,6 +96,7 @@ class SyntheticDocumentsGenerator(Generator):
         self._hints = runaway.length_hints(self.schema, [ex["label"] for ex in config.examples])
         self._shown = runaway.schema_examples(self.schema)  # "e.g." values a label must not just repeat
         self._names = name_fields(self.schema) if config.names == "sample" else []
+        self._ids = id_fields(self.schema, self._shown) if config.names == "sample" else {}
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
                                                                    "write_user")}
         for i, ex in enumerate(config.examples):
@@ -147,7 +148,7 @@ class SyntheticDocumentsGenerator(Generator):
             "reject_invented": list(self.config.reject_invented),
             "examples": len(self.config.examples),
             "emit": self.config.emit,
-            "names": {"sample": self._names} if self._names else "model",
+            "names": {"sample": self._names + list(self._ids)} if self._names or self._ids else "model",
         }
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
@@ -155,6 +156,7 @@ class SyntheticDocumentsGenerator(Generator):
         rng = ctx.rng(slot)
         attributes = {axis: rng.choice(values) for axis, values in cfg.attributes.items()}
         names = sample_names(self.schema, self._names, rng)  # pinned in the decoder: no XYZ, no seller == buyer
+        names.update(sample_ids(self._ids, rng))  # AP-5821 in the shape of the schema's "e.g. AP-0093"
         meta: dict[str, Any] = {
             "technique": self.technique,
             "template": "documents_label_system+documents_write_system",

@@ -78,3 +78,32 @@ def sample_names(schema: Mapping[str, Any], fields: list[str], rng: random.Rando
                 out[key] = value
                 break
     return out
+
+
+def id_fields(schema: Mapping[str, Any], shown: Mapping[str, set[str]]) -> dict[str, str]:
+    """Top-level identifier fields whose schema shows an example with digits (`e.g. AP-0093`): field -> example."""
+    from ..llm.runaway import identifier_like
+
+    out = {}
+    for key, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, Mapping) or sub.get("type") != "string" or not identifier_like(key):
+            continue
+        if any(k in sub for k in ("enum", "const", "pattern", "format")):
+            continue
+        example = next((e for e in sorted(shown.get(key, ())) if re.search(r"\d", e)), None)
+        if example:
+            out[key] = example
+    return out
+
+
+def sample_ids(examples: Mapping[str, str], rng: random.Random) -> dict[str, str]:
+    """A fresh identifier in the shape of each example: its letters and separators kept, its digits drawn
+    (`AP-0093` -> `AP-5821`); a draw equal to the example is drawn again."""
+    out = {}
+    for key, example in examples.items():
+        for _ in range(10):
+            value = re.sub(r"\d", lambda _m: str(rng.randrange(10)), example.upper())
+            if value != example.upper():
+                out[key] = value
+                break
+    return out
