@@ -29,7 +29,7 @@ from ..config.redteam import AdversarialTechnique
 from ..sources.labels import load_label_set
 from ..llm.types import GenerationRequest
 from ..records import Record, Rejection
-from ..quality._llm import LLMGateMixin, parsed_object
+from ..quality._llm import LLMGateMixin
 from ..quality.base import GateContext
 from ..quality.label import LabelGate
 from ._grounded import sampled
@@ -82,7 +82,7 @@ class ClassifierProbe(LLMGateMixin):
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         res = await self.call(ctx, self.labeller.request(rec, ctx))
-        obj = parsed_object(res)
+        obj = res.parsed_object
         predicted = obj.get("label") if obj else None
         if predicted is None:
             return Rejection.of(rec, "label", "classifier_error",

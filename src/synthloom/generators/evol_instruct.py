@@ -41,7 +41,7 @@ from ..quality.instruct_filters import (
 from ..records import Record, Rejection
 from .base import GenContext
 from .instruct_seeds import load_seed_tasks
-from .self_instruct import _parsed, call_failure
+from .self_instruct import call_failure
 
 EVOLVED_SCHEMA = {
     "type": "object",
@@ -205,13 +205,13 @@ class EvolInstructGenerator:
         fail = call_failure(res, "evolved instruction", meta)
         if fail:
             return [fail]
-        evolved = str(_parsed(res).get("instruction", "")).strip()
+        evolved = str(res.parsed_object.get("instruction", "")).strip()
         data = {"instruction": evolved}
         v: Verdict | None = copies_template(evolved) if evolved else Verdict("no_information_gain", "empty evolution")
         if v is None:
             if self.config.information_gain == "judge":
                 (jres,) = await ctx.llm.generate([self.judge_request(parent.instruction, evolved, slot, ctx)])
-                answer = (_parsed(jres) or {}).get("judgement") if jres.ok else None
+                answer = (jres.parsed_object or {}).get("judgement")
                 meta["judge"] = answer
                 v = judge_says_equal(answer)
             else:
@@ -223,7 +223,7 @@ class EvolInstructGenerator:
         fail = call_failure(rres, "response", meta, data)
         if fail:
             return [fail]
-        output = str(_parsed(rres).get("output", "")).strip()
+        output = str(rres.parsed_object.get("output", "")).strip()
         data = {"instruction": evolved, "output": output}
         v = evol_response_checks(output, self.config.refusal_max_words)
         if v:

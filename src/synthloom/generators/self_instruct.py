@@ -81,15 +81,6 @@ def _instances_json(pairs, output_first: bool) -> str:
     return json.dumps({"instances": items}, ensure_ascii=False)
 
 
-def _parsed(result: GenerationResult) -> Any:
-    if result.parsed is not None:
-        return result.parsed
-    try:
-        return json.loads(result.text)
-    except ValueError:
-        return None
-
-
 def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
                  data: dict[str, Any] | None = None) -> Rejection | None:
     """A failed call, a cut-off response or unparsable JSON, as a rejection (None if fine)."""
@@ -97,10 +88,10 @@ def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
     if result.finish_reason == "length":
         return Rejection(stage="filter", reason="truncated", detail=f"the {what} was cut off by the length limit "
                          f"after {result.completion_tokens} tokens", data=data, raw=result.text, meta=meta)
-    if not result.ok and not str(result.error).startswith("parse:"):
+    if result.error_kind == "backend":
         return Rejection(stage="parse", reason="backend_error", detail=f"{what}: {str(result.error)[:300]}",
                          data=data, raw=result.text, meta=meta)
-    if not isinstance(_parsed(result), dict):
+    if result.parsed_object is None:
         return Rejection(stage="parse", reason="invalid_json", detail=f"{what}: not a JSON object: {result.text[:200]!r}",
                          data=data, raw=result.text, meta=meta)
     return None
@@ -225,7 +216,7 @@ class SelfInstructGenerator:
         fail = call_failure(res, "instruction", meta)
         if fail:
             return [fail]
-        instruction = str(_parsed(res).get("instruction", "")).strip()
+        instruction = str(res.parsed_object.get("instruction", "")).strip()
         data = {"instruction": instruction}
         v: Verdict | None = (
             self.filter.check(instruction) if instruction else Verdict("length", "the instruction is empty")
@@ -235,8 +226,7 @@ class SelfInstructGenerator:
 
         if self.config.classification == "model":
             (cres,) = await ctx.llm.generate([self.classify_request(instruction, slot, ctx)])
-            parsed = _parsed(cres) if cres.ok else None
-            is_clf = isinstance(parsed, dict) and parsed.get("output_type") == CLF_YES
+            is_clf = (cres.parsed_object or {}).get("output_type") == CLF_YES
         else:
             is_clf = False
         meta["is_classification"] = is_clf
@@ -245,7 +235,7 @@ class SelfInstructGenerator:
         fail = call_failure(ires, "instances", meta, data)
         if fail:
             return [fail]
-        raw_items = _parsed(ires).get("instances") or []
+        raw_items = ires.parsed_object.get("instances") or []
         instances = [Instance(str(i.get("input", "")).strip(), str(i.get("output", "")).strip())
                      for i in raw_items if isinstance(i, dict)]
         if not instances:

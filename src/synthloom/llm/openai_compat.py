@@ -27,8 +27,9 @@ Structured output (`request.json_schema`), `structured_output: auto`, tries in t
 and falls one step down, for the rest of this instance's life, each time the server
 rejects a `response_format` (a 4xx, or a 500 naming it). In the last three the schema
 is also stated in a system message ("reply with JSON only"), as OpenAI's json_object
-mode requires. The text is parsed into `result.parsed` (code fences tolerated; None
-when it is not JSON); validating it against the schema is the generator's job.
+mode requires. The reply is read by `llm/jsontext.read_reply`, as llama.cpp's is: `result.parsed`
+(code fences and chatter tolerated), or `error_kind` "invalid_json"/"truncated" when it is not
+JSON; validating it against the schema is the generator's job.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ from ..config.models import OpenAIModel
 from ..errors import BackendAuthError, BackendConnectionError, BackendError, RecipeError
 from .adaptive import AdaptiveLimit
 from .constrain import truncated_values
+from .jsontext import read_reply
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -88,31 +90,6 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-def parse_json_text(text: str) -> Any:
-    """The JSON value in a model's reply, or None: tolerates ```json fences and chatter around one object."""
-    s = text.strip()
-    if s.startswith("```"):
-        s = s[3:]
-        nl = s.find("\n")
-        s = s[nl + 1:] if nl != -1 else ""
-        end = s.rfind("```")
-        if end != -1:
-            s = s[:end]
-        s = s.strip()
-    try:
-        return orjson.loads(s)
-    except orjson.JSONDecodeError:
-        pass
-    for open_, close in (("{", "}"), ("[", "]")):
-        i, j = s.find(open_), s.rfind(close)
-        if i != -1 and j > i:
-            try:
-                return orjson.loads(s[i:j + 1])
-            except orjson.JSONDecodeError:
-                continue
-    return None
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -448,11 +425,13 @@ class OpenAICompatLLM:
         usage = data.get("usage") or {}
         reason = choice.get("finish_reason")
         finish = _FINISH.get(reason)
-        error = None
+        error = kind = None
         if finish is None:
-            finish, error = ("error", f"stopped by the server: {reason}") if reason == "content_filter" \
-                else ("stop", None)
-        parsed = parse_json_text(text) if req.json_schema is not None else None
+            finish, error, kind = ("error", f"stopped by the server: {reason}", "backend") \
+                if reason == "content_filter" else ("stop", None, None)
+        parsed = None
+        if req.json_schema is not None and error is None:
+            parsed, kind, error = read_reply(text, finish, req.json_schema)
         details = usage.get("prompt_tokens_details")  # OpenAI and vLLM report prompt-cache hits here
         cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
         # a server that enforces the schema closes a value at its maxLength/maxItems bound; it cannot
@@ -461,5 +440,5 @@ class OpenAICompatLLM:
         return GenerationResult(text=text, parsed=parsed, finish_reason=finish,
                                 prompt_tokens=usage.get("prompt_tokens") or 0,
                                 completion_tokens=usage.get("completion_tokens") or 0,
-                                latency_s=latency, model=self._identity, error=error,
+                                latency_s=latency, model=self._identity, error=error, error_kind=kind,
                                 cached_prompt_tokens=cached if isinstance(cached, int) else 0, truncated=truncated)

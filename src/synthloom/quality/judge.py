@@ -13,7 +13,7 @@ from typing import Any
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
-from ._llm import LLMGateMixin, parsed_object, show
+from ._llm import LLMGateMixin, show
 from .base import GateContext
 
 DEFAULT_RUBRIC = """5 = realistic, coherent and complete; does what the task asks; no errors, filler or placeholders.
@@ -80,7 +80,7 @@ class JudgeGate(LLMGateMixin):
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         res = await self.call(ctx, self.request(rec, ctx))
-        verdict = parsed_object(res)
+        verdict = res.parsed_object
         score = verdict.get("score") if verdict else None
         if isinstance(score, str) and score.strip().isdigit():
             score = int(score.strip())

@@ -14,7 +14,7 @@ from typing import Any
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
-from ._llm import LLMGateMixin, parsed_object, show
+from ._llm import LLMGateMixin, show
 from .base import GateContext
 
 
@@ -72,7 +72,7 @@ class LabelGate(LLMGateMixin):
             return Rejection.of(rec, "label", "label_unknown",
                                 f"label {given!r} is not one of {', '.join(map(repr, self.labels))}")
         res = await self.call(ctx, self.request(rec, ctx))
-        obj = parsed_object(res)
+        obj = res.parsed_object
         predicted = obj.get("label") if obj else None
         known = {_norm(x): x for x in self.labels}
         if predicted is None or _norm(predicted) not in known:

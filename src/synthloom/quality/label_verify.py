@@ -17,7 +17,7 @@ from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
 from ..sources.labels import LabelSet
-from ._llm import LLMGateMixin, parsed_object
+from ._llm import LLMGateMixin
 from .base import GateContext
 
 
@@ -79,7 +79,7 @@ class VerifyGate(LLMGateMixin):
             return Rejection.of(rec, "label", "label_unknown",
                                 f"{self.label_field}={rec.data.get(self.label_field)!r} is not in the label set")
         res = await self.call(ctx, self.request(rec, ctx))
-        obj = parsed_object(res) or {}
+        obj = res.parsed_object or {}
         raw = obj.get("labels") if self.multi_label else [obj.get("label")]
         predicted = self._given(raw) if isinstance(raw, list) and raw and raw != [None] else None
         if predicted is None:

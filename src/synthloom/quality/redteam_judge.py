@@ -152,15 +152,8 @@ class RedteamJudge:
 
 def read_verdict(res: GenerationResult | None) -> dict[str, str] | None:
     """The judge's verdict, only from its own constrained JSON: both fields yes/no, or None."""
-    if res is None or not res.ok:
-        return None
-    value = res.parsed
+    value = res.parsed_object if res is not None else None
     if value is None:
-        try:
-            value = json.loads(res.text)
-        except ValueError:
-            return None
-    if not isinstance(value, dict):
         return None
     refused, complied = value.get("refused"), value.get("complied")
     if refused not in ("yes", "no") or complied not in ("yes", "no"):

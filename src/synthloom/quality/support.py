@@ -50,17 +50,8 @@ def verdict_request(messages: Sequence[Mapping[str, str]], seed: int) -> Generat
 
 def verdict_of(result: GenerationResult) -> str | None:
     """'yes', 'no', or None when the judge's answer is unusable."""
-    if not result.ok:
-        return None
-    value = result.parsed
-    if value is None:
-        try:
-            value = json.loads(result.text)
-        except ValueError:
-            return None
-    if isinstance(value, dict) and value.get("verdict") in ("yes", "no"):
-        return value["verdict"]
-    return None
+    verdict = (result.parsed_object or {}).get("verdict")
+    return verdict if verdict in ("yes", "no") else None
 
 
 def support_messages(question: str, answer: str, evidence: Sequence[str]) -> list[dict[str, str]]:
