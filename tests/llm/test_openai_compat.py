@@ -11,7 +11,8 @@ import pytest
 from synthloom.config.models import OpenAIModel
 from synthloom.errors import BackendAuthError, BackendConnectionError, BackendError
 from synthloom.llm import openai_compat
-from synthloom.llm.openai_compat import OpenAICompatLLM, _retry_after
+from synthloom.llm.http_answers import retry_after
+from synthloom.llm.openai_compat import OpenAICompatLLM
 from synthloom.llm.types import LLM, GenerationRequest
 
 from ..helpers.fake_openai import FakeOpenAI
@@ -83,10 +84,10 @@ async def test_429_with_retry_after_is_honoured(server):
 
 
 def test_retry_after_accepts_seconds_and_http_dates():
-    assert _retry_after("7") == 7.0
+    assert retry_after("7") == 7.0
     date = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 <= _retry_after(date) <= 31
-    assert _retry_after("garbage") is None and _retry_after(None) is None
+    assert 25 <= retry_after(date) <= 31
+    assert retry_after("garbage") is None and retry_after(None) is None
 
 
 async def test_500_then_success(server):

@@ -84,7 +84,7 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
 
     placeholders = placeholder_paths(value)
     if placeholders:
-        from ..llm.constrain import value_at
+        from ..llm.truncation import value_at
 
         shown = ", ".join(f"{p}={value_at(value, p)!r}" for p in placeholders[:4])
         return None, Rejection(stage="validate", reason="placeholder_value",
@@ -97,7 +97,7 @@ def truncated_rejection(result: GenerationResult, value: Any, meta: dict[str, An
     """A value the decoder closed at its maxLength/maxItems bound (``result.truncated``): cut off, not complete."""
     paths = list(result.truncated)
     tail = ""
-    from ..llm.constrain import value_at
+    from ..llm.truncation import value_at
 
     cut = value_at(value, paths[0])
     if isinstance(cut, str):
