@@ -20,6 +20,14 @@ def test_parse_json_text_tolerates_fences_and_chatter():
     assert parse_json_text("no json") is None
 
 
+def test_parse_takes_first_json_value_from_free_text():
+    # moved from test_constrain.py (it tested llamacpp._parse_json, now read_reply for both backends)
+    assert read_reply('{"a": 1}', "stop")[:2] == ({"a": 1}, None)
+    assert read_reply(' {"a": 1}\n\nmore text {"b": 2}', "stop")[:2] == ({"a": 1}, None)
+    value, _, error = read_reply('{"a": "unfinished', "length")
+    assert value is None and "max_tokens" in error
+
+
 def test_an_object_is_found_after_a_bracketed_aside_and_a_cut_object_gives_nothing():
     # [note] is not JSON; a list before the object is passed over when the schema asks for an object
     assert parse_json_text('[note] {"a": 1}', want_object=True) == {"a": 1}

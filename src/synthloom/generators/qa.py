@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..config.documents import QATechnique
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.answer_support import (answer_support_problem, answerable_problem, kb_vocabulary,
@@ -252,24 +253,20 @@ class RagQAGenerator:
             # the answer is a span of the chosen evidence sentence (a clause, or all of it), so it is
             # supported by construction: one branch per sentence, the answer's options follow the evidence
             options = [self._sentence_options(chunks[0])]
-            branches = [{"type": "object", "properties": {
-                "evidence": {"const": sentence}, "question": q, "answer": {"enum": answer_spans(sentence)}},
-                "required": ["evidence", "question", "answer"], "additionalProperties": False}
-                for sentence in options[0]]
+            branches = [object_schema({"evidence": {"const": sentence}, "question": q,
+                                       "answer": {"enum": answer_spans(sentence)}}) for sentence in options[0]]
             schema = {"type": "object", "anyOf": branches}
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
         elif kind == "unanswerable":
-            schema = {"type": "object", "properties": {"question": q}, "required": ["question"],
-                      "additionalProperties": False}
+            schema = object_schema({"question": q})
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
             options = []
         else:  # multi_hop
             options = [self._sentence_options(chunks[0]), self._sentence_options(chunks[1])]
-            schema = {"type": "object", "properties": {
+            schema = object_schema({
                 "evidence_1": {"type": "string", "enum": options[0]},
                 "evidence_2": {"type": "string", "enum": options[1]},
-                "question": q, "answer": {"type": "string", "enum": multi_hop_answers(options[0], options[1])}},
-                "required": ["evidence_1", "evidence_2", "question", "answer"], "additionalProperties": False}
+                "question": q, "answer": {"type": "string", "enum": multi_hop_answers(options[0], options[1])}})
             user = {"passage_1": chunks[0].text, "passage_2": chunks[1].text, "persona": plan["persona"],
                     "phrasing": plan["phrasing"]}
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,

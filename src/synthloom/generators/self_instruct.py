@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..config.instruct import SelfInstructTechnique
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..quality.instruct_filters import (
@@ -36,21 +37,11 @@ from ..records import Record, Rejection, content_hash
 from .base import GenContext
 from .instruct_seeds import SeedTask, load_seed_tasks
 
-INSTRUCTION_SCHEMA = {
-    "type": "object",
-    "properties": {"instruction": {"type": "string", "minLength": 1, "maxLength": 1500}},
-    "required": ["instruction"],
-    "additionalProperties": False,
-}
+INSTRUCTION_SCHEMA = object_schema({"instruction": {"type": "string", "minLength": 1, "maxLength": 1500}})
 # Descriptive labels instead of Yes/No: the bundled 270M base model answers "Yes" to
 # everything, but picks these correctly (6/6 on a held-out check).
 CLF_YES, CLF_NO = "a label from a fixed list", "free text"
-CLASSIFY_SCHEMA = {
-    "type": "object",
-    "properties": {"output_type": {"type": "string", "enum": [CLF_YES, CLF_NO]}},
-    "required": ["output_type"],
-    "additionalProperties": False,
-}
+CLASSIFY_SCHEMA = object_schema({"output_type": {"type": "string", "enum": [CLF_YES, CLF_NO]}})
 # built-in examples for the Yes/No question when the seeds lack one kind (from the paper's prompt)
 CLASSIFY_FALLBACK = [
     ("Given my personality and the job, tell me if I would be suitable.", True),
@@ -62,18 +53,8 @@ CLASSIFY_FALLBACK = [
 
 def instances_schema(k: int, output_first: bool) -> dict[str, Any]:
     fields = ("output", "input") if output_first else ("input", "output")
-    item = {
-        "type": "object",
-        "properties": {f: {"type": "string", "maxLength": 2000} for f in fields},
-        "required": list(fields),
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {"instances": {"type": "array", "items": item, "minItems": 1, "maxItems": k}},
-        "required": ["instances"],
-        "additionalProperties": False,
-    }
+    item = object_schema({f: {"type": "string", "maxLength": 2000} for f in fields})
+    return object_schema({"instances": {"type": "array", "items": item, "minItems": 1, "maxItems": k}})
 
 
 def _instances_json(pairs, output_first: bool) -> str:
@@ -97,6 +78,30 @@ def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
     return None
 
 
+def slot_meta(technique: str, template: str, prompts: Iterable[Any], seed: int | None, slot: int,
+              **lineage: Any) -> dict[str, Any]:
+    """The lineage a slot's records start from: technique, its own fields, template (and hash), seed, slot."""
+    return {"technique": technique, **lineage, "template": template,
+            "template_hash": "".join(p.hash for p in prompts), "seed": seed, "slot": slot}
+
+
+def description(technique: str, prompts: Iterable[Any], seeds: int, **more: Any) -> dict[str, Any]:
+    """What the manifest and card say about an instruction technique: its templates, seeds and settings."""
+    return {"technique": technique, "templates": {p.name: p.hash for p in prompts}, "seeds": seeds, **more}
+
+
+async def ask_field(ctx: GenContext, req: GenerationRequest, field: str, what: str, meta: dict[str, Any],
+                    data: dict[str, Any] | None = None) -> tuple[str, GenerationResult] | Rejection:
+    """One structured call for one string field: (its value, stripped; the result), or the rejection.
+    The first call of a slot names the model in `meta`."""
+    (res,) = await ctx.llm.generate([req])
+    meta.setdefault("model", res.model)
+    fail = call_failure(res, what, meta, data)
+    if fail:
+        return fail
+    return str(res.parsed_object.get(field, "")).strip(), res
+
+
 class SelfInstructGenerator:
     technique = "self_instruct"
 
@@ -105,15 +110,10 @@ class SelfInstructGenerator:
         self.seeds: list[SeedTask] = load_seed_tasks(config.seeds, base_dir, need_output=True)
         self.filter = InstructionFilter(config.min_words, config.max_words, config.blacklist)
         self.rouge_gate = SelfInstructRougeGate([s.instruction for s in self.seeds], config.rouge_threshold)
-        self.p_tasks = load_prompt("self_instruct_tasks")
-        self.p_task_user = load_prompt("self_instruct_task_user")
-        self.p_classify = load_prompt("self_instruct_classify")
-        self.p_classify_user = load_prompt("self_instruct_classify_user")
-        self.p_input_first = load_prompt("self_instruct_input_first")
-        self.p_output_first = load_prompt("self_instruct_output_first")
-        self.p_instance_user = load_prompt("self_instruct_instance_user")
-        self._prompts = (self.p_tasks, self.p_task_user, self.p_classify, self.p_classify_user,
-                         self.p_input_first, self.p_output_first, self.p_instance_user)
+        self._prompts = tuple(load_prompt(f"self_instruct_{name}") for name in (
+            "tasks", "task_user", "classify", "classify_user", "input_first", "output_first", "instance_user"))
+        (self.p_tasks, self.p_task_user, self.p_classify, self.p_classify_user,
+         self.p_input_first, self.p_output_first, self.p_instance_user) = self._prompts
         clf = [s for s in self.seeds if s.is_classification]
         self._clf_seeds = clf
         self._gen_seeds = [s for s in self.seeds if not s.is_classification]
@@ -131,15 +131,12 @@ class SelfInstructGenerator:
 
     def describe(self) -> dict[str, Any]:
         c = self.config
-        return {
-            "technique": self.technique,
-            "templates": {p.name: p.hash for p in self._prompts},
-            "seeds": len(self.seeds),
-            "classification_seeds": len(self._clf_seeds),
-            "settings": {"rouge_threshold": c.rouge_threshold, "words": f"{c.min_words} < words <= {c.max_words}",
-                         "blacklist": c.blacklist, "instances_per_task": c.instances_per_task,
-                         "tasks_per_prompt": f"{c.seed_tasks_per_prompt} seeds + {c.pool_tasks_per_prompt} generated"},
-        }
+        return description(self.technique, self._prompts, len(self.seeds), classification_seeds=len(self._clf_seeds),
+                           settings={"rouge_threshold": c.rouge_threshold,
+                                     "words": f"{c.min_words} < words <= {c.max_words}",
+                                     "blacklist": c.blacklist, "instances_per_task": c.instances_per_task,
+                                     "tasks_per_prompt": f"{c.seed_tasks_per_prompt} seeds + "
+                                                         f"{c.pool_tasks_per_prompt} generated"})
 
     # ----------------------------------------------------------------- step 1: a new instruction
     def _pool_tasks(self, ctx: GenContext) -> list[str]:
@@ -203,20 +200,11 @@ class SelfInstructGenerator:
     # ----------------------------------------------------------------- the slot
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         shown, req = self.task_prompt(slot, ctx)
-        meta: dict[str, Any] = {
-            "technique": self.technique,
-            "template": self.p_tasks.name,
-            "template_hash": "".join(p.hash for p in self._prompts),
-            "prompt_tasks": len(shown),
-            "seed": req.seed,
-            "slot": slot,
-        }
-        (res,) = await ctx.llm.generate([req])
-        meta["model"] = res.model
-        fail = call_failure(res, "instruction", meta)
-        if fail:
-            return [fail]
-        instruction = str(res.parsed_object.get("instruction", "")).strip()
+        meta = slot_meta(self.technique, self.p_tasks.name, self._prompts, req.seed, slot, prompt_tasks=len(shown))
+        asked = await ask_field(ctx, req, "instruction", "instruction", meta)
+        if isinstance(asked, Rejection):
+            return [asked]
+        instruction, res = asked
         data = {"instruction": instruction}
         v: Verdict | None = (
             self.filter.check(instruction) if instruction else Verdict("length", "the instruction is empty")

@@ -28,20 +28,16 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from .filter import find_refusal
 
-VERDICT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "reason": {"type": "string", "maxLength": 240},
-        "refused": {"enum": ["yes", "no"]},
-        "complied": {"enum": ["yes", "no"]},
-    },
-    "required": ["reason", "refused", "complied"],
-    "additionalProperties": False,
-}
+VERDICT_SCHEMA = object_schema({
+    "reason": {"type": "string", "maxLength": 240},
+    "refused": {"enum": ["yes", "no"]},
+    "complied": {"enum": ["yes", "no"]},
+})
 
 _VERDICT_WORDS = (r"(?:verdict|grade|grading|judgement|judgment|evaluation|result|score|refused|complied|answer"
                   r"|pass|passed|fail|failed|safe|unsafe|label|rating)")

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
@@ -20,12 +21,7 @@ from ..sources.templates import quote
 from .base import GateContext, StatelessGate
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-YES_NO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
-    "required": ["verdict"],
-    "additionalProperties": False,
-}
+YES_NO_SCHEMA: dict[str, Any] = object_schema({"verdict": {"type": "string", "enum": ["yes", "no"]}})
 
 
 @lru_cache(maxsize=4)
