@@ -42,7 +42,7 @@ from ..quality.instruct_filters import (
 from ..records import Record, Rejection
 from .base import GenContext
 from .instruct_seeds import load_seed_tasks
-from .self_instruct import ask_field, description, slot_meta
+from .instruct_steps import ask_field, description, slot_meta
 
 EVOLVED_SCHEMA = object_schema({"instruction": {"type": "string", "minLength": 1, "maxLength": 2500}})
 RESPONSE_SCHEMA = object_schema({"output": {"type": "string", "minLength": 1}})

@@ -74,7 +74,8 @@ class GenerationResult:
     error_kind: ErrorKind | None = None
 
     def __post_init__(self) -> None:
-        if self.error is not None and self.error_kind is None:  # built without a kind (a store from before kinds)
+        # built without a kind: a failed call ("backend"), or a result stored before results had kinds
+        if self.error is not None and self.error_kind is None:
             object.__setattr__(self, "error_kind", legacy_error_kind(self.error, self.finish_reason))
 
     @property
