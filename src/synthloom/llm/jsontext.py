@@ -74,7 +74,10 @@ def wants_object(schema: Mapping[str, Any] | None) -> bool:
 def read_reply(text: str, finish: str, schema: Mapping[str, Any] | None = None,
                cut_by: str = "max_tokens") -> tuple[Any, ErrorKind | None, str | None]:
     """(parsed value, None, None) or (None, error kind, error message) for a structured call's reply."""
-    value = parse_json_text(text, wants_object(schema))
+    try:
+        return orjson.loads(text), None, None  # the usual reply: JSON and nothing else
+    except orjson.JSONDecodeError:
+        value = parse_json_text(text, wants_object(schema))
     if value is not None:
         return value, None, None
     if finish == "length":
