@@ -9,7 +9,10 @@ structured call (one with ``request.json_schema``) into ``GenerationResult.parse
     "invalid_json"   the reply is not JSON although the model stopped on its own
 
 Generators and gates read ``parsed`` and ``error_kind`` only; none of them parses text
-again. The parse is tolerant of what models wrap around JSON: a ```json fence, a
+again. (There used to be five parsers with different tolerances, and a reply the
+``openai`` backend could not parse looked like a good call while llama.cpp's carried an
+error string that callers recognised by its "parse:" prefix; the prefix is kept in the
+message for people, the kind is for code.) The parse is tolerant of what models wrap around JSON: a ```json fence, a
 sentence before or after the value. Where the schema asks for an object, a bracketed
 aside in the chatter (``[note]``) is passed over rather than returned.
 
