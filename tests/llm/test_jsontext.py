@@ -105,3 +105,9 @@ def test_object_schema_is_closed_and_requires_its_properties():
     assert s == {"type": "object", "properties": {"answer": {"enum": ["yes", "no"]}, "reason": {"type": "string"}},
                  "required": ["answer"], "additionalProperties": False}
     assert object_schema({"x": {}})["required"] == ["x"]
+
+
+def test_integers_beyond_64_bits_keep_their_value_from_both_paths():
+    big = 10**30
+    assert read_reply(f'{{"n": {big}}}', "stop", OBJ)[0] == {"n": big}
+    assert parse_json_text(f'Here: {{"n": {big}}}', want_object=True) == {"n": big}

@@ -13,7 +13,7 @@ again. (There used to be five parsers with different tolerances, and a reply the
 ``openai`` backend could not parse looked like a good call while llama.cpp's carried an
 error string that callers recognised by its "parse:" prefix; the prefix is kept in the
 message for people, the kind is for code.) The parse is tolerant of what models wrap around JSON: a ```json fence, a
-sentence before or after the value. Where the schema asks for an object, a bracketed
+sentence before or after the value. Integers beyond 64 bits keep their exact value. Where the schema asks for an object, a bracketed
 aside in the chatter (``[note]``) is passed over rather than returned.
 
 ``validator`` is the one jsonschema validator factory (the schema's own draft, format
@@ -26,7 +26,7 @@ import json
 from functools import lru_cache
 from typing import Any, Literal, Mapping
 
-import orjson
+from ..records import loads  # orjson, but integers beyond 64 bits stay exact
 
 ErrorKind = Literal["backend", "truncated", "invalid_json"]
 
@@ -55,8 +55,8 @@ def parse_json_text(text: str, want_object: bool = False) -> Any:
     """
     s = _unfenced(text)
     try:
-        return orjson.loads(s)
-    except orjson.JSONDecodeError:
+        return loads(s)
+    except ValueError:
         pass
     starts = sorted(i for i in (s.find("{"), s.find("[")) if i >= 0)
     for i in starts:
@@ -78,8 +78,8 @@ def read_reply(text: str, finish: str, schema: Mapping[str, Any] | None = None,
                cut_by: str = "max_tokens") -> tuple[Any, ErrorKind | None, str | None]:
     """(parsed value, None, None) or (None, error kind, error message) for a structured call's reply."""
     try:
-        return orjson.loads(text), None, None  # the usual reply: JSON and nothing else
-    except orjson.JSONDecodeError:
+        return loads(text), None, None  # the usual reply: JSON and nothing else
+    except ValueError:
         value = parse_json_text(text, wants_object(schema))
     if value is not None:
         return value, None, None
