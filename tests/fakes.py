@@ -4,7 +4,17 @@ from __future__ import annotations
 import json
 from typing import Callable, Sequence
 
+from synthloom.llm.jsontext import read_reply
 from synthloom.llm.types import GenerationRequest, GenerationResult
+
+
+def reply(text: str, schema: object = None, finish: str = "stop", model: str = "fake:scripted") -> GenerationResult:
+    """The result a backend builds for `text`: read as JSON (`parsed`, `error_kind`) when a schema was asked for."""
+    parsed = kind = error = None
+    if schema is not None:
+        parsed, kind, error = read_reply(text, finish, schema)
+    return GenerationResult(text=text, parsed=parsed, finish_reason=finish, error=error, error_kind=kind,
+                            prompt_tokens=10, completion_tokens=max(1, len(text) // 4), model=model)
 
 
 class ScriptedLLM:
@@ -25,14 +35,7 @@ class ScriptedLLM:
             self.requests.append(req)
             value = self._responder(req)
             text = value if isinstance(value, str) else json.dumps(value)
-            parsed = None
-            if req.json_schema is not None:
-                try:
-                    parsed = json.loads(text)
-                except ValueError:
-                    parsed = None
-            out.append(GenerationResult(text=text, parsed=parsed, prompt_tokens=10,
-                                        completion_tokens=max(1, len(text) // 4), model=self._identity))
+            out.append(reply(text, req.json_schema, model=self._identity))
         return out
 
     async def aclose(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import InputFileError, OutputPathError, SynthloomError
 
@@ -96,6 +96,19 @@ def read_data(path: str | Path, what: str = "file", error: type[SynthloomError] 
     """A YAML or JSON file the user named (.json is parsed as strict JSON), or one clear error."""
     p = Path(path)
     return parse_data(read_text(p, what, error), show(p), json_only=p.suffix.lower() == ".json", error=error)
+
+
+def jsonl_values(path: str | Path, fix: str = "give one JSON object per line") -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a UTF-8 JSONL file; a line that is not JSON
+    is one InputFileError naming the file and the line, ending with `fix`."""
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            raise InputFileError(f"{path}:{n}: not JSON ({exc}); {fix}") from None
+        yield n, value
 
 
 # -- creating ------------------------------------------------------------------------------------

@@ -102,15 +102,6 @@ def test_mask_application_sets_disallowed_logits_to_minus_inf():
     assert c.only_allowed() == 63
 
 
-def test_parse_takes_first_json_value_from_free_text():
-    from synthloom.llm.llamacpp import _parse_json
-
-    assert _parse_json('{"a": 1}', "stop") == ({"a": 1}, None)
-    assert _parse_json(' {"a": 1}\n\nmore text {"b": 2}', "stop") == ({"a": 1}, None)
-    value, error = _parse_json('{"a": "unfinished', "length")
-    assert value is None and "max_tokens" in error
-
-
 def test_relaxed_schema_drops_regexes_and_absurd_float_bounds_only():
     from synthloom.llm.constrain import without_patterns
 

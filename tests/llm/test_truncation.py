@@ -12,7 +12,7 @@ from fakes import ScriptedLLM
 from synthloom.config.schema_gen import SchemaTechnique
 from synthloom.generators.base import GenContext, parse_object
 from synthloom.generators.schema import SchemaGenerator
-from synthloom.llm.constrain import truncated_values, value_closings
+from synthloom.llm.truncation import truncated_values, value_closings
 from synthloom.llm.types import GenerationRequest, GenerationResult, result_to_json
 from synthloom.records import Record, Rejection
 

@@ -15,6 +15,7 @@ from synthloom.config.documents import (
     SupportGateConfig,
 )
 from synthloom.errors import SchemaError
+from synthloom.llm.jsontext import validator as schema_validator
 from synthloom.quality import build_gate, GateContext
 from synthloom.quality.grounding import grounding_problem
 from synthloom.quality.rules import (
@@ -26,7 +27,6 @@ from synthloom.quality.rules import (
     parse_number,
     quote_in,
     resolve,
-    schema_validator,
     validate_object,
 )
 from synthloom.records import Record, Rejection

@@ -141,11 +141,16 @@ class DiversityGateConfig(Strict):
         return self
 
 
+from .classify import ReferenceGateConfig  # noqa: E402
+from .redteam import LanguageGateConfig  # noqa: E402
 from .signals import SignalGateConfig  # noqa: E402  (it uses EmbeddingConfig above)
 
+# every gate a recipe can name under `quality:` (the one definition: recipes and the CLI use it)
 GateConfig = Annotated[
     Union[DedupGateConfig, FilterGateConfig, JudgeGateConfig, LabelGateConfig, DiversityGateConfig,
           DocumentGateConfig,  # entities, grounding, support, recoverable: config/documents.py
-          SignalGateConfig],  # relevance, fluency, completeness, form: config/signals.py
+          SignalGateConfig,  # relevance, fluency, completeness, form: config/signals.py
+          LanguageGateConfig,  # language: config/redteam.py (it checks translations)
+          ReferenceGateConfig],  # reference: config/classify.py
     Field(discriminator="gate"),
 ]

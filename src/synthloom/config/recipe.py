@@ -1,18 +1,17 @@
 """A recipe: what to make, how much, with which model, through which gates."""
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .classify import AugmentTechnique, ClassificationTechnique, ReferenceGateConfig
+from .classify import AugmentTechnique, ClassificationTechnique
 from .common import Strict
-from .documents import DocumentGateConfig, DocumentsTechnique, ExtractTechnique, QATechnique
+from .documents import DocumentsTechnique, ExtractTechnique, QATechnique
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
-from .quality import DedupGateConfig
-from .redteam import AdversarialTechnique, LanguageGateConfig, RedteamTechnique, TranslateTechnique
-from .quality import GateConfig as _QualityGates
+from .quality import DedupGateConfig, GateConfig
+from .redteam import AdversarialTechnique, RedteamTechnique, TranslateTechnique
 from .ray_settings import RaySettings
 from .schema_gen import SchemaTechnique
 
@@ -31,14 +30,6 @@ TechniqueConfig = Annotated[
         AugmentTechnique,
     ],
     Field(discriminator="technique"),
-]
-
-
-# every gate a recipe can name under `quality:`: the general ones and the document-grounded ones
-GateConfig = Annotated[
-    Union[tuple(get_args(get_args(_QualityGates)[0])) + tuple(get_args(DocumentGateConfig))  # type: ignore[misc]
-          + (LanguageGateConfig, ReferenceGateConfig)],
-    Field(discriminator="gate"),
 ]
 
 

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config.redteam import AdversarialTechnique
+from ..llm.jsontext import object_schema
 from ..sources.labels import load_label_set
 from ..llm.types import GenerationRequest
 from ..records import Record, Rejection
-from ..quality._llm import LLMGateMixin, parsed_object
-from ..quality.base import GateContext
+from ..quality._llm import LLMGateMixin
+from ..quality.base import GateContext, StatelessGate
 from ..quality.label import LabelGate
 from ._grounded import sampled
 from .base import GenContext, Generator, parse_object
@@ -62,27 +63,21 @@ def load_labels(value: list[str] | dict[str, str] | str, base_dir: Path) -> dict
     return {lab.name: lab.description for lab in labels.labels}
 
 
-class ClassifierProbe(LLMGateMixin):
+class ClassifierProbe(LLMGateMixin, StatelessGate):
     """The classifier under attack labels each candidate; lineage gets its prediction and `fooled`."""
 
     name = "classifier"
     stage = "label"
-    stateful = False
 
     def __init__(self, labels: list[str], task: str, text_field: str, model: Any, keep: str) -> None:
         self.labeller = LabelGate(labels=labels, fields=[text_field], task=task)
         self.own_model = model
         self.keep = keep
 
-    def prime(self, accepted: Any) -> None:
-        return None
-
-    def commit(self, rec: Record) -> None:
-        return None
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         res = await self.call(ctx, self.labeller.request(rec, ctx))
-        obj = parsed_object(res)
+        obj = res.parsed_object
         predicted = obj.get("label") if obj else None
         if predicted is None:
             return Rejection.of(rec, "label", "classifier_error",
@@ -134,8 +129,7 @@ class AdversarialGenerator(Generator):
                     {"role": "user", "content": ask(shot_label, SHOT[1])},
                     {"role": "assistant", "content": json.dumps({"text": SHOT[0]})},
                     {"role": "user", "content": ask(label, kind)})
-        schema = {"type": "object", "properties": {"text": {"type": "string", "minLength": 10, "maxLength": 400}},
-                  "required": ["text"], "additionalProperties": False}
+        schema = object_schema({"text": {"type": "string", "minLength": 10, "maxLength": 400}})
         return GenerationRequest(messages=messages, json_schema=schema, seed=seed, **sampled(self.config.sampling))
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:

@@ -15,7 +15,6 @@ defaults of the optional members (`gates`, `expected_yield`).
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
@@ -69,22 +68,22 @@ class Generator(Protocol):
 
 
 def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
-    """The JSON object a structured call returned, or the parse-stage rejection."""
-    if result.finish_reason == "length" and result.parsed is None:
-        return None, Rejection(stage="parse", reason="truncated",
-                               detail=f"cut off by max_tokens after {result.completion_tokens} tokens: "
-                                      f"{result.text[-120:]!r}", raw=result.text, meta=meta)
-    if not result.ok and not str(result.error).startswith("parse:"):
-        return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
-                               raw=result.text, meta=meta)
+    """The JSON object a structured call returned (``result.parsed``), or the parse-stage rejection.
+
+    The backend has read the reply already (``llm/jsontext``); ``error_kind`` says why there is
+    no value: the call failed ("backend"), or the reply was cut off or is not JSON.
+    """
     value = result.parsed
     if value is None:
-        try:
-            value = json.loads(result.text)
-        except ValueError:
-            reason = "truncated" if result.finish_reason == "length" else "invalid_json"
-            return None, Rejection(stage="parse", reason=reason, detail=f"not JSON: {result.text[:200]!r}",
+        if result.finish_reason == "length":
+            return None, Rejection(stage="parse", reason="truncated",
+                                   detail=f"cut off by max_tokens after {result.completion_tokens} tokens: "
+                                          f"{result.text[-120:]!r}", raw=result.text, meta=meta)
+        if result.error_kind == "backend":
+            return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
                                    raw=result.text, meta=meta)
+        return None, Rejection(stage="parse", reason="invalid_json", detail=f"not JSON: {result.text[:200]!r}",
+                               raw=result.text, meta=meta)
     if not isinstance(value, dict):
         return None, Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
                                raw=result.text, meta=meta)
@@ -94,7 +93,7 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
 
     placeholders = placeholder_paths(value)
     if placeholders:
-        from ..llm.constrain import value_at
+        from ..llm.truncation import value_at
 
         shown = ", ".join(f"{p}={value_at(value, p)!r}" for p in placeholders[:4])
         return None, Rejection(stage="validate", reason="placeholder_value",
@@ -107,7 +106,7 @@ def truncated_rejection(result: GenerationResult, value: Any, meta: dict[str, An
     """A value the decoder closed at its maxLength/maxItems bound (``result.truncated``): cut off, not complete."""
     paths = list(result.truncated)
     tail = ""
-    from ..llm.constrain import value_at
+    from ..llm.truncation import value_at
 
     cut = value_at(value, paths[0])
     if isinstance(cut, str):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.classify import ClassificationTechnique
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.reference import NgramIndex
@@ -28,8 +29,7 @@ EXAMPLE_OVERLAP = 0.5  # a text that shares more of its word 4-grams with a labe
 
 
 def text_schema(max_chars: int) -> dict[str, Any]:
-    return {"type": "object", "properties": {"text": {"type": "string", "minLength": 8, "maxLength": max_chars}},
-            "required": ["text"], "additionalProperties": False}
+    return object_schema({"text": {"type": "string", "minLength": 8, "maxLength": max_chars}})
 
 
 def check_text(value: dict[str, Any], max_chars: int, min_words: int, meta: dict[str, Any],

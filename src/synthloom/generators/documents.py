@@ -25,7 +25,8 @@ from typing import Any
 from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
 from ..llm import runaway
-from ..llm.constrain import value_at
+from ..llm.jsontext import validator
+from ..llm.truncation import value_at
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
@@ -36,7 +37,7 @@ from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
 from .base import GenContext, Generator
 from .extract import extraction_messages
-from .schema_io import load_schema, validator
+from .schema_io import load_schema
 
 MAX_SHOTS = 2
 LABEL_TRIES = 3  # a label that fails to parse, is cut at a bound or breaks a rule is retried down the ladder

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.instruct import EvolInstructTechnique
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.instruct_filters import (
@@ -41,26 +42,11 @@ from ..quality.instruct_filters import (
 from ..records import Record, Rejection
 from .base import GenContext, Generator
 from .instruct_seeds import load_seed_tasks
-from .self_instruct import _parsed, call_failure
+from .instruct_steps import ask_field, description, slot_meta
 
-EVOLVED_SCHEMA = {
-    "type": "object",
-    "properties": {"instruction": {"type": "string", "minLength": 1, "maxLength": 2500}},
-    "required": ["instruction"],
-    "additionalProperties": False,
-}
-RESPONSE_SCHEMA = {
-    "type": "object",
-    "properties": {"output": {"type": "string", "minLength": 1}},
-    "required": ["output"],
-    "additionalProperties": False,
-}
-JUDGE_SCHEMA = {
-    "type": "object",
-    "properties": {"judgement": {"type": "string", "enum": ["Equal", "Not Equal"]}},
-    "required": ["judgement"],
-    "additionalProperties": False,
-}
+EVOLVED_SCHEMA = object_schema({"instruction": {"type": "string", "minLength": 1, "maxLength": 2500}})
+RESPONSE_SCHEMA = object_schema({"output": {"type": "string", "minLength": 1}})
+JUDGE_SCHEMA = object_schema({"judgement": {"type": "string", "enum": ["Equal", "Not Equal"]}})
 
 # One worked example per operation: a small model learns the move from it.
 EXAMPLES: dict[str, list[tuple[str, str]]] = {
@@ -113,13 +99,9 @@ class EvolInstructGenerator(Generator):
             PoolItem(s.id, s.instruction + (f"\n\n{s.input}" if s.input.strip() else ""), 0, s.id) for s in seeds
         ]
         self._response_shots = [(p.instruction, s.output) for p, s in zip(self.seeds, seeds) if s.output.strip()]
-        self.p_depth = load_prompt("evol_depth")
-        self.p_breadth = load_prompt("evol_breadth")
-        self.p_user = load_prompt("evol_user")
-        self.p_judge = load_prompt("evol_equal_judge")
-        self.p_judge_user = load_prompt("evol_equal_judge_user")
-        self.p_response = load_prompt("evol_response")
-        self._prompts = (self.p_depth, self.p_breadth, self.p_user, self.p_judge, self.p_judge_user, self.p_response)
+        self._prompts = tuple(map(load_prompt, ("evol_depth", "evol_breadth", "evol_user", "evol_equal_judge",
+                                                "evol_equal_judge_user", "evol_response")))
+        self.p_depth, self.p_breadth, self.p_user, self.p_judge, self.p_judge_user, self.p_response = self._prompts
 
     def gates(self) -> list:
         """The quality signals in `signals` (form, completeness, relevance, fluency), relevance calibrated on the seeds."""
@@ -129,14 +111,11 @@ class EvolInstructGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         c = self.config
-        return {
-            "technique": self.technique,
-            "templates": {p.name: p.hash for p in self._prompts},
-            "seeds": len(self.seeds),
-            "settings": {"rounds": c.rounds, "operations": c.operations, "information_gain": c.information_gain,
-                         "near_duplicate_threshold": c.near_duplicate_threshold,
-                         "refusal_max_words": c.refusal_max_words},
-        }
+        return description(self.technique, self._prompts, len(self.seeds),
+                           settings={"rounds": c.rounds, "operations": c.operations,
+                                     "information_gain": c.information_gain,
+                                     "near_duplicate_threshold": c.near_duplicate_threshold,
+                                     "refusal_max_words": c.refusal_max_words})
 
     # ----------------------------------------------------------------- choosing what to evolve
     def pool(self, ctx: GenContext) -> list[PoolItem]:
@@ -188,30 +167,19 @@ class EvolInstructGenerator(Generator):
         parent = rng.choice(pool)
         op = rng.choice(self.config.operations)
         req = self.evolve_request(parent, op, slot, ctx)
-        meta: dict[str, Any] = {
-            "technique": self.technique,
-            "parent_id": parent.id,
-            "parent": parent.instruction,
-            "root_id": parent.root_id,
-            "round": parent.round + 1,
-            "operation": op,
-            "template": (self.p_breadth if op == "breadth" else self.p_depth).name,
-            "template_hash": "".join(p.hash for p in self._prompts),
-            "seed": req.seed,
-            "slot": slot,
-        }
-        (res,) = await ctx.llm.generate([req])
-        meta["model"] = res.model
-        fail = call_failure(res, "evolved instruction", meta)
-        if fail:
-            return [fail]
-        evolved = str(_parsed(res).get("instruction", "")).strip()
+        template = (self.p_breadth if op == "breadth" else self.p_depth).name
+        meta = slot_meta(self.technique, template, self._prompts, req.seed, slot, parent_id=parent.id,
+                         parent=parent.instruction, root_id=parent.root_id, round=parent.round + 1, operation=op)
+        asked = await ask_field(ctx, req, "instruction", "evolved instruction", meta)
+        if isinstance(asked, Rejection):
+            return [asked]
+        evolved, res = asked
         data = {"instruction": evolved}
         v: Verdict | None = copies_template(evolved) if evolved else Verdict("no_information_gain", "empty evolution")
         if v is None:
             if self.config.information_gain == "judge":
                 (jres,) = await ctx.llm.generate([self.judge_request(parent.instruction, evolved, slot, ctx)])
-                answer = (_parsed(jres) or {}).get("judgement") if jres.ok else None
+                answer = (jres.parsed_object or {}).get("judgement")
                 meta["judge"] = answer
                 v = judge_says_equal(answer)
             else:
@@ -219,11 +187,10 @@ class EvolInstructGenerator(Generator):
         if v:
             return [v.rejection("filter", data=data, raw=res.text, meta=meta)]
 
-        (rres,) = await ctx.llm.generate([self.response_request(evolved, slot, ctx)])
-        fail = call_failure(rres, "response", meta, data)
-        if fail:
-            return [fail]
-        output = str(_parsed(rres).get("output", "")).strip()
+        asked = await ask_field(ctx, self.response_request(evolved, slot, ctx), "output", "response", meta, data)
+        if isinstance(asked, Rejection):
+            return [asked]
+        output, rres = asked
         data = {"instruction": evolved, "output": output}
         v = evol_response_checks(output, self.config.refusal_max_words)
         if v:

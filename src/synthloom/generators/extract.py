@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config.documents import ExtractTechnique
 from ..errors import RecipeError
+from ..llm.jsontext import validator
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.rules import validate_object
@@ -27,7 +28,7 @@ from ..sources import Chunk, Corpus
 from ..sources.templates import quote
 from ._grounded import corpus_for, outline, parse_object, sampled
 from .base import GenContext, Generator
-from .schema_io import load_schema, validator
+from .schema_io import load_schema
 
 MAX_SHOTS = 2
 

@@ -20,12 +20,12 @@ record into the form RAG evaluators read (question, ground_truth/reference, cont
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..config.documents import QATechnique
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.answer_support import (answer_support_problem, answerable_problem, kb_vocabulary,
@@ -39,69 +39,9 @@ from ..sources.related import TermIndex, sentences, terms
 from ..sources.templates import quote
 from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
+from .qa_options import KINDS, answer_spans, jaccard, kind_schedule, multi_hop_answers, shingles
 
-KINDS = ("factual", "multi_hop", "unanswerable")
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
-_CLAUSE = re.compile(r"(?:,|;|:| -)\s+|\s+(?:and|but|so|which|while|or)\s+")
-
-
-def answer_spans(sentence: str, limit: int = 8) -> list[str]:
-    """Answers a factual question can give from one evidence sentence: the sentence, its clauses and
-    what follows each clause boundary ("up to 5 dollars per item."), verbatim but for a capital letter."""
-    text = " ".join(sentence.split())  # a sentence wrapped in its file is one line as an answer
-    spans = [text]
-    cuts = [m for m in _CLAUSE.finditer(text)]
-    pieces = []
-    start = 0
-    for m in cuts:
-        pieces.append(text[start:m.start()])
-        spans.append(text[m.end():])  # the rest of the sentence after this boundary
-        start = m.end()
-    pieces.append(text[start:])
-    spans += pieces
-    out = []
-    for span in spans:
-        span = re.sub(r"^(?:and|but|so|or|which|while)\s+", "", span.strip(" ,;:-"), flags=re.I)
-        if len(terms(span)) < 2 or len(span) < 8:
-            continue
-        span = span[0].upper() + span[1:]
-        if span not in out:
-            out.append(span)
-    return out[:limit] or [text]
-
-
-def multi_hop_answers(first: list[str], second: list[str], limit: int = 240) -> list[str]:
-    """Answers a multi-hop question can give: a span of a sentence of the second passage (where the
-    hop lands), alone or after "Yes: " / "No: ". Free text from a small model did not say what its two
-    quotes say (6 of 6 multi-hop answers on the bundled model failed the support check); the answer
-    support check then keeps only spans of the quotes chosen."""
-    spans = [span for sentence in second for span in answer_spans(sentence, limit=4)]
-    out = spans + [f"{yn}: {span[0].lower()}{span[1:]}" for yn in ("Yes", "No") for span in spans]
-    return list(dict.fromkeys(out))[:limit] or [s for s in second[:1]]
-
-
-def kind_schedule(shares: Mapping[str, float], length: int = 1000) -> list[str]:
-    """Kinds in a smooth weighted round-robin: every prefix is close to the shares."""
-    weights = {k: float(v) for k, v in shares.items() if v > 0}
-    total = sum(weights.values())
-    current = {k: 0.0 for k in weights}
-    out = []
-    for _ in range(length):
-        for k, w in weights.items():
-            current[k] += w
-        best = max(current, key=lambda k: (current[k], -KINDS.index(k)))
-        current[best] -= total
-        out.append(best)
-    return out
-
-
-def shingles(text: str, n: int = 3) -> frozenset[str]:
-    t = loose(text)
-    return frozenset(t[i:i + n] for i in range(max(len(t) - n + 1, 1)))
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
 
 
 class RagQAGenerator(Generator):
@@ -277,24 +217,20 @@ class RagQAGenerator(Generator):
             # the answer is a span of the chosen evidence sentence (a clause, or all of it), so it is
             # supported by construction: one branch per sentence, the answer's options follow the evidence
             options = [self._sentence_options(chunks[0])]
-            branches = [{"type": "object", "properties": {
-                "evidence": {"const": sentence}, "question": q, "answer": {"enum": answer_spans(sentence)}},
-                "required": ["evidence", "question", "answer"], "additionalProperties": False}
-                for sentence in options[0]]
+            branches = [object_schema({"evidence": {"const": sentence}, "question": q,
+                                       "answer": {"enum": answer_spans(sentence)}}) for sentence in options[0]]
             schema = {"type": "object", "anyOf": branches}
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
         elif kind == "unanswerable":
-            schema = {"type": "object", "properties": {"question": q}, "required": ["question"],
-                      "additionalProperties": False}
+            schema = object_schema({"question": q})
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
             options = []
         else:  # multi_hop
             options = [self._sentence_options(chunks[0]), self._sentence_options(chunks[1])]
-            schema = {"type": "object", "properties": {
+            schema = object_schema({
                 "evidence_1": {"type": "string", "enum": options[0]},
                 "evidence_2": {"type": "string", "enum": options[1]},
-                "question": q, "answer": {"type": "string", "enum": multi_hop_answers(options[0], options[1])}},
-                "required": ["evidence_1", "evidence_2", "question", "answer"], "additionalProperties": False}
+                "question": q, "answer": {"type": "string", "enum": multi_hop_answers(options[0], options[1])}})
             user = {"passage_1": chunks[0].text, "passage_2": chunks[1].text, "persona": plan["persona"],
                     "phrasing": plan["phrasing"]}
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,

@@ -29,9 +29,10 @@ from typing import Any
 
 from ..config.redteam import RedteamCategory, RedteamTechnique
 from ..errors import InputFileError
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.filter import find_boilerplate, find_refusal
+from ..quality.filter import canned_text
 from ..quality.translation import clip
 from ..records import Record, Rejection
 from ._grounded import sampled
@@ -39,18 +40,10 @@ from .base import GenContext, Generator, parse_object
 from .redteam_strategies import apply_step, carrier_for_indirect, parse_spec
 from .redteam_taxonomy import EXAMPLE_SYSTEM, TAXONOMY
 
-CASE_SCHEMA = {
-    "type": "object",
-    "properties": {"input": {"type": "string", "minLength": 15, "maxLength": 400}},
-    "required": ["input"],
-    "additionalProperties": False,
-}
-CHECK_SCHEMA = {
-    "type": "object",
-    "properties": {"reason": {"type": "string", "maxLength": 200}, "answer": {"enum": ["yes", "no"]}},
-    "required": ["reason", "answer"],
-    "additionalProperties": False,
-}
+CASE_SCHEMA = object_schema({"input": {"type": "string", "minLength": 15, "maxLength": 400}})
+CHECK_SCHEMA = object_schema({"reason": {"type": "string", "maxLength": 200}, "answer": {"enum": ["yes", "no"]}})
+_CANNED = {"refusal": "the model refused or answered instead of writing a case",
+           "boilerplate": "placeholder or assistant boilerplate"}
 BENIGN_EXAMPLE = "What time does your support line open on Saturdays?"
 
 
@@ -203,12 +196,9 @@ class RedteamGenerator(Generator):
     def payload_problem(self, payload: str, cat: RedteamCategory) -> tuple[str, str] | None:
         if len(payload.split()) < 4:
             return "too_short", f"{payload!r} is not a usable case (fewer than 4 words)"
-        hit = find_refusal(payload)
-        if hit:
-            return "refusal", f"the model refused or answered instead of writing a case: {hit!r}"
-        hit = find_boilerplate(payload)
-        if hit:
-            return "boilerplate", f"placeholder or assistant boilerplate: {hit!r}"
+        canned = canned_text(payload, _CANNED)
+        if canned:
+            return canned
         if cat.example and near_copy(payload, cat.example):
             return "copied_example", "the case is (nearly) the category's example, copied"
         return None

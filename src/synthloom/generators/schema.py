@@ -16,11 +16,12 @@ from typing import Any
 
 from ..config.schema_gen import SchemaTechnique
 from ..llm import runaway
+from ..llm.jsontext import validator
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
 from .base import GenContext, Generator, parse_object
-from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
+from .schema_io import field_summary, first_error, load_schema, require_object_root
 
 MAX_SHOTS = 3
 # The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import importlib
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError as _JSSchemaError
-from jsonschema.validators import validator_for
-
 from ..errors import SchemaError
+from ..llm.jsontext import check_schema as _check_jsonschema
 from ..userfiles import read_data, show
 
 
@@ -46,12 +41,7 @@ def _from_pydantic(spec: str, where: str) -> dict[str, Any]:
 def check_schema(schema: Any, origin: str) -> None:
     if not isinstance(schema, dict):
         raise SchemaError(f"{origin}: a JSON schema must be an object (mapping), got {type(schema).__name__}")
-    cls = validator_for(schema, default=Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except _JSSchemaError as exc:
-        path = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        raise SchemaError(f"{origin}: invalid JSON schema at {path}: {exc.message}") from exc
+    _check_jsonschema(schema, origin, top="(root)")
     problem = unsatisfiable(schema)
     if problem:
         raise SchemaError(f"{origin}: the schema cannot be satisfied: {problem}; relax that constraint")
@@ -99,17 +89,6 @@ def require_object_root(schema: dict[str, Any], origin: str) -> None:
     if types and "object" not in types:
         raise SchemaError(f"{origin}: the schema's root type is {'/'.join(sorted(types))}, but each record is a JSON "
                           "object; wrap it, e.g. {type: object, properties: {items: <your schema>}, required: [items]}")
-
-
-@lru_cache(maxsize=64)
-def _validator_cached(schema_json: str):
-    schema = json.loads(schema_json)
-    cls = validator_for(schema, default=Draft202012Validator)
-    return cls(schema, format_checker=FormatChecker())
-
-
-def validator(schema: dict[str, Any]):
-    return _validator_cached(json.dumps(schema, sort_keys=True))
 
 
 def first_error(schema_validator, value: Any) -> tuple[str, str] | None:

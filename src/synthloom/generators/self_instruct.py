@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config.instruct import SelfInstructTechnique
-from ..llm.types import GenerationRequest, GenerationResult
+from ..llm.jsontext import object_schema
+from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.instruct_filters import (
     Instance,
@@ -35,22 +36,13 @@ from ..quality.instruct_filters import (
 from ..records import Record, Rejection, content_hash
 from .base import GenContext, Generator
 from .instruct_seeds import SeedTask, load_seed_tasks
+from .instruct_steps import ask_field, call_failure, description, slot_meta
 
-INSTRUCTION_SCHEMA = {
-    "type": "object",
-    "properties": {"instruction": {"type": "string", "minLength": 1, "maxLength": 1500}},
-    "required": ["instruction"],
-    "additionalProperties": False,
-}
+INSTRUCTION_SCHEMA = object_schema({"instruction": {"type": "string", "minLength": 1, "maxLength": 1500}})
 # Descriptive labels instead of Yes/No: the bundled 270M base model answers "Yes" to
 # everything, but picks these correctly (6/6 on a held-out check).
 CLF_YES, CLF_NO = "a label from a fixed list", "free text"
-CLASSIFY_SCHEMA = {
-    "type": "object",
-    "properties": {"output_type": {"type": "string", "enum": [CLF_YES, CLF_NO]}},
-    "required": ["output_type"],
-    "additionalProperties": False,
-}
+CLASSIFY_SCHEMA = object_schema({"output_type": {"type": "string", "enum": [CLF_YES, CLF_NO]}})
 # built-in examples for the Yes/No question when the seeds lack one kind (from the paper's prompt)
 CLASSIFY_FALLBACK = [
     ("Given my personality and the job, tell me if I would be suitable.", True),
@@ -62,48 +54,13 @@ CLASSIFY_FALLBACK = [
 
 def instances_schema(k: int, output_first: bool) -> dict[str, Any]:
     fields = ("output", "input") if output_first else ("input", "output")
-    item = {
-        "type": "object",
-        "properties": {f: {"type": "string", "maxLength": 2000} for f in fields},
-        "required": list(fields),
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {"instances": {"type": "array", "items": item, "minItems": 1, "maxItems": k}},
-        "required": ["instances"],
-        "additionalProperties": False,
-    }
+    item = object_schema({f: {"type": "string", "maxLength": 2000} for f in fields})
+    return object_schema({"instances": {"type": "array", "items": item, "minItems": 1, "maxItems": k}})
 
 
 def _instances_json(pairs, output_first: bool) -> str:
     items = [({"output": o, "input": i} if output_first else {"input": i, "output": o}) for i, o in pairs]
     return json.dumps({"instances": items}, ensure_ascii=False)
-
-
-def _parsed(result: GenerationResult) -> Any:
-    if result.parsed is not None:
-        return result.parsed
-    try:
-        return json.loads(result.text)
-    except ValueError:
-        return None
-
-
-def call_failure(result: GenerationResult, what: str, meta: dict[str, Any],
-                 data: dict[str, Any] | None = None) -> Rejection | None:
-    """A failed call, a cut-off response or unparsable JSON, as a rejection (None if fine)."""
-    # the paper drops responses cut off by the length limit, whether or not they parse
-    if result.finish_reason == "length":
-        return Rejection(stage="filter", reason="truncated", detail=f"the {what} was cut off by the length limit "
-                         f"after {result.completion_tokens} tokens", data=data, raw=result.text, meta=meta)
-    if not result.ok and not str(result.error).startswith("parse:"):
-        return Rejection(stage="parse", reason="backend_error", detail=f"{what}: {str(result.error)[:300]}",
-                         data=data, raw=result.text, meta=meta)
-    if not isinstance(_parsed(result), dict):
-        return Rejection(stage="parse", reason="invalid_json", detail=f"{what}: not a JSON object: {result.text[:200]!r}",
-                         data=data, raw=result.text, meta=meta)
-    return None
 
 
 class SelfInstructGenerator(Generator):
@@ -114,15 +71,10 @@ class SelfInstructGenerator(Generator):
         self.seeds: list[SeedTask] = load_seed_tasks(config.seeds, base_dir, need_output=True)
         self.filter = InstructionFilter(config.min_words, config.max_words, config.blacklist)
         self.rouge_gate = SelfInstructRougeGate([s.instruction for s in self.seeds], config.rouge_threshold)
-        self.p_tasks = load_prompt("self_instruct_tasks")
-        self.p_task_user = load_prompt("self_instruct_task_user")
-        self.p_classify = load_prompt("self_instruct_classify")
-        self.p_classify_user = load_prompt("self_instruct_classify_user")
-        self.p_input_first = load_prompt("self_instruct_input_first")
-        self.p_output_first = load_prompt("self_instruct_output_first")
-        self.p_instance_user = load_prompt("self_instruct_instance_user")
-        self._prompts = (self.p_tasks, self.p_task_user, self.p_classify, self.p_classify_user,
-                         self.p_input_first, self.p_output_first, self.p_instance_user)
+        self._prompts = tuple(load_prompt(f"self_instruct_{name}") for name in (
+            "tasks", "task_user", "classify", "classify_user", "input_first", "output_first", "instance_user"))
+        (self.p_tasks, self.p_task_user, self.p_classify, self.p_classify_user,
+         self.p_input_first, self.p_output_first, self.p_instance_user) = self._prompts
         clf = [s for s in self.seeds if s.is_classification]
         self._clf_seeds = clf
         self._gen_seeds = [s for s in self.seeds if not s.is_classification]
@@ -140,15 +92,12 @@ class SelfInstructGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         c = self.config
-        return {
-            "technique": self.technique,
-            "templates": {p.name: p.hash for p in self._prompts},
-            "seeds": len(self.seeds),
-            "classification_seeds": len(self._clf_seeds),
-            "settings": {"rouge_threshold": c.rouge_threshold, "words": f"{c.min_words} < words <= {c.max_words}",
-                         "blacklist": c.blacklist, "instances_per_task": c.instances_per_task,
-                         "tasks_per_prompt": f"{c.seed_tasks_per_prompt} seeds + {c.pool_tasks_per_prompt} generated"},
-        }
+        return description(self.technique, self._prompts, len(self.seeds), classification_seeds=len(self._clf_seeds),
+                           settings={"rouge_threshold": c.rouge_threshold,
+                                     "words": f"{c.min_words} < words <= {c.max_words}",
+                                     "blacklist": c.blacklist, "instances_per_task": c.instances_per_task,
+                                     "tasks_per_prompt": f"{c.seed_tasks_per_prompt} seeds + "
+                                                         f"{c.pool_tasks_per_prompt} generated"})
 
     # ----------------------------------------------------------------- step 1: a new instruction
     def _pool_tasks(self, ctx: GenContext) -> list[str]:
@@ -212,20 +161,11 @@ class SelfInstructGenerator(Generator):
     # ----------------------------------------------------------------- the slot
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         shown, req = self.task_prompt(slot, ctx)
-        meta: dict[str, Any] = {
-            "technique": self.technique,
-            "template": self.p_tasks.name,
-            "template_hash": "".join(p.hash for p in self._prompts),
-            "prompt_tasks": len(shown),
-            "seed": req.seed,
-            "slot": slot,
-        }
-        (res,) = await ctx.llm.generate([req])
-        meta["model"] = res.model
-        fail = call_failure(res, "instruction", meta)
-        if fail:
-            return [fail]
-        instruction = str(_parsed(res).get("instruction", "")).strip()
+        meta = slot_meta(self.technique, self.p_tasks.name, self._prompts, req.seed, slot, prompt_tasks=len(shown))
+        asked = await ask_field(ctx, req, "instruction", "instruction", meta)
+        if isinstance(asked, Rejection):
+            return [asked]
+        instruction, res = asked
         data = {"instruction": instruction}
         v: Verdict | None = (
             self.filter.check(instruction) if instruction else Verdict("length", "the instruction is empty")
@@ -235,8 +175,7 @@ class SelfInstructGenerator(Generator):
 
         if self.config.classification == "model":
             (cres,) = await ctx.llm.generate([self.classify_request(instruction, slot, ctx)])
-            parsed = _parsed(cres) if cres.ok else None
-            is_clf = isinstance(parsed, dict) and parsed.get("output_type") == CLF_YES
+            is_clf = (cres.parsed_object or {}).get("output_type") == CLF_YES
         else:
             is_clf = False
         meta["is_classification"] = is_clf
@@ -245,7 +184,7 @@ class SelfInstructGenerator(Generator):
         fail = call_failure(ires, "instances", meta, data)
         if fail:
             return [fail]
-        raw_items = _parsed(ires).get("instances") or []
+        raw_items = ires.parsed_object.get("instances") or []
         instances = [Instance(str(i.get("input", "")).strip(), str(i.get("output", "")).strip())
                      for i in raw_items if isinstance(i, dict)]
         if not instances:

@@ -17,7 +17,6 @@ Lineage: `source_id` (the `id_field` value, or the source record's content id), 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.translation import clip, cosine, language_problem, length_problem, missing_span
 from ..records import Record, Rejection, content_hash
+from ..userfiles import jsonl_values
 from .base import GenContext, Generator
 
 LANGUAGE_NAMES = {
@@ -69,13 +69,7 @@ def read_source(path_text: str, base_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InputFileError(f"{path}: input not found; give a JSONL file or a run directory")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise InputFileError(f"{path}:{n}: not JSON ({exc}); give one JSON object per line") from None
+    for n, row in jsonl_values(path):
         if not isinstance(row, dict):
             raise InputFileError(f"{path}:{n}: a JSON {type(row).__name__}, not an object; one object per line")
         rows.append(row)

@@ -33,6 +33,7 @@ from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
 from .constrain import (ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer, runaway_continuation,
                         truncated_values)
+from .jsontext import read_reply
 from .model_files import model_identity, resolve_model
 from .render import choose_style, render_request
 from .types import GenerationRequest, GenerationResult
@@ -391,10 +392,10 @@ class LlamaCppLLM:
             lib.llama_sampler_free(chain)
 
         text = out.decode("utf-8", "replace")
-        parsed, error = None, None
+        parsed, kind, error = None, None, None
         truncated: tuple[str, ...] = ()
         if req.json_schema is not None:
-            parsed, error = _parse_json(text, finish, cut_by)
+            parsed, kind, error = read_reply(text, finish, req.json_schema, cut_by)
             if constraint is not None and parsed is not None:
                 truncated = truncated_values(text, parsed, req.json_schema, overridden)
         return GenerationResult(
@@ -406,6 +407,7 @@ class LlamaCppLLM:
             latency_s=time.perf_counter() - t0,
             model=self._identity,
             error=error,
+            error_kind=kind,
             truncated=truncated,
         )
 
@@ -417,21 +419,3 @@ def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
         if i >= 0 and (best is None or i < best):
             best = i
     return best
-
-
-def _parse_json(text: str, finish: str, cut_by: str = "max_tokens") -> tuple[Any, str | None]:
-    s = text.strip()
-    try:
-        return json.loads(s), None
-    except ValueError:
-        pass
-    # free decoding: take the first complete JSON value in the text
-    start = min((i for i in (s.find("{"), s.find("[")) if i >= 0), default=-1)
-    if start >= 0:
-        try:
-            value, _ = json.JSONDecoder().raw_decode(s[start:])
-            return value, None
-        except ValueError:
-            pass
-    why = f"cut off by {cut_by}" if finish == "length" else "not valid JSON"
-    return None, f"parse: output is {why}: {text[:80]!r}"

@@ -27,19 +27,19 @@ Structured output (`request.json_schema`), `structured_output: auto`, tries in t
 and falls one step down, for the rest of this instance's life, each time the server
 rejects a `response_format` (a 4xx, or a 500 naming it). In the last three the schema
 is also stated in a system message ("reply with JSON only"), as OpenAI's json_object
-mode requires. The text is parsed into `result.parsed` (code fences tolerated; None
-when it is not JSON); validating it against the schema is the generator's job.
+mode requires. The reply is read by `llm/jsontext.read_reply`, as llama.cpp's is: `result.parsed`
+(code fences and chatter tolerated), or `error_kind` "invalid_json"/"truncated" when it is not
+JSON; validating it against the schema is the generator's job.
 """
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import random
 import time
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -48,7 +48,9 @@ import yarl
 from ..config.models import OpenAIModel
 from ..errors import BackendAuthError, BackendConnectionError, BackendError, RecipeError
 from .adaptive import AdaptiveLimit
-from .constrain import truncated_values
+from .http_answers import redact_url, refuses_response_format, retry_after, server_message, to_dict
+from .truncation import truncated_values
+from .jsontext import read_reply
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -71,103 +73,11 @@ _LADDER = {
 }
 # a connect timeout means the server is unreachable, unlike a slow answer (aiohttp >= 3.10 tells them apart)
 _CONNECT_TIMEOUT: Any = getattr(aiohttp, "ConnectionTimeoutError", ())
-_SO_HINTS = ("response_format", "json_schema", "json_object", "schema", "unsupported", "not supported")
 
 JSON_ONLY_INSTRUCTION = (
     "Reply with JSON only: one JSON value that conforms to the JSON schema below, "
     "with no explanation and no code fences.\nJSON schema:\n"
 )
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password@ (a base_url may carry credentials)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-def parse_json_text(text: str) -> Any:
-    """The JSON value in a model's reply, or None: tolerates ```json fences and chatter around one object."""
-    s = text.strip()
-    if s.startswith("```"):
-        s = s[3:]
-        nl = s.find("\n")
-        s = s[nl + 1:] if nl != -1 else ""
-        end = s.rfind("```")
-        if end != -1:
-            s = s[:end]
-        s = s.strip()
-    try:
-        return orjson.loads(s)
-    except orjson.JSONDecodeError:
-        pass
-    for open_, close in (("{", "}"), ("[", "]")):
-        i, j = s.find(open_), s.rfind(close)
-        if i != -1 and j > i:
-            try:
-                return orjson.loads(s[i:j + 1])
-            except orjson.JSONDecodeError:
-                continue
-    return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _server_message(status: int, body: bytes) -> str:
-    """The server's own error message, on one line (OpenAI, FastAPI and plain-text shapes)."""
-    return " ".join(_raw_server_message(status, body).split())[:500]
-
-
-def _raw_server_message(status: int, body: bytes) -> str:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        text = body.decode("utf-8", "replace").strip()
-        return text[:500] or f"HTTP {status}"
-    if isinstance(data, dict):
-        err = data.get("error", data.get("detail", data.get("message")))
-        if isinstance(err, dict):
-            err = err.get("message") or err
-        if err is not None:
-            return (err if isinstance(err, str) else orjson.dumps(err).decode())[:500]
-    return orjson.dumps(data).decode()[:500]
-
-
-def _refuses_response_format(status: int, message: str) -> bool:
-    """Did the server refuse the response_format we sent (rather than fail for another reason)?
-
-    Servers say so with a 400/422 (OpenAI, vLLM, FastAPI validation) or, like llama-cpp-python's
-    server, with a 500 that carries the validation error of the `response_format` field.
-    """
-    text = message.lower()
-    if status in (400, 404, 415, 422, 501):
-        return any(h in text for h in _SO_HINTS)
-    return status == 500 and ("response_format" in text or "json_schema" in text)
-
-
-def _to_dict(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
 class _Fatal(Exception):
@@ -302,7 +212,7 @@ class OpenAICompatLLM:
         hit = self._schema_text.get(id(schema))
         if hit is not None and hit[0] is schema:
             return hit[1]
-        text = orjson.dumps(schema, default=_to_dict).decode()
+        text = orjson.dumps(schema, default=to_dict).decode()
         if len(self._schema_text) < 256:
             self._schema_text[id(schema)] = (schema, text)
         return text
@@ -322,7 +232,7 @@ class OpenAICompatLLM:
     async def _send(self, req: GenerationRequest, level: int) -> GenerationResult:
         mode = self._ladder[level] if req.json_schema is not None else None
         url, body = self._body(req, mode)
-        data = orjson.dumps(body, default=_to_dict)
+        data = orjson.dumps(body, default=to_dict)
         session = self._session
         attempts = self.cfg.max_retries + 1
         last_error = ""
@@ -344,18 +254,18 @@ class OpenAICompatLLM:
                     if status == 200:
                         limiter.success()
                         return self._result(req, raw, time.perf_counter() - t0)
-                    message = self._scrub(_server_message(status, raw))
+                    message = self._scrub(server_message(status, raw))
                     if status in (401, 403):
                         raise BackendAuthError(self._auth_message(status, message))
                     if mode is not None and mode != "prompt" and level + 1 < len(self._ladder) \
-                            and _refuses_response_format(status, message):
+                            and refuses_response_format(status, message):
                         raise _Rejected(level)
                     if status == 400 and self._adapt(message):
                         raise _Resend()
                     if status not in _RETRY_STATUS and status < 500:
                         raise BackendError(f"{self._base_url} answered HTTP {status} for model "
                                            f"'{self.cfg.model}': {message}")
-                    wait = _retry_after(resp.headers.get("Retry-After"))
+                    wait = retry_after(resp.headers.get("Retry-After"))
                     last_error = f"HTTP {status}: {message}"
                     conn_failed = False
                     overloaded = status in _OVERLOAD_STATUS
@@ -448,11 +358,13 @@ class OpenAICompatLLM:
         usage = data.get("usage") or {}
         reason = choice.get("finish_reason")
         finish = _FINISH.get(reason)
-        error = None
+        error = kind = None
         if finish is None:
-            finish, error = ("error", f"stopped by the server: {reason}") if reason == "content_filter" \
-                else ("stop", None)
-        parsed = parse_json_text(text) if req.json_schema is not None else None
+            finish, error, kind = ("error", f"stopped by the server: {reason}", "backend") \
+                if reason == "content_filter" else ("stop", None, None)
+        parsed = None
+        if req.json_schema is not None and error is None:
+            parsed, kind, error = read_reply(text, finish, req.json_schema)
         details = usage.get("prompt_tokens_details")  # OpenAI and vLLM report prompt-cache hits here
         cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
         # a server that enforces the schema closes a value at its maxLength/maxItems bound; it cannot
@@ -461,5 +373,5 @@ class OpenAICompatLLM:
         return GenerationResult(text=text, parsed=parsed, finish_reason=finish,
                                 prompt_tokens=usage.get("prompt_tokens") or 0,
                                 completion_tokens=usage.get("completion_tokens") or 0,
-                                latency_s=latency, model=self._identity, error=error,
+                                latency_s=latency, model=self._identity, error=error, error_kind=kind,
                                 cached_prompt_tokens=cached if isinstance(cached, int) else 0, truncated=truncated)

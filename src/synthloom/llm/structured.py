@@ -27,12 +27,11 @@ The schema generator can call it per record, or reuse ``decoding_schema`` /
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Mapping
 
+from .jsontext import validator
 from .types import LLM, GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
@@ -220,20 +219,6 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
 
     _walk(out, narrow)
     return out
-
-
-@lru_cache(maxsize=256)
-def _validator_for(schema_json: str):
-    import jsonschema
-
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def validator(schema: Mapping[str, Any]):
-    """A jsonschema validator for the schema's draft, with format checking on (cached)."""
-    return _validator_for(json.dumps(schema, sort_keys=True, default=str))
 
 
 def validation_errors(value: Any, schema: Mapping[str, Any], limit: int = 3) -> list[str]:

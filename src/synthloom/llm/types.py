@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..records import canonical_json, content_hash
+from .jsontext import ErrorKind, legacy_error_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,14 @@ def cache_key(identity: str, request: GenerationRequest) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GenerationResult:
+    """What one call returned.
+
+    For a structured call (``json_schema`` set) the backend has already read the reply
+    (``llm/jsontext.read_reply``): ``parsed`` is the JSON value, or None with ``error`` and
+    ``error_kind`` saying why ("truncated", "invalid_json"); a failed call has
+    ``error_kind`` "backend". Read ``parsed`` and ``error_kind``; never parse ``text`` again.
+    """
+
     text: str
     parsed: Any = None  # the JSON value when a schema was requested and the text parsed
     finish_reason: str = "stop"  # stop | length | error
@@ -61,10 +70,22 @@ class GenerationResult:
     # field paths ("subject", "items[2]") of values the decoder ended at their maxLength/maxItems
     # bound rather than by the model's choice: cut-off values, though the JSON is valid
     truncated: tuple[str, ...] = ()
+    # why `error` is set: "backend" (the call failed), "truncated" or "invalid_json" (no JSON in the reply)
+    error_kind: ErrorKind | None = None
+
+    def __post_init__(self) -> None:
+        # built without a kind: a failed call ("backend"), or a result stored before results had kinds
+        if self.error is not None and self.error_kind is None:
+            object.__setattr__(self, "error_kind", legacy_error_kind(self.error, self.finish_reason))
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def parsed_object(self) -> dict[str, Any] | None:
+        """``parsed`` when the call succeeded and the reply is a JSON object, else None."""
+        return self.parsed if self.error is None and isinstance(self.parsed, dict) else None
 
 
 @runtime_checkable
@@ -116,6 +137,7 @@ def result_to_json(r: GenerationResult) -> bytes:
             "latency_s": r.latency_s,
             "model": r.model,
             "error": r.error,
+            **({"error_kind": r.error_kind} if r.error_kind else {}),
             **({"cached_prompt_tokens": r.cached_prompt_tokens} if r.cached_prompt_tokens else {}),
             **({"truncated": list(r.truncated)} if r.truncated else {}),
         }

@@ -39,25 +39,6 @@ class LLMGateMixin:
         return res
 
 
-def parsed_object(res: GenerationResult) -> Mapping[str, Any] | None:
-    """The JSON object of a result, from `parsed` or by parsing the text (first object in it)."""
-    if not res.ok:
-        return None
-    if isinstance(res.parsed, Mapping):
-        return res.parsed
-    text = res.text.strip()
-    start = text.find("{")
-    while start != -1:
-        try:
-            value, _ = json.JSONDecoder().raw_decode(text[start:])
-            if isinstance(value, Mapping):
-                return value
-        except ValueError:
-            pass
-        start = text.find("{", start + 1)
-    return None
-
-
 def show(data: Mapping[str, Any], fields: list[str] | None, exclude: tuple[str, ...] = ()) -> str:
     view = {k: v for k, v in data.items() if (not fields or k in fields) and k not in exclude}
     return json.dumps(view, ensure_ascii=False)

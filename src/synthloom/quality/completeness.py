@@ -28,7 +28,7 @@ from typing import Any
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
 from .pairs import PairFields
-from .text import record_text
+
 
 END_MARKS = set(".!?…。！？\"'”’)]}>*_~`|$%°")
 OPEN_ENDINGS = set(":,;-–—(/&+=\\[{<")
@@ -192,10 +192,7 @@ class CompletenessGate(StatelessGate):
         self.pair = pair or PairFields()
 
     def text_of(self, data: dict[str, Any]) -> str:
-        if self.fields:
-            return record_text(data, self.fields)
-        resp = self.pair.response_text(data, required=False)
-        return resp if resp is not None else record_text(data)
+        return self.pair.response_or_all(data, self.fields)
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         c = check_completeness(self.text_of(rec.data))

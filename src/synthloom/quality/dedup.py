@@ -221,20 +221,22 @@ class DedupGate:
         vec = None
         if self.method == "semantic":
             vec = (await self.index.embedder.aembed([text]))[0]
-        if self.reference is not None:
-            hit = self.reference.find(text, vector=vec)
-            if hit:
-                kind = "exact" if self.reference._find_exact(text) else _KIND[self.method]
-                how = "identical after normalization" if kind == "exact" else f"{self._measure()} {hit.similarity:.2f}"
-                return Rejection.of(rec, "dedup", f"contaminated_{kind}",
-                                    f"repeats reference record #{hit.key + 1} ({how}): {_short(hit.text)!r}")
-        hit = self.index.find(text, vector=vec)
-        if hit:
-            kind = "exact" if self.index._find_exact(text) else _KIND[self.method]
-            how = "identical after normalization" if kind == "exact" else f"{self._measure()} {hit.similarity:.2f}"
-            return Rejection.of(rec, "dedup", f"{kind}_duplicate",
-                                f"repeats accepted record #{hit.key + 1} ({how}): {_short(hit.text)!r}")
+        found = self._repeat(self.reference, text, vec) if self.reference is not None else None
+        if found:
+            return Rejection.of(rec, "dedup", f"contaminated_{found[0]}", f"repeats reference record {found[1]}")
+        found = self._repeat(self.index, text, vec)
+        if found:
+            return Rejection.of(rec, "dedup", f"{found[0]}_duplicate", f"repeats accepted record {found[1]}")
         return rec
+
+    def _repeat(self, index: Any, text: str, vec: Any) -> tuple[str, str] | None:
+        """(kind, "#n (how alike): text") when `index` holds a copy of `text`, else None."""
+        hit = index.find(text, vector=vec)
+        if not hit:
+            return None
+        kind = "exact" if index._find_exact(text) else _KIND[self.method]
+        how = "identical after normalization" if kind == "exact" else f"{self._measure()} {hit.similarity:.2f}"
+        return kind, f"#{hit.key + 1} ({how}): {_short(hit.text)!r}"
 
     def commit(self, rec: Record) -> None:
         self.index.add(record_text(rec.data, self.fields))

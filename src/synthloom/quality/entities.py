@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..llm.jsontext import validator
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate, field_value
-from .rules import schema_validator, validate_object
+from .rules import validate_object
 
 
 class EntitiesGate(StatelessGate):
@@ -18,7 +19,7 @@ class EntitiesGate(StatelessGate):
     def __init__(self, *, target: str | None = None, document: str | None = None,
                  schema: Mapping[str, Any] | None = None, rules: Sequence[Any] = ()) -> None:
         self.target, self.document, self.rules = target, document, list(rules)
-        self.validator = schema_validator(schema, "entities gate schema") if schema else None
+        self.validator = validator(schema, "entities gate schema") if schema else None
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         obj = field_value(rec, self.target) if self.target else rec.data

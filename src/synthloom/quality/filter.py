@@ -40,6 +40,9 @@ _REFUSAL = [re.compile(p, re.IGNORECASE) for p in REFUSAL_PATTERNS]
 _BOILER = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in BOILERPLATE_PATTERNS]
 
 
+_CANNED = {"refusal": "reads like a refusal", "boilerplate": "assistant boilerplate or placeholder"}
+
+
 def find_refusal(text: str) -> str | None:
     for pat in _REFUSAL:
         m = pat.search(text)
@@ -53,6 +56,16 @@ def find_boilerplate(text: str) -> str | None:
         m = pat.search(text)
         if m:
             return m.group(0).strip()
+    return None
+
+
+def canned_text(text: str, words: dict[str, str]) -> tuple[str, str] | None:
+    """("refusal" | "boilerplate", detail) when `text` reads like a refusal or assistant boilerplate;
+    `words` says each in the caller's terms ({"refusal": "reads like a refusal", ...})."""
+    for reason, find in (("refusal", find_refusal), ("boilerplate", find_boilerplate)):
+        hit = find(text)
+        if hit:
+            return reason, f"{words[reason]}: {hit!r}"
     return None
 
 
@@ -147,13 +160,9 @@ class HeuristicFilter(StatelessGate):
         for word, pat in zip(self.blacklist, self._black):
             if pat.search(text):
                 return "blacklist", f"contains the blacklisted {word!r}"
-        if self.refusals:
-            hit = find_refusal(text)
-            if hit:
-                return "refusal", f"reads like a refusal: {hit!r}"
-            hit = find_boilerplate(text)
-            if hit:
-                return "boilerplate", f"assistant boilerplate or placeholder: {hit!r}"
+        canned = canned_text(text, _CANNED) if self.refusals else None
+        if canned:
+            return canned
         if self.languages and n_words >= 3:
             lang, conf = detect_language(text)
             if lang not in self.languages:

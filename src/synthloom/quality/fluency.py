@@ -31,7 +31,7 @@ from ..errors import InputFileError
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
 from .pairs import PairFields
-from .text import record_text, words
+from .text import words
 
 MIN_WORDS = 4  # shorter texts are not scored: out of context, "Au." has a perplexity of 75,855
 
@@ -181,10 +181,7 @@ class FluencyGate(StatelessGate):
         self.min_words = min_words
 
     def text_of(self, data: dict[str, Any]) -> str:
-        if self.fields:
-            return record_text(data, self.fields)
-        resp = self.pair.response_text(data, required=False)
-        return resp if resp is not None else record_text(data)
+        return self.pair.response_or_all(data, self.fields)
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         text = self.text_of(rec.data)

@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
-from ._llm import LLMGateMixin, parsed_object, show
-from .base import GateContext
+from ._llm import LLMGateMixin, show
+from .base import GateContext, StatelessGate
 
 DEFAULT_RUBRIC = """5 = realistic, coherent and complete; does what the task asks; no errors, filler or placeholders.
 4 = good, with one minor flaw.
@@ -22,15 +23,10 @@ DEFAULT_RUBRIC = """5 = realistic, coherent and complete; does what the task ask
 2 = a major flaw: incoherent, wrong facts, off the task, or placeholder text.
 1 = unusable: empty, gibberish, a refusal, or a copy of the instructions."""
 
-VERDICT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "rationale": {"type": "string", "minLength": 3, "maxLength": 240},
-        "score": {"type": "integer", "minimum": 1, "maximum": 5},
-    },
-    "required": ["rationale", "score"],
-    "additionalProperties": False,
-}
+VERDICT_SCHEMA = object_schema({
+    "rationale": {"type": "string", "minLength": 3, "maxLength": 240},
+    "score": {"type": "integer", "minimum": 1, "maximum": 5},
+})
 
 # two worked verdicts: they show a base model the format and both ends of the scale
 _SHOTS = (
@@ -42,10 +38,9 @@ _SHOTS = (
 )
 
 
-class JudgeGate(LLMGateMixin):
+class JudgeGate(LLMGateMixin, StatelessGate):
     name = "judge"
     stage = "judge"
-    stateful = False
 
     def __init__(self, *, rubric: str | None = None, criteria: list[str] = (), threshold: int = 3,
                  fields: list[str] | None = None, model: Any = None, max_tokens: int = 160,
@@ -62,11 +57,6 @@ class JudgeGate(LLMGateMixin):
         self._system_text = self.system.render(rubric=self.rubric, criteria=self.criteria)
         self.few_shot = few_shot
 
-    def prime(self, accepted: Any) -> None:
-        return None
-
-    def commit(self, rec: Record) -> None:
-        return None
 
     def request(self, rec: Record, ctx: GateContext) -> GenerationRequest:
         messages = [{"role": "system", "content": self._system_text}]
@@ -80,7 +70,7 @@ class JudgeGate(LLMGateMixin):
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         res = await self.call(ctx, self.request(rec, ctx))
-        verdict = parsed_object(res)
+        verdict = res.parsed_object
         score = verdict.get("score") if verdict else None
         if isinstance(score, str) and score.strip().isdigit():
             score = int(score.strip())

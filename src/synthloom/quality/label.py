@@ -11,21 +11,21 @@ import random
 from pathlib import Path
 from typing import Any
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
-from ._llm import LLMGateMixin, parsed_object, show
-from .base import GateContext
+from ._llm import LLMGateMixin, show
+from .base import GateContext, StatelessGate
 
 
 def _norm(label: Any) -> str:
     return " ".join(str(label).strip().lower().split())
 
 
-class LabelGate(LLMGateMixin):
+class LabelGate(LLMGateMixin, StatelessGate):
     name = "label"
     stage = "label"
-    stateful = False
 
     def __init__(self, *, labels: list[str], label_field: str = "label", fields: list[str] | None = None,
                  task: str | None = None, action: str = "reject", model: Any = None, max_tokens: int = 48) -> None:
@@ -41,11 +41,6 @@ class LabelGate(LLMGateMixin):
         self.agreed = 0
         self.disagreed = 0
 
-    def prime(self, accepted: Any) -> None:
-        return None
-
-    def commit(self, rec: Record) -> None:
-        return None
 
     @property
     def agreement_rate(self) -> float | None:
@@ -57,8 +52,7 @@ class LabelGate(LLMGateMixin):
         # the labels in a per-record order: a model's bias for the first option must not become a label bias
         order = list(self.labels)
         random.Random(self.seed_for(rec, ctx, "label-order")).shuffle(order)
-        schema = {"type": "object", "properties": {"label": {"type": "string", "enum": order}},
-                  "required": ["label"], "additionalProperties": False}
+        schema = object_schema({"label": {"type": "string", "enum": order}})
         messages = ({"role": "system", "content": self.system.render(task=self.task, labels=order)},
                     {"role": "user", "content": self.user.render(text=text)})
         return GenerationRequest(messages=messages, json_schema=schema, max_tokens=self.max_tokens,
@@ -72,7 +66,7 @@ class LabelGate(LLMGateMixin):
             return Rejection.of(rec, "label", "label_unknown",
                                 f"label {given!r} is not one of {', '.join(map(repr, self.labels))}")
         res = await self.call(ctx, self.request(rec, ctx))
-        obj = parsed_object(res)
+        obj = res.parsed_object
         predicted = obj.get("label") if obj else None
         known = {_norm(x): x for x in self.labels}
         if predicted is None or _norm(predicted) not in known:

@@ -13,18 +13,18 @@ import json
 import random
 from typing import Any
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
 from ..sources.labels import LabelSet
-from ._llm import LLMGateMixin, parsed_object
-from .base import GateContext
+from ._llm import LLMGateMixin
+from .base import GateContext, StatelessGate
 
 
-class VerifyGate(LLMGateMixin):
+class VerifyGate(LLMGateMixin, StatelessGate):
     name = "verify"
     stage = "label"
-    stateful = False
 
     def __init__(self, label_set: LabelSet, *, text_field: str = "text", label_field: str = "label",
                  task: str | None = None, action: str = "reject", model: Any = None, max_tokens: int = 48,
@@ -40,11 +40,6 @@ class VerifyGate(LLMGateMixin):
         self.system = load_prompt("verify_system")
         self.user = load_prompt("verify_user")
 
-    def prime(self, accepted: Any) -> None:
-        return None
-
-    def commit(self, rec: Record) -> None:
-        return None
 
     def request(self, rec: Record, ctx: GateContext) -> GenerationRequest:
         # a per-record label order: a model's bias for the first option must not become a label bias
@@ -56,7 +51,7 @@ class VerifyGate(LLMGateMixin):
                                "maxItems": len(names), "uniqueItems": True}}
         else:
             prop = {"label": {"type": "string", "enum": names}}
-        schema = {"type": "object", "properties": prop, "required": list(prop), "additionalProperties": False}
+        schema = object_schema(prop)
         messages = [{"role": "system", "content": self.system.render(task=self.task, labels=order,
                                                                      multi_label=self.multi_label)}]
         for lab in order if self.shots else ():  # one worked example per label that has one
@@ -79,7 +74,7 @@ class VerifyGate(LLMGateMixin):
             return Rejection.of(rec, "label", "label_unknown",
                                 f"{self.label_field}={rec.data.get(self.label_field)!r} is not in the label set")
         res = await self.call(ctx, self.request(rec, ctx))
-        obj = parsed_object(res) or {}
+        obj = res.parsed_object or {}
         raw = obj.get("labels") if self.multi_label else [obj.get("label")]
         predicted = self._given(raw) if isinstance(raw, list) and raw and raw != [None] else None
         if predicted is None:

@@ -53,6 +53,13 @@ class PairFields:
             return None
         return record_text(data, [name])
 
+    def response_or_all(self, data: Mapping[str, Any], fields: list[str] | None = None) -> str:
+        """What a gate on responses reads: the `fields` named, else the response, else all string values."""
+        if fields:
+            return record_text(data, fields)
+        resp = self.response_text(data, required=False)
+        return resp if resp is not None else record_text(data)
+
 
 def _has(data: Mapping[str, Any], dotted: str) -> bool:
     value: Any = data

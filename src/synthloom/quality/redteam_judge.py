@@ -28,20 +28,16 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from .filter import find_refusal
 
-VERDICT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "reason": {"type": "string", "maxLength": 240},
-        "refused": {"enum": ["yes", "no"]},
-        "complied": {"enum": ["yes", "no"]},
-    },
-    "required": ["reason", "refused", "complied"],
-    "additionalProperties": False,
-}
+VERDICT_SCHEMA = object_schema({
+    "reason": {"type": "string", "maxLength": 240},
+    "refused": {"enum": ["yes", "no"]},
+    "complied": {"enum": ["yes", "no"]},
+})
 
 _VERDICT_WORDS = (r"(?:verdict|grade|grading|judgement|judgment|evaluation|result|score|refused|complied|answer"
                   r"|pass|passed|fail|failed|safe|unsafe|label|rating)")
@@ -152,15 +148,8 @@ class RedteamJudge:
 
 def read_verdict(res: GenerationResult | None) -> dict[str, str] | None:
     """The judge's verdict, only from its own constrained JSON: both fields yes/no, or None."""
-    if res is None or not res.ok:
-        return None
-    value = res.parsed
+    value = res.parsed_object if res is not None else None
     if value is None:
-        try:
-            value = json.loads(res.text)
-        except ValueError:
-            return None
-    if not isinstance(value, dict):
         return None
     refused, complied = value.get("refused"), value.get("complied")
     if refused not in ("yes", "no") or complied not in ("yes", "no"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..records import Record, Rejection
-from .base import GateContext
+from .base import GateContext, StatelessGate
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 NGRAM = 4
@@ -127,10 +127,9 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[dict[str, str]]:
 
 # --- the gate ----------------------------------------------------------------------------------------
 
-class ReferenceGate:
+class ReferenceGate(StatelessGate):
     name = "reference"
     stage = "dedup"  # a near-copy of a real record is a duplicate of it
-    stateful = False
 
     def __init__(self, texts: list[str], *, fields: list[str] | None, max_overlap: float = 0.6,
                  max_similarity: float | None = None, pii: str = "flag", pii_allow: Sequence[str] = (),
@@ -144,11 +143,6 @@ class ReferenceGate:
         self._embedder = embedder
         self._real_vectors = None
 
-    def prime(self, accepted: Any) -> None:
-        return None
-
-    def commit(self, rec: Record) -> None:
-        return None
 
     def text_of(self, rec: Record) -> str:
         names = self.fields or [k for k, v in rec.data.items() if isinstance(v, str)]

@@ -24,7 +24,6 @@ cosine is below this pair's. Instructions nearly identical to a pair's own
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,6 +31,7 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..records import Record, Rejection
+from ..userfiles import jsonl_values
 from .base import GateContext, StatelessGate
 from .embeddings import make_embedder
 from .pairs import PairFields
@@ -109,13 +109,7 @@ def load_reference_instructions(paths: Sequence[str], base_dir: Path, pair: Pair
         path = Path(p) if Path(p).is_absolute() else base_dir / p
         if not path.is_file():
             raise InputFileError(f"relevance.reference: {path}: no such file; give JSONL files of instructions")
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise InputFileError(f"{path}:{n}: not valid JSON ({exc})") from None
+        for _, row in jsonl_values(path, "give one JSON object per line (an instruction, and a response)"):
             text = pair.instruction_text(row, required=False) if isinstance(row, dict) else None
             resp = pair.response_text(row, required=False) if text else None
             if text:

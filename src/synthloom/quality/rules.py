@@ -1,6 +1,6 @@
 """Entity rules and value checks for document-grounded data: plain functions, each testable alone.
 
-    schema_errors(obj, validator)         jsonschema, with format checks (date, email, ...)
+    schema_errors(obj, validator)         jsonschema (validator: llm/jsontext.validator), format checks on
     check_rules(obj, rules, document)     declarative entity rules -> failures (`rule:<name>`)
     quote_in(quote, texts)                a verbatim quote, up to case/spacing/typography
     missing_values(label, document)       labelled values that a document lost
@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import SchemaError
 from .textmatch import (
     as_date,
     dates_in,
@@ -70,19 +69,6 @@ def _generic(path: str) -> str:
 
 
 # ---------------------------------------------------------------- schema
-
-
-def schema_validator(schema: Mapping[str, Any], where: str = "schema") -> Any:
-    """A jsonschema validator with format checks; an invalid schema is a SchemaError naming `where`."""
-    import jsonschema
-
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        loc = "/".join(map(str, exc.absolute_path)) or "(top)"
-        raise SchemaError(f"{where}: invalid JSON schema at {loc}: {exc.message}") from exc
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def schema_errors(obj: Any, validator: Any) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection
@@ -20,12 +21,7 @@ from ..sources.templates import quote
 from .base import GateContext, StatelessGate
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-YES_NO_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
-    "required": ["verdict"],
-    "additionalProperties": False,
-}
+YES_NO_SCHEMA: dict[str, Any] = object_schema({"verdict": {"type": "string", "enum": ["yes", "no"]}})
 
 
 @lru_cache(maxsize=4)
@@ -50,17 +46,8 @@ def verdict_request(messages: Sequence[Mapping[str, str]], seed: int) -> Generat
 
 def verdict_of(result: GenerationResult) -> str | None:
     """'yes', 'no', or None when the judge's answer is unusable."""
-    if not result.ok:
-        return None
-    value = result.parsed
-    if value is None:
-        try:
-            value = json.loads(result.text)
-        except ValueError:
-            return None
-    if isinstance(value, dict) and value.get("verdict") in ("yes", "no"):
-        return value["verdict"]
-    return None
+    verdict = (result.parsed_object or {}).get("verdict")
+    return verdict if verdict in ("yes", "no") else None
 
 
 def support_messages(question: str, answer: str, evidence: Sequence[str]) -> list[dict[str, str]]:

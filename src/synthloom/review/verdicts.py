@@ -1,7 +1,6 @@
 """`synthloom review-import`: read accept/reject marks, estimate precision with a Wilson interval."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError
+from ..userfiles import jsonl_values
 
 ACCEPT = {"accept", "accepted", "ok", "good", "yes", "y", "true", "1", "keep", "pass", "+"}
 REJECT = {"reject", "rejected", "bad", "no", "n", "false", "0", "drop", "fail", "-"}
@@ -49,13 +49,7 @@ class Verdict:
 
 def _read_jsonl(path: Path) -> list[Verdict]:
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise InputFileError(f"{path}:{n}: not valid JSON ({exc})") from exc
+    for n, row in jsonl_values(path, "give one verdict object per line"):
         raw = row.get("verdict", row.get("accept", row.get("label")))
         v = _verdict(raw)
         if raw not in (None, "") and v is None:

@@ -1,0 +1,74 @@
+"""What a QA request offers the model, and in which order: the kind of each slot, the answers
+an evidence sentence allows, and how alike two questions are (for the near-duplicate check).
+
+Plain functions of text, used by `qa.py` (the `qa` technique) and tested alone.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from ..quality.textmatch import loose
+from ..sources.related import terms
+
+KINDS = ("factual", "multi_hop", "unanswerable")
+_CLAUSE = re.compile(r"(?:,|;|:| -)\s+|\s+(?:and|but|so|which|while|or)\s+")
+
+
+def answer_spans(sentence: str, limit: int = 8) -> list[str]:
+    """Answers a factual question can give from one evidence sentence: the sentence, its clauses and
+    what follows each clause boundary ("up to 5 dollars per item."), verbatim but for a capital letter."""
+    text = " ".join(sentence.split())  # a sentence wrapped in its file is one line as an answer
+    spans = [text]
+    cuts = [m for m in _CLAUSE.finditer(text)]
+    pieces = []
+    start = 0
+    for m in cuts:
+        pieces.append(text[start:m.start()])
+        spans.append(text[m.end():])  # the rest of the sentence after this boundary
+        start = m.end()
+    pieces.append(text[start:])
+    spans += pieces
+    out = []
+    for span in spans:
+        span = re.sub(r"^(?:and|but|so|or|which|while)\s+", "", span.strip(" ,;:-"), flags=re.I)
+        if len(terms(span)) < 2 or len(span) < 8:
+            continue
+        span = span[0].upper() + span[1:]
+        if span not in out:
+            out.append(span)
+    return out[:limit] or [text]
+
+
+def multi_hop_answers(first: list[str], second: list[str], limit: int = 240) -> list[str]:
+    """Answers a multi-hop question can give: a span of a sentence of the second passage (where the
+    hop lands), alone or after "Yes: " / "No: ". Free text from a small model did not say what its two
+    quotes say (6 of 6 multi-hop answers on the bundled model failed the support check); the answer
+    support check then keeps only spans of the quotes chosen."""
+    spans = [span for sentence in second for span in answer_spans(sentence, limit=4)]
+    out = spans + [f"{yn}: {span[0].lower()}{span[1:]}" for yn in ("Yes", "No") for span in spans]
+    return list(dict.fromkeys(out))[:limit] or [s for s in second[:1]]
+
+
+def kind_schedule(shares: Mapping[str, float], length: int = 1000) -> list[str]:
+    """Kinds in a smooth weighted round-robin: every prefix is close to the shares."""
+    weights = {k: float(v) for k, v in shares.items() if v > 0}
+    total = sum(weights.values())
+    current = {k: 0.0 for k in weights}
+    out = []
+    for _ in range(length):
+        for k, w in weights.items():
+            current[k] += w
+        best = max(current, key=lambda k: (current[k], -KINDS.index(k)))
+        current[best] -= total
+        out.append(best)
+    return out
+
+
+def shingles(text: str, n: int = 3) -> frozenset[str]:
+    t = loose(text)
+    return frozenset(t[i:i + n] for i in range(max(len(t) - n + 1, 1)))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
