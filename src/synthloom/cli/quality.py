@@ -194,7 +194,7 @@ def _run_dir_of(file: Path) -> Optional[Path]:
 
 
 def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Optional[Path], needs_model: bool,
-               model_cfg: Optional[dict], concurrency: int) -> None:
+               model_cfg: Optional[dict], concurrency: int, executor: str = "local") -> None:
     """Read JSONL, run the gates, write the kept records (and the rejected ones with their reasons)."""
     import asyncio
 
@@ -216,6 +216,17 @@ def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Op
         lines = describe_validation_error(exc, "command line", gate_configs[0]).splitlines()
         raise UsageError(re.sub(r"^command line: (\w+)", lambda m: "--" + m.group(1).replace("_", "-"),
                                 lines[0])) from None
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray (got {executor!r})")
+    if executor == "ray":  # the same gates on Ray Data (engine/ray_gates.py)
+        from ..engine.ray_gates import ray_gate_file
+
+        res = ray_gate_file(input, output, configs, rejected=rejected, model=(model_cfg or {}) if needs_model else None,
+                            concurrency=concurrency)
+        reasons = ", ".join(f"{k} {v}" for k, v in res.reasons.items())
+        out.print(f"read {res.read}  kept {res.kept}  rejected {res.rejected}" + (f" ({reasons})" if reasons else "")
+                  + f"  ({res.seconds:.1f}s, ray) -> {output}")
+        return
     from ..userfiles import check_file
 
     for path in (output, rejected):  # both checked before the gates run and before either is written
@@ -280,6 +291,7 @@ def filter_cmd(
     refusals: bool = typer.Option(True, "--refusals/--no-refusals", help="Reject refusals and assistant boilerplate."),
     max_repeat: Optional[float] = typer.Option(0.3, "--max-repeated-ngram-share", help="Reject generation loops above this share."),
     rejected: Optional[Path] = RejectedOpt,
+    executor: str = typer.Option("local", "--executor", help="local | ray (Ray Data; RAY_ADDRESS or a local cluster; -o an empty folder: shards)."),
     debug: bool = DebugOpt,
 ) -> None:
     """Heuristic filters on a JSONL file: length, blacklist, refusals/boilerplate, language, repeated n-grams."""
@@ -288,7 +300,7 @@ def filter_cmd(
                "max_words": max_words, "min_chars": min_chars, "max_chars": max_chars,
                "blacklist": list(blacklist or []), "language": list(language) if language else None,
                "refusals": refusals, "max_repeated_ngram_share": max_repeat}
-        _gate_file(input, output, [cfg], rejected, False, None, 1)
+        _gate_file(input, output, [cfg], rejected, False, None, 1, executor)
 
 
 def _model_cfg(backend: str, base_url: Optional[str], model: Optional[str], api_key_env: Optional[str],
@@ -312,6 +324,7 @@ def judge_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="Model name on the server (openai backend)."),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
     gguf: Optional[str] = typer.Option(None, "--gguf", help="A GGUF file for the llamacpp backend."),
+    executor: str = typer.Option("local", "--executor", help="local | ray (Ray Data; RAY_ADDRESS or a local cluster; -o an empty folder: shards)."),
     debug: bool = DebugOpt,
 ) -> None:
     """LLM-as-judge on a JSONL file: a 1-5 score and rationale per record (under _scores); keep >= threshold."""
@@ -321,7 +334,7 @@ def judge_cmd(
         cfg = {"gate": "judge", "threshold": threshold, "criteria": list(criteria or []),
                "fields": list(field) if field else None, "rubric": read_text(rubric, "rubric file") if rubric else None}
         _gate_file(input, output, [cfg], rejected, True, _model_cfg(backend, base_url, model, api_key_env, gguf),
-                   concurrency)
+                   concurrency, executor)
 
 
 def label_check_cmd(
@@ -338,6 +351,7 @@ def label_check_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="Model name on the server (openai backend)."),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the API key."),
     gguf: Optional[str] = typer.Option(None, "--gguf", help="A GGUF file for the llamacpp backend."),
+    executor: str = typer.Option("local", "--executor", help="local | ray (Ray Data; RAY_ADDRESS or a local cluster; -o an empty folder: shards)."),
     debug: bool = DebugOpt,
 ) -> None:
     """Label verification on a JSONL file: an independent pass predicts each label without seeing it."""
@@ -345,7 +359,7 @@ def label_check_cmd(
         cfg = {"gate": "label", "labels": [x.strip() for x in labels.split(",") if x.strip()],
                "label_field": label_field, "task": task, "action": "flag" if flag else "reject"}
         _gate_file(input, output, [cfg], rejected, True, _model_cfg(backend, base_url, model, api_key_env, gguf),
-                   concurrency)
+                   concurrency, executor)
 
 
 def register(app: typer.Typer, generate_app: typer.Typer) -> None:
