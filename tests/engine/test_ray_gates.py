@@ -65,24 +65,20 @@ def test_filter_on_ray_equals_local_and_writes_shards(tmp_path, ray_cluster):
     flags = ["--field", "text", "--min-words", "3", "--blacklist", "lottery"]
     local = invoke("filter", tmp_path / "in.jsonl", "-o", tmp_path / "local.jsonl", "--rejected", tmp_path / "lr.jsonl",
                    *flags)
-    ray = invoke("filter", tmp_path / "in.jsonl", "-o", tmp_path / "ray.jsonl", "--rejected", tmp_path / "rr.jsonl",
+    # an (empty) folder as output: shards written by the workers; the rejected ones into one file, in order
+    (tmp_path / "shards").mkdir()
+    ray = invoke("filter", tmp_path / "in.jsonl", "-o", tmp_path / "shards", "--rejected", tmp_path / "rr.jsonl",
                  *flags, "--executor", "ray")
-    kept = (tmp_path / "local.jsonl").read_text()
-    assert (tmp_path / "ray.jsonl").read_text() == kept  # same records, same order, same bytes
-    assert (tmp_path / "rr.jsonl").read_text() == (tmp_path / "lr.jsonl").read_text()
-    ids = [json.loads(x)["id"] for x in kept.splitlines()]
-    assert ids == sorted(i for i in range(120) if i % 6 in (0, 1))  # exactly the good records
+    kept = (tmp_path / "local.jsonl").read_text().splitlines()
+    ids = [json.loads(x)["id"] for x in kept]
+    assert ids == [i for i in range(120) if i % 6 in (0, 1)]  # exactly the good records
+    shards = sorted((tmp_path / "shards").glob("*.jsonl"))
+    assert len(shards) >= 2
+    assert sorted(x for s in shards for x in s.read_text().splitlines()) == sorted(kept)  # the same lines
+    assert (tmp_path / "rr.jsonl").read_text() == (tmp_path / "lr.jsonl").read_text()  # same bytes, same order
     summary = "read 120  kept 40  rejected 80 (too_short 20, blacklist 20, refusal 20, repeated_ngrams 20)"
     assert summary in local and summary in ray and "ray) ->" in ray
     assert "INFO" not in ray
-
-    # a folder as output: shards written by the workers, together the same records
-    (tmp_path / "shards").mkdir()
-    invoke("filter", tmp_path / "in.jsonl", "-o", tmp_path / "shards", *flags, "--executor", "ray")
-    shards = sorted((tmp_path / "shards").glob("*.jsonl"))
-    assert len(shards) >= 2
-    lines = [x for s in shards for x in s.read_text().splitlines()]
-    assert sorted(lines) == sorted(kept.splitlines())
 
 
 def test_judge_and_label_check_on_ray_equal_local(tmp_path, ray_cluster, verdict_server):
@@ -113,8 +109,10 @@ def test_ray_gates_give_the_local_errors(tmp_path, ray_cluster, monkeypatch):
     make_file(tmp_path / "in.jsonl", 12)
     bad = tmp_path / "bad.jsonl"
     bad.write_text((tmp_path / "in.jsonl").read_text() + '{"id": 99, "text": oops}\n')
+    local = CliRunner().invoke(app, ["filter", str(bad), "-o", str(tmp_path / "o.jsonl")])
     r = CliRunner().invoke(app, ["filter", str(bad), "-o", str(tmp_path / "o.jsonl"), "--executor", "ray"])
-    assert r.exit_code == 2 and f"{bad}:13: not valid JSON" in r.output, r.output
+    assert r.exit_code == 2 and r.output == local.output  # the file, the line and the fix
+    assert f"{bad}:14: not valid JSON" in r.output
     assert not (tmp_path / "o.jsonl").exists()  # nothing half-written
 
     (tmp_path / "full").mkdir()
