@@ -7,7 +7,7 @@
 One local Ray cluster (num_cpus=2) is started first and its start time printed (a user with a running
 cluster does not pay it). Each measurement runs the whole command in-process (read, gates, write), as a
 user runs it; the Ray runs include starting their actors (and, on the model, each loading the GGUF).
-Checks that every Ray output equals the local one. Prints one JSON line per measurement.
+Checks that every Ray output (kept and rejected files) equals the local one, byte for byte. Prints one JSON line per measurement.
 """
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def cli(*args: str) -> tuple[float, str]:
     return wall, r.output.strip().splitlines()[-1]
 
 
-def ray_run(inp: Path, out: Path, cfg: dict, workers: int, model: dict | None = None, concurrency: int = 4) -> float:
+def ray_run(inp: Path, out: Path, cfg: dict, workers: int, model: dict | None = None, concurrency: int = 4,
+            rejected: Path | None = None) -> float:
     from pydantic import TypeAdapter
 
     from synthloom.config.quality import GateConfig
@@ -57,7 +58,7 @@ def ray_run(inp: Path, out: Path, cfg: dict, workers: int, model: dict | None = 
 
     t = time.perf_counter()
     ray_gate_file(inp, out, [TypeAdapter(GateConfig).validate_python(cfg)], model=model, workers=workers,
-                  concurrency=concurrency)
+                  concurrency=concurrency, rejected=rejected)
     return time.perf_counter() - t
 
 
@@ -105,15 +106,15 @@ def bench(mode: str, n: int, tmp: Path) -> None:
     try:
         for c, tag in conc:
             extra = ["--concurrency", str(c)] if cmd == "judge" else []
-            wall, line = cli(cmd, inp, "-o", tmp / "local.jsonl", *flags, *extra)
+            wall, line = cli(cmd, inp, "-o", tmp / "local.jsonl", "--rejected", tmp / "local-rej.jsonl", *flags, *extra)
             report(mode, f"local {tag}".strip(), n, wall)
             print(json.dumps({"local": line}), flush=True)
-            want = (tmp / "local.jsonl").read_text()
+            want = (tmp / "local.jsonl").read_text(), (tmp / "local-rej.jsonl").read_text()
             for workers in (1, 2):
-                out = tmp / f"ray{workers}.jsonl"
-                wall = ray_run(inp, out, cfg, workers, model, c)
+                out, rej = tmp / f"ray{workers}.jsonl", tmp / f"ray{workers}-rej.jsonl"
+                wall = ray_run(inp, out, cfg, workers, model, c, rej)
                 report(mode, f"ray, {workers} worker{'s' if workers > 1 else ''} {tag}".strip(), n, wall,
-                       out.read_text() == want)
+                       (out.read_text(), rej.read_text()) == want)
     finally:
         if port_proc is not None:
             port_proc.kill()

@@ -99,10 +99,12 @@ def test_judge_and_label_check_on_ray_equal_local(tmp_path, ray_cluster, verdict
 
     label = ["--labels", "billing,account,other", *model]
     invoke("label-check", tmp_path / "in.jsonl", "-o", tmp_path / "ll.jsonl", *label)
-    invoke("label-check", tmp_path / "in.jsonl", "-o", tmp_path / "lr.jsonl", *label, "--executor", "ray")
-    local = (tmp_path / "ll.jsonl").read_text()
-    assert (tmp_path / "lr.jsonl").read_text() == local
-    assert 5 < len(local.splitlines()) < 40  # the checker agreed with some labels, not all
+    invoke("label-check", tmp_path / "in.jsonl", "-o", tmp_path / "lr.parquet", *label, "--executor", "ray")
+    local = [json.loads(x) for x in (tmp_path / "ll.jsonl").read_text().splitlines()]
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "lr.parquet").to_pylist() == local  # one Parquet file, the same rows in order
+    assert 5 < len(local) < 40  # the checker agreed with some labels, not all
 
 
 def test_ray_gates_give_the_local_errors(tmp_path, ray_cluster, monkeypatch):
