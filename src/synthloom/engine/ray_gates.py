@@ -13,13 +13,14 @@ scores, with a deterministic model) equal the local command's.
    each line, run the gates, emit each record as the JSON line it will be
    written as, tagged kept / rejected / bad line.
 3. Writing: one JSONL (or Parquet) file, streamed by the driver in the input
-   order; or, when the output is a folder, JSONL shards written by the workers
-   themselves (`part-*.jsonl`), so no record passes through the driver.
+   order; or, when the output is an existing empty folder, JSONL shards written
+   by the workers themselves (one `*.jsonl` per block), so no record passes
+   through the driver.
 
 Stateful gates (dedup, diversity caps) need one index in one place: they are
 refused here (`synthloom dedup FILE --executor ray` is the whole-file dedup).
 The local file commands keep no call cache, and neither does this path: a re-run
-makes the same calls again (see docs/benchmarks_ray.md).
+makes the same calls again (docs/scaling.md, "Bulk filter, judge, label-check").
 """
 from __future__ import annotations
 
@@ -144,17 +145,18 @@ def _jsonl_sink(path: str) -> Any:
 
 
 def _is_folder(path: Path) -> bool:
-    return path.is_dir() or str(path).endswith(("/", "\\"))
+    return path.is_dir()
 
 
 def _check_output(path: Path, what: str) -> None:
     from ..errors import UsageError
-    from ..userfiles import check_file, ensure_folder, show
+    from ..userfiles import check_file, check_folder, show
 
     if _is_folder(path):
-        if path.is_dir() and any(path.iterdir()):
-            raise UsageError(f"{show(path)}: the {what} folder is not empty; name an empty or new folder for the shards")
-        ensure_folder(path, what)
+        if any(path.iterdir()):
+            raise UsageError(f"{show(path)}: the {what} folder is not empty; name an empty folder for the shards "
+                             "(or a file)")
+        check_folder(path, what)
     else:
         check_file(path, what)
 
@@ -178,7 +180,7 @@ def ray_gate_file(input: str | Path, output: str | Path, configs: Sequence[Any],
     """Gate the JSONL file (or folder of JSONL shards) `input` into `output` on Ray Data.
 
     `configs`: validated gate configs (stateless gates only). `model`: the `model:` mapping or config for
-    judge / label gates; each worker builds its own. `output` ending in `/` or naming a folder: JSONL shards
+    judge / label gates; each worker builds its own. `output` naming an existing empty folder: JSONL shards
     written by the workers; `.parquet`: one Parquet file; else one JSONL file in the input order.
     `workers`: Ray Data actors, one CPU each (default: the cluster's CPUs).
     """
