@@ -42,15 +42,21 @@ def invoke(*args: str) -> str:
     return r.output
 
 
-@pytest.fixture(scope="module")
-def verdict_server(tmp_path_factory):
+def start_server(tmp_path_factory, latency_ms: float = 0):
     port_file = tmp_path_factory.mktemp("srv") / "port"
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "verdict_server.py"), "--port-file", str(port_file)])
+    proc = subprocess.Popen([sys.executable, str(HELPERS / "verdict_server.py"), "--port-file", str(port_file),
+                             "--latency-ms", str(latency_ms)])
     for _ in range(200):
         if port_file.exists() and port_file.read_text():
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port_file.read_text()}"
+    return proc, f"http://127.0.0.1:{port_file.read_text()}"
+
+
+@pytest.fixture(scope="module")
+def verdict_server(tmp_path_factory):
+    proc, url = start_server(tmp_path_factory)
+    yield url
     proc.kill()
     proc.wait()
 
@@ -131,3 +137,50 @@ def test_ray_gates_give_the_local_errors(tmp_path, ray_cluster, monkeypatch):
                                  "--executor", "ray"])
     assert r.exit_code == 2 and "pip install 'synthloom[ray]'" in r.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def gate_actor_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"MapWorker(MapBatches(GateWorker))" in (proc / "cmdline").read_bytes() \
+                    and " Z " not in (proc / "stat").read_text():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_killed_ray_worker_loses_no_record(tmp_path, tmp_path_factory, ray_cluster):
+    import os
+    import signal
+    import threading
+
+    make_file(tmp_path / "in.jsonl", 48)
+    proc, url = start_server(tmp_path_factory, latency_ms=150)
+    try:
+        model = ["--backend", "openai", "--base-url", url + "/v1", "--model", "verdicts", "--concurrency", "2"]
+        invoke("judge", tmp_path / "in.jsonl", "-o", tmp_path / "local.jsonl", *model)
+        killed = []
+
+        def kill_one():  # once the workers are judging, SIGKILL one of them
+            start = asked(url)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                pids = gate_actor_pids()
+                if pids and asked(url) - start >= 8:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+                time.sleep(0.1)
+
+        t = threading.Thread(target=kill_one, daemon=True)
+        t.start()
+        out = invoke("judge", tmp_path / "in.jsonl", "-o", tmp_path / "ray.jsonl", *model, "--executor", "ray")
+        t.join(5)
+        assert killed, "the run ended before a worker could be killed"
+        # Ray Data restarts the actor and redoes its block: the same records, none lost or doubled
+        assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()
+        assert "read 48" in out
+    finally:
+        proc.kill()
+        proc.wait()

@@ -1,6 +1,6 @@
 """A standalone OpenAI-compatible server whose verdicts depend only on what it is asked.
 
-Run: python verdict_server.py --port-file F. A judge request (a `score` in the response schema) gets a score
+Run: python verdict_server.py --port-file F [--latency-ms 0]. A judge request (a `score` in the response schema) gets a score
 1-5 and a rationale from a hash of the last user message; a label check (a `label` enum) gets one of the
 allowed labels (sorted, so the per-record option order does not matter), from the same hash. Whoever asks,
 in whatever order, the same record gets the same verdict: a deterministic model for comparing executors.
@@ -9,6 +9,7 @@ GET /stats -> {"requests": N}.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import socket
@@ -26,6 +27,7 @@ def _schema(body: dict) -> dict:
 async def completions(request: web.Request) -> web.Response:
     body = await request.json()
     COUNT["requests"] += 1
+    await asyncio.sleep(request.app["latency"])
     asked = [m for m in body.get("messages", []) if m.get("role") == "user"][-1]["content"]
     h = int(hashlib.sha1(str(asked).encode()).hexdigest(), 16)
     props = _schema(body).get("properties", {})
@@ -49,8 +51,10 @@ async def stats(request: web.Request) -> web.Response:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--latency-ms", type=float, default=0)
     a = ap.parse_args()
     app = web.Application()
+    app["latency"] = a.latency_ms / 1000
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_get("/stats", stats)
     sock = socket.socket()
