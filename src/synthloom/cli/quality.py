@@ -140,12 +140,23 @@ def _run_dir_of(file: Path) -> Optional[Path]:
 
 
 def _gate_file(input: Path, output: Path, gate: dict, rejected: Optional[Path], model: Optional[dict] = None,
-               concurrency: int = 1) -> None:
-    """filter / judge / label-check: the gate its flags describe over a JSONL file (`quality.gate_file`)."""
+               concurrency: int = 1, executor: str = "local") -> None:
+    """filter / judge / label-check: the gate its flags describe over a JSONL file (`quality.gate_file`,
+    or `engine.ray_gates.ray_gate_file` on Ray Data)."""
     from ..errors import RecipeError
     from ..quality import gate_file
+    from ..quality.apply import gate_configs
 
     try:
+        if executor == "ray":
+            from ..engine.ray_gates import ray_gate_file
+
+            ray = ray_gate_file(input, output, gate_configs([gate], "command line"), rejected=rejected,
+                                model=model, concurrency=concurrency)
+            reasons = ", ".join(f"{k} {v}" for k, v in ray.reasons.items())
+            out.print(f"read {ray.read}  kept {ray.kept}  rejected {ray.rejected}"
+                      + (f" ({reasons})" if reasons else "") + f"  ({ray.seconds:.1f}s, ray) -> {output}")
+            return
         res = gate_file(input, output, [gate], rejected=rejected, model=model, concurrency=concurrency,
                         origin="command line")
     except RecipeError as exc:  # the gate's fields came from flags: name the flag (min_words -> --min-words)
@@ -169,13 +180,14 @@ def filter_cmd(
     refusals: bool = typer.Option(True, "--refusals/--no-refusals", help="Reject refusals and assistant boilerplate."),
     max_repeat: Optional[float] = typer.Option(0.3, "--max-repeated-ngram-share", help="Reject generation loops above this share."),
     rejected: Optional[Path] = RejectedFileOpt,
+    executor: str = executor_option("the gate in map_batches on Ray Data; -o an empty folder: shards"),
 ) -> None:
     """Heuristic filters on a JSONL file: length, blacklist, refusals/boilerplate, language, repeated n-grams."""
     cfg = {"gate": "filter", "fields": list(field) if field else None, "min_words": min_words,
            "max_words": max_words, "min_chars": min_chars, "max_chars": max_chars,
            "blacklist": list(blacklist or []), "language": list(language) if language else None,
            "refusals": refusals, "max_repeated_ngram_share": max_repeat}
-    _gate_file(input, output, cfg, rejected)
+    _gate_file(input, output, cfg, rejected, executor=executor)
 
 
 @command
@@ -189,13 +201,14 @@ def judge_cmd(
     concurrency: int = typer.Option(4, "--concurrency", help="Records judged at once."),
     rejected: Optional[Path] = RejectedFileOpt,
     model: dict = MODEL,
+    executor: str = executor_option("the gate in map_batches on Ray Data; -o an empty folder: shards"),
 ) -> None:
     """LLM-as-judge on a JSONL file: a 1-5 score and rationale per record (under _scores); keep >= threshold."""
     from ..userfiles import read_text
 
     cfg = {"gate": "judge", "threshold": threshold, "criteria": list(criteria or []),
            "fields": list(field) if field else None, "rubric": read_text(rubric, "rubric file") if rubric else None}
-    _gate_file(input, output, cfg, rejected, model, concurrency)
+    _gate_file(input, output, cfg, rejected, model, concurrency, executor)
 
 
 @command
@@ -209,8 +222,9 @@ def label_check_cmd(
     concurrency: int = typer.Option(4, "--concurrency", help="Records checked at once."),
     rejected: Optional[Path] = RejectedFileOpt,
     model: dict = MODEL,
+    executor: str = executor_option("the gate in map_batches on Ray Data; -o an empty folder: shards"),
 ) -> None:
     """Label verification on a JSONL file: an independent pass predicts each label without seeing it."""
     cfg = {"gate": "label", "labels": csv_list(labels), "label_field": label_field, "task": task,
            "action": "flag" if flag else "reject"}
-    _gate_file(input, output, cfg, rejected, model, concurrency)
+    _gate_file(input, output, cfg, rejected, model, concurrency, executor)
