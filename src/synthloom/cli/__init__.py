@@ -25,7 +25,7 @@ DebugOpt = typer.Option(False, "--debug", help="Show tracebacks and debug logs."
 
 
 def _finish(recipe, base_dir: Path, output: Optional[str], run_dir: Optional[str] = None) -> None:
-    from ..engine import arun_recipe
+    from ..pipeline import arun_recipe
 
     with progress_bar(recipe.count) as on_progress:
         summary = asyncio.run(arun_recipe(recipe, base_dir=base_dir, output=output, run_dir=run_dir,

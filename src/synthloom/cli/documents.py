@@ -58,14 +58,10 @@ def _run(name: str, count: int, generate: dict, engine: dict, model: dict, outpu
 
 
 def export_rag(run_dir: Path, target: Path) -> int:
-    from ..engine import RunStore
-    from ..errors import InputFileError
     from ..generators.qa import write_rag_eval
+    from ..runs import open_store
 
-    store_path = Path(run_dir) / "store.sqlite"
-    if not store_path.is_file():
-        raise InputFileError(f"{run_dir}: no run store (store.sqlite) here; give the run folder of a qa run")
-    with RunStore(store_path) as store:
+    with open_store(run_dir, "the run folder of a qa run") as store:
         records = [r for r in store.iter_accepted() if "question" in r.data and "answer" in r.data]
         return write_rag_eval(records, target)
 

@@ -51,7 +51,7 @@ def dedup_cmd(
 ) -> None:
     """Remove exact, near (MinHash LSH, confirmed by exact Jaccard) or semantic duplicates from a JSONL file."""
     from ..errors import UsageError
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
     from ..quality.dedup import dedup_texts, load_reference_texts
     from ..quality.text import record_text
     from ..userfiles import check_file
@@ -159,7 +159,7 @@ def review_import_cmd(
             raise UsageError(f"{file}: no record is marked accept or reject yet; mark some, then import again")
         run_dir = _run_dir_of(file)
         if run_dir is not None:  # the sample sits in RUN_DIR/review/: its verdicts join the page's, for calibrate
-            from ..export.report import open_store
+            from ..runs import open_store
 
             with open_store(run_dir) as store:
                 run_id = store.latest_run_id()
@@ -186,9 +186,11 @@ def review_import_cmd(
 
 def _run_dir_of(file: Path) -> Optional[Path]:
     """The run directory a spot-check sample was written into (`synthloom sample` puts it in RUN_DIR/review/)."""
+    from ..runs import has_store
+
     folder = Path(file).resolve().parent
     for cand in (folder, folder.parent):
-        if (cand / "store.sqlite").is_file():
+        if has_store(cand):
             return cand
     return None
 
@@ -202,7 +204,7 @@ def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Op
 
     from ..config.quality import GateConfig
     from ..errors import UsageError
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
     from ..quality import build_gates
     from ..quality.apply import aapply_gates
     from ..quality.base import GateContext

@@ -27,7 +27,7 @@ def score_cmd(
     from rich.table import Table
 
     from ..errors import InputFileError, UsageError
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
     from ..quality.pairs import PairFields
     from ..quality.score import parse_signals, score_rows, summarize
 

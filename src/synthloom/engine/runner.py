@@ -15,7 +15,7 @@ from ..quality.base import GateContext, admit
 from ..records import Record, Rejection, content_hash
 from .cache import CachedLLM, UsageMeter
 from .projection import default_attempts, projection
-from .store import RunStore
+from ..runs import create_store
 from .ray_executor import WorkerLost
 from .writer import BatchWriter
 
@@ -122,7 +122,7 @@ async def arun(
             remote = RayExecutor.start(recipe.engine.ray)
             if owns_llm:
                 llm = remote.wrap(llm, recipe.models())
-        store = RunStore(run_dir / "store.sqlite")
+        store = create_store(run_dir)
     except BaseException:
         if owns_llm:
             await llm.aclose()

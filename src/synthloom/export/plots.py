@@ -138,7 +138,7 @@ def make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None = No
 
 
 def _make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None) -> dict[str, Path]:
-    from .report import FUNNEL_LABELS
+    from ..runs import FUNNEL_LABELS
 
     plots = {"funnel": funnel_plot(report["funnel"], FUNNEL_LABELS, out / "funnel.png")}
     if report["rejections"]:

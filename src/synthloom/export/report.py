@@ -1,6 +1,6 @@
 """The run report: why the yield is what it is, in report.md + report.json + PNG plots.
 
-Everything is read from the run store (`RUN_DIR/store.sqlite`), so the numbers
+Everything is read from the run store (`runs.open_store(RUN_DIR)`), so the numbers
 are the store's numbers: the funnel is `RunStore.funnel()`, rejection counts are
 `RunStore.rejection_counts()`, cost is `RunStore.usage()`.
 """
@@ -13,27 +13,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import InputFileError
 from ..records import Record, Rejection
-from ..userfiles import check_folder, ensure_folder
+from ..runs import FUNNEL_LABELS, open_store
+from ..userfiles import atomic_path, check_folder, ensure_folder, readable
 from ..quality.text import record_text, words
-
-FUNNEL_LABELS = {
-    "generated": "generated", "parsed": "parsed", "valid": "valid (schema)", "filtered": "passed filters",
-    "unique": "unique", "judged": "passed judge", "labelled": "label agreed", "diverse": "within diversity caps",
-    "accepted": "accepted",
-}
-
-
-def open_store(run_dir: Path):
-    from ..engine.store import RunStore
-
-    path = Path(run_dir) / "store.sqlite"
-    if not path.is_file():
-        raise InputFileError(f"{run_dir}: no store.sqlite here; give the run directory of a finished run "
-                             f"(for `-o x.jsonl` it is `x.run/`)")
-    return RunStore(path)
-
 
 def _short(value: Any, n: int = 240) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -237,19 +220,8 @@ def _default_embedder() -> Any:
         return None
 
 
-def readable(*paths: Path) -> None:
-    """Files written through a temporary file are private (0600); a report is meant to be shared."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    for p in paths:
-        os.chmod(p, 0o666 & ~umask)
-
-
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwargs: Any) -> dict[str, Path]:
     """Write report.md, report.json and PNG plots (default: RUN_DIR/report/). Returns the paths."""
-    from ..export.writers import atomic_path
     from .compare_md import compare_plots
     from .plots import make_plots
     from .report_md import render_markdown

@@ -5,7 +5,7 @@ import json
 import re
 from typing import Any
 
-from .report import FUNNEL_LABELS
+from ..runs import FUNNEL_LABELS
 
 
 _MD_SPECIAL = re.compile(r"[\\`*\[\]<|$~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")  # `too_short` stays readable

@@ -126,7 +126,7 @@ def rag_eval_row(record: Record | Mapping[str, Any], contexts: Sequence[str] | N
 
 def write_rag_eval(records: Iterable[Record], path: str | Path, corpus: Corpus | None = None) -> int:
     """Write `rag_eval_row` of each record as JSONL; returns the number of rows."""
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
 
     n = 0
     path = Path(path)

@@ -58,13 +58,9 @@ def read_source(path_text: str, base_dir: Path) -> list[dict[str, Any]]:
     path = Path(path_text)
     path = path if path.is_absolute() else base_dir / path
     if path.is_dir():
-        store = path / "store.sqlite"
-        if not store.is_file():
-            raise InputFileError(f"{path}: no run store (store.sqlite) in this folder; give a run directory or a "
-                                 "JSONL file")
-        from ..engine.store import RunStore
+        from ..runs import open_store
 
-        with RunStore(store) as s:
+        with open_store(path, "a run directory or a JSONL file") as s:
             return [r.data for r in s.iter_accepted()]
     if not path.is_file():
         raise InputFileError(f"{path}: input not found; give a JSONL file or a run directory")

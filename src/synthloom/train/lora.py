@@ -368,7 +368,7 @@ def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, sp
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    from ..export.writers import write_jsonl
+    from ..runs.writers import write_jsonl
 
     files = {"adapter": "adapter_model.safetensors", "config": "adapter_config.json"}
     for n in ("validation", "test"):
