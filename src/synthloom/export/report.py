@@ -7,8 +7,6 @@ are the store's numbers: the funnel is `RunStore.funnel()`, rejection counts are
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,23 +15,12 @@ from ..records import Record, Rejection
 from ..runs import FUNNEL_LABELS, open_store
 from ..userfiles import atomic_path, check_folder, ensure_folder, readable
 from ..quality.text import record_text, words
+from .report_signals import summary
 
 def _short(value: Any, n: int = 240) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    s = sorted(values)
-
-    def pct(p: float) -> float:
-        return float(s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))])
-
-    return {"n": len(s), "min": float(s[0]), "p10": pct(0.10), "median": float(statistics.median(s)),
-            "mean": round(statistics.fmean(s), 2), "p90": pct(0.90), "max": float(s[-1])}
 
 
 def rejection_table(rejections: Iterable[Rejection], counts: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
@@ -110,8 +97,8 @@ def _judge_scores(records: list[Record], rejections: list[Rejection]) -> dict[st
     if not acc and not rej:
         return None
     hist = {str(k): {"accepted": acc.count(k), "rejected": rej.count(k)} for k in range(1, 6)}
-    return {"histogram": hist, "accepted": _summary([float(x) for x in acc]),
-            "all": _summary([float(x) for x in acc + rej])}
+    return {"histogram": hist, "accepted": summary([float(x) for x in acc]),
+            "all": summary([float(x) for x in acc + rej])}
 
 
 def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[str, Any]:
@@ -186,8 +173,8 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
         "rejections": rejection_table(rejections, counts),
         "diversity": diversity,
         "distributions": {
-            "length_chars": _summary([float(len(t)) for t in texts]),
-            "length_words": _summary([float(len(words(t))) for t in texts]),
+            "length_chars": summary([float(len(t)) for t in texts]),
+            "length_words": summary([float(len(words(t))) for t in texts]),
             "attributes": _attribute_coverage(records, recipe),
             "labels": _label_info(records, rejections, recipe),
             "judge_scores": _judge_scores(records, rejections),

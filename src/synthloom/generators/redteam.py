@@ -37,7 +37,7 @@ from ..records import Record, Rejection
 from ._grounded import sampled
 from .base import GenContext, parse_object
 from .redteam_strategies import apply_step, carrier_for_indirect, parse_spec
-from .redteam_taxonomy import EXAMPLE_SYSTEM, TAXONOMY
+from ..config.redteam_taxonomy import EXAMPLE_SYSTEM, TAXONOMY
 
 CASE_SCHEMA = {
     "type": "object",

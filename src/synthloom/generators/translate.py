@@ -25,16 +25,9 @@ from ..config.redteam import TranslateTechnique
 from ..errors import InputFileError, RecipeError
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.translation import clip, cosine, language_problem, length_problem, missing_span
+from ..quality.translation import LANGUAGE_NAMES, clip, cosine, language_problem, length_problem, missing_span
 from ..records import Record, Rejection, content_hash
 from .base import GenContext
-
-LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-    "cs": "Czech", "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "ja": "Japanese", "zh": "Chinese",
-    "ko": "Korean", "ar": "Arabic", "hi": "Hindi", "el": "Greek", "ro": "Romanian", "hu": "Hungarian",
-}
 
 # one worked example per language: shows a base model the task, and that {order_id} and 3 stay as they are
 SHOT_SOURCE = "Your order {order_id} has shipped and will arrive in 3 days."

@@ -208,7 +208,7 @@ def distill(path: str | Path, *, output: str | Path | None = None, count: int | 
 
 def _comparison_png(results: dict[str, Any], path: Path) -> None:
     from ..errors import MissingDependencyError
-    from ..export.plots import _figure, _save
+    from ..export.figures import figure as _figure, save as _save
     from .metrics import headline
 
     try:
