@@ -182,6 +182,7 @@ def register(app: typer.Typer, generate_app: typer.Typer) -> None:
 def write_comparison(run_dir: Path, reference: Path, text_field: str, label_field: Optional[str]) -> dict[str, Path]:
     import json
 
+    from ..errors import InputFileError
     from ..export.compare import generator_info, reference_section
     from ..export.compare_md import compare_plots, render_reference
     from ..runs import open_store

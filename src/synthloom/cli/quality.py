@@ -166,7 +166,7 @@ def review_import_cmd(
                 for v in verdicts:
                     if v.accepted is not None:
                         store.save_verdict(run_id, v.id, "accept" if v.accepted else "reject", note=v.note)
-            console.print(f"verdicts saved in {run_dir}/store.sqlite: `synthloom calibrate {run_dir}` compares "
+            console.print(f"verdicts saved in {store.path}: `synthloom calibrate {run_dir}` compares "
                           "them with the gates", highlight=False)
         if as_json:
             out.print_json(json.dumps(res.as_dict()))

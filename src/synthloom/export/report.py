@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..records import Record, Rejection
-from ..runs import FUNNEL_LABELS, open_store
+from ..runs import open_store, read_manifest
 from ..userfiles import atomic_path, check_folder, ensure_folder, readable
 from ..quality.text import record_text, words
 from .report_signals import summary
@@ -131,7 +131,7 @@ def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[
 def _concurrency(run_dir: Path) -> list[dict[str, Any]]:
     """The adaptive concurrency of the run's HTTP backends, as the manifest recorded it at the end."""
     try:
-        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("concurrency") or []
+        return read_manifest(run_dir).get("concurrency") or []
     except (OSError, ValueError, AttributeError):
         return []
 
