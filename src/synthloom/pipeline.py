@@ -7,36 +7,26 @@ importing the export layer, and this module hands it `export.dataset.export_decl
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config.recipe import Recipe
 from .engine import api as _engine
-from .engine.api import Exporter
-from .engine.runner import Progress, RunSummary
+from .engine.runner import RunSummary
 
 
-async def arun_recipe(
-    recipe: Recipe,
-    *,
-    base_dir: str | Path = ".",
-    output: str | Path | None = None,
-    run_dir: str | Path | None = None,
-    llm: Any = None,
-    judge_llm: Any = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    exporter: Exporter | None = None,
-) -> RunSummary:
-    """Run `recipe` and write its `output.exports` (with `exporter`, default `export.dataset.export_declared`).
+async def arun_recipe(recipe: Recipe, **kwargs: Any) -> RunSummary:
+    """Run `recipe` and write its `output.exports`.
 
-    output: a data file (`x.jsonl`, `.parquet`, `.csv`: the run directory is `x.run/` beside it) or a
-    folder (gets `data.jsonl`); default `recipe.output.path`, else `out/<recipe name>/`.
+    Keyword arguments as `synthloom.engine.arun_recipe` (base_dir, output, run_dir, llm, judge_llm,
+    on_progress); `exporter` defaults to `export.dataset.export_declared`. output: a data file
+    (`x.jsonl`, `.parquet`, `.csv`: the run directory is `x.run/` beside it) or a folder (gets
+    `data.jsonl`); default `recipe.output.path`, else `out/<recipe name>/`.
     """
-    if exporter is None:
-        from .export.dataset import export_declared as exporter
+    if kwargs.get("exporter") is None:
+        from .export.dataset import export_declared
 
-    return await _engine.arun_recipe(recipe, base_dir=base_dir, output=output, run_dir=run_dir, llm=llm,
-                                     judge_llm=judge_llm, on_progress=on_progress, exporter=exporter)
+        kwargs["exporter"] = export_declared
+    return await _engine.arun_recipe(recipe, **kwargs)
 
 
 def run_recipe(recipe: Recipe, **kwargs: Any) -> RunSummary:
