@@ -91,7 +91,7 @@ def main() -> None:
         pass
     # import everything the run needs before the clock starts, as the peers' runners do
     import synthloom.engine  # noqa: F401
-    import synthloom.export.writers  # noqa: F401
+    import synthloom.runs.writers  # noqa: F401
     import synthloom.generators  # noqa: F401
     import synthloom.llm.factory  # noqa: F401
     import synthloom.llm.openai_compat  # noqa: F401  (aiohttp)

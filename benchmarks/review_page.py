@@ -64,7 +64,7 @@ def synthetic_run(root: Path, n: int) -> Path:
     """A run store with n accepted records of about 1 KB each, with judge scores (no model involved)."""
     import random
 
-    from synthloom.engine.store import RunStore
+    from synthloom.runs import RunStore
     from synthloom.records import Record, Rejection
 
     rng = random.Random(0)

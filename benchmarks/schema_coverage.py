@@ -159,7 +159,7 @@ async def run_engine(files: list[Path], max_tokens: int, timeout_s: float, attem
 
 def _rejections(summary) -> list[str]:
     """`stage/reason: detail` of every rejected try, from the run's store."""
-    from synthloom.engine.store import RunStore
+    from synthloom.runs import RunStore
 
     with RunStore(Path(summary.run_dir) / "store.sqlite") as store:
         return [f"{r.stage}/{r.reason}: {r.detail}" for r in store.rejections(summary.run_id)]

@@ -7,7 +7,7 @@
 Nothing happens on import: no logging handlers, no downloads, no model loading.
 """
 from .config import EngineSettings, LlamaCppModel, OpenAIModel, OutputSettings, Recipe, SchemaTechnique
-from .engine import Progress, RunStore, RunSummary, arun_recipe, run_recipe
+from .engine import Progress, RunSummary
 from .engine.recipe_file import load_recipe
 from .errors import (
     BackendAuthError,
@@ -20,7 +20,9 @@ from .errors import (
     UsageError,
 )
 from .llm.types import LLM, GenerationRequest, GenerationResult
+from .pipeline import arun_recipe, run_recipe
 from .records import Record, Rejection
+from .runs import RunStore
 from .train import evaluate, load_student, train_classifier, train_lora
 
 __version__ = "0.1.0"

@@ -6,8 +6,10 @@ Use these instead of a bare `yaml.safe_load` or `Path.mkdir` on a user's path.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -179,3 +181,38 @@ def ensure_folder(folder: str | Path, what: str, named: str | Path | None = None
     except OSError as exc:
         raise _fail(named if named is not None else folder, what, os_reason(exc)) from None
     return folder
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def atomic_path(path: Path, what: str = "output file") -> Iterator[Path]:
+    """Yield a temp path beside `path`; rename onto it only if the block succeeds.
+    A path that cannot be written is one OutputPathError naming it, before the block runs."""
+    path = Path(path)
+    check_file(path, what)
+    ensure_folder(path.parent, what, named=path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputPathError(f"{show(path)}: cannot write the {what} there: {os_reason(exc)}; choose another path") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputPathError(f"{show(path)}: cannot write the {what} there: {os_reason(exc)}; "
+                                  "choose another path") from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def readable(*paths: Path) -> None:
+    """Files written through a temporary file are private (0600); a report is meant to be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in paths:
+        os.chmod(p, 0o666 & ~umask)

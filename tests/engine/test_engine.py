@@ -186,6 +186,8 @@ def test_a_failed_try_is_retried_with_a_narrower_schema_in_the_same_slot(tmp_pat
 
 
 def test_recipe_exports_are_written_after_the_run(tmp_path):
+    from synthloom import run_recipe  # the public run: the engine's, plus the exports (synthloom.pipeline)
+
     r = Recipe.model_validate({
         "count": 10,
         "generate": {"technique": "schema", "schema": {

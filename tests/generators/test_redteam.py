@@ -14,7 +14,7 @@ from synthloom.engine.recipe_file import recipe_from_dict
 from synthloom.engine.redteam_run import CaseSet, arun_redteam, case_id, load_cases
 from synthloom.export.redteam_report import judge_agreement, promptfoo_tests, summarize, write_promptfoo
 from synthloom.generators.redteam_strategies import apply_step, rot13, split_turns
-from synthloom.generators.redteam_taxonomy import OWASP_2025, TAXONOMY
+from synthloom.config.redteam_taxonomy import OWASP_2025, TAXONOMY
 from synthloom.llm.types import GenerationResult
 from synthloom.quality.redteam_judge import VERDICT_SCHEMA, RedteamJudge, grade, strip_forgeries
 

@@ -65,7 +65,7 @@ def test_report_sample_review_import(tmp_path):
     data = json.loads(res.stdout)
     assert data["reviewed"] == 4 and data["precision"] == 1.0 and data["ci95"][0] > 0.45
     # the marks join the review page's verdicts in the run store, so `calibrate` sees them
-    from synthloom.export.report import open_store
+    from synthloom.runs import open_store
 
     with open_store(run_dir) as store:
         saved = store.verdicts()

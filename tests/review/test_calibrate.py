@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from helpers.scripted_run import make_run
 from synthloom.cli import app
-from synthloom.engine.store import RunStore
+from synthloom.runs import RunStore
 from synthloom.records import Rejection
 from synthloom.review.calibrate import agreement, best_threshold, calibrate
 from synthloom.review.session import ReviewSession

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import scripted_run
-from synthloom.engine.store import RunStore
+from synthloom.runs import RunStore
 from synthloom.records import Record, Rejection
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -49,10 +49,10 @@ def print_label_table(run_dir: Path) -> None:
     """Per label: target, produced, accepted, verification agreement (what the report's section shows)."""
     from rich.table import Table
 
-    from ..engine import RunStore
     from ..export.compare import generator_info, label_section
+    from ..runs import open_store
 
-    with RunStore(Path(run_dir) / "store.sqlite") as store:
+    with open_store(run_dir) as store:
         info = store.run_info(None)
         records = store.accepted_records(info["run_id"])
         rejections = list(store.rejections(info["run_id"]))
@@ -152,16 +152,13 @@ def compare(
 def write_comparison(run_dir: Path, reference: Path, text_field: str, label_field: Optional[str]) -> dict[str, Path]:
     import json
 
-    from ..engine import RunStore
     from ..errors import InputFileError
     from ..export.compare import generator_info, reference_section
     from ..export.compare_md import compare_plots, render_reference
-    from ..export.writers import atomic_path
+    from ..runs import open_store
+    from ..userfiles import atomic_path
 
-    store_path = Path(run_dir) / "store.sqlite"
-    if not store_path.is_file():
-        raise InputFileError(f"{run_dir}: no run store (store.sqlite) here; give the folder of a run")
-    with RunStore(store_path) as store:
+    with open_store(run_dir, "the folder of a run") as store:
         info = store.run_info(None)
         records = store.accepted_records(info["run_id"])
     gen = generator_info(run_dir)

@@ -105,14 +105,14 @@ def review_import_cmd(
         raise UsageError(f"{file}: no record is marked accept or reject yet; mark some, then import again")
     run_dir = _run_dir_of(file)
     if run_dir is not None:  # the sample sits in RUN_DIR/review/: its verdicts join the page's, for calibrate
-        from ..export.report import open_store
+        from ..runs import open_store
 
         with open_store(run_dir) as store:
             run_id = store.latest_run_id()
             for v in verdicts:
                 if v.accepted is not None:
                     store.save_verdict(run_id, v.id, "accept" if v.accepted else "reject", note=v.note)
-        console.print(f"verdicts saved in {run_dir}/store.sqlite: `synthloom calibrate {run_dir}` compares "
+        console.print(f"verdicts saved in {store.path}: `synthloom calibrate {run_dir}` compares "
                       "them with the gates", highlight=False)
     if as_json:
         out.print_json(json.dumps(res.as_dict()))
@@ -132,9 +132,11 @@ def review_import_cmd(
 
 def _run_dir_of(file: Path) -> Optional[Path]:
     """The run directory a spot-check sample was written into (`synthloom sample` puts it in RUN_DIR/review/)."""
+    from ..runs import has_store
+
     folder = Path(file).resolve().parent
     for cand in (folder, folder.parent):
-        if (cand / "store.sqlite").is_file():
+        if has_store(cand):
             return cand
     return None
 

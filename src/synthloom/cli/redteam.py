@@ -24,10 +24,10 @@ def print_adversarial_report(run_dir: Path) -> None:
 
     from rich.table import Table
 
-    from ..engine import RunStore
     from ..generators.adversarial import adversarial_report
+    from ..runs import open_store
 
-    with RunStore(Path(run_dir) / "store.sqlite") as store:
+    with open_store(run_dir) as store:
         report = adversarial_report(store.iter_accepted())
     (Path(run_dir) / "adversarial_report.json").write_text(json.dumps(report, indent=2))
     t = Table(title="per kind", header_style="bold")
@@ -174,6 +174,7 @@ def run_against_target(run_dir: Path, base_url: str, model: str, system_prompt: 
     from ..export.redteam_report import read_labels, write_report
     from ..llm.factory import build_backend
     from ..llm.openai_compat import OpenAICompatLLM
+    from ..runs import rundir
 
     cases = load_cases(run_dir)
     prompt = None
@@ -187,7 +188,7 @@ def run_against_target(run_dir: Path, base_url: str, model: str, system_prompt: 
                                          max_concurrency=max(1, concurrency)))
     judge_model = OpenAIModel(**judge_cfg) if judge_cfg["backend"] == "openai" else LlamaCppModel(**judge_cfg)
     judge = build_backend(judge_model)
-    store_path = cases.store_path or output / "store.sqlite"
+    store_path = cases.store_path or rundir.store_path(output)
 
     async def go():
         try:

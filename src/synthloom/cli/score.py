@@ -28,7 +28,7 @@ def score_cmd(
     from rich.table import Table
 
     from ..errors import UsageError
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
     from ..quality.apply import read_jsonl
     from ..quality.pairs import PairFields
     from ..quality.score import parse_signals, score_rows, summarize

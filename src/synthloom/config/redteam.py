@@ -59,7 +59,7 @@ class RedteamTechnique(Strict):
 
     @model_validator(mode="after")
     def _categories_known(self) -> "RedteamTechnique":
-        from ..generators.redteam_taxonomy import TAXONOMY  # plain data, no heavy import
+        from .redteam_taxonomy import TAXONOMY  # plain data, no heavy import
 
         custom = {c.name for c in self.custom_categories}
         for name in self.categories or []:

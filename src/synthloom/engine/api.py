@@ -1,30 +1,28 @@
-"""Run a recipe end to end: resolve paths, run the loop, write the outputs."""
+"""Run a recipe end to end: resolve paths, run the loop, write the run's outputs.
+
+The run's own files (the data file, rejected.jsonl, manifest.json) are written through the
+run layer (`runs/`). The fine-tuning exports a recipe declares (`output.exports`) belong to
+the export layer above the engine, so the engine does not import it: the caller hands in an
+`exporter`. `synthloom.run_recipe` and `synthloom run` hand in `export.dataset.export_declared`;
+called here without one, a recipe that declares exports is refused before any work.
+"""
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 from typing import Any, Callable
 
-import orjson
-
-from ..config.recipe import Recipe
-from ..export.writers import atomic_path, rejection_row, write_jsonl, write_records
+from ..config.recipe import ExportSettings, Recipe
+from ..errors import UsageError
+from ..runs import create_store, resolve_output, write_manifest
+from ..runs.writers import rejection_row, write_jsonl, write_records
 from .runner import Progress, RunSummary, arun
-from .store import RunStore
 
-DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
-
-
-def resolve_output(path: str | Path | None, recipe_name: str) -> tuple[Path, Path]:
-    """(data file, run dir). A file path gets a run dir beside it (`x.jsonl` -> `x.run/`);
-    a folder gets `data.jsonl` inside it and is the run dir itself."""
-    p = Path(path) if path else Path("out") / recipe_name
-    if p.suffix in DATA_SUFFIXES and not p.is_dir():
-        return p, p.with_name(p.stem + ".run")
-    return p / "data.jsonl", p
+Exporter = Callable[[Path, ExportSettings], Any]  # (run dir, one of recipe.output.exports) -> anything
 
 
-def _check_outputs(recipe: Recipe, output: str | Path | None, data_path: Path, run_dir: Path) -> None:
+def _check_outputs(recipe: Recipe, output: str | Path | None, data_path: Path, run_dir: Path,
+                   exporter: Exporter | None) -> None:
     """Every path the run will write, checked before any work: an unusable one is one clear error, nothing made."""
     from ..userfiles import check_file, check_folder
 
@@ -33,6 +31,9 @@ def _check_outputs(recipe: Recipe, output: str | Path | None, data_path: Path, r
     check_folder(run_dir, "run folder", named)
     for i, exp in enumerate(recipe.output.exports):
         check_folder(Path(exp.path), "export folder", f"output.exports[{i}].path {exp.path!r}")
+    if recipe.output.exports and exporter is None:
+        raise UsageError("output.exports: synthloom.engine.arun_recipe writes no exports by itself; run the recipe "
+                         "with synthloom.run_recipe or `synthloom run`, or pass exporter=")
 
 
 async def arun_recipe(
@@ -44,13 +45,14 @@ async def arun_recipe(
     llm: Any = None,
     judge_llm: Any = None,
     on_progress: Callable[[Progress], None] | None = None,
+    exporter: Exporter | None = None,
 ) -> RunSummary:
     data_path, default_run_dir = resolve_output(output or recipe.output.path, recipe.name)
     run_dir = Path(run_dir) if run_dir else default_run_dir
-    _check_outputs(recipe, output, data_path, run_dir)
+    _check_outputs(recipe, output, data_path, run_dir, exporter)
     summary = await arun(recipe, base_dir=Path(base_dir), run_dir=run_dir, llm=llm, judge_llm=judge_llm,
                          on_progress=on_progress)
-    with RunStore(run_dir / "store.sqlite") as store:
+    with create_store(run_dir) as store:
         write_records(store.iter_accepted(summary.run_id), data_path, recipe.output.format, recipe.output.with_meta)
         if recipe.output.rejected:
             write_jsonl((rejection_row(r) for r in store.rejections(summary.run_id)), data_path.with_name("rejected.jsonl"))
@@ -65,14 +67,10 @@ async def arun_recipe(
         manifest["stop_detail"] = summary.stop_detail
     if summary.concurrency:
         manifest["concurrency"] = summary.concurrency
-    with atomic_path(run_dir / "manifest.json") as tmp:
-        tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    write_manifest(run_dir, manifest)
     summary.output_path = data_path
     for exp in recipe.output.exports:
-        from ..export.dataset import export_run
-
-        export_run(run_dir, exp.format, exp.path, split=exp.split, system=exp.system, seed=exp.seed,
-                   stratify=exp.stratify)
+        exporter(run_dir, exp)  # type: ignore[misc]  # checked above
     return summary
 
 

@@ -6,7 +6,7 @@ from typing import Sequence
 import orjson
 
 from ..llm.types import LLM, GenerationRequest, GenerationResult, cache_key, result_to_json, router
-from .store import RunStore
+from ..runs.store import RunStore
 
 
 class UsageMeter:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from ..config.recipe import Recipe
 from .cost import price_table, usage_cost
 from .runner import Progress, RunSummary, arun
-from .store import RunStore
+from ..runs import RunStore, create_store
 
 Z95 = 1.96
 
@@ -159,7 +159,7 @@ async def aestimate(recipe: Recipe, *, base_dir: str | Path = ".", output: str |
                     on_progress: Callable[[Progress], None] | None = None) -> Estimate:
     """Run the pilot (count `pilot`, default `default_pilot(count)`) in the run's own directory, then project."""
     from ..errors import UsageError
-    from .api import resolve_output
+    from ..runs import resolve_output
     from .runner import run_identity
 
     k = default_pilot(recipe.count) if pilot is None else pilot
@@ -185,7 +185,7 @@ async def aestimate(recipe: Recipe, *, base_dir: str | Path = ".", output: str |
             on_progress(p)
 
     summary = await arun(pilot_recipe, base_dir=Path(base_dir), run_dir=run_dir, llm=llm, on_progress=track)
-    with RunStore(run_dir / "store.sqlite") as store:
+    with create_store(run_dir) as store:
         est = project(recipe, store, run_identity(recipe), k, samples)
     est.pilot = summary
     return est

@@ -273,7 +273,7 @@ class _LineFile:
 
     def __enter__(self) -> "_LineFile":
         if self.path is not None and self._rows is None:
-            from ..export.writers import atomic_path
+            from ..userfiles import atomic_path
 
             self._ctx = atomic_path(self.path)
             tmp = self._ctx.__enter__()
@@ -294,7 +294,7 @@ class _LineFile:
             self._fh.close()
             self._ctx.__exit__(*exc)
         elif self._rows is not None and exc[0] is None:
-            from ..export.writers import write_parquet
+            from ..runs.writers import write_parquet
 
             write_parquet(self._rows, self.path)
 

@@ -25,7 +25,7 @@ from ..llm.types import GenerationRequest
 from ..quality.redteam_judge import RedteamJudge
 from ..records import Record, content_hash
 from .cache import CachedLLM, UsageMeter
-from .store import RunStore
+from ..runs import RunStore, open_store, rundir
 from .writer import BatchWriter
 
 
@@ -40,11 +40,7 @@ def load_cases(source: str | Path) -> CaseSet:
     """Cases from a redteam run directory (its accepted records) or a JSONL file of cases."""
     path = Path(source)
     if path.is_dir():
-        store_path = path / "store.sqlite"
-        if not store_path.is_file():
-            raise InputFileError(f"{path}: no run store (store.sqlite) here; give the run directory of a redteam "
-                                 "run or a JSONL file of cases")
-        with RunStore(store_path) as store:
+        with open_store(path, "the run directory of a redteam run or a JSONL file of cases") as store:
             run_id = _generation_run(store)
             info = store.run_info(run_id)
             cases = [r.data for r in store.iter_accepted(run_id)]
@@ -54,7 +50,7 @@ def load_cases(source: str | Path) -> CaseSet:
             # a file name, relative to the recipe's folder (unknown here) unless absolute, as the CLI writes it
             sys_path = Path(str(rules))
             rules = sys_path.read_text(encoding="utf-8") if sys_path.is_file() else None
-        return CaseSet(_checked(cases, str(path)), rules, store_path)
+        return CaseSet(_checked(cases, str(path)), rules, rundir.store_path(path))
     if not path.is_file():
         raise InputFileError(f"{path}: not found; give a redteam run directory or a JSONL file of cases")
     cases = []
@@ -69,9 +65,8 @@ def load_cases(source: str | Path) -> CaseSet:
 
 def _generation_run(store: RunStore) -> str:
     """The newest redteam generation run in the store (an evaluation run shares the file)."""
-    rows = store._db.execute("SELECT run_id, recipe FROM runs ORDER BY updated DESC").fetchall()
-    for run_id, recipe in rows:
-        if b'"technique":"redteam"' in bytes(recipe or b"") or b'"technique": "redteam"' in bytes(recipe or b""):
+    for run_id, recipe in store.runs():
+        if (recipe.get("generate") or {}).get("technique") == "redteam":
             return run_id
     raise InputFileError(f"{store.path.parent}: not the run directory of a redteam run (no technique: redteam "
                          "run in its store)")

@@ -24,10 +24,10 @@ from ..llm.adaptive import limit_report, limit_text
 from ..llm.types import LLM
 from ..quality.base import Gate, GateContext, GateModels, ModelGate, admit
 from ..records import Record, Rejection, content_hash
+from ..runs import RunStore, create_store
 from .cache import CachedLLM, UsageMeter
 from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
 from .projection import default_attempts, projection
-from .store import RunStore
 from .ray_executor import WorkerLost
 from .writer import BatchWriter
 
@@ -147,7 +147,7 @@ async def _open_backend(recipe: Recipe, run_dir: Path, llm: Any) -> tuple[LLM, A
             remote = RayExecutor.start(recipe.engine.ray)
             if owns_llm:
                 llm = remote.wrap(llm, recipe.models())
-        return llm, remote, RunStore(run_dir / "store.sqlite")
+        return llm, remote, create_store(run_dir)
     except BaseException:
         if owns_llm:
             await llm.aclose()

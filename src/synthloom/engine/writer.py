@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from ..records import Record, Rejection
-from .store import RunStore
+from ..runs.store import RunStore
 
 
 class BatchWriter:

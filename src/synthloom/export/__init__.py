@@ -1,4 +1,4 @@
 """Exporters: files, chat formats, splits, dataset card, report."""
-from .writers import write_records
+from ..runs.writers import write_records
 
 __all__ = ["write_records"]

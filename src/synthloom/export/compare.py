@@ -10,7 +10,6 @@ nearest-real-record similarity of every synthetic record (no real record reprodu
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
@@ -249,7 +248,9 @@ def reference_section(records: list[Record], recipe: dict[str, Any], run_dir: Pa
 
 def generator_info(run_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((Path(run_dir) / "manifest.json").read_text()).get("generator") or {}
+        from ..runs import read_manifest
+
+        return read_manifest(run_dir).get("generator") or {}
     except (OSError, ValueError):
         return {}
 

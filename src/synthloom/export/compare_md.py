@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .plots import BLUE, GREY, RED, _figure, _save
-from .report_md import _fmt, _table
+from .figures import BLUE, GREY, RED, figure, save
+from .markdown import fmt, table
 
 
 def _short(text: Any, n: int = 110) -> str:
@@ -18,8 +18,8 @@ def render_labels(sec: dict[str, Any] | None) -> list[str]:
         return []
     L = ["## Labels: target, produced, accepted, verification", "",
          f"Field `{sec['label_field']}`. An independent pass (another prompt, temperature 0, never shown the intended "
-         f"label) agreed on {_fmt(sec['agreement'])} of {sec['checked']} checked texts.", ""]
-    L += _table(["label", "target", "produced", "accepted", "agreement", "rejected (stage:reason)"],
+         f"label) agreed on {fmt(sec['agreement'])} of {sec['checked']} checked texts.", ""]
+    L += table(["label", "target", "produced", "accepted", "agreement", "rejected (stage:reason)"],
                 [[lab, r["target"], r["produced"], r["accepted"], r["agreement"],
                   ", ".join(f"{k} {v}" for k, v in r["rejected"].items()) or "—"] for lab, r in sec["labels"].items()])
     L.append("")
@@ -30,7 +30,7 @@ def render_labels(sec: dict[str, Any] | None) -> list[str]:
     ex = [(lab, e) for lab, r in sec["labels"].items() for e in r["rejected_examples"]]
     if ex:
         L += ["Examples of rejected texts:", ""]
-        L += _table(["label", "reason", "predicted", "text"], [[lab, e["reason"], e.get("predicted"), _short(e["text"])]
+        L += table(["label", "reason", "predicted", "text"], [[lab, e["reason"], e.get("predicted"), _short(e["text"])]
                                                                for lab, e in ex]) + [""]
     return L
 
@@ -49,29 +49,29 @@ def render_reference(sec: dict[str, Any] | None, plots: dict[str, str]) -> list[
     if sec.get("length_words"):
         lw = sec["length_words"]
         rows.append(["length in words: Kolmogorov-Smirnov statistic", lw["ks_statistic"],
-                     f"p = {_fmt(lw['ks_pvalue'])}; mean {_fmt(lw['synthetic'].get('mean'), 1)} synthetic vs "
-                     f"{_fmt(lw['real'].get('mean'), 1)} real"])
+                     f"p = {fmt(lw['ks_pvalue'])}; mean {fmt(lw['synthetic'].get('mean'), 1)} synthetic vs "
+                     f"{fmt(lw['real'].get('mean'), 1)} real"])
     if sec.get("vocabulary"):
         v = sec["vocabulary"]
         rows.append(["real vocabulary covered", v["real_vocabulary_covered"],
-                     f"synthetic tokens in the real vocabulary {_fmt(v['synthetic_tokens_in_real_vocabulary'])}; Jaccard {_fmt(v['jaccard'])}"])
+                     f"synthetic tokens in the real vocabulary {fmt(v['synthetic_tokens_in_real_vocabulary'])}; Jaccard {fmt(v['jaccard'])}"])
     if emb:
         rows.append(["k-NN precision (synthetic inside real balls)", emb["knn_precision"], emb["embedder"]])
         rows.append(["k-NN recall (real inside synthetic balls)", emb["knn_recall"], ""])
         rows.append(["two-sample AUC (real vs synthetic)", emb["two_sample_auc"], "0.5 = indistinguishable, 1 = fully separable"])
-    L += _table(["measure", "value", "note"], rows) + [""]
+    L += table(["measure", "value", "note"], rows) + [""]
     if sec.get("labels"):
-        L += _table(["label", "synthetic share", "real share"],
+        L += table(["label", "synthetic share", "real share"],
                     [[k, f"{v['synthetic']:.0%}", f"{v['real']:.0%}"] for k, v in sec["labels"]["shares"].items()]) + [""]
     near = sec["nearest_real"]
     L += ["### Nearest real record (privacy)", "",
-          f"Word 4-gram overlap with the closest real record: median {_fmt(near['ngram_overlap'].get('p50'))}, "
-          f"90th percentile {_fmt(near['ngram_overlap'].get('p90'))}, max {_fmt(near['ngram_overlap'].get('max'))}; "
+          f"Word 4-gram overlap with the closest real record: median {fmt(near['ngram_overlap'].get('p50'))}, "
+          f"90th percentile {fmt(near['ngram_overlap'].get('p90'))}, max {fmt(near['ngram_overlap'].get('max'))}; "
           f"{near['above_max_overlap']} accepted record(s) above the near-copy threshold {near['max_overlap']}."]
     if near.get("cosine"):
         c = near["cosine"]
-        L += [f"Embedding cosine similarity to the closest real record: median {_fmt(c.get('p50'))}, "
-              f"90th percentile {_fmt(c.get('p90'))}, max {_fmt(c.get('max'))}. Closest pair: "
+        L += [f"Embedding cosine similarity to the closest real record: median {fmt(c.get('p50'))}, "
+              f"90th percentile {fmt(c.get('p90'))}, max {fmt(c.get('max'))}. Closest pair: "
               f"\"{_short(near['closest_pair']['synthetic'])}\" / \"{_short(near['closest_pair']['real'])}\"."]
     pii = sec.get("pii_flagged") or {}
     if pii.get("records"):
@@ -89,7 +89,7 @@ def compare_plots(sec: dict[str, Any] | None, out: Path) -> dict[str, Path]:
     plots: dict[str, Path] = {}
     s, r = sec["lengths"]["synthetic"], sec["lengths"]["real"]
     if s and r:
-        fig = _figure(6.5, 3.2)
+        fig = figure(6.5, 3.2)
         ax = fig.add_subplot()
         top = max(max(s), max(r)) + 1
         bins = list(range(0, top + 2, max(1, top // 25)))
@@ -98,15 +98,15 @@ def compare_plots(sec: dict[str, Any] | None, out: Path) -> dict[str, Path]:
         ax.set_xlabel("words per text")
         ax.set_title(f"Length: KS statistic {sec['length_words']['ks_statistic']}")
         ax.legend()
-        plots["compare_lengths"] = _save(fig, out / "compare_lengths.png")
+        plots["compare_lengths"] = save(fig, out / "compare_lengths.png")
     cos = sec["nearest_real"].get("cosine_values")
     if cos:
-        fig = _figure(6.5, 3.2)
+        fig = figure(6.5, 3.2)
         ax = fig.add_subplot()
         ax.hist(cos, bins=20, range=(0, 1), color=BLUE)
         ax.axvline(max(cos), color=RED, linestyle="--", label=f"max {max(cos):.3f}")
         ax.set_xlabel("cosine similarity to the closest real record")
         ax.set_title("Nearest real record, per synthetic record")
         ax.legend()
-        plots["compare_similarity"] = _save(fig, out / "compare_similarity.png")
+        plots["compare_similarity"] = save(fig, out / "compare_similarity.png")
     return plots

@@ -9,7 +9,6 @@ shape, with the system prompt) that SFT trainers read directly.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from ..errors import UsageError
 from .card import build_card
 from .chat import CHAT_FORMATS, Fields, convert, to_openai
 from .splits import parse_ratios, split_rows
-from .writers import atomic_path, read_jsonl, write_jsonl
-from ..userfiles import ensure_folder
+from ..runs import rundir
+from ..runs.writers import read_jsonl, write_jsonl
+from ..userfiles import atomic_path, ensure_folder
 
 EXPORT_FORMATS = (*CHAT_FORMATS, "hf", "parquet")
 SAMPLES_IN_CARD = 3
@@ -43,24 +43,19 @@ def load_run(run_dir: str | Path, with_meta: bool = False):
     p = Path(run_dir)
     data_file = None
     if p.is_file():
-        data_file, p = p, p.with_name(p.stem + ".run")
-    store_path = p / "store.sqlite"
-    manifest: dict[str, Any] = {}
-    if (p / "manifest.json").is_file():
-        manifest = json.loads((p / "manifest.json").read_text(encoding="utf-8"))
-    if store_path.is_file():
-        from ..engine.store import RunStore
-
-        with RunStore(store_path) as store:
+        data_file, p = p, rundir.run_dir_of(p)
+    manifest = rundir.read_manifest(p)
+    if rundir.has_store(p):
+        with rundir.open_store(p) as store:
             run_id = manifest.get("run_id") or store.latest_run_id()
             recs = list(store.iter_accepted(run_id))
             if run_id:
                 manifest = {**store.manifest(run_id), **{k: v for k, v in manifest.items() if k in ("output", "stopped_by")}}
         rows, metas = [r.data for r in recs], [r.meta for r in recs]
         return (rows, metas, manifest) if with_meta else (rows, manifest)
-    data_file = data_file or (p / "data.jsonl")
+    data_file = data_file or (p / rundir.DATA_FILE)
     if not data_file.is_file():
-        raise UsageError(f"{run_dir}: no run here (no store.sqlite and no data.jsonl); "
+        raise UsageError(f"{run_dir}: no run here (no {rundir.STORE_FILE} and no {rundir.DATA_FILE}); "
                          "give the folder you passed to -o when generating")
     raw = list(read_jsonl(data_file))
     rows = [{k: v for k, v in r.items() if k != "_meta"} for r in raw]
@@ -123,3 +118,9 @@ def export_run(
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card, encoding="utf-8")
     return ExportSummary(out_dir=out, format=fmt, counts=counts, files=files, card=out / "README.md")
+
+
+def export_declared(run_dir: str | Path, exp: Any) -> ExportSummary:
+    """One export a recipe declares (`output.exports[i]`, an ExportSettings), written after its run."""
+    return export_run(run_dir, exp.format, exp.path, split=exp.split, system=exp.system, seed=exp.seed,
+                      stratify=exp.stratify)

@@ -31,7 +31,7 @@ def save_parquet(splits: dict[str, list[dict[str, Any]]], out: str | Path) -> di
     pa = require("pyarrow", "parquet", "Parquet output")
     import pyarrow.parquet as pq
 
-    from .writers import atomic_path
+    from ..userfiles import atomic_path
 
     out = Path(out)
     _check_out(out)

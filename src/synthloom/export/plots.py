@@ -7,32 +7,11 @@ from typing import Any
 
 from ..errors import require
 from ..userfiles import ensure_folder
-
-BLUE, GREY, RED, GREEN = "#3b6ea8", "#b0b7c3", "#c0504d", "#5a9e5a"
-
-
-def _figure(width: float, height: float):
-    require("matplotlib", "report", "report plots")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    return fig
-
-
-def _integer(axis: Any) -> None:
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.savefig(path, format="png")
-    return path
-
+from .figures import BLUE, GREEN, GREY, RED, figure, integer_axis, save
 
 def funnel_plot(funnel: dict[str, int], labels: dict[str, str], path: Path) -> Path:
     steps = list(funnel.items())
-    fig = _figure(7, 0.45 * len(steps) + 1.2)
+    fig = figure(7, 0.45 * len(steps) + 1.2)
     ax = fig.add_subplot()
     names = [labels.get(k, k) for k, _ in steps][::-1]
     values = [v for _, v in steps][::-1]
@@ -44,15 +23,15 @@ def funnel_plot(funnel: dict[str, int], labels: dict[str, str], path: Path) -> P
                 va="center", fontsize=9)
     ax.set_xlim(0, top * 1.25)
     ax.set_xlabel("candidates")
-    _integer(ax.xaxis)
+    integer_axis(ax.xaxis)
     ax.set_title("Funnel: candidates left after each step")
     ax.spines[["top", "right"]].set_visible(False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def rejections_plot(rows: list[dict[str, Any]], path: Path, top: int = 15) -> Path:
     rows = rows[:top]
-    fig = _figure(7, 0.4 * max(1, len(rows)) + 1.2)
+    fig = figure(7, 0.4 * max(1, len(rows)) + 1.2)
     ax = fig.add_subplot()
     names = [f"{r['stage']}: {r['reason']}" for r in rows][::-1]
     values = [r["count"] for r in rows][::-1]
@@ -61,14 +40,14 @@ def rejections_plot(rows: list[dict[str, Any]], path: Path, top: int = 15) -> Pa
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {v}", va="center", fontsize=9)
     ax.set_xlim(0, (max(values) if values else 1) * 1.2)
     ax.set_xlabel("rejected candidates")
-    _integer(ax.xaxis)
+    integer_axis(ax.xaxis)
     ax.set_title("Rejections by stage and reason")
     ax.spines[["top", "right"]].set_visible(False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def lengths_plot(lengths: list[int], path: Path) -> Path:
-    fig = _figure(7, 3.2)
+    fig = figure(7, 3.2)
     ax = fig.add_subplot()
     ax.hist(lengths, bins=min(30, max(5, len(set(lengths)))), color=BLUE, edgecolor="white")
     if lengths:
@@ -77,16 +56,16 @@ def lengths_plot(lengths: list[int], path: Path) -> Path:
         ax.text(med, ax.get_ylim()[1] * 0.95, f" median {med:g}", va="top", fontsize=9)
     ax.set_xlabel("characters per accepted record")
     ax.set_ylabel("records")
-    _integer(ax.yaxis)
+    integer_axis(ax.yaxis)
     ax.set_title("Length of accepted records")
     ax.spines[["top", "right"]].set_visible(False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def coverage_plot(groups: dict[str, dict[str, dict[str, Any]]], path: Path, title: str) -> Path:
     """groups: axis -> value -> {share, target_share}; one panel per axis, actual vs target share."""
     axes = list(groups)
-    fig = _figure(7, 2.6 * len(axes) + 0.6)
+    fig = figure(7, 2.6 * len(axes) + 0.6)
     for i, axis in enumerate(axes):
         ax = fig.add_subplot(len(axes), 1, i + 1)
         values = list(groups[axis])
@@ -106,11 +85,11 @@ def coverage_plot(groups: dict[str, dict[str, dict[str, Any]]], path: Path, titl
         ax.legend(fontsize=8, loc="upper right")
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def judge_plot(hist: dict[str, dict[str, int]], threshold: int | None, path: Path) -> Path:
-    fig = _figure(6, 3.2)
+    fig = figure(6, 3.2)
     ax = fig.add_subplot()
     scores = sorted(hist, key=int)
     acc = [hist[s]["accepted"] for s in scores]
@@ -123,11 +102,11 @@ def judge_plot(hist: dict[str, dict[str, int]], threshold: int | None, path: Pat
         ax.text(threshold - 1.45, ax.get_ylim()[1] * 0.95, f"threshold {threshold}", va="top", fontsize=9)
     ax.set_xlabel("judge score (1-5)")
     ax.set_ylabel("records")
-    _integer(ax.yaxis)
+    integer_axis(ax.yaxis)
     ax.set_title("Judge scores")
     ax.legend(fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None = None) -> dict[str, Path]:
@@ -138,7 +117,7 @@ def make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None = No
 
 
 def _make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None) -> dict[str, Path]:
-    from .report import FUNNEL_LABELS
+    from ..runs import FUNNEL_LABELS
 
     plots = {"funnel": funnel_plot(report["funnel"], FUNNEL_LABELS, out / "funnel.png")}
     if report["rejections"]:

@@ -38,7 +38,7 @@ def rag_eval_row(record: Record | Mapping[str, Any], contexts: Sequence[str] | N
 
 def write_rag_eval(records: Iterable[Record], path: str | Path, corpus: "Corpus | None" = None) -> int:
     """Write `rag_eval_row` of each record as JSONL; returns the number of rows."""
-    from .writers import atomic_path
+    from ..userfiles import atomic_path
 
     n = 0
     path = Path(path)
@@ -54,12 +54,8 @@ def write_rag_eval(records: Iterable[Record], path: str | Path, corpus: "Corpus 
 
 def export_rag(run_dir: str | Path, target: str | Path) -> int:
     """Write a qa run's accepted question/answer records to `target` as RAG evaluation rows; returns how many."""
-    from ..engine import RunStore
-    from ..errors import InputFileError
+    from ..runs import open_store
 
-    store_path = Path(run_dir) / "store.sqlite"
-    if not store_path.is_file():
-        raise InputFileError(f"{run_dir}: no run store (store.sqlite) here; give the run folder of a qa run")
-    with RunStore(store_path) as store:
+    with open_store(run_dir, "the run folder of a qa run") as store:
         records = [r for r in store.iter_accepted() if "question" in r.data and "answer" in r.data]
         return write_rag_eval(records, target)

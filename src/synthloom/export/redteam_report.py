@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from ..errors import InputFileError
 from ..review.verdicts import wilson_interval
-from .writers import atomic_path
+from ..userfiles import atomic_path
 
 SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 

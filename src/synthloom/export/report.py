@@ -1,56 +1,26 @@
 """The run report: why the yield is what it is, in report.md + report.json + PNG plots.
 
-Everything is read from the run store (`RUN_DIR/store.sqlite`), so the numbers
+Everything is read from the run store (`runs.open_store(RUN_DIR)`), so the numbers
 are the store's numbers: the funnel is `RunStore.funnel()`, rejection counts are
 `RunStore.rejection_counts()`, cost is `RunStore.usage()`.
 """
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import InputFileError
 from ..records import Record, Rejection
-from ..userfiles import check_folder, ensure_folder
+from ..runs import open_store, read_manifest
+from ..userfiles import atomic_path, check_folder, ensure_folder, readable
 from ..quality.text import record_text, words
-
-FUNNEL_LABELS = {
-    "generated": "generated", "parsed": "parsed", "valid": "valid (schema)", "filtered": "passed filters",
-    "unique": "unique", "judged": "passed judge", "labelled": "label agreed", "diverse": "within diversity caps",
-    "accepted": "accepted",
-}
-
-
-def open_store(run_dir: Path):
-    from ..engine.store import RunStore
-
-    path = Path(run_dir) / "store.sqlite"
-    if not path.is_file():
-        raise InputFileError(f"{run_dir}: no store.sqlite here; give the run directory of a finished run "
-                             f"(for `-o x.jsonl` it is `x.run/`)")
-    return RunStore(path)
-
+from .report_signals import summary
 
 def _short(value: Any, n: int = 240) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    s = sorted(values)
-
-    def pct(p: float) -> float:
-        return float(s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))])
-
-    return {"n": len(s), "min": float(s[0]), "p10": pct(0.10), "median": float(statistics.median(s)),
-            "mean": round(statistics.fmean(s), 2), "p90": pct(0.90), "max": float(s[-1])}
 
 
 def rejection_table(rejections: Iterable[Rejection], counts: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
@@ -127,8 +97,8 @@ def _judge_scores(records: list[Record], rejections: list[Rejection]) -> dict[st
     if not acc and not rej:
         return None
     hist = {str(k): {"accepted": acc.count(k), "rejected": rej.count(k)} for k in range(1, 6)}
-    return {"histogram": hist, "accepted": _summary([float(x) for x in acc]),
-            "all": _summary([float(x) for x in acc + rej])}
+    return {"histogram": hist, "accepted": summary([float(x) for x in acc]),
+            "all": summary([float(x) for x in acc + rej])}
 
 
 def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[str, Any]:
@@ -161,7 +131,7 @@ def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[
 def _concurrency(run_dir: Path) -> list[dict[str, Any]]:
     """The adaptive concurrency of the run's HTTP backends, as the manifest recorded it at the end."""
     try:
-        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("concurrency") or []
+        return read_manifest(run_dir).get("concurrency") or []
     except (OSError, ValueError, AttributeError):
         return []
 
@@ -203,8 +173,8 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
         "rejections": rejection_table(rejections, counts),
         "diversity": diversity,
         "distributions": {
-            "length_chars": _summary([float(len(t)) for t in texts]),
-            "length_words": _summary([float(len(words(t))) for t in texts]),
+            "length_chars": summary([float(len(t)) for t in texts]),
+            "length_words": summary([float(len(words(t))) for t in texts]),
             "attributes": _attribute_coverage(records, recipe),
             "labels": _label_info(records, rejections, recipe),
             "judge_scores": _judge_scores(records, rejections),
@@ -237,19 +207,8 @@ def _default_embedder() -> Any:
         return None
 
 
-def readable(*paths: Path) -> None:
-    """Files written through a temporary file are private (0600); a report is meant to be shared."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    for p in paths:
-        os.chmod(p, 0o666 & ~umask)
-
-
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwargs: Any) -> dict[str, Path]:
     """Write report.md, report.json and PNG plots (default: RUN_DIR/report/). Returns the paths."""
-    from ..export.writers import atomic_path
     from .compare_md import compare_plots
     from .plots import make_plots
     from .report_md import render_markdown

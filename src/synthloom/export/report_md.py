@@ -2,40 +2,10 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from .report import FUNNEL_LABELS
-
-
-_MD_SPECIAL = re.compile(r"[\\`*\[\]<|$~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")  # `too_short` stays readable
-
-
-class _Md(str):
-    """Text that is Markdown on purpose (not escaped)."""
-
-
-def md(text: Any) -> str:
-    """User text (names, reasons, values, examples) shown literally in Markdown: `[v2]`, `*`, `$5` stay as written."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(str(text).split()))
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float) and x.is_integer() and abs(x) >= 1:
-        return str(int(x))
-    if isinstance(x, float):
-        text = f"{x:.{digits}f}"
-        return text.rstrip("0").rstrip(".") if "." in text and abs(x) >= 1 else text
-    return str(x)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for r in rows:
-        out.append("| " + " | ".join(c if isinstance(c, _Md) else md(_fmt(c)) for c in r) + " |")
-    return out
+from ..runs import FUNNEL_LABELS
+from .markdown import Md, fmt, md, table
 
 
 def _example(ex: dict[str, Any] | None) -> str:
@@ -54,7 +24,7 @@ def render_markdown(r: dict[str, Any]) -> str:
           f"- model(s): {md(', '.join(run.get('models') or []) or '—')}; "
           f"gates: {md(', '.join(run.get('gates') or []) or 'none')}",
           f"- target {run.get('target')} records; accepted **{f.get('accepted', 0)}** of {f.get('generated', 0)} "
-          f"candidates (yield {_fmt((r.get('yield') or 0) * 100, 1)}%)", ""]
+          f"candidates (yield {fmt((r.get('yield') or 0) * 100, 1)}%)", ""]
 
     L += ["## Funnel", "", "Candidates left after each step (a step removes the rejections of its stage).", ""]
     prev = None
@@ -63,13 +33,13 @@ def render_markdown(r: dict[str, Any]) -> str:
         lost = "" if prev is None else prev - v
         rows.append([FUNNEL_LABELS.get(k, k), v, lost])
         prev = v if k != "accepted" else prev
-    L += _table(["step", "left", "removed"], rows) + [""]
+    L += table(["step", "left", "removed"], rows) + [""]
     if "funnel" in r.get("plots", {}):
         L += [f"![funnel]({r['plots']['funnel']})", ""]
 
     L += ["## Rejections", ""]
     if r["rejections"]:
-        L += _table(["stage", "reason", "count", "share", "example detail", "example"],
+        L += table(["stage", "reason", "count", "share", "example detail", "example"],
                     [[x["stage"], x["reason"], x["count"], f"{x['share']:.0%}",
                       (x["example"] or {}).get("detail", ""), _example(x["example"])] for x in r["rejections"]]) + [""]
         if "rejections" in r.get("plots", {}):
@@ -80,7 +50,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     d = r["diversity"]
     L += ["## Diversity", ""]
     if d.get("n"):
-        L += _table(["metric", "value", "reads as"], [
+        L += table(["metric", "value", "reads as"], [
             ["records", d["n"], ""],
             ["distinct-1 / 2 / 3", f"{d['distinct_1']:.3f} / {d['distinct_2']:.3f} / {d['distinct_3']:.3f}",
              "unique word n-grams / all (higher = more varied)"],
@@ -98,7 +68,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     L += ["## Distributions", "", "### Length", ""]
     lc, lw = dist["length_chars"], dist["length_words"]
     if lc.get("n"):
-        L += _table(["", "min", "p10", "median", "mean", "p90", "max"],
+        L += table(["", "min", "p10", "median", "mean", "p90", "max"],
                     [["characters", *(lc[k] for k in ("min", "p10", "median", "mean", "p90", "max"))],
                      ["words", *(lw[k] for k in ("min", "p10", "median", "mean", "p90", "max"))]]) + [""]
     if "lengths" in r.get("plots", {}):
@@ -108,7 +78,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         for axis, info in dist["attributes"].items():
             L += [f"**{md(axis)}**" + (f" — never produced: {md(', '.join(map(str, info['missing'])))}"
                                        if info["missing"] else ""), ""]
-            L += _table(["value", "count", "share", "target"],
+            L += table(["value", "count", "share", "target"],
                         [[v, x["count"], f"{x['share']:.0%}",
                           "—" if x["target_share"] is None else f"{x['target_share']:.0%}"]
                          for v, x in info["values"].items()]) + [""]
@@ -117,9 +87,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     lab = dist.get("labels")
     if lab:
         L += ["### Labels", "", f"Label field `{lab['field']}`; independent check agreed on {lab['agreed']} of "
-              f"{lab['checked']} checked (agreement rate {_fmt(lab['agreement_rate'])}; disagreements "
+              f"{lab['checked']} checked (agreement rate {fmt(lab['agreement_rate'])}; disagreements "
               f"{'rejected' if lab['action'] == 'reject' else 'kept and flagged'}).", ""]
-        L += _table(["label", "count", "share", "target"],
+        L += table(["label", "count", "share", "target"],
                     [[v, x["count"], f"{x['share']:.0%}", "—" if x["target_share"] is None else f"{x['target_share']:.0%}"]
                      for v, x in lab["distribution"].items()]) + [""]
         if "labels" in r.get("plots", {}):
@@ -127,8 +97,8 @@ def render_markdown(r: dict[str, Any]) -> str:
     js = dist.get("judge_scores")
     if js:
         L += ["### Judge scores", ""]
-        L += _table(["score", "accepted", "rejected"], [[k, v["accepted"], v["rejected"]] for k, v in js["histogram"].items()])
-        L += ["", f"Mean score of accepted records: {_fmt(js['accepted'].get('mean'), 2)}.", ""]
+        L += table(["score", "accepted", "rejected"], [[k, v["accepted"], v["rejected"]] for k, v in js["histogram"].items()])
+        L += ["", f"Mean score of accepted records: {fmt(js['accepted'].get('mean'), 2)}.", ""]
         if "judge_scores" in r.get("plots", {}):
             L += [f"![judge scores]({r['plots']['judge_scores']})", ""]
     from .report_signals import signals_markdown
@@ -144,12 +114,12 @@ def render_markdown(r: dict[str, Any]) -> str:
     priced = (c.get("money") or {}).get("total") is not None
     from ..engine.cost import money as _money
 
-    L += _table(["model", "purpose", "calls", "cache hits", "tokens in", "tokens out"] + (["cost"] if priced else []),
+    L += table(["model", "purpose", "calls", "cache hits", "tokens in", "tokens out"] + (["cost"] if priced else []),
                 [[u["model"], u["purpose"], u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"]]
                  + ([_money(u["cost"]) if u.get("cost") is not None else "unpriced"] if priced else [])
-                 for u in c["by_model_and_purpose"]] + [[_Md("**total**"), "", t["calls"], t["cache_hits"], t["prompt_tokens"],
+                 for u in c["by_model_and_purpose"]] + [[Md("**total**"), "", t["calls"], t["cache_hits"], t["prompt_tokens"],
                                                          t["completion_tokens"]]
-                                                        + ([_Md(f"**{_money(c['money']['total'])}**")] if priced else [])]) + [""]
+                                                        + ([Md(f"**{_money(c['money']['total'])}**")] if priced else [])]) + [""]
     if priced:
         L += ["Cost by purpose: " + ", ".join(f"{k} {_money(v)}" for k, v in c["money"]["by_purpose"].items())
               + f"; {_money(c.get('cost_per_accepted'))} per accepted record (prices per million tokens: "
@@ -158,10 +128,10 @@ def render_markdown(r: dict[str, Any]) -> str:
     for row in c.get("concurrency") or []:
         L += [f"Adaptive concurrency of `{row['model']}`: ceiling {row['max']}, at the end {row['limit']}, "
               f"lowest {row['lowest']}; cut {row['cuts']} time(s) on 429/503/504/timeouts, "
-              f"paused {_fmt(row['paused_s'], 1)} s for Retry-After.", ""]
-    L += [f"Wall time {_fmt(c['wall_s'], 1)} s; {_fmt(c['records_per_s'], 3)} accepted records/s; "
-          f"{_fmt(c['completion_tokens_per_accepted'], 1)} completion tokens per accepted record; "
-          f"cache hit rate {_fmt(c['cache_hit_rate'])}.", ""]
+              f"paused {fmt(row['paused_s'], 1)} s for Retry-After.", ""]
+    L += [f"Wall time {fmt(c['wall_s'], 1)} s; {fmt(c['records_per_s'], 3)} accepted records/s; "
+          f"{fmt(c['completion_tokens_per_accepted'], 1)} completion tokens per accepted record; "
+          f"cache hit rate {fmt(c['cache_hit_rate'])}.", ""]
     if r.get("review"):
         from ..review.calibrate import calibration_markdown
 

@@ -1,6 +1,8 @@
 """The report's quality-signal section: each signal's distribution over accepted and rejected records, threshold marked."""
 from __future__ import annotations
 
+import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,19 @@ SIGNAL_SCORES = {
 }
 
 
+def summary(values: list[float]) -> dict[str, float]:
+    """n, min, p10, median, mean, p90, max of a list of numbers ({"n": 0} when empty)."""
+    if not values:
+        return {"n": 0}
+    s = sorted(values)
+
+    def pct(p: float) -> float:
+        return float(s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))])
+
+    return {"n": len(s), "min": float(s[0]), "p10": pct(0.10), "median": float(statistics.median(s)),
+            "mean": round(statistics.fmean(s), 2), "p90": pct(0.90), "max": float(s[-1])}
+
+
 def _thresholds(recipe: dict[str, Any]) -> dict[str, float | None]:
     gates = {g.get("gate"): g for g in recipe.get("quality") or [] if isinstance(g, dict)}
     on = set(gates) | set((recipe.get("generate") or {}).get("signals") or [])
@@ -26,8 +41,6 @@ def _thresholds(recipe: dict[str, Any]) -> dict[str, float | None]:
 
 
 def signal_distributions(records: list[Record], rejections: list[Rejection], recipe: dict[str, Any]) -> dict[str, Any] | None:
-    from .report import _summary
-
     thresholds = _thresholds(recipe)
     out: dict[str, Any] = {}
     for key, (_gate, _opt, _default, side) in SIGNAL_SCORES.items():
@@ -37,16 +50,16 @@ def signal_distributions(records: list[Record], rejections: list[Rejection], rec
         rej = [float(x) for x in rej if isinstance(x, (int, float))]
         if not acc and not rej:
             continue
-        out[key] = {"threshold": thresholds.get(key), "rejects": side, "accepted": _summary(acc),
-                    "rejected": _summary(rej), "values": {"accepted": acc, "rejected": rej}}
+        out[key] = {"threshold": thresholds.get(key), "rejects": side, "accepted": summary(acc),
+                    "rejected": summary(rej), "values": {"accepted": acc, "rejected": rej}}
     return out or None
 
 
 def signals_plot(dist: dict[str, Any], path: Path) -> Path:
-    from .plots import GREEN, RED, _figure, _save
+    from .figures import GREEN, RED, figure, save
 
     keys = list(dist)
-    fig = _figure(3.2 * len(keys), 3.0)
+    fig = figure(3.2 * len(keys), 3.0)
     for i, key in enumerate(keys, 1):
         ax = fig.add_subplot(1, len(keys), i)
         d = dist[key]
@@ -72,7 +85,7 @@ def signals_plot(dist: dict[str, Any], path: Path) -> Path:
             ax.set_ylabel("records")
             ax.legend(fontsize=7)
     fig.suptitle("Quality signals (dashed: threshold)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def signals_markdown(dist: dict[str, Any] | None, plot: str | None) -> list[str]:

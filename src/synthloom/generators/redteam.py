@@ -38,7 +38,7 @@ from ..records import Record, Rejection
 from ._grounded import sampled
 from .base import GenContext, Generator, parse_object
 from .redteam_strategies import apply_step, carrier_for_indirect, parse_spec
-from .redteam_taxonomy import EXAMPLE_SYSTEM, TAXONOMY
+from ..config.redteam_taxonomy import EXAMPLE_SYSTEM, TAXONOMY
 
 CASE_SCHEMA = object_schema({"input": {"type": "string", "minLength": 15, "maxLength": 400}})
 CHECK_SCHEMA = object_schema({"reason": {"type": "string", "maxLength": 200}, "answer": {"enum": ["yes", "no"]}})

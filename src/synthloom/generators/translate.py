@@ -24,17 +24,10 @@ from ..config.redteam import TranslateTechnique
 from ..errors import InputFileError, RecipeError
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.translation import clip, cosine, language_problem, length_problem, missing_span
+from ..quality.translation import LANGUAGE_NAMES, clip, cosine, language_problem, length_problem, missing_span
 from ..records import Record, Rejection, content_hash
 from ..userfiles import jsonl_values
 from .base import GenContext, Generator
-
-LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-    "cs": "Czech", "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "ja": "Japanese", "zh": "Chinese",
-    "ko": "Korean", "ar": "Arabic", "hi": "Hindi", "el": "Greek", "ro": "Romanian", "hu": "Hungarian",
-}
 
 # one worked example per language: shows a base model the task, and that {order_id} and 3 stay as they are
 SHOT_SOURCE = "Your order {order_id} has shipped and will arrive in 3 days."
@@ -58,13 +51,9 @@ def read_source(path_text: str, base_dir: Path) -> list[dict[str, Any]]:
     path = Path(path_text)
     path = path if path.is_absolute() else base_dir / path
     if path.is_dir():
-        store = path / "store.sqlite"
-        if not store.is_file():
-            raise InputFileError(f"{path}: no run store (store.sqlite) in this folder; give a run directory or a "
-                                 "JSONL file")
-        from ..engine.store import RunStore
+        from ..runs import open_store
 
-        with RunStore(store) as s:
+        with open_store(path, "a run directory or a JSONL file") as s:
             return [r.data for r in s.iter_accepted()]
     if not path.is_file():
         raise InputFileError(f"{path}: input not found; give a JSONL file or a run directory")

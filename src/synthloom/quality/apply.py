@@ -140,7 +140,7 @@ def kept_row(rec: Record) -> dict[str, Any]:
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -229,7 +229,7 @@ def dedup_file(input: str | Path, output: str | Path, method: str = "exact", thr
     refs = load_reference_texts([str(p) for p in reference], reference_field or fields,
                                 Path(base_dir) if base_dir is not None else Path.cwd())
     marks = (find or dedup_texts)(texts, method, threshold, reference=refs, **options)
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
 
     with atomic_path(output) as tmp:
         tmp.write_text("".join(line + "\n" for line, m in zip(lines, marks) if m is None), encoding="utf-8")

@@ -8,7 +8,6 @@ for decontamination, one of reference records that must never be repeated.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -18,7 +17,7 @@ import numpy as np
 from ..records import Record, Rejection
 from .base import GateContext
 from .minhash import LSHIndex, best_match, make_signer
-from .text import normalize, record_text, shingles
+from .text import exact_key, record_text, shingles
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,7 @@ class DedupIndex:
     def __len__(self) -> int:
         return len(self.texts)
 
-    @staticmethod
-    def _hash(text: str) -> bytes:
-        # per line, so field boundaries (one value per line) survive normalization
-        norm = "\n".join(normalize(line) for line in text.splitlines())
-        return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
+    _hash = staticmethod(exact_key)
 
     # exact matches are always duplicates, whatever the method
     def _find_exact(self, text: str) -> Match | None:

@@ -12,9 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .dedup import DedupIndex
 from .minhash import best_match, make_signer
-from .text import normalize, shingles, shingles_of_normalized
+from .text import exact_key, normalize, shingles, shingles_of_normalized
 
 
 def semantic_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence[str], embedder: Any,
@@ -27,7 +26,7 @@ def semantic_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
     exact: dict[bytes, tuple[str, int]] = {}
     ref_vecs = embedder.embed(list(reference)) if reference else None
     for j, t in enumerate(reference):
-        exact.setdefault(DedupIndex._hash(t), ("reference", j))
+        exact.setdefault(exact_key(t), ("reference", j))
     kept_vecs: np.ndarray | None = None
     kept_pos: list[int] = []
     out: list[tuple[str, int, float] | None] = []
@@ -38,7 +37,7 @@ def semantic_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
         refs = ref_vecs @ vecs.T if ref_vecs is not None and len(ref_vecs) else None
         new: list[int] = []  # chunk rows kept so far
         for i, text in enumerate(chunk):
-            twin = exact.get(DedupIndex._hash(text))
+            twin = exact.get(exact_key(text))
             if twin is not None:
                 out.append((twin[0], twin[1], 1.0))
                 continue
@@ -58,7 +57,7 @@ def semantic_bulk(texts: Sequence[str], threshold: float, *, reference: Sequence
                     hit = ("kept", start + new[j], float(sims[j]))
             if hit is None:
                 new.append(i)
-                exact.setdefault(DedupIndex._hash(text), ("kept", start + i))
+                exact.setdefault(exact_key(text), ("kept", start + i))
             out.append(hit)
         if new:
             kept_vecs = vecs[new] if kept_vecs is None else np.vstack([kept_vecs, vecs[new]])

@@ -12,12 +12,10 @@ from typing import Any
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
 from .text import record_text
-from .translation import language_problem
+from .translation import LANGUAGE_NAMES, language_problem
 
 
 def language_code(value: str) -> str | None:
-    from ..generators.translate import LANGUAGE_NAMES
-
     v = str(value).strip()
     if v.lower() in LANGUAGE_NAMES:
         return v.lower()

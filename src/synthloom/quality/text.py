@@ -77,3 +77,12 @@ def jaccard(a: set, b: set) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
+
+
+def exact_key(text: str) -> bytes:
+    """The key two texts share when they are exact duplicates after normalization (the dedup gate's and
+    the whole-file dedup's "exact" test). Per line, so field boundaries (one value per line) survive."""
+    import hashlib
+
+    norm = "\n".join(normalize(line) for line in text.splitlines())
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()

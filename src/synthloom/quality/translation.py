@@ -31,6 +31,15 @@ _COMMON_CAPS = {"I", "OK", "AM", "PM", "TV", "ID", "FAQ", "USD", "EUR", "GBP", "
 SHORT_WORDS = 4  # below this many words, language ID is narrowed to {source, target}
 
 
+# the languages the translate technique and the language gate name (code -> English name)
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
+    "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
+    "cs": "Czech", "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "ja": "Japanese", "zh": "Chinese",
+    "ko": "Korean", "ar": "Arabic", "hi": "Hindi", "el": "Greek", "ro": "Romanian", "hu": "Hungarian",
+}
+
+
 def protected_spans(text: str, *, numbers: bool = True, entities: bool = True,
                     keep: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(kind, span) pairs that a translation of `text` must keep unchanged."""

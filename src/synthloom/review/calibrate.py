@@ -71,7 +71,7 @@ def _all_signals(items: RunItems) -> dict[str, list[float]]:
 
 def calibrate(run_dir: str | Path, min_agreement: float = 0.8, items: RunItems | None = None) -> dict[str, Any]:
     """The calibration of every scoring gate against the human verdicts in the run store."""
-    from ..export.report import open_store
+    from ..runs import open_store
 
     items = items or load_items(run_dir)
     with open_store(Path(run_dir)) as store:
@@ -162,7 +162,7 @@ def calibration_markdown(cal: dict[str, Any], summary: dict[str, Any] | None = N
 
 def review_section(run_dir: str | Path, min_agreement: float = 0.8) -> dict[str, Any] | None:
     """The report's human-review data, or None when nobody has reviewed this run yet."""
-    from ..export.report import open_store
+    from ..runs import open_store
 
     with open_store(Path(run_dir)) as store:
         if not store.verdicts():

@@ -124,7 +124,7 @@ class RunItems:
 
 
 def load_items(run_dir: str | Path) -> RunItems:
-    from ..export.report import open_store
+    from ..runs import open_store
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:

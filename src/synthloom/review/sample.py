@@ -85,8 +85,8 @@ def _md_value(v: Any) -> str:
 def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, seed: int = 0,
                  out: str | Path | None = None) -> dict[str, Any]:
     """Write `sample.jsonl` and `sample.md` (default in RUN_DIR/review/). Returns paths and strata."""
-    from ..export.report import open_store
-    from ..export.writers import atomic_path
+    from ..runs import open_store
+    from ..userfiles import atomic_path, readable
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
@@ -113,8 +113,6 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
         lines += ["", "- [ ] accept", "- [ ] reject", "- note: ", ""]
     with atomic_path(md) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")
-    from ..export.report import readable
-
     readable(jsonl, md)
     strata: dict[str, int] = defaultdict(int)
     for s, _ in sample:

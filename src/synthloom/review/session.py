@@ -64,7 +64,7 @@ class ReviewSession:
 
     def __init__(self, run_dir: str | Path, n: int = 50, *, rejected: int = 0, by: str | None = None, seed: int = 0,
                  blind: bool = False) -> None:
-        from ..export.report import open_store
+        from ..runs import open_store
 
         self.items = load_items(run_dir)
         self.ids, self.by = pick_sample(self.items, n, rejected, by, seed)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputFileError, UsageError
+from ..runs import has_store
 
 TEXT_FIELDS = ("text", "sentence", "utterance", "query", "input", "document", "body")
 LABEL_FIELDS = ("label", "intent", "category", "class", "target")
@@ -43,7 +44,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 def load_data(source: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any], Path]:
     """(rows, manifest, file or folder) from a run folder, a data file, or an export folder's train.jsonl."""
     p = Path(source)
-    if p.is_dir() and not (p / "store.sqlite").is_file() and (p / "train.jsonl").is_file():
+    if p.is_dir() and not has_store(p) and (p / "train.jsonl").is_file():
         return read_rows(p / "train.jsonl"), {}, p / "train.jsonl"
     if p.is_dir():
         from ..export.dataset import load_run

@@ -113,6 +113,7 @@ def distill(path: str | Path, *, output: str | Path | None = None, count: int | 
             on_step: Callable | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run every stage that is not finished; returns the report (also written as report.md / report.json)."""
     from ..engine import run_recipe
+    from ..export.dataset import export_declared
     from .evaluate import evaluate, report_markdown
     from .students import train_classifier
 
@@ -128,7 +129,8 @@ def distill(path: str | Path, *, output: str | Path | None = None, count: int | 
 
     # 1. teacher: generate -> gates (the run store makes a re-run replay from its cache)
     log(f"teacher: {recipe.name}, {recipe.count} records")
-    summary = run_recipe(recipe, base_dir=base_dir, output=out / "teacher", on_progress=on_progress)
+    summary = run_recipe(recipe, base_dir=base_dir, output=out / "teacher", on_progress=on_progress,
+                         exporter=export_declared)
     data_file = out / "teacher" / "data.jsonl"
     stages["generate"] = {"accepted": summary.accepted, "target": summary.target, "calls": summary.calls,
                           "cache_hits": summary.cache_hits, "wall_s": round(summary.wall_s, 1),
@@ -206,7 +208,7 @@ def distill(path: str | Path, *, output: str | Path | None = None, count: int | 
 
 def _comparison_png(results: dict[str, Any], path: Path) -> None:
     from ..errors import MissingDependencyError
-    from ..export.plots import _figure, _save
+    from ..export.figures import figure as _figure, save as _save
     from .metrics import headline
 
     try:

@@ -131,7 +131,7 @@ def report_markdown(report: dict[str, Any]) -> str:
 
 def write_report(report: dict[str, Any], json_path: str | Path | None = None,
                  md_path: str | Path | None = None) -> None:
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
 
     for path, text in ((json_path, lambda: json.dumps(report, indent=2, ensure_ascii=False, default=str)),
                        (md_path, lambda: report_markdown(report))):

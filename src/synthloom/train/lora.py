@@ -213,10 +213,11 @@ def encode(tok: Any, messages: Sequence[dict[str, str]], max_length: int) -> tup
 def load_splits(data: str | Path, split: str, seed: int, system: str | None) -> tuple[dict[str, list], Path]:
     """{'train', 'validation', 'test'} lists of chat messages from an export folder, a run or a JSONL file."""
     from ..export.splits import parse_ratios, split_rows
+    from ..runs import has_store
     from .data import load_data, read_rows
 
     p = Path(data)
-    if p.is_dir() and (p / "train.jsonl").is_file() and not (p / "store.sqlite").is_file():
+    if p.is_dir() and (p / "train.jsonl").is_file() and not has_store(p):
         parts = {n: chat_rows(read_rows(p / f"{n}.jsonl"), p / f"{n}.jsonl", system) if (p / f"{n}.jsonl").is_file()
                  else [] for n in ("train", "validation", "test")}
         return parts, p
@@ -368,7 +369,7 @@ def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, sp
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    from ..export.writers import write_jsonl
+    from ..runs.writers import write_jsonl
 
     files = {"adapter": "adapter_model.safetensors", "config": "adapter_config.json"}
     for n in ("validation", "test"):

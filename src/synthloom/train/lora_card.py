@@ -9,7 +9,7 @@ from typing import Any
 def loss_curve(history: list[dict[str, Any]], path: Path) -> Path | None:
     """Train loss per step and validation loss at each evaluation; None when matplotlib is missing."""
     from ..errors import MissingDependencyError
-    from ..export.plots import _figure, _save
+    from ..export.figures import figure as _figure, save as _save
 
     try:
         fig = _figure(6.0, 3.5)

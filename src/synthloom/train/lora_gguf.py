@@ -44,7 +44,7 @@ def merged_gguf(peft_model: Any, base_gguf: Path, out: Path) -> Path:
         import gguf
     except ImportError as exc:
         raise MissingDependencyError("gguf", "train", "writing a merged GGUF") from exc
-    from ..export.writers import atomic_path
+    from ..userfiles import atomic_path
 
     deltas = lora_deltas(peft_model)
     reader = gguf.GGUFReader(str(base_gguf))

@@ -28,7 +28,7 @@ class TrainSummary:
 
 
 def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
-    from ..export.writers import write_jsonl
+    from ..runs.writers import write_jsonl
 
     write_jsonl(rows, path)
 

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-
 from ..errors import StoreError
 from ..records import Record, Rejection, dumps, loads
 from ..userfiles import ensure_folder
+from .funnel import funnel_counts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -115,6 +115,11 @@ class RunStore:
     def latest_run_id(self) -> str | None:
         row = self._db.execute("SELECT run_id FROM runs ORDER BY updated DESC LIMIT 1").fetchone()
         return row[0] if row else None
+
+    def runs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(run_id, recipe) of every run in the file, most recently updated first."""
+        rows = self._db.execute("SELECT run_id, recipe FROM runs ORDER BY updated DESC").fetchall()
+        return [(run_id, _loads(recipe) or {}) for run_id, recipe in rows]
 
     def run_info(self, run_id: str | None = None) -> dict[str, Any]:
         run_id = run_id or self.latest_run_id()
@@ -252,33 +257,9 @@ class RunStore:
         ))
 
     def funnel(self, run_id: str | None = None) -> dict[str, int]:
-        """generated -> parsed -> valid -> ... -> accepted, from the stored counts.
-
-        `generated` counts every candidate (accepted + rejected, surplus excluded).
-        Each later step subtracts the rejections of its stage; stages not named
-        in the funnel are subtracted at the `filter` step.
-        """
+        """generated -> parsed -> valid -> ... -> accepted, from the stored counts (see `runs.funnel`)."""
         run_id = run_id or self.latest_run_id()
-        by_stage: dict[str, int] = {}
-        for stage, _reason, n in self.rejection_counts(run_id):
-            by_stage[stage] = by_stage.get(stage, 0) + n
-        by_stage.pop("surplus", None)
-        accepted = self.accepted_count(run_id)
-        total = accepted + sum(by_stage.values())
-        known = {"parse", "validate", "dedup", "judge", "label", "diversity"}
-        other = sum(n for s, n in by_stage.items() if s not in known)
-        funnel = {"generated": total}
-        left = total
-        for step, stage in (("parsed", "parse"), ("valid", "validate")):
-            left -= by_stage.get(stage, 0)
-            funnel[step] = left
-        left -= other
-        funnel["filtered"] = left
-        for step, stage in (("unique", "dedup"), ("judged", "judge"), ("labelled", "label"), ("diverse", "diversity")):
-            left -= by_stage.get(stage, 0)
-            funnel[step] = left
-        funnel["accepted"] = accepted
-        return funnel
+        return funnel_counts(self.rejection_counts(run_id), self.accepted_count(run_id))
 
     def usage(self, run_id: str | None = None) -> list[dict[str, Any]]:
         run_id = run_id or self.latest_run_id()

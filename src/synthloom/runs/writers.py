@@ -1,44 +1,20 @@
-"""Write records to files atomically: a temporary file beside the target, renamed at the end."""
+"""The files a run writes: its records as JSONL, Parquet or CSV, its rejections as JSONL.
+
+Each file is written atomically (`userfiles.atomic_path`): a temporary file beside the target,
+renamed at the end, so a crash never leaves half a data file.
+"""
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import orjson
 
-from ..errors import OutputPathError, UsageError, require
+from ..errors import UsageError, require
 from ..records import Record, Rejection, dumps
-from ..userfiles import check_file, ensure_folder, os_reason, show
+from ..userfiles import atomic_path
 
 FORMATS = ("jsonl", "parquet", "csv")
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path, what: str = "output file") -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename onto it only if the block succeeds.
-    A path that cannot be written is one OutputPathError naming it, before the block runs."""
-    path = Path(path)
-    check_file(path, what)
-    ensure_folder(path.parent, what, named=path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputPathError(f"{show(path)}: cannot write the {what} there: {os_reason(exc)}; choose another path") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputPathError(f"{show(path)}: cannot write the {what} there: {os_reason(exc)}; "
-                                  "choose another path") from None
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def row_of(rec: Record, with_meta: bool) -> dict[str, Any]:
