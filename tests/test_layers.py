@@ -39,8 +39,6 @@ ALLOWED_UPWARD = {
 # module cycles inside one package, outside the run layer's part of issue 9
 ALLOWED_CYCLES = {
     frozenset({"synthloom.config.quality", "synthloom.config.signals"}),  # part 3: one GateConfig union
-    frozenset({"synthloom.cli", "synthloom.cli.classify", "synthloom.cli.documents", "synthloom.cli.instruct",
-               "synthloom.cli.quality", "synthloom.cli.redteam"}),  # part 4: shared options out of cli/__init__
     frozenset({"synthloom.llm.runaway", "synthloom.llm.structured"}),
     frozenset({"synthloom.train.lora", "synthloom.train.students"}),
     frozenset({"synthloom.train.evaluate", "synthloom.train.lora_eval"}),

@@ -156,7 +156,7 @@ async def agate_file(input: str | Path, output: str | Path, gates: Sequence[Any]
     an `llm` you own. Relative files the gates name resolve from `base_dir` (default: the working folder).
     """
     from ..userfiles import check_file
-    from . import build_gates
+    from .gates import build_gates
 
     configs = gate_configs(gates, origin)
     output, rejected = Path(output), Path(rejected) if rejected is not None else None
