@@ -58,7 +58,7 @@ def test_a_result_from_an_old_store_gets_its_kind_from_the_stored_error():
 
 
 def test_the_kind_is_stored_with_the_call_and_replays(tmp_path):
-    from synthloom.engine.store import RunStore
+    from synthloom.runs import RunStore
 
     class Once:
         identity = "fake:once"
