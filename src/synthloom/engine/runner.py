@@ -71,6 +71,12 @@ class RunSummary:
         return self.accepted >= self.target
 
 
+def default_concurrency(llm: Any) -> int:
+    """Slots in flight when the recipe does not say: what the backend decodes at once (llamacpp's
+    batch width), else 8."""
+    return getattr(llm, "concurrency", None) or 8
+
+
 def run_identity(recipe: Recipe) -> str:
     """Everything that changes what a slot produces; not the count, budgets or output."""
     dumped = recipe.model_dump(mode="json", by_alias=True)
@@ -246,7 +252,7 @@ async def arun(
         if on_progress:
             on_progress(progress)
         budget_left()
-        workers = [asyncio.create_task(worker()) for _ in range(recipe.engine.concurrency)]
+        workers = [asyncio.create_task(worker()) for _ in range(recipe.engine.concurrency or default_concurrency(base_llm))]
         try:
             await asyncio.gather(*workers)
             stop.setdefault("reason", "max_attempts")
