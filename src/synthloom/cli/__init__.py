@@ -103,7 +103,7 @@ def generate_schema(
     output: str = typer.Option("out.jsonl", "-o", "--output", help="Output file (.jsonl/.parquet) or folder."),
     attribute: list[str] = typer.Option([], "--attribute", "-a", help="Diversity axis, axis=v1,v2,... (repeatable)."),
     examples: Optional[Path] = typer.Option(None, "--examples", help="JSONL file of example records (few-shot)."),
-    concurrency: int = typer.Option(1, "--concurrency", help="Requests in flight."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Requests in flight (default: the model's batch width)."),
     max_attempts: Optional[int] = typer.Option(None, "--max-attempts", help="Give up after this many candidates."),
     seed: int = typer.Option(0, "--seed", help="Run seed: the same seed replays from the cache."),
     with_meta: bool = typer.Option(False, "--with-meta", help="Add each record's lineage under _meta."),
