@@ -65,8 +65,8 @@ def test_common_prefix_counts_equal_leading_tokens():
     assert _common_prefix(a, []) == 0 and _common_prefix([1, 2], [1, 2, 3]) == 2
 
 
-def test_batching_is_the_default_and_the_engine_follows_its_width():
-    assert LlamaCppModel().batch == 8
+def test_batching_is_opt_in_and_the_engine_follows_its_width():
+    assert LlamaCppModel().batch == 1  # measured: no gain on a 2-core AVX2 machine (docs/benchmarks_batched.md)
     assert EngineSettings().concurrency is None
     assert default_concurrency(LlamaCppLLM(LlamaCppModel(batch=4))) == 4
     assert default_concurrency(LlamaCppLLM(LlamaCppModel(batch=1))) == 1
