@@ -92,7 +92,7 @@ def curve(n: int, widths: list[int]) -> list[str]:
     return lines
 
 
-def demo(records: int, widths: list[int]) -> list[str]:
+def demo(records: int, widths: list[int], once: bool = False) -> list[str]:
     recipe = load_recipe(RECIPE, {"count": records})
     tmp = Path(tempfile.mkdtemp())
     llms = {1: LlamaCppLLM(LlamaCppModel(batch=1))}
@@ -101,7 +101,7 @@ def demo(records: int, widths: list[int]) -> list[str]:
     warm = demo_requests(1)
     for w, llm in llms.items():
         llm.generate_sync(warm)
-    order = [1, *widths, *reversed(widths), 1]  # alternate, so a change in load hits both
+    order = [1, *widths] if once else [1, *widths, *reversed(widths), 1]  # alternated: load changes hit both
     results: dict[int, list[tuple[float, float, int, int, int, float]]] = {w: [] for w in llms}
     try:
         for i, w in enumerate(order):
@@ -145,13 +145,14 @@ def main() -> None:
     ap.add_argument("--demo-widths", default="8")
     ap.add_argument("--skip-curve", action="store_true")
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--once", action="store_true", help="one demo run per mode instead of two, alternated")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks_batched_run.md"))
     a = ap.parse_args()
     lines = [f"Load average at start: {load():.1f}", ""]
     if not a.skip_curve:
         lines += curve(a.requests, [int(w) for w in a.widths.split(",")]) + [""]
     if not a.skip_demo:
-        lines += demo(a.records, [int(w) for w in a.demo_widths.split(",")]) + [""]
+        lines += demo(a.records, [int(w) for w in a.demo_widths.split(",")], a.once) + [""]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(a.out).write_text(text)
