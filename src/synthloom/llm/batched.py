@@ -1,10 +1,10 @@
 """Batched decoding for the llama.cpp backend: many sequences in one ``llama_decode`` per step.
 
-A 270M model on a CPU spends most of a single-sequence step reading its weights; a step that
-carries one token for each of 8 or 16 sequences costs little more, so the aggregate tokens/s grows
-with the batch width (docs/benchmarks_batched.md has the curve). This module owns a second
-llama.cpp context on the backend's loaded model, with ``n_seq_max`` = width + 1 and one KV buffer
-shared by every sequence (``kv_unified``):
+A step that carries one token for each of several sequences reads the weights once for all of
+them; how much that buys depends on the CPU (on 2 AVX2 cores the bundled model's 262k-token output
+layer is compute-bound per row: docs/benchmarks_batched.md has the curve). This module owns a
+second llama.cpp context on the backend's loaded model, with ``n_seq_max`` = width, room for a full
+context per slot, and one KV buffer shared by every sequence (``kv_unified``, ``swa_full``):
 
 - continuous batching: each request gets a sequence slot; a finished sequence frees its slot and
   KV cells at once and the next waiting request takes it in the same step;
@@ -18,10 +18,10 @@ shared by every sequence (``kv_unified``):
   cells until its slot is reused, so requests that come one at a time share a prefix too; a
   request whose prefix another sequence is about to evaluate waits one step for it.
 
-Batching changes the floating-point order of attention sums (a sequence's KV cells sit among
-other sequences' cells), so a token can differ from the single-sequence path now and then; the
-backend's identity says ``#batched`` so the call cache never replays one mode's output as the
-other's.
+With several tokens in a step llama.cpp's CPU kernels take another path and sum in another order,
+so a sequence's logits depend a little on its batch mates and a sampled token can differ from the
+single-sequence path (width 1 reproduces it byte for byte); the backend's identity says
+``#batched`` so the call cache never replays one mode's output as the other's.
 """
 from __future__ import annotations
 
