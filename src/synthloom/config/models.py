@@ -23,6 +23,8 @@ class LlamaCppModel(_Strict):
     )
     n_ctx: int = Field(4096, gt=0)
     n_threads: int | None = Field(None, gt=0)
+    batch: int = Field(1, gt=0, le=64, description="sequences decoded together in one llama.cpp step (1: one at a "
+                                                    "time; more did not pay on a 2-core AVX2 CPU, docs/benchmarks_batched.md)")
     weight: float = Field(1.0, gt=0, description="share of requests in a multi-model pool")
 
 

@@ -34,7 +34,8 @@ TechniqueConfig = Annotated[
 
 
 class EngineSettings(Strict):
-    concurrency: int = Field(8, gt=0, description="slots (candidate attempts) in flight at once")
+    concurrency: int | None = Field(
+        None, gt=0, description="slots (candidate attempts) in flight at once; default: the model's batch width (llamacpp), else 8")
     max_attempts: int | None = Field(None, gt=0, description="budget: slots to try; default 5 x count + 20")
     max_tokens: int | None = Field(None, gt=0, description="budget: total completion tokens")
     max_seconds: float | None = Field(None, gt=0, description="budget: wall time")

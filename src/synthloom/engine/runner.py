@@ -83,6 +83,12 @@ class RunSummary:
         return self.accepted >= self.target
 
 
+def default_concurrency(llm: Any) -> int:
+    """Slots in flight when the recipe does not say: what the backend decodes at once (llamacpp's
+    batch width), else 8."""
+    return getattr(llm, "concurrency", None) or 8
+
+
 def run_identity(recipe: Recipe) -> str:
     """Everything that changes what a slot produces; not the count, budgets or output."""
     dumped = recipe.model_dump(mode="json", by_alias=True)
@@ -293,7 +299,7 @@ class _Run:
         if self.on_progress:
             self.on_progress(self.progress)
         self.budget_left()
-        workers = [asyncio.create_task(self.worker()) for _ in range(self.recipe.engine.concurrency)]
+        workers = [asyncio.create_task(self.worker()) for _ in range(self.recipe.engine.concurrency or default_concurrency(self.base_llm))]
         try:
             await asyncio.gather(*workers)
             self.stop.setdefault("reason", "max_attempts")

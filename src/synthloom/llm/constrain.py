@@ -125,6 +125,14 @@ class JsonConstraint:
     def reset(self) -> None:
         self._matcher.reset()
 
+    def clone(self) -> "JsonConstraint":
+        """An independent copy in this one's state (batched decoding: one matcher per sequence)."""
+        twin = object.__new__(JsonConstraint)
+        twin._matcher = self._matcher.deep_copy()
+        twin._n_vocab, twin._words, twin._neg_inf = self._n_vocab, self._words, self._neg_inf
+        twin._mask = np.full(self._words, -1, dtype=np.int32)
+        return twin
+
     @property
     def error(self) -> str | None:
         return self._matcher.get_error() if self._matcher.is_error() else None

@@ -33,6 +33,8 @@ from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
 from .constrain import (ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer, runaway_continuation,
                         truncated_values)
+from .batch_scheduler import BatchScheduler
+from .batched import BatchDecoder, Decoded, Prepared, default_threads
 from .jsontext import read_reply
 from .model_files import model_identity, resolve_model
 from .render import choose_style, render_request
@@ -221,6 +223,10 @@ class LlamaCppLLM:
             self._identity += f"#constrained={self._cfg.constrained}"
         if self._cfg.prompt_style != "auto":
             self._identity += f"#prompt={self._cfg.prompt_style}"
+        if self._cfg.batch > 1:  # batching changes numerics a little: its calls are cached apart
+            self._identity += "#batched"
+        self._batch: BatchScheduler | None = None
+        self._decoder: BatchDecoder | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._loaded: _Loaded | None = None
         # Evaluate grammar-forced tokens in one batch without sampling (see constrain.py).
@@ -237,11 +243,21 @@ class LlamaCppLLM:
     def model_path(self) -> str:
         return str(self._path)
 
+    @property
+    def concurrency(self) -> int:
+        """Requests worth having in flight at once: the batch width (the engine's default)."""
+        return self._cfg.batch
+
     # -- async API -------------------------------------------------------------------------
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        if self._cfg.batch > 1:
+            if self._batch is None:
+                self._batch = BatchScheduler(self._batched, self._prepare, self._from_decoded,
+                                             lambda: self.request_timeout_s)
+            return await self._batch.generate(self._executor, list(requests))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.generate_sync, list(requests))
 
@@ -256,6 +272,9 @@ class LlamaCppLLM:
     # -- worker-thread side ----------------------------------------------------------------
 
     def _unload(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
         if self._loaded is not None:
             self._loaded.close()
             self._loaded = None
@@ -272,6 +291,9 @@ class LlamaCppLLM:
         directly only from code that never runs two calls at once (a script, a benchmark).
         """
         m = self._model()
+        if self._cfg.batch > 1:
+            decoded = self._batched().run([self._prepare(r) for r in requests], self.request_timeout_s)
+            return [self._from_decoded(r, d) for r, d in zip(requests, decoded)]
         out = []
         for req in requests:
             try:
@@ -285,6 +307,42 @@ class LlamaCppLLM:
                                      error=f"llama.cpp: {type(exc).__name__}: {exc}")
                 )
         return out
+
+    # -- batched decoding (llm/batched.py): prepare a request, decode it with others, build its result
+
+    def _batched(self) -> BatchDecoder:
+        if self._decoder is None:
+            m = self._model()
+            self._decoder = BatchDecoder(m, self._cfg.batch, self._cfg.n_ctx, self._cfg.n_threads or default_threads(),
+                                         fast_forward=self.fast_forward)
+        return self._decoder
+
+    def _prepare(self, req: GenerationRequest) -> Prepared:
+        m = self._model()
+        t0 = time.perf_counter()
+        prompt, extra_stops = render_request(req, m.style, m.template, m.bos_text, m.eos_text)
+        tokens = m.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=(m.style == "chat"))
+        n_ctx = self._cfg.n_ctx
+        if len(tokens) >= n_ctx:
+            return Prepared(req, tokens, 0, [], None, None, t0,
+                            error=f"prompt has {len(tokens)} tokens, more than the context (model.n_ctx={n_ctx}); "
+                                  "raise n_ctx or shorten the prompt")
+        constraint, gbnf = self._constraint_for(m, req.json_schema)
+        constrained = constraint is not None or gbnf is not None
+        stops = [s.encode() for s in (*req.stop, *(() if constrained else extra_stops)) if s]
+        return Prepared(req, tokens, min(req.max_tokens, n_ctx - len(tokens)), stops,
+                        constraint.clone() if constraint is not None else None, gbnf, t0)
+
+    def _from_decoded(self, req: GenerationRequest, d: Decoded) -> GenerationResult:
+        parsed, kind, error = None, ("backend" if d.error else None), d.error
+        truncated: tuple[str, ...] = ()
+        if req.json_schema is not None and d.finish != "error":
+            parsed, kind, error = read_reply(d.text, d.finish, req.json_schema, d.cut_by)
+            if d.constrained and parsed is not None:
+                truncated = truncated_values(d.text, parsed, req.json_schema, d.overridden)
+        return GenerationResult(text=d.text, parsed=parsed, finish_reason=d.finish, prompt_tokens=d.prompt_tokens,
+                                completion_tokens=d.completion_tokens, latency_s=d.latency_s, model=self._identity,
+                                error=error, error_kind=kind, truncated=truncated)
 
     def _constraint_for(self, m: _Loaded, schema: Any) -> tuple[JsonConstraint | None, str | None]:
         mode = self._cfg.constrained

@@ -1,0 +1,417 @@
+"""Batched decoding for the llama.cpp backend: many sequences in one ``llama_decode`` per step.
+
+A step that carries one token for each of several sequences reads the weights once for all of
+them; how much that buys depends on the CPU (on 2 AVX2 cores the bundled model's 262k-token output
+layer is compute-bound per row: docs/benchmarks_batched.md has the curve). This module owns a
+second llama.cpp context on the backend's loaded model, with ``n_seq_max`` = width, room for a full
+context per slot, and one KV buffer shared by every sequence (``kv_unified``, ``swa_full``):
+
+- continuous batching: each request gets a sequence slot; a finished sequence frees its slot and
+  KV cells at once and the next waiting request takes it in the same step;
+- every sequence has its own sampler chain (its own seed) and its own llguidance matcher; the
+  per-token logic (mask, runaway guard, forced tokens, stops, max_tokens, deadline) is the one of
+  ``LlamaCppLLM._one``, so results have the same fields, finish reasons and truncation spans;
+- a prompt prefix shared with another sequence (the system text and few-shot examples of a
+  recipe) is evaluated once: a new sequence takes the KV cells of the longest common prefix from
+  the sequence that has them (``llama_memory_seq_cp``, which in a unified cache tags the same cells
+  with one more sequence id: no copy, no re-evaluation). A finished sequence keeps its prompt's
+  cells until its slot is reused, so requests that come one at a time share a prefix too; a
+  request whose prefix another sequence is about to evaluate waits one step for it.
+
+With several tokens in a step llama.cpp's CPU kernels take another path and sum in another order,
+so a sequence's logits depend a little on its batch mates and a sampled token can differ from the
+single-sequence path (width 1 reproduces it byte for byte); the backend's identity says
+``#batched`` so the call cache never replays one mode's output as the other's.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .constrain import JsonConstraint, runaway_continuation
+from .types import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+MIN_SHARE = 16  # tokens: a new sequence waits a step for a prefix at least this much longer
+
+
+@dataclass
+class Decoded:
+    """What the loop produced for one request; the backend turns it into a GenerationResult."""
+
+    text: str = ""
+    finish: str = "length"
+    cut_by: str = "max_tokens"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    overridden: list[tuple[int, int]] = field(default_factory=list)
+    constrained: bool = False
+    latency_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Prepared:
+    """A request rendered and tokenized, with its constraint decided (by the backend)."""
+
+    request: GenerationRequest
+    tokens: list[int]
+    budget: int
+    stops: list[bytes]
+    constraint: JsonConstraint | None
+    gbnf: str | None
+    t0: float
+    error: str | None = None  # set: the request fails without decoding (prompt too long)
+
+
+@dataclass
+class _Seq:
+    prep: Prepared
+    slot: int
+    on_done: Callable[[Decoded], None]
+    chain: Any = None
+    pending: list[int] = field(default_factory=list)  # tokens to evaluate next step
+    pos: int = 0  # position of pending[0]
+    out: bytearray = field(default_factory=bytearray)
+    overridden: list[tuple[int, int]] = field(default_factory=list)
+    gen_tokens: list[int] = field(default_factory=list)
+    n_gen: int = 0
+    finish: str = "length"
+    cut_by: str = "max_tokens"
+    deadline: float | None = None
+    cancelled: Callable[[], bool] | None = None
+
+
+@dataclass
+class Stats:
+    """Counters a test or a benchmark reads: what was evaluated, and how often."""
+
+    prompt_tokens: int = 0  # prompt tokens of all requests admitted
+    prompt_evaluated: int = 0  # prompt tokens actually evaluated (prefix shared: fewer)
+    prefix_shared: int = 0  # prompt tokens taken from another sequence's KV cells instead
+    generated: int = 0  # tokens evaluated after the prompt (sampled and forced)
+    steps: int = 0  # llama_decode calls
+    rows: int = 0  # sequences that got logits, summed over steps
+    decode_s: float = 0.0  # time in llama_decode
+    sample_s: float = 0.0  # time in masks, sampling and bookkeeping after it
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    # compare in chunks first: prompts share hundreds of tokens
+    while i + 64 <= n and a[i:i + 64] == b[i:i + 64]:
+        i += 64
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class BatchDecoder:
+    """Sequences decoded together on their own llama.cpp context; one thread uses it at a time."""
+
+    def __init__(self, loaded: Any, width: int, n_ctx: int, n_threads: int, fast_forward: bool = True) -> None:
+        lib = loaded.lib
+        self.m = loaded
+        self.lib = lib
+        self.width = width
+        self.n_ctx = n_ctx  # per sequence, as for the single-sequence path
+        self.fast_forward = fast_forward
+        params = lib.llama_context_default_params()
+        params.n_ctx = n_ctx * width  # every slot can hold a full context: the cache never overflows
+        self.n_batch = 512
+        params.n_batch = self.n_batch
+        params.n_ubatch = self.n_batch
+        params.n_seq_max = width
+        params.kv_unified = True  # one buffer: a shared prefix is the same cells for every sequence
+        # keep every position in sliding-window layers too (Gemma 3): a prefix copied from a sequence
+        # that has moved past the window must still have all its cells
+        params.swa_full = True
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as the single-sequence context
+        params.no_perf = True
+        ctx = lib.llama_init_from_model(loaded.llm._model.model, params)
+        if not ctx:
+            raise RuntimeError(f"llama.cpp could not create a context for {width} sequences of {n_ctx} tokens")
+        self.ctx = ctx
+        self.mem = lib.llama_get_memory(ctx)
+        self.batch = lib.llama_batch_init(self.n_batch, 0, 1)
+        self.n_vocab = loaded.n_vocab
+        self.stats = Stats()
+        self._free = list(range(width - 1, -1, -1))
+        self._kept: dict[int, list[int]] = {}  # free slot -> prompt whose cells it still holds
+        self._active: dict[int, _Seq] = {}
+        self._waiting: deque[_Seq] = deque()
+        self.threads = n_threads
+        log.info("batched decoding: %d sequences, %d threads, %d KV cells", width, n_threads, params.n_ctx)
+
+    def abort(self) -> None:
+        """Drop every sequence, waiting or active, without reporting (after an error)."""
+        for seq in list(self._active.values()):
+            self._release(seq, report=False)
+        self._waiting.clear()
+
+    def close(self) -> None:
+        if self.batch is not None:
+            self.lib.llama_batch_free(self.batch)
+            self.batch = None
+        if self.ctx:
+            self.lib.llama_free(self.ctx)
+            self.ctx = None
+
+    # -- queue -------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._active or self._waiting)
+
+    def submit(self, prep: Prepared, on_done: Callable[[Decoded], None],
+               cancelled: Callable[[], bool] | None = None, timeout_s: float | None = None) -> None:
+        """Queue one request; ``on_done`` gets its Decoded from a later ``step()``."""
+        seq = _Seq(prep=prep, slot=-1, on_done=on_done, cancelled=cancelled)
+        if timeout_s:
+            seq.deadline = prep.t0 + timeout_s
+        self._waiting.append(seq)
+
+    def run(self, preps: Sequence[Prepared], timeout_s: float | None = None) -> list[Decoded]:
+        """Decode a list of requests to the end, ``width`` at a time."""
+        out: list[Decoded | None] = [None] * len(preps)
+        for i, p in enumerate(preps):
+            self.submit(p, lambda d, i=i: out.__setitem__(i, d), timeout_s=timeout_s)
+        while self.busy:
+            self.step()
+        return out  # type: ignore[return-value]
+
+    # -- one step ------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Admit waiting requests into free slots, evaluate one batch, sample every sequence once."""
+        for seq in list(self._active.values()):
+            if seq.cancelled is not None and seq.cancelled():
+                self._release(seq, report=False)
+        deferred: list[_Seq] = []
+        while self._waiting and self._free:
+            seq = self._waiting.popleft()
+            if seq.cancelled is not None and seq.cancelled():
+                continue
+            if seq.prep.error is not None:
+                seq.on_done(Decoded(finish="error", prompt_tokens=len(seq.prep.tokens), error=seq.prep.error,
+                                    latency_s=time.perf_counter() - seq.prep.t0))
+                continue
+            if not self._admit(seq):
+                deferred.append(seq)
+        self._waiting.extendleft(reversed(deferred))
+        if not self._active:
+            return
+        rows = self._fill()
+        t0 = time.perf_counter()
+        rc = self.lib.llama_decode(self.ctx, self.batch)
+        t1 = time.perf_counter()
+        self.stats.decode_s += t1 - t0
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed ({rc}) with {len(self._active)} sequences")
+        self.stats.steps += 1
+        self.stats.rows += len(rows)
+        for seq, i in rows:
+            try:
+                done = self._sample(seq, i)
+            except Exception as exc:  # one bad request must not sink the others
+                log.exception("llama.cpp generation failed")
+                self._release(seq, report=False)
+                seq.on_done(Decoded(finish="error", prompt_tokens=len(seq.prep.tokens),
+                                    error=f"llama.cpp: {type(exc).__name__}: {exc}"))
+                continue
+            if done:
+                self._release(seq, report=True)
+        self.stats.sample_s += time.perf_counter() - t1
+
+    def _admit(self, seq: _Seq) -> bool:
+        """Give a waiting request a slot and the longest prompt prefix some sequence already holds;
+        False (stays waiting) when an active sequence will hold a longer one after this step."""
+        lib, p = self.lib, seq.prep
+        tokens = p.tokens
+        limit = len(tokens) - 1  # the last prompt token is always evaluated: its logits start decoding
+        ready, soon, source = 0, 0, -1
+        for other in self._active.values():
+            common = min(_common_prefix(other.prep.tokens, tokens), limit)
+            if min(common, other.pos) > ready:  # pos: positions already evaluated
+                ready, source = min(common, other.pos), other.slot
+            soon = max(soon, common)
+        for slot, kept in self._kept.items():
+            common = min(_common_prefix(kept, tokens), limit)
+            if common > ready:
+                ready, source = common, slot
+        if soon >= ready + MIN_SHARE:
+            return False
+        if source in self._kept:  # reuse that very slot: trim its cells to the common prefix
+            slot = source
+            self._free.remove(slot)
+            del self._kept[slot]
+            lib.llama_memory_seq_rm(self.mem, slot, ready, -1)
+        else:
+            slot = min(self._free, key=lambda s: s in self._kept)  # a slot that keeps nothing, if any
+            self._free.remove(slot)
+            if self._kept.pop(slot, None) is not None:
+                lib.llama_memory_seq_rm(self.mem, slot, -1, -1)
+            if ready:
+                lib.llama_memory_seq_cp(self.mem, source, slot, 0, ready)
+        seq.slot = slot
+        seq.chain = self.m.sampler(p.request, p.gbnf)
+        if p.constraint is not None:
+            p.constraint.reset()
+        seq.pending = list(tokens[ready:])
+        seq.pos = ready
+        self.stats.prompt_tokens += len(tokens)
+        self.stats.prompt_evaluated += len(seq.pending)
+        self.stats.prefix_shared += ready
+        self._active[slot] = seq
+        return True
+
+    def _clear(self) -> None:
+        self.batch.n_tokens = 0
+
+    def _add(self, token: int, pos: int, seq_id: int, logits: bool) -> None:
+        b = self.batch
+        j = b.n_tokens
+        b.token[j] = token
+        b.pos[j] = pos
+        b.n_seq_id[j] = 1
+        b.seq_id[j][0] = seq_id
+        b.logits[j] = logits
+        b.n_tokens = j + 1
+
+    def _fill(self) -> list[tuple[_Seq, int]]:
+        """Put every active sequence's pending tokens in the batch, generated tokens first; prompts
+        longer than what is left are split over steps (logits only for a prompt's last token)."""
+        self._clear()
+        rows: list[tuple[_Seq, int]] = []
+        order = sorted(self._active.values(), key=lambda s: len(s.pending))
+        room = self.n_batch
+        for seq in order:
+            if not seq.pending or room <= 0:
+                continue
+            take = seq.pending[:room]
+            last = len(take) == len(seq.pending)
+            for j, t in enumerate(take):
+                self._add(t, seq.pos + j, seq.slot, last and j == len(take) - 1)
+            seq.pos += len(take)
+            del seq.pending[:len(take)]
+            room -= len(take)
+            if last:
+                rows.append((seq, self.batch.n_tokens - 1))
+        return rows
+
+    def _release(self, seq: _Seq, report: bool) -> None:
+        """Free the slot; it keeps its prompt's cells (not the generated ones) for the next request."""
+        n_prompt = len(seq.prep.tokens)
+        if seq.pos >= n_prompt:
+            self.lib.llama_memory_seq_rm(self.mem, seq.slot, n_prompt, -1)
+            self._kept[seq.slot] = seq.prep.tokens
+        else:
+            self.lib.llama_memory_seq_rm(self.mem, seq.slot, -1, -1)
+        if seq.chain is not None:
+            self.lib.llama_sampler_free(seq.chain)
+            seq.chain = None
+        self._active.pop(seq.slot, None)
+        self._free.append(seq.slot)
+        if report:
+            p = seq.prep
+            self.stats.generated += seq.n_gen
+            seq.on_done(Decoded(
+                text=seq.out.decode("utf-8", "replace"), finish=seq.finish, cut_by=seq.cut_by,
+                prompt_tokens=len(p.tokens), completion_tokens=seq.n_gen, overridden=seq.overridden,
+                constrained=p.constraint is not None, latency_s=time.perf_counter() - p.t0,
+            ))
+
+    def _row(self, i: int) -> np.ndarray:
+        ptr = self.lib.llama_get_logits_ith(self.ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def _sample(self, s: _Seq, i: int) -> bool:
+        """One decoding step of one sequence from its logits row ``i``; True when it is finished.
+
+        The same decisions, in the same order, as ``LlamaCppLLM._one``'s loop body."""
+        m, lib, p = self.m, self.lib, s.prep
+        constraint = p.constraint
+        if constraint is not None:
+            constraint.compute_mask()
+            loop = runaway_continuation(s.gen_tokens)
+            if loop is not None and constraint.forbid(loop):
+                log.debug("broke a repetition loop at token %d", len(s.gen_tokens))
+            only = constraint.only_allowed()
+            logits = self._row(i)
+            top = int(np.argmax(logits))
+            if only is not None:
+                token = only
+                free = top == only
+            else:
+                free = constraint.allows(top)
+                constraint.apply_mask(logits)
+                token = int(lib.llama_sampler_sample(s.chain, self.ctx, i))
+            if not free:
+                s.overridden.append((len(s.out), len(s.out) + len(m.piece(token))))
+        else:
+            token = int(lib.llama_sampler_sample(s.chain, self.ctx, i))
+        if m.is_eog(token):
+            s.finish = "stop"
+            return True
+        s.n_gen += 1
+        batch = [token]
+        s.gen_tokens.append(token)
+        s.out += m.piece(token)
+        if constraint is not None:
+            if not constraint.consume(token):
+                log.warning("llguidance rejected token %d: %s", token, constraint.error)
+                s.finish = "stop"
+                return True
+            if constraint.is_stopped():
+                s.finish = "stop"
+                return True
+            forced = constraint.forced_tokens() if self.fast_forward else ()
+            for ff in forced[: p.budget - s.n_gen]:
+                batch.append(ff)
+                s.gen_tokens.append(ff)
+                s.overridden.append((len(s.out), len(s.out) + len(m.piece(ff))))
+                s.out += m.piece(ff)
+                s.n_gen += 1
+            if constraint.is_stopped():
+                s.finish = "stop"
+                return True
+        if p.stops:
+            max_stop = max(len(x) for x in p.stops)
+            window = bytes(s.out[-(max_stop + 64 * len(batch)):])
+            cut = _find_stop(window, p.stops)
+            if cut is not None:
+                del s.out[len(s.out) - len(window) + cut:]
+                s.finish = "stop"
+                return True
+        if s.n_gen >= p.budget:
+            return True
+        if s.deadline is not None and time.perf_counter() > s.deadline:
+            log.info("request stopped at its deadline (request_timeout_s)")
+            s.cut_by = "request_timeout_s"
+            return True
+        s.pending = batch
+        return False
+
+
+def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
+    best = None
+    for s in stops:
+        i = window.find(s)
+        if i >= 0 and (best is None or i < best):
+            best = i
+    return best
+
+
+def default_threads() -> int:
+    """Threads for batched decoding (measured: docs/benchmarks_batched.md)."""
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
