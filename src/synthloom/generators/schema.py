@@ -6,6 +6,9 @@ schema attached, so a constraining backend decodes valid JSON by construction.
 What the grammar cannot express (formats, uniqueItems, some patterns) is checked
 here with jsonschema; a failing record is rejected with the reason, and the next
 slot tries again with another seed.
+
+A record is whatever the schema's root describes: an object, or an array, a string, a number, a union
+(`type: [object, boolean]`). With `wrap: FIELD` each value is stored as `{FIELD: value}` instead.
 """
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ from ..config.schema_gen import SchemaTechnique
 from ..llm import runaway
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
-from ..records import Record, Rejection
-from .base import GenContext, parse_object
-from .schema_io import field_summary, first_error, load_schema, require_object_root, validator
+from ..records import Record, Rejection, fields_of
+from .base import GenContext, parse_value
+from .schema_io import field_summary, first_error, load_schema, require_named_fields, root_in_words, validator
 
 MAX_SHOTS = 3
 # The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with
@@ -33,8 +36,8 @@ FIRST_TRY = runaway.FIRST_TRY
 
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
-    """Turn one model answer into a validated record or a rejection with its reason."""
-    value, rejection = parse_object(result, meta)
+    """Turn one model answer into a validated record (any JSON value the schema allows) or a rejection."""
+    value, rejection = parse_value(result, meta)
     if rejection is not None:
         return rejection
     err = first_error(schema_validator, value)
@@ -55,7 +58,7 @@ class SchemaGenerator:
     def __init__(self, config: SchemaTechnique, base_dir: Path) -> None:
         self.config = config
         self.schema = load_schema(config.json_schema, base_dir)
-        require_object_root(self.schema, "generate.schema")
+        require_named_fields(self.schema, config.attributes)
         self.validator = validator(self.schema)
         self.system_prompt = load_prompt("schema_system")
         self.user_prompt = load_prompt("schema_user")
@@ -64,6 +67,7 @@ class SchemaGenerator:
             title=self.schema.get("title", ""),
             description=self.schema.get("description", ""),
             fields=field_summary(self.schema),
+            root=root_in_words(self.schema),
         )
         self._asks: dict[tuple[tuple[str, str], ...], str] = {}
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
@@ -74,7 +78,8 @@ class SchemaGenerator:
             if err:
                 from ..errors import RecipeError
 
-                raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example")
+                raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example"
+                                  + (" (examples are values of the schema itself, before wrap)" if config.wrap else ""))
 
     def _ask(self, attributes: tuple[tuple[str, str], ...]) -> str:
         text = self._asks.get(attributes)
@@ -88,6 +93,7 @@ class SchemaGenerator:
             "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
             "attributes": self.config.attributes,
             "examples": len(self.config.examples),
+            **({"wrap": self.config.wrap} if self.config.wrap else {}),
         }
 
     def schema_for(self, attributes: dict[str, str]) -> dict[str, Any]:
@@ -117,13 +123,17 @@ class SchemaGenerator:
         self._pinned[key] = schema
         return schema
 
-    def pinned_first(self, record: dict[str, Any], attributes: dict[str, str]) -> dict[str, Any]:
+    def pinned_first(self, record: Any, attributes: dict[str, str]) -> Any:
         """A few-shot record with its fields in the order the decoder writes them (label fields first)."""
+        if not isinstance(record, dict):
+            return record
         order = list(self.schema_for(attributes).get("properties") or {})
         return {**{k: record[k] for k in order if k in record}, **record}
 
-    def schema_order(self, value: dict[str, Any]) -> dict[str, Any]:
+    def schema_order(self, value: Any) -> Any:
         """A decoded record back in the schema's own field order (what the output file shows)."""
+        if not isinstance(value, dict):
+            return value
         order = list(self.schema.get("properties") or {})
         return {**{k: value[k] for k in order if k in value}, **value}
 
@@ -140,7 +150,7 @@ class SchemaGenerator:
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
             # the example's own values of the axes, asked for as the slot's are: same pattern, label first
-            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(ex.get(axis), str))
+            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(fields_of(ex).get(axis), str))
             messages.append({"role": "user", "content": self._ask(own)})
             messages.append({"role": "assistant",
                              "content": json.dumps(self.pinned_first(ex, dict(own)), ensure_ascii=False)})
@@ -176,7 +186,8 @@ class SchemaGenerator:
             (result,) = await ctx.llm.generate([req])
             item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1})
             if isinstance(item, Record):
-                item = Record(data=self.schema_order(item.data), meta=item.meta)
+                value = self.schema_order(item.data)
+                item = Record(data={self.config.wrap: value} if self.config.wrap else value, meta=item.meta)
             out.append(item)
             if isinstance(item, Record):
                 break

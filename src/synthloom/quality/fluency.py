@@ -181,7 +181,7 @@ class FluencyGate(StatelessGate):
         self.min_words = min_words
 
     def text_of(self, data: dict[str, Any]) -> str:
-        if self.fields:
+        if self.fields or not isinstance(data, dict):
             return record_text(data, self.fields)
         resp = self.pair.response_text(data, required=False)
         return resp if resp is not None else record_text(data)

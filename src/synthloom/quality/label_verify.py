@@ -19,6 +19,7 @@ from ..records import Record, Rejection
 from ..sources.labels import LabelSet
 from ._llm import LLMGateMixin, parsed_object
 from .base import GateContext
+from .text import field_value
 
 
 class VerifyGate(LLMGateMixin):
@@ -74,7 +75,7 @@ class VerifyGate(LLMGateMixin):
         return None if not names or None in names else sorted(set(names))  # type: ignore[arg-type]
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
-        given = self._given(rec.data.get(self.label_field))
+        given = self._given(field_value(rec.data, self.label_field, "gate verify: label_field"))
         if given is None:
             return Rejection.of(rec, "label", "label_unknown",
                                 f"{self.label_field}={rec.data.get(self.label_field)!r} is not in the label set")

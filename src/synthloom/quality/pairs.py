@@ -25,6 +25,8 @@ class PairFields:
     input: str | None = None  # None: the first of INPUT_NAMES the record has ("" to never join one)
 
     def _pick(self, data: Mapping[str, Any], given: str | None, names: tuple[str, ...]) -> str | None:
+        if not isinstance(data, Mapping):  # an array or string record: no named fields
+            return None
         if given is not None:
             return given or None
         return next((n for n in names if n in data), None)
@@ -64,6 +66,11 @@ def _has(data: Mapping[str, Any], dotted: str) -> bool:
 
 
 def _missing(data: Mapping[str, Any], what: str, name: str | None, option: str) -> str:
+    if not isinstance(data, Mapping):
+        from ..records import kind_of
+
+        return (f"record is a JSON {kind_of(data)} (the schema's root is not an object), so it has no {what} field; "
+                "this gate needs object records: set generate.wrap: FIELD, or remove the gate")
     have = ", ".join(sorted(map(str, data))) or "no fields"
     if name is None:
         return f"record has no {what} field (it has: {have}); name it with {option}"
