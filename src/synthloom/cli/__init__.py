@@ -107,6 +107,7 @@ def generate_schema(
     max_attempts: Optional[int] = typer.Option(None, "--max-attempts", help="Give up after this many candidates."),
     seed: int = typer.Option(0, "--seed", help="Run seed: the same seed replays from the cache."),
     with_meta: bool = typer.Option(False, "--with-meta", help="Add each record's lineage under _meta."),
+    wrap: Optional[str] = typer.Option(None, "--wrap", help="Store each value as {FIELD: value} (for a schema whose root is an array, a string or a union)."),
     backend: str = BackendOpt, base_url: Optional[str] = BaseUrlOpt, model: Optional[str] = ModelOpt,
     api_key_env: Optional[str] = KeyEnvOpt, gguf: Optional[str] = GgufOpt,
     debug: bool = DebugOpt,
@@ -121,13 +122,14 @@ def generate_schema(
             try:
                 ex_rows = [json.loads(l) for l in examples.read_text().splitlines() if l.strip()]
             except (OSError, ValueError) as exc:
-                raise InputFileError(f"{examples}: cannot read example records ({exc}); give a JSONL file, one object per line") from None
+                raise InputFileError(f"{examples}: cannot read example records ({exc}); give a JSONL file, one record per line") from None
         data = {
             "name": Path(output).stem or "schema",
             "count": count,
             "model": model_options(backend, base_url, model, api_key_env, gguf),
             "generate": {"technique": "schema", "schema": schema, "instruction": instruction,
-                         "attributes": _parse_attributes(attribute), "examples": ex_rows},
+                         "attributes": _parse_attributes(attribute), "examples": ex_rows,
+                         **({"wrap": wrap} if wrap else {})},
             "engine": {"concurrency": concurrency, "seed": seed, **({"max_attempts": max_attempts} if max_attempts else {})},
             "output": {"with_meta": with_meta},
         }

@@ -97,11 +97,13 @@ def export_run(
             raise UsageError(f"--stratify {stratify!r}: no record's lineage has '{key}' "
                              "(e.g. meta.round or meta.operation for Evol-Instruct, meta.is_classification for Self-Instruct)")
         strata = [m.get(key) for m in metas]
-    values = not all(isinstance(r, dict) for r in rows)  # a schema whose root is an array, a string or a union
+    # a schema whose root is an array, a string or a union: the values in one JSON-typed column
+    values = not all(isinstance(r, dict) for r in rows) or any(m.get("root") for m in metas)
     if values and fmt in CHAT_FORMATS:
         from ..records import kind_of
 
-        kinds = "/".join(sorted({kind_of(r) for r in rows if not isinstance(r, dict)}))
+        kinds = "/".join(sorted({kind_of(r) for r in rows if not isinstance(r, dict)}
+                                | {k for m in metas if m.get("root") for k in str(m["root"]).split("/")}))
         raise UsageError(f"--format {fmt}: chat formats need records with instruction and response fields, but this "
                          f"run's records are JSON {kinds} values (the schema's root is not an object); use --format "
                          "hf or parquet (one JSON-typed column), or generate with generate.wrap: FIELD")

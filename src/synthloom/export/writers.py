@@ -129,12 +129,13 @@ def format_for(path: Path, fmt: str | None) -> str:
 
 def write_records(records: Iterable[Record], path: Path, fmt: str | None = None, with_meta: bool = False) -> int:
     """JSONL: one record's data per line, whatever its JSON type. Parquet and CSV: a column per field, or,
-    when the records are not all objects, their values in one column (VALUE_COLUMN, JSON-typed in Parquet)."""
+    when the records are not all objects or their schema's root may be something else (lineage `root`,
+    e.g. `boolean/object`), their values in one column (VALUE_COLUMN, JSON-typed in Parquet)."""
     fmt = format_for(path, fmt)
     if fmt == "jsonl":
         return write_jsonl((row_of(r, with_meta) for r in records), path)
     records = list(records)
-    as_value = any(not isinstance(r.data, dict) for r in records)
+    as_value = any(not isinstance(r.data, dict) or r.meta.get("root") for r in records)
     rows = [row_of(r, with_meta, as_value) for r in records]
     json_columns = (VALUE_COLUMN,) if as_value else ()
     return (write_parquet if fmt == "parquet" else write_csv)(rows, path, json_columns)

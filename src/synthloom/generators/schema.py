@@ -23,7 +23,8 @@ from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
 from ..records import Record, Rejection, fields_of
 from .base import GenContext, parse_value
-from .schema_io import field_summary, first_error, load_schema, require_named_fields, root_in_words, validator
+from .schema_io import (field_summary, first_error, load_schema, require_named_fields, root_in_words, root_types,
+                        validator)
 
 MAX_SHOTS = 3
 # The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with
@@ -69,6 +70,10 @@ class SchemaGenerator:
             fields=field_summary(self.schema),
             root=root_in_words(self.schema),
         )
+        # a root that may be something else than an object (array, string, union): every record says so in its
+        # lineage, so that the writers put all of them in one value column, objects included
+        types = root_types(self.schema)
+        self._root = "/".join(sorted(types)) if types and types != {"object"} and not config.wrap else None
         self._asks: dict[tuple[tuple[str, str], ...], str] = {}
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
@@ -169,6 +174,7 @@ class SchemaGenerator:
             "attributes": attributes,
             "seed": seed,
             "slot": slot,
+            **({"root": self._root} if self._root else {}),
         }
         return req, meta
 
