@@ -158,3 +158,35 @@ def test_review_items_and_report_read_a_string_run(tmp_path):
     sample = write_sample(tmp_path / "out.run", 2)
     md = sample["markdown"].read_text()
     assert '- **value** (string): "' in md
+
+
+def test_dedup_and_filter_commands_write_array_and_string_lines_back_as_they_were(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('[{"sku": "A-1", "qty": 2}]\n[{"sku": "A-1", "qty": 2}]\n'
+                   '"As an AI language model I cannot help with that request"\n"A sturdy oak table for six people"\n')
+    res = CliRunner().invoke(app, ["dedup", str(src), "-o", str(tmp_path / "d.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert _lines(tmp_path / "d.jsonl") == [[{"sku": "A-1", "qty": 2}],
+                                            "As an AI language model I cannot help with that request",
+                                            "A sturdy oak table for six people"]
+    res = CliRunner().invoke(app, ["filter", str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "f.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert _lines(tmp_path / "f.jsonl") == [[{"sku": "A-1", "qty": 2}], "A sturdy oak table for six people"]
+
+
+def test_a_root_array_closed_at_its_item_bound_is_kept_a_value_cut_inside_it_is_not():
+    from synthloom.generators.base import parse_value
+    from synthloom.llm.types import GenerationResult
+
+    items = [{"sku": "A-1", "tags": ["new"]}, {"sku": "A-2", "tags": ["sale"]}]
+    closed = GenerationResult(text=json.dumps(items), parsed=items, truncated=("(root)",))
+    assert parse_value(closed, {}) == (items, None)
+    inner = GenerationResult(text=json.dumps(items), parsed=items, truncated=("[1].tags", "(root)"))
+    value, rej = parse_value(inner, {})
+    assert value is None and rej.reason == "truncated_value" and rej.detail.startswith("[1].tags cut off")
+    text = GenerationResult(text='"a long descr"', parsed="a long descr", truncated=("(root)",))
+    assert parse_value(text, {})[1].reason == "truncated_value"  # a string root cut off is still cut off

@@ -224,6 +224,8 @@ def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Op
     gates = build_gates(configs, Path.cwd())
     lines, rows = _read_jsonl(input)
     records = [Record(r) for r in rows]
+    # a line that is not an object (an array or string record) is read as {"text": value}; written back as it was
+    originals = {id(r): v for r, v in ((r, json.loads(line)) for r, line in zip(rows, lines)) if not isinstance(v, dict)}
 
     async def go():
         llm = None
@@ -244,7 +246,10 @@ def _gate_file(input: Path, output: Path, gate_configs: list[dict], rejected: Op
     with atomic_path(output) as tmp:
         body = []
         for rec in kept:  # judged/labelled records carry their scores under _scores
-            row = dict(rec.data)
+            row = {"value": originals[id(rec.data)]} if id(rec.data) in originals else dict(rec.data)
+            if id(rec.data) in originals and not rec.meta.get("scores") and not rec.meta.get("judge"):
+                body.append(json.dumps(originals[id(rec.data)], ensure_ascii=False))
+                continue
             if rec.meta.get("scores"):
                 row["_scores"] = rec.meta["scores"]
             if rec.meta.get("judge"):

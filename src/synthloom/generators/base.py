@@ -101,8 +101,13 @@ def parse_value(result: GenerationResult, meta: dict[str, Any]) -> tuple[Any, Re
     if rejection is None or rejection.reason != "not_an_object":
         return value, rejection
     value = result.parsed if result.parsed is not None else json.loads(result.text)
-    if getattr(result, "truncated", None):
-        return None, truncated_rejection(result, value, meta)
+    cut = [p for p in getattr(result, "truncated", None) or () if p != "(root)" or not isinstance(value, list)]
+    if cut:
+        # a root array closed at its item bound is a shorter list of complete items, not a value cut off
+        # mid-way (a list of line items with 2 lines instead of 5): only what is cut inside it is rejected
+        from dataclasses import replace
+
+        return None, truncated_rejection(replace(result, truncated=tuple(cut)), value, meta)
     from ..llm.runaway import placeholder_paths
 
     placeholders = placeholder_paths(value)
