@@ -190,3 +190,16 @@ def test_a_root_array_closed_at_its_item_bound_is_kept_a_value_cut_inside_it_is_
     assert value is None and rej.reason == "truncated_value" and rej.detail.startswith("[1].tags cut off")
     text = GenerationResult(text='"a long descr"', parsed="a long descr", truncated=("(root)",))
     assert parse_value(text, {})[1].reason == "truncated_value"  # a string root cut off is still cut off
+
+
+def test_a_root_without_type_but_with_properties_is_decoded_as_an_object(tmp_path):
+    """JSON Schema lets a bare number through such a root, and the small model wrote one (JSONSchemaBench
+    GitHub-Hard o79664): the decoder is given `type: object`; the record is validated as written."""
+    schema = {"properties": {"name": {"type": "string"}}, "required": ["name"]}
+    summary, llm = _run(tmp_path, schema, iter([{"name": "Ada"}]), count=1)
+    assert llm.requests[0].json_schema["type"] == "object" and summary.accepted == 1
+    assert _lines(tmp_path / "out.jsonl") == [{"name": "Ada"}]
+    from synthloom.generators.schema_io import with_implied_root_type
+
+    assert with_implied_root_type({"items": {"type": "string"}})["type"] == "array"
+    assert "type" not in with_implied_root_type({"anyOf": [{"properties": {}}, {"type": "string"}]})

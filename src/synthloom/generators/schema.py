@@ -24,7 +24,7 @@ from ..prompts import load as load_prompt
 from ..records import Record, Rejection, fields_of
 from .base import GenContext, parse_value
 from .schema_io import (field_summary, first_error, load_schema, require_named_fields, root_in_words, root_types,
-                        validator)
+                        validator, with_implied_root_type)
 
 MAX_SHOTS = 3
 # The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with
@@ -61,6 +61,7 @@ class SchemaGenerator:
         self.schema = load_schema(config.json_schema, base_dir)
         require_named_fields(self.schema, config.attributes)
         self.validator = validator(self.schema)
+        self._decode = with_implied_root_type(self.schema)  # what the decoder is given (validation: self.schema)
         self.system_prompt = load_prompt("schema_system")
         self.user_prompt = load_prompt("schema_user")
         self._system_text = self.system_prompt.render(
@@ -68,11 +69,11 @@ class SchemaGenerator:
             title=self.schema.get("title", ""),
             description=self.schema.get("description", ""),
             fields=field_summary(self.schema),
-            root=root_in_words(self.schema),
+            root=root_in_words(self._decode),
         )
         # a root that may be something else than an object (array, string, union): every record says so in its
         # lineage, so that the writers put all of them in one value column, objects included
-        types = root_types(self.schema)
+        types = root_types(self._decode)
         self._root = "/".join(sorted(types)) if types and types != {"object"} and not config.wrap else None
         self._asks: dict[tuple[tuple[str, str], ...], str] = {}
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
@@ -111,7 +112,7 @@ class SchemaGenerator:
         key = tuple(attributes.items())
         if key in self._pinned:
             return self._pinned[key]
-        props = self.schema.get("properties") or {}
+        props = self._decode.get("properties") or {}
         pinned = {
             axis: value for axis, value in attributes.items()
             if isinstance(props.get(axis), dict) and validator({**props[axis]}).is_valid(value)
@@ -122,9 +123,9 @@ class SchemaGenerator:
         new_props = {axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}
         new_props.update({k: v for k, v in props.items() if k not in new_props and _label_like(v)})
         new_props.update({k: v for k, v in props.items() if k not in new_props})
-        schema = self.schema
+        schema = self._decode
         if pinned or list(new_props) != list(props):
-            schema = {**self.schema, "properties": new_props}
+            schema = {**self._decode, "properties": new_props}
         self._pinned[key] = schema
         return schema
 

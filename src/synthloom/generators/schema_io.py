@@ -104,6 +104,24 @@ def root_types(schema: dict[str, Any]) -> set[str]:
     return types
 
 
+_OBJECT_WORDS = ("properties", "required", "additionalProperties", "patternProperties", "minProperties",
+                 "maxProperties")
+_ARRAY_WORDS = ("items", "prefixItems", "minItems", "maxItems", "contains")
+
+
+def with_implied_root_type(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema to decode: a root with no `type` whose keywords are only object keywords (`properties`,
+    `required`...) or only array keywords (`items`...) gets that type. JSON Schema lets any other value
+    through such a root (a bare number validates), and a small model writes one; the record is still
+    validated against the schema as written."""
+    if "type" in schema or any(k in schema for k in ("enum", "const", "anyOf", "oneOf", "allOf", "$ref", "not")):
+        return schema
+    obj, arr = any(k in schema for k in _OBJECT_WORDS), any(k in schema for k in _ARRAY_WORDS)
+    if obj != arr:
+        return {**schema, "type": "object" if obj else "array"}
+    return schema
+
+
 def object_root(schema: dict[str, Any]) -> bool:
     """Whether a record of this schema can be a JSON object (with named fields)."""
     types = root_types(schema)
