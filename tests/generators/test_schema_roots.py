@@ -203,3 +203,13 @@ def test_a_root_without_type_but_with_properties_is_decoded_as_an_object(tmp_pat
 
     assert with_implied_root_type({"items": {"type": "string"}})["type"] == "array"
     assert "type" not in with_implied_root_type({"anyOf": [{"properties": {}}, {"type": "string"}]})
+
+
+def test_an_object_root_prompt_is_unchanged_so_existing_call_caches_replay():
+    from synthloom.prompts import load
+
+    text = load("schema_system").render(instruction="Tickets", title="T", description="d",
+                                        fields=["a (string)", "b"], root=None)
+    assert text == ("You write realistic, varied synthetic data records as JSON objects.\nTask: Tickets\n"
+                    "Record type: T (d)\nFields:\n- a (string)\n- b\nEach record must be new and different from "
+                    "the examples. Reply with one JSON object only.")
