@@ -1,7 +1,8 @@
 """Data in flight: records and rejected candidates.
 
 A `Record` is what a generator proposes and a gate accepts. Its `data` holds the
-record's own fields (what goes into the dataset); `meta` holds lineage: technique,
+record's own fields (what goes into the dataset): a JSON object for every technique, or any
+JSON value (an array, a string, a number...) for a schema whose root is not an object; `meta` holds lineage: technique,
 model, prompt template and its hash, seed, slot, parent record or document,
 sampled attributes, scores, attempt number. Lineage stays in the run store and is
 exported only on request.
@@ -43,9 +44,29 @@ def content_hash(value: Any, size: int = 16) -> str:
     return hashlib.blake2b(canonical_json(value), digest_size=size).hexdigest()
 
 
+def fields_of(data: Any) -> dict[str, Any]:
+    """The record's named fields: its data when that is an object, else none (an array or string record)."""
+    return data if isinstance(data, dict) else {}
+
+
+def kind_of(data: Any) -> str:
+    """The JSON type of a record's data, as a user reads it: object, array, string, number, boolean, null."""
+    if isinstance(data, dict):
+        return "object"
+    if isinstance(data, (list, tuple)):
+        return "array"
+    if isinstance(data, str):
+        return "string"
+    if isinstance(data, bool):
+        return "boolean"
+    if data is None:
+        return "null"
+    return "number"
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
-    data: dict[str, Any]
+    data: Any  # a JSON object (dict) except from a schema whose root is an array, a string or a union
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,7 +95,7 @@ class Rejection:
     stage: str
     reason: str
     detail: str = ""
-    data: dict[str, Any] | None = None
+    data: Any = None
     raw: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 

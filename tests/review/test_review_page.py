@@ -296,3 +296,30 @@ def test_screenshot(browser, servers, tmp_path):
         target = ROOT / "docs" / "images" / "review-page.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def _string_run(tmp: Path) -> Path:
+    """A scripted run of a schema whose root is a string (a code with a pattern)."""
+    from fakes import ScriptedLLM
+    from synthloom.engine import run_recipe
+    from synthloom.engine.recipe_file import recipe_from_dict
+
+    codes = iter(["ABC-123", "KLM-999", "QRS-555"])
+    data = {"name": "codes", "count": 3, "engine": {"seed": 0},
+            "generate": {"technique": "schema", "schema": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{3}$"}}}
+    run_recipe(recipe_from_dict(data, "test"), base_dir=tmp, output=tmp / "codes.jsonl",
+               llm=ScriptedLLM(lambda req: json.dumps(next(codes))))
+    return tmp / "codes.run"
+
+
+def test_a_record_that_is_a_string_shows_as_one_value_not_its_characters(browser, servers, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        run_dir = pool.submit(_string_run, tmp_path).result()
+    srv = servers(run_dir, "-n", "3", "--seed", "1")
+    page = open_page(browser, srv.url)
+    record = page.inner_text("#record")
+    assert re.search(r"value\s+[A-Z]{3}-\d{3}", record), record
+    assert page.locator("#record .field h3").all_inner_texts() == ["value"]
+    assert not page.errors

@@ -56,13 +56,16 @@ def generate_schema(
     examples: Optional[Path] = typer.Option(None, "--examples", help="JSONL file of example records (few-shot)."),
     run: RunFlags = RUN,
     model: dict = MODEL,
+    wrap: Optional[str] = typer.Option(None, "--wrap", help="Store each value as {FIELD: value} (for a schema whose root is an array, a string or a union)."),
 ) -> None:
     """Records that validate against a JSON schema, guided by an instruction and attribute axes."""
     from ..quality.apply import read_jsonl
 
-    ex_rows = read_jsonl(examples, objects_only=True)[1] if examples else []
+    from ..userfiles import jsonl_values
+
+    ex_rows = [v for _, v in jsonl_values(examples, "give a JSONL file, one record per line")] if examples else []
     gen = {"technique": "schema", "schema": schema, "instruction": instruction,
-           "attributes": parse_attributes(attribute), "examples": ex_rows}
+           "attributes": parse_attributes(attribute), "examples": ex_rows, **({"wrap": wrap} if wrap else {})}
     run_from_flags("schema", gen, count, output, run, model)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from .common import Sampling, Strict
 
@@ -18,10 +18,16 @@ class SchemaTechnique(Strict):
         alias="schema",
         description="a JSON schema inline (YAML mapping), a path to a .json/.yaml file, or a pydantic model as module:Class",
     )
-    examples: list[dict[str, Any]] = Field(default_factory=list, description="few-shot example records")
+    examples: list[Any] = Field(default_factory=list, description="few-shot example records (values of the schema: "
+                                "objects, or arrays/strings for a schema whose root is one)")
     attributes: dict[str, list[str]] = Field(
         default_factory=dict,
         description="diversity axes: each record is generated for one sampled value per axis",
+    )
+    wrap: str | None = Field(
+        None, min_length=1,
+        description="store each value under this one field ({FIELD: value}) instead of as the schema describes "
+        "it; for a schema whose root is an array, a string or a union, when named fields are wanted downstream",
     )
     sampling: Sampling = Field(default_factory=Sampling)
     retries: int = Field(
@@ -32,6 +38,15 @@ class SchemaTechnique(Strict):
     )
 
     model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_serializer(mode="wrap")
+    def _without_unset_wrap(self, handler):
+        # no `wrap` key unless one is set: a recipe written before the option keeps its run identity (and so
+        # resumes its run directory) and its dataset card
+        data = handler(self)
+        if isinstance(data, dict) and data.get("wrap") is None:
+            data.pop("wrap", None)
+        return data
 
     @model_validator(mode="after")
     def _axes_not_empty(self) -> "SchemaTechnique":

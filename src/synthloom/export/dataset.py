@@ -18,7 +18,7 @@ from .card import build_card
 from .chat import CHAT_FORMATS, Fields, convert, to_openai
 from .splits import parse_ratios, split_rows
 from ..runs import rundir
-from ..runs.writers import read_jsonl, write_jsonl
+from ..runs.writers import VALUE_COLUMN, read_jsonl, write_jsonl
 from ..userfiles import atomic_path, ensure_folder
 
 EXPORT_FORMATS = (*CHAT_FORMATS, "hf", "parquet")
@@ -58,8 +58,8 @@ def load_run(run_dir: str | Path, with_meta: bool = False):
         raise UsageError(f"{run_dir}: no run here (no {rundir.STORE_FILE} and no {rundir.DATA_FILE}); "
                          "give the folder you passed to -o when generating")
     raw = list(read_jsonl(data_file))
-    rows = [{k: v for k, v in r.items() if k != "_meta"} for r in raw]
-    metas = [r.get("_meta") or {} for r in raw]
+    rows = [{k: v for k, v in r.items() if k != "_meta"} if isinstance(r, dict) else r for r in raw]
+    metas = [(r.get("_meta") or {}) if isinstance(r, dict) else {} for r in raw]
     return (rows, metas, manifest) if with_meta else (rows, manifest)
 
 
@@ -92,6 +92,16 @@ def export_run(
             raise UsageError(f"--stratify {stratify!r}: no record's lineage has '{key}' "
                              "(e.g. meta.round or meta.operation for Evol-Instruct, meta.is_classification for Self-Instruct)")
         strata = [m.get(key) for m in metas]
+    # a schema whose root is an array, a string or a union: the values in one JSON-typed column
+    values = not all(isinstance(r, dict) for r in rows) or any(m.get("root") for m in metas)
+    if values and fmt in CHAT_FORMATS:
+        from ..records import kind_of
+
+        kinds = "/".join(sorted({kind_of(r) for r in rows if not isinstance(r, dict)}
+                                | {k for m in metas if m.get("root") for k in str(m["root"]).split("/")}))
+        raise UsageError(f"--format {fmt}: chat formats need records with instruction and response fields, but this "
+                         f"run's records are JSON {kinds} values (the schema's root is not an object); use --format "
+                         "hf or parquet (one JSON-typed column), or generate with generate.wrap: FIELD")
     splits = {k: v for k, v in split_rows(rows, ratios, seed=seed, stratify=strata,
                                            near_duplicate=near_duplicate).items() if v}
     out = ensure_folder(out_dir, "export folder")
@@ -105,13 +115,17 @@ def export_run(
         from .compare import class_label_of, is_labelled_run
         from .hf import save_hf, save_parquet
 
-        # labelled text (classification, augment) stays {text, label}: no chat turns to add
-        shape = (lambda part: part) if is_labelled_run(run_dir) else (lambda part: _with_messages(part, system, fields))
+        if values:  # one JSON-typed column, no chat turns to add
+            shape = (lambda part: [{VALUE_COLUMN: r} for r in part])
+        elif is_labelled_run(run_dir):  # labelled text (classification, augment) stays {text, label}
+            shape = (lambda part: part)
+        else:
+            shape = (lambda part: _with_messages(part, system, fields))
         shaped = {name: shape(part) for name, part in splits.items()}
         if fmt == "hf":
-            save_hf(shaped, out, class_label=class_label_of(run_dir))
+            save_hf(shaped, out, class_label=class_label_of(run_dir), json_columns=(VALUE_COLUMN,) if values else ())
         else:
-            files = save_parquet(shaped, out)
+            files = save_parquet(shaped, out, json_columns=(VALUE_COLUMN,) if values else ())
         samples = shape(rows[:SAMPLES_IN_CARD])
     counts = {name: len(part) for name, part in splits.items()}
     card = build_card(manifest, counts, fmt, files or None, samples, system)

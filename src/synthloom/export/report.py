@@ -73,7 +73,7 @@ def _label_info(records: list[Record], rejections: list[Rejection], recipe: dict
         return None
     g = gates[0]
     field, labels = g.get("label_field", "label"), g.get("labels") or []
-    counts = Counter(str(r.data.get(field)) for r in records if field in r.data)
+    counts = Counter(str(r.data.get(field)) for r in records if isinstance(r.data, dict) and field in r.data)
     agree = sum(1 for r in records if r.meta.get("scores", {}).get("label_agrees") is True)
     flagged = sum(1 for r in records if r.meta.get("scores", {}).get("label_agrees") is False)
     mismatched = sum(1 for r in rejections if r.stage == "label" and r.reason == "label_mismatch")

@@ -32,6 +32,10 @@ def parse_ratios(text: str | Sequence[float]) -> dict[str, float]:
 
 
 def _default_text(row: dict[str, Any]) -> str:
+    if not isinstance(row, dict):  # an array or string record: its JSON
+        from ..quality.text import record_text
+
+        return record_text(row)
     inst = row.get("instruction", row.get("prompt", row.get("question", row.get("text", ""))))  # text: labelled rows
     if inst == "" and "messages" in row:
         inst = " ".join(m.get("content", "") for m in row["messages"] if m.get("role") == "user")

@@ -102,6 +102,33 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
     return value, None
 
 
+def parse_value(result: GenerationResult, meta: dict[str, Any]) -> tuple[Any, Rejection | None]:
+    """Any JSON value a structured call returned (a schema whose root is an array, a string or a union),
+    or the parse-stage rejection: `parse_object`, less its "must be an object" rule."""
+    value, rejection = parse_object(result, meta)
+    if rejection is None or rejection.reason != "not_an_object":
+        return value, rejection
+    value = result.parsed if result.parsed is not None else json.loads(result.text)
+    cut = [p for p in getattr(result, "truncated", None) or () if p != "(root)" or not isinstance(value, list)]
+    if cut:
+        # a root array closed at its item bound is a shorter list of complete items, not a value cut off
+        # mid-way (a list of line items with 2 lines instead of 5): only what is cut inside it is rejected
+        from dataclasses import replace
+
+        return None, truncated_rejection(replace(result, truncated=tuple(cut)), value, meta)
+    from ..llm.runaway import placeholder_paths
+
+    placeholders = placeholder_paths(value)
+    if placeholders:
+        from ..llm.constrain import value_at
+
+        shown = ", ".join(f"{p}={value_at(value, p)!r}" for p in placeholders[:4])
+        return None, Rejection(stage="validate", reason="placeholder_value",
+                               detail=f"placeholder instead of data: {shown}", data=value, raw=result.text,
+                               meta=meta)
+    return value, None
+
+
 def truncated_rejection(result: GenerationResult, value: Any, meta: dict[str, Any]) -> Rejection:
     """A value the decoder closed at its maxLength/maxItems bound (``result.truncated``): cut off, not complete."""
     paths = list(result.truncated)

@@ -6,6 +6,9 @@ schema attached, so a constraining backend decodes valid JSON by construction.
 What the grammar cannot express (formats, uniqueItems, some patterns) is checked
 here with jsonschema; a failing record is rejected with the reason, and the next
 slot tries again with another seed.
+
+A record is whatever the schema's root describes: an object, or an array, a string, a number, a union
+(`type: [object, boolean]`). With `wrap: FIELD` each value is stored as `{FIELD: value}` instead.
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from ..llm import runaway
 from ..llm.jsontext import validator
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
-from ..records import Record, Rejection
-from .base import GenContext, Generator, parse_object
-from .schema_io import field_summary, first_error, load_schema, require_object_root
+from ..records import Record, Rejection, fields_of
+from .base import GenContext, Generator, parse_value
+from .schema_io import (field_summary, first_error, load_schema, require_named_fields, root_in_words, root_types,
+                        with_implied_root_type)
 
 MAX_SHOTS = 3
 # The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with
@@ -34,8 +38,8 @@ FIRST_TRY = runaway.FIRST_TRY
 
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
-    """Turn one model answer into a validated record or a rejection with its reason."""
-    value, rejection = parse_object(result, meta)
+    """Turn one model answer into a validated record (any JSON value the schema allows) or a rejection."""
+    value, rejection = parse_value(result, meta)
     if rejection is not None:
         return rejection
     err = first_error(schema_validator, value)
@@ -56,8 +60,9 @@ class SchemaGenerator(Generator):
     def __init__(self, config: SchemaTechnique, base_dir: Path) -> None:
         self.config = config
         self.schema = load_schema(config.json_schema, base_dir)
-        require_object_root(self.schema, "generate.schema")
+        require_named_fields(self.schema, config.attributes)
         self.validator = validator(self.schema)
+        self._decode = with_implied_root_type(self.schema)  # what the decoder is given (validation: self.schema)
         self.system_prompt = load_prompt("schema_system")
         self.user_prompt = load_prompt("schema_user")
         self._system_text = self.system_prompt.render(
@@ -65,7 +70,12 @@ class SchemaGenerator(Generator):
             title=self.schema.get("title", ""),
             description=self.schema.get("description", ""),
             fields=field_summary(self.schema),
+            root=root_in_words(self._decode),
         )
+        # a root that may be something else than an object (array, string, union): every record says so in its
+        # lineage, so that the writers put all of them in one value column, objects included
+        types = root_types(self._decode)
+        self._root = "/".join(sorted(types)) if types and types != {"object"} and not config.wrap else None
         self._asks: dict[tuple[tuple[str, str], ...], str] = {}
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
@@ -75,7 +85,8 @@ class SchemaGenerator(Generator):
             if err:
                 from ..errors import RecipeError
 
-                raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example")
+                raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example"
+                                  + (" (examples are values of the schema itself, before wrap)" if config.wrap else ""))
 
     def _ask(self, attributes: tuple[tuple[str, str], ...]) -> str:
         text = self._asks.get(attributes)
@@ -89,6 +100,7 @@ class SchemaGenerator(Generator):
             "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
             "attributes": self.config.attributes,
             "examples": len(self.config.examples),
+            **({"wrap": self.config.wrap} if self.config.wrap else {}),
         }
 
     def schema_for(self, attributes: dict[str, str]) -> dict[str, Any]:
@@ -101,7 +113,7 @@ class SchemaGenerator(Generator):
         key = tuple(attributes.items())
         if key in self._pinned:
             return self._pinned[key]
-        props = self.schema.get("properties") or {}
+        props = self._decode.get("properties") or {}
         pinned = {
             axis: value for axis, value in attributes.items()
             if isinstance(props.get(axis), dict) and validator({**props[axis]}).is_valid(value)
@@ -112,19 +124,23 @@ class SchemaGenerator(Generator):
         new_props = {axis: {**props[axis], "enum": [value]} for axis, value in pinned.items()}
         new_props.update({k: v for k, v in props.items() if k not in new_props and _label_like(v)})
         new_props.update({k: v for k, v in props.items() if k not in new_props})
-        schema = self.schema
+        schema = self._decode
         if pinned or list(new_props) != list(props):
-            schema = {**self.schema, "properties": new_props}
+            schema = {**self._decode, "properties": new_props}
         self._pinned[key] = schema
         return schema
 
-    def pinned_first(self, record: dict[str, Any], attributes: dict[str, str]) -> dict[str, Any]:
+    def pinned_first(self, record: Any, attributes: dict[str, str]) -> Any:
         """A few-shot record with its fields in the order the decoder writes them (label fields first)."""
+        if not isinstance(record, dict):
+            return record
         order = list(self.schema_for(attributes).get("properties") or {})
         return {**{k: record[k] for k in order if k in record}, **record}
 
-    def schema_order(self, value: dict[str, Any]) -> dict[str, Any]:
+    def schema_order(self, value: Any) -> Any:
         """A decoded record back in the schema's own field order (what the output file shows)."""
+        if not isinstance(value, dict):
+            return value
         order = list(self.schema.get("properties") or {})
         return {**{k: value[k] for k in order if k in value}, **value}
 
@@ -141,7 +157,7 @@ class SchemaGenerator(Generator):
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
             # the example's own values of the axes, asked for as the slot's are: same pattern, label first
-            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(ex.get(axis), str))
+            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(fields_of(ex).get(axis), str))
             messages.append({"role": "user", "content": self._ask(own)})
             messages.append({"role": "assistant",
                              "content": json.dumps(self.pinned_first(ex, dict(own)), ensure_ascii=False)})
@@ -160,6 +176,7 @@ class SchemaGenerator(Generator):
             "attributes": attributes,
             "seed": seed,
             "slot": slot,
+            **({"root": self._root} if self._root else {}),
         }
         return req, meta
 
@@ -177,7 +194,8 @@ class SchemaGenerator(Generator):
             (result,) = await ctx.llm.generate([req])
             item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1})
             if isinstance(item, Record):
-                item = Record(data=self.schema_order(item.data), meta=item.meta)
+                value = self.schema_order(item.data)
+                item = Record(data={self.config.wrap: value} if self.config.wrap else value, meta=item.meta)
             out.append(item)
             if isinstance(item, Record):
                 break

@@ -40,5 +40,9 @@ class LLMGateMixin:
 
 
 def show(data: Mapping[str, Any], fields: list[str] | None, exclude: tuple[str, ...] = ()) -> str:
+    if not isinstance(data, Mapping):  # an array or string record: the judge reads its JSON
+        from .text import record_text
+
+        return record_text(data, fields)
     view = {k: v for k, v in data.items() if (not fields or k in fields) and k not in exclude}
     return json.dumps(view, ensure_ascii=False)

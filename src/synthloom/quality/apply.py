@@ -129,9 +129,17 @@ class GatedFile:
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def kept_row(rec: Record) -> dict[str, Any]:
-    """A kept record as written: its data, with judge/label scores (and the judge's rationale) under `_scores`."""
-    row = dict(rec.data)
+_NO_VALUE = object()
+
+
+def kept_row(rec: Record, original: Any = _NO_VALUE) -> Any:
+    """A kept record as written: its data, with judge/label scores (and the judge's rationale) under `_scores`.
+    `original`: the line's value when it was not an object (an array or string record): written back as it
+    was, or as {"value": ..., "_scores": ...} when a gate scored it."""
+    scored = rec.meta.get("scores") or rec.meta.get("judge")
+    if original is not _NO_VALUE and not scored:
+        return original
+    row = {"value": original} if original is not _NO_VALUE else dict(rec.data)
     if rec.meta.get("scores"):
         row["_scores"] = rec.meta["scores"]
     if rec.meta.get("judge"):
@@ -174,14 +182,18 @@ async def agate_file(input: str | Path, output: str | Path, gates: Sequence[Any]
         cfg = model if not isinstance(model, Mapping) else (
             OpenAIModel(**model) if model.get("backend") == "openai" else LlamaCppModel(**model))
         llm = build_llm([cfg])
+    records = [Record(r) for r in rows]
+    # a line that is not an object (an array or string record) is gated as {"text": value}, written back as it was
+    originals = {id(rec.data): value for rec, line in zip(records, lines)
+                 for value in [json.loads(line)] if not isinstance(value, dict)}
     ctx = GateContext(llm=llm)
     try:
-        kept, rej = await aapply_gates([Record(r) for r in rows], built, ctx, concurrency)
+        kept, rej = await aapply_gates(records, built, ctx, concurrency)
     finally:
         await ctx.models.aclose()  # the models gates opened for their own `model:` blocks
         if own:
             await llm.aclose()
-    _write_jsonl(output, (kept_row(rec) for rec in kept))
+    _write_jsonl(output, (kept_row(rec, originals.get(id(rec.data), _NO_VALUE)) for rec in kept))
     if rejected is not None:
         _write_jsonl(rejected, ({"stage": r.stage, "reason": r.reason, "detail": r.detail, "data": r.data} for r in rej))
     return GatedFile(len(lines), kept, rej, time.perf_counter() - started, output)

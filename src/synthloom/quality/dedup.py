@@ -172,7 +172,8 @@ def load_reference_texts(paths: Iterable[str], field: str | list[str] | None, ba
                 value = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); each line must be one JSON record") from exc
-            texts.append(record_text(value, fields) if isinstance(value, dict) else str(value))
+            texts.append(record_text(value, fields) if isinstance(value, dict)
+                         else value if isinstance(value, str) else record_text(value))  # an array record: its JSON
     return texts
 
 

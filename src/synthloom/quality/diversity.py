@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..records import Record, Rejection
+from ..records import Record, Rejection, fields_of
 from .base import GateContext
 from .text import normalize, record_text, words
 
@@ -152,7 +152,7 @@ def attribute_value(rec: Record, name: str) -> Any:
     attrs = rec.meta.get("attributes")
     if isinstance(attrs, dict) and name in attrs:
         return attrs[name]
-    return rec.data.get(name)
+    return fields_of(rec.data).get(name)
 
 
 def opening(text: str, n: int) -> str:

@@ -17,6 +17,7 @@ from ..prompts import load as load_prompt
 from ..records import Record, Rejection
 from ._llm import LLMGateMixin, show
 from .base import GateContext, StatelessGate
+from .text import field_value
 
 
 def _norm(label: Any) -> str:
@@ -59,7 +60,7 @@ class LabelGate(LLMGateMixin, StatelessGate):
                                  temperature=0.0, seed=self.seed_for(rec, ctx, "label"), purpose="label")
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
-        given = rec.data.get(self.label_field)
+        given = field_value(rec.data, self.label_field, "gate label: label_field")
         if given is None:
             return Rejection.of(rec, "label", "label_missing", f"the record has no field {self.label_field!r}")
         if _norm(given) not in {_norm(x) for x in self.labels}:

@@ -20,6 +20,7 @@ from ..records import Record, Rejection
 from ..sources.labels import LabelSet
 from ._llm import LLMGateMixin
 from .base import GateContext, StatelessGate
+from .text import field_value
 
 
 class VerifyGate(LLMGateMixin, StatelessGate):
@@ -69,7 +70,7 @@ class VerifyGate(LLMGateMixin, StatelessGate):
         return None if not names or None in names else sorted(set(names))  # type: ignore[arg-type]
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
-        given = self._given(rec.data.get(self.label_field))
+        given = self._given(field_value(rec.data, self.label_field, "gate verify: label_field"))
         if given is None:
             return Rejection.of(rec, "label", "label_unknown",
                                 f"{self.label_field}={rec.data.get(self.label_field)!r} is not in the label set")

@@ -25,6 +25,8 @@ class PairFields:
     input: str | None = None  # None: the first of INPUT_NAMES the record has ("" to never join one)
 
     def _pick(self, data: Mapping[str, Any], given: str | None, names: tuple[str, ...]) -> str | None:
+        if not isinstance(data, Mapping):  # an array or string record: no named fields
+            return None
         if given is not None:
             return given or None
         return next((n for n in names if n in data), None)
@@ -53,9 +55,10 @@ class PairFields:
             return None
         return record_text(data, [name])
 
-    def response_or_all(self, data: Mapping[str, Any], fields: list[str] | None = None) -> str:
-        """What a gate on responses reads: the `fields` named, else the response, else all string values."""
-        if fields:
+    def response_or_all(self, data: Any, fields: list[str] | None = None) -> str:
+        """What a gate on responses reads: the `fields` named, else the response, else all string values
+        (a record that is not an object: its JSON)."""
+        if fields or not isinstance(data, Mapping):
             return record_text(data, fields)
         resp = self.response_text(data, required=False)
         return resp if resp is not None else record_text(data)
@@ -71,6 +74,11 @@ def _has(data: Mapping[str, Any], dotted: str) -> bool:
 
 
 def _missing(data: Mapping[str, Any], what: str, name: str | None, option: str) -> str:
+    if not isinstance(data, Mapping):
+        from ..records import kind_of
+
+        return (f"record is a JSON {kind_of(data)} (the schema's root is not an object), so it has no {what} field; "
+                "this gate needs object records: set generate.wrap: FIELD, or remove the gate")
     have = ", ".join(sorted(map(str, data))) or "no fields"
     if name is None:
         return f"record has no {what} field (it has: {have}); name it with {option}"

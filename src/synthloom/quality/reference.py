@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
+from .text import record_text
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 NGRAM = 4
@@ -145,6 +146,8 @@ class ReferenceGate(StatelessGate):
 
 
     def text_of(self, rec: Record) -> str:
+        if not isinstance(rec.data, dict):  # an array or string record: its JSON
+            return record_text(rec.data, self.fields)
         names = self.fields or [k for k, v in rec.data.items() if isinstance(v, str)]
         return "\n".join(str(rec.data[k]) for k in names if isinstance(rec.data.get(k), str))
 

@@ -25,8 +25,23 @@ def _leaves(value: Any) -> Iterable[str]:
         yield str(value)
 
 
-def record_text(data: Mapping[str, Any], fields: list[str] | None = None) -> str:
-    """The record's text: the values of `fields` (dotted paths allowed), or all its values, one per line."""
+def record_text(data: Any, fields: list[str] | None = None) -> str:
+    """The record's text: the values of `fields` (dotted paths allowed), or all its values, one per line.
+
+    A record that is not an object (a schema with an array, string or union root) has no fields: its
+    text is its JSON, and naming `fields` for it is a RecipeError that says so.
+    """
+    if not isinstance(data, Mapping):
+        if fields:
+            from ..errors import RecipeError
+            from ..records import kind_of
+
+            raise RecipeError(f"fields {fields}: a gate can only read named fields of an object record, but this "
+                              f"record is a JSON {kind_of(data)} (the schema's root is not an object); remove "
+                              "`fields` from the gate (it then reads the whole value), or set generate.wrap: FIELD")
+        from ..records import dumps
+
+        return dumps(data).decode()
     if not fields:
         return "\n".join(_leaves(data))
     parts: list[str] = []
@@ -86,3 +101,16 @@ def exact_key(text: str) -> bytes:
 
     norm = "\n".join(normalize(line) for line in text.splitlines())
     return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).digest()
+
+
+def field_value(data: Any, name: str, where: str) -> Any:
+    """`data[name]` of an object record; for an array/string record (no named fields) a RecipeError naming
+    `where` (the gate and its option), instead of a check that silently sees nothing."""
+    if isinstance(data, Mapping):
+        return data.get(name)
+    from ..errors import RecipeError
+    from ..records import kind_of
+
+    raise RecipeError(f"{where}: '{name}' names a field of the record, but this record is a JSON {kind_of(data)} "
+                      "(the schema's root is not an object), which has no named fields; set generate.wrap: FIELD "
+                      "to store each value under a field, or remove this option")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError, UsageError
-from ..records import Record, Rejection
+from ..records import Record, Rejection, fields_of
 from .sample import default_stratum, stratified_sample, stratum_of
 
 VERDICTS = ("accept", "reject", "skip")
@@ -71,6 +71,7 @@ def gate_signals(meta: dict[str, Any], recipe: dict[str, Any], rejection: Reject
 def highlights(data: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     """Passages to mark in the source text: the record's cited evidence, or an extraction's values."""
     out: list[str] = []
+    data = fields_of(data)
     ev = data.get("evidence", meta.get("evidence"))
     for e in [ev] if isinstance(ev, str) else ev if isinstance(ev, list) else []:
         if isinstance(e, str) and e.strip():
@@ -111,7 +112,7 @@ class RunItems:
         cfg = _gate_config(self.recipe, "label")
         if cfg:
             return cfg.get("label_field", "label")
-        return "label" if any(isinstance(r.data.get("label"), str) for r in self.accepted.values()) else None
+        return "label" if any(isinstance(fields_of(r.data).get("label"), str) for r in self.accepted.values()) else None
 
     def item(self, item_id: str, by: str | None) -> dict[str, Any] | None:
         if item_id in self.accepted:
@@ -133,7 +134,7 @@ def load_items(run_dir: str | Path) -> RunItems:
         accepted = {}
         for r in store.iter_accepted(rid):
             accepted.setdefault(r.id, r)
-        rejected = {f"rej-{seq}": j for seq, j in store.rejected_items(rid) if isinstance(j.data, dict)}
+        rejected = {f"rej-{seq}": j for seq, j in store.rejected_items(rid) if j.data is not None}
     return RunItems(run_dir, rid, info.get("name") or run_dir.name, info.get("recipe") or {}, accepted, rejected)
 
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..records import Record
+from ..records import Record, fields_of, kind_of
 from ..userfiles import ensure_folder
 
 
@@ -22,7 +22,7 @@ def stratum_of(rec: Record, by: str | None) -> str:
     if not by:
         return "all"
     attrs = rec.meta.get("attributes")
-    value = attrs.get(by) if isinstance(attrs, dict) and by in attrs else rec.data.get(by)
+    value = attrs.get(by) if isinstance(attrs, dict) and by in attrs else fields_of(rec.data).get(by)
     return "—" if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
@@ -107,7 +107,10 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
              f"`synthloom review-import {md}`.", ""]
     for x in rows:
         lines += [f"## {x['n']}. `{x['id']}`" + (f" — {by}: {x['stratum']}" if by else ""), ""]
-        lines += [f"- **{k}**: {_md_value(v)}" for k, v in x["data"].items()]
+        if isinstance(x["data"], dict):
+            lines += [f"- **{k}**: {_md_value(v)}" for k, v in x["data"].items()]
+        else:  # an array or string record (a schema whose root is not an object): the value itself
+            lines.append(f"- **value** ({kind_of(x['data'])}): {json.dumps(x['data'], ensure_ascii=False)}")
         if x["scores"]:
             lines.append(f"- _scores_: {json.dumps(x['scores'], ensure_ascii=False)}")
         lines += ["", "- [ ] accept", "- [ ] reject", "- note: ", ""]

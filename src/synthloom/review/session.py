@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import UsageError
+from ..records import fields_of
 from .items import REASONS, VERDICTS, RunItems, load_items, pick_sample
 from .verdicts import wilson_interval
 
@@ -36,7 +37,7 @@ def summarize_verdicts(items: RunItems, verdicts: dict[str, dict[str, Any]]) -> 
         attrs = rec.meta.get("attributes")
         for axis, val in (attrs.items() if isinstance(attrs, dict) else []):
             groups[f"attribute {axis}"][_value(val)].append(good)
-        if label_field and label_field in rec.data and not (isinstance(attrs, dict) and label_field in attrs):
+        if label_field and label_field in fields_of(rec.data) and not (isinstance(attrs, dict) and label_field in attrs):
             groups["label" if label_field == "label" else f"label {label_field}"][_value(rec.data.get(label_field))].append(good)
         groups["model"][_value(rec.meta.get("model"))].append(good)
     breakdown = {g: {val: _rate(sum(xs), len(xs)) for val, xs in sorted(vals.items())} for g, vals in groups.items()}
