@@ -54,7 +54,7 @@ def save_hf(splits: dict[str, list[dict[str, Any]]], out: str | Path,
     datasets = require("datasets", "hf", "Hugging Face datasets output")
     from datasets.table import InMemoryTable
 
-    from .writers import arrow_table
+    from ..runs.writers import arrow_table
 
     out = Path(out)
     _check_out(out)

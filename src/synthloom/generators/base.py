@@ -108,7 +108,7 @@ def parse_value(result: GenerationResult, meta: dict[str, Any]) -> tuple[Any, Re
     value, rejection = parse_object(result, meta)
     if rejection is None or rejection.reason != "not_an_object":
         return value, rejection
-    value = result.parsed if result.parsed is not None else json.loads(result.text)
+    value = result.parsed
     cut = [p for p in getattr(result, "truncated", None) or () if p != "(root)" or not isinstance(value, list)]
     if cut:
         # a root array closed at its item bound is a shorter list of complete items, not a value cut off
