@@ -80,7 +80,7 @@ def test_string_root_with_a_pattern_keeps_the_string_and_rejects_a_miss(tmp_path
     summary, llm = _run(tmp_path, CODE, iter(["ABC-123", "abcd", "KLM-999", "QRS-555"]), count=3)
     assert summary.accepted == 3
     assert _lines(tmp_path / "out.jsonl") == ["ABC-123", "KLM-999", "QRS-555"]
-    from synthloom.engine.store import RunStore
+    from synthloom.runs import RunStore
 
     with RunStore(tmp_path / "out.run" / "store.sqlite") as store:
         (rej,) = list(store.rejections())
