@@ -109,7 +109,7 @@ def jsonl_values(path: str | Path, fix: str = "give one JSON object per line") -
         try:
             value = json.loads(line)
         except ValueError as exc:
-            raise InputFileError(f"{path}:{n}: not JSON ({exc}); {fix}") from None
+            raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); {fix}") from None
         yield n, value
 
 

@@ -141,7 +141,7 @@ def test_config_and_input_errors(tmp_path):
         run_recipe(rec, base_dir=tmp_path, output=tmp_path / "o", llm=ScriptedLLM(translator()))
     (tmp_path / "bad.jsonl").write_text('{"text": "x"}\nnot json\n')
     rec = make(tmp_path, input=str(tmp_path / "bad.jsonl"))
-    with pytest.raises(InputFileError, match="bad.jsonl:2: not JSON"):
+    with pytest.raises(InputFileError, match="bad.jsonl:2: not valid JSON"):
         run_recipe(rec, base_dir=tmp_path, output=tmp_path / "o2", llm=ScriptedLLM(translator()))
 
 

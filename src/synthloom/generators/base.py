@@ -89,6 +89,11 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
                                raw=result.text, meta=meta)
     if getattr(result, "truncated", None):
         return None, truncated_rejection(result, value, meta)
+    return _no_placeholder(result, value, meta)
+
+
+def _no_placeholder(result: GenerationResult, value: Any, meta: dict[str, Any]) -> tuple[Any, Rejection | None]:
+    """The value, or a `placeholder_value` rejection naming the fields that hold "XYZ", "${:d}", "John Doe"..."""
     from ..llm.runaway import placeholder_paths
 
     placeholders = placeholder_paths(value)
@@ -116,17 +121,7 @@ def parse_value(result: GenerationResult, meta: dict[str, Any]) -> tuple[Any, Re
         from dataclasses import replace
 
         return None, truncated_rejection(replace(result, truncated=tuple(cut)), value, meta)
-    from ..llm.runaway import placeholder_paths
-
-    placeholders = placeholder_paths(value)
-    if placeholders:
-        from ..llm.constrain import value_at
-
-        shown = ", ".join(f"{p}={value_at(value, p)!r}" for p in placeholders[:4])
-        return None, Rejection(stage="validate", reason="placeholder_value",
-                               detail=f"placeholder instead of data: {shown}", data=value, raw=result.text,
-                               meta=meta)
-    return value, None
+    return _no_placeholder(result, value, meta)
 
 
 def truncated_rejection(result: GenerationResult, value: Any, meta: dict[str, Any]) -> Rejection:

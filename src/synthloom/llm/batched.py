@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .constrain import JsonConstraint, runaway_continuation
+from .constrain import JsonConstraint, pick_token, runaway_continuation
 from .types import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -346,16 +346,8 @@ class BatchDecoder:
             loop = runaway_continuation(s.gen_tokens)
             if loop is not None and constraint.forbid(loop):
                 log.debug("broke a repetition loop at token %d", len(s.gen_tokens))
-            only = constraint.only_allowed()
-            logits = self._row(i)
-            top = int(np.argmax(logits))
-            if only is not None:
-                token = only
-                free = top == only
-            else:
-                free = constraint.allows(top)
-                constraint.apply_mask(logits)
-                token = int(lib.llama_sampler_sample(s.chain, self.ctx, i))
+            token, free = pick_token(constraint, self._row(i),
+                                     lambda: lib.llama_sampler_sample(s.chain, self.ctx, i))
             if not free:
                 s.overridden.append((len(s.out), len(s.out) + len(m.piece(token))))
         else:

@@ -26,7 +26,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -290,3 +290,17 @@ def make_tokenizer(llama_cpp: Any, vocab: Any, eos_tokens: list[int] | None = No
     eos: Any = eos_tokens if eos_tokens else llama_cpp.llama_vocab_eos(vocab)
     return LLTokenizer.from_llamacpp(tokens=tokens, vocab_ptr=vocab, tokenize_fptr=fptr, eos_token=eos, slices=None)
 
+
+
+def pick_token(constraint: "JsonConstraint", logits: np.ndarray, sample: Callable[[], int]) -> tuple[int, bool]:
+    """The next token under the schema's mask (its mask computed), and whether it was the model's own top
+    choice: False when the grammar overrode it, e.g. a string closed at its maxLength (see
+    `truncated_values`). A token the grammar forces is taken without sampling; otherwise the mask is
+    written into `logits` and `sample()` (llama.cpp's sampler chain on those logits) picks."""
+    only = constraint.only_allowed()
+    top = int(np.argmax(logits))
+    if only is not None:
+        return only, top == only
+    free = constraint.allows(top)
+    constraint.apply_mask(logits)
+    return int(sample()), free

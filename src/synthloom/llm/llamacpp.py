@@ -17,199 +17,24 @@ llama-cpp-python's low-level API:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
-import json
 import logging
-import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-import numpy as np
 
 from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
-from .constrain import (ConstraintCache, ConstraintUnavailable, JsonConstraint, make_tokenizer, runaway_continuation,
-                        truncated_values)
+from .constrain import ConstraintUnavailable, JsonConstraint, pick_token, runaway_continuation, truncated_values
 from .batch_scheduler import BatchScheduler
-from .batched import BatchDecoder, Decoded, Prepared, default_threads
+from .batched import BatchDecoder, Decoded, Prepared, _find_stop, default_threads
 from .jsontext import read_reply
+from .llama_model import TOP_K, _gbnf_for, _Loaded, open_llama, plain_cpu_weights  # noqa: F401 (re-exported)
 from .model_files import model_identity, resolve_model
-from .render import choose_style, render_request
+from .render import render_request
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
-
-TOP_K = 40  # bounds the sampler's sort over Gemma's 262k-token vocabulary
-_LOG_CALLBACK = None  # keeps the ctypes callback alive for the process
-
-
-def _quiet_llama_logs(llama_cpp: Any) -> None:
-    """Route llama.cpp's own log lines to our logger at debug level, once."""
-    global _LOG_CALLBACK
-    if _LOG_CALLBACK is not None:
-        return
-
-    @llama_cpp.llama_log_callback
-    def _cb(level, text, user_data):  # pragma: no cover - called from C
-        try:
-            log.debug("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
-        except Exception:
-            pass
-
-    _LOG_CALLBACK = _cb
-    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
-
-
-_PARAMS_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def plain_cpu_weights(llama_cpp: Any):
-    """Load models with ``use_extra_bufts = False``: no repacking of weights into extra CPU buffer types.
-
-    A native llama-cpp-python build on an Intel CPU with AMX includes llama.cpp's AMX backend, which
-    repacks q4_K/q6_K/q8_0 weights into an "AMX model buffer"; decoding the bundled Gemma 3 model on
-    those buffers segfaults. ``llama_cpp.Llama`` has no argument for the flag, so the default model
-    parameters it starts from are patched for the duration of the load (under a lock: loads in other
-    threads see the same setting). Also used by ``python -m synthloom.llm.serve``.
-    """
-    lowlevel = llama_cpp.llama_cpp
-    original = lowlevel.llama_model_default_params
-
-    def params():
-        p = original()
-        if hasattr(p, "use_extra_bufts"):
-            p.use_extra_bufts = False
-        return p
-
-    with _PARAMS_LOCK:
-        lowlevel.llama_model_default_params = params
-        try:
-            yield
-        finally:
-            lowlevel.llama_model_default_params = original
-
-
-def open_llama(path: str | os.PathLike[str], **kwargs: Any) -> Any:
-    """``llama_cpp.Llama(model_path=path, **kwargs)``, loaded the way every GGUF in synthloom is loaded."""
-    import llama_cpp
-
-    with plain_cpu_weights(llama_cpp):
-        return llama_cpp.Llama(model_path=os.fspath(path), **kwargs)
-
-
-class _Loaded:
-    """Everything that lives in the worker thread once the model is loaded."""
-
-    def __init__(self, path: str, cfg: LlamaCppModel) -> None:
-        import llama_cpp
-
-        _quiet_llama_logs(llama_cpp)
-        self.lib = llama_cpp
-        # Half the cores: llama.cpp's threads spin at barriers, and on a busy machine
-        # more threads than free cores is many times slower than fewer.
-        threads = cfg.n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
-        try:
-            self.llm = open_llama(
-                path,
-                n_ctx=cfg.n_ctx,
-                n_batch=min(512, cfg.n_ctx),
-                n_threads=threads,
-                n_threads_batch=threads,
-                seed=0,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise InputFileError(
-                f"model.path: llama.cpp could not load {path!r} ({exc}); check that it is a complete GGUF "
-                "model file that this llama.cpp version supports"
-            ) from exc
-        self.ctx = self.llm._ctx.ctx
-        self.vocab = llama_cpp.llama_model_get_vocab(self.llm._model.model)
-        self.n_vocab = int(self.llm.n_vocab())
-        self.metadata = dict(self.llm.metadata)
-        self.style = choose_style(cfg.prompt_style, self.metadata)
-        self.template = self.metadata.get("tokenizer.chat_template")
-        # The tokenizer adds BOS itself, so templates get an empty bos_token (no double BOS).
-        self.bos_text = ""
-        self.eos_text = self._piece_text(self.llm.token_eos()) if self.style == "chat" else ""
-        self._pieces: dict[int, bytes] = {}
-        self._constraints: ConstraintCache | None = None
-        log.info("loaded %s (%s prompts, %d threads)", os.path.basename(path), self.style, threads)
-
-    def _piece_text(self, token: int) -> str:
-        return self.llm.detokenize([token], special=True).decode("utf-8", "replace")
-
-    def piece(self, token: int) -> bytes:
-        p = self._pieces.get(token)
-        if p is None:
-            p = self.llm.detokenize([token])
-            self._pieces[token] = p
-        return p
-
-    def is_eog(self, token: int) -> bool:
-        return bool(self.lib.llama_vocab_is_eog(self.vocab, token))
-
-    def constraints(self) -> ConstraintCache:
-        if self._constraints is None:
-            eog = [t for t in range(min(self.n_vocab, 256)) if self.is_eog(t)] or [self.llm.token_eos()]
-            self._constraints = ConstraintCache(make_tokenizer(self.lib, self.vocab, eos_tokens=eog), self.n_vocab)
-        return self._constraints
-
-    def logits_row(self) -> np.ndarray:
-        ptr = self.lib.llama_get_logits_ith(self.ctx, -1)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
-
-    def feed_prompt(self, tokens: list[int]) -> None:
-        """Evaluate the prompt, reusing the KV cache for the prefix shared with the last one."""
-        llm = self.llm
-        keep = 0
-        limit = min(llm.n_tokens, len(tokens) - 1)  # always evaluate >= 1 token for fresh logits
-        cached = llm.input_ids
-        while keep < limit and cached[keep] == tokens[keep]:
-            keep += 1
-        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-            llm.n_tokens = keep
-        else:
-            llm.reset()
-            keep = 0
-        llm.eval(tokens[keep:])
-
-    def sampler(self, request: GenerationRequest, grammar: str | None) -> Any:
-        lib = self.lib
-        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
-        if grammar is not None:
-            g = lib.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
-            if not g:
-                lib.llama_sampler_free(chain)
-                raise ConstraintUnavailable("llama.cpp could not parse the GBNF grammar")
-            lib.llama_sampler_chain_add(chain, g)
-        if request.temperature <= 0:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
-        else:
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(TOP_K))
-            if request.top_p < 1.0:
-                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(request.top_p, 1))
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(request.temperature))
-            seed = lib.LLAMA_DEFAULT_SEED if request.seed is None else int(request.seed) % (2**32 - 1)
-            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))
-        return chain
-
-    def close(self) -> None:
-        self.llm.close()
-
-
-def _gbnf_for(schema: Any) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    try:
-        return json_schema_to_gbnf(json.dumps(schema))
-    except Exception as exc:
-        raise ConstraintUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
 
 class LlamaCppLLM:
     """The ``LLM`` protocol over an in-process llama.cpp model."""
@@ -391,18 +216,8 @@ class LlamaCppLLM:
                     loop = runaway_continuation(gen_tokens)
                     if loop is not None and constraint.forbid(loop):
                         log.debug("broke a repetition loop at token %d", len(gen_tokens))
-                    only = constraint.only_allowed()
-                    logits = m.logits_row()
-                    # the model's own top choice: when the grammar masks it, this token was not the
-                    # model's free choice (e.g. a string closed at its maxLength: see truncated_values)
-                    top = int(np.argmax(logits))
-                    if only is not None:
-                        token = only
-                        free = top == only
-                    else:
-                        free = constraint.allows(top)
-                        constraint.apply_mask(logits)
-                        token = int(lib.llama_sampler_sample(chain, m.ctx, -1))
+                    token, free = pick_token(constraint, m.logits_row(),
+                                             lambda: lib.llama_sampler_sample(chain, m.ctx, -1))
                     if not free:
                         overridden.append((len(out), len(out) + len(m.piece(token))))
                 else:
@@ -468,12 +283,3 @@ class LlamaCppLLM:
             error_kind=kind,
             truncated=truncated,
         )
-
-
-def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
-    best = None
-    for s in stops:
-        i = window.find(s)
-        if i >= 0 and (best is None or i < best):
-            best = i
-    return best

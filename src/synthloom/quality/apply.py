@@ -74,21 +74,17 @@ def read_jsonl(path: str | Path, objects_only: bool = False) -> tuple[list[str],
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
+    from ..userfiles import jsonl_values
+
     lines, rows = [], []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); each line must be one JSON "
-                                     + ("object" if objects_only else "record")) from None
-            if objects_only and not isinstance(value, dict):
-                raise InputFileError(f"{path}:{n}: a JSON {type(value).__name__}, not an object; "
-                                     "each line must be one record")
-            lines.append(line.rstrip("\n"))
-            rows.append(value if isinstance(value, dict) else {"text": value})
+    raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for (n, value), line in zip(jsonl_values(path, "each line must be one JSON " + ("object" if objects_only else "record")),
+                                raw):
+        if objects_only and not isinstance(value, dict):
+            raise InputFileError(f"{path}:{n}: a JSON {type(value).__name__}, not an object; "
+                                 "each line must be one record")
+        lines.append(line)
+        rows.append(value if isinstance(value, dict) else {"text": value})
     return lines, rows
 
 

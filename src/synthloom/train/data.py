@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,18 +25,12 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
                 raise InputFileError(f"{p}: empty CSV file (the first line must name the columns)")
             rows = [dict(r) for r in reader]
         return rows
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                raise InputFileError(f"{p}:{n}: not valid JSON ({exc}); each line must be one JSON record "
-                                     "(or give a .csv file with a header line)") from exc
-            if not isinstance(value, dict):
-                raise InputFileError(f"{p}:{n}: a JSON object is needed on each line, got {type(value).__name__}")
-            rows.append(value)
+    from ..userfiles import jsonl_values
+
+    for n, value in jsonl_values(p, "each line must be one JSON record (or give a .csv file with a header line)"):
+        if not isinstance(value, dict):
+            raise InputFileError(f"{p}:{n}: a JSON object is needed on each line, got {type(value).__name__}")
+        rows.append(value)
     return rows
 
 
