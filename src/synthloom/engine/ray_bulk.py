@@ -138,43 +138,62 @@ def _dedup(ray: Any, texts: Sequence[str], method: str, threshold: float | None,
     signed = ds.map_batches(_sign, batch_format="numpy", fn_kwargs=dict(
         method=method, ngram=ngram, unit=unit, num_perm=num_perm, backend=backend, bands=bands, rows=rows)).materialize()
 
-    first_of = np.full(n, -1, dtype=np.int64)  # the earlier identical (normalized) record, or -1
+    first_of = _first_occurrences(signed, n)
+    cands = _near_pairs(ray, signed, texts, first_of, threshold, ngram, unit, shards) if method == "minhash" else {}
+    return _decide(first_of, cands)
+
+
+def _first_occurrences(signed: Any, n: int) -> Any:
+    """For each line, the earlier line with the same exact key (normalized text), or -1."""
+    first_of = np.full(n, -1, dtype=np.int64)
     seen: dict[str, int] = {}
     for batch in signed.select_columns(["line", "key"]).iter_batches(batch_format="numpy", batch_size=65536):
         for line, key in zip(batch["line"].tolist(), batch["key"]):
             prev = seen.setdefault(key, line)
             if prev != line:
                 first_of[line] = prev
-    del seen
-    # exact twins are matched through their first occurrence, never banded (as on one machine)
+    return first_of
+
+
+def _near_pairs(ray: Any, signed: Any, texts: Sequence[str], first_of: Any, threshold: float, ngram: int,
+                unit: str, shards: int) -> dict[int, list[tuple[int, int, float]]]:
+    """later line -> [(-shared bands, earlier line, Jaccard)] for the MinHash candidates at or above the threshold.
+    Exact twins are matched through their first occurrence, never banded (as on one machine)."""
+    n = len(texts)
     firsts = {int(i) for i in np.flatnonzero(first_of != -1)}
-    cands: dict[int, list[tuple[int, float]]] = {}
-    if method == "minhash":
-        norms = [_key_and_norm(t)[1] for t in texts]
-        keep = np.ones(n, dtype=bool)
-        keep[list(firsts)] = False
-        bucketed = signed.map_batches(lambda b: {k: v[keep[b["line"]]] for k, v in b.items()},
-                                      batch_format="numpy") if firsts else signed
-        # the shuffle: every bucket lands whole in one partition, wherever its records were read
-        pairs = (bucketed.map_batches(_explode, batch_format="numpy", fn_kwargs={"parts": shards})
-                 .groupby("part").map_groups(_bucket_pairs, batch_format="numpy"))
-        later_all, earlier_all = [], []
-        for b in pairs.iter_batches(batch_format="numpy", batch_size=65536):
-            later_all.append(b["later"])
-            earlier_all.append(b["earlier"])
-        if later_all and sum(len(x) for x in later_all):
-            key = np.concatenate(later_all) * n + np.concatenate(earlier_all)
-            uniq, shared = np.unique(key, return_counts=True)
-            later, earlier = uniq // n, uniq % n
-            items = [{"later": int(a), "earlier": int(b), "shared": int(s), "a": norms[a], "b": norms[b]}
-                     for a, b, s in zip(later, earlier, shared)]
-            scored = ray.data.from_items(items, override_num_blocks=shards).map_batches(
-                _jaccard, batch_format="numpy", fn_kwargs=dict(ngram=ngram, unit=unit))
-            for b in scored.iter_batches(batch_format="numpy", batch_size=65536):
-                for lat, ear, sim, sh in zip(b["later"].tolist(), b["earlier"].tolist(), b["sim"].tolist(),
-                                             b["shared"].tolist()):
-                    if sim >= threshold:
-                        cands.setdefault(lat, []).append((-sh, ear, sim))
+    cands: dict[int, list[tuple[int, int, float]]] = {}
+    norms = [_key_and_norm(t)[1] for t in texts]
+    keep = np.ones(n, dtype=bool)
+    keep[list(firsts)] = False
+    bucketed = signed.map_batches(lambda b: {k: v[keep[b["line"]]] for k, v in b.items()},
+                                  batch_format="numpy") if firsts else signed
+    # the shuffle: every bucket lands whole in one partition, wherever its records were read
+    pairs = (bucketed.map_batches(_explode, batch_format="numpy", fn_kwargs={"parts": shards})
+             .groupby("part").map_groups(_bucket_pairs, batch_format="numpy"))
+    later_all, earlier_all = [], []
+    for b in pairs.iter_batches(batch_format="numpy", batch_size=65536):
+        later_all.append(b["later"])
+        earlier_all.append(b["earlier"])
+    if not later_all or not sum(len(x) for x in later_all):
+        return cands
+    key = np.concatenate(later_all) * n + np.concatenate(earlier_all)
+    uniq, shared = np.unique(key, return_counts=True)
+    later, earlier = uniq // n, uniq % n
+    items = [{"later": int(a), "earlier": int(b), "shared": int(s), "a": norms[a], "b": norms[b]}
+             for a, b, s in zip(later, earlier, shared)]
+    scored = ray.data.from_items(items, override_num_blocks=shards).map_batches(
+        _jaccard, batch_format="numpy", fn_kwargs=dict(ngram=ngram, unit=unit))
+    for b in scored.iter_batches(batch_format="numpy", batch_size=65536):
+        for lat, ear, sim, sh in zip(b["later"].tolist(), b["earlier"].tolist(), b["sim"].tolist(),
+                                     b["shared"].tolist()):
+            if sim >= threshold:
+                cands.setdefault(lat, []).append((-sh, ear, sim))
+    return cands
+
+
+def _decide(first_of: Any, cands: dict[int, list[tuple[int, int, float]]]) -> list[tuple[str, int, float] | None]:
+    """In line order: None (kept), or ("kept", the kept line it duplicates, similarity), as one process decides."""
+    n = len(first_of)
     kept = np.zeros(n, dtype=bool)
     origin: dict[int, tuple[int, float]] = {}
     out: list[tuple[str, int, float] | None] = []
