@@ -33,12 +33,9 @@ LAYERS: list[set[str]] = [
 
 # (importer, imported) arrows that still point upward
 ALLOWED_UPWARD = {
-    # part 3 (one jsonschema validator factory) moves schema loading below quality
-    ("synthloom.quality.entities", "synthloom.generators.schema_io"),
 }
 # module cycles inside one package, outside the run layer's part of issue 9
 ALLOWED_CYCLES = {
-    frozenset({"synthloom.config.quality", "synthloom.config.signals"}),  # part 3: one GateConfig union
     frozenset({"synthloom.llm.runaway", "synthloom.llm.structured"}),
     frozenset({"synthloom.train.lora", "synthloom.train.students"}),
     frozenset({"synthloom.train.evaluate", "synthloom.train.lora_eval"}),

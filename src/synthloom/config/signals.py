@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .common import Strict
-from .quality import EmbeddingConfig
+from .embedding import EmbeddingConfig
 
 InstructionFieldDoc = "field holding the instruction; default: the first of instruction/prompt/question/query"
 ResponseFieldDoc = "field holding the response; default: the first of output/response/answer/completion"

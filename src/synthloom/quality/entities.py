@@ -35,7 +35,7 @@ def build(config: Any, base_dir: Any) -> StatelessGate:
     """quality.GATES entry for `gate: entities` (config.documents.EntitiesGateConfig)."""
     schema = None
     if config.json_schema is not None:
-        from ..generators.schema_io import load_schema
+        from ..llm.schema_files import load_schema
 
         schema = load_schema(config.json_schema, Path(base_dir), "quality.entities.schema")
     return EntitiesGate(target=config.target, document=config.document, schema=schema, rules=config.rules)
