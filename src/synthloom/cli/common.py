@@ -179,7 +179,7 @@ def print_summary(summary) -> None:
 
 def run_shown(recipe, base_dir: Path, output: str | None, run_dir: str | None = None):
     """Run a recipe with a progress bar, print the funnel and summary, return the run summary."""
-    from ..engine import arun_recipe
+    from ..pipeline import arun_recipe  # the run, then its output.exports
 
     with progress_bar(recipe.count) as on_progress:
         summary = asyncio.run(arun_recipe(recipe, base_dir=base_dir, output=output, run_dir=run_dir,
