@@ -10,9 +10,9 @@ import argparse
 import asyncio
 import hashlib
 import json
-import socket
 
 from aiohttp import web
+from loopback import serve
 
 SEEN: dict[str, int] = {}
 
@@ -57,11 +57,7 @@ def main() -> None:
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/stats", stats)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    with open(a.port_file, "w") as f:
-        f.write(str(sock.getsockname()[1]))
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    serve(app, a.port_file)
 
 
 if __name__ == "__main__":

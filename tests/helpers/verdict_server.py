@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import hashlib
 import json
-import socket
 
 from aiohttp import web
+from loopback import serve
 
 COUNT = {"requests": 0}
 
@@ -57,11 +57,7 @@ def main() -> None:
     app["latency"] = a.latency_ms / 1000
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_get("/stats", stats)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    with open(a.port_file, "w") as f:
-        f.write(str(sock.getsockname()[1]))
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    serve(app, a.port_file)
 
 
 if __name__ == "__main__":
