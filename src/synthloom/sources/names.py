@@ -51,17 +51,20 @@ def person_name(rng: random.Random) -> str:
     return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
 
 
+def _free_string(sub: Any) -> bool:
+    """A string property whose value the schema leaves free (no enum, const, pattern or format)."""
+    return isinstance(sub, Mapping) and sub.get("type") == "string" and not any(
+        k in sub for k in ("enum", "const", "pattern", "format"))
+
+
 def name_fields(schema: Mapping[str, Any]) -> list[str]:
     """Top-level string properties that hold a name and leave its value free (no enum, const, pattern, format)."""
     from ..llm.runaway import name_like
 
     out = []
     for key, sub in (schema.get("properties") or {}).items():
-        if not isinstance(sub, Mapping) or sub.get("type") != "string" or not name_like(key):
-            continue
-        if any(k in sub for k in ("enum", "const", "pattern", "format")):
-            continue
-        out.append(key)
+        if _free_string(sub) and name_like(key):
+            out.append(key)
     return out
 
 
@@ -86,9 +89,7 @@ def id_fields(schema: Mapping[str, Any], shown: Mapping[str, set[str]]) -> dict[
 
     out = {}
     for key, sub in (schema.get("properties") or {}).items():
-        if not isinstance(sub, Mapping) or sub.get("type") != "string" or not identifier_like(key):
-            continue
-        if any(k in sub for k in ("enum", "const", "pattern", "format")):
+        if not (_free_string(sub) and identifier_like(key)):
             continue
         example = next((e for e in sorted(shown.get(key, ())) if re.search(r"\d", e)), None)
         if example:
