@@ -199,6 +199,7 @@ def test_bundled_model_end_to_end(tmp_path):
     r = CliRunner().invoke(app, ["generate", "evol-instruct", "--seeds", str(SEEDS), "--rounds", "2", "-n", "3",
                                  "-o", str(out), "--max-new-tokens", "120", "--max-attempts", "12"])
     assert r.exit_code in (0, 1), r.output
+    assert (out / "data.jsonl").is_file(), f"exit {r.exit_code}, no data.jsonl:\n{r.output}\n{r.exception!r}"
     rows = [json.loads(l) for l in (out / "data.jsonl").read_text().splitlines()]
     assert rows, "no evolution accepted in 12 attempts"
     with RunStore(out / "store.sqlite") as store:

@@ -247,6 +247,7 @@ def test_bundled_model_end_to_end(tmp_path):
     r = CliRunner().invoke(app, ["generate", "self-instruct", "--seeds", str(SEEDS), "-n", "2", "-o", str(out),
                                  "--instances-per-task", "1", "--max-new-tokens", "160", "--max-attempts", "10"])
     assert r.exit_code in (0, 1), r.output
+    assert (out / "data.jsonl").is_file(), f"exit {r.exit_code}, no data.jsonl:\n{r.output}\n{r.exception!r}"
     rows = [json.loads(l) for l in (out / "data.jsonl").read_text().splitlines()]
     assert rows, "no record accepted in 10 attempts"
     seeds = [s.instruction for s in load_seed_tasks(SEEDS)]

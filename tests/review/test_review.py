@@ -88,3 +88,18 @@ def test_bad_marks_are_clear_errors(tmp_path):
         read_verdicts(md)
     with pytest.raises(InputFileError, match="no such file"):
         read_verdicts(tmp_path / "missing.md")
+
+
+def test_rejected_asked_of_a_run_that_rejected_nothing(caplog):
+    """`review -n 3 --rejected 2` on a run whose candidates all passed reviews the accepted sample and says
+    so; `-n 0 --rejected 2` has nothing to show and is a clear error."""
+    from synthloom.review.items import RunItems, pick_sample
+
+    recs = {r.id: r for r in (Record({"text": f"record {i}", "label": "pos"}, {}) for i in range(5))}
+    items = RunItems("runs/all-kept.run", "run1", "all-kept", {}, recs, {})
+    with caplog.at_level("WARNING", logger="synthloom.review"):
+        ids, _ = pick_sample(items, 3, rejected=2)
+    assert len(ids) == 3 and set(ids) <= set(recs)
+    assert "no rejected candidate" in caplog.text
+    with pytest.raises(InputFileError, match="all-kept.run.*no rejected candidate.*-n N"):
+        pick_sample(items, 0, rejected=2)

@@ -30,7 +30,7 @@ TOP_K = 40  # bounds the sampler's sort over Gemma's 262k-token vocabulary
 _LOG_CALLBACK = None  # keeps the ctypes callback alive for the process
 
 
-def _quiet_llama_logs(llama_cpp: Any) -> None:
+def quiet_llama_logs(llama_cpp: Any) -> None:
     """Route llama.cpp's own log lines to our logger at debug level, once."""
     global _LOG_CALLBACK
     if _LOG_CALLBACK is not None:
@@ -91,7 +91,7 @@ class _Loaded:
     def __init__(self, path: str, cfg: LlamaCppModel) -> None:
         import llama_cpp
 
-        _quiet_llama_logs(llama_cpp)
+        quiet_llama_logs(llama_cpp)
         self.lib = llama_cpp
         # Half the cores: llama.cpp's threads spin at barriers, and on a busy machine
         # more threads than free cores is many times slower than fewer.

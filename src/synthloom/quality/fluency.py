@@ -47,13 +47,13 @@ class FluencyScorer:
     """Scores texts with one llama.cpp context; thread-safe (one text at a time)."""
 
     def __init__(self, path: str | None = None, n_ctx: int = 1024, n_batch: int = 64, n_threads: int | None = None) -> None:
-        from ..llm.llamacpp import _quiet_llama_logs, open_llama
+        from ..llm.llama_model import open_llama, quiet_llama_logs
         from ..llm.model_files import resolve_model
 
         import llama_cpp
 
         model_path, sha = resolve_model(path)
-        _quiet_llama_logs(llama_cpp)
+        quiet_llama_logs(llama_cpp)
         threads = n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
         try:
             self.llm = open_llama(model_path, n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch, n_threads=threads,

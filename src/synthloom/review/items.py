@@ -9,6 +9,7 @@ the score the gate gave and whether the record passed it.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,10 @@ from ..errors import InputFileError, UsageError
 from ..records import Record, Rejection, fields_of
 from .sample import default_stratum, stratified_sample, stratum_of
 
+log = logging.getLogger("synthloom.review")
+
 VERDICTS = ("accept", "reject", "skip")
+
 REASONS = ("wrong facts", "off task", "wrong label", "incoherent", "unsafe", "duplicate", "bad format", "other")
 _LINEAGE_KEYS = ("technique", "model", "attributes", "kind", "persona", "phrasing", "parent_id", "parent", "root_id",
                  "round", "operation", "doc_id", "heading_path", "source_ids", "document_type", "attempt", "slot")
@@ -148,8 +152,13 @@ def pick_sample(items: RunItems, n: int, rejected: int = 0, by: str | None = Non
         raise InputFileError(f"{items.run_dir}: the run has no accepted records to review; run it to completion first"
                              + (", or review rejected candidates with -n 0 --rejected N" if items.rejected else ""))
     if rejected > 0 and not items.rejected:
-        raise InputFileError(f"{items.run_dir}: the run kept no rejected candidate with data to review; "
-                             "leave out --rejected")
+        if n == 0:
+            raise InputFileError(f"{items.run_dir}: the run kept no rejected candidate with data to review; "
+                                 "give -n N to review accepted records instead")
+        # a run whose candidates all passed: the accepted sample is still worth reviewing
+        log.warning("%s: the run kept no rejected candidate with data to review; reviewing accepted records only",
+                    items.run_dir)
+        rejected = 0
     accepted = list(items.accepted.values())
     by = by or default_stratum(accepted, items.recipe)
     ids = [r.id for _, r in stratified_sample(accepted, n, by, seed)] if n else []
