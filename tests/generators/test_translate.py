@@ -71,8 +71,8 @@ GOOD = {("de", 0): "Wo ist meine Bestellung {order_id}? Sie war vor 3 Tagen fäl
         ("fr", 1): "Veuillez annuler mon abonnement."}
 
 
-def translator(bad=None):
-    """Translates ROWS; `bad` maps (lang, row) to a wrong answer given on the first try only."""
+def translator(bad=None, bad_tries=1):
+    """Translates ROWS; `bad` maps (lang, row) to a wrong answer given on the first `bad_tries` tries."""
     tries: dict = {}
 
     def respond(req):
@@ -81,7 +81,7 @@ def translator(bad=None):
         text = req.messages[-1]["content"]
         i = 0 if "order" in text else 1
         tries[(lang, i)] = tries.get((lang, i), 0) + 1
-        if bad and (lang, i) in bad and tries[(lang, i)] == 1:
+        if bad and (lang, i) in bad and tries[(lang, i)] <= bad_tries:
             return bad[(lang, i)]
         return GOOD[(lang, i)] + "\n\nInput: something the model added"
     return respond
@@ -119,6 +119,22 @@ def test_translations_keep_labels_ids_and_link_to_their_source(tmp_path):
     assert rejected[0].detail.startswith("text: reads as en")
     retry = next(r for r in accepted if r.meta["source_id"] == "t1" and r.meta["language"] == "de")
     assert retry.meta["attempt"] == 1  # the failed pair was tried again on the next pass, with a new seed
+
+
+def test_a_hard_pair_gets_the_retries_the_budget_holds(tmp_path):
+    """4 pairs, 12 attempts, one pair answered in English 6 times: after the first pass every slot goes to
+    that pair (one try per pass over all pairs would give it 3 tries and stop at 3 of 4)."""
+    llm = ScriptedLLM(translator({("fr", 1): "Please cancel my subscription now."}, bad_tries=6))
+    summary = run_recipe(make(tmp_path), base_dir=tmp_path, output=tmp_path / "out", llm=llm)
+    assert summary.complete
+    with RunStore(summary.run_dir / "store.sqlite") as s:
+        rejected, accepted = list(s.rejections()), s.accepted_records()
+    assert [r.reason for r in rejected] == ["language:source"] * 6  # no slot spent on a pair already done
+    hard = next(r for r in accepted if r.meta["source_id"] == "t2" and r.meta["language"] == "fr")
+    assert hard.meta["attempt"] == 6
+    temps = [r.temperature for r in llm.requests if "into French" in r.messages[0]["content"]
+             and "cancel" in r.messages[-1]["content"]]
+    assert temps == [0.2, 0.5, 0.8, 1.0, 1.0, 1.0, 1.0]
 
 
 def test_a_dropped_placeholder_or_changed_number_is_rejected_with_its_reason(tmp_path):

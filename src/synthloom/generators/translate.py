@@ -1,9 +1,9 @@
 """Multilingual copies of a dataset: `technique: translate`.
 
-Input: a JSONL file or a run directory (its accepted records). Slot k translates source
-record i into language l, where (attempt, rest) = divmod(k, records x languages) and
-(i, l) = divmod(rest, languages): the first pass covers every pair once, later attempts
-retry the pairs that failed (with a new seed) and skip the ones already done.
+Input: a JSONL file or a run directory (its accepted records). Slot k < records x languages
+translates source record i into language l, (i, l) = divmod(k, languages): the first pass covers
+every pair once. Later slots go, in turn, to the pairs not yet translated (a new seed, hotter
+sampling as the attempts grow), so the budget is spent on the pairs that failed.
 
 Only the declared `fields` are translated (a string, or a list of strings); every other
 field (labels, ids) is copied. Each translated field must pass, in order: language ID
@@ -160,14 +160,16 @@ class TranslateGenerator(Generator):
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         cfg = self.config
-        attempt, rest = divmod(slot, self.pairs)
-        i, li = divmod(rest, len(cfg.languages))
+        picked = self.pair_for(slot, ctx)
+        if picked is None:
+            return [Rejection(stage="surplus", reason="already_translated", meta={"technique": self.technique})]
+        i, li, attempt = picked
         row, lang = self.rows[i], cfg.languages[li]
         sid = self.source_id(row)
         meta: dict[str, Any] = {"technique": self.technique, "template": "translate_system",
                                 "template_hash": self.translator.system.hash, "source_id": sid, "source_index": i,
                                 "language": lang, "source_language": cfg.source_language, "attempt": attempt}
-        if any(r.meta.get("source_id") == sid and r.meta.get("language") == lang for r in ctx.accepted):
+        if self._done(ctx, i, lang):
             return [Rejection(stage="surplus", reason="already_translated", meta=meta)]
         out = dict(row)
         for k, field in enumerate(cfg.fields):
@@ -188,7 +190,30 @@ class TranslateGenerator(Generator):
                 done.append(translated)
             out[field] = done[0] if isinstance(value, str) else done
         out["language"] = lang
+        if self._done(ctx, i, lang):  # another slot translated the same pair meanwhile (concurrent requests)
+            return [Rejection(stage="surplus", reason="already_translated", meta=meta)]
         return [Record(data=out, meta=meta)]
+
+    def _done(self, ctx: GenContext, i: int, lang: str) -> bool:
+        return any(r.meta.get("source_index") == i and r.meta.get("language") == lang for r in ctx.accepted)
+
+    def pair_for(self, slot: int, ctx: GenContext) -> tuple[int, int, int] | None:
+        """(source index, language index, attempt) for a slot, or None when every pair is translated.
+
+        The first pass covers every pair once, in order. After it, a slot goes to the pairs still
+        missing at that moment, in turn, so a hard pair gets the retries the budget holds instead of
+        one try per pass over pairs that are done."""
+        langs = len(self.config.languages)
+        if slot < self.pairs:
+            i, li = divmod(slot, langs)
+            return i, li, 0
+        pending = [(i, li) for i in range(len(self.rows)) for li in range(langs)
+                   if not self._done(ctx, i, self.config.languages[li])]
+        if not pending:
+            return None
+        k = slot - self.pairs
+        i, li = pending[k % len(pending)]
+        return i, li, 1 + k // len(pending)
 
     async def _back_check(self, ctx: GenContext, source: str, translated: str, lang: str, slot: int,
                           k: int) -> tuple[tuple[str, str] | None, float]:
