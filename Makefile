@@ -26,7 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# every `synthloom` command of the README and every examples/*.yaml, on the bundled model (about 11 minutes)
+# just the test that runs every `synthloom` command of the README and every examples/*.yaml (part of `make test`)
 test-readme: $(STAMP)
 	$(PY) -m pytest -q -m readme tests/test_readme_commands.py
 
