@@ -42,3 +42,21 @@ def test_records_keep_the_schema_field_order_in_the_output():
 
     (rec,) = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(answer), seed=7)))
     assert list(rec.data) == ["subject", "body", "category", "priority", "amount"]
+
+
+def test_a_record_that_copies_a_few_shot_value_is_rejected_and_retried():
+    """The demo's few-shot subject "Charged twice for March", copied word for word (any case), is not a
+    new record: `copied_example`, and the slot's next try is kept. A short value ("Refund") that happens
+    to match nothing is fine."""
+    gen = _demo_generator()
+    answers = iter([{"subject": "charged twice for March", "body": "My card was charged twice, refund one please."},
+                    {"subject": "Refund", "body": "My card was charged twice this month, please refund one."}])
+
+    def answer(req):
+        return {"category": req.json_schema["properties"]["category"]["enum"][0], "priority": "high",
+                "amount": 9.0, **next(answers)}
+
+    out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(answer), seed=7)))
+    assert [getattr(o, "reason", "record") for o in out] == ["copied_example", "record"]
+    assert "subject='charged twice for March'" in out[0].detail
+    assert out[1].data["subject"] == "Refund"

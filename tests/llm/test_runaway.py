@@ -103,3 +103,26 @@ def test_names_look_like_names_and_dates_keep_their_order():
     assert runaway.date_order({"invoice_date": "2019-01-10", "due_date": "1990-04-30"}) == ("due_date", "invoice_date")
     assert runaway.date_order({"invoice_date": "2019-01-10", "due_date": "2019-02-09"}) is None
     assert runaway.date_order({"start": "2020-05-01", "end": "2020-04-01"}) == ("end", "start")
+
+
+def test_record_problem_is_the_one_plausibility_check_for_invented_records():
+    schema = {"type": "object", "properties": {
+        "invoice_number": {"type": "string", "description": "e.g. AP-0093"},
+        "status": {"type": "string", "enum": ["paid in full now", "open"]},
+        "note": {"type": "string"}, "lines": {"type": "array", "items": {"type": "object", "properties": {
+            "text": {"type": "string"}}}}}}
+    examples = [{"invoice_number": "AP-0001", "status": "paid in full now", "note": "Thanks for your order today",
+                 "lines": [{"text": "Two boxes of pens"}]}]
+    shown = runaway.example_values(schema, examples)
+    assert shown["note"] == {"thanks for your order today"} and shown["lines[].text"] == {"two boxes of pens"}
+    assert "status" not in shown  # a fixed choice may repeat the example
+    assert "ap-0093" in shown["invoice_number"] and "ap-0001" not in shown["invoice_number"]  # one word: not text
+    ok = {"invoice_number": "AP-0002", "status": "paid in full now", "note": "Ships on Monday",
+          "lines": [{"text": "Two boxes of pens and a ruler"}]}
+    assert runaway.record_problem(ok, shown) is None
+    assert runaway.record_problem({**ok, "note": " THANKS for your order today "}, shown) == \
+        ("copied_example", "an example's value, copied: note=' THANKS for your order today '")
+    assert runaway.record_problem({**ok, "lines": [{"text": "two boxes of pens"}]}, shown)[1].endswith("lines[].text")
+    assert runaway.record_problem({"seller": "Harbor Bakery", "buyer": "harbor bakery"}, shown)[0] == "same_value"
+    assert runaway.record_problem({"invoice_date": "2024-05-02", "due_date": "2024-04-30"}, shown) == \
+        ("date_order", "due_date='2024-04-30' is before invoice_date='2024-05-02'")

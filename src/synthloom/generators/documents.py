@@ -26,7 +26,6 @@ from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
 from ..llm import runaway
 from ..llm.jsontext import validator
-from ..llm.truncation import value_at
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
@@ -95,7 +94,8 @@ class SyntheticDocumentsGenerator(Generator):
         self.schema = load_schema(config.json_schema, base_dir, "generate.schema")
         self.validator = validator(self.schema)
         self._hints = runaway.length_hints(self.schema, [ex["label"] for ex in config.examples])
-        self._shown = runaway.schema_examples(self.schema)  # "e.g." values a label must not just repeat
+        # "e.g." values and the examples' free text, which a label must not just repeat
+        self._shown = runaway.example_values(self.schema, [ex["label"] for ex in config.examples])
         self._names = name_fields(self.schema) if config.names == "sample" else []
         self._ids = id_fields(self.schema, self._shown) if config.names == "sample" else {}
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
@@ -194,16 +194,8 @@ class SyntheticDocumentsGenerator(Generator):
                 if cfg.derive:
                     label = apply_derive(label, cfg.derive)
                 problem = validate_object(label, validator=self.validator, rules=cfg.rules)
-                twins = runaway.same_party(label) if problem is None else None
-                if twins is not None:  # seller == buyer: one party invented twice
-                    problem = ("same_value", f"{twins[0]} and {twins[1]} are both {label[twins[0]]!r}")
-                order = runaway.date_order(label) if problem is None else None
-                if order is not None:  # a due date before the invoice date
-                    problem = ("date_order", f"{order[0]}={label[order[0]]!r} is before {order[1]}={label[order[1]]!r}")
-                copied = runaway.copied_examples(label, self._shown) if problem is None else []
-                if copied:  # the schema's own "e.g." value, repeated instead of written
-                    problem = ("copied_example", "the schema's example value, copied: "
-                               + ", ".join(f"{p}={value_at(label, p)!r}" for p in copied[:4]))
+                if problem is None:  # seller == buyer, a due date before the invoice date, an example copied
+                    problem = runaway.record_problem(label, self._shown)
                 if problem is not None:
                     rejection = Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
                                           data={"label": label}, raw=label_res.text, meta=label_meta)

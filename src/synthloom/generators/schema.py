@@ -37,12 +37,17 @@ MAX_SHOTS = 3
 FIRST_TRY = runaway.FIRST_TRY
 
 
-def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any]) -> Record | Rejection:
-    """Turn one model answer into a validated record (any JSON value the schema allows) or a rejection."""
+def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any],
+                 shown: dict[str, set[str]] | None = None) -> Record | Rejection:
+    """Turn one model answer into a validated record (any JSON value the schema allows) or a rejection.
+    `shown`: example values a record must not repeat (`runaway.example_values`); with it, the shared
+    plausibility checks (`runaway.record_problem`) run on a valid record too."""
     value, rejection = parse_value(result, meta)
     if rejection is not None:
         return rejection
     err = first_error(schema_validator, value)
+    if err is None and shown is not None:
+        err = runaway.record_problem(value, shown)
     if err:
         return Rejection(stage="validate", reason=err[0], detail=err[1], data=value, raw=result.text, meta=meta)
     return Record(data=value, meta=meta)
@@ -80,6 +85,7 @@ class SchemaGenerator(Generator):
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._hints = runaway.length_hints(self.schema, config.examples)
+        self._shown = runaway.example_values(self.schema, list(config.examples))
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:
@@ -192,7 +198,8 @@ class SchemaGenerator(Generator):
                               temperature=min(req.temperature, rung.temperature),
                               seed=ctx.request_seed(slot, attempt))
             (result,) = await ctx.llm.generate([req])
-            item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1})
+            item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1},
+                                self._shown)
             if isinstance(item, Record):
                 value = self.schema_order(item.data)
                 item = Record(data={self.config.wrap: value} if self.config.wrap else value, meta=item.meta)

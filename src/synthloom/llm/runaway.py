@@ -208,3 +208,47 @@ def copied_examples(value: Any, examples: Mapping[str, set[str]], path: str = ""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool) and path in examples:
         return [path] if str(value).strip().lower() in examples[path] else []
     return []
+
+
+def example_values(schema: Any, examples: list[Any]) -> dict[str, set[str]]:
+    """What a record must not just repeat: the schema's own example values (`schema_examples`) and
+    the free-text values of the few-shot examples (strings of three or more words in fields that are
+    not a fixed choice: "Charged twice for March" copied as a subject), per property path."""
+    shown = schema_examples(schema)
+
+    def walk(value: Any, node: Any, path: str) -> None:
+        node = node if isinstance(node, Mapping) else {}
+        if isinstance(value, dict):
+            props = node.get("properties") if isinstance(node.get("properties"), Mapping) else {}
+            for k, v in value.items():
+                walk(v, props.get(k), f"{path}.{k}" if path else str(k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, node.get("items"), f"{path}[]")
+        elif isinstance(value, str) and len(value.split()) >= 3 and not {"enum", "const"} & set(node):
+            shown.setdefault(path, set()).add(value.strip().lower())
+
+    for ex in examples:
+        walk(ex, schema, "")
+    return shown
+
+
+def record_problem(value: Any, shown: Mapping[str, set[str]]) -> tuple[str, str] | None:
+    """The first thing a reader would reject in a generated record, as (reason, detail), or None:
+    two parties with one name (`same_value`), a due date before its invoice date (`date_order`), a
+    value that repeats an example instead of being written (`copied_example`; `shown` from
+    `example_values`). Shared by the techniques that invent records (schema, documents); not for
+    values read from a real document (extract), where the document decides."""
+    from .truncation import value_at
+
+    twins = same_party(value)
+    if twins is not None:
+        return "same_value", f"{twins[0]} and {twins[1]} are both {value[twins[0]]!r}"
+    order = date_order(value)
+    if order is not None:
+        return "date_order", f"{order[0]}={value[order[0]]!r} is before {order[1]}={value[order[1]]!r}"
+    copied = copied_examples(value, shown)
+    if copied:
+        return "copied_example", "an example's value, copied: " + ", ".join(
+            p if "[]" in p else f"{p}={value_at(value, p)!r}" for p in copied[:4])
+    return None
