@@ -100,3 +100,25 @@ def test_bundled_model_values_cut_at_a_tiny_max_length_are_detected():
     (r,) = llm.generate_sync([GenerationRequest(messages=msgs, json_schema=roomy, max_tokens=150, seed=1,
                                                 temperature=0.8)])
     assert not r.truncated or len(r.parsed["complaint"]) == 400
+
+
+def test_a_list_the_retry_ladder_capped_is_kept_and_a_list_at_the_users_bound_is_not():
+    """A retry rung caps lists the schema leaves open (the narrowing ladder's max_items): a list closed
+    there holds complete items, only fewer; it is kept. A list at the schema's own maxItems, and any
+    string cut at a bound, are still `truncated_value`."""
+    user = {"type": "object", "properties": {
+        "restrictions": {"type": "array", "items": {"type": "string"}},  # no bound: the ladder's cap
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "rooms": {"type": "array", "items": {"type": "object", "properties": {
+            "doors": {"type": "array", "items": {"type": "integer"}}}}},
+        "sha1": {"type": "string"}}}
+    value = {"restrictions": ["edit"], "tags": ["a", "b"], "rooms": [{"doors": [1]}], "sha1": "da39a3ee5e6b4b0d"}
+    text = json.dumps(value)
+    laddered = GenerationResult(text=text, parsed=value, truncated=("restrictions", "rooms[0].doors"))
+    assert parse_object(laddered, {}, user) == (value, None)
+    assert parse_object(laddered, {})[1].reason == "truncated_value"  # without the user's schema: as before
+    at_users_bound = GenerationResult(text=text, parsed=value, truncated=("restrictions", "tags"))
+    _, rej = parse_object(at_users_bound, {}, user)
+    assert rej.reason == "truncated_value" and rej.meta["truncated_fields"] == ["tags"]
+    cut_string = GenerationResult(text=text, parsed=value, truncated=("sha1",))
+    assert parse_object(cut_string, {}, user)[1].meta["truncated_fields"] == ["sha1"]

@@ -67,11 +67,14 @@ class Generator(Protocol):
         return []
 
 
-def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
+def parse_object(result: GenerationResult, meta: dict[str, Any],
+                 schema: Any = None) -> tuple[dict[str, Any] | None, Rejection | None]:
     """The JSON object a structured call returned (``result.parsed``), or the parse-stage rejection.
 
     The backend has read the reply already (``llm/jsontext``); ``error_kind`` says why there is
-    no value: the call failed ("backend"), or the reply was cut off or is not JSON.
+    no value: the call failed ("backend"), or the reply was cut off or is not JSON. ``schema``: the
+    schema as the user wrote it; with it, a list closed at a retry rung's own item cap (not a bound of
+    ``schema``) is kept as a shorter list of complete items (``truncation.cut_against``).
     """
     value = result.parsed
     if value is None:
@@ -87,9 +90,21 @@ def parse_object(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[s
     if not isinstance(value, dict):
         return None, Rejection(stage="parse", reason="not_an_object", detail=f"got {type(value).__name__}",
                                raw=result.text, meta=meta)
-    if getattr(result, "truncated", None):
-        return None, truncated_rejection(result, value, meta)
+    cut = _cut(result, value, schema)
+    if cut:
+        from dataclasses import replace
+
+        return None, truncated_rejection(replace(result, truncated=cut), value, meta)
     return _no_placeholder(result, value, meta)
+
+
+def _cut(result: GenerationResult, value: Any, schema: Any) -> tuple[str, ...]:
+    cut = tuple(getattr(result, "truncated", None) or ())
+    if cut and schema is not None:
+        from ..llm.truncation import cut_against
+
+        cut = cut_against(cut, value, schema)
+    return cut
 
 
 def _no_placeholder(result: GenerationResult, value: Any, meta: dict[str, Any]) -> tuple[Any, Rejection | None]:
@@ -107,14 +122,14 @@ def _no_placeholder(result: GenerationResult, value: Any, meta: dict[str, Any]) 
     return value, None
 
 
-def parse_value(result: GenerationResult, meta: dict[str, Any]) -> tuple[Any, Rejection | None]:
+def parse_value(result: GenerationResult, meta: dict[str, Any], schema: Any = None) -> tuple[Any, Rejection | None]:
     """Any JSON value a structured call returned (a schema whose root is an array, a string or a union),
     or the parse-stage rejection: `parse_object`, less its "must be an object" rule."""
-    value, rejection = parse_object(result, meta)
+    value, rejection = parse_object(result, meta, schema)
     if rejection is None or rejection.reason != "not_an_object":
         return value, rejection
     value = result.parsed
-    cut = [p for p in getattr(result, "truncated", None) or () if p != "(root)" or not isinstance(value, list)]
+    cut = [p for p in _cut(result, value, schema) if p != "(root)" or not isinstance(value, list)]
     if cut:
         # a root array closed at its item bound is a shorter list of complete items, not a value cut off
         # mid-way (a list of line items with 2 lines instead of 5): only what is cut inside it is rejected

@@ -189,7 +189,7 @@ class SyntheticDocumentsGenerator(Generator):
             (label_res,) = await ctx.llm.generate([label_req])
             meta["model"] = label_res.model
             label_meta = {**meta, "label_attempt": attempt + 1}
-            label, rejection = parse_object(label_res, label_meta)
+            label, rejection = parse_object(label_res, label_meta, self.schema)
             if rejection is None:
                 if cfg.derive:
                     label = apply_derive(label, cfg.derive)

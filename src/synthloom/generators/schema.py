@@ -42,7 +42,7 @@ def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any
     """Turn one model answer into a validated record (any JSON value the schema allows) or a rejection.
     `shown`: example values a record must not repeat (`runaway.example_values`); with it, the shared
     plausibility checks (`runaway.record_problem`) run on a valid record too."""
-    value, rejection = parse_value(result, meta)
+    value, rejection = parse_value(result, meta, getattr(schema_validator, "schema", None))
     if rejection is not None:
         return rejection
     err = first_error(schema_validator, value)

@@ -168,3 +168,27 @@ def value_at(value: Any, path: str) -> Any:
         if value is None:
             return None
     return value
+
+
+def _path_tuple(path: str) -> tuple[Any, ...]:
+    import re
+
+    if path == "(root)":
+        return ()
+    return tuple(int(i) if i else n for n, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path))
+
+
+def cut_against(paths: "tuple[str, ...] | list[str]", value: Any, schema: Any) -> tuple[str, ...]:
+    """The truncated ``paths`` that are cut by the user's own ``schema``: every string, and a list only
+    where ``schema`` itself bounds it (``maxItems``). A list that a retry rung capped (the narrowing
+    ladder's ``max_items``, not in ``schema``) is a shorter list of complete items, not a value cut
+    off, so it is dropped from the result."""
+    out = []
+    for p in paths:
+        v = value_at(value, p)
+        if isinstance(v, list):
+            sub = _subschema(schema, _path_tuple(p), schema)
+            if not at_bound(v, sub, "array"):
+                continue
+        out.append(p)
+    return tuple(out)
