@@ -139,10 +139,25 @@ def _types(node: dict) -> set[str]:
     return {t} if isinstance(t, str) else set(t) if isinstance(t, list) else set()
 
 
+_OPEN_KEYS = ("dependencies", "patternProperties", "allOf", "anyOf", "oneOf", "$ref", "if",
+              "dependentRequired", "dependentSchemas", "unevaluatedProperties")
+
+
+def _declare_required(node: dict) -> None:
+    """A required key the object does not declare (``required: [id]``, ``properties: {_id: ...}``) gets a
+    property of its own: the ``additionalProperties`` schema, else a string (any value is allowed there,
+    a string is one). Then the object can be closed, and the model does not invent key after key."""
+    if any(node.get(k) for k in _OPEN_KEYS) or node.get("additionalProperties") is False:
+        return
+    extra = node.get("additionalProperties")
+    for key in node.get("required") if isinstance(node.get("required"), list) else []:
+        if isinstance(key, str) and key not in node["properties"]:
+            node["properties"][key] = copy.deepcopy(extra) if isinstance(extra, dict) else {"type": "string"}
+
+
 def _closed_form(node: dict) -> bool:
     """True when an object's properties are all declared in this node, so closing it keeps it satisfiable."""
-    if any(node.get(k) for k in ("dependencies", "patternProperties", "allOf", "anyOf", "oneOf", "$ref", "if",
-                                 "dependentRequired", "dependentSchemas", "unevaluatedProperties")):
+    if any(node.get(k) for k in _OPEN_KEYS):
         return False
     required = node.get("required") if isinstance(node.get("required"), list) else []
     if not all(r in node["properties"] for r in required):
@@ -200,6 +215,8 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
             node["maxItems"] = max(cap, int(node.get("minItems", 0) or 0))
         if id(node) in keep_open:
             return  # closing an allOf branch would reject the other branches' properties
+        if "object" in types and isinstance(node.get("properties"), dict):
+            _declare_required(node)
         if "object" in types and isinstance(node.get("properties"), dict) and _closed_form(node):
             # Close open objects: a small model otherwise invents property after property.
             if "additionalProperties" not in node:
