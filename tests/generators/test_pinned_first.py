@@ -60,3 +60,18 @@ def test_a_record_that_copies_a_few_shot_value_is_rejected_and_retried():
     assert [getattr(o, "reason", "record") for o in out] == ["copied_example", "record"]
     assert "subject='charged twice for March'" in out[0].detail
     assert out[1].data["subject"] == "Refund"
+
+
+def test_a_schema_default_is_a_fine_value_for_the_schema_technique():
+    """`default: 1` (JSONSchemaBench GitHub-Hard o90612, `cluster-size`) written as 1 is a record, not a copy."""
+    from synthloom.llm.types import GenerationResult
+    from synthloom.generators.schema import parse_result
+    from synthloom.llm import runaway
+    from synthloom.llm.jsontext import validator
+
+    schema = {"type": "object", "properties": {"cluster-size": {"type": "integer", "default": 1},
+                                               "name": {"type": "string", "examples": ["main cluster"]}}}
+    shown = runaway.example_values(schema, [], schema_own=False)
+    value = {"cluster-size": 1, "name": "main cluster"}
+    rec = parse_result(GenerationResult(text=json.dumps(value), parsed=value), validator(schema), {}, shown)
+    assert rec.data == value

@@ -85,7 +85,7 @@ class SchemaGenerator(Generator):
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._hints = runaway.length_hints(self.schema, config.examples)
-        self._shown = runaway.example_values(self.schema, list(config.examples))
+        self._shown = runaway.example_values(self.schema, list(config.examples), schema_own=False)
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:

@@ -210,11 +210,14 @@ def copied_examples(value: Any, examples: Mapping[str, set[str]], path: str = ""
     return []
 
 
-def example_values(schema: Any, examples: list[Any]) -> dict[str, set[str]]:
-    """What a record must not just repeat: the schema's own example values (`schema_examples`) and
-    the free-text values of the few-shot examples (strings of three or more words in fields that are
-    not a fixed choice: "Charged twice for March" copied as a subject), per property path."""
-    shown = schema_examples(schema)
+def example_values(schema: Any, examples: list[Any], *, schema_own: bool = True) -> dict[str, set[str]]:
+    """What a record must not just repeat, per property path: the free-text values of the few-shot
+    examples (strings of three or more words in fields that are not a fixed choice: "Charged twice for
+    March" copied as a subject) and, with `schema_own`, the schema's own example values
+    (`schema_examples`: `examples`, `default`, "e.g."; right for invented documents, whose ids and
+    parties must not be the description's `AP-0093`, wrong for a config schema whose `default: 1` is a
+    fine value to write)."""
+    shown = schema_examples(schema) if schema_own else {}
 
     def walk(value: Any, node: Any, path: str) -> None:
         node = node if isinstance(node, Mapping) else {}
