@@ -33,7 +33,9 @@ SCHEMAS = {
         "properties": {
             "customer": {"type": "object",
                          "properties": {"name": {"type": "string", "maxLength": 30}, "plan": {"enum": ["free", "pro"]}},
-                         "required": ["name", "plan"]},
+                         # closed, as every technique's decoding schema closes it (structured.decoding_schema):
+                         # left open, the 270M model adds "age", "address", "phone"... until max_tokens
+                         "required": ["name", "plan"], "additionalProperties": False},
             "amount": {"type": "number", "minimum": 0, "maximum": 1000},
         },
         "required": ["customer", "amount"],
