@@ -126,3 +126,13 @@ def test_record_problem_is_the_one_plausibility_check_for_invented_records():
     assert runaway.record_problem({"seller": "Harbor Bakery", "buyer": "harbor bakery"}, shown)[0] == "same_value"
     assert runaway.record_problem({"invoice_date": "2024-05-02", "due_date": "2024-04-30"}, shown) == \
         ("date_order", "due_date='2024-04-30' is before invoice_date='2024-05-02'")
+
+
+def test_a_due_date_years_after_its_invoice_is_not_a_payment_term():
+    """Read in `generate documents -n 20` (stop 24): 8 of 20 invoices due 1-49 years after their date."""
+    assert runaway.due_span({"invoice_date": "2012-12-30", "due_date": "2018-10-08"}) == ("due_date", "invoice_date", 2108)
+    assert runaway.due_span({"invoice_date": "2021-09-15", "due_date": "2022-09-15"}) is None  # a year: fine
+    assert runaway.due_span({"start": "2010-01-01", "end": "2030-01-01"}) is None  # a contract may run long
+    assert runaway.due_span({"invoice_date": "2021-02-30", "due_date": "2029-01-01"}) is None  # not a date
+    reason, detail = runaway.record_problem({"invoice_date": "1969-11-01", "due_date": "2018-12-10"}, {})
+    assert reason == "date_span" and "17936 days after invoice_date='1969-11-01'" in detail

@@ -172,6 +172,36 @@ def date_order(label: Any) -> tuple[str, str] | None:
     return None
 
 
+_DUE = re.compile(r"due|pay_by|payable", re.IGNORECASE)
+_BILLED = re.compile(r"invoice|issue|bill|order|purchase", re.IGNORECASE)
+MAX_DUE_DAYS = 366
+
+
+def due_span(label: Any) -> tuple[str, str, int] | None:
+    """(due field, invoice field, days): a due date more than a year after the date it is due from
+    (`invoice_date` 2012-12-30, `due_date` 2018-10-08); payment terms run days to months, so a
+    reader takes such a record for invented. None when there is no such pair."""
+    from datetime import date
+
+    if not isinstance(label, dict):
+        return None
+    dates = {}
+    for k, v in label.items():
+        if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            try:
+                dates[k] = date.fromisoformat(v)
+            except ValueError:
+                continue
+    for due, dv in dates.items():
+        if not _DUE.search(due):
+            continue
+        for billed, bv in dates.items():
+            if billed != due and _BILLED.search(billed) and not _DUE.search(billed) \
+                    and (dv - bv).days > MAX_DUE_DAYS:
+                return due, billed, (dv - bv).days
+    return None
+
+
 _EG = re.compile(r"(?:\be\.g\.|\bfor example)\s*[:,]?\s*([^\s,;()]+(?:\s[^\s,;()]+)?)", re.IGNORECASE)
 
 
@@ -238,9 +268,9 @@ def example_values(schema: Any, examples: list[Any], *, schema_own: bool = True)
 
 def record_problem(value: Any, shown: Mapping[str, set[str]]) -> tuple[str, str] | None:
     """The first thing a reader would reject in a generated record, as (reason, detail), or None:
-    two parties with one name (`same_value`), a due date before its invoice date (`date_order`), a
-    value that repeats an example instead of being written (`copied_example`; `shown` from
-    `example_values`). Shared by the techniques that invent records (schema, documents); not for
+    two parties with one name (`same_value`), a due date before its invoice date (`date_order`) or
+    more than a year after it (`date_span`), a value that repeats an example instead of being written
+    (`copied_example`; `shown` from `example_values`). Shared by the techniques that invent records (schema, documents); not for
     values read from a real document (extract), where the document decides."""
     from .truncation import value_at
 
@@ -250,6 +280,10 @@ def record_problem(value: Any, shown: Mapping[str, set[str]]) -> tuple[str, str]
     order = date_order(value)
     if order is not None:
         return "date_order", f"{order[0]}={value[order[0]]!r} is before {order[1]}={value[order[1]]!r}"
+    span = due_span(value)
+    if span is not None:
+        return "date_span", (f"{span[0]}={value[span[0]]!r} is {span[2]} days after {span[1]}={value[span[1]]!r}; "
+                             f"payment terms are at most {MAX_DUE_DAYS} days")
     copied = copied_examples(value, shown)
     if copied:
         return "copied_example", "an example's value, copied: " + ", ".join(
