@@ -158,11 +158,16 @@ _LATER = re.compile(r"due|end|expir|until|deliver|ship|paid|return|close|finish"
 _EARLIER = re.compile(r"invoice|issue|start|order|begin|from|creat|open|sign|purchase", re.IGNORECASE)
 
 
+def _iso_dates(label: Any) -> dict[str, str]:
+    """The fields of a record that hold a `YYYY-MM-DD` string."""
+    if not isinstance(label, dict):
+        return {}
+    return {k: v for k, v in label.items() if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)}
+
+
 def date_order(label: Any) -> tuple[str, str] | None:
     """(later, earlier): a `due_date` before the `invoice_date`, an `end` before its `start`; or None."""
-    if not isinstance(label, dict):
-        return None
-    dates = {k: v for k, v in label.items() if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)}
+    dates = _iso_dates(label)
     for later, lv in dates.items():
         if not _LATER.search(later):
             continue
@@ -183,15 +188,12 @@ def due_span(label: Any) -> tuple[str, str, int] | None:
     reader takes such a record for invented. None when there is no such pair."""
     from datetime import date
 
-    if not isinstance(label, dict):
-        return None
     dates = {}
-    for k, v in label.items():
-        if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            try:
-                dates[k] = date.fromisoformat(v)
-            except ValueError:
-                continue
+    for k, v in _iso_dates(label).items():
+        try:
+            dates[k] = date.fromisoformat(v)
+        except ValueError:
+            continue
     for due, dv in dates.items():
         if not _DUE.search(due):
             continue
@@ -270,8 +272,8 @@ def record_problem(value: Any, shown: Mapping[str, set[str]]) -> tuple[str, str]
     """The first thing a reader would reject in a generated record, as (reason, detail), or None:
     two parties with one name (`same_value`), a due date before its invoice date (`date_order`) or
     more than a year after it (`date_span`), a value that repeats an example instead of being written
-    (`copied_example`; `shown` from `example_values`). Shared by the techniques that invent records (schema, documents); not for
-    values read from a real document (extract), where the document decides."""
+    (`copied_example`; `shown` from `example_values`). Shared by the techniques that invent records
+    (schema, documents); not for values read from a real document (extract), where the document decides."""
     from .truncation import value_at
 
     twins = same_party(value)

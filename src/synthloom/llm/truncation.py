@@ -157,25 +157,18 @@ def truncated_values(text: str, value: Any, schema: Any,
     return tuple(found)
 
 
-def value_at(value: Any, path: str) -> Any:
-    """The value at a ``pointer()``-style path (``items[2].name``), or None."""
-    import re
-
-    if path == "(root)":
-        return value
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        value = _at(value, (int(index),) if index else (name,))
-        if value is None:
-            return None
-    return value
-
-
 def _path_tuple(path: str) -> tuple[Any, ...]:
+    """A ``pointer()``-style path (``items[2].name``) as the keys and indexes it names."""
     import re
 
     if path == "(root)":
         return ()
     return tuple(int(i) if i else n for n, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path))
+
+
+def value_at(value: Any, path: str) -> Any:
+    """The value at a ``pointer()``-style path (``items[2].name``), or None."""
+    return _at(value, _path_tuple(path))
 
 
 def cut_against(paths: "tuple[str, ...] | list[str]", value: Any, schema: Any) -> tuple[str, ...]:
