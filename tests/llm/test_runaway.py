@@ -136,3 +136,13 @@ def test_a_due_date_years_after_its_invoice_is_not_a_payment_term():
     assert runaway.due_span({"invoice_date": "2021-02-30", "due_date": "2029-01-01"}) is None  # not a date
     reason, detail = runaway.record_problem({"invoice_date": "1969-11-01", "due_date": "2018-12-10"}, {})
     assert reason == "date_span" and "17936 days after invoice_date='1969-11-01'" in detail
+
+
+def test_a_copy_with_other_punctuation_is_still_a_copy():
+    """Read in `make demo` (stop 24): the subject "Wrong company name on invoice?" passed as new, the
+    few-shot example's subject with a question mark added."""
+    shown = runaway.example_values({"type": "object", "properties": {"subject": {"type": "string"}}},
+                                   [{"subject": "Wrong company name on invoice"}], schema_own=False)
+    assert runaway.copied_examples({"subject": "Wrong company name on invoice?"}, shown) == ["subject"]
+    assert runaway.copied_examples({"subject": "wrong  company name, on invoice!"}, shown) == ["subject"]
+    assert runaway.copied_examples({"subject": "Wrong company name on my invoice"}, shown) == []

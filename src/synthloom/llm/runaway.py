@@ -232,14 +232,21 @@ def schema_examples(schema: Any, path: str = "") -> dict[str, set[str]]:
 
 
 def copied_examples(value: Any, examples: Mapping[str, set[str]], path: str = "") -> list[str]:
-    """Paths of values that repeat the schema's own example for that field (a model copying, not writing)."""
+    """Paths of values that repeat the example for that field, whatever the case, spacing and
+    punctuation (a model copying, not writing)."""
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in copied_examples(v, examples, f"{path}.{k}" if path else str(k))]
     if isinstance(value, list):
         return [p for v in value for p in copied_examples(v, examples, f"{path}[]")]
     if isinstance(value, (str, int, float)) and not isinstance(value, bool) and path in examples:
-        return [path] if str(value).strip().lower() in examples[path] else []
+        return [path] if _plain(value) in {_plain(x) for x in examples[path]} else []
     return []
+
+
+def _plain(value: Any) -> str:
+    """A value's words, lower case, without punctuation: "Wrong company name on invoice?" copies
+    "Wrong company name on invoice" as much as the same words with the same stop."""
+    return " ".join(re.findall(r"\w+", str(value).lower()))
 
 
 def example_values(schema: Any, examples: list[Any], *, schema_own: bool = True) -> dict[str, set[str]]:
