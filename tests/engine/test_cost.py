@@ -96,6 +96,11 @@ async def test_cost_in_report_and_card_per_model_and_purpose(server, tmp_path):
     def usage_section(text):
         return text[text.index("## Token usage"):text.index("## Recipe")]
     assert usage_section(plain) == usage_section(card)
+    from synthloom.export.dataset import load_run
+
+    _rows, loaded = load_run(s.run_dir)  # what `synthloom export` reads: the store, plus what only the run knew
+    assert loaded["cost"]["total"] == pytest.approx(6 * PER_CALL) and loaded["generator"] == s.generator
+    assert loaded["concurrency"] == json.loads((s.run_dir / "manifest.json").read_text())["concurrency"]
 
 
 def test_cached_prompt_tokens_are_billed_at_their_price():
@@ -130,6 +135,20 @@ async def test_estimate_of_a_recipe_that_yields_nothing_shows_the_reasons(server
     est = await aestimate(recipe(server, count=50, schema=schema), output=tmp_path / "t.jsonl", pilot=2)
     assert not est.possible and est.projected == {} and est.slots == 5 * 2 + 20
     assert est.rejections and est.rejections[0][:2] == ("validate", "schema:maximum")
+
+
+async def test_estimate_warns_against_the_budget_the_run_will_have(server, tmp_path, monkeypatch):
+    from synthloom.engine.projection import default_attempts
+    from synthloom.generators.schema import SchemaGenerator
+
+    # a technique that declares a low yield gets a larger default budget; the estimate must use the same
+    monkeypatch.setattr(SchemaGenerator, "expected_yield", 0.1)
+    est = await aestimate(recipe(server, count=60), output=tmp_path / "a.jsonl", pilot=5)
+    assert est.budget == default_attempts(60, 0.1) == 920 and est.warnings == []
+    # a budget set in the recipe wins, and a projection above it is a warning that says what to raise
+    est = await aestimate(recipe(server, count=60, max_attempts=40), output=tmp_path / "b.jsonl", pilot=5)
+    assert est.budget == 40
+    assert any("engine.max_attempts allows 40 slots but about 60 are needed" in w for w in est.warnings), est.warnings
 
 
 def test_bad_prices_and_budgets_are_errors_that_name_the_field(server):

@@ -61,6 +61,7 @@ def print_estimate(est) -> None:
             mid, lo, hi = est.projected[key]
             t.add_row(label, _num(mid, unit), f"{_num(lo, unit)} - {_num(hi, unit)}")
     console.print(t)
+    console.print(f"attempt budget of the run: {est.budget} slots (engine.max_attempts)", highlight=False)
     if "cost" not in est.projected:
         console.print("cost: no model in the recipe has a price (add `price: {input: ..., output: ...}` per million "
                       "tokens to a model block)", highlight=False)

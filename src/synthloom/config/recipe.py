@@ -44,9 +44,6 @@ class EngineSettings(Strict):
     executor: Literal["local", "ray"] = Field("local", description="local: this process; ray: model calls on Ray workers")
     ray: RaySettings = Field(default_factory=RaySettings, description="the Ray cluster and workers (executor: ray)")
 
-    def attempts_for(self, count: int) -> int:
-        return self.max_attempts or 5 * count + 20
-
 
 class ExportSettings(Strict):
     """One fine-tuning export written after the run (same as `synthloom export RUN_DIR ...`)."""

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from ..config.recipe import Recipe
 from .cost import price_table, usage_cost
+from .projection import attempt_budget
 from .runner import Progress, RunSummary, arun
 from ..runs import RunStore, create_store
 
@@ -61,6 +62,7 @@ class Estimate:
     warnings: list[str] = field(default_factory=list)
     rejections: list[tuple[str, str, int]] = field(default_factory=list)
     pilot: RunSummary | None = None
+    budget: int = 0  # slots the real run may try (engine.max_attempts, else from the technique's expected yield)
 
     @property
     def possible(self) -> bool:
@@ -80,7 +82,7 @@ def _rel_half_width(values: list[float]) -> float:
 
 
 def project(recipe: Recipe, store: RunStore, run_id: str, pilot_target: int,
-            per_slot_samples: dict[str, list[float]] | None = None) -> Estimate:
+            per_slot_samples: dict[str, list[float]] | None = None, budget: int | None = None) -> Estimate:
     """The projection from what the store holds for `run_id` (after a pilot).
 
     `per_slot_samples`: calls, completion tokens and cost of each pilot slot, for the spread.
@@ -132,15 +134,15 @@ def project(recipe: Recipe, store: RunStore, run_id: str, pilot_target: int,
             v = v * (1 + sign * spread[k]) if math.isfinite(v) else v
             est.projected.setdefault(k, [0.0, 0.0, 0.0])[("mid", "low", "high").index(name)] = done[k] + v
     est.projected = {k: tuple(v) for k, v in est.projected.items()}  # type: ignore[misc]
-    est.warnings = _budget_warnings(recipe, est)
+    est.budget = budget or attempt_budget(recipe.engine.max_attempts, recipe.count, None)
+    est.warnings = _budget_warnings(recipe, est, est.budget)
     return est
 
 
-def _budget_warnings(recipe: Recipe, est: Estimate) -> list[str]:
+def _budget_warnings(recipe: Recipe, est: Estimate, budget: int) -> list[str]:
     e = recipe.engine
     out = []
     slots = est.projected["slots"]
-    budget = e.attempts_for(recipe.count)
     if slots[0] > budget:
         out.append(f"engine.max_attempts allows {budget} slots but about {math.ceil(slots[0])} are needed: "
                    f"raise it to at least {math.ceil(slots[2]) if math.isfinite(slots[2]) else math.ceil(slots[0] * 2)}")
@@ -168,8 +170,11 @@ async def aestimate(recipe: Recipe, *, base_dir: str | Path = ".", output: str |
     k = min(k, recipe.count)
     _data, default_dir = resolve_output(output or recipe.output.path, recipe.name)
     run_dir = Path(run_dir) if run_dir else default_dir
-    engine = recipe.engine.model_copy(update={
-        "max_attempts": min(recipe.engine.attempts_for(recipe.count), 5 * k + 20)})
+    from ..generators import build_generator
+
+    budget = attempt_budget(recipe.engine.max_attempts, recipe.count,
+                            build_generator(recipe.generate, Path(base_dir)).expected_yield)
+    engine = recipe.engine.model_copy(update={"max_attempts": min(budget, 5 * k + 20)})
     pilot_recipe = recipe.model_copy(update={"count": k, "engine": engine})
     samples: dict[str, list[float]] = {"calls": [], "completion_tokens": [], "cost": []}
     last: list[tuple[int, int, int, float]] = []
@@ -186,6 +191,6 @@ async def aestimate(recipe: Recipe, *, base_dir: str | Path = ".", output: str |
 
     summary = await arun(pilot_recipe, base_dir=Path(base_dir), run_dir=run_dir, llm=llm, on_progress=track)
     with create_store(run_dir) as store:
-        est = project(recipe, store, run_identity(recipe), k, samples)
+        est = project(recipe, store, run_identity(recipe), k, samples, budget)
     est.pilot = summary
     return est

@@ -18,6 +18,12 @@ def default_attempts(count: int, expected_yield: float | None) -> int:
     return max(base, math.ceil(MIN_BUDGET_FACTOR * count / min(expected_yield, 1.0)) + 20)
 
 
+def attempt_budget(max_attempts: int | None, count: int, expected_yield: float | None) -> int:
+    """The slots a run may try: ``engine.max_attempts`` when set, else `default_attempts`. The runner,
+    the pilot of `synthloom estimate` and the estimate's budget warning all read it here."""
+    return max_attempts or default_attempts(count, expected_yield)
+
+
 def projection(accepted: int, slots: int, target: int, budget: int) -> str | None:
     """A one-line warning when, at the yield seen so far (``accepted`` of ``slots`` attempts in this
     run), the remaining budget is projected to fall short of ``target``; None otherwise."""

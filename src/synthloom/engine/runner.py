@@ -27,7 +27,7 @@ from ..records import Record, Rejection, content_hash
 from ..runs import RunStore, create_store
 from .cache import CachedLLM, UsageMeter
 from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
-from .projection import default_attempts, projection
+from .projection import attempt_budget, projection
 from .ray_executor import WorkerLost
 from .writer import BatchWriter
 
@@ -194,7 +194,7 @@ class _Run:
         self.gctx = GateContext(llm=self.metered(judge_llm) if judge_llm is not None else cached, seed=seed,
                                 target=self.target, models=self.gate_models)
 
-        self.max_slots = recipe.engine.max_attempts or default_attempts(self.target, generator.expected_yield)
+        self.max_slots = attempt_budget(recipe.engine.max_attempts, self.target, generator.expected_yield)
         self.first_slots, self.first_accepted, self.projected = len(done), len(self.accepted), False
         self.progress = Progress(target=self.target, accepted=len(self.accepted), slots_done=len(done),
                                  slots_budget=self.max_slots, cost=self.prior_cost if self.prices else None)

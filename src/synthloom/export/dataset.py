@@ -50,7 +50,11 @@ def load_run(run_dir: str | Path, with_meta: bool = False):
             run_id = manifest.get("run_id") or store.latest_run_id()
             recs = list(store.iter_accepted(run_id))
             if run_id:
-                manifest = {**store.manifest(run_id), **{k: v for k, v in manifest.items() if k in ("output", "stopped_by")}}
+                # the store is current for what it holds; the file adds what only the run knew (output, stop,
+                # generator, cost, concurrency), unless it was written for another run
+                fresh = store.manifest(run_id)
+                extra = {k: v for k, v in manifest.items() if k not in fresh} if manifest.get("run_id") in (None, run_id) else {}
+                manifest = {**fresh, **extra}
         rows, metas = [r.data for r in recs], [r.meta for r in recs]
         return (rows, metas, manifest) if with_meta else (rows, manifest)
     data_file = data_file or (p / rundir.DATA_FILE)
