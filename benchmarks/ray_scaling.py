@@ -33,15 +33,15 @@ def start_cluster() -> None:
     print(json.dumps({"what": "ray cluster start", "s": round(time.perf_counter() - t, 2)}), flush=True)
 
 
-def run(recipe_dict: dict) -> tuple[int, float]:
+def run(recipe_dict: dict) -> tuple[int, float, float]:
     from synthloom.engine import run_recipe
     from synthloom.engine.recipe_file import recipe_from_dict
 
     recipe = recipe_from_dict(recipe_dict, "bench")
     with tempfile.TemporaryDirectory(prefix="synthloom-ray-") as tmp:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         s = run_recipe(recipe, output=Path(tmp) / "out.jsonl")
-        return s.accepted, time.perf_counter() - t
+        return s.accepted, time.perf_counter() - t, time.process_time() - cpu
 
 
 def bench_model(count: int) -> None:
@@ -49,12 +49,17 @@ def bench_model(count: int) -> None:
             "generate": {"technique": "schema", "instruction": "A city and the country it is in.", "schema": CITY,
                          "examples": [{"city": "Lyon", "country": "France"}], "sampling": {"max_tokens": 40}},
             "quality": [], "engine": {"seed": 11, "max_attempts": count}}
+    n, wall, cpu = run({**base, "model": {**base["model"], "n_threads": 2}, "engine": {**base["engine"], "concurrency": 2}})
+    print(json.dumps({"what": "bundled model", "executor": "local, 2 threads (reference: both cores, one process)",
+                      "records": n, "wall_s": round(wall, 2), "records_per_s": round(n / wall, 3),
+                      "driver_cpu_s": round(cpu, 2)}), flush=True)
     for label, engine in (("local, 1 thread", {"concurrency": 2}),
                           ("ray, 1 worker x 1 thread", {"concurrency": 2, "executor": "ray", "ray": {"workers": 1}}),
                           ("ray, 2 workers x 1 thread", {"concurrency": 4, "executor": "ray", "ray": {"workers": 2}})):
-        n, wall = run({**base, "engine": {**base["engine"], **engine}})
+        n, wall, cpu = run({**base, "engine": {**base["engine"], **engine}})
+        # driver_cpu_s: CPU time of this process (the driver; with the local executor it also decodes)
         print(json.dumps({"what": "bundled model", "executor": label, "records": n, "wall_s": round(wall, 2),
-                          "records_per_s": round(n / wall, 3)}), flush=True)
+                          "records_per_s": round(n / wall, 3), "driver_cpu_s": round(cpu, 2)}), flush=True)
 
 
 def bench_stub(port: int, n: int, c: int) -> None:
@@ -67,7 +72,7 @@ def bench_stub(port: int, n: int, c: int) -> None:
             "quality": [], "engine": {"concurrency": c, "max_attempts": n}}
     for label, engine in (("local", {}), ("ray, 1 worker", {"executor": "ray", "ray": {"workers": 1}}),
                           ("ray, 2 workers", {"executor": "ray", "ray": {"workers": 2}})):
-        got, wall = run({**base, "engine": {**base["engine"], **engine}})
+        got, wall, _cpu = run({**base, "engine": {**base["engine"], **engine}})
         print(json.dumps({"what": "stub 0 ms", "executor": label, "records": got, "wall_s": round(wall, 2),
                           "records_per_s": round(got / wall, 1)}), flush=True)
 
