@@ -41,7 +41,7 @@ def load() -> float:
 def demo_requests(n: int) -> list:
     recipe = load_recipe(RECIPE, {"count": n})
     gen = build_generator(recipe.generate, ROOT / "examples")
-    ctx = GenContext(llm=None, seed=recipe.engine.seed, extras={"target": n})  # type: ignore[arg-type]
+    ctx = GenContext(llm=None, seed=recipe.engine.seed, target=n)  # type: ignore[arg-type]
     return [gen.request_for(slot, ctx)[0] for slot in range(n)]
 
 
@@ -106,7 +106,9 @@ def demo(records: int, widths: list[int], once: bool = False) -> list[str]:
     try:
         for i, w in enumerate(order):
             c0 = time.process_time()
-            summary = run_recipe(recipe, base_dir=ROOT / "examples", output=tmp / f"{i}.jsonl", llm=llms[w])
+            # the demo recipe pins engine.concurrency: 1; a batched model needs `w` requests in flight to fill its batch
+            run = recipe.model_copy(update={"engine": recipe.engine.model_copy(update={"concurrency": w})})
+            summary = run_recipe(run, base_dir=ROOT / "examples", output=tmp / f"{i}.jsonl", llm=llms[w])
             cpu = time.process_time() - c0
             results[w].append((summary.wall_s, cpu, summary.accepted, summary.calls, summary.completion_tokens, load()))
             print(w, results[w][-1], flush=True)

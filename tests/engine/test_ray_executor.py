@@ -176,7 +176,8 @@ def test_two_workers_on_the_bundled_model(tmp_path, ray_cluster):
 
 
 def test_each_worker_gets_its_own_endpoint():
-    """engine.ray.endpoints: worker i talks to endpoints[i % len], one server per node; llama.cpp blocks stay."""
+    """engine.ray.endpoints: worker i talks to endpoints[i % len], one server per node; a llama.cpp block keeps its
+    settings and, when it sets no n_threads, takes the worker's share of cores (engine.ray.num_cpus)."""
     from synthloom.config.models import LlamaCppModel, OpenAIModel
     from synthloom.engine.ray_executor import ModelWorker
 
@@ -184,5 +185,8 @@ def test_each_worker_gets_its_own_endpoint():
     urls = ["http://node0:8000/v1", "http://node1:8000/v1"]
     got = [ModelWorker(i, urls)._models(models) for i in range(3)]
     assert [g[0].base_url for g in got] == [urls[0], urls[1], urls[0]]
-    assert all(g[1] == models[1] for g in got)
-    assert ModelWorker(0, [])._models(models) == models
+    assert all(g[1] == models[1].model_copy(update={"n_threads": 1}) for g in got)
+    assert ModelWorker(0, [])._models(models[:1]) == models[:1]
+    assert ModelWorker(0, [], threads=2)._models(models)[1].n_threads == 2
+    pinned = LlamaCppModel(n_threads=3)
+    assert ModelWorker(0, [], threads=1)._models([pinned]) == [pinned]

@@ -84,15 +84,19 @@ def _check_resources(ray: Any, settings: RaySettings) -> None:
 class ModelWorker:
     """The actor: its own backend per model list, built on first use, closed with the actor."""
 
-    def __init__(self, index: int, endpoints: list[str]) -> None:
+    def __init__(self, index: int, endpoints: list[str], threads: int = 1) -> None:
         self.index = index
         self.endpoints = endpoints
+        self.threads = threads  # llama.cpp threads when the model block sets none: the actor's num_cpus
         self.backends: dict[str, Any] = {}
 
     def pid(self) -> int:
         return os.getpid()
 
     def _models(self, models: list[Any]) -> list[Any]:
+        # workers share a node's cores: each takes its own share, not every core it sees idle at start
+        models = [m.model_copy(update={"n_threads": self.threads})
+                  if m.backend == "llamacpp" and m.n_threads is None else m for m in models]
         if not self.endpoints:
             return models
         url = self.endpoints[self.index % len(self.endpoints)]
@@ -123,7 +127,8 @@ class RayExecutor:
             num_cpus=settings.num_cpus, num_gpus=settings.num_gpus, resources=settings.resources or None,
             max_restarts=settings.max_restarts, max_task_retries=0,
         )
-        self.actors = [remote.remote(i, list(settings.endpoints)) for i in range(settings.workers)]
+        threads = max(1, int(settings.num_cpus))
+        self.actors = [remote.remote(i, list(settings.endpoints), threads) for i in range(settings.workers)]
         self.inflight = [0] * len(self.actors)
         self.failures = [0] * len(self.actors)
         self.resting = [0.0] * len(self.actors)  # monotonic time before which a restarting worker gets no calls

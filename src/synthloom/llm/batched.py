@@ -26,7 +26,6 @@ single-sequence path (width 1 reproduces it byte for byte); the backend's identi
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -403,7 +402,3 @@ def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
             best = i
     return best
 
-
-def default_threads() -> int:
-    """Threads for batched decoding (measured: docs/benchmarks_batched.md)."""
-    return max(1, min(8, (os.cpu_count() or 2) // 2))

@@ -27,7 +27,7 @@ from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
 from .constrain import ConstraintUnavailable, JsonConstraint, pick_token, runaway_continuation, truncated_values
 from .batch_scheduler import BatchScheduler
-from .batched import BatchDecoder, Decoded, Prepared, _find_stop, default_threads
+from .batched import BatchDecoder, Decoded, Prepared, _find_stop
 from .jsontext import read_reply
 from .llama_model import TOP_K, _gbnf_for, _Loaded, open_llama, plain_cpu_weights  # noqa: F401 (re-exported)
 from .model_files import model_identity, resolve_model
@@ -138,7 +138,7 @@ class LlamaCppLLM:
     def _batched(self) -> BatchDecoder:
         if self._decoder is None:
             m = self._model()
-            self._decoder = BatchDecoder(m, self._cfg.batch, self._cfg.n_ctx, self._cfg.n_threads or default_threads(),
+            self._decoder = BatchDecoder(m, self._cfg.batch, self._cfg.n_ctx, m.threads,
                                          fast_forward=self.fast_forward)
         return self._decoder
 
