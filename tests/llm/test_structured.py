@@ -107,6 +107,23 @@ def test_runaway_loop_detection():
     assert runaway_continuation([1, 2] * 8) == 1
     assert runaway_continuation([1, 2, 3] * 3) is None  # too short to call it a loop
     assert runaway_continuation(list(range(40))) is None
+    # a URL repeating its path: 17 tokens a turn, four turns (GitHub-Hard o4846 looped like this to max_tokens)
+    turn = list(range(100, 117))
+    assert runaway_continuation([7, 8] + turn * 4) == turn[0]
+    assert runaway_continuation([7, 8] + turn * 3) is None  # three turns can still be text
+    assert runaway_continuation(list(range(30)) * 2) is None  # a period longer than 24 tokens is left alone
+
+
+def test_digit_runs_are_stopped_after_24_digits():
+    from synthloom.llm.constrain import MAX_DIGIT_RUN, digit_run
+
+    pieces = {1: b"SAM", 2: b"N", **{10 + d: str(d).encode() for d in range(10)}, 30: b"12"}
+    piece = pieces.__getitem__
+    digits = [10 + (i * 7) % 10 for i in range(MAX_DIGIT_RUN)]  # 0887...-like: no loop, just digits
+    assert digit_run([1, 2] + digits[:-1], piece) == []  # 23 digits: an accession may be long
+    assert digit_run([1, 2] + digits, piece) == list(reversed(digits))
+    assert digit_run([1] + [30] * 12, piece) == [30] * 12  # multi-digit tokens count by their digits
+    assert digit_run(digits + [2], piece) == []  # the run ended: nothing to stop
 
 
 def test_minimal_rung_turns_any_value_into_short_strings():
@@ -147,3 +164,18 @@ def test_numbers_get_bounds_and_later_rungs_round_them():
     assert d["x"]["minimum"] == -(10**9) and "multipleOf" not in d["x"]
     d = decoding_schema(s, DEFAULT_LADDER[1])["properties"]
     assert d["x"]["multipleOf"] == 0.01 and "multipleOf" not in d["tiny"]
+
+
+def test_retry_rungs_cap_pattern_strings_that_the_pattern_leaves_open():
+    from synthloom.llm.structured import Ladder
+
+    schema = {"type": "object", "properties": {
+        "accession": {"type": "string", "pattern": "^SAM(D|N|E([AG]?))[0-9]+$"},
+        "schema": {"type": "string", "pattern": "(http|https)://www(dev)?.ebi.ac.uk/biosamples/schemas/structured/.*"},
+        "duo": {"type": "string", "pattern": "^DUO:[0-9]{7}$"}}, "required": ["accession", "schema", "duo"]}
+    first = decoding_schema(schema, Ladder(max_string=None, max_items=None, minimal=False, temperature=1.0))
+    assert "maxLength" not in first["properties"]["accession"]  # the first try is left free
+    last = decoding_schema(schema, DEFAULT_LADDER[-1])["properties"]
+    assert last["accession"]["maxLength"] == 30
+    assert last["schema"]["maxLength"] == 67  # the URL's shortest match (51) + 16: the cap must not make it unmatchable
+    assert "maxLength" not in last["duo"]  # the pattern bounds itself

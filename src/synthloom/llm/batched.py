@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .constrain import JsonConstraint, pick_token, runaway_continuation
+from .constrain import JsonConstraint, break_runaways, pick_token
 from .types import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -342,9 +342,7 @@ class BatchDecoder:
         constraint = p.constraint
         if constraint is not None:
             constraint.compute_mask()
-            loop = runaway_continuation(s.gen_tokens)
-            if loop is not None and constraint.forbid(loop):
-                log.debug("broke a repetition loop at token %d", len(s.gen_tokens))
+            break_runaways(constraint, s.gen_tokens, m.piece, m.digit_tokens)
             token, free = pick_token(constraint, self._row(i),
                                      lambda: lib.llama_sampler_sample(s.chain, self.ctx, i))
             if not free:

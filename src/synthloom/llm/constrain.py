@@ -190,11 +190,12 @@ class JsonConstraint:
         return list(ff)
 
 
-def runaway_continuation(tokens: list[int], max_period: int = 6, min_span: int = 16) -> int | None:
+def runaway_continuation(tokens: list[int], max_period: int = 24, min_span: int = 16) -> int | None:
     """The token that would extend a degenerate loop at the end of ``tokens``, else None.
 
     A loop is the last ``min_span`` (or more) tokens repeating with a period of
-    1..``max_period`` tokens, at least 4 times: ``000000...``, ``1, 1, 1, ...``.
+    1..``max_period`` tokens, at least 4 times: ``000000...``, ``1, 1, 1, ...``, a URL
+    repeating its path (``schema/data-json/schema/data-json/...``: 10-20 tokens a turn).
     Banning its next token makes the grammar take another way out (close the
     number, the string, the array), where a tiny model would otherwise loop
     until ``max_tokens`` cuts the JSON off.
@@ -202,14 +203,52 @@ def runaway_continuation(tokens: list[int], max_period: int = 6, min_span: int =
     n = len(tokens)
     if n < min_span:
         return None
+    last = tokens[-1]
     for p in range(1, max_period + 1):
         span = max(min_span, 4 * p)
         if n < span:
             break
+        if tokens[n - 1 - p] != last:  # cheap test first: most periods fail here
+            continue
         tail = tokens[n - span:]
         if tail[p:] == tail[:-p]:
             return tokens[n - p]
     return None
+
+
+MAX_DIGIT_RUN = 24  # longer than any real number written as text (card 16, int64 19, ms timestamp 13)
+
+
+def digit_run(tokens: list[int], piece: Callable[[int], bytes]) -> list[int]:
+    """The tokens of a run of ``MAX_DIGIT_RUN`` or more digits at the end of ``tokens``, else [].
+
+    A pattern such as ``^SAM[0-9]+$`` lets a tiny model write digits until ``max_tokens``
+    (``0887190641470621095510406906...``) without ever repeating; banning digits after such a
+    run makes the grammar close the string instead."""
+    run: list[int] = []
+    digits = 0
+    for t in reversed(tokens):
+        b = piece(t)
+        if not b or not b.isdigit():
+            break
+        run.append(t)
+        digits += len(b)
+    return run if digits >= MAX_DIGIT_RUN else []
+
+
+def break_runaways(constraint: "JsonConstraint", tokens: list[int], piece: Callable[[int], bytes],
+                   digit_tokens: Callable[[], list[int]]) -> None:
+    """Before sampling the next token: ban the token that would extend a loop (`runaway_continuation`)
+    and, after a run of ``MAX_DIGIT_RUN`` digits, every digit token (`digit_run`). The grammar keeps
+    at least one token allowed. Both decode loops (one sequence, batched) call this."""
+    loop = runaway_continuation(tokens)
+    if loop is not None and constraint.forbid(loop):
+        log.debug("broke a repetition loop at token %d", len(tokens))
+    run = digit_run(tokens, piece)
+    if run:
+        for t in {*run, *digit_tokens()}:
+            constraint.forbid(t)
+        log.debug("stopped a run of digits at token %d", len(tokens))
 
 
 class ConstraintCache:

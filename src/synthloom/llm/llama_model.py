@@ -178,6 +178,7 @@ class _Loaded:
         self.bos_text = ""
         self.eos_text = self._piece_text(self.llm.token_eos()) if self.style == "chat" else ""
         self._pieces: dict[int, bytes] = {}
+        self._digits: list[int] | None = None
         self._constraints: ConstraintCache | None = None
         log.info("loaded %s (%s prompts, %d threads)", os.path.basename(path), self.style, threads)
 
@@ -190,6 +191,13 @@ class _Loaded:
             p = self.llm.detokenize([token])
             self._pieces[token] = p
         return p
+
+    def digit_tokens(self) -> list[int]:
+        """The tokens of the single digits 0-9 (what `constrain.break_runaways` bans after a digit run)."""
+        if self._digits is None:
+            self._digits = sorted({t for d in "0123456789"
+                                   for t in self.llm.tokenize(d.encode(), add_bos=False, special=False)})
+        return self._digits
 
     def is_eog(self, token: int) -> bool:
         return bool(self.lib.llama_vocab_is_eog(self.vocab, token))

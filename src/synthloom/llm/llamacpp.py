@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
-from .constrain import ConstraintUnavailable, JsonConstraint, pick_token, runaway_continuation, truncated_values
+from .constrain import ConstraintUnavailable, JsonConstraint, break_runaways, pick_token, truncated_values
 from .batch_scheduler import BatchScheduler
 from .batched import BatchDecoder, Decoded, Prepared, _find_stop
 from .jsontext import read_reply
@@ -213,9 +213,7 @@ class LlamaCppLLM:
             while n_gen < budget:
                 if constraint is not None:
                     constraint.compute_mask()
-                    loop = runaway_continuation(gen_tokens)
-                    if loop is not None and constraint.forbid(loop):
-                        log.debug("broke a repetition loop at token %d", len(gen_tokens))
+                    break_runaways(constraint, gen_tokens, m.piece, m.digit_tokens)
                     token, free = pick_token(constraint, m.logits_row(),
                                              lambda: lib.llama_sampler_sample(chain, m.ctx, -1))
                     if not free:

@@ -65,6 +65,25 @@ DEFAULT_LADDER = (
     Ladder(max_string=60, max_items=1, minimal=True, temperature=0.7, round_numbers=True),
     Ladder(max_string=30, max_items=1, minimal=True, temperature=0.3, round_numbers=True),
 )
+def pattern_cap(pattern: Any, max_string: int) -> int | None:
+    """A retry rung's maxLength for a string with a ``pattern`` whose matches can be longer than the rung's
+    cap (``^SAM(D|N|E)[0-9]+$``, ``https://host/.*``): the cap, or the pattern's shortest match plus 16
+    characters when that is more; None when the pattern bounds the length itself or cannot be read.
+    Without it, a tiny model fills ``[0-9]+`` or ``.*`` until max_tokens on every rung."""
+    if not isinstance(pattern, str):
+        return None
+    try:
+        import re._parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        lo, hi = sre_parse.parse(pattern).getwidth()
+    except Exception:  # re.error, recursion on odd patterns: leave the string as it is
+        return None
+    cap = max(max_string, lo + 16)
+    return cap if hi > cap else None
+
+
 # Keywords that say something about a value; a subschema with none of them accepts any JSON.
 _SHAPING = {"type", "enum", "const", "$ref", "properties", "patternProperties", "additionalProperties", "items",
             "prefixItems", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "pattern", "format",
@@ -193,6 +212,10 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
             node["maxLength"] = max(cap_from_hint(hint, "string", rung), int(node.get("minLength", 0) or 0))
         elif rung.max_string and free_string and int(node.get("minLength", 0) or 0) <= rung.max_string:
             node["maxLength"] = rung.max_string
+        if rung.max_string and "string" in types and "maxLength" not in node and not free_string:
+            cap = pattern_cap(node.get("pattern"), rung.max_string)
+            if cap is not None:
+                node["maxLength"] = max(cap, int(node.get("minLength", 0) or 0))
         if rung.realistic:
             parent, _, name = path.rpartition("/")
             plausible(node, name if parent.endswith("/properties") else None, rung)
