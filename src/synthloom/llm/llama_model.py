@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import json
 import logging
-import math
 import os
 import threading
 import time
