@@ -18,12 +18,13 @@ def _demo_generator() -> SchemaGenerator:
     return SchemaGenerator(SchemaTechnique.model_validate(recipe["generate"]), EXAMPLES)
 
 
-def test_the_demo_decodes_the_pinned_category_before_subject_and_body():
+def test_the_demo_decodes_the_pinned_category_before_body_and_subject():
     gen = _demo_generator()
     req, meta = gen.request_for(0, GenContext(llm=None, seed=7))
     props = list(req.json_schema["properties"])
-    # the pinned label, then the other label field (priority), then the text, then the amount
-    assert props == ["category", "priority", "subject", "body", "amount"]
+    # the pinned label, then the other label field (priority), then the text in the schema's order (the
+    # message before its subject: a subject written first ran on into the message), then the amount
+    assert props == ["category", "priority", "body", "subject", "amount"]
     assert req.json_schema["properties"]["category"]["enum"] == [meta["attributes"]["category"]]
     # the prompt names the label before the record is written, and every few-shot answer shows it first
     assert f"category: {meta['attributes']['category']}" in req.messages[-1]["content"]
@@ -41,7 +42,7 @@ def test_records_keep_the_schema_field_order_in_the_output():
                 "body": "My card was charged twice this month, please refund one.", "priority": "high", "amount": 9.0}
 
     (rec,) = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(answer), seed=7)))
-    assert list(rec.data) == ["subject", "body", "category", "priority", "amount"]
+    assert list(rec.data) == ["body", "subject", "category", "priority", "amount"]
 
 
 def test_a_record_that_copies_a_few_shot_value_is_rejected_and_retried():
