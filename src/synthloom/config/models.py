@@ -22,9 +22,10 @@ class LlamaCppModel(_Strict):
         "llguidance", description="how JSON-schema output is enforced while decoding"
     )
     n_ctx: int = Field(4096, gt=0)
-    n_threads: int | None = Field(None, gt=0)
+    n_threads: int | None = Field(None, gt=0, description="llama.cpp threads; default: the cores idle when the model loads "
+                                                           "(at most 8; a Ray worker: its num_cpus)")
     batch: int = Field(1, gt=0, le=64, description="sequences decoded together in one llama.cpp step (1: one at a "
-                                                    "time; more did not pay on a 2-core AVX2 CPU, docs/benchmarks_batched.md)")
+                                                    "time; 8: 1.48x the demo's records/s on 2 quiet cores, docs/benchmarks_batched.md)")
     weight: float = Field(1.0, gt=0, description="share of requests in a multi-model pool")
 
 
