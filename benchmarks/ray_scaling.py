@@ -49,14 +49,12 @@ def bench_model(count: int) -> None:
             "generate": {"technique": "schema", "instruction": "A city and the country it is in.", "schema": CITY,
                          "examples": [{"city": "Lyon", "country": "France"}], "sampling": {"max_tokens": 40}},
             "quality": [], "engine": {"seed": 11, "max_attempts": count}}
-    n, wall, cpu = run({**base, "model": {**base["model"], "n_threads": 2}, "engine": {**base["engine"], "concurrency": 2}})
-    print(json.dumps({"what": "bundled model", "executor": "local, 2 threads (reference: both cores, one process)",
-                      "records": n, "wall_s": round(wall, 2), "records_per_s": round(n / wall, 3),
-                      "driver_cpu_s": round(cpu, 2)}), flush=True)
-    for label, engine in (("local, 1 thread", {"concurrency": 2}),
-                          ("ray, 1 worker x 1 thread", {"concurrency": 2, "executor": "ray", "ray": {"workers": 1}}),
-                          ("ray, 2 workers x 1 thread", {"concurrency": 4, "executor": "ray", "ray": {"workers": 2}})):
-        n, wall, cpu = run({**base, "engine": {**base["engine"], **engine}})
+    for label, model, engine in (
+            ("local, 2 threads (reference: both cores, one process)", {"n_threads": 2}, {"concurrency": 2}),
+            ("local, 1 thread", {}, {"concurrency": 2}),
+            ("ray, 1 worker x 1 thread", {}, {"concurrency": 2, "executor": "ray", "ray": {"workers": 1}}),
+            ("ray, 2 workers x 1 thread", {}, {"concurrency": 4, "executor": "ray", "ray": {"workers": 2}})):
+        n, wall, cpu = run({**base, "model": {**base["model"], **model}, "engine": {**base["engine"], **engine}})
         # driver_cpu_s: CPU time of this process (the driver; with the local executor it also decodes)
         print(json.dumps({"what": "bundled model", "executor": label, "records": n, "wall_s": round(wall, 2),
                           "records_per_s": round(n / wall, 3), "driver_cpu_s": round(cpu, 2)}), flush=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re._parser as sre_parse  # the stdlib's regex parser (Python 3.11+): a pattern's shortest and longest match
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -65,6 +66,8 @@ DEFAULT_LADDER = (
     Ladder(max_string=60, max_items=1, minimal=True, temperature=0.7, round_numbers=True),
     Ladder(max_string=30, max_items=1, minimal=True, temperature=0.3, round_numbers=True),
 )
+
+
 def pattern_cap(pattern: Any, max_string: int) -> int | None:
     """A retry rung's maxLength for a string with a ``pattern`` whose matches can be longer than the rung's
     cap (``^SAM(D|N|E)[0-9]+$``, ``https://host/.*``): the cap, or the pattern's shortest match plus 16
@@ -72,10 +75,6 @@ def pattern_cap(pattern: Any, max_string: int) -> int | None:
     Without it, a tiny model fills ``[0-9]+`` or ``.*`` until max_tokens on every rung."""
     if not isinstance(pattern, str):
         return None
-    try:
-        import re._parser as sre_parse  # Python 3.11+
-    except ImportError:  # pragma: no cover
-        import sre_parse  # type: ignore[no-redef]
     try:
         lo, hi = sre_parse.parse(pattern).getwidth()
     except Exception:  # re.error, recursion on odd patterns: leave the string as it is
