@@ -10,7 +10,7 @@ import pytest
 from synthloom.config.models import LlamaCppModel
 from synthloom.config.recipe import EngineSettings
 from synthloom.engine.runner import default_concurrency
-from synthloom.llm.batched import _common_prefix
+from synthloom.llm.prefix_states import common_prefix as _common_prefix
 from synthloom.llm.llamacpp import LlamaCppLLM
 from synthloom.llm.types import GenerationRequest, cache_key
 
@@ -59,13 +59,6 @@ def ask(text: str, schema=None, seed: int = 1, max_tokens: int = 80, **kw) -> Ge
 
 
 # -- no model needed ------------------------------------------------------------------------------
-
-def test_common_prefix_counts_equal_leading_tokens():
-    a = list(range(200))
-    assert _common_prefix(a, a) == 200
-    assert _common_prefix(a, a[:70] + [-1] + a[71:]) == 70
-    assert _common_prefix(a, []) == 0 and _common_prefix([1, 2], [1, 2, 3]) == 2
-
 
 def test_batching_is_opt_in_and_the_engine_follows_its_width():
     assert LlamaCppModel().batch == 1  # measured: no gain on a 2-core AVX2 machine (docs/benchmarks_batched.md)

@@ -185,3 +185,41 @@ def test_non_gguf_file_is_a_clear_error(tmp_path):
     bogus.write_text("not a model")
     with pytest.raises(InputFileError, match="not a GGUF file"):
         LlamaCppLLM(LlamaCppModel(path=str(bogus)))
+
+
+def _shots(order: list[int], ask: str) -> tuple[dict, ...]:
+    people = [{"name": "Ana Silva", "age": 34}, {"name": "Tom Berg", "age": 51}, {"name": "Mei Chen", "age": 27}]
+    messages: list[dict] = [{"role": "system", "content": "Write one JSON record of a customer. " * 8}]
+    for i in order:
+        messages += [{"role": "user", "content": "a customer"}, {"role": "assistant", "content": json.dumps(people[i])}]
+    return (*messages, {"role": "user", "content": ask})
+
+
+@pytest.mark.model
+def test_a_prompt_takes_its_prefix_from_a_stored_state_and_decodes_as_without_it():
+    """Prompts that alternate between two few-shot orders: the live context only holds the last one,
+    the stored states give each prompt its own order's prefix back, and the output is the one a
+    fresh context decodes."""
+    schema = SCHEMAS["integer_bounds"]
+    a1, b, a2 = (GenerationRequest(messages=_shots(order, ask), json_schema=schema, max_tokens=40, temperature=0)
+                 for order, ask in (([0, 1, 2], "a customer from Lisbon"), ([2, 1, 0], "a customer"),
+                                    ([0, 1, 2], "a customer from Oslo")))
+    backend = LlamaCppLLM(LlamaCppModel())
+    try:
+        backend.generate_sync([a1, b])
+        m = backend._model()
+        assert m.states is not None and len(m.states) == 2 and m.states.restored == 0
+        (reused,) = backend.generate_sync([a2])
+        assert m.states.restored == 1
+        # a2 shares its system text and three examples with a1, but only the system text with b
+        assert m.states.saved_tokens > 60
+    finally:
+        backend._unload()
+    fresh = LlamaCppLLM(LlamaCppModel())
+    try:
+        (alone,) = fresh.generate_sync([a2])
+        assert fresh._model().states.restored == 0
+    finally:
+        fresh._unload()
+    assert reused.ok and jsonschema.validate(reused.parsed, schema) is None
+    assert reused.text == alone.text

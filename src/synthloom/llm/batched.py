@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .constrain import JsonConstraint, break_runaways, pick_token
+from .prefix_states import common_prefix
 from .types import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -100,17 +101,6 @@ class Stats:
     rows: int = 0  # sequences that got logits, summed over steps
     decode_s: float = 0.0  # time in llama_decode
     sample_s: float = 0.0  # time in masks, sampling and bookkeeping after it
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    # compare in chunks first: prompts share hundreds of tokens
-    while i + 64 <= n and a[i:i + 64] == b[i:i + 64]:
-        i += 64
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class BatchDecoder:
@@ -240,12 +230,12 @@ class BatchDecoder:
         limit = len(tokens) - 1  # the last prompt token is always evaluated: its logits start decoding
         ready, soon, source = 0, 0, -1
         for other in self._active.values():
-            common = min(_common_prefix(other.prep.tokens, tokens), limit)
+            common = min(common_prefix(other.prep.tokens, tokens), limit)
             if min(common, other.pos) > ready:  # pos: positions already evaluated
                 ready, source = min(common, other.pos), other.slot
             soon = max(soon, common)
         for slot, kept in self._kept.items():
-            common = min(_common_prefix(kept, tokens), limit)
+            common = min(common_prefix(kept, tokens), limit)
             if common > ready:
                 ready, source = common, slot
         if soon >= ready + MIN_SHARE:

@@ -22,6 +22,7 @@ import numpy as np
 from ..config.models import LlamaCppModel
 from ..errors import InputFileError
 from .constrain import ConstraintCache, ConstraintUnavailable, make_tokenizer
+from .prefix_states import MIN_GAIN, PrefixStates, common_prefix
 from .render import choose_style
 from .types import GenerationRequest
 
@@ -179,6 +180,8 @@ class _Loaded:
         self._pieces: dict[int, bytes] = {}
         self._digits: list[int] | None = None
         self._constraints: ConstraintCache | None = None
+        # prompt states kept for the single-sequence path (the batched path shares prefixes itself)
+        self.states: PrefixStates | None = PrefixStates(llama_cpp, self.ctx) if cfg.batch == 1 else None
         log.info("loaded %s (%s prompts, %d threads)", os.path.basename(path), self.style, threads)
 
     def _piece_text(self, token: int) -> str:
@@ -212,19 +215,26 @@ class _Loaded:
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def feed_prompt(self, tokens: list[int]) -> None:
-        """Evaluate the prompt, reusing the KV cache for the prefix shared with the last one."""
+        """Evaluate the prompt, reusing the KV cells of the longest prefix it shares with the live
+        context (the last prompt) or with a stored prompt state (`prefix_states`)."""
         llm = self.llm
-        keep = 0
-        limit = min(llm.n_tokens, len(tokens) - 1)  # always evaluate >= 1 token for fresh logits
-        cached = llm.input_ids
-        while keep < limit and cached[keep] == tokens[keep]:
-            keep += 1
-        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-            llm.n_tokens = keep
+        limit = min(len(tokens) - 1, llm.n_ctx())  # always evaluate >= 1 token for fresh logits
+        live = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), limit)
+        stored, key = self.states.best(tokens, limit) if self.states is not None else (0, None)
+        if key is not None and stored >= live + MIN_GAIN and self.states.restore(key, stored):
+            keep = stored
+            self.states.saved_tokens += stored - live
+        elif live > 0 and llm._ctx.kv_cache_seq_rm(-1, live, -1):
+            keep = live
         else:
             llm.reset()
+            llm._ctx.kv_cache_seq_rm(-1, -1, -1)
             keep = 0
+        llm.n_tokens = keep
+        llm.input_ids[:keep] = tokens[:keep]
         llm.eval(tokens[keep:])
+        if self.states is not None:
+            self.states.save(tokens)
 
     def sampler(self, request: GenerationRequest, grammar: str | None) -> Any:
         lib = self.lib
@@ -247,6 +257,8 @@ class _Loaded:
         return chain
 
     def close(self) -> None:
+        if self.states is not None:
+            self.states.clear()
         self.llm.close()
         release_threads(self._claimed)
         self._claimed = 0

@@ -5,8 +5,9 @@ thread, so the event loop never blocks and requests are decoded one after the
 other (the context holds a single sequence). The decoding loop is our own, on
 llama-cpp-python's low-level API:
 
-- the KV cache keeps the previous prompt, so requests that share a few-shot
-  prefix only evaluate their new tail;
+- the KV cache keeps the previous prompt, and the KV cells of the last few prompts are
+  kept in memory (``prefix_states.py``), so a request that shares a few-shot prefix with
+  any of them only evaluates its new tail;
 - with a JSON schema and ``constrained: llguidance``, the schema's token mask is
   written into the logits before llama.cpp's sampler runs, tokens the grammar
   forces are evaluated in one batch without sampling, and decoding ends the
