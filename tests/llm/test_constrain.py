@@ -120,3 +120,30 @@ def test_relaxed_schema_drops_regexes_and_absurd_float_bounds_only():
     assert relaxed["properties"]["step"] == {"type": "number", "minimum": 0.0}
     assert relaxed["properties"]["n"] == {"type": "integer", "maximum": 10}
     assert "patternProperties" not in relaxed and relaxed["required"] == ["pattern"]
+
+
+def test_copy_guard_bans_a_value_past_half_of_a_guarded_text():
+    from synthloom.llm.constrain import CopyGuard
+
+    guard = CopyGuard(["How do I cancel my plan?", "AP-0093", 'He said "hi" twice today'])
+    assert guard.texts == sorted([b"how do i cancel my plan?", b'he said \\"hi\\" twice today'])  # ids are too short
+    out = bytearray(b'{"body": "x", "subject": "How do I ca')
+    assert not guard.copies(out[:-1], b"")  # "How do I c": 10 bytes, under half of 24 + 1
+    assert guard.copies(out, b"ncel")  # 14 bytes of it: more than half
+    assert guard.copies(bytearray(b'{"subject": "HOW DO I CANCEL'), b" my")  # case aside
+    assert not guard.copies(bytearray(b'{"subject": "How do I change'), b" my")  # left the text already
+    assert not guard.copies(bytearray(b'{"subject": "How do I cancel my plan?", "x": '), b'"')  # a new value begins
+    assert guard.copies(bytearray(b'{"q": "He said \\"hi\\" tw'), b"ice")  # compared as JSON text, escapes included
+
+
+def test_copy_guard_steers_to_the_next_token_that_copies_nothing():
+    import numpy as np
+
+    from synthloom.llm.constrain import CopyGuard
+
+    pieces = {0: b"ncel my plan", 1: b"ncel my", 2: b"ncel it"}
+    guard = CopyGuard(["How do I cancel my plan?"])
+    logits = np.array([3.0, 2.0, 1.0])
+    token = guard.steer(0, bytearray(b'{"s": "How do I ca'), pieces.__getitem__, logits, None,
+                        lambda: int(np.argmax(logits)))
+    assert token == 2 and logits[0] == -np.inf and logits[1] == -np.inf  # "ncel it" leaves the text

@@ -223,3 +223,33 @@ def test_a_prompt_takes_its_prefix_from_a_stored_state_and_decodes_as_without_it
         fresh._unload()
     assert reused.ok and jsonschema.validate(reused.parsed, schema) is None
     assert reused.text == alone.text
+
+
+NOTE = "Please refund the duplicate payment for March, my card was charged twice."
+NOTE_SCHEMA = {"type": "object", "properties": {"note": {"type": "string", "maxLength": 120}}, "required": ["note"],
+               "additionalProperties": False}
+NOTE_SHOTS = ({"role": "system", "content": "Write one customer note as JSON."},
+              {"role": "user", "content": "a note about a refund"}, {"role": "assistant", "content": json.dumps({"note": NOTE})},
+              {"role": "user", "content": "a note about a refund"})
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("batch", [1, 4])
+def test_avoid_keeps_the_model_from_copying_its_example(batch):
+    """Shown one example and asked for the same thing, the model copies it (seeds 0 and 3 here);
+    with the example's text in `avoid`, no output repeats it and every output is still valid."""
+    backend = LlamaCppLLM(LlamaCppModel(batch=batch))
+    try:
+        def notes(avoid):
+            out = backend.generate_sync([GenerationRequest(messages=NOTE_SHOTS, json_schema=NOTE_SCHEMA, max_tokens=80,
+                                                           temperature=0.7, seed=s, avoid=avoid) for s in range(4)])
+            assert all(r.ok for r in out)
+            return [r.parsed["note"] for r in out]
+
+        assert NOTE in notes(())
+        guarded = notes((NOTE,))
+    finally:
+        backend._unload()
+    assert NOTE not in guarded
+    # the model may begin as the example begins, but leaves it before half of it
+    assert all(not NOTE.lower().startswith(n.lower()[: len(NOTE) // 2 + 1]) for n in guarded)

@@ -86,6 +86,8 @@ class SchemaGenerator(Generator):
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._hints = runaway.length_hints(self.schema, config.examples)
         self._shown = runaway.example_values(self.schema, list(config.examples), schema_own=False)
+        # and the decoder is told not to copy them (llamacpp: `constrain.CopyGuard`)
+        self._avoid = tuple(sorted({v for values in self._shown.values() for v in values}))
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:
@@ -173,7 +175,7 @@ class SchemaGenerator(Generator):
         req = GenerationRequest(
             messages=tuple(messages), json_schema=self._first_try(attributes),
             max_tokens=s.max_tokens,
-            temperature=s.temperature, top_p=s.top_p, seed=seed,
+            temperature=s.temperature, top_p=s.top_p, seed=seed, avoid=self._avoid,
         )
         meta = {
             "technique": self.technique,

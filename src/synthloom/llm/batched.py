@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .constrain import JsonConstraint, break_runaways, pick_token
+from .constrain import CopyGuard, JsonConstraint, break_runaways, pick_token
 from .prefix_states import common_prefix
 from .types import GenerationRequest
 
@@ -69,6 +69,7 @@ class Prepared:
     gbnf: str | None
     t0: float
     error: str | None = None  # set: the request fails without decoding (prompt too long)
+    guard: CopyGuard | None = None  # the request's `avoid` texts (constrain.CopyGuard)
 
 
 @dataclass
@@ -330,15 +331,22 @@ class BatchDecoder:
         The same decisions, in the same order, as ``LlamaCppLLM._one``'s loop body."""
         m, lib, p = self.m, self.lib, s.prep
         constraint = p.constraint
+        def sample() -> int:
+            return int(lib.llama_sampler_sample(s.chain, self.ctx, i))
+
         if constraint is not None:
             constraint.compute_mask()
             break_runaways(constraint, s.gen_tokens, m.piece, m.digit_tokens)
-            token, free = pick_token(constraint, self._row(i),
-                                     lambda: lib.llama_sampler_sample(s.chain, self.ctx, i))
+            row = self._row(i)
+            token, free = pick_token(constraint, row, sample)
+            if p.guard is not None:
+                token = p.guard.steer(token, s.out, m.piece, row, constraint, sample)
             if not free:
                 s.overridden.append((len(s.out), len(s.out) + len(m.piece(token))))
         else:
-            token = int(lib.llama_sampler_sample(s.chain, self.ctx, i))
+            token = sample()
+            if p.guard is not None and p.gbnf is None:  # a GBNF sampler has accepted the token already
+                token = p.guard.steer(token, s.out, m.piece, self._row(i), None, sample)
         if m.is_eog(token):
             s.finish = "stop"
             return True

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 
 from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
-from .constrain import ConstraintUnavailable, JsonConstraint, break_runaways, pick_token, truncated_values
+from .constrain import (ConstraintUnavailable, CopyGuard, JsonConstraint, break_runaways, pick_token,
+                        truncated_values)
 from .batch_scheduler import BatchScheduler
 from .batched import BatchDecoder, Decoded, Prepared, _find_stop
 from .jsontext import read_reply
@@ -36,6 +37,14 @@ from .render import render_request
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
+
+def copy_guard(req: GenerationRequest) -> CopyGuard | None:
+    """The request's guard against copying its examples (`GenerationRequest.avoid`), if it has texts to guard."""
+    if not req.avoid:
+        return None
+    guard = CopyGuard(req.avoid)
+    return guard if guard.texts else None
+
 
 class LlamaCppLLM:
     """The ``LLM`` protocol over an in-process llama.cpp model."""
@@ -157,7 +166,7 @@ class LlamaCppLLM:
         constrained = constraint is not None or gbnf is not None
         stops = [s.encode() for s in (*req.stop, *(() if constrained else extra_stops)) if s]
         return Prepared(req, tokens, min(req.max_tokens, n_ctx - len(tokens)), stops,
-                        constraint.clone() if constraint is not None else None, gbnf, t0)
+                        constraint.clone() if constraint is not None else None, gbnf, t0, guard=copy_guard(req))
 
     def _from_decoded(self, req: GenerationRequest, d: Decoded) -> GenerationResult:
         parsed, kind, error = None, ("backend" if d.error else None), d.error
@@ -203,6 +212,11 @@ class LlamaCppLLM:
         m.feed_prompt(tokens)
         chain = m.sampler(req, gbnf)
         lib = m.lib
+        guard = copy_guard(req)
+
+        def sample() -> int:
+            return int(lib.llama_sampler_sample(chain, m.ctx, -1))
+
         deadline = t0 + self.request_timeout_s if self.request_timeout_s else None
         out = bytearray()
         overridden: list[tuple[int, int]] = []  # byte spans of tokens the grammar chose, not the model
@@ -215,12 +229,16 @@ class LlamaCppLLM:
                 if constraint is not None:
                     constraint.compute_mask()
                     break_runaways(constraint, gen_tokens, m.piece, m.digit_tokens)
-                    token, free = pick_token(constraint, m.logits_row(),
-                                             lambda: lib.llama_sampler_sample(chain, m.ctx, -1))
+                    row = m.logits_row()
+                    token, free = pick_token(constraint, row, sample)
+                    if guard is not None:
+                        token = guard.steer(token, out, m.piece, row, constraint, sample)
                     if not free:
                         overridden.append((len(out), len(out) + len(m.piece(token))))
                 else:
-                    token = int(lib.llama_sampler_sample(chain, m.ctx, -1))
+                    token = int(sample())
+                    if guard is not None and gbnf is None:  # a GBNF sampler has accepted the token already
+                        token = guard.steer(token, out, m.piece, m.logits_row(), None, sample)
                 if m.is_eog(token):
                     finish = "stop"
                     break

@@ -26,6 +26,9 @@ class GenerationRequest:
     top_p: float = 0.95
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # texts the output must not copy (few-shot examples' values): a backend that decodes itself
+    # (llamacpp) bans the token that would take a value past half of one of them; others ignore it
+    avoid: tuple[str, ...] = ()
     # free-form label for statistics ("generate", "judge", ...); not part of the cache key
     purpose: str = field(default="generate", compare=False)
 
@@ -39,6 +42,7 @@ class GenerationRequest:
             "top_p": self.top_p,
             "seed": self.seed,
             "stop": list(self.stop),
+            **({"avoid": list(self.avoid)} if self.avoid else {}),  # absent when empty: older keys stay valid
         }
 
 

@@ -120,7 +120,7 @@ def bundled_minilm_path() -> Path:
 class MiniLMEmbedder:
     """A BERT sentence encoder with mean pooling, in numpy (default: all-MiniLM-L6-v2)."""
 
-    def __init__(self, path: str | Path | None = None, batch_size: int = 64, max_length: int | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, batch_size: int = 16, max_length: int | None = None) -> None:
         folder = Path(path) if path else bundled_minilm_path()
         if not (folder / "model.safetensors").is_file() or not (folder / "tokenizer.json").is_file():
             raise UsageError(f"{folder}: not a sentence-transformers model folder (needs model.safetensors and tokenizer.json)")
@@ -273,9 +273,9 @@ def make_embedder(config: Any = None) -> Embedder:
     if key in _CACHE:
         return _CACHE[key]
     if cfg.provider == "minilm":
-        emb: Embedder = MiniLMEmbedder(cfg.path, batch_size=cfg.batch_size)
+        emb: Embedder = MiniLMEmbedder(cfg.path, batch_size=cfg.batch_size or 16)
     elif cfg.provider == "openai":
-        emb = OpenAIEmbedder(cfg.base_url, cfg.model, cfg.api_key_env, batch_size=cfg.batch_size)
+        emb = OpenAIEmbedder(cfg.base_url, cfg.model, cfg.api_key_env, batch_size=cfg.batch_size or 64)
     else:
         emb = HashingEmbedder()
     _CACHE[key] = emb
