@@ -25,7 +25,8 @@ class LlamaCppModel(_Strict):
     n_threads: int | None = Field(None, gt=0, description="llama.cpp threads; default: the cores idle when the model loads "
                                                            "(at most 8; a Ray worker: its num_cpus)")
     batch: int = Field(1, gt=0, le=64, description="sequences decoded together in one llama.cpp step (1: one at a "
-                                                    "time; 8: 1.48x the demo's records/s on 2 quiet cores, docs/benchmarks_batched.md)")
+                                                    "time; 8: 1.12-1.28x the demo's records/s on 2 quiet cores, "
+                                                    "docs/benchmarks_batched.md)")
     weight: float = Field(1.0, gt=0, description="share of requests in a multi-model pool")
 
 
