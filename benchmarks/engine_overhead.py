@@ -96,6 +96,11 @@ def main() -> None:
     import synthloom.llm.factory  # noqa: F401
     import synthloom.llm.openai_compat  # noqa: F401  (aiohttp)
     import synthloom.quality  # noqa: F401
+    # the registry imports a technique's module on first use, and schema checks import jsonschema (and its
+    # format checkers: ~120 ms) lazily: imported here too, or the clock would count them
+    import jsonschema  # noqa: F401
+    import jsonschema._format  # noqa: F401
+    import synthloom.generators.schema  # noqa: F401
     if a.profile:
         import cProfile
 
