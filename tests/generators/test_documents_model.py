@@ -9,7 +9,7 @@ import pytest
 
 from synthloom import RunStore, load_recipe, run_recipe
 from synthloom.config import Recipe
-from synthloom.quality.rules import check_rules, missing_values, quote_in
+from synthloom.quality.rules import check_rules, misattributed_values, missing_values, quote_in
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.model
@@ -70,9 +70,10 @@ def test_synthetic_documents_example(tmp_path):
     assert summary.accepted + len(rejected) == summary.funnel["generated"]
     for row in rows:
         assert missing_values(row["label"], row["document"], ) == []
+        assert misattributed_values(row["label"], row["document"]) == []
     for rej in rejected:
-        assert rej.reason in ("rule:recoverable", "rule:invented", "rule:sum", "rule:range", "truncated",
-                              "empty_document") or rej.reason.startswith("schema:")
+        assert rej.reason in ("rule:recoverable", "rule:misattributed", "rule:invented", "rule:sum", "rule:range",
+                              "truncated", "empty_document") or rej.reason.startswith("schema:")
         if rej.reason == "rule:recoverable":
             assert "not in the document" in rej.detail
 

@@ -22,6 +22,7 @@ from synthloom.quality.rules import (
     check_rule,
     dates_in,
     invented_values,
+    misattributed_values,
     missing_values,
     numbers_in,
     parse_number,
@@ -177,6 +178,28 @@ def test_missing_and_invented_values():
     assert invented_values(INVOICE, extra, kinds=["date"]) == ["date 2024-04-04"]
 
 
+LABEL = {"invoice_number": "AP-8459", "invoice_date": "2014-10-27", "due_date": "2014-10-27",
+         "seller": "Oakridge Pharmacy", "buyer": "Pinecrest Accounting", "total": 47550.0}
+
+
+def test_values_stated_under_another_fields_name():
+    right = ("invoice_number: AP-8459\nInvoice date: 2014-10-27\nDue date: 2014-10-27\nseller: Oakridge Pharmacy\n"
+             "buyer: Pinecrest Accounting\ntotal: 47550.0")
+    assert misattributed_values(LABEL, right) == []
+    swapped = right.replace("seller: Oakridge Pharmacy", "seller: Pinecrest Accounting").replace(
+        "buyer: Pinecrest Accounting", "buyer: Oakridge Pharmacy")
+    assert misattributed_values(LABEL, swapped) == ["seller: 'Pinecrest Accounting' is the label's buyer",
+                                                    "buyer: 'Oakridge Pharmacy' is the label's seller"]
+    # the due date's value is in the document, but only as the invoice date (written twice, no due date)
+    twice = right.replace("Due date: 2014-10-27", "invoice_date: 2014-10-27")
+    assert misattributed_values(LABEL, twice) == ["due_date is not stated: '2014-10-27' appears only as invoice_date"]
+    # prose, or keys that are no field's name, say nothing about which field a value belongs to
+    assert misattributed_values(LABEL, twice.replace("invoice_date: 2014-10-27", "Payment is due 2014-10-27")) == []
+    assert misattributed_values(LABEL, "Bill to: Oakridge Pharmacy\nFrom: Pinecrest Accounting") == []
+    assert misattributed_values(LABEL, swapped, skip=["seller", "buyer"]) == []
+    assert misattributed_values(INVOICE, DOCUMENT) == []
+
+
 def rec(data, **meta):
     return Record(data=data, meta=meta)
 
@@ -217,6 +240,9 @@ def test_recoverable_gate():
     assert isinstance(run(gate.check(rec({"label": INVOICE, "document": DOCUMENT}), GateContext())), Record)
     lost = run(gate.check(rec({"label": {**INVOICE, "buyer": "Someone Else"}, "document": DOCUMENT}), GateContext()))
     assert lost.reason == "rule:recoverable" and "buyer='Someone Else'" in lost.detail
+    swapped = run(gate.check(rec({"label": {**INVOICE, "seller": "Northwind Office Supply Co."},
+                                  "document": DOCUMENT.replace("Bill to:", "Seller:")}), GateContext()))
+    assert swapped.reason == "rule:misattributed" and "the label's buyer" in swapped.detail
     invented = run(gate.check(rec({"label": INVOICE, "document": DOCUMENT + " Tip: $9.99"}), GateContext()))
     assert invented.reason == "rule:invented" and "9.99" in invented.detail
 

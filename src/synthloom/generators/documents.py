@@ -11,8 +11,10 @@ For bootstrapping an extraction model before any real documents exist. Each slot
 4. checks that every labelled value is recoverable from the document (exact or
    normalized match: case, spacing, number and date formats folded) and, when
    `reject_invented` names them, that the document states no date or amount the
-   label lacks. A document that lost or invented a value is rejected
-   (`rule:recoverable`, `rule:invented`) with the values named.
+   label lacks; and that a document naming fields (`field: value`) states each value
+   under its own name (`rules.misattributed_values`). A document that lost, invented or
+   misattributed a value is rejected (`rule:recoverable`, `rule:invented`,
+   `rule:misattributed`) with the values named.
 
 Output: `{document, label}` pairs (or chat turns, `emit: messages`).
 """
@@ -50,7 +52,10 @@ BUILTIN_WRITE_SHOT = {
                 "Items: 3\nAmount: 412.5\nThank you for your business.",
 }
 
-WRITE_STOPS = ("</record>", "<record>", "\nOutput:", "\nStyle:")
+# the prompt's own markers and its last line ("Write the invoice."), echoed after a document, and the
+# <input>/<output> tags the bundled model sometimes adds there
+WRITE_STOPS = ("</record>", "<record>", "\nOutput:", "\nStyle:", "\nWrite the ", "<output>", "</output>", "<input>",
+               "</input>")
 
 
 def trim_document(text: str, truncated: bool) -> str:

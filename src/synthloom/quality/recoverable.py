@@ -1,11 +1,12 @@
-"""`recoverable` gate: every labelled value can be found in the document; optionally nothing invented."""
+"""`recoverable` gate: every labelled value can be found in the document, under its own name where the
+document names fields; optionally nothing invented."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate, field_value
-from .rules import invented_values, missing_values
+from .rules import invented_values, misattributed_values, missing_values
 
 
 class RecoverableGate(StatelessGate):
@@ -31,6 +32,9 @@ def recoverable_problem(label: Any, document: str, match: str = "normalized", sk
     if missing:
         listing = ", ".join(f"{w}={str(v)[:40]!r}" for w, v in missing[:6])
         return "rule:recoverable", f"{len(missing)} labelled value(s) not in the document: {listing}"
+    wrong = misattributed_values(label, document, match, skip)
+    if wrong:
+        return "rule:misattributed", "the document states a labelled value under another field: " + "; ".join(wrong[:4])
     extra = invented_values(label, document, invented) if invented else []
     if extra:
         return "rule:invented", f"the document states values the label lacks: {', '.join(extra[:6])}"

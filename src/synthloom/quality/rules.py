@@ -4,6 +4,7 @@
     check_rules(obj, rules, document)     declarative entity rules -> failures (`rule:<name>`)
     quote_in(quote, texts)                a verbatim quote, up to case/spacing/typography
     missing_values(label, document)       labelled values that a document lost
+    misattributed_values(label, document) values a document states under another field's name
     invented_values(label, document)      dates/amounts a document mentions that the label lacks
 
 The gates that wrap them live in one module per tag: `entities.py`, `grounding.py`,
@@ -270,6 +271,61 @@ def missing_values(label: Any, document: str, match: str = "normalized",
             continue
         if not value_in(v, document, match, _doc_loose=doc_loose):
             out.append((where, v))
+    return out
+
+
+def _field_key(name: str) -> str:
+    return " ".join(w for w in re.split(r"[\s_.\-]+", name.lower()) if w)
+
+
+def misattributed_values(label: Any, document: str, match: str = "normalized",
+                         skip: Sequence[str] = ()) -> list[str]:
+    """Labelled values the document states under another field's name, read from its `key: value`
+    lines: the seller's name as `buyer: ...`, or a due date whose value only appears as `invoice_date:`
+    while no line names the due date. A line counts when its key is a label field's name (case,
+    spaces and underscores aside) that exactly one field has; prose and unknown keys are left alone,
+    so a document that words things its own way passes."""
+    skip_generic = {_generic(x) for x in skip}
+    scalars = [(w, v) for w, v in leaves(label) if not isinstance(v, bool) and str(v).strip()
+               and _generic(w) not in skip_generic and w not in skip]
+    fields_by_key: dict[str, list[str]] = {}
+    for w, _ in scalars:
+        fields_by_key.setdefault(_field_key(re.sub(r"\[\d*\]", "", w.rsplit(".", 1)[-1])), []).append(w)
+    if not fields_by_key:
+        return []
+    # "Invoice number: NW-1001    Invoice date: March 5, 2024": a line may name several fields
+    names = "|".join(r"[\s_.\-]+".join(map(re.escape, k.split())) for k in sorted(fields_by_key, key=len, reverse=True))
+    key_at = re.compile(rf"(?<![A-Za-z0-9])({names})\s*[:=]", re.IGNORECASE)
+    keyed: list[tuple[str, str]] = []  # (field a `key:` names, what follows it up to the next key)
+    rest: list[str] = []  # everything else
+    for line in document.splitlines():
+        found = list(key_at.finditer(line))
+        rest.append(line[: found[0].start()] if found else line)
+        for m, nxt in zip(found, [*found[1:], None]):
+            text = line[m.end(): nxt.start() if nxt else len(line)].strip()
+            named = fields_by_key[_field_key(m.group(1))]
+            if len(named) == 1 and text:
+                keyed.append((named[0], text))
+            else:
+                rest.append(text)
+    if not keyed:
+        return []
+    values = dict(scalars)
+    out: list[str] = []
+    for field, text in keyed:
+        if value_in(values[field], text, match):
+            continue
+        others = [w for w, v in scalars if w != field and value_in(v, text, match)]
+        if others:
+            out.append(f"{field}: {text[:40]!r} is the label's {others[0]}")
+    named_fields = {f for f, _ in keyed}
+    rest_text = "\n".join(rest)
+    for field, value in scalars:
+        if field in named_fields or len(fields_by_key.get(_field_key(field.rsplit(".", 1)[-1]), [])) != 1:
+            continue
+        hits = [f for f, text in keyed if value_in(value, text, match)]
+        if hits and not value_in(value, rest_text, match):
+            out.append(f"{field} is not stated: {value!r} appears only as {hits[0]}")
     return out
 
 
