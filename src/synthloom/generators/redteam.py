@@ -115,7 +115,9 @@ class RedteamGenerator(Generator):
                          {"role": "assistant", "content": json.dumps({"input": cat.example})}]
         messages.append({"role": "user", "content": user.render(system=self.system_text, category=cat.name,
                                                                 description=cat.description)})
+        # the decoder is kept from writing the example back (llamacpp: `constrain.CopyGuard`)
         return GenerationRequest(messages=tuple(messages), json_schema=CASE_SCHEMA, seed=seed,
+                                 avoid=(cat.example,) if cat.example else (),
                                  **sampled(self.config.sampling), purpose="generate")
 
     def check_request(self, cat: RedteamCategory, message: str, seed: int) -> GenerationRequest:

@@ -331,6 +331,7 @@ class BatchDecoder:
         The same decisions, in the same order, as ``LlamaCppLLM._one``'s loop body."""
         m, lib, p = self.m, self.lib, s.prep
         constraint = p.constraint
+
         def sample() -> int:
             return int(lib.llama_sampler_sample(s.chain, self.ctx, i))
 

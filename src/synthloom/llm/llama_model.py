@@ -228,7 +228,6 @@ class _Loaded:
             keep = live
         else:
             llm.reset()
-            llm._ctx.kv_cache_seq_rm(-1, -1, -1)
             keep = 0
         llm.n_tokens = keep
         llm.input_ids[:keep] = tokens[:keep]

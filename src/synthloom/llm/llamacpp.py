@@ -38,6 +38,7 @@ from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
 
+
 def copy_guard(req: GenerationRequest) -> CopyGuard | None:
     """The request's guard against copying its examples (`GenerationRequest.avoid`), if it has texts to guard."""
     if not req.avoid:
@@ -236,7 +237,7 @@ class LlamaCppLLM:
                     if not free:
                         overridden.append((len(out), len(out) + len(m.piece(token))))
                 else:
-                    token = int(sample())
+                    token = sample()
                     if guard is not None and gbnf is None:  # a GBNF sampler has accepted the token already
                         token = guard.steer(token, out, m.piece, m.logits_row(), None, sample)
                 if m.is_eog(token):
