@@ -101,7 +101,7 @@ class SyntheticDocumentsGenerator(Generator):
         self._hints = runaway.length_hints(self.schema, [ex["label"] for ex in config.examples])
         # "e.g." values and the examples' free text, which a label must not just repeat
         self._shown = runaway.example_values(self.schema, [ex["label"] for ex in config.examples])
-        self._avoid = tuple(sorted({v for values in self._shown.values() for v in values}))  # constrain.CopyGuard
+        self._avoid = runaway.shown_texts(self._shown)  # constrain.CopyGuard
         self._names = name_fields(self.schema) if config.names == "sample" else []
         self._ids = id_fields(self.schema, self._shown) if config.names == "sample" else {}
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",

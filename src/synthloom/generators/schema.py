@@ -87,7 +87,7 @@ class SchemaGenerator(Generator):
         self._hints = runaway.length_hints(self.schema, config.examples)
         self._shown = runaway.example_values(self.schema, list(config.examples), schema_own=False)
         # and the decoder is told not to copy them (llamacpp: `constrain.CopyGuard`)
-        self._avoid = tuple(sorted({v for values in self._shown.values() for v in values}))
+        self._avoid = runaway.shown_texts(self._shown)
         for i, ex in enumerate(config.examples):
             err = first_error(self.validator, ex)
             if err:

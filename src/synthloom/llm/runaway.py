@@ -275,6 +275,12 @@ def example_values(schema: Any, examples: list[Any], *, schema_own: bool = True)
     return shown
 
 
+def shown_texts(shown: Mapping[str, set[str]]) -> tuple[str, ...]:
+    """Every value of `example_values`, in a fixed order: what a request asks the decoder not to copy
+    (`GenerationRequest.avoid`, `constrain.CopyGuard`)."""
+    return tuple(sorted({v for values in shown.values() for v in values}))
+
+
 def record_problem(value: Any, shown: Mapping[str, set[str]]) -> tuple[str, str] | None:
     """The first thing a reader would reject in a generated record, as (reason, detail), or None:
     two parties with one name (`same_value`), a due date before its invoice date (`date_order`) or
