@@ -288,9 +288,10 @@ def misattributed_values(label: Any, document: str, match: str = "normalized",
     skip_generic = {_generic(x) for x in skip}
     scalars = [(w, v) for w, v in leaves(label) if not isinstance(v, bool) and str(v).strip()
                and _generic(w) not in skip_generic and w not in skip]
+    key_of = {w: _field_key(re.sub(r"\[\d*\]", "", w.rsplit(".", 1)[-1])) for w, _ in scalars}
     fields_by_key: dict[str, list[str]] = {}
-    for w, _ in scalars:
-        fields_by_key.setdefault(_field_key(re.sub(r"\[\d*\]", "", w.rsplit(".", 1)[-1])), []).append(w)
+    for w, key in key_of.items():
+        fields_by_key.setdefault(key, []).append(w)
     if not fields_by_key:
         return []
     # "Invoice number: NW-1001    Invoice date: March 5, 2024": a line may name several fields
@@ -321,7 +322,7 @@ def misattributed_values(label: Any, document: str, match: str = "normalized",
     named_fields = {f for f, _ in keyed}
     rest_text = "\n".join(rest)
     for field, value in scalars:
-        if field in named_fields or len(fields_by_key.get(_field_key(field.rsplit(".", 1)[-1]), [])) != 1:
+        if field in named_fields or len(fields_by_key[key_of[field]]) != 1:
             continue
         hits = [f for f, text in keyed if value_in(value, text, match)]
         if hits and not value_in(value, rest_text, match):
