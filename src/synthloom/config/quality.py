@@ -124,6 +124,7 @@ class DiversityGateConfig(Strict):
 
 from .classify import ReferenceGateConfig  # noqa: E402
 from .redteam import LanguageGateConfig  # noqa: E402
+from .decontaminate import DecontaminateGateConfig  # noqa: E402
 
 # every gate a recipe can name under `quality:` (the one definition: recipes and the CLI use it)
 GateConfig = Annotated[
@@ -131,6 +132,7 @@ GateConfig = Annotated[
           DocumentGateConfig,  # entities, grounding, support, recoverable: config/documents.py
           SignalGateConfig,  # relevance, fluency, completeness, form: config/signals.py
           LanguageGateConfig,  # language: config/redteam.py (it checks translations)
-          ReferenceGateConfig],  # reference: config/classify.py
+          ReferenceGateConfig,  # reference: config/classify.py
+          DecontaminateGateConfig],  # decontaminate: config/decontaminate.py
     Field(discriminator="gate"),
 ]

@@ -9,12 +9,12 @@ from .base import Gate
 
 _Q = "synthloom.quality"
 # gate tag -> "module:build"; one module per tag (config models in config/quality.py,
-# config/documents.py, config/classify.py and config/signals.py)
+# config/documents.py, config/classify.py, config/signals.py and config/decontaminate.py)
 GATES: dict[str, str] = {
     tag: f"{_Q}.{tag}:build"
     for tag in ("dedup", "filter", "judge", "label", "diversity", "language", "reference",
                 "entities", "grounding", "support", "recoverable",
-                "relevance", "fluency", "completeness", "form")
+                "relevance", "fluency", "completeness", "form", "decontaminate")
 }
 
 
