@@ -71,13 +71,14 @@ def generate_schema(
 
 def _register() -> None:
     """Every command, in the order `--help` lists them: (group, name, function)."""
-    from . import classify, documents, estimate, instruct, quality, redteam, review, score, train
+    from . import classify, decontaminate, documents, estimate, instruct, quality, redteam, review, score, train
 
     for group, name, fn in (
         (app, "run", run),
         (app, "export", instruct.export),
         (app, "rag-export", documents.rag_export),
         (app, "dedup", quality.dedup_cmd),
+        (app, "decontaminate", decontaminate.decontaminate_cmd),
         (app, "filter", quality.filter_cmd),
         (app, "judge", quality.judge_cmd),
         (app, "label-check", quality.label_check_cmd),
