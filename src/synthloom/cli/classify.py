@@ -40,13 +40,13 @@ def _pairs(items: list[str]) -> list[list[str]]:
 def _verify(mode: str) -> dict[str, Any]:
     from ..errors import UsageError
 
-    if mode not in ("reject", "flag", "off"):
-        raise UsageError(f"--verify must be reject, flag or off (got {mode!r})")
+    if mode not in ("reject", "flag", "relabel", "off"):
+        raise UsageError(f"--verify must be reject, flag, relabel or off (got {mode!r})")
     return {"enabled": False} if mode == "off" else {"action": mode}
 
 
 def print_label_table(run_dir: Path) -> None:
-    """Per label: target, produced, accepted, verification agreement (what the report's section shows)."""
+    """Per label: target, produced, accepted, the share kept, verification agreement (what the report's section shows)."""
     from rich.table import Table
 
     from ..export.compare import generator_info, label_section
@@ -58,17 +58,20 @@ def print_label_table(run_dir: Path) -> None:
         rejections = list(store.rejections(info["run_id"]))
     sec = label_section(records, rejections, generator_info(run_dir), recipe=info.get("recipe"))
     t = Table(title="labels", header_style="bold")
-    for col in ("label", "target", "produced", "accepted", "agreement"):
+    for col in ("label", "target", "produced", "accepted", "kept", "agreement"):
         t.add_column(col, justify="left" if col == "label" else "right")
     for lab, r in sec["labels"].items():
         agree = "—" if r["agreement"] is None else f"{r['agreement']:.0%} of {r['checked']}"
-        t.add_row(lab, "—" if r["target"] is None else str(r["target"]), str(r["produced"]), str(r["accepted"]), agree)
+        kept = "—" if r.get("kept") is None else f"{r['kept']:.0%}"
+        t.add_row(lab, "—" if r["target"] is None else str(r["target"]), str(r["produced"]), str(r["accepted"]), kept,
+                  agree)
     console.print(t)
 
 
 TextOpt = typer.Option("text", "--text-field", help="Field of the text (output, and the real data's).")
 LabelOpt = typer.Option("label", "--label-field", help="Field of the label (output, and the real data's).")
-VerifyOpt = typer.Option("reject", "--verify", help="Label verification by an independent pass: reject or flag disagreements, or off.")
+VerifyOpt = typer.Option("reject", "--verify", help="Label verification by an independent pass (and the embedding check, "
+                         "--checks relevant): reject, flag or relabel disagreements, or off.")
 MaxCharsOpt = typer.Option(400, "--max-chars", help="Longest text; one that reaches it was cut and is rejected.")
 
 

@@ -5,7 +5,7 @@ cli/options.py puts it there), and `main()` runs the whole app inside it again, 
 command added another way still gets the same behaviour: any
 error becomes one line `error: ...` on stderr and an exit code (2 for the user's input,
 1 for the rest), with a traceback only under `--debug`. The two consoles print text
-literally (markup off): a file called `tickets[v2].json` or a hint `required: [items]`
+literally (markup off): a file called `records[v2].json` or a hint `required: [items]`
 stays as written. Style on purpose with `rich.text.Text`, never with `[bold]` tags;
 print with `console` (stderr: messages, progress) or `out` (stdout: results).
 
@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -220,6 +221,9 @@ def run_from_flags(name: str, generate: dict, count: int, output: str, run, mode
     data = {"name": Path(output).stem or name, "count": count, "model": model, "generate": generate,
             **({"quality": quality} if quality is not None else {}),
             "engine": run.engine(), "output": run.output()}
+    checks = run.check_names() if hasattr(run, "check_names") else None
+    if checks is not None:
+        data["checks"] = checks
     try:
         recipe = recipe_from_dict(data, "command line")
     except RecipeError as exc:
@@ -229,3 +233,24 @@ def run_from_flags(name: str, generate: dict, count: int, output: str, run, mode
         then(summary)
     exit_if_incomplete(summary)
     return summary
+
+
+def read_rows(path: Optional[Path], what: str) -> list[Any]:
+    """Rows of a JSONL file, or the list in a JSON/YAML file."""
+    from ..errors import InputFileError
+    from ..userfiles import read_data, read_text
+
+    if path is None:
+        return []
+    if path.suffix in (".yaml", ".yml", ".json"):
+        value = read_data(path, f"{what} file")
+        return value if isinstance(value, list) else [value]
+    rows = []
+    for n, line in enumerate(read_text(path, f"{what} file").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); give a JSONL file (one {what} per line) "
+                                     "or a JSON/YAML list") from None
+    return rows

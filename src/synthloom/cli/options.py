@@ -111,6 +111,13 @@ class RunFlags:
     max_tokens: Optional[int] = None
     with_meta: bool = False
     rejected: bool = False
+    checks: Optional[str] = None
+
+    def check_names(self) -> Optional[list[str]]:
+        """The recipe's `checks:` (None: the technique's defaults; `none`: [])."""
+        if self.checks is None:
+            return None
+        return [] if self.checks.strip().lower() in ("", "none", "off") else csv_list(self.checks)
 
     def engine(self) -> dict:
         """The recipe's `engine:` block."""
@@ -130,8 +137,12 @@ _TOKENS = _option("max_tokens", Optional[int], None, "--max-tokens", help="Budge
 _META = _option("with_meta", bool, False, "--with-meta", help="Add each record's lineage under _meta.")
 _REJECTED = _option("rejected", bool, False, "--rejected",
                     help="Also write rejected candidates (with reasons) to rejected.jsonl.")
-RUN = Bundle((_CONCURRENCY, ("seed", int, SeedOpt), _ATTEMPTS, _META, _REJECTED), RunFlags)
-RUN_WITH_TOKENS = Bundle((_CONCURRENCY, ("seed", int, SeedOpt), _ATTEMPTS, _TOKENS, _META, _REJECTED), RunFlags)
+_CHECKS = _option("checks", Optional[str], None, "--checks",
+                  help="Acceptance checks on the written text: readable,complete,relevant,fluent (comma list), or none "
+                       "(default: readable,complete,relevant where the technique writes free text).")
+RUN = Bundle((_CONCURRENCY, ("seed", int, SeedOpt), _ATTEMPTS, _META, _REJECTED, _CHECKS), RunFlags)
+RUN_WITH_TOKENS = Bundle((_CONCURRENCY, ("seed", int, SeedOpt), _ATTEMPTS, _TOKENS, _META, _REJECTED, _CHECKS),
+                         RunFlags)
 
 OutputOpt = typer.Option("out", "-o", "--output",
                          help="Output folder (gets data.jsonl, store.sqlite, manifest.json) or a .jsonl file.")
@@ -181,3 +192,17 @@ def parse_attributes(items: list[str]) -> dict[str, list[str]]:
 def resolved(path: str) -> str:
     """A file or folder named on the command line, absolute (the recipe runs from the working folder)."""
     return str(Path(path).resolve())
+
+
+def parse_pair(item: str, flag: str) -> tuple[str, str]:
+    """`FIELD=VALUE` -> (FIELD, VALUE), or a usage error that names the flag."""
+    from ..errors import UsageError
+
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise UsageError(f"{flag} {item!r}: write it as FIELD=VALUE (e.g. {flag} author=person)")
+    return key.strip(), value.strip()
+
+
+RulesOpt = typer.Option(None, "--rules", help="Rules each record must keep: a YAML/JSON list or JSONL, e.g. "
+                        "[{rule: order, field: end_date, after: start_date}, {rule: sum, items: 'items[].amount', total: total}].")

@@ -22,8 +22,9 @@ class VerifySettings(Strict):
     """Label verification: an independent pass predicts the label without seeing the intended one."""
 
     enabled: bool = True
-    action: Literal["reject", "flag"] = Field(
-        "reject", description="reject a record whose predicted label differs, or keep it flagged (meta.label_flagged)")
+    action: Literal["reject", "flag", "relabel"] = Field(
+        "reject", description="a record whose predicted label differs: reject it, keep it flagged (meta.label_flagged), "
+        "or relabel it with the predicted label (meta.relabelled_from); the same for the embedding check (checks: relevant)")
     model: ModelConfig | None = Field(None, description="checker model; default: the generator's model (another prompt)")
     max_tokens: int = Field(48, gt=0)
 

@@ -25,6 +25,7 @@ from ..llm.types import LLM
 from ..quality.base import Gate, GateContext, GateModels, ModelGate, admit
 from ..records import Record, Rejection, content_hash
 from ..runs import RunStore, create_store
+from .batches import attach as attach_batches
 from .cache import CachedLLM, UsageMeter
 from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
 from .projection import attempt_budget, projection
@@ -93,6 +94,8 @@ def run_identity(recipe: Recipe) -> str:
     """Everything that changes what a slot produces; not the count, budgets or output."""
     dumped = recipe.model_dump(mode="json", by_alias=True)
     ident = {k: dumped[k] for k in ("generate", "quality", "model")}
+    if dumped.get("checks") is not None:
+        ident["checks"] = dumped["checks"]
     ident["seed"] = dumped["engine"]["seed"]
     return content_hash(ident, 8)
 
@@ -121,9 +124,10 @@ async def arun(
 ) -> RunSummary:
     from ..generators import build_generator
     from ..quality import build_gates
+    from ..quality.checks import default_checks
 
     generator = build_generator(recipe.generate, base_dir)
-    gates = build_gates(recipe.quality, base_dir) + list(generator.gates())
+    gates = build_gates(recipe.quality, base_dir) + default_checks(recipe, generator) + list(generator.gates())
     check_budget(recipe.engine.max_cost, price_table(recipe.model_dump(mode="json", by_alias=True)))
     owns_llm = llm is None
     llm, remote, store = await _open_backend(recipe, run_dir, llm)
@@ -192,7 +196,9 @@ class _Run:
         seed, self.target = recipe.engine.seed, recipe.count
         self.ctx = GenContext(llm=cached, seed=seed, accepted=self.accepted, target=self.target)
         self.gctx = GateContext(llm=self.metered(judge_llm) if judge_llm is not None else cached, seed=seed,
-                                target=self.target, models=self.gate_models)
+                                target=self.target, models=self.gate_models,
+                                task=getattr(recipe.generate, "instruction", None),
+                                examples=tuple(generator.shown_records()))
 
         self.max_slots = attempt_budget(recipe.engine.max_attempts, self.target, generator.expected_yield)
         self.first_slots, self.first_accepted, self.projected = len(done), len(self.accepted), False
@@ -204,11 +210,13 @@ class _Run:
         self.wall = 0.0
         self.pending_slots = iter([s for s in range(self.max_slots) if s not in done])
         self.requeued: list[int] = []  # slots whose Ray worker died mid-slot: redone, their finished calls from the cache
+        self.pacer = attach_batches(self)  # None unless a model calls through a batch API (engine/batches.py)
 
     def _build_gate_backend(self, cfg: Any) -> LLM:
         from ..llm.factory import build_backend
 
         backend = build_backend(cfg)
+        attach_batches(self, backend)
         return self.remote.wrap(backend, [cfg]) if self.remote is not None else backend
 
     def open_gate_models(self) -> None:
@@ -287,7 +295,7 @@ class _Run:
             if slot is None:  # the last slots are in flight; one whose Ray worker dies is redone by its worker
                 return
             try:
-                await self.run_slot(slot)
+                await (self.run_slot(slot) if self.pacer is None else self.pacer.run_slot(self.run_slot, slot))
             except BudgetExhausted as exc:  # the slot stays undone: a resume redoes it, its calls from the cache
                 self.stop.setdefault("reason", "max_cost")
                 self.stop.setdefault("detail", str(exc))
@@ -299,7 +307,8 @@ class _Run:
         if self.on_progress:
             self.on_progress(self.progress)
         self.budget_left()
-        workers = [asyncio.create_task(self.worker()) for _ in range(self.recipe.engine.concurrency or default_concurrency(self.base_llm))]
+        n = min(self.max_slots, self.recipe.engine.concurrency or default_concurrency(self.base_llm))
+        workers = [asyncio.create_task(self.worker()) for _ in range(n)]
         try:
             await asyncio.gather(*workers)
             self.stop.setdefault("reason", "max_attempts")

@@ -36,8 +36,10 @@ def _labels_of(value: Any) -> list[str]:
 
 
 def label_section(records: list[Record], rejections: list[Rejection], generator: dict[str, Any],
-                  examples_per_label: int = 2, recipe: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Per label: target, produced (candidates written for it), accepted, verification agreement, rejected examples."""
+                  examples_per_label: int = 2, recipe: dict[str, Any] | None = None,
+                  accepted_examples: int = 5) -> dict[str, Any]:
+    """Per label: target, produced (candidates written for it), accepted, the share kept, verification agreement,
+    five accepted texts and a few rejected ones."""
     label_field = generator.get("label_field", "label")
     text_field = generator.get("text_field", "text")
     targets: dict[str, int] = generator.get("targets") or {}
@@ -61,7 +63,8 @@ def label_section(records: list[Record], rejections: list[Rejection], generator:
     def row(lab: str) -> dict[str, Any]:
         if lab not in rows:
             rows[lab] = {"target": targets.get(lab), "produced": 0, "accepted": 0, "checked": 0, "agreed": 0,
-                         "flagged": 0, "rejected": Counter(), "rejected_examples": []}
+                         "flagged": 0, "relabelled_in": 0, "rejected": Counter(), "rejected_examples": [],
+                         "examples": []}
         return rows[lab]
 
     for lab in names:
@@ -70,6 +73,10 @@ def label_section(records: list[Record], rejections: list[Rejection], generator:
         r = row(key(rec.meta, rec.data) or "?")
         r["produced"] += 1
         r["accepted"] += 1
+        if rec.meta.get("relabelled_from"):  # written for another label, kept with this one
+            r["relabelled_in"] += 1
+        if len(r["examples"]) < accepted_examples and isinstance(rec.data, dict):
+            r["examples"].append(str(rec.data.get(text_field, "")))
         agrees = rec.meta.get("scores", {}).get("label_agrees")
         if agrees is not None:
             r["checked"] += 1
@@ -90,7 +97,8 @@ def label_section(records: list[Record], rejections: list[Rejection], generator:
     out = {}
     for lab, r in rows.items():
         out[lab] = {**r, "rejected": dict(r["rejected"]),
-                    "agreement": round(r["agreed"] / r["checked"], 4) if r["checked"] else None}
+                    "agreement": round(r["agreed"] / r["checked"], 4) if r["checked"] else None,
+                    "kept": round((r["accepted"] - r["relabelled_in"]) / r["produced"], 4) if r["produced"] else None}
     checked = sum(r["checked"] for r in out.values())
     agreed = sum(r["agreed"] for r in out.values())
     hard = Counter(rec.meta.get("hard_case") for rec in records if rec.meta.get("hard_case"))

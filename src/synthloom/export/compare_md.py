@@ -19,14 +19,18 @@ def render_labels(sec: dict[str, Any] | None) -> list[str]:
     L = ["## Labels: target, produced, accepted, verification", "",
          f"Field `{sec['label_field']}`. An independent pass (another prompt, temperature 0, never shown the intended "
          f"label) agreed on {fmt(sec['agreement'])} of {sec['checked']} checked texts.", ""]
-    L += table(["label", "target", "produced", "accepted", "agreement", "rejected (stage:reason)"],
-                [[lab, r["target"], r["produced"], r["accepted"], r["agreement"],
+    L += table(["label", "target", "produced", "accepted", "kept", "agreement", "rejected (stage:reason)"],
+                [[lab, r["target"], r["produced"], r["accepted"], r.get("kept"), r["agreement"],
                   ", ".join(f"{k} {v}" for k, v in r["rejected"].items()) or "—"] for lab, r in sec["labels"].items()])
     L.append("")
     if sec.get("hard_cases"):
         L += ["Hard cases accepted: " + ", ".join(f"{k} {v}" for k, v in sec["hard_cases"].items()) + ".", ""]
     if sec.get("operations"):
         L += ["Operations accepted: " + ", ".join(f"{k} {v}" for k, v in sec["operations"].items()) + ".", ""]
+    kept = [(lab, t) for lab, r in sec["labels"].items() for t in r.get("examples", [])]
+    if kept:
+        L += ["Accepted texts, up to five per label (read them: a label's data is only as good as these):", ""]
+        L += table(["label", "text"], [[lab, _short(t)] for lab, t in kept]) + [""]
     ex = [(lab, e) for lab, r in sec["labels"].items() for e in r["rejected_examples"]]
     if ex:
         L += ["Examples of rejected texts:", ""]

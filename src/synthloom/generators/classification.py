@@ -5,8 +5,11 @@ gets exactly its share), then writes a text *for* that label: the label, its des
 its examples and counter-examples are in the prompt before a word is written, and only
 the text is decoded. Variety comes from attribute axes (length, register, noise
 by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
-and from an out-of-scope label. The gates this technique adds: a quota (a label never
-exceeds its target) and label verification (an independent pass, see quality/label_verify).
+and from an out-of-scope label. A text that copies a label's description or example is
+rejected (`copied_description`, `copied_example`): they steer the text, they are not it.
+The gates this technique adds: a quota (a label never exceeds its target) and label
+verification (an independent pass, see quality/label_verify); the engine adds the default
+acceptance checks (quality/checks: readable, complete, and the nearest-label check).
 """
 from __future__ import annotations
 
@@ -105,6 +108,7 @@ class ClassificationGenerator(Generator):
         self.user_prompt = load_prompt("classify_user")
         self._seen = 0
         self._examples = NgramIndex(ex for lab in self.label_set.labels for ex in lab.examples)
+        self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
         self._have: Counter[str] = Counter()
         self._inflight: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
@@ -219,6 +223,11 @@ class ClassificationGenerator(Generator):
             return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
                               detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
                                      f"{self._examples.texts[i][:100]!r}")]
+        overlap, i = self._descriptions.nearest(text)
+        if overlap >= EXAMPLE_OVERLAP:  # the description steers the text; it is not the text
+            return [Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,
+                              detail=f"{overlap:.0%} of its word 4-grams repeat the description of "
+                                     f"{self.label_set.labels[i].name!r}: {self._descriptions.texts[i][:100]!r}")]
         value_label: Any = sorted(meta["labels"]) if self.multi_label else label
         return [Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)]
 

@@ -4,7 +4,8 @@ alone (the label set's names and descriptions, never the intended label).
 A different prompt than the writer's, at temperature 0, and optionally a different model of
 the pool (`verify.model`). Agreeing records get `meta.scores.label_agrees = True`; a
 disagreement is rejected (`label_mismatch`) or, with `action: flag`, kept with
-`label_agrees = False` and `meta.label_flagged`. Multi-label: the predicted set must equal
+`label_agrees = False` and `meta.label_flagged`, or with `action: relabel`, kept with the predicted
+label (`meta.relabelled_from`: the intended one). Multi-label: the predicted set must equal
 the given one.
 """
 from __future__ import annotations
@@ -88,5 +89,10 @@ class VerifyGate(LLMGateMixin, StatelessGate):
             return out
         if self.action == "flag":
             return out.with_meta(label_flagged=True)
+        if self.action == "relabel" and not self.multi_label:
+            from dataclasses import replace
+
+            out = out.with_meta(relabelled_from=given[0], target_label=shown)
+            return replace(out, data={**out.data, self.label_field: shown})
         return Rejection.of(out, "label", "label_mismatch",
                             f"written as {rec.data.get(self.label_field)!r}, an independent pass predicted {shown!r}")

@@ -22,6 +22,36 @@ import numpy as np
 from ..errors import MissingDependencyError, UsageError
 
 KIND = "classifier"
+C_GRID = (0.25, 1.0, 4.0, 16.0, 64.0)  # inverse regularisation strengths tried by cross-validation
+CV_FOLDS = 5
+
+
+def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRID, class_weight: str | None = "balanced",
+             folds: int = CV_FOLDS, seed: int = 0) -> tuple[float, dict[str, float], int]:
+    """(best C, mean macro-F1 per C, folds used): stratified k-fold on the training rows only.
+
+    Folds are capped by the rarest label's count; with fewer than two rows per label there is nothing to
+    cross-validate and C = 1 (scikit-learn's default) is used. Ties go to the smaller C (more regularised).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(labels)
+    k = min(folds, min(Counter(labels).values()))
+    if k < 2:
+        return 1.0, {}, 0
+    cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    scores: dict[str, float] = {}
+    for c in grid:
+        f1s = []
+        for tr, te in cv.split(x, y):
+            head = LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed)
+            head.fit(x[tr], y[tr])
+            f1s.append(f1_score(y[te], head.predict(x[te]), average="macro"))
+        scores[f"{c:g}"] = round(float(np.mean(f1s)), 4)
+    best = max(grid, key=lambda c: (scores[f"{c:g}"], -c))
+    return float(best), scores, k
 
 
 def _embedder(path: str | None = None):
@@ -44,7 +74,8 @@ class ClassifierStudent:
 
     # ------------------------------------------------------------ train
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[str], *, c: float = 4.0, class_weight: str | None = "balanced",
+    def fit(cls, texts: Sequence[str], labels: Sequence[str], *, c: float | None = None,
+            class_weight: str | None = "balanced",
             embedder_path: str | None = None, text_field: str = "text", label_field: str = "label",
             seed: int = 0) -> "ClassifierStudent":
         try:
@@ -56,13 +87,17 @@ class ClassifierStudent:
         t0 = time.perf_counter()
         x = _embedder(embedder_path).embed(list(texts))
         t_embed = time.perf_counter() - t0
+        cv_info: dict[str, Any] = {}
+        if c is None:  # regularisation chosen on the training rows, never on the held-out split
+            c, cv_scores, k = choose_c(x, list(labels), class_weight=class_weight, seed=seed)
+            cv_info = {"cv_folds": k, "cv_macro_f1_by_C": cv_scores}
         head = LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed)
         head.fit(x, list(labels))
         coef, intercept = head.coef_.astype(np.float32), head.intercept_.astype(np.float32)
         if coef.shape[0] == 1:  # binary: p(class 1) = sigmoid(w.x + b) == softmax over (0, w.x + b)
             coef = np.vstack([np.zeros_like(coef), coef])
             intercept = np.concatenate([np.zeros(1, np.float32), intercept])
-        info = {"hyperparameters": {"C": c, "class_weight": class_weight, "max_iter": 2000, "seed": seed},
+        info = {"hyperparameters": {"C": c, "class_weight": class_weight, "max_iter": 2000, "seed": seed, **cv_info},
                 "train_n": len(texts), "train_label_counts": dict(Counter(labels)),
                 "embed_s": round(t_embed, 3), "fit_s": round(time.perf_counter() - t0 - t_embed, 3)}
         return cls([str(c_) for c_ in head.classes_], coef, intercept, text_field, label_field, embedder_path, info)

@@ -41,7 +41,13 @@ def _classifier_card(student, source: str, counts: dict[str, int], scores: dict[
              "", f"- text field: `{student.text_field}`, label field: `{student.label_field}`",
              f"- labels ({len(student.labels)}): {', '.join(student.labels)}",
              "- rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-             f"- hyperparameters: {json.dumps(student.info.get('hyperparameters', {}))}", ""]
+             f"- hyperparameters: {json.dumps(student.info.get('hyperparameters', {}))}"]
+    hp = student.info.get("hyperparameters", {})
+    if hp.get("cv_macro_f1_by_C"):
+        grid = ", ".join(f"C={c} {f:.3f}" for c, f in hp["cv_macro_f1_by_C"].items())
+        lines.append(f"- regularisation: C={hp['C']:g}, chosen by {hp['cv_folds']}-fold cross-validation on the "
+                     f"training rows (mean macro-F1: {grid})")
+    lines.append("")
     if scores:
         name, value = headline(scores)
         lines += [f"Held-out synthetic test split: {name} {value:.3f}, macro-F1 {scores['macro_f1']:.3f} "
@@ -54,9 +60,11 @@ def _classifier_card(student, source: str, counts: dict[str, int], scores: dict[
 
 def train_classifier(data: str | Path, out: str | Path, *, text_field: str | None = None,
                      label_field: str | None = None, split: str = "0.8,0,0.2", min_per_label: int = 5,
-                     c: float = 4.0, class_weight: str | None = "balanced", seed: int = 0,
+                     c: float | None = None, class_weight: str | None = "balanced", seed: int = 0,
                      embedder_path: str | None = None) -> TrainSummary:
-    """Fit MiniLM + logistic regression on a run folder or JSONL/CSV file; hold out a test split and score it."""
+    """Fit MiniLM + logistic regression on a run folder or JSONL/CSV file; hold out a test split and score it.
+
+    `c` None: the regularisation is chosen by stratified cross-validation on the training rows (macro-F1)."""
     from ..export.splits import parse_ratios, split_rows
     from .classifier import ClassifierStudent
     from .metrics import label_scores

@@ -1,0 +1,144 @@
+"""Judge-free acceptance checks on free text: does a value read as language, and does it end?
+
+`readable_problem(text, prose=...)` finds what a small model leaves when it loses the thread:
+
+- `json_debris`: the structure of the reply leaks into the text (`}, {`, `"key": "`, an escaped
+  `\\n` or `\\"`, a text that opens or closes with a brace);
+- `enumeration_debris`: list markers with nothing after them (`(1) (2) ... (3):`);
+- `punctuation_run`: three or more tokens in a row that hold no letter or digit (`... }, {`);
+- for prose fields only (the text a technique writes, not a schema's codes and numbers):
+  `no_words` (not one letter or digit) and `symbols` (under half of its visible characters
+  are letters or digits).
+
+`cut_problem(text)` keeps only the marks of a cut from `completeness` (an unclosed bracket,
+quote or code fence, a dangling list item, an ending that promises more such as `:` or `,`,
+a last word that cannot end a sentence, a word cut short): a message with no end mark is
+complete here, since people write them that way.
+
+`AcceptanceGate` applies both to the fields a technique names (prose) and, for structural
+debris only, to every other string of two or more words. Reasons: `readable:<kind>`,
+`complete:<kind>`; the check's name is the first half, so a funnel names its signal.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..records import Record, Rejection
+from .base import GateContext, StatelessGate
+from .completeness import NON_FINAL_WORDS, check_completeness
+
+_JSON_DEBRIS = re.compile(
+    r"[\]}]\s*,\s*[\[{]"            # }, {   ], [
+    r"|\"\s*:\s*[\"{\[]"            # "key": "value
+    r"|\"\w+\"\s*:"                 # "key":
+)
+_PROSE_DEBRIS = re.compile(
+    r"\\[n\"t]"                      # an escape written out
+    r"|^\s*\{|\}\s*$"                # opens or closes like a JSON object
+    r"|\{\w+\}"                        # a template slot left unfilled: {name}
+)
+_EMOTICON = re.compile(r"[:;=]-?[()\[\]]")
+_MARKER = r"(?:\(\d{1,2}\)|\d{1,2}[.)]|\([a-z]\)|[-*•])"
+# a list marker followed by nothing but spaces, dots, colons or another marker
+_EMPTY_MARKER = re.compile(rf"(?:^|\s){_MARKER}(?=\s*(?:[.…:;,]+\s*)*(?:{_MARKER}|$))")
+_HAS_WORD = re.compile(r"[^\W_]{1,}", re.UNICODE)
+_HAS_ALNUM = re.compile(r"\w", re.UNICODE)
+_WORD_END = re.compile(r"[\w'’-]+", re.UNICODE)
+
+CUT_KINDS = frozenset({"empty", "open_code_fence", "unclosed_bracket", "unclosed_quote", "dangling_list_item",
+                       "open_ending", "cut_mid_word"})
+MIN_WORD_SHARE = 0.5
+
+
+def readable_problem(text: str, prose: bool = True) -> tuple[str, str] | None:
+    """(kind, detail) when the text does not read as language, else None."""
+    body = text.strip()
+    if not body:
+        return ("no_words", "the text is empty") if prose else None
+    m = _JSON_DEBRIS.search(body) or (_PROSE_DEBRIS.search(body) if prose else None)
+    if m and re.fullmatch(r"\{\w+\}", m.group(0)):
+        return "placeholder", f"a template slot left unfilled ({m.group(0)!r}): {body[:80]!r}"
+    if m:
+        return "json_debris", f"JSON structure inside the text ({m.group(0).strip()!r}): {body[:80]!r}"
+    empty = _EMPTY_MARKER.findall(body)
+    if len(empty) >= 2:
+        return "enumeration_debris", f"{len(empty)} list markers with nothing after them: {body[:80]!r}"
+    run = 0
+    for tok in body.split():
+        run = 0 if _HAS_ALNUM.search(tok) else run + 1
+        if run >= 3:
+            return "punctuation_run", f"three or more tokens of punctuation in a row: {body[:80]!r}"
+    if not prose:
+        return None
+    if not _HAS_WORD.search(body):
+        return "no_words", f"no word in it: {body[:80]!r}"
+    visible = [c for c in body if not c.isspace()]
+    share = sum(c.isalnum() for c in visible) / len(visible)
+    if share < MIN_WORD_SHARE:
+        return "symbols", (f"only {share:.0%} of its characters are letters or digits (min {MIN_WORD_SHARE:.0%}): "
+                           f"{body[:80]!r}")
+    return None
+
+
+def cut_problem(text: str) -> tuple[str, str] | None:
+    """(kind, detail) when the text carries a mark of a cut, else None (a missing end mark is fine)."""
+    text = _EMOTICON.sub("", text)  # ":(" opens no bracket
+    c = check_completeness(text)
+    if c.reason in CUT_KINDS:
+        return c.reason, c.detail
+    if c.reason == "cut_mid_sentence":
+        tail = _WORD_END.findall(text.rstrip().lower())
+        if tail and tail[-1] in NON_FINAL_WORDS and text.rstrip()[-1:].isalnum():
+            return c.reason, c.detail
+    return None
+
+
+def string_leaves(value: Any, path: str = "") -> Iterable[tuple[str, str]]:
+    """(dotted path, text) of every string in a record's data."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from string_leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from string_leaves(v, f"{path}[{i}]")
+
+
+class AcceptanceGate(StatelessGate):
+    """`readable` and `complete` on a record: prose fields fully; for structural debris only, the strings of
+    2+ words in `debris_fields` (None: every other string of the record)."""
+
+    name = "acceptance"
+    stage = "filter"
+
+    def __init__(self, prose_fields: Sequence[str] = (), debris_fields: Sequence[str] | None = None,
+                 readable: bool = True, complete: bool = True) -> None:
+        self.prose_fields = list(prose_fields)
+        self.debris_fields = None if debris_fields is None else list(debris_fields)  # None: every other string
+        self.readable, self.complete = readable, complete
+
+    def problem(self, data: Any) -> tuple[str, str] | None:
+        prose = set(self.prose_fields)
+        debris = None if self.debris_fields is None else set(self.debris_fields)
+        for path, text in string_leaves(data):
+            top = path.split("[", 1)[0].split(".", 1)[0]
+            is_prose = path in prose or top in prose
+            if not is_prose and (len(text.split()) < 2 or (debris is not None and top not in debris)):
+                continue
+            if self.readable:
+                p = readable_problem(text, prose=is_prose)
+                if p:
+                    return f"readable:{p[0]}", f"{path or 'text'}: {p[1]}"
+            if self.complete and is_prose:
+                p = cut_problem(text)
+                if p:
+                    return f"complete:{p[0]}", f"{path or 'text'}: {p[1]}"
+        return None
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        found = self.problem(rec.data)
+        if found:
+            return Rejection.of(rec, "filter", found[0], found[1])
+        return rec

@@ -1,0 +1,115 @@
+"""The acceptance checks every technique that writes free text gets by default, in one table.
+
+    readable   the text reads as language: no JSON or list debris, no runs of punctuation, words in it
+    complete   no mark of a cut: an unclosed bracket or quote, a dangling list item, an ending on ':' or 'the'
+    relevant   fits what it was written for: a labelled text's nearest label is its own (embeddings,
+               when the label checker would be the bundled model; rejected, or relabelled with
+               `verify.action: relabel`); a RAG question is a question
+    fluent     perplexity under the bundled model (off by default: as slow as a model call on a small CPU)
+
+A recipe switches them with a top-level `checks:` (a list of names; `[]` for none; absent: the
+technique's defaults below), the CLI with `--checks readable,complete` or `--checks none`. The engine
+runs them after the recipe's own gates and before the technique's (so a junk text never costs a
+label-checker call). Each rejection's reason starts with the check's name (`readable:json_debris`,
+`complete:open_ending`, `relevant:nearest_label`, `relevant:not_a_question`).
+
+Which fields are prose (every check) and which are only scanned for structural debris is per
+technique, from its config: a schema's strings are never asked to be sentences, a translation's
+source fields are the user's own data and are not checked at all.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import Record, Rejection
+from .base import Gate, GateContext, StatelessGate
+
+CHECKS = ("readable", "complete", "relevant", "fluent")
+DEFAULTS = ("readable", "complete", "relevant")
+
+# technique -> (prose fields, debris fields: None = every other string, () = none). A callable gets the
+# technique's config. Techniques absent here (self_instruct, evol_instruct: their `signals`; extract:
+# values copied from the user's documents; redteam: attacks quote JSON and odd text on purpose) get none.
+TABLE: dict[str, Any] = {
+    "classification": lambda c: ([c.text_field], ()),
+    "augment": lambda c: ([c.text_field], ()),
+    "adversarial": lambda c: ([c.text_field], ()),
+    "qa": lambda c: (["question", "answer"], ()),
+    "documents": lambda c: (["document"], ()),
+    "translate": lambda c: ((), list(c.fields)),
+    "schema": lambda c: ((), None),
+}
+
+
+def resolve(checks: list[str] | None) -> tuple[str, ...]:
+    return DEFAULTS if checks is None else tuple(checks)
+
+
+class QuestionGate(StatelessGate):
+    """`relevant` for a RAG question: a question or a request, not a statement (a short keyword query is fine)."""
+
+    name = "question_form"
+    stage = "filter"
+
+    def __init__(self, field: str = "question", keyword_words: int = 5) -> None:
+        self.field, self.keyword_words = field, keyword_words
+
+    async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
+        from .form import instruction_form
+
+        text = str(rec.data.get(self.field, "") if isinstance(rec.data, dict) else "")
+        f = instruction_form(text)
+        if f.ok or (len(text.split()) <= self.keyword_words and not text.rstrip().endswith((".", "!"))):
+            return rec
+        return Rejection.of(rec, "filter", "relevant:not_a_question", f"{self.field}: {f.detail}")
+
+
+def _checker_is_bundled(recipe: Any) -> bool:
+    """Would the label checker be the bundled model (a llamacpp model with no GGUF of the user's own)?"""
+    verify = getattr(recipe.generate, "verify", None)
+    model = verify.model if verify is not None and verify.model is not None else recipe.models()[0]
+    return getattr(model, "backend", None) == "llamacpp" and not getattr(model, "path", None)
+
+
+def _embeddings_installed() -> bool:
+    """MiniLM is an extra (`synthloom[embed]`): without it the nearest-label check is skipped, with a warning."""
+    try:
+        import tokenizers  # noqa: F401
+
+        from .embeddings import bundled_minilm_path
+
+        bundled_minilm_path()
+        return True
+    except Exception as exc:  # MissingDependencyError, or a broken install
+        import logging
+
+        logging.getLogger(__name__).warning("checks: relevant: the nearest-label check is skipped (%s)", exc)
+        return False
+
+
+def default_checks(recipe: Any, generator: Any) -> list[Gate]:
+    """The acceptance checks for this recipe's technique (the recipe's `checks:` or the defaults)."""
+    cfg = recipe.generate
+    fields = TABLE.get(cfg.technique)
+    on = resolve(getattr(recipe, "checks", None))
+    if fields is None or not on:
+        return []
+    prose, debris = fields(cfg)
+    gates: list[Gate] = []
+    if "readable" in on or "complete" in on:
+        from .acceptance import AcceptanceGate
+
+        gates.append(AcceptanceGate(prose, debris, readable="readable" in on, complete="complete" in on))
+    if "relevant" in on:
+        if cfg.technique == "classification" and _checker_is_bundled(recipe) and _embeddings_installed():
+            from .label_fit import LabelFitGate
+
+            gates.append(LabelFitGate(generator.label_set, text_field=cfg.text_field, label_field=cfg.label_field,
+                                      action="relabel" if cfg.verify.action == "relabel" else "reject"))
+        elif cfg.technique == "qa":
+            gates.append(QuestionGate())
+    if "fluent" in on and prose:
+        from .fluency import FluencyGate
+
+        gates.append(FluencyGate(fields=list(prose)))
+    return gates

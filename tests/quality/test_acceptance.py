@@ -1,0 +1,142 @@
+"""Default acceptance checks: readable, complete, relevant (nearest label, question form), switchable off."""
+import asyncio
+
+import numpy as np
+import pytest
+
+from synthloom.engine.recipe_file import recipe_from_dict
+from synthloom.quality.acceptance import AcceptanceGate, cut_problem, readable_problem
+from synthloom.quality.base import GateContext
+from synthloom.quality.checks import QuestionGate, default_checks
+from synthloom.quality.label_fit import LabelFitGate
+from synthloom.records import Record, Rejection
+from synthloom.sources.labels import load_label_set
+
+# what a 270M writer returned as "customer messages" in issue 28, and kinds like them
+JUNK = {
+    "... }, {": "json_debris",
+    '{"text": "my card': "json_debris",
+    'I want to top up "amount": "50"': "json_debris",
+    "... (1) (2) ... (3):": "enumeration_debris",
+    "Steps: 1. 2. 3.": "enumeration_debris",
+    "... ... ... !!": "punctuation_run",
+    "Hi, {name} here about my card": "placeholder",
+    "Why was I charged twice?\\n": "json_debris",
+    "$$$ %%% 12": "symbols",
+}
+FINE = ["why??!! my card got declined AGAIN", "Yes.", "42", "1945.", "I paid 5. Then 3.",
+        "Order #12345 shipped on 2024-03-05", "hey there. card declined again", "I want a refund :(",
+        "It costs $4.50 (per day)", "1) renew 2) hold", "see you :) thanks!!", "can i keep the book 2 more weeks"]
+
+
+@pytest.mark.parametrize("text,kind", JUNK.items())
+def test_debris_is_named(text, kind):
+    assert readable_problem(text)[0] == kind
+
+
+@pytest.mark.parametrize("text", FINE)
+def test_what_people_write_reads_as_language(text):
+    assert readable_problem(text) is None and cut_problem(text) is None
+
+
+@pytest.mark.parametrize("text,kind", [("A person with a flat attitude to life might:", "open_ending"),
+                                       ("my books are due and I want to", "cut_mid_sentence"),
+                                       ("Please renew (the two novels", "unclosed_bracket")])
+def test_marks_of_a_cut_are_named_but_a_missing_full_stop_is_not(text, kind):
+    assert cut_problem(text)[0] == kind
+    assert cut_problem("my card got declined at the shop") is None
+
+
+def check(gate, data, meta=None):
+    return asyncio.run(gate.check(Record(data=data, meta=meta or {}), GateContext()))
+
+
+def test_gate_checks_prose_fully_and_other_strings_for_debris_only():
+    gate = AcceptanceGate(["text"], None)
+    out = check(gate, {"text": "A person with a flat attitude to life might:", "label": "x"})
+    assert isinstance(out, Rejection) and out.reason == "complete:open_ending" and out.detail.startswith("text:")
+    # a schema's code or phone number is not prose: only structural debris counts there
+    assert not isinstance(check(gate, {"text": "fine text", "phone": "+1 (555) 123 4567", "code": "X"}), Rejection)
+    out = check(gate, {"text": "fine text", "notes": "paid in full }, { next"})
+    assert isinstance(out, Rejection) and out.reason == "readable:json_debris" and "notes" in out.detail
+    # debris_fields=() leaves every other field alone (a translation's untouched source fields)
+    assert not isinstance(check(AcceptanceGate(["text"], ()), {"text": "ok", "notes": "}, {"}), Rejection)
+    # each check switches on its own
+    assert not isinstance(check(AcceptanceGate(["text"], None, complete=False), {"text": "It ends with:"}), Rejection)
+
+
+class KeywordEmbedder:
+    """Counts of a few words: enough to make nearest-label decisions that a test can foresee."""
+
+    WORDS = ["renew", "extend", "wifi", "internet", "umbrella", "bag", "cheese", "park"]
+
+    def embed(self, texts):
+        rows = np.array([[t.lower().count(w) for w in self.WORDS] for t in texts], dtype=float) + 1e-3
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+LABELS = load_label_set([{"name": "renew_loan", "description": "wants to renew or extend a loan"},
+                         {"name": "wifi", "description": "has trouble with the wifi or internet"},
+                         {"name": "lost_property", "description": "left an umbrella or bag behind"}])
+
+
+def test_a_text_nearer_another_label_is_rejected_with_both_named():
+    gate = LabelFitGate(LABELS, embedder=KeywordEmbedder())
+    ok = check(gate, {"text": "can I renew my books", "label": "renew_loan"})
+    assert not isinstance(ok, Rejection) and ok.meta["scores"]["label_margin"] > 0
+    out = check(gate, {"text": "the wifi internet is down", "label": "renew_loan"})
+    assert isinstance(out, Rejection) and out.reason == "relevant:nearest_label"
+    assert "'renew_loan'" in out.detail and "'wifi'" in out.detail
+
+
+def test_relabel_keeps_the_text_under_its_nearest_label():
+    gate = LabelFitGate(LABELS, embedder=KeywordEmbedder(), action="relabel")
+    out = check(gate, {"text": "I left my umbrella and bag", "label": "wifi"}, {"target_label": "wifi"})
+    assert not isinstance(out, Rejection)
+    assert out.data["label"] == "lost_property" and out.meta["relabelled_from"] == "wifi"
+    assert out.meta["target_label"] == "lost_property"
+
+
+@pytest.mark.parametrize("question,ok", [("Kestrel repairs or replaces the bike.", False),
+                                         ("How many days do I have to file a claim?", True),
+                                         ("Tell me what the warranty covers.", True),
+                                         ("warranty length", True)])
+def test_a_rag_question_is_a_question(question, ok):
+    out = check(QuestionGate(), {"question": question, "answer": "Two years."})
+    assert isinstance(out, Rejection) is (not ok)
+    if not ok:
+        assert out.reason == "relevant:not_a_question"
+
+
+def _recipe(checks=..., **gen):
+    data = {"count": 2, "generate": {"technique": "classification", "labels": [
+        {"name": "a", "description": "about a"}, {"name": "b", "description": "about b"}], **gen}}
+    if checks is not ...:
+        data["checks"] = checks
+    return recipe_from_dict(data, "t")
+
+
+class _Gen:
+    label_set = LABELS
+
+
+def test_defaults_switch_off_and_pick_the_checker(monkeypatch):
+    monkeypatch.setattr("synthloom.quality.checks._embeddings_installed", lambda: True)
+    names = [type(g).__name__ for g in default_checks(_recipe(), _Gen())]
+    assert names == ["AcceptanceGate", "LabelFitGate"]
+    assert default_checks(_recipe(checks=[]), _Gen()) == []
+    assert [type(g).__name__ for g in default_checks(_recipe(checks=["readable"]), _Gen())] == ["AcceptanceGate"]
+    # an independent checker model does the nearest-label job: no embedding check then
+    other = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "big"}
+    names = [type(g).__name__ for g in default_checks(_recipe(verify={"model": other}), _Gen())]
+    assert names == ["AcceptanceGate"]
+    # self-instruct has its own signals; no table entry, no default checks
+    si = recipe_from_dict({"count": 1, "generate": {"technique": "self_instruct", "seeds": "seeds.jsonl"}}, "t")
+    assert default_checks(si, None) == []
+
+
+def test_recipe_rejects_an_unknown_check():
+    from synthloom.errors import RecipeError
+
+    with pytest.raises(RecipeError):
+        _recipe(checks=["readable", "pretty"])
