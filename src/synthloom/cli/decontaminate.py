@@ -27,8 +27,8 @@ def decontaminate_cmd(
     measures: str = typer.Option("ngram,lcs,cosine", "--measures", help="Measures to take, comma-separated: ngram, lcs, cosine."),
     ngram: int = typer.Option(13, "--ngram", help="Words per n-gram."),
     ngram_threshold: Optional[float] = typer.Option(None, "--ngram-threshold", help="Share of shared n-grams that rejects (default 0.1)."),
-    lcs_threshold: Optional[float] = typer.Option(None, "--lcs-threshold", help="Longest common substring / shorter text that rejects (default 0.6)."),
-    cosine_threshold: Optional[float] = typer.Option(None, "--cosine-threshold", help="MiniLM cosine that rejects (default 0.88)."),
+    lcs_threshold: Optional[float] = typer.Option(None, "--lcs-threshold", help="Longest common substring / shorter text that rejects (default 0.5)."),
+    cosine_threshold: Optional[float] = typer.Option(None, "--cosine-threshold", help="MiniLM cosine that rejects (default 0.8)."),
     hits: Optional[Path] = typer.Option(None, "--hits", help="Also write each contaminated record with its benchmark item here (JSONL)."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Where benchmark indexes are kept (default ~/.cache/synthloom/decontaminate)."),
 ) -> None:

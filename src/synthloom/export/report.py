@@ -142,6 +142,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
     from ..quality.diversity import diversity_metrics
     from .compare import labelled_sections
     from .report_signals import signal_distributions
+    from .report_decontaminate import decontamination_section
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
@@ -181,6 +182,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
             "signals": signal_distributions(records, rejections, recipe),
         },
         "cost": cost,
+        "decontamination": decontamination_section(records, rejections, recipe),
         **labelled_sections(records, rejections, recipe, run_dir, embedder),  # classification, augment, reference
     }
 

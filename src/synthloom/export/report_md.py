@@ -108,6 +108,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     from .compare_md import render_labels, render_reference
 
     L += render_labels(r.get("classification")) + render_reference(r.get("reference"), r.get("plots", {}))
+    from .report_decontaminate import decontamination_markdown
+
+    L += decontamination_markdown(r.get("decontamination"))
     c = r["cost"]
     t = c["totals"]
     L += ["## Cost", ""]

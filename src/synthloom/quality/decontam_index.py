@@ -38,7 +38,11 @@ SHORTLIST_K = 8  # items per candidate on which the LCS is measured
 MAX_POSTINGS = 2000
 ID_FIELDS = ("id", "idx", "_id", "question_id", "task_id")
 _P = np.uint64(0x100000001B3)  # the multiplier of the polynomial n-gram hash (FNV's prime)
-_LEN_MIX = np.uint64(0x9E3779B97F4A7C15)
+_LEN_MIX = 0x9E3779B97F4A7C15  # mixed in with the n-gram's length, so a 9-word item never equals a 13-gram
+
+
+def _mix(n: int) -> np.uint64:
+    return np.uint64((n * _LEN_MIX) & 0xFFFFFFFFFFFFFFFF)
 
 
 def cache_root(configured: str | Path | None = None) -> Path:
@@ -122,7 +126,10 @@ def read_benchmark(path: Path, fields: Sequence[str] | None = None, id_field: st
     ids, texts = [], []
     for where, row in rows:
         ids.append(str(row.get(idf)) if idf and row.get(idf) is not None else where)
-        texts.append(record_text(row, list(fields) if fields else None))
+        if fields:
+            texts.append(record_text(row, list(fields)))
+        else:  # every value in the file's order but the id: "cq-07" is no part of the item
+            texts.append("\n".join(t for k, v in row.items() if k != idf for t in [record_text({k: v})] if t))
     return ids, texts
 
 
@@ -155,7 +162,7 @@ def gram_hashes(tokens: np.ndarray, n: int) -> np.ndarray:
     for j in range(1, n):
         h *= _P
         h += tokens[j : j + m]
-    return h ^ (np.uint64(n) * _LEN_MIX)
+    return h ^ _mix(n)
 
 
 def _postings(tokens: np.ndarray, owner: np.ndarray, lengths: np.ndarray, n: int,
@@ -173,7 +180,7 @@ def _postings(tokens: np.ndarray, owner: np.ndarray, lengths: np.ndarray, n: int
         for j in range(1, int(length)):
             g *= _P
             g += whole[:, j]
-        hashes.append(g ^ (np.uint64(length) * _LEN_MIX))
+        hashes.append(g ^ _mix(int(length)))
         items.append(which.astype(np.int32))
     hashes_a = np.concatenate(hashes)
     items_a = np.concatenate(items).astype(np.int32)
@@ -236,9 +243,9 @@ class Thresholds:
     """When each measure fires (None: the measure is off)."""
 
     ngram: float | None = 0.1
-    lcs: float | None = 0.6
+    lcs: float | None = 0.5
     lcs_min_chars: int = 40
-    cosine: float | None = 0.88
+    cosine: float | None = 0.8
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ names, by three measures, each with its own threshold:
 - `cosine`: MiniLM cosine (a reworded item shares few words).
 
 The first measure that fires names itself, the benchmark and the item in the rejection
-(`contaminated_cosine:canal-quiz`, detail `canal-quiz item cq-07: cosine 0.93 >= 0.88 ...`).
+(`contaminated_cosine:canal-quiz`, detail `canal-quiz item cq-07: cosine 0.93 >= 0.8 ...`).
 Every checked record keeps its closest item and the three numbers in `meta.decontamination`,
 which is what the report's section reads (hits per benchmark, closest pairs, share checked).
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +101,8 @@ def pair_meta(p: Pair | None) -> dict[str, Any]:
     if p is None:
         return {"closest": None, "fired": []}
     return {"closest": {"benchmark": p.benchmark, "item": p.item, "item_text": _short(p.item_text, 300),
-                        "ngram": p.ngram, "lcs": p.lcs, "cosine": p.cosine}, "fired": list(p.fired)}
+                        "ngram": p.ngram, "lcs": p.lcs, "cosine": p.cosine},
+            "fired": list(p.fired), "strength": round(p.strength, 4)}
 
 
 class DecontaminateGate(StatelessGate):
@@ -159,7 +159,7 @@ class DecontaminatedFile:
 
 def decontaminate_file(input: str | Path, output: str | Path, benchmarks: Sequence[Any], *,
                        hits: str | Path | None = None, base_dir: str | Path | None = None, embedder: Any = None,
-                       **options: Any) -> DecontaminatedFile:
+                       origin: str = "decontaminate", **options: Any) -> DecontaminatedFile:
     """Keep the lines of the JSONL file `input` that repeat, contain or paraphrase no item of `benchmarks`
     (paths, or {path, name, fields, id_field, split}); `hits` gets one JSON line per contaminated line.
     `options` are the gate's: fields, ngram, ngram_threshold, lcs_threshold, cosine_threshold, cache_dir...
@@ -169,7 +169,7 @@ def decontaminate_file(input: str | Path, output: str | Path, benchmarks: Sequen
 
     (config,) = gate_configs([{"gate": "decontaminate", "benchmarks": [b if isinstance(b, dict) else str(b)
                                                                        for b in benchmarks], **options}],
-                             "decontaminate")
+                             origin)
     output, hits = Path(output), Path(hits) if hits is not None else None
     for path in (output, hits):
         if path is not None:
@@ -192,6 +192,3 @@ def decontaminate_file(input: str | Path, output: str | Path, benchmarks: Sequen
     return DecontaminatedFile(len(lines), len(lines) - len(flagged), per, {ix.name: len(ix) for ix in checker.indexes},
                               time.perf_counter() - started, output, flagged)
 
-
-def hits_json(result: DecontaminatedFile) -> str:
-    return json.dumps({"read": result.read, "kept": result.kept, "hits": result.hits, "items": result.items})
