@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -253,3 +255,97 @@ def test_avoid_keeps_the_model_from_copying_its_example(batch):
     assert NOTE not in guarded
     # the model may begin as the example begins, but leaves it before half of it
     assert all(not NOTE.lower().startswith(n.lower()[: len(NOTE) // 2 + 1]) for n in guarded)
+
+
+# -- a request's output does not depend on what the process decoded before it (issue 37) ------------
+
+def _watched(backend) -> list[tuple[str, list[int]]]:
+    """Per request from now on: a digest of the logits its prompt ends with, and the tokens it
+    generated and evaluated. Appended to as `backend` decodes."""
+    m = backend._model()
+    seen: list[tuple[str, list[int]]] = []
+    feed, evaluate = m.feed_prompt, m.llm.eval
+    generated: list[list[int] | None] = [None]
+
+    def feed_prompt(tokens):
+        generated[0] = None
+        feed(tokens)
+        generated[0] = []
+        seen.append((hashlib.sha256(m.logits_row().tobytes()).hexdigest(), generated[0]))
+
+    def eval_(batch):
+        evaluate(batch)
+        if generated[0] is not None:
+            generated[0].extend(batch)
+
+    m.feed_prompt = feed_prompt
+    m.llm.eval = eval_
+    return seen
+
+
+def _varied_requests() -> list[GenerationRequest]:
+    """Prompts of 3-5 blocks that share their system text, or it and all their examples, in other
+    orders; greedy, and one sampled with a seed."""
+    schema = SCHEMAS["integer_bounds"]
+    asks = (([0, 1, 2], "a customer from Lisbon"), ([2, 1, 0], "a customer"), ([0, 1, 2], "a customer from Oslo"),
+            ([1, 0, 2], "a customer from Porto"))
+    reqs = [GenerationRequest(messages=_shots(order, ask) * 2, json_schema=schema, max_tokens=30, temperature=0)
+            for order, ask in asks]
+    reqs.append(GenerationRequest(messages=_shots([0, 1, 2], "a customer from Lisbon") * 2, json_schema=schema,
+                                  max_tokens=30, temperature=0.9, seed=5))
+    return reqs
+
+
+@pytest.mark.model
+def test_a_request_decodes_to_the_same_tokens_whatever_came_before_it():
+    """Each request alone on a fresh model, then in three orders after other requests, with the prompt
+    states and without them (the live context only): the prompt's last logits are bit for bit the same,
+    and so are the tokens decoded. Exact equality of every computation, so no near-tie decides it."""
+    reqs = _varied_requests()
+    alone = []
+    for req in reqs:
+        fresh = LlamaCppLLM(LlamaCppModel())
+        try:
+            seen = _watched(fresh)
+            (result,) = fresh.generate_sync([req])
+            assert result.ok, result.error
+            alone.append((seen[0][0], seen[0][1], result.text))
+        finally:
+            fresh._unload()
+    assert len({a[0] for a in alone}) == len(reqs) - 1  # distinct prompts (the sampled one repeats the first)
+    for states in (True, False):
+        backend = LlamaCppLLM(LlamaCppModel())
+        try:
+            m = backend._model()
+            if not states:
+                m.states = None
+            seen = _watched(backend)
+            order = [0, 1, 2, 3, 4] + [4, 3, 2, 1, 0] + [2, 0, 4, 3, 1, 0]
+            results = [backend.generate_sync([reqs[i]])[0] for i in order]
+            got = [(digest, tokens, r.text) for (digest, tokens), r in zip(seen, results)]
+            assert got == [alone[i] for i in order], f"prompt states {'on' if states else 'off'}"
+            assert m.live_reused > 0  # consecutive prompts took their shared blocks from the live context
+            if states:
+                assert m.states.restored >= 3 and m.states.saved_tokens >= 3 * 64
+        finally:
+            backend._unload()
+
+
+@pytest.mark.model
+def test_the_demo_recipe_gives_the_same_records_with_and_without_prompt_reuse(tmp_path, monkeypatch):
+    """The demo recipe, a few records: a run that reuses prompt prefixes (live context and prompt
+    states) and a run that evaluates every prompt from token 0 write the same file."""
+    from synthloom import load_recipe, run_recipe
+    from synthloom.llm import llama_model
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    recipe = load_recipe(examples / "billing-tickets.yaml", {"count": 6})
+    reused = tmp_path / "reused.jsonl"
+    run_recipe(recipe, base_dir=examples, output=reused)
+    monkeypatch.setattr(llama_model, "PrefixStates", lambda *a, **k: None)
+    monkeypatch.setattr(llama_model, "common_prefix", lambda a, b: 0)
+    fresh = tmp_path / "fresh.jsonl"
+    run_recipe(recipe, base_dir=examples, output=fresh)
+    rows = reused.read_text().splitlines()
+    assert len(rows) == 6
+    assert fresh.read_text().splitlines() == rows

@@ -2,7 +2,9 @@
 stand-in for llama.cpp's state calls; test_llamacpp.py runs it on the real model)."""
 from __future__ import annotations
 
-from synthloom.llm.prefix_states import MIN_GAIN, PrefixStates, common_prefix
+import pytest
+
+from synthloom.llm.prefix_states import BLOCK, MIN_GAIN, PrefixStates, aligned, blocks, common_prefix
 
 
 class FakeLib:
@@ -42,6 +44,14 @@ def test_common_prefix():
     assert common_prefix(a, []) == 0
 
 
+def test_prompts_are_evaluated_in_blocks_counted_from_token_0():
+    assert BLOCK == 64 and aligned(0) == 0 and aligned(63) == 0 and aligned(64) == 64 and aligned(300) == 256
+    assert blocks(0, 150) == [(0, 64), (64, 128), (128, 150)]
+    assert blocks(64, 128) == [(64, 128)] and blocks(128, 128) == []
+    with pytest.raises(ValueError):
+        blocks(10, 150)  # a reused prefix always ends on a block boundary
+
+
 def test_best_prefix_restore_and_replacement():
     lib = FakeLib()
     states = PrefixStates(lib, ctx=None)
@@ -50,13 +60,26 @@ def test_best_prefix_restore_and_replacement():
         states.save(lib.cells)
     assert len(states) == 2
     new = prompt(1, 300, tail=5)
+    # 300 tokens in common, but only whole blocks are offered: 256
     length, key = states.best(new, len(new) - 1)
-    assert length == 300 and key == tuple(prompt(1, 300))
-    assert states.restore(key, length) and lib.cells == prompt(1, 300)[:300] and states.restored == 1
-    # the new prompt covers the stored one but for its last 10 tokens: it replaces it
-    lib.cells = new
-    states.save(new)
-    assert len(states) == 2 and states.best(prompt(1, 300, tail=9), 400)[1] == tuple(new)
+    assert length == 256 and key == tuple(prompt(1, 300)[:256])
+    assert states.best(new, 200) == (192, key)  # the limit is rounded down to a block too
+    assert states.restore(key, length) and lib.cells == prompt(1, 300)[:256] and states.restored == 1
+    # a longer prompt that covers the stored one replaces it
+    lib.cells = prompt(1, 400)
+    states.save(lib.cells)
+    assert len(states) == 2 and states.best(prompt(1, 400, tail=9), 500) == (384, tuple(prompt(1, 400)[:384]))
+
+
+def test_the_last_partial_block_is_never_restored():
+    lib = FakeLib()
+    states = PrefixStates(lib, ctx=None)
+    lib.cells = prompt(3, BLOCK - 20)  # shorter than a block: nothing to keep
+    states.save(lib.cells)
+    assert len(states) == 0
+    lib.cells = prompt(3, 100)
+    states.save(lib.cells)
+    assert states.best(prompt(3, 100, tail=1), 200) == (BLOCK, tuple(prompt(3, 100)[:BLOCK]))
 
 
 def test_a_prompt_sharing_little_is_kept_beside_the_others():

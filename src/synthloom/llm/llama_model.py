@@ -22,7 +22,7 @@ import numpy as np
 from ..config.models import LlamaCppModel
 from ..errors import InputFileError
 from .constrain import ConstraintCache, ConstraintUnavailable, make_tokenizer
-from .prefix_states import MIN_GAIN, PrefixStates, common_prefix
+from .prefix_states import MIN_GAIN, PrefixStates, aligned, blocks, common_prefix
 from .render import choose_style
 from .types import GenerationRequest
 
@@ -180,6 +180,8 @@ class _Loaded:
         self._pieces: dict[int, bytes] = {}
         self._digits: list[int] | None = None
         self._constraints: ConstraintCache | None = None
+        self._whole = 0  # leading cells of the live context evaluated in whole blocks (feed_prompt)
+        self.live_reused = 0  # prompt tokens taken from the live context instead of evaluated
         # prompt states kept for the single-sequence path (the batched path shares prefixes itself)
         self.states: PrefixStates | None = PrefixStates(llama_cpp, self.ctx) if cfg.batch == 1 else None
         log.info("loaded %s (%s prompts, %d threads)", os.path.basename(path), self.style, threads)
@@ -216,22 +218,31 @@ class _Loaded:
 
     def feed_prompt(self, tokens: list[int]) -> None:
         """Evaluate the prompt, reusing the KV cells of the longest prefix it shares with the live
-        context (the last prompt) or with a stored prompt state (`prefix_states`)."""
+        context (the last prompt) or with a stored prompt state (`prefix_states`).
+
+        The prompt is evaluated in blocks of `prefix_states.BLOCK` tokens from token 0 and only
+        whole blocks are reused, so its cells, and the tokens it decodes to, do not depend on which
+        prompts came before it (see `prefix_states`)."""
         llm = self.llm
-        limit = min(len(tokens) - 1, llm.n_ctx())  # always evaluate >= 1 token for fresh logits
-        live = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), limit)
+        limit = aligned(min(len(tokens) - 1, llm.n_ctx()))  # always evaluate >= 1 token for fresh logits
+        live = aligned(min(common_prefix(llm.input_ids[: self._whole], tokens), limit))
         stored, key = self.states.best(tokens, limit) if self.states is not None else (0, None)
+        self._whole = 0  # until the blocks below are evaluated
         if key is not None and stored >= live + MIN_GAIN and self.states.restore(key, stored):
             keep = stored
             self.states.saved_tokens += stored - live
         elif live > 0 and llm._ctx.kv_cache_seq_rm(-1, live, -1):
             keep = live
+            self.live_reused += live
         else:
             llm.reset()
             keep = 0
         llm.n_tokens = keep
         llm.input_ids[:keep] = tokens[:keep]
-        llm.eval(tokens[keep:])
+        for start, end in blocks(keep, len(tokens)):
+            llm.eval(tokens[start:end])
+        # cells of whole blocks: the live context's reusable prefix (generated tokens come after them)
+        self._whole = aligned(len(tokens))
         if self.states is not None:
             self.states.save(tokens)
 

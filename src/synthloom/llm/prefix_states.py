@@ -9,9 +9,17 @@ demo spent 20 s of its 72 s evaluating prompts (28,218 tokens, 421 per call).
 After each prompt is evaluated, its cells are copied out (``llama_state_seq_get_data``, ~18 KB a
 token for Gemma 3 270M) into a small LRU store. The next prompt takes the longest common prefix
 from the live context or from a stored state, whichever is longer (``llama_state_seq_set_data``,
-then the cells past the common prefix are dropped), and evaluates only the rest. A stored state
-holds exactly the cells the context computed, so outputs stay reproducible for the same run: the
-same prompts in the same order meet the same stores.
+then the cells past the common prefix are dropped), and evaluates only the rest.
+
+Reuse must not change a prompt's output. llama.cpp's CPU kernels sum in an order that depends on
+how many tokens a ``llama_decode`` call carries, so a prefix evaluated as part of a 400-token batch
+and the same prefix evaluated as part of a 300-token batch hold slightly different KV cells, and at
+temperature 0 a near-tie between two tokens can flip. So every prompt is evaluated in blocks of
+``BLOCK`` tokens counted from token 0 (`blocks`), and only whole blocks are ever reused (`aligned`):
+a block's cells are then always computed from the same tokens, in the same batch shape, on top of
+the same earlier cells at the same cell indices, whether they come from a fresh context, the live
+context or a stored state, and a request decodes to the same tokens whatever came before it
+(tests/llm/test_llamacpp.py checks it on the bundled model; docs/determinism.md).
 """
 from __future__ import annotations
 
@@ -25,6 +33,20 @@ log = logging.getLogger("synthloom.llm.llamacpp")
 MAX_STATES = 8  # prompts kept
 MAX_BYTES = 256 * 2**20  # and at most this much memory for them
 MIN_GAIN = 32  # tokens: a stored state is restored only when it saves at least this much evaluation
+BLOCK = 64  # tokens: prompts are evaluated in blocks of this size from token 0, and reused in whole blocks
+
+
+def aligned(n: int) -> int:
+    """``n`` rounded down to a whole number of blocks: the most of a prefix of length ``n`` that may be reused."""
+    return n - n % BLOCK
+
+
+def blocks(start: int, end: int) -> list[tuple[int, int]]:
+    """The evaluation batches of positions ``start..end`` (``start`` on a block boundary): every batch
+    ends where a block ends, or at ``end``."""
+    if start % BLOCK:
+        raise ValueError(f"evaluation must start on a block boundary, not at {start}")
+    return [(i, min(i + BLOCK, end)) for i in range(start, end, BLOCK)]
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -38,7 +60,7 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class PrefixStates:
-    """An LRU of (prompt tokens -> saved KV cells of sequence 0) for one llama.cpp context."""
+    """An LRU of (a prompt's whole blocks -> saved KV cells of sequence 0) for one llama.cpp context."""
 
     def __init__(self, lib: Any, ctx: Any, max_states: int = MAX_STATES, max_bytes: int = MAX_BYTES) -> None:
         self.lib = lib
@@ -51,10 +73,10 @@ class PrefixStates:
         self.saved_tokens = 0  # prompt tokens those restores did not evaluate
 
     def best(self, tokens: Sequence[int], limit: int) -> tuple[int, tuple[int, ...] | None]:
-        """The longest prefix of ``tokens`` (at most ``limit``) a stored state holds, and its key."""
+        """The longest prefix of ``tokens`` (at most ``limit``, whole blocks) a stored state holds, and its key."""
         length, key = 0, None
         for k in self._states:
-            c = min(common_prefix(k, tokens), limit)
+            c = aligned(min(common_prefix(k, tokens), limit))
             if c > length:
                 length, key = c, k
         return length, key
@@ -76,11 +98,15 @@ class PrefixStates:
         return True
 
     def save(self, tokens: Sequence[int]) -> None:
-        """Keep the cells of the prompt just evaluated (sequence 0 holds exactly ``tokens``).
+        """Keep the cells of the prompt just evaluated in blocks (sequence 0 holds exactly ``tokens``).
 
-        A stored prompt that the new one covers up to its last MIN_GAIN * 2 tokens is replaced by
-        it, so the store keeps different prefixes rather than one prefix many times."""
-        key = tuple(tokens)
+        The key is the prompt's whole blocks: the cells of its last, partial block were computed in a
+        batch of another size than a longer prompt computes them in, so they are never restored.
+        A stored prompt whose blocks the new one holds but for less than MIN_GAIN * 2 tokens is replaced
+        by it, so the store keeps different prefixes rather than one prefix many times."""
+        key = tuple(tokens[: aligned(len(tokens))])
+        if not key:
+            return
         if key in self._states:
             self._states.move_to_end(key)
             return
@@ -92,7 +118,7 @@ class PrefixStates:
         if lib.llama_state_seq_get_data(self.ctx, buf, size, 0) != size:
             return
         for k in list(self._states):
-            if len(k) - common_prefix(k, key) < 2 * MIN_GAIN:
+            if len(k) - aligned(common_prefix(k, key)) < 2 * MIN_GAIN:
                 self._drop(k)
         self._states[key] = buf
         self._bytes += size
