@@ -5,6 +5,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .batch import BatchSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -37,6 +39,10 @@ class Price(_Strict):
     output: float = Field(..., ge=0, description="per million completion tokens")
     cached_input: float | None = Field(
         None, ge=0, description="per million prompt tokens the server reports as cached; default: the input price")
+    batch_input: float | None = Field(None, ge=0, description="per million prompt tokens sent through a batch API; "
+                                                               "default: half the input price")
+    batch_output: float | None = Field(None, ge=0, description="per million completion tokens of a batch API; "
+                                                                "default: half the output price")
 
 
 class OpenAIModel(_Strict):
@@ -56,6 +62,12 @@ class OpenAIModel(_Strict):
     )
     weight: float = Field(1.0, gt=0)
     price: Price | None = Field(None, description="price per million tokens, e.g. {input: 0.15, output: 0.60}")
+    batch_api: Literal["openai", "anthropic"] | None = Field(
+        None, description="send the calls through this provider's batch API (about half the price, answers within "
+                          "24 h; docs/batch-api.md)")
+    batch_api_min: int = Field(0, ge=0, description="with batch_api: once fewer records than this are missing, "
+                                                     "the rest of the run calls live")
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="batch_api tuning: sizes, polling")
 
 
 ModelConfig = Annotated[Union[LlamaCppModel, OpenAIModel], Field(discriminator="backend")]

@@ -20,6 +20,7 @@ import json
 import math
 from typing import Any, Iterator, Mapping, Sequence
 
+from ..config.batch import batch_identity
 from ..errors import RecipeError, SynthloomError
 from ..llm.types import LLM, GenerationRequest, GenerationResult, router
 
@@ -70,7 +71,17 @@ def price_table(recipe: Mapping[str, Any]) -> dict[str, dict[str, float]]:
                 raise RecipeError(f"model '{block['model']}' at {_redact(str(block['base_url']))} has two different "
                                   f"prices in this recipe ({out[ident]} and {p}): give it one price")
             out[ident] = p
+            if block.get("batch_api"):  # calls through a batch API have their own identity and price
+                out[batch_identity(ident, block["batch_api"])] = batch_price(price, p)
     return out
+
+
+def batch_price(declared: Mapping[str, Any], live: Mapping[str, float]) -> dict[str, float]:
+    """Batch prices: `batch_input`/`batch_output` as declared, else half the live ones."""
+    bi, bo = declared.get("batch_input"), declared.get("batch_output")
+    inp = live["input"] / 2 if bi is None else float(bi)
+    return {"input": inp, "output": live["output"] / 2 if bo is None else float(bo),
+            "cached_input": min(inp, live["cached_input"] / 2)}
 
 
 def call_cost(price: Mapping[str, float], prompt: int, completion: int, cached_prompt: int = 0) -> float:

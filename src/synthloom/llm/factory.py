@@ -24,6 +24,8 @@ def build_backend(cfg: ModelConfig) -> LLM:
     target = BACKENDS.get(cfg.backend)
     if target is None:
         raise RecipeError(f"model.backend: unknown backend '{cfg.backend}' (known: {', '.join(sorted(BACKENDS))})")
+    if getattr(cfg, "batch_api", None):  # the calls go through the provider's batch API (llm/batch_llm.py)
+        target = "synthloom.llm.batch_llm:BatchLLM"
     return load(target)(cfg)
 
 

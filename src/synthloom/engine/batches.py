@@ -1,0 +1,80 @@
+"""The run loop's side of `batch_api`: bind each batch backend to the run store, and pace the slots.
+
+A live run keeps `engine.concurrency` slots in flight and lets the last ones run past the target
+(their records are `surplus`). With a batch API every slot in flight waits for the same batch, so
+the number in flight is the size of the next batch: the pacer starts a slot only while the slots
+in flight are fewer than the records still missing divided by the yield so far (the technique's
+expected yield until 5 slots have finished). The first batch holds the whole run; each later one
+holds what the earlier ones left to do (retries, replacements of rejected candidates), and the
+last ones do not pay for records past the target.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any, Awaitable, Callable, Iterator
+
+from ..errors import RecipeError
+
+
+def batch_backends(llm: Any) -> Iterator[Any]:
+    """Every BatchLLM behind `llm`: itself, or a pool's members."""
+    from ..llm.batch_llm import BatchLLM
+
+    if isinstance(llm, BatchLLM):
+        yield llm
+    for member in getattr(llm, "members", None) or ():
+        yield from batch_backends(member[0] if isinstance(member, tuple) else member)
+
+
+class Pacer:
+    """Slots in flight <= records missing / yield so far (module docstring)."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.in_flight = 0
+        self.finished = 0
+        self.accepted_before = len(run.accepted)
+        self.cond = asyncio.Condition()
+
+    def allowed(self) -> int:
+        run = self.run
+        missing = run.target - len(run.accepted)
+        if self.finished >= 5:
+            rate = (len(run.accepted) - self.accepted_before) / self.finished
+        else:
+            rate = getattr(run.generator, "expected_yield", None) or 1.0
+        return math.ceil(missing / min(1.0, max(rate, 0.02)))
+
+    async def run_slot(self, run_slot: Callable[[int], Awaitable[None]], slot: int) -> None:
+        async with self.cond:
+            while self.in_flight >= self.allowed():
+                if not self.run.budget_left():
+                    self.cond.notify_all()
+                    return  # the slot stays undone; the worker sees the stop and ends
+                await self.cond.wait()
+            self.in_flight += 1
+        try:
+            await run_slot(slot)
+        finally:
+            async with self.cond:
+                self.in_flight -= 1
+                self.finished += 1
+                room = self.allowed() - self.in_flight
+                if not self.run.budget_left():
+                    self.cond.notify_all()
+                elif room > 0:
+                    self.cond.notify(room)
+
+
+def attach(run: Any, llm: Any = None) -> Pacer | None:
+    """Bind the batch backends behind `llm` (default: the run's model) to the run; the run's pacer, or None
+    when no model of the run calls through a batch API."""
+    found = list(batch_backends(run.base_llm if llm is None else llm))
+    if not found:
+        return getattr(run, "pacer", None)
+    if run.remote is not None:
+        raise RecipeError("model.batch_api: batch calls run on the local executor; remove engine.executor: ray")
+    for b in found:
+        b.bind(run.store, run.run_id, lambda: run.target - len(run.accepted))
+    return getattr(run, "pacer", None) or Pacer(run)
