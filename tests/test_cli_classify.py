@@ -20,7 +20,7 @@ def invoke(*args):
     (["--labels", LABELS, "--distribution", "lots"], "--distribution 'lots': write balanced, weights, or label=count"),
     (["--labels", LABELS, "--boundary", "order_status"], "--boundary 'order_status': write two labels"),
     (["--labels", LABELS, "--out-of-scope", "misc"], "'misc' is not a label"),
-    (["--labels", LABELS, "--verify", "maybe"], "--verify must be reject, flag or off"),
+    (["--labels", LABELS, "--verify", "maybe"], "--verify must be reject, flag, relabel or off"),
 ])
 def test_generate_classification_bad_input(tmp_path, args, message):
     res = invoke("generate", "classification", *args, "-o", str(tmp_path / "out"))

@@ -41,7 +41,7 @@ def rewrite(req):
         text = req.messages[-1]["content"]
         return {"label": "refund" if "money" in text else "cancel" if "cancel" in text else "order_status"}
     words = source_of(req).split()
-    return {"text": "Honestly, " + " ".join(words[::-1])}
+    return {"text": "Honestly, " + " ".join(words[::-1]) + "."}  # ends as a text ends (the default checks)
 
 
 def test_variations_keep_the_label_and_name_their_source_row(tmp_path):
