@@ -36,7 +36,6 @@ ALLOWED_UPWARD = {
 }
 # module cycles inside one package, outside the run layer's part of issue 9
 ALLOWED_CYCLES = {
-    frozenset({"synthloom.llm.runaway", "synthloom.llm.structured"}),
     frozenset({"synthloom.train.lora", "synthloom.train.students"}),
     frozenset({"synthloom.train.evaluate", "synthloom.train.lora_eval"}),
 }

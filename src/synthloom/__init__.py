@@ -2,7 +2,7 @@
 
     from synthloom import Recipe, run_recipe
     recipe = Recipe.model_validate({...})        # or synthloom.load_recipe("recipe.yaml")
-    summary = run_recipe(recipe, output="tickets.jsonl")
+    summary = run_recipe(recipe, output="records.jsonl")
 
 Nothing happens on import: no logging handlers, no downloads, no model loading.
 """

@@ -12,7 +12,7 @@ from synthloom.config.documents import DocumentsTechnique
 from synthloom.errors import RecipeError
 from synthloom.generators import build_generator
 from synthloom.generators.base import GenContext
-from synthloom.llm import runaway
+from synthloom.llm import narrowing, runaway
 from synthloom.generators.documents import LABEL_TRIES, record_lines, trim_document
 from synthloom.records import Record, Rejection
 
@@ -55,9 +55,11 @@ def test_label_then_document_then_check():
     assert rec.data == {"document": GOOD_DOC, "label": LABEL}
     assert rec.meta["attributes"]["tone"] in ("formal", "friendly")
     label_req, write_req = llm.requests
-    # the label is decoded under the shared runaway defences: real dates, identifier-like ids, few decimals
-    assert label_req.json_schema == runaway.attempt_schema(SCHEMA, 0) and write_req.json_schema is None
-    assert label_req.json_schema["properties"]["date"]["pattern"] == runaway.DATE_PATTERN
+    # the label is decoded under the shared runaway defences and what the schema shows (format: date)
+    learned = narrowing.learn(SCHEMA, [])
+    assert label_req.json_schema == runaway.attempt_schema(SCHEMA, 0, narrowings=learned) and write_req.json_schema is None
+    assert re.fullmatch(label_req.json_schema["properties"]["date"]["pattern"], "2024-05-02")
+    assert "pattern" not in label_req.json_schema["properties"]["number"]  # no id rule from a field's name
     # the label reaches the writer inside a <record> block, one value per line
     assert "<record>\nnumber: INV-7" in write_req.messages[-1]["content"]
     assert "customer: Harbor Bakery" in write_req.messages[-1]["content"]
@@ -143,13 +145,15 @@ def test_a_label_that_copies_the_schemas_example_is_retried_not_kept():
     assert isinstance(rec, Record) and rec.data["label"]["number"] == "INV-8"
 
 
-def test_name_fields_are_sampled_distinct_and_pinned_in_the_decoder():
+def test_declared_name_fields_are_sampled_distinct_and_pinned_in_the_decoder():
     schema = {"type": "object", "required": ["number", "seller", "buyer"], "properties": {
         "number": {"type": "string"}, "seller": {"type": "string", "maxLength": 40},
         "buyer": {"type": "string", "maxLength": 40}, "contact_name": {"type": "string"},
         "file_name": {"type": "string"}, "kind": {"type": "string", "enum": ["a", "b"]}}}
+    names = {"seller": "business", "buyer": "business", "contact_name": "person"}
     gen = build_generator(DocumentsTechnique.model_validate(
-        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+        {"technique": "documents", "schema": schema, "document_type": "invoice", "names": names}), Path("."))
+    assert gen.describe()["names"] == names
     seen = set()
     for slot in range(6):
         llm = ScriptedLLM(lambda req: {k: v["enum"][0] for k, v in req.json_schema["properties"].items()
@@ -168,12 +172,27 @@ def test_name_fields_are_sampled_distinct_and_pinned_in_the_decoder():
     assert len(seen) >= 4  # varied across slots
 
 
+def test_no_field_is_sampled_by_its_name_alone():
+    schema = {"type": "object", "properties": {"seller": {"type": "string"}, "customer_name": {"type": "string"},
+                                               "invoice_number": {"type": "string"}}}
+    gen = build_generator(DocumentsTechnique.model_validate(
+        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+    llm = ScriptedLLM(lambda req: {} if req.json_schema is not None else "x")
+    produce(gen, llm, 0)
+    assert not any("enum" in v or "pattern" in v for v in llm.requests[0].json_schema["properties"].values())
+    assert gen.describe()["names"] == "model"
+    with pytest.raises(RecipeError, match="generate.names.sellr"):
+        build_generator(DocumentsTechnique.model_validate(
+            {"technique": "documents", "schema": schema, "names": {"sellr": "business"}}), Path("."))
+
+
 def test_an_identifier_with_a_schema_example_is_drawn_in_its_shape():
     schema = {"type": "object", "properties": {
         "invoice_number": {"type": "string", "description": "the invoice's identifier, e.g. AP-0093"},
         "total": {"type": "number"}}}
     gen = build_generator(DocumentsTechnique.model_validate(
-        {"technique": "documents", "schema": schema, "document_type": "invoice"}), Path("."))
+        {"technique": "documents", "schema": schema, "document_type": "invoice", "names": {"invoice_number": "id"}}),
+        Path("."))
     drawn = set()
     for slot in range(5):
         llm = ScriptedLLM(lambda req: {"invoice_number": req.json_schema["properties"]["invoice_number"]["enum"][0],

@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from . import common
-from .common import exit_if_incomplete, run_from_flags, run_shown
-from .options import MODEL, RUN, RunFlags, command, parse_attributes
+from .common import exit_if_incomplete, read_rows, run_from_flags, run_shown
+from .options import MODEL, RUN, RulesOpt, RunFlags, command, parse_attributes
 
 app = typer.Typer(
     name="synthloom",
@@ -57,6 +57,7 @@ def generate_schema(
     run: RunFlags = RUN,
     model: dict = MODEL,
     wrap: Optional[str] = typer.Option(None, "--wrap", help="Store each value as {FIELD: value} (for a schema whose root is an array, a string or a union)."),
+    rules: Optional[Path] = RulesOpt,
 ) -> None:
     """Records that validate against a JSON schema, guided by an instruction and attribute axes."""
     from ..quality.apply import read_jsonl
@@ -65,13 +66,14 @@ def generate_schema(
 
     ex_rows = [v for _, v in jsonl_values(examples, "give a JSONL file, one record per line")] if examples else []
     gen = {"technique": "schema", "schema": schema, "instruction": instruction,
-           "attributes": parse_attributes(attribute), "examples": ex_rows, **({"wrap": wrap} if wrap else {})}
+           "attributes": parse_attributes(attribute), "examples": ex_rows, **({"wrap": wrap} if wrap else {}),
+           **({"rules": read_rows(rules, "rules")} if rules else {})}
     run_from_flags("schema", gen, count, output, run, model)
 
 
 def _register() -> None:
     """Every command, in the order `--help` lists them: (group, name, function)."""
-    from . import classify, decontaminate, documents, estimate, instruct, quality, redteam, review, score, train
+    from . import classify, decontaminate, documents, estimate, instruct, quality, redteam, review, score, status, train
 
     for group, name, fn in (
         (app, "run", run),
@@ -83,6 +85,7 @@ def _register() -> None:
         (app, "judge", quality.judge_cmd),
         (app, "label-check", quality.label_check_cmd),
         (app, "report", quality.report_cmd),
+        (app, "status", status.status_cmd),
         (app, "sample", quality.sample_cmd),
         (app, "review-import", quality.review_import_cmd),
         (app, "score", score.score_cmd),

@@ -8,29 +8,8 @@ from typing import Any, Optional
 import typer
 
 from ..export.rag import export_rag
-from .common import console, run_from_flags
-from .options import MODEL, RUN, OutputOpt, RunFlags, command, csv_list, parse_attributes, resolved
-
-
-def _read_rows(path: Optional[Path], what: str) -> list[Any]:
-    """Rows of a JSONL file, or the list in a JSON/YAML file."""
-    from ..errors import InputFileError
-    from ..userfiles import read_data, read_text
-
-    if path is None:
-        return []
-    if path.suffix in (".yaml", ".yml", ".json"):
-        value = read_data(path, f"{what} file")
-        return value if isinstance(value, list) else [value]
-    rows = []
-    for n, line in enumerate(read_text(path, f"{what} file").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError as exc:
-                raise InputFileError(f"{path}:{n}: not valid JSON ({exc}); give a JSONL file (one {what} per line) "
-                                     "or a JSON/YAML list") from None
-    return rows
+from .common import console, read_rows, run_from_flags
+from .options import MODEL, RUN, OutputOpt, RulesOpt, RunFlags, command, csv_list, parse_attributes, parse_pair, resolved
 
 
 def _kinds(spec: str) -> dict[str, float]:
@@ -61,7 +40,7 @@ def generate_extract(
     output: str = OutputOpt,
     instruction: Optional[str] = typer.Option(None, "--instruction", help="What to extract (default: the schema's description)."),
     examples: Optional[Path] = typer.Option(None, "--examples", help="Few-shot examples: JSONL of {document, extraction}."),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="Entity rules: a YAML/JSON list, e.g. [{rule: sum, items: 'items[].amount', total: total}]."),
+    rules: Optional[Path] = RulesOpt,
     emit: str = EmitOpt,
     text_field: str = TextFieldOpt,
     chunk_size: int = typer.Option(3000, "--chunk-size", help="Largest chunk in characters; longer documents are split."),
@@ -70,8 +49,8 @@ def generate_extract(
 ) -> None:
     """Extraction training pairs: the model extracts SCHEMA from each document; checked by schema and entity rules."""
     gen = {"technique": "extract", "docs": resolved(docs), "schema": resolved(schema),
-           "instruction": instruction, "examples": _read_rows(examples, "examples"),
-           "rules": _read_rows(rules, "rules"), "emit": emit, "text_field": text_field,
+           "instruction": instruction, "examples": read_rows(examples, "examples"),
+           "rules": read_rows(rules, "rules"), "emit": emit, "text_field": text_field,
            "chunking": {"size": chunk_size, "overlap": 0}}
     if count is None:
         from ..config.documents import ExtractTechnique
@@ -93,14 +72,18 @@ def generate_documents(
     match: str = typer.Option("normalized", "--match", help="exact or normalized (case, spacing, number/date formats folded)."),
     reject_invented: str = typer.Option("date", "--reject-invented", help="Comma list of date,amount the document may not add; empty for none."),
     emit: str = EmitOpt,
+    rules: Optional[Path] = RulesOpt,
+    name: list[str] = typer.Option([], "--name", help="A field whose value is drawn, not written: FIELD=person|business|id (repeatable)."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
     """Documents with known ground truth: a record from SCHEMA, then a document that states exactly it."""
     gen = {"technique": "documents", "schema": resolved(schema), "document_type": document_type,
            "instruction": instruction, "attributes": parse_attributes(attribute),
-           "examples": _read_rows(examples, "examples"), "match": match, "emit": emit,
-           "reject_invented": csv_list(reject_invented)}
+           "examples": read_rows(examples, "examples"), "match": match, "emit": emit,
+           "reject_invented": csv_list(reject_invented), "rules": read_rows(rules, "rules")}
+    if name:
+        gen["names"] = dict(parse_pair(n, "--name") for n in name)
     run_from_flags("documents", gen, count, output, run, model)
 
 

@@ -13,3 +13,14 @@ class Sampling(Strict):
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(512, gt=0)
 
+
+
+class Narrowing(Strict):
+    """What the decoder may narrow, learned only from the schema and the examples (llm/narrowing.py);
+    every narrowing is listed in the manifest and the report."""
+
+    shapes: bool = Field(True, description="a short code-like string whose examples share a shape "
+                         "(EUR, 1867-11-07, a UUID) keeps it")
+    dates: bool = Field(True, description="`format: date` strings are real calendar dates in their examples' era")
+    numbers: bool = Field(True, description="numbers keep their examples' precision and magnitude")
+    skip: list[str] = Field(default_factory=list, description="fields left as the schema writes them, e.g. [code]")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .common import Sampling, Strict
+from .common import Narrowing, Sampling, Strict
 
 # ---------------------------------------------------------------- ingestion
 
@@ -118,6 +118,25 @@ class PatternRule(_Rule):
         return v
 
 
+class OrderRule(_Rule):
+    """`field` comes after (or before) another field: dates (YYYY-MM-DD) or numbers. With dates,
+    `within_days` bounds the gap and `min_days` sets the least gap (`{rule: order, field: end_date,
+    after: start_date, within_days: 120}`)."""
+
+    rule: Literal["order"] = "order"
+    field: str
+    after: str | None = Field(None, description="the field this one must not come before")
+    before: str | None = Field(None, description="the field this one must not come after")
+    within_days: int | None = Field(None, ge=0, description="dates: at most this many days apart")
+    min_days: int = Field(0, ge=0, description="dates: at least this many days apart (0: the same day is fine)")
+
+    @model_validator(mode="after")
+    def _one_side(self) -> "OrderRule":
+        if (self.after is None) == (self.before is None):
+            raise ValueError(f"order rule on {self.field}: give exactly one of `after` or `before`")
+        return self
+
+
 class DistinctRule(_Rule):
     """The fields hold different values (e.g. seller and buyer are not the same party)."""
 
@@ -126,7 +145,8 @@ class DistinctRule(_Rule):
 
 
 EntityRule = Annotated[
-    Union[DateRule, RangeRule, SumRule, InDocumentRule, PatternRule, DistinctRule], Field(discriminator="rule")
+    Union[DateRule, RangeRule, SumRule, InDocumentRule, PatternRule, DistinctRule, OrderRule],
+    Field(discriminator="rule")
 ]
 
 
@@ -175,10 +195,13 @@ class DocumentsTechnique(Strict):
     attributes: dict[str, list[str]] = Field(
         default_factory=dict, description="style axes: each document gets one sampled value per axis"
     )
-    names: Literal["sample", "model"] = Field(
-        "sample", description="name fields (seller, buyer, customer_name, ...): `sample` draws a distinct "
-        "made-up name for each before decoding (sources/names.py), and an identifier with a schema example "
-        "(`e.g. AP-0093`) a fresh one in its shape (`AP-5821`); `model` lets the model invent them")
+    names: dict[str, Literal["person", "business", "id"]] | Literal["model"] = Field(
+        "model", description="fields whose value is drawn before decoding instead of written by the model: "
+        "{field: person|business|id}; `person` and `business` get a distinct made-up name (sources/names.py), "
+        "`id` a fresh identifier in the shape of the field's example (`e.g. AP-0093` -> `AP-5821`); "
+        "`model` (the default): the model writes every field")
+    narrowing: Narrowing = Field(default_factory=lambda: Narrowing(),
+                                 description="what the decoder learns from the schema and the examples")
     examples: list[dict[str, Any]] = Field(
         default_factory=list,
         description="few-shot examples: each {label: object, document: text}",

@@ -5,7 +5,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_serializer, model_validator
 
-from .common import Sampling, Strict
+from .common import Narrowing, Sampling, Strict
+from .documents import EntityRule
 
 
 class SchemaTechnique(Strict):
@@ -29,6 +30,12 @@ class SchemaTechnique(Strict):
         description="store each value under this one field ({FIELD: value}) instead of as the schema describes "
         "it; for a schema whose root is an array, a string or a union, when named fields are wanted downstream",
     )
+    rules: list[EntityRule] = Field(
+        default_factory=list, description="cross-field rules each record must keep, e.g. "
+        "{rule: order, field: end_date, after: start_date}, {rule: distinct, fields: [home, away]}; "
+        "a record that breaks one is rejected as `rule:<name>` and retried")
+    narrowing: Narrowing = Field(default_factory=lambda: Narrowing(),
+                                 description="what the decoder learns from the schema and the examples")
     sampling: Sampling = Field(default_factory=Sampling)
     retries: int = Field(
         3, ge=0, le=4,

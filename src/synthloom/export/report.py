@@ -182,9 +182,20 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
             "signals": signal_distributions(records, rejections, recipe),
         },
         "cost": cost,
+        "decoding": _decoding(run_dir),
         "decontamination": decontamination_section(records, rejections, recipe),
         **labelled_sections(records, rejections, recipe, run_dir, embedder),  # classification, augment, reference
     }
+
+
+def _decoding(run_dir: Path) -> dict[str, list[str]]:
+    """What the technique narrowed in the user's schema and the cross-field rules it applied (the manifest's
+    `generator`): every narrowing and rule is shown, none is hidden."""
+    try:
+        gen = read_manifest(run_dir).get("generator") or {}
+    except (OSError, ValueError):
+        return {"narrowing": [], "rules": []}
+    return {"narrowing": list(gen.get("narrowing") or []), "rules": list(gen.get("rules") or [])}
 
 
 def _model_names(recipe: dict[str, Any]) -> list[str]:

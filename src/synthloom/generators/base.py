@@ -66,6 +66,11 @@ class Generator(Protocol):
         """The technique's own gates (a label check, a classifier probe), run after the recipe's; none by default."""
         return []
 
+    def shown_records(self) -> tuple[Any, ...]:
+        """The recipe's few-shot examples in the form this technique's records take (what an LLM judge
+        shows as good records, so that it speaks of the user's task); none by default."""
+        return ()
+
 
 def parse_object(result: GenerationResult, meta: dict[str, Any],
                  schema: Any = None) -> tuple[dict[str, Any] | None, Rejection | None]:

@@ -26,14 +26,14 @@ from typing import Any
 
 from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
-from ..llm import runaway
+from ..llm import narrowing, runaway
 from ..llm.jsontext import validator
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
-from ..quality.rules import apply_derive, leaves, validate_object
+from ..quality.rules import apply_derive, describe_rule, leaves, validate_object
 from ..records import Record, Rejection
-from ..sources.names import id_fields, name_fields, sample_ids, sample_names
+from ..sources.names import id_examples, sample_ids, sample_names
 from ..sources.templates import quote
 from ._grounded import outline, parse_object, sampled
 from .base import GenContext, Generator
@@ -102,8 +102,17 @@ class SyntheticDocumentsGenerator(Generator):
         # "e.g." values and the examples' free text, which a label must not just repeat
         self._shown = runaway.example_values(self.schema, [ex["label"] for ex in config.examples])
         self._avoid = runaway.shown_texts(self._shown)  # constrain.CopyGuard
-        self._names = name_fields(self.schema) if config.names == "sample" else []
-        self._ids = id_fields(self.schema, self._shown) if config.names == "sample" else {}
+        n = config.narrowing
+        self._narrowings = narrowing.learn(self.schema, [ex["label"] for ex in config.examples], shapes=n.shapes,
+                                           dates=n.dates, numbers=n.numbers, skip=n.skip)
+        declared = config.names if isinstance(config.names, dict) else {}
+        for key in declared:
+            if key not in (self.schema.get("properties") or {}):
+                raise RecipeError(f"generate.names.{key}: the schema has no top-level field {key!r}; "
+                                  "name a field of the schema or remove it")
+        self._names = {k: kind for k, kind in declared.items() if kind != "id"}
+        self._ids = id_examples([k for k, kind in declared.items() if kind == "id"],
+                                narrowing.example_values_by_path(self.schema, [ex["label"] for ex in config.examples]))
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
                                                                    "write_user")}
         for i, ex in enumerate(config.examples):
@@ -150,12 +159,13 @@ class SyntheticDocumentsGenerator(Generator):
             "templates": {p.name: p.hash for p in self.prompts.values()},
             "document_type": self.config.document_type,
             "attributes": self.config.attributes,
-            "rules": [r.key() for r in self.config.rules],
+            "rules": [describe_rule(r) for r in self.config.rules],
+            "narrowing": self._narrowings.lines(),
             "match": self.config.match,
             "reject_invented": list(self.config.reject_invented),
             "examples": len(self.config.examples),
             "emit": self.config.emit,
-            "names": {"sample": self._names + list(self._ids)} if self._names or self._ids else "model",
+            "names": {**self._names, **{k: "id" for k in self._ids}} if self._names or self._ids else "model",
         }
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
@@ -184,7 +194,7 @@ class SyntheticDocumentsGenerator(Generator):
             label_seed = ctx.request_seed(slot, 0 if attempt == 0 else 100 + attempt)
             meta["seed"] = label_seed
             rung = runaway.rung_for(attempt)
-            decoding = runaway.attempt_schema(self.schema, attempt, self._hints)
+            decoding = runaway.attempt_schema(self.schema, attempt, self._hints, self._narrowings)
             for key, name in names.items():
                 decoding["properties"][key] = {"type": "string", "enum": [name]}
             label_req = GenerationRequest(
@@ -200,7 +210,7 @@ class SyntheticDocumentsGenerator(Generator):
                 if cfg.derive:
                     label = apply_derive(label, cfg.derive)
                 problem = validate_object(label, validator=self.validator, rules=cfg.rules)
-                if problem is None:  # seller == buyer, a due date before the invoice date, an example copied
+                if problem is None:  # an example copied
                     problem = runaway.record_problem(label, self._shown)
                 if problem is not None:
                     rejection = Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
@@ -236,6 +246,9 @@ class SyntheticDocumentsGenerator(Generator):
             return out + [Rejection(stage="validate", reason=problem[0], detail=problem[1],
                               data={"document": document, "label": label}, raw=doc_res.text, meta=meta)]
         return out + [Record(data=self.record_data(document, label), meta=meta)]
+
+    def shown_records(self) -> tuple[Any, ...]:
+        return tuple(self.record_data(str(ex["document"]).strip(), ex["label"]) for ex in self.config.examples)
 
     def record_data(self, document: str, label: dict[str, Any]) -> dict[str, Any]:
         if self.config.emit == "messages":

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config.schema_gen import SchemaTechnique
-from ..llm import runaway
+from ..llm import narrowing, runaway
 from ..llm.jsontext import validator
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
+from ..quality.rules import describe_rule, validate_object
 from ..records import Record, Rejection, fields_of
 from .base import GenContext, Generator, parse_value
 from .schema_io import (field_summary, first_error, load_schema, require_named_fields, root_in_words, root_types,
@@ -29,23 +30,27 @@ from .schema_io import (field_summary, first_error, load_schema, require_named_f
 
 MAX_SHOTS = 3
 # The first try decodes the schema with no caps on strings or arrays beyond the schema's own, with
-# the shared runaway defences (llm/runaway.py: numbers below 1e9 with few decimals, real dates,
-# identifier-like ids, open objects closed); retries walk the narrowing ladder, whose caps on free
-# strings and lists come from the examples where there are any. Records are still validated against
-# the schema as written, and a value the decoder closed at its length bound is rejected
+# the shared runaway defences (llm/runaway.py) and what the schema and the examples show
+# (llm/narrowing.py: shapes of codes, calendar dates in the examples' era, the examples' precision);
+# retries walk the narrowing ladder, whose caps on free strings and lists come from the examples
+# where there are any. Records are still validated against the schema as written, then against
+# the recipe's `rules:`, and a value the decoder closed at its length bound is rejected
 # (`truncated_value`) and retried.
 FIRST_TRY = runaway.FIRST_TRY
 
 
 def parse_result(result: GenerationResult, schema_validator, meta: dict[str, Any],
-                 shown: dict[str, set[str]] | None = None) -> Record | Rejection:
+                 shown: dict[str, set[str]] | None = None, rules: list[Any] = ()) -> Record | Rejection:
     """Turn one model answer into a validated record (any JSON value the schema allows) or a rejection.
     `shown`: example values a record must not repeat (`runaway.example_values`); with it, the shared
-    plausibility checks (`runaway.record_problem`) run on a valid record too."""
+    checks (`runaway.record_problem`) run on a valid record too. `rules`: the recipe's cross-field rules
+    (`rule:<name>` on a break)."""
     value, rejection = parse_value(result, meta, getattr(schema_validator, "schema", None))
     if rejection is not None:
         return rejection
     err = first_error(schema_validator, value)
+    if err is None and rules:
+        err = validate_object(value, rules=rules)
     if err is None and shown is not None:
         err = runaway.record_problem(value, shown)
     if err:
@@ -85,6 +90,9 @@ class SchemaGenerator(Generator):
         self._pinned: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._first: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
         self._hints = runaway.length_hints(self.schema, config.examples)
+        n = config.narrowing
+        self._narrowings = narrowing.learn(self.schema, config.examples, shapes=n.shapes, dates=n.dates,
+                                           numbers=n.numbers, skip=n.skip)
         self._shown = runaway.example_values(self.schema, list(config.examples), schema_own=False)
         # and the decoder is told not to copy them (llamacpp: `constrain.CopyGuard`)
         self._avoid = runaway.shown_texts(self._shown)
@@ -95,6 +103,9 @@ class SchemaGenerator(Generator):
 
                 raise RecipeError(f"generate.examples[{i}] does not match the schema ({err[1]}); fix the example"
                                   + (" (examples are values of the schema itself, before wrap)" if config.wrap else ""))
+
+    def shown_records(self) -> tuple[Any, ...]:
+        return tuple({self.config.wrap: ex} if self.config.wrap else ex for ex in self.config.examples)
 
     def _ask(self, attributes: tuple[tuple[str, str], ...]) -> str:
         text = self._asks.get(attributes)
@@ -108,6 +119,8 @@ class SchemaGenerator(Generator):
             "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
             "attributes": self.config.attributes,
             "examples": len(self.config.examples),
+            "narrowing": self._narrowings.lines(),
+            "rules": [describe_rule(r) for r in self.config.rules],
             **({"wrap": self.config.wrap} if self.config.wrap else {}),
         }
 
@@ -155,7 +168,7 @@ class SchemaGenerator(Generator):
     def _first_try(self, attributes: dict[str, str]) -> dict[str, Any]:
         key = tuple(attributes.items())
         if key not in self._first:  # one narrowing per attribute combination, not per slot
-            self._first[key] = runaway.attempt_schema(self.schema_for(attributes), 0, self._hints)
+            self._first[key] = runaway.attempt_schema(self.schema_for(attributes), 0, self._hints, self._narrowings)
         return self._first[key]
 
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
@@ -196,12 +209,12 @@ class SchemaGenerator(Generator):
             if attempt:
                 rung = runaway.rung_for(attempt)
                 req = replace(req, json_schema=runaway.attempt_schema(self.schema_for(meta["attributes"]), attempt,
-                                                                      self._hints),
+                                                                      self._hints, self._narrowings),
                               temperature=min(req.temperature, rung.temperature),
                               seed=ctx.request_seed(slot, attempt))
             (result,) = await ctx.llm.generate([req])
             item = parse_result(result, self.validator, {**meta, "model": result.model, "attempt": attempt + 1},
-                                self._shown)
+                                self._shown, self.config.rules)
             if isinstance(item, Record):
                 value = self.schema_order(item.data)
                 item = Record(data={self.config.wrap: value} if self.config.wrap else value, meta=item.meta)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import re._parser as sre_parse  # the stdlib's regex parser (Python 3.11+): a pattern's shortest and longest match
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -53,8 +54,8 @@ class Ladder:
     minimal: bool  # required properties only
     temperature: float
     round_numbers: bool = False  # numbers with at most two decimals
-    # plausible values as a person writes them: real dates, identifier-like ids, few decimals
-    # (``runaway.plausible``); on for the techniques, off for bare schema coverage
+    # values as the user's examples show them: caps from their lengths, and what `llm/narrowing.py`
+    # learned from the schema and the examples; on for the techniques, off for bare schema coverage
     realistic: bool = False
 
 NUMBER_BOUND = 10**9  # |unbounded numbers| stay below this: no runaway digit strings
@@ -183,17 +184,23 @@ def _closed_form(node: dict) -> bool:
     return int(node.get("minProperties", 0) or 0) <= len(required)
 
 
-def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
-                    hints: Mapping[str, int] | None = None) -> dict[str, Any]:
+def cap_from_hint(hint: int, kind: str, rung: Ladder) -> int:
+    """A bound with room above what the examples show: twice the longest string (at least 20
+    characters), the longest list plus one."""
+    if kind == "string":
+        return max(20, 2 * hint) if not rung.minimal else max(20, math.ceil(1.5 * hint))
+    return max(1, hint + (0 if rung.minimal else 1))
+
+
+def decoding_schema(schema: Mapping[str, Any], rung: Ladder, hints: Mapping[str, int] | None = None,
+                    learned: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """A narrowed copy of the schema for the decoder (see the module docstring).
 
-    ``hints``: the longest string / list the user's examples hold per schema path
-    (``runaway.length_hints``); a free string or list is capped from them rather than from the rung.
+    With ``rung.realistic``: ``hints``, the longest string / list the user's examples hold per schema path
+    (``runaway.length_hints``), caps a free string or list rather than the rung; ``learned``, keywords per
+    schema path learned from the schema and the examples (``narrowing.learn``), are added to the subschema.
     """
     out = copy.deepcopy(dict(schema))
-    if rung.realistic:
-        from .runaway import cap_from_hint, plausible
-
     keep_open, ref_targets = _keep_open(out)
 
     def referenced(path: str) -> bool:
@@ -206,6 +213,11 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
         types = _types(node)
         free_string = ("string" in types and not any(k in node for k in ("enum", "const", "format", "pattern",
                                                                           "maxLength")))
+        if rung.realistic and learned and path in learned and not {"enum", "const"} & node.keys():
+            node.update(learned[path])
+            if node.get("pattern") and node.get("format") == "date":
+                node.pop("format")  # the grammar uses the pattern; the record is validated with the format
+            types = _types(node)
         hint = hints.get(path) if hints and rung.realistic else None
         if free_string and hint and rung.max_string:
             node["maxLength"] = max(cap_from_hint(hint, "string", rung), int(node.get("minLength", 0) or 0))
@@ -215,9 +227,6 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder,
             cap = pattern_cap(node.get("pattern"), rung.max_string)
             if cap is not None:
                 node["maxLength"] = max(cap, int(node.get("minLength", 0) or 0))
-        if rung.realistic:
-            parent, _, name = path.rpartition("/")
-            plausible(node, name if parent.endswith("/properties") else None, rung)
         if types & {"integer", "number"} and "enum" not in node and "const" not in node:
             lo = node.get("minimum", node.get("exclusiveMinimum"))
             hi = node.get("maximum", node.get("exclusiveMaximum"))

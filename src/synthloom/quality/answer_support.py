@@ -95,6 +95,6 @@ def kb_vocabulary(texts: Iterable[str]) -> set[str]:
 
 def question_meets_evidence(question: str, evidence: Iterable[str]) -> bool:
     """Whether a question shares at least one key term (or its stem) with its evidence: a question
-    about billing over a sentence about workspaces is not answered by it."""
+    about one topic over a sentence about another is not answered by it."""
     ev = kb_vocabulary(evidence)
     return any(t in ev or stem(t) in ev for t in key_terms(question))

@@ -10,7 +10,7 @@ candidate at a time (under a lock), after the stateless ones, so a check and its
 commit see a consistent index.
 
 What a gate may ask of whoever runs it is on its `GateContext`, typed: the run's
-target count, and `model(config)`, the model for the gate's own `model:` block
+target count, the user's task and examples, and `model(config)`, the model for the gate's own `model:` block
 (a `ModelGate` declares that block; the engine hands back a client that goes
 through the run's call cache, meter and cost guard). Nothing is patched onto a gate.
 """
@@ -74,6 +74,10 @@ class GateContext:
     seed: int = 0
     target: int | None = None  # how many accepted records the run asks for (None outside a run)
     models: GateModels = field(default_factory=GateModels)
+    # the user's task, for judges that speak of it: the recipe's instruction and its few-shot examples as
+    # records (`Generator.shown_records`); empty outside a run
+    task: str | None = None
+    examples: tuple[Any, ...] = ()
 
     def model(self, config: ModelConfig | None = None) -> LLM | None:
         """The model for a gate: the one its own `model:` block names (None: the run's, `llm`)."""

@@ -28,7 +28,7 @@ REFUSAL_PATTERNS = [
 ]
 BOILERPLATE_PATTERNS = [
     r"^\s*(?:sure|certainly|of course|absolutely)[!,.]?\s+here(?:'s| is| are)\b",
-    r"^\s*here(?:'s| is| are) (?:a|an|the|some|your) (?:\w+ ){0,4}(?:example|examples|response|record|records|ticket|answer|version)s?\b[^.\n]{0,40}:",
+    r"^\s*here(?:'s| is| are) (?:a|an|the|some|your) (?:\w+ ){0,4}(?:example|examples|response|record|records|message|answer|version)s?\b[^.\n]{0,40}:",
     r"\blorem ipsum\b",
     r"\[(?:insert|your|company|customer|name|date|product)[^\]]{0,30}\]",
     r"<(?:your|insert|company|customer)[ _][^>]{0,30}>",

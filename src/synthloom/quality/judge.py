@@ -28,14 +28,26 @@ VERDICT_SCHEMA = object_schema({
     "score": {"type": "integer", "minimum": 1, "maximum": 5},
 })
 
-# two worked verdicts: they show a base model the format and both ends of the scale
-_SHOTS = (
-    ({"subject": "Charged twice for my March invoice",
-      "body": "Hi, my card was charged $49 twice on March 3 for invoice #4471. Please refund the duplicate charge."},
-     {"rationale": "Specific, realistic and complete: amount, date, invoice and a clear request.", "score": 5}),
-    ({"subject": "[Insert subject]", "body": "Lorem ipsum lorem ipsum."},
-     {"rationale": "Placeholder text with no real content.", "score": 1}),
-)
+GOOD_VERDICT = {"rationale": "Specific, coherent and complete: it does what the task asks.", "score": 5}
+PLACEHOLDER_VERDICT = {"rationale": "Placeholder text with no real content.", "score": 1}
+
+
+def _placeholder(value: Any) -> Any:
+    """The same record with every text replaced by filler: the bottom of the scale, in the user's own shape."""
+    if isinstance(value, dict):
+        return {k: _placeholder(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder(v) for v in value[:1]]
+    return "Lorem ipsum." if isinstance(value, str) else value
+
+
+def worked_verdicts(examples: tuple[Any, ...]) -> list[tuple[Any, dict[str, Any]]]:
+    """Two worked verdicts from the user's own examples (one of them as it is, scored 5, and the same with
+    its text replaced by filler, scored 1): they show a base model the format and both ends of the scale
+    on the user's task. No examples: no worked verdicts (never another domain's text)."""
+    if not examples:
+        return []
+    return [(examples[0], GOOD_VERDICT), (_placeholder(examples[0]), PLACEHOLDER_VERDICT)]
 
 
 class JudgeGate(LLMGateMixin, StatelessGate):
@@ -60,11 +72,12 @@ class JudgeGate(LLMGateMixin, StatelessGate):
 
     def request(self, rec: Record, ctx: GateContext) -> GenerationRequest:
         messages = [{"role": "system", "content": self._system_text}]
+        task = self.task or ctx.task
         if self.few_shot:
-            for data, verdict in _SHOTS:
-                messages.append({"role": "user", "content": self.user.render(task=None, record=json.dumps(data))})
+            for data, verdict in worked_verdicts(ctx.examples):
+                messages.append({"role": "user", "content": self.user.render(task=task, record=show(data, self.fields))})
                 messages.append({"role": "assistant", "content": json.dumps(verdict)})
-        messages.append({"role": "user", "content": self.user.render(task=self.task, record=show(rec.data, self.fields))})
+        messages.append({"role": "user", "content": self.user.render(task=task, record=show(rec.data, self.fields))})
         return GenerationRequest(messages=tuple(messages), json_schema=VERDICT_SCHEMA, max_tokens=self.max_tokens,
                                  temperature=self.temperature, seed=self.seed_for(rec, ctx, "judge"), purpose="judge")
 

@@ -178,9 +178,77 @@ def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFai
                 fails.append(RuleFailure(name, f"{where} repeats {seen[key]} ({str(v)[:60]!r})"))
             else:
                 seen[key] = where
+    elif kind == "order":
+        fails.extend(_order_failures(obj, r, name))
     else:
         raise ValueError(f"unknown entity rule {kind!r}")
     return fails
+
+
+def _ordered(v: Any) -> dt.date | float | None:
+    """A value a rule can order: an ISO date, or a number."""
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v.strip()[:10]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()[:10]) else _num(v)
+        except ValueError:
+            return None
+    return _num(v)
+
+
+def _order_failures(obj: Any, r: Mapping[str, Any], name: str) -> list[RuleFailure]:
+    """`field` after (or before) the other field, and for dates within `within_days` / at least `min_days`."""
+    other_path = r.get("after") or r.get("before")
+    others = resolve(obj, other_path)
+    fails: list[RuleFailure] = []
+    for where, v in resolve(obj, r["field"]):
+        if not others:
+            continue  # an absent field is the schema's business (required), not this rule's
+        other_where, ov = others[0]
+        a, b = _ordered(v), _ordered(ov)
+        if a is None or b is None or isinstance(a, dt.date) != isinstance(b, dt.date):
+            fails.append(RuleFailure(name, f"{where}={v!r} and {other_where}={ov!r} cannot be ordered"))
+            continue
+        later, earlier = (a, b) if r.get("after") else (b, a)
+        word = "after" if r.get("after") else "before"
+        if later < earlier:
+            fails.append(RuleFailure(name, f"{where}={v!r} is not {word} {other_where}={ov!r}"))
+        elif isinstance(a, dt.date):
+            gap = (later - earlier).days
+            if r.get("within_days") is not None and gap > r["within_days"]:
+                fails.append(RuleFailure(name, f"{where}={v!r} is {gap} days {word} {other_where}={ov!r} "
+                                               f"(at most {r['within_days']})"))
+            elif gap < (r.get("min_days") or 0):
+                fails.append(RuleFailure(name, f"{where}={v!r} is {gap} days {word} {other_where}={ov!r} "
+                                               f"(at least {r['min_days']})"))
+    return fails
+
+
+def describe_rule(rule: Any) -> str:
+    """One rule as a reader says it: `order: due_date after invoice_date, within 120 days`."""
+    r = _as_ns(rule)
+    kind = r["rule"]
+    if kind == "order":
+        side = f"after {r['after']}" if r.get("after") else f"before {r['before']}"
+        bits = [f"{r['field']} {side}"]
+        if r.get("within_days") is not None:
+            bits.append(f"within {r['within_days']} days")
+        if r.get("min_days"):
+            bits.append(f"at least {r['min_days']} days")
+        text = ", ".join(bits)
+    elif kind == "distinct":
+        text = " / ".join(r["fields"]) + " all differ"
+    elif kind == "sum":
+        text = f"{r['items']} add up to {r['total']}"
+    elif kind in ("range", "date"):
+        text = f"{r['field']} in {r.get('min') if r.get('min') is not None else '...'}.." \
+               f"{r.get('max') if r.get('max') is not None else '...'}"
+    elif kind == "pattern":
+        text = f"{r['field']} matches /{r['regex']}/"
+    else:
+        text = ", ".join(r.get("fields") or []) or "every string value"
+        text += " occur in the document"
+    label = r.get("name") or kind
+    return f"rule:{label}: {text}"
 
 
 def check_rules(obj: Any, rules: Sequence[Any], document: str | None = None) -> list[RuleFailure]:
@@ -294,7 +362,7 @@ def misattributed_values(label: Any, document: str, match: str = "normalized",
         fields_by_key.setdefault(key, []).append(w)
     if not fields_by_key:
         return []
-    # "Invoice number: NW-1001    Invoice date: March 5, 2024": a line may name several fields
+    # "Order number: NW-1001    Order date: March 5, 2024": a line may name several fields
     names = "|".join(r"[\s_.\-]+".join(map(re.escape, k.split())) for k in sorted(fields_by_key, key=len, reverse=True))
     key_at = re.compile(rf"(?<![A-Za-z0-9])({names})\s*[:=]", re.IGNORECASE)
     keyed: list[tuple[str, str]] = []  # (field a `key:` names, what follows it up to the next key)

@@ -1,12 +1,13 @@
-"""Sampled names for the name fields of a record (`seller`, `buyer`, `customer_name`, ...).
+"""Sampled names and identifiers for the fields a recipe declares (`names: {author: person}`).
 
 A small model asked to invent a business writes `XYZ`, `John Doe`, or the same name for
-both parties (measured on the bundled model: 30 of 57 invoice labels had a placeholder,
-5 had seller == buyer). Like the samplers of NVIDIA DataDesigner, the `documents`
-technique can instead draw each name field's value before decoding, from the
-combinations below (30 x 30 businesses, 40 x 40 people: no real company or person is
-meant), distinct within one record and reproducible from the slot's seed. The decoder is
-then pinned to that value, and the model writes the rest of the record around it.
+two parties (measured on the bundled model: 30 of 57 generated labels had a placeholder).
+Like the samplers of NVIDIA DataDesigner, the `documents` technique can instead draw the
+value of each field the recipe declares before decoding, from the combinations below
+(30 x 30 businesses, 40 x 40 people: no real company or person is meant), distinct within
+one record and reproducible from the slot's seed. The decoder is then pinned to that value,
+and the model writes the rest of the record around it. Which fields hold names is the
+recipe's to say: nothing here reads a field's name.
 """
 from __future__ import annotations
 
@@ -39,10 +40,6 @@ _LAST = (
     "Usman", "Varga", "Walsh", "Xu", "Yilmaz", "Zimmer", "Alvarez", "Brennan", "Castillo", "Dimitrov", "Ellis",
     "Ferreira", "Gallagher", "Horvat", "Iyer", "Jovanovic", "Kim", "Larsen", "Mendes", "Novak",
 )
-_PERSON_FIELD = re.compile(r"(^|_)(name|author|contact|sender|recipient|payee|employee|patient|person|"
-                           r"first_name|last_name|full_name)$", re.IGNORECASE)
-
-
 def business_name(rng: random.Random) -> str:
     return f"{rng.choice(_BUSINESS_FIRST)} {rng.choice(_BUSINESS_KIND)}"
 
@@ -51,47 +48,29 @@ def person_name(rng: random.Random) -> str:
     return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
 
 
-def _free_string(sub: Any) -> bool:
-    """A string property whose value the schema leaves free (no enum, const, pattern or format)."""
-    return isinstance(sub, Mapping) and sub.get("type") == "string" and not any(
-        k in sub for k in ("enum", "const", "pattern", "format"))
-
-
-def name_fields(schema: Mapping[str, Any]) -> list[str]:
-    """Top-level string properties that hold a name and leave its value free (no enum, const, pattern, format)."""
-    from ..llm.runaway import name_like
-
-    out = []
-    for key, sub in (schema.get("properties") or {}).items():
-        if _free_string(sub) and name_like(key):
-            out.append(key)
-    return out
-
-
-def sample_names(schema: Mapping[str, Any], fields: list[str], rng: random.Random) -> dict[str, str]:
-    """One distinct name per field, within each field's length bounds (a field no name fits is left free)."""
+def sample_names(schema: Mapping[str, Any], kinds: Mapping[str, str], rng: random.Random) -> dict[str, str]:
+    """One distinct name per declared field (`person` or `business`), within each field's length bounds
+    (a field no name fits is left to the model)."""
     out: dict[str, str] = {}
-    for key in fields:
-        sub = schema["properties"][key]
+    for key, kind in kinds.items():
+        sub = (schema.get("properties") or {}).get(key) or {}
         lo, hi = int(sub.get("minLength", 0) or 0), sub.get("maxLength")
-        person = bool(_PERSON_FIELD.search(key)) and not re.search(r"compan|business|store|shop", key, re.I)
         for _ in range(20):
-            value = person_name(rng) if person else business_name(rng)
+            value = person_name(rng) if kind == "person" else business_name(rng)
             if lo <= len(value) and (hi is None or len(value) <= hi) and value not in out.values():
                 out[key] = value
                 break
     return out
 
 
-def id_fields(schema: Mapping[str, Any], shown: Mapping[str, set[str]]) -> dict[str, str]:
-    """Top-level identifier fields whose schema shows an example with digits (`e.g. AP-0093`): field -> example."""
-    from ..llm.runaway import identifier_like
-
+def id_examples(fields: list[str], shown: Mapping[str, list[Any]]) -> dict[str, str]:
+    """For each declared identifier field, an example with digits to draw fresh ones from (`shown`: values
+    per schema path, `narrowing.example_values_by_path`: the few-shot labels', then the schema's own
+    `e.g. AP-0093`). A field with none is left to the model."""
     out = {}
-    for key, sub in (schema.get("properties") or {}).items():
-        if not (_free_string(sub) and identifier_like(key)):
-            continue
-        example = next((e for e in sorted(shown.get(key, ())) if re.search(r"\d", e)), None)
+    for key in fields:
+        seen = [str(v) for v in shown.get("/properties/" + key.replace("~", "~0").replace("/", "~1"), ())]
+        example = next((e for e in seen if re.search(r"\d", e)), None)
         if example:
             out[key] = example
     return out
@@ -103,8 +82,8 @@ def sample_ids(examples: Mapping[str, str], rng: random.Random) -> dict[str, str
     out = {}
     for key, example in examples.items():
         for _ in range(10):
-            value = re.sub(r"\d", lambda _m: str(rng.randrange(10)), example.upper())
-            if value != example.upper():
+            value = re.sub(r"\d", lambda _m: str(rng.randrange(10)), example)
+            if value.lower() != example.lower():
                 out[key] = value
                 break
     return out
