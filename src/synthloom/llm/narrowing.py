@@ -11,7 +11,7 @@ recipe's few-shot examples. Never a field's name, never a domain.
   `1867-11-07`/`1858-04-23` -> ``[0-9]{4}-[0-9]{2}-[0-9]{2}``, two UUIDs, `#1f77b4`/`#ff7f0e`)
   gets that pattern. Free text (words, names, sentences) is never narrowed.
 - **date**: a `format: date` string is a real calendar date; its years are those of its examples'
-  centuries, one either side (`1867`, `1858` -> 1700-1999), else 1000-2999.
+  era, 50 years either side in whole decades (`1867`, `1852` -> 1800-1919), else 1000-2999.
 - **number**: a number with at least two examples keeps their precision (`0.0035` -> multiples
   of 0.0001; whole examples -> whole numbers) and magnitude (below a thousand times the largest's
   order of ten: `4.6` -> below 1000).
@@ -225,16 +225,19 @@ _ISO = re.compile(r"^(\d{4})-\d{2}-\d{2}$")
 _MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30|(0[13578]|1[02])-31)"
 
 
+ERA_YEARS = 50  # a date's era: the examples' years, this many either side (whole decades)
+
+
 def date_pattern(example_years: list[int]) -> tuple[str, str]:
     """A real calendar date (29 February in any year; the record is checked with `format: date`
-    afterwards), and its years in words. Years: the examples' centuries, one either side; else 1000-2999."""
+    afterwards), and its years in words. Years: the examples' era (their decades, `ERA_YEARS` either
+    side: `1867`, `1852` -> 1800-1919); without examples 1000-2999."""
     if example_years:
-        first = max(0, min(example_years) // 100 - 1)
-        last = min(99, max(example_years) // 100 + 1)
-    else:
-        first, last = 10, 29
-    centuries = "|".join(f"{c:02d}" for c in range(first, last + 1))
-    return f"^({centuries})[0-9]{{2}}-{_MONTH_DAY}$", f"{first:02d}00-{last:02d}99"
+        first = max(0, (min(example_years) - ERA_YEARS) // 10)
+        last = min(999, (max(example_years) + ERA_YEARS) // 10)
+        decades = "|".join(f"{d:03d}" for d in range(first, last + 1))
+        return f"^({decades})[0-9]-{_MONTH_DAY}$", f"{first * 10:04d}-{last * 10 + 9:04d}"
+    return f"^[12][0-9]{{3}}-{_MONTH_DAY}$", "1000-2999"
 
 
 # ---------------------------------------------------------------- numbers
