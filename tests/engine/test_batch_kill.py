@@ -23,6 +23,7 @@ def batch_stub(folder: Path, *args: str):
     import time
 
     port_file = folder / "stub-port"
+    port_file.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, str(HELPERS / "batch_stub.py"), "--port-file", str(port_file), *args])
     try:
         deadline = time.monotonic() + 60

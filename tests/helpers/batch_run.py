@@ -69,12 +69,13 @@ def arm(stage: str, api: str) -> None:
         raise SystemExit(f"unknown stage {stage}")
 
 
-def recipe(base_url: str, api: str | None, count: int):
+def recipe(base_url: str, api: str | None, count: int, model_extra: dict | None = None,
+           batch_extra: dict | None = None, engine_extra: dict | None = None):
     model = {"backend": "openai", "base_url": base_url, "model": "m", "api_key_env": None,
-             "price": {"input": 0.5, "output": 2.0}}
-    engine = {"seed": 3, "concurrency": 1}  # live: one slot at a time, the order a batch run accepts in
+             "price": {"input": 0.5, "output": 2.0}, **(model_extra or {})}
+    engine = {"seed": 3, "concurrency": 1, **(engine_extra or {})}  # live: one slot at a time, as a batch accepts
     if api:
-        model.update(batch_api=api, batch={"collect_s": 0.05, "poll_s": 0.05, "poll_max_s": 0.2})
+        model.update(batch_api=api, batch={"collect_s": 0.3, "poll_s": 0.05, "poll_max_s": 0.2, **(batch_extra or {})})
         del engine["concurrency"]
     return recipe_from_dict({
         "name": "b", "count": count, "model": model, "engine": engine,

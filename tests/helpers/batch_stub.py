@@ -13,6 +13,8 @@ first time a request is seen, so that its retry is answered:
   --expire-first K     the first K batches expire: their second half is answered `expired`
   --fail-batch-create K  the first K batch creates are answered 500 AFTER the batch was made (the client
                        must find it rather than create it again)
+  --never-finish-first K  the first K batches never end unless cancelled (their window is --window seconds)
+  --invalid-every N    a request whose hash % N == 0 is always answered with text that is not JSON
 GET /stats -> {"submitted": request lines received in batches, "answered": successful answers,
 "repeats": successful answers to a request answered before, "batches": created, "live": live answers,
 "polls": status reads}.
@@ -53,11 +55,18 @@ def _count_answer(key) -> None:
     STATE["answered"][h] = STATE["answered"].get(h, 0) + 1
 
 
+def _content(body: dict) -> str:
+    every = STATE["opts"].invalid_every
+    if every and _hash(body) % every == 0:
+        return "Sorry, I cannot help with that."
+    return json.dumps(_record(body))
+
+
 def _chat(body: dict) -> dict:
     return {"object": "chat.completion", "model": body.get("model"),
             "usage": {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32},
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": json.dumps(_record(body))}}]}
+                         "message": {"role": "assistant", "content": _content(body)}}]}
 
 
 def _first_time(kind: str, body: dict, every: int) -> bool:
@@ -107,7 +116,8 @@ def _new_batch(kind: str, lines: list[dict], meta: dict) -> dict:
     n = s["batches"]
     bid = f"batch_{n:05d}" if kind == "openai" else f"msgbatch_{n:05d}"
     b = {"id": bid, "kind": kind, "lines": lines, "created": time.time(), "meta": meta,
-         "expire": n <= opts.expire_first, "cancelled": False, "done": None}
+         "expire": n <= opts.expire_first, "cancelled": False, "done": None,
+         "never": n <= opts.never_finish_first, "window": opts.window}
     STATE["batches"][bid] = b
     STATE["order"].append(bid)
     return b
@@ -130,7 +140,7 @@ async def create_batch(request: web.Request) -> web.Response:
 def _finish(b: dict) -> None:
     """Make a batch's answers once its time has come (or it was cancelled)."""
     opts = STATE["opts"]
-    if b["done"] is not None or (time.time() - b["created"] < opts.delay and not b["cancelled"]):
+    if b["done"] is not None or (not b["cancelled"] and (b["never"] or time.time() - b["created"] < opts.delay)):
         return
     out, err = [], []
     half = len(b["lines"]) // 2
@@ -157,7 +167,7 @@ def _openai_view(b: dict) -> dict:
     status = "in_progress"
     view = {"id": b["id"], "object": "batch", "endpoint": b["meta"]["endpoint"],
             "input_file_id": b["meta"]["input_file_id"], "metadata": b["meta"]["metadata"],
-            "completion_window": "24h", "created_at": int(b["created"]), "expires_at": int(b["created"]) + 86400,
+            "completion_window": "24h", "created_at": int(b["created"]), "expires_at": b["created"] + b["window"],
             "request_counts": {"total": total, "completed": 0, "failed": 0}}
     if b["done"] is not None:
         out, err = b["done"]
@@ -232,7 +242,7 @@ def _anthropic_view(request: web.Request, b: dict) -> dict:
     _finish(b)
     n = len(b["lines"])
     view = {"id": b["id"], "type": "message_batch", "created_at": _iso(b["created"]),
-            "expires_at": _iso(b["created"] + 86400), "processing_status": "in_progress", "results_url": None,
+            "expires_at": _iso(b["created"] + b["window"]), "processing_status": "in_progress", "results_url": None,
             "request_counts": {"processing": n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}}
     if b["done"] is not None:
         out, err = b["done"]
@@ -248,7 +258,7 @@ async def message_batch_results(request: web.Request) -> web.Response:
     out, err = b["done"]
     lines = []
     for cid, params, bad in out:
-        text = json.dumps(_record({"seed": _hash(cid)}))  # no seed reaches Anthropic: vary by request
+        text = _content({"seed": _hash(cid)})  # no seed reaches Anthropic: vary by request
         line = json.dumps({"custom_id": cid, "result": {"type": "succeeded", "message": {
             "id": f"msg_{cid}", "type": "message", "role": "assistant", "content": [{"type": "text", "text": text}],
             "stop_reason": "end_turn", "usage": {"input_tokens": 20, "output_tokens": 12}}}})
@@ -298,6 +308,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--malformed-every", type=int, default=0)
     ap.add_argument("--expire-first", type=int, default=0)
     ap.add_argument("--fail-batch-create", type=int, default=0)
+    ap.add_argument("--never-finish-first", type=int, default=0)
+    ap.add_argument("--window", type=float, default=86400.0, help="seconds from a batch's create to its expiry")
+    ap.add_argument("--invalid-every", type=int, default=0)
     return ap.parse_args(argv)
 
 

@@ -62,6 +62,13 @@ def print_estimate(est) -> None:
             t.add_row(label, _num(mid, unit), f"{_num(lo, unit)} - {_num(hi, unit)}")
     console.print(t)
     console.print(f"attempt budget of the run: {est.budget} slots (engine.max_attempts)", highlight=False)
+    for mode, label in (("live", "every call live"), ("batch", "through the batch API")):
+        if mode in est.cost_modes:
+            mid, lo, hi = est.cost_modes[mode]
+            console.print(f"cost with {label}: {_num(mid, '$')} ({_num(lo, '$')} - {_num(hi, '$')})", highlight=False)
+    if est.batch_seconds:
+        console.print(f"batch time: the pilot's {len(est.batch_seconds)} batches took {_num(max(est.batch_seconds), 's')} "
+                      "at most; each round of batches answers within the provider's window (24 h)", highlight=False)
     if "cost" not in est.projected:
         console.print("cost: no model in the recipe has a price (add `price: {input: ..., output: ...}` per million "
                       "tokens to a model block)", highlight=False)

@@ -78,3 +78,37 @@ def attach(run: Any, llm: Any = None) -> Pacer | None:
     for b in found:
         b.bind(run.store, run.run_id, lambda: run.target - len(run.accepted))
     return getattr(run, "pacer", None) or Pacer(run)
+
+
+def cost_both_ways(usage: list[dict[str, Any]], prices: dict[str, dict[str, float]]) -> dict[str, float] | None:
+    """What the calls in `usage` cost at live prices and through the batch API ({"live", "batch"}), for
+    `estimate`; None when no model of the run has a batch price. A call of a model without one counts
+    at its own price in both."""
+    from .cost import call_cost
+
+    both = {"live": 0.0, "batch": 0.0}
+    found = False
+    for u in usage:
+        model = u["model"]
+        if model.endswith("-batch") and "@" in model:
+            live, batch = model.rsplit("@", 1)[0], model
+        else:
+            live = model
+            batch = next((k for k in prices if k.startswith(model + "@") and k.endswith("-batch")), None)
+        tokens = (u["prompt_tokens"], u["completion_tokens"], u.get("cached_prompt_tokens") or 0)
+        for mode, ident in (("live", live), ("batch", batch)):
+            price = prices.get(ident) if ident else None
+            price = price or prices.get(model)
+            if price is not None:
+                both[mode] += call_cost(price, *tokens)
+        found = found or (batch in prices and live in prices)
+    return both if found else None
+
+
+def turnaround(store: Any, run_id: str) -> list[float]:
+    """Seconds from prepared to collected of each collected batch of a run."""
+    from ..runs.batch_log import BatchLog, has_batches
+
+    if not has_batches(store):
+        return []
+    return [b["updated"] - b["created"] for b in BatchLog(store).batches(run_id) if b["state"] == "collected"]

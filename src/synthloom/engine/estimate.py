@@ -63,6 +63,9 @@ class Estimate:
     rejections: list[tuple[str, str, int]] = field(default_factory=list)
     pilot: RunSummary | None = None
     budget: int = 0  # slots the real run may try (engine.max_attempts, else from the technique's expected yield)
+    # batch_api: the projected cost if every call went live / through the batch API, and the pilot's batches' seconds
+    cost_modes: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    batch_seconds: list[float] = field(default_factory=list)
 
     @property
     def possible(self) -> bool:
@@ -134,6 +137,12 @@ def project(recipe: Recipe, store: RunStore, run_id: str, pilot_target: int,
             v = v * (1 + sign * spread[k]) if math.isfinite(v) else v
             est.projected.setdefault(k, [0.0, 0.0, 0.0])[("mid", "low", "high").index(name)] = done[k] + v
     est.projected = {k: tuple(v) for k, v in est.projected.items()}  # type: ignore[misc]
+    from .batches import cost_both_ways, turnaround
+
+    modes = cost_both_ways(usage, prices)
+    if modes and cost and "cost" in est.projected:
+        est.cost_modes = {k: tuple(c * v / cost for c in est.projected["cost"]) for k, v in modes.items()}
+    est.batch_seconds = turnaround(store, run_id)
     est.budget = budget or attempt_budget(recipe.engine.max_attempts, recipe.count, None)
     est.warnings = _budget_warnings(recipe, est, est.budget)
     return est

@@ -136,11 +136,18 @@ class OpenAIBatches:
         return orjson.dumps({"custom_id": custom_id, "method": "POST", "url": url.path, "body": body})
 
     async def upload(self, local_id: str, lines: Sequence[bytes]) -> str | None:
-        form = aiohttp.FormData()
-        form.add_field("purpose", "batch")
-        form.add_field("file", b"\n".join(lines) + b"\n", filename=f"synthloom-{local_id}.jsonl",
-                       content_type="application/jsonl")
-        return orjson.loads(await self.http.call("POST", "/files", data=form, retry=False))["id"]
+        content = b"\n".join(lines) + b"\n"
+        for attempt in range(self.cfg.max_retries + 1):  # a form is sent once: a new one each try
+            form = aiohttp.FormData()
+            form.add_field("purpose", "batch")
+            form.add_field("file", content, filename=f"synthloom-{local_id}.jsonl", content_type="application/jsonl")
+            try:
+                return orjson.loads(await self.http.call("POST", "/files", data=form, retry=False))["id"]
+            except BackendConnectionError:  # a file uploaded twice is only a file: the batch is made once
+                if attempt >= self.cfg.max_retries:
+                    raise
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt) * (0.5 + random.random()))
+        return None
 
     async def create(self, local_id: str, file_id: str | None, lines: Sequence[bytes]) -> BatchInfo:
         endpoint = orjson.loads(lines[0])["url"]

@@ -21,8 +21,6 @@ from typing import Any, Iterable
 
 import orjson
 
-from .store import RunStore
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
   local_id TEXT PRIMARY KEY, run_id TEXT, model TEXT NOT NULL, api TEXT NOT NULL, state TEXT NOT NULL,
@@ -41,7 +39,7 @@ _FIELDS = ("local_id", "run_id", "model", "api", "state", "file_id", "batch_id",
 class BatchLog:
     """The batch tables of one run store (created on first use)."""
 
-    def __init__(self, store: RunStore) -> None:
+    def __init__(self, store: Any) -> None:  # a RunStore (runs/store.py, which reads this module)
         self.store = store
         self._db = store._db
         self._db.executescript(_SCHEMA)
@@ -126,5 +124,5 @@ class BatchLog:
         return d
 
 
-def has_batches(store: RunStore) -> bool:
+def has_batches(store: Any) -> bool:
     return store._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='batches'").fetchone() is not None

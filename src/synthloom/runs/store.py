@@ -278,6 +278,9 @@ class RunStore:
         info = self.run_info(run_id)
         rid = info["run_id"]
         usage = self.usage(rid)
+        from .batch_log import BatchLog, has_batches
+
+        batches = BatchLog(self).summary(rid) if has_batches(self) else None
         return {
             "run_id": rid,
             "name": info["name"],
@@ -301,6 +304,7 @@ class RunStore:
                 "calls": sum(u["calls"] for u in usage),
                 "cache_hits": sum(u["cache_hits"] for u in usage),
             },
+            **({"batches": batches} if batches and batches["batches"] else {}),  # batch_api: runs/batch_log.py
         }
 
     # -- human verdicts (synthloom review) -------------------------------------
