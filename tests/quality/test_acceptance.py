@@ -108,6 +108,15 @@ def test_a_rag_question_is_a_question(question, ok):
         assert out.reason == "relevant:not_a_question"
 
 
+def test_a_how_many_question_gets_a_number():
+    q = "How many more days can I claim if I am a regular customer?"
+    out = check(QuestionGate(), {"question": q, "answer": "Kestrel answers within the working week."})
+    assert isinstance(out, Rejection) and out.reason == "relevant:answer_without_quantity"
+    assert not isinstance(check(QuestionGate(), {"question": q, "answer": "Ten more days."}), Rejection)
+    assert not isinstance(check(QuestionGate(), {"question": q, "answer": "Not known.", "kind": "unanswerable"}),
+                          Rejection)
+
+
 def _recipe(checks=..., **gen):
     data = {"count": 2, "generate": {"technique": "classification", "labels": [
         {"name": "a", "description": "about a"}, {"name": "b", "description": "about b"}], **gen}}

@@ -112,3 +112,29 @@ def test_wrong_shape_and_missing_fields(tmp_path):
     assert res.exit_code == 2 and "--student must be classifier or lora" in res.output
     res = runner.invoke(app, ["evaluate", str(tmp_path), "--data", str(rows)])
     assert res.exit_code == 2 and "not a student folder" in res.output
+
+
+def test_the_regularisation_is_chosen_by_cross_validation_and_named_in_the_card(trained):
+    d, _ = trained
+    hp = json.loads((d / "student" / "student.json").read_text())["hyperparameters"]
+    assert hp["cv_folds"] >= 2 and hp["C"] in {float(c) for c in hp["cv_macro_f1_by_C"]}
+    assert hp["cv_macro_f1_by_C"][f"{hp['C']:g}"] == max(hp["cv_macro_f1_by_C"].values())
+    card = " ".join((d / "student" / "README.md").read_text().split())
+    assert f"C={hp['C']:g}, chosen by {hp['cv_folds']}-fold cross-validation on the training rows" in card
+
+
+def test_noisy_labels_choose_a_smaller_c_than_clean_ones():
+    """On separable rows a weak penalty wins; when half the labels are noise, cross-validation regularises more."""
+    import numpy as np
+
+    from synthloom.train.classifier import choose_c
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 32))
+    y = np.repeat(np.arange(4), 40)
+    x = centers[y] + 2.5 * rng.normal(size=(160, 32))
+    clean, _, _ = choose_c(x, [str(v) for v in y])
+    noisy_y = np.where(rng.random(160) < 0.5, rng.integers(0, 4, 160), y)
+    noisy, scores, k = choose_c(x, [str(v) for v in noisy_y])
+    assert k == 5 and len(scores) == 5 and noisy <= clean
+    assert choose_c(x[:3], ["a", "b", "c"]) == (1.0, {}, 0)  # one row per label: nothing to cross-validate

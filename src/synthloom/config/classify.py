@@ -14,7 +14,7 @@ from .models import ModelConfig
 DEFAULT_AXES: dict[str, list[str]] = {
     "length": ["a few words", "one sentence", "two sentences"],
     "register": ["casual", "polite", "annoyed"],
-    "noise": ["clean", "clean", "with a typo or slang"],
+    "noise": ["without typos", "without typos", "with a typo or slang"],
 }
 
 

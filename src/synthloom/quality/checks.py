@@ -4,14 +4,16 @@
     complete   no mark of a cut: an unclosed bracket or quote, a dangling list item, an ending on ':' or 'the'
     relevant   fits what it was written for: a labelled text's nearest label is its own (embeddings,
                when the label checker would be the bundled model; rejected, or relabelled with
-               `verify.action: relabel`); a RAG question is a question
+               `verify.action: relabel`); a RAG question is a question, and a how-many question
+               gets an answer with a number
     fluent     perplexity under the bundled model (off by default: as slow as a model call on a small CPU)
 
 A recipe switches them with a top-level `checks:` (a list of names; `[]` for none; absent: the
 technique's defaults below), the CLI with `--checks readable,complete` or `--checks none`. The engine
 runs them after the recipe's own gates and before the technique's (so a junk text never costs a
 label-checker call). Each rejection's reason starts with the check's name (`readable:json_debris`,
-`complete:open_ending`, `relevant:nearest_label`, `relevant:not_a_question`).
+`complete:open_ending`, `relevant:nearest_label`, `relevant:not_a_question`,
+`relevant:answer_without_quantity`).
 
 Which fields are prose (every check) and which are only scanned for structural debris is per
 technique, from its config: a schema's strings are never asked to be sentences, a translation's
@@ -19,6 +21,7 @@ source fields are the user's own data and are not checked at all.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..records import Record, Rejection
@@ -45,23 +48,36 @@ def resolve(checks: list[str] | None) -> tuple[str, ...]:
     return DEFAULTS if checks is None else tuple(checks)
 
 
+_QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much|long|old|often|far|soon)\b", re.IGNORECASE)
+_QUANTITY = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                       r"forty|fifty|hundred|thousand|million|once|twice|a few|several|no|none|half|"
+                       r"daily|weekly|monthly|yearly|annually)\b", re.IGNORECASE)
+
+
 class QuestionGate(StatelessGate):
-    """`relevant` for a RAG question: a question or a request, not a statement (a short keyword query is fine)."""
+    """`relevant` for a RAG pair: the question is a question or a request, not a statement (a short keyword
+    query is fine), and a how-many/how-long question gets an answer with a quantity in it."""
 
     name = "question_form"
     stage = "filter"
 
-    def __init__(self, field: str = "question", keyword_words: int = 5) -> None:
-        self.field, self.keyword_words = field, keyword_words
+    def __init__(self, field: str = "question", answer_field: str = "answer", keyword_words: int = 5) -> None:
+        self.field, self.answer_field, self.keyword_words = field, answer_field, keyword_words
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         from .form import instruction_form
 
-        text = str(rec.data.get(self.field, "") if isinstance(rec.data, dict) else "")
+        data = rec.data if isinstance(rec.data, dict) else {}
+        text = str(data.get(self.field, ""))
         f = instruction_form(text)
-        if f.ok or (len(text.split()) <= self.keyword_words and not text.rstrip().endswith((".", "!"))):
-            return rec
-        return Rejection.of(rec, "filter", "relevant:not_a_question", f"{self.field}: {f.detail}")
+        if not f.ok and (len(text.split()) > self.keyword_words or text.rstrip().endswith((".", "!"))):
+            return Rejection.of(rec, "filter", "relevant:not_a_question", f"{self.field}: {f.detail}")
+        answer = str(data.get(self.answer_field, ""))
+        asks = _QUANTITY_QUESTION.search(text)
+        if asks and data.get("kind") != "unanswerable" and answer and not _QUANTITY.search(answer):
+            return Rejection.of(rec, "filter", "relevant:answer_without_quantity",
+                                f"the question asks {asks.group(0).lower()!r}, the answer gives no number: {answer[:80]!r}")
+        return rec
 
 
 def _checker_is_bundled(recipe: Any) -> bool:
