@@ -101,3 +101,36 @@ def test_report_of_a_real_run_on_the_bundled_model(tmp_path):
     assert report["cost"]["by_model"] and all(m.startswith("llamacpp:") for m in report["cost"]["by_model"])
     assert set(report["distributions"]["attributes"]) == {"category", "tone"}
     assert paths["funnel"].read_bytes()[:8] == PNG
+
+
+def test_the_report_lists_every_narrowing_and_rule(tmp_path):
+    """What the decoder narrowed in the user's schema and the rules it applied are in the manifest and the
+    report, with their source: nothing is narrowed out of sight."""
+    import itertools
+
+    from fakes import ScriptedLLM
+    from synthloom.config import Recipe
+    from synthloom.engine import run_recipe
+    from synthloom.export.report_md import render_markdown
+
+    schema = {"type": "object", "required": ["code", "start", "end"], "properties": {
+        "code": {"type": "string"}, "start": {"type": "string", "format": "date"},
+        "end": {"type": "string", "format": "date"}}}
+    counter = itertools.count()
+    llm = ScriptedLLM(lambda req: {"code": f"KV-{300 + next(counter)}", "start": "1990-02-01", "end": "1990-03-01"})
+    recipe = Recipe.model_validate({
+        "name": "spans", "count": 2,
+        "generate": {"technique": "schema", "schema": schema,
+                     "examples": [{"code": "KV-101", "start": "1992-01-01", "end": "1992-02-01"},
+                                  {"code": "LM-202", "start": "1994-05-01", "end": "1994-07-01"}],
+                     "rules": [{"rule": "order", "field": "end", "after": "start", "within_days": 90}]},
+        "engine": {"concurrency": 1}})
+    run_recipe(recipe, base_dir=tmp_path, output=tmp_path / "out.jsonl", llm=llm)
+    run_dir = tmp_path / "out.run"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert "code: pattern ^[A-Z]{2}-[0-9]{3}$ (from 2 examples)" in manifest["generator"]["narrowing"]
+    assert manifest["generator"]["rules"] == ["rule:order: end after start, within 90 days"]
+    md = render_markdown(build_report(run_dir, embedder=None))
+    assert "## What the decoder narrowed, and the rules applied" in md
+    assert "start: real calendar date, years 1940-2049 (from format: date and 2 examples)" in md
+    assert "rule:order: end after start, within 90 days" in md

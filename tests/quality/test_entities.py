@@ -272,3 +272,31 @@ def test_distinct_rule():
     fails = check_rule({"seller": "Acme Ltd", "buyer": "ACME LTD."}, rule)
     assert fails and fails[0].name == "distinct" and "buyer repeats seller" in fails[0].detail
     assert check_rule({"seller": "Acme Ltd"}, rule) == []  # a missing field cannot repeat
+
+
+def test_order_rule_dates_numbers_and_gaps():
+    from synthloom.quality.rules import check_rules
+
+    rule = {"rule": "order", "field": "due", "after": "issued", "within_days": 30}
+    assert check_rules({"issued": "2024-01-10", "due": "2024-02-01"}, [rule]) == []
+    (late,) = check_rules({"issued": "2024-01-10", "due": "2024-03-01"}, [rule])
+    assert late.name == "order" and "51 days after issued" in late.detail and "at most 30" in late.detail
+    (early,) = check_rules({"issued": "2024-01-10", "due": "2023-12-31"}, [rule])
+    assert "is not after issued" in early.detail
+    same_day = {"rule": "order", "field": "due", "after": "issued", "min_days": 1}
+    assert check_rules({"issued": "2024-01-10", "due": "2024-01-10"}, [same_day])
+    # numbers order too; before is the mirror of after
+    assert check_rules({"lo": 3.5, "hi": 9}, [{"rule": "order", "field": "lo", "before": "hi"}]) == []
+    assert check_rules({"lo": 12, "hi": 9}, [{"rule": "order", "field": "lo", "before": "hi"}])
+    (odd,) = check_rules({"lo": "soon", "hi": 9}, [{"rule": "order", "field": "lo", "before": "hi"}])
+    assert "cannot be ordered" in odd.detail
+    assert check_rules({"hi": 9}, [{"rule": "order", "field": "lo", "before": "hi"}]) == []  # absent: the schema's job
+
+
+def test_order_rule_config_needs_one_side():
+    from pydantic import TypeAdapter, ValidationError
+
+    from synthloom.config.documents import EntityRule
+
+    with pytest.raises(ValidationError, match="exactly one of `after` or `before`"):
+        TypeAdapter(EntityRule).validate_python({"rule": "order", "field": "a"})
