@@ -210,14 +210,13 @@ def decoding_schema(schema: Mapping[str, Any], rung: Ladder, hints: Mapping[str,
         if rung.minimal and not (_SHAPING & node.keys()):
             # "any JSON value" invites nested rambling: a short string is an instance too
             node["type"] = "string"
-        types = _types(node)
-        free_string = ("string" in types and not any(k in node for k in ("enum", "const", "format", "pattern",
-                                                                          "maxLength")))
         if rung.realistic and learned and path in learned and not {"enum", "const"} & node.keys():
             node.update(learned[path])
             if node.get("pattern") and node.get("format") == "date":
                 node.pop("format")  # the grammar uses the pattern; the record is validated with the format
-            types = _types(node)
+        types = _types(node)
+        free_string = ("string" in types and not any(k in node for k in ("enum", "const", "format", "pattern",
+                                                                          "maxLength")))
         hint = hints.get(path) if hints and rung.realistic else None
         if free_string and hint and rung.max_string:
             node["maxLength"] = max(cap_from_hint(hint, "string", rung), int(node.get("minLength", 0) or 0))
