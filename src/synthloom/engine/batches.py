@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from typing import Any, Awaitable, Callable, Iterator
 
 from ..errors import RecipeError
@@ -28,14 +29,15 @@ def batch_backends(llm: Any) -> Iterator[Any]:
 
 
 class Pacer:
-    """Slots in flight <= records missing / yield so far (module docstring)."""
+    """Slots in flight <= records missing / yield so far (module docstring). Workers past that wait in a
+    FIFO of futures (not an asyncio.Condition: thousands of waiters make each of its wake-ups O(n))."""
 
     def __init__(self, run: Any) -> None:
         self.run = run
         self.in_flight = 0
         self.finished = 0
         self.accepted_before = len(run.accepted)
-        self.cond = asyncio.Condition()
+        self.waiting: deque[asyncio.Future] = deque()
 
     def allowed(self) -> int:
         run = self.run
@@ -47,24 +49,27 @@ class Pacer:
         return math.ceil(missing / min(1.0, max(rate, 0.02)))
 
     async def run_slot(self, run_slot: Callable[[int], Awaitable[None]], slot: int) -> None:
-        async with self.cond:
-            while self.in_flight >= self.allowed():
-                if not self.run.budget_left():
-                    self.cond.notify_all()
-                    return  # the slot stays undone; the worker sees the stop and ends
-                await self.cond.wait()
-            self.in_flight += 1
+        while self.in_flight >= self.allowed():
+            if not self.run.budget_left():
+                self._wake(len(self.waiting))
+                return  # the slot stays undone; the worker sees the stop and ends
+            fut = asyncio.get_running_loop().create_future()
+            self.waiting.append(fut)
+            await fut
+        self.in_flight += 1
         try:
             await run_slot(slot)
         finally:
-            async with self.cond:
-                self.in_flight -= 1
-                self.finished += 1
-                room = self.allowed() - self.in_flight
-                if not self.run.budget_left():
-                    self.cond.notify_all()
-                elif room > 0:
-                    self.cond.notify(room)
+            self.in_flight -= 1
+            self.finished += 1
+            self._wake(len(self.waiting) if not self.run.budget_left() else self.allowed() - self.in_flight)
+
+    def _wake(self, n: int) -> None:
+        while n > 0 and self.waiting:
+            fut = self.waiting.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                n -= 1
 
 
 def attach(run: Any, llm: Any = None) -> Pacer | None:
