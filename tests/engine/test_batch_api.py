@@ -130,3 +130,12 @@ def test_status_shows_the_batches_of_a_run(tmp_path):
         assert run(url, tmp_path / "b.jsonl").returncode == 0
     res = CliRunner().invoke(app, ["status", str(tmp_path / "b.run")])
     assert "complete, 12 of 12 records accepted" in res.output and "no batch in flight" in res.output
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+async def test_a_create_that_failed_after_making_the_batch_is_adopted_not_sent_again(tmp_path, api):
+    with batch_stub(tmp_path, "--fail-batch-create", "1") as url:
+        s = await batch_run(url, tmp_path / "b.jsonl", api=api)
+        st = stats(url)
+    assert s.accepted == 12
+    assert st["batches"] == 1 and st["submitted"] == 12 and st["answered"] == 12, st
