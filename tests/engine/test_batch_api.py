@@ -3,13 +3,11 @@ live run whatever the stub does wrong, unanswered requests asked again with thei
 in the cost, the manifest, the report and the estimate, the budget, the live tail, the limits per batch."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from test_batch_kill import batch_stub, rows, run, stats
 
-from helpers.batch_run import recipe
+from helpers.batch_run import batch_stub, recipe, rows, run, stats
 from synthloom.engine.api import arun_recipe
 from synthloom.engine.estimate import aestimate
 from synthloom.export.report import build_report

@@ -4,51 +4,12 @@ submitted twice and none was lost (the stub counts every request line it receive
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
-HELPERS = Path(__file__).resolve().parents[1] / "helpers"
+from helpers.batch_run import batch_stub, rows, run, stats
+
 STAGES = ["before_upload", "after_create", "polling", "mid_download", "after_collect"]
-
-
-@contextmanager
-def batch_stub(folder: Path, *args: str):
-    """tests/helpers/batch_stub.py on a free port: yields its base URL (no /v1)."""
-    import time
-
-    port_file = folder / "stub-port"
-    port_file.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "batch_stub.py"), "--port-file", str(port_file), *args])
-    try:
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text()):
-            assert proc.poll() is None and time.monotonic() < deadline, "batch_stub.py did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port_file.read_text()}"
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def stats(url: str) -> dict:
-    with urllib.request.urlopen(url + "/stats") as r:
-        return json.load(r)
-
-
-def run(url: str, out: Path, stage: str = "-", api: str = "openai", count: int = 12) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, str(HELPERS / "batch_run.py"), url + "/v1", str(out), stage, api, str(count)],
-                          env=env, capture_output=True, text=True, timeout=180)
-
-
-def rows(path: Path) -> list[str]:
-    return sorted(path.read_text().splitlines())
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,19 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
 
 from synthloom.engine.api import arun_recipe
 from synthloom.engine.recipe_file import recipe_from_dict
 from synthloom.llm import batch_api
 from synthloom.runs import batch_log
 
+HELPERS = Path(__file__).resolve().parent
 SCHEMA = {"type": "object", "properties": {"subject": {"type": "string", "minLength": 3},
                                            "priority": {"type": "integer", "minimum": 1, "maximum": 3}},
           "required": ["subject", "priority"]}
@@ -81,6 +87,40 @@ def recipe(base_url: str, api: str | None, count: int, model_extra: dict | None 
         "name": "b", "count": count, "model": model, "engine": engine,
         "generate": {"technique": "schema", "schema": SCHEMA, "instruction": "support tickets",
                      "sampling": {"max_tokens": 64}}}, "test")
+
+
+# -- for the tests: the stub, a run of this script, what they did
+
+@contextmanager
+def batch_stub(folder: Path, *args: str):
+    """tests/helpers/batch_stub.py on a free port: yields its base URL (no /v1)."""
+    port_file = folder / "stub-port"
+    port_file.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, str(HELPERS / "batch_stub.py"), "--port-file", str(port_file), *args])
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "batch_stub.py did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text()}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def stats(url: str) -> dict:
+    with urllib.request.urlopen(url + "/stats") as r:
+        return json.load(r)
+
+
+def run(url: str, out: Path, stage: str = "-", api: str = "openai", count: int = 12) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(HELPERS / "batch_run.py"), url + "/v1", str(out), stage, api, str(count)],
+                          env=env, capture_output=True, text=True, timeout=180)
+
+
+def rows(path: Path) -> list[str]:
+    return sorted(path.read_text().splitlines())
 
 
 def main() -> None:
