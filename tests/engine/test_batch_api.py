@@ -137,3 +137,35 @@ async def test_a_create_that_failed_after_making_the_batch_is_adopted_not_sent_a
         st = stats(url)
     assert s.accepted == 12
     assert st["batches"] == 1 and st["submitted"] == 12 and st["answered"] == 12, st
+
+
+def test_a_yaml_recipe_with_batch_api_runs_from_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    with batch_stub(tmp_path) as url:
+        (tmp_path / "r.yaml").write_text(f"""
+name: tickets
+count: 5
+model:
+  backend: openai
+  base_url: {url}/v1
+  model: m
+  api_key_env: null
+  price: {{input: 0.5, output: 2.0}}
+  batch_api: openai
+  batch: {{collect_s: 0.3, poll_s: 0.05}}
+generate:
+  technique: schema
+  schema: {{type: object, properties: {{subject: {{type: string}}, priority: {{type: integer}}}},
+           required: [subject, priority]}}
+  instruction: support tickets
+""")
+        done = subprocess.run([sys.executable, "-m", "synthloom", "run", str(tmp_path / "r.yaml"), "-o",
+                               str(tmp_path / "t.jsonl")], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert stats(url)["batches"] == 1
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 5
+    status = subprocess.run([sys.executable, "-m", "synthloom", "status", str(tmp_path / "t.run")],
+                            capture_output=True, text=True, timeout=60)
+    assert "batches: 1 (1 collected), 5 requests" in status.stdout
