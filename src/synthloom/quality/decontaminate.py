@@ -69,7 +69,8 @@ class Checker:
         self.indexes, self.th, self.embedder, self.n = indexes, th, embedder, ngram
         if th.cosine is not None:
             for ix in indexes:
-                ix.embed(embedder)
+                if ix.vectors is None:
+                    ix.embed(embedder)
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray | None:
         return self.embedder.embed(list(texts)) if self.th.cosine is not None and texts else None
