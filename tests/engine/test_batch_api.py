@@ -54,6 +54,11 @@ async def test_batch_cost_is_half_and_shows_in_manifest_report_and_estimate(tmp_
     assert m["batches"]["batches"] == 1 and m["batches"]["by_state"] == {"collected": 1}
     report = build_report(tmp_path / "b.run", embedder=None)
     assert report["cost"]["money"]["total"] == pytest.approx(12 * LIVE_CALL / 2)
+    assert report["cost"]["batches"]["by_state"] == {"collected": 1}
+    from synthloom.export.report_md import render_markdown
+
+    md = render_markdown(report)
+    assert "@openai-batch" in md and "Batch API: 1 batch(es) of 12 requests in all (1 collected)." in md
     live, lo, hi = est.cost_modes["live"]
     batch = est.cost_modes["batch"][0]
     assert live == pytest.approx(40 * LIVE_CALL) and batch == pytest.approx(live / 2)

@@ -122,10 +122,21 @@ def _cost(store: Any, run_id: str, info: dict[str, Any], accepted: int) -> dict[
         "money": {k: money[k] for k in ("prices", "by_purpose", "total", "unpriced_models")},
         "cost_per_accepted": round(money["total"] / accepted, 6) if money["total"] is not None and accepted else None,
         "concurrency": _concurrency(store.path.parent),
+        "batches": _batches(store, run_id),
         "records_per_s": round(accepted / wall, 4) if wall > 0 else None,
         "completion_tokens_per_accepted": round(totals["completion_tokens"] / accepted, 1) if accepted else None,
         "cache_hit_rate": round(totals["cache_hits"] / totals["calls"], 4) if totals["calls"] else None,
     }
+
+
+def _batches(store: Any, run_id: str) -> dict[str, Any] | None:
+    """The run's provider batches (batch_api), without the rows of those in flight; None when it made none."""
+    from ..runs.batch_log import BatchLog, has_batches
+
+    if not has_batches(store):
+        return None
+    s = BatchLog(store).summary(run_id)
+    return {k: v for k, v in s.items() if k != "in_flight"} if s["batches"] else None
 
 
 def _concurrency(run_dir: Path) -> list[dict[str, Any]]:

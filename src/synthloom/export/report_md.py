@@ -136,6 +136,12 @@ def render_markdown(r: dict[str, Any]) -> str:
               + f"; {_money(c.get('cost_per_accepted'))} per accepted record (prices per million tokens: "
               + "; ".join(f"`{m}` in {p['input']:g} / out {p['output']:g}" for m, p in c["money"]["prices"].items())
               + ").", ""]
+    b = c.get("batches")
+    if b:  # batch_api (docs/batch-api.md): batch calls are the `...-batch` models above, at the batch price
+        L += [f"Batch API: {b['batches']} batch(es) of {b['requests']} requests in all ("
+              + ", ".join(f"{n} {k}" for k, n in sorted(b["by_state"].items())) + ")"
+              + ("; asked again: " + ", ".join(f"{n} {r}" for r, n in sorted(b["retried"].items()))
+                 if b["retried"] else "") + ".", ""]
     for row in c.get("concurrency") or []:
         L += [f"Adaptive concurrency of `{row['model']}`: ceiling {row['max']}, at the end {row['limit']}, "
               f"lowest {row['lowest']}; cut {row['cuts']} time(s) on 429/503/504/timeouts, "
