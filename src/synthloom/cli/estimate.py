@@ -62,7 +62,7 @@ def print_estimate(est) -> None:
             t.add_row(label, _num(mid, unit), f"{_num(lo, unit)} - {_num(hi, unit)}")
     console.print(t)
     console.print(f"attempt budget of the run: {est.budget} slots (engine.max_attempts)", highlight=False)
-    for mode, label in (("live", "every call live"), ("batch", "through the batch API")):
+    for mode, label in (("live", "every call live"), ("batch", "every call through the batch API")):
         if mode in est.cost_modes:
             mid, lo, hi = est.cost_modes[mode]
             console.print(f"cost with {label}: {_num(mid, '$')} ({_num(lo, '$')} - {_num(hi, '$')})", highlight=False)
