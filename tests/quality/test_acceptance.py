@@ -19,10 +19,12 @@ JUNK = {
     'I want to top up "amount": "50"': "json_debris",
     "... (1) (2) ... (3):": "enumeration_debris",
     "Steps: 1. 2. 3.": "enumeration_debris",
-    "... ... ... !!": "punctuation_run",
+    "so ... ... !! what": "punctuation_run",
     "Hi, {name} here about my card": "placeholder",
     "Why was I charged twice?\\n": "json_debris",
     "$$$ %%% 12": "symbols",
+    "....} I know that. I know that.": "json_debris",
+    "... with the price of the book for the library.": "leading_ellipsis",
 }
 FINE = ["why??!! my card got declined AGAIN", "Yes.", "42", "1945.", "I paid 5. Then 3.",
         "Order #12345 shipped on 2024-03-05", "hey there. card declined again", "I want a refund :(",

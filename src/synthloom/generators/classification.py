@@ -6,7 +6,8 @@ its examples and counter-examples are in the prompt before a word is written, an
 the text is decoded. Variety comes from attribute axes (length, register, noise
 by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
 and from an out-of-scope label. A text that copies a label's description or example is
-rejected (`copied_description`, `copied_example`): they steer the text, they are not it.
+rejected (`copied_description`, `copied_example`): they steer the text, they are not it; so is
+a text that repeats an attribute axis of its instruction (`copied_prompt`: "(length: one sentence)").
 The gates this technique adds: a quota (a label never exceeds its target) and label
 verification (an independent pass, see quality/label_verify); the engine adds the default
 acceptance checks (quality/checks: readable, complete, and the nearest-label check).
@@ -223,6 +224,10 @@ class ClassificationGenerator(Generator):
             return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
                               detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
                                      f"{self._examples.texts[i][:100]!r}")]
+        axis = next((a for a in self.config.axes() if f"{a.casefold()}:" in text.casefold()), None)
+        if axis is not None:  # "(length: one sentence)": the writer copied its instructions into the text
+            return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                              detail=f"the text repeats the instruction's {axis!r}: {text[:100]!r}")]
         overlap, i = self._descriptions.nearest(text)
         if overlap >= EXAMPLE_OVERLAP:  # the description steers the text; it is not the text
             return [Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,

@@ -4,6 +4,8 @@
 
 - `json_debris`: the structure of the reply leaks into the text (`}, {`, `"key": "`, an escaped
   `\\n` or `\\"`, a text that opens or closes with a brace);
+- in prose, `json_debris` also for a brace with no partner (`....} I know that`), and
+  `leading_ellipsis`: a text that opens with `...`, the continuation of something unseen;
 - `enumeration_debris`: list markers with nothing after them (`(1) (2) ... (3):`);
 - `punctuation_run`: three or more tokens in a row that hold no letter or digit (`... }, {`);
 - for prose fields only (the text a technique writes, not a schema's codes and numbers):
@@ -61,6 +63,8 @@ def readable_problem(text: str, prose: bool = True) -> tuple[str, str] | None:
         return "placeholder", f"a template slot left unfilled ({m.group(0)!r}): {body[:80]!r}"
     if m:
         return "json_debris", f"JSON structure inside the text ({m.group(0).strip()!r}): {body[:80]!r}"
+    if prose and body.count("{") != body.count("}"):
+        return "json_debris", f"a brace with no partner, left from the reply's JSON: {body[:80]!r}"
     empty = _EMPTY_MARKER.findall(body)
     if len(empty) >= 2:
         return "enumeration_debris", f"{len(empty)} list markers with nothing after them: {body[:80]!r}"
@@ -71,6 +75,8 @@ def readable_problem(text: str, prose: bool = True) -> tuple[str, str] | None:
             return "punctuation_run", f"three or more tokens of punctuation in a row: {body[:80]!r}"
     if not prose:
         return None
+    if body.startswith(("...", "…")):
+        return "leading_ellipsis", f"opens with an ellipsis, as a continuation of something unseen: {body[:80]!r}"
     if not _HAS_WORD.search(body):
         return "no_words", f"no word in it: {body[:80]!r}"
     visible = [c for c in body if not c.isspace()]
