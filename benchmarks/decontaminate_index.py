@@ -4,9 +4,9 @@ planted copies, and precision on the hand-written planted set.
     python benchmarks/decontaminate_index.py                 # 100k items, 2,000 checked records
     python benchmarks/decontaminate_index.py --items 20000 --embed-all   # MiniLM vectors of every item too
 
-Benchmark items are quiz questions made here from templates
-(25-45 words each, like GSM8K or MMLU questions) and the 20,362 whole English words of MiniLM's vocabulary. The checked records are 90% fresh questions from the
-same generator and 10% planted copies of random items: verbatim, embedded in a longer request, or with
+Benchmark items are quiz questions made here from templates and the 20,362 whole English words of
+MiniLM's vocabulary (25-45 words each, like GSM8K or MMLU questions). The checked records are 90%
+fresh questions from the same generator and 10% planted copies of random items: verbatim, embedded in a longer request, or with
 one word changed a third of the way in. MiniLM vectors of all 100k items take long on 2 cores (the
 throughput is measured on --embed-sample items and the full time extrapolated); the cosine step's
 speed at 100k is measured on a 100k x 384 matrix of unit vectors (a matrix product does not care
@@ -87,7 +87,6 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decontaminate.json"))
     args = ap.parse_args()
 
-    from synthloom.config.decontaminate import DecontaminateGateConfig
     from synthloom.quality.decontam_index import BenchmarkIndex, Thresholds
     from synthloom.quality.decontaminate import Checker, decontaminate_file
     from synthloom.quality.embeddings import make_embedder

@@ -179,3 +179,18 @@ def test_a_missing_benchmark_names_the_path(tmp_path):
 def test_cases_cover_every_guise():
     cases = Counter(r["case"] for r in planted())
     assert set(cases) == set(CONTAMINATED) | {"distinct"} and len(set(cases.values())) == 1
+
+
+def test_gate_file_runs_the_gate_as_a_recipe_writes_it(tmp_path):
+    from synthloom.quality import gate_file
+
+    q = questions()
+    src = write_jsonl(tmp_path / "in.jsonl", [{"instruction": q["bb-03"]}, {"instruction": ""},
+                                              {"instruction": "Which glue sets fastest on book cloth?"}])
+    res = gate_file(src, tmp_path / "out.jsonl", [{"gate": "decontaminate", "benchmarks": BENCHMARKS,
+                                                   "fields": ["instruction"], "cosine_threshold": None}],
+                    rejected=tmp_path / "rej.jsonl")
+    assert [r.data["instruction"] for r in res.kept] == ["", "Which glue sets fastest on book cloth?"]
+    (rej,) = [json.loads(line) for line in (tmp_path / "rej.jsonl").read_text().splitlines()]
+    assert rej["reason"] == "contaminated_ngram:bindery-quiz" and "bindery-quiz item bb-03" in rej["detail"]
+    assert "_scores" not in (tmp_path / "out.jsonl").read_text()  # the kept lines stay as they were

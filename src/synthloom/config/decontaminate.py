@@ -37,7 +37,8 @@ class DecontaminateGateConfig(Strict):
     fields: list[str] | None = Field(None, description="fields of the candidate whose text is checked; default: all")
     ngram: int = Field(13, ge=3, le=50, description="words per n-gram (13: GPT-3's and OLMo's decontamination)")
     min_ngram: int = Field(
-        8, ge=1, description="an item shorter than `ngram` words is one n-gram of its own length, if it has at least this many words"
+        8, ge=1,
+        description="an item shorter than `ngram` words is one n-gram of its own length, if it has at least this many words",
     )
     ngram_threshold: float | None = Field(
         0.1, gt=0, le=1,
