@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .common import flag_names, out
+from .common import console, flag_names, out
 from .options import command, csv_list
 
 _FLAGS = {"ngram_threshold": "--ngram-threshold", "lcs_threshold": "--lcs-threshold", "lcs_min_chars": "--lcs-min-chars",
@@ -49,7 +49,8 @@ def decontaminate_cmd(
     bench = [{"path": a, "fields": list(bench_field) if bench_field else None, "id_field": id_field, "split": split}
              for a in against]
     try:
-        res = decontaminate_file(input, output, bench, hits=hits, origin="command line", **options)
+        res = decontaminate_file(input, output, bench, hits=hits, origin="command line", notify=console.print,
+                                 **options)
     except RecipeError as exc:  # the gate's fields came from flags: name the flags
         raise RecipeError(flag_names(str(exc), _FLAGS)) from None
     per = ", ".join(f"{name} {n} of {res.items[name]} items" for name, n in res.hits.items())

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -267,7 +267,7 @@ class BenchmarkIndex:
 
     def __init__(self, name: str, path: Path, *, fields: Sequence[str] | None = None, id_field: str | None = None,
                  split: str | None = None, ngram: int = 13, min_ngram: int = 8,
-                 cache: str | Path | None = None) -> None:
+                 cache: str | Path | None = None, notify: Callable[[str], None] | None = None) -> None:
         import orjson
 
         from ..userfiles import atomic_path, ensure_folder
@@ -279,12 +279,16 @@ class BenchmarkIndex:
                               digest_size=12).hexdigest()
         self.folder = ensure_folder(cache_root(cache) / f"{path.name[:40]}-{key}", "benchmark index cache")
         self.hasher = WordHasher()
+        self.notify = notify or (lambda message: None)
         items = self.folder / "items.json"
         if items.is_file():
             stored = orjson.loads(items.read_bytes())
             self.ids, self.texts, self.norms = stored["ids"], stored["texts"], stored["norms"]
             self.built: list[str] = []
         else:
+            from ..userfiles import show
+
+            self.notify(f"benchmark {name}: indexing {show(path)} (once: kept in {show(self.folder)})")
             self.ids, self.texts = read_benchmark(path, fields, id_field, split)
             self.norms = [normalize(t) for t in self.texts]
             with atomic_path(items, "benchmark index") as tmp:
@@ -324,6 +328,8 @@ class BenchmarkIndex:
 
             log.info("embedding %d items of benchmark %s with %s (once: cached in %s)",
                      len(self.texts), self.name, embedder.identity, self.folder)
+            self.notify(f"benchmark {self.name}: embedding {len(self.texts)} items with {embedder.identity} "
+                        "(once: the vectors are kept with the index)")
             parts = [embedder.embed(self.texts[s : s + batch]) for s in range(0, len(self.texts), batch)]
             with atomic_path(path, "benchmark index") as tmp:
                 with open(tmp, "wb") as fh:

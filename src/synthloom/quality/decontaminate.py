@@ -22,7 +22,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def thresholds(config: Any) -> Thresholds:
     return Thresholds(config.ngram_threshold, config.lcs_threshold, config.lcs_min_chars, config.cosine_threshold)
 
 
-def open_benchmarks(config: Any, base_dir: Path) -> list[BenchmarkIndex]:
+def open_benchmarks(config: Any, base_dir: Path, notify: Callable[[str], None] | None = None) -> list[BenchmarkIndex]:
     """The index of each benchmark a `DecontaminateGateConfig` names (built or loaded from the cache)."""
     from ..config.decontaminate import BenchmarkFile
 
@@ -58,7 +58,8 @@ def open_benchmarks(config: Any, base_dir: Path) -> list[BenchmarkIndex]:
             raise RecipeError(f"decontaminate: two benchmarks are named {name!r}; give one a `name`")
         names.add(name)
         out.append(BenchmarkIndex(name, path, fields=spec.fields, id_field=spec.id_field, split=spec.split,
-                                  ngram=config.ngram, min_ngram=config.min_ngram, cache=config.cache_dir))
+                                  ngram=config.ngram, min_ngram=config.min_ngram, cache=config.cache_dir,
+                                  notify=notify))
     return out
 
 
@@ -128,12 +129,14 @@ class DecontaminateGate(StatelessGate):
         return rec
 
 
-def make_checker(config: Any, base_dir: Path | str, embedder: Any = None) -> Checker:
+def make_checker(config: Any, base_dir: Path | str, embedder: Any = None,
+                 notify: Callable[[str], None] | None = None) -> Checker:
+    """The checker a config describes; `notify` hears of the slow steps done once (indexing, embedding)."""
     if config.cosine_threshold is not None and embedder is None:
         from .embeddings import make_embedder
 
         embedder = make_embedder(config.embedding)
-    return Checker(open_benchmarks(config, Path(base_dir)), thresholds(config), embedder, config.ngram)
+    return Checker(open_benchmarks(config, Path(base_dir), notify), thresholds(config), embedder, config.ngram)
 
 
 def build(config: Any, base_dir: Path) -> DecontaminateGate:
@@ -160,7 +163,8 @@ class DecontaminatedFile:
 
 def decontaminate_file(input: str | Path, output: str | Path, benchmarks: Sequence[Any], *,
                        hits: str | Path | None = None, base_dir: str | Path | None = None, embedder: Any = None,
-                       origin: str = "decontaminate", **options: Any) -> DecontaminatedFile:
+                       origin: str = "decontaminate", notify: Callable[[str], None] | None = None,
+                       **options: Any) -> DecontaminatedFile:
     """Keep the lines of the JSONL file `input` that repeat, contain or paraphrase no item of `benchmarks`
     (paths, or {path, name, fields, id_field, split}); `hits` gets one JSON line per contaminated line.
     `options` are the gate's: fields, ngram, ngram_threshold, lcs_threshold, cosine_threshold, cache_dir...
@@ -177,9 +181,12 @@ def decontaminate_file(input: str | Path, output: str | Path, benchmarks: Sequen
             check_file(path, "output file")
     started = time.perf_counter()
     lines, rows = read_jsonl(input)
-    checker = make_checker(config, Path(base_dir) if base_dir is not None else Path.cwd(), embedder)
+    checker = make_checker(config, Path(base_dir) if base_dir is not None else Path.cwd(), embedder, notify)
     texts = [record_text(r, config.fields) for r in rows]
-    pairs = checker.closest(texts, checker.vectors(texts))
+    pairs: list[Pair | None] = []
+    for start in range(0, len(texts), 4096):  # vectors of a chunk at a time: a big file is not held embedded
+        chunk = texts[start : start + 4096]
+        pairs += checker.closest(chunk, checker.vectors(chunk))
     with atomic_path(output) as tmp:
         tmp.write_text("".join(line + "\n" for line, p in zip(lines, pairs) if not (p and p.fired)), encoding="utf-8")
     flagged = [(n, p) for n, p in enumerate(pairs, 1) if p is not None and p.fired]
