@@ -36,9 +36,12 @@ def writer(verdict=None):
     return respond
 
 
-def run(gen: dict, count: int, tmp_path, responder, quality=None, concurrency=1):
-    recipe = recipe_from_dict({"count": count, "generate": {"technique": "classification", **gen},
-                               "quality": quality or [{"gate": "dedup"}], "engine": {"concurrency": concurrency}}, "t")
+def run(gen: dict, count: int, tmp_path, responder, quality=None, concurrency=1, checks=None):
+    data = {"count": count, "generate": {"technique": "classification", **gen},
+            "quality": quality or [{"gate": "dedup"}], "engine": {"concurrency": concurrency}}
+    if checks is not None:
+        data["checks"] = checks
+    recipe = recipe_from_dict(data, "t")
     llm = ScriptedLLM(responder)
     summary = asyncio.run(arun_recipe(recipe, base_dir=EXAMPLES, output=tmp_path / "out", llm=llm))
     rows = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
@@ -75,8 +78,9 @@ def test_lineage_holds_the_sampled_axes_and_the_target_label(tmp_path):
 
 def test_disagreements_are_rejected_or_flagged(tmp_path):
     always_cancel = writer(lambda asked: "cancel")
+    # without the nearest-label check the model checker decides (with it, the bundled checker only flags)
     summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 2, "cancel": 2, "rare": 0}}, 4, tmp_path,
-                           always_cancel, quality=[{"gate": "dedup"}])
+                           always_cancel, quality=[{"gate": "dedup"}], checks=["readable", "complete"])
     assert not summary.complete  # refund never agrees: budget ends
     assert Counter(r["label"] for r in rows) == {"cancel": 2}
     assert any(reason == "label_mismatch" for _, reason, _ in summary.rejections)

@@ -151,3 +151,17 @@ def test_recipe_rejects_an_unknown_check():
 
     with pytest.raises(RecipeError):
         _recipe(checks=["readable", "pretty"])
+
+
+def test_with_the_nearest_label_check_the_bundled_checker_only_flags(monkeypatch):
+    from synthloom.generators.classification import ClassificationGenerator
+    from synthloom.quality.checks import checked_gates
+
+    monkeypatch.setattr("synthloom.quality.checks._embeddings_installed", lambda: True)
+    recipe = _recipe()
+    gen = ClassificationGenerator(recipe.generate, ".")
+    verify = [g for g in checked_gates(recipe, gen) if type(g).__name__ == "VerifyGate"]
+    assert verify and verify[0].action == "flag"
+    recipe = _recipe(checks=["readable"])
+    gen = ClassificationGenerator(recipe.generate, ".")
+    assert [g.action for g in checked_gates(recipe, gen) if type(g).__name__ == "VerifyGate"] == ["reject"]

@@ -124,10 +124,10 @@ async def arun(
 ) -> RunSummary:
     from ..generators import build_generator
     from ..quality import build_gates
-    from ..quality.checks import default_checks
+    from ..quality.checks import checked_gates
 
     generator = build_generator(recipe.generate, base_dir)
-    gates = build_gates(recipe.quality, base_dir) + default_checks(recipe, generator) + list(generator.gates())
+    gates = build_gates(recipe.quality, base_dir) + checked_gates(recipe, generator)
     check_budget(recipe.engine.max_cost, price_table(recipe.model_dump(mode="json", by_alias=True)))
     owns_llm = llm is None
     llm, remote, store = await _open_backend(recipe, run_dir, llm)
