@@ -130,6 +130,12 @@ def test_jsonl_csv_parquet_and_a_datasets_folder_give_the_same_items(tmp_path):
         assert texts == [r["question"] for r in rows], kind
     ids, _ = read_benchmark(paths["datasets"], ["question"], split="validation")
     assert ids == [r["id"] for r in rows[8:]]
+    gate = build_gate(DecontaminateGateConfig(benchmarks=[{"path": str(paths["datasets"]), "fields": ["question"],
+                                                           "split": "validation", "name": "quiz-val"}],
+                                              cosine_threshold=None), tmp_path)
+    hit = check(gate, rows[10]["question"])
+    assert isinstance(hit, Rejection) and hit.reason == "contaminated_ngram:quiz-val" and "item cq-11" in hit.detail
+    assert isinstance(check(gate, rows[0]["question"]), Record)  # cq-01 is in the other split
     ids, texts = read_benchmark(paths["csv"], ["answer"], id_field="question")
     assert ids[0].startswith("A narrowboat enters") and texts[0].startswith("About 83")
 
