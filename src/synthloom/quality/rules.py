@@ -240,8 +240,9 @@ def describe_rule(rule: Any) -> str:
     elif kind == "sum":
         text = f"{r['items']} add up to {r['total']}"
     elif kind in ("range", "date"):
-        text = f"{r['field']} in {r.get('min') if r.get('min') is not None else '...'}.." \
-               f"{r.get('max') if r.get('max') is not None else '...'}"
+        lo, hi = r.get("min"), r.get("max")
+        bounds = [f"from {lo}"] * (lo is not None) + [f"up to {hi}"] * (hi is not None)
+        text = f"{r['field']} " + (" ".join(bounds) if bounds else "is a real date")
     elif kind == "pattern":
         text = f"{r['field']} matches /{r['regex']}/"
     else:
