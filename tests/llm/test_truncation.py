@@ -122,3 +122,12 @@ def test_a_list_the_retry_ladder_capped_is_kept_and_a_list_at_the_users_bound_is
     assert rej.reason == "truncated_value" and rej.meta["truncated_fields"] == ["tags"]
     cut_string = GenerationResult(text=text, parsed=value, truncated=("sha1",))
     assert parse_object(cut_string, {}, user)[1].meta["truncated_fields"] == ["sha1"]
+
+
+def test_a_text_cut_inside_a_key_is_read_up_to_the_cut():
+    """Seen on a JSONSchemaBench schema at max_tokens: the reply ended inside a property name, and reading
+    it raised (the call was lost as a backend error)."""
+    from synthloom.llm.truncation import value_closings
+
+    assert value_closings('{"a": "x", "b') == [(("a",), "string", 8)]
+    assert value_closings('{"a": ["x"], "very long key cut \\" here') == [(("a", 0), "string", 9), (("a",), "array", 10)]

@@ -38,6 +38,8 @@ def value_closings(text: str) -> list[tuple[tuple[Any, ...], str, int]]:
             while j < n and data[j] != 0x22:
                 j += 2 if data[j] == 0x5C else 1
             if stack and stack[-1][0] == "object" and stack[-1][2]:
+                if j >= n:  # the text ends inside a key (cut at max_tokens): no value follows
+                    break
                 stack[-1][1] = json.loads(data[i:j + 1].decode("utf-8", "replace"))
                 stack[-1][2] = False
             else:
