@@ -7,6 +7,7 @@ from pydantic import Field, model_serializer, model_validator
 
 from .common import Narrowing, Sampling, Strict
 from .documents import EntityRule
+from .samplers import SAMPLERS_FIELD, SamplerConfig
 
 
 class SchemaTechnique(Strict):
@@ -25,6 +26,7 @@ class SchemaTechnique(Strict):
         default_factory=dict,
         description="diversity axes: each record is generated for one sampled value per axis",
     )
+    samplers: dict[str, SamplerConfig] = SAMPLERS_FIELD
     wrap: str | None = Field(
         None, min_length=1,
         description="store each value under this one field ({FIELD: value}) instead of as the schema describes "
@@ -53,6 +55,8 @@ class SchemaTechnique(Strict):
         data = handler(self)
         if isinstance(data, dict) and data.get("wrap") is None:
             data.pop("wrap", None)
+        if isinstance(data, dict) and not data.get("samplers"):
+            data.pop("samplers", None)  # likewise for a recipe without samplers
         return data
 
     @model_validator(mode="after")
@@ -60,4 +64,7 @@ class SchemaTechnique(Strict):
         for axis, values in self.attributes.items():
             if not values:
                 raise ValueError(f"attributes.{axis} has no values: give at least one, or remove the axis")
+        both = sorted(set(self.attributes) & set(self.samplers))
+        if both:
+            raise ValueError(f"{', '.join(both)}: declared both as an attribute axis and as a sampler; keep one")
         return self

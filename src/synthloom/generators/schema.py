@@ -25,6 +25,7 @@ from ..prompts import load as load_prompt
 from ..quality.rules import describe_rule, validate_object
 from ..records import Record, Rejection, fields_of
 from .base import GenContext, Generator, parse_value
+from .variety import Variety
 from .schema_io import (field_summary, first_error, load_schema, require_named_fields, root_in_words, root_types,
                         with_implied_root_type)
 
@@ -71,6 +72,7 @@ class SchemaGenerator(Generator):
         self.config = config
         self.schema = load_schema(config.json_schema, base_dir)
         require_named_fields(self.schema, config.attributes)
+        self.variety = Variety(config.samplers, base_dir, config.instruction)  # generators/variety.py
         self.validator = validator(self.schema)
         self._decode = with_implied_root_type(self.schema)  # what the decoder is given (validation: self.schema)
         self.system_prompt = load_prompt("schema_system")
@@ -122,6 +124,7 @@ class SchemaGenerator(Generator):
             "narrowing": self._narrowings.lines(),
             "rules": [describe_rule(r) for r in self.config.rules],
             **({"wrap": self.config.wrap} if self.config.wrap else {}),
+            **({"variety": self.variety.describe()} if self.variety else {}),
         }
 
     def schema_for(self, attributes: dict[str, str]) -> dict[str, Any]:
@@ -131,7 +134,9 @@ class SchemaGenerator(Generator):
         the prompt: the decoder is constrained to that value, so the label distribution
         follows the sampled one (rare classes included).
         """
-        key = tuple(attributes.items())
+        # a sampled row or person is shown in the prompt, not pinned; a typed key: True is not 1
+        attributes = {k: v for k, v in attributes.items() if isinstance(v, (str, int, float, bool))}
+        key = tuple((k, type(v).__name__, v) for k, v in attributes.items())
         if key in self._pinned:
             return self._pinned[key]
         props = self._decode.get("properties") or {}
@@ -165,8 +170,10 @@ class SchemaGenerator(Generator):
         order = list(self.schema.get("properties") or {})
         return {**{k: value[k] for k in order if k in value}, **value}
 
-    def _first_try(self, attributes: dict[str, str]) -> dict[str, Any]:
-        key = tuple(attributes.items())
+    def _first_try(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        key = tuple((k, type(v).__name__, v) for k, v in attributes.items())
+        if len(self._first) > 4096:  # samplers make most combinations new: a bounded cache
+            self._first.clear(), self._pinned.clear(), self._asks.clear()
         if key not in self._first:  # one narrowing per attribute combination, not per slot
             self._first[key] = runaway.attempt_schema(self.schema_for(attributes), 0, self._hints, self._narrowings)
         return self._first[key]
@@ -174,19 +181,23 @@ class SchemaGenerator(Generator):
     def request_for(self, slot: int, ctx: GenContext) -> tuple[GenerationRequest, dict[str, Any]]:
         rng = ctx.rng(slot)
         attributes = {axis: ctx.balanced(slot, axis, values) for axis, values in self.config.attributes.items()}
+        sampled = self.variety.draw(slot, ctx) if self.variety else {}
+        pins = {**attributes, **{k: v for k, v in sampled.items() if isinstance(v, (str, int, float, bool))}}
+        asked = {**attributes, **Variety.shown(sampled)}
         shots = rng.sample(self.config.examples, k=min(MAX_SHOTS, len(self.config.examples)))
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
             # the example's own values of the axes, asked for as the slot's are: same pattern, label first
-            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(fields_of(ex).get(axis), str))
+            own = tuple((axis, ex[axis]) for axis in [*self.config.attributes, *sampled]
+                        if isinstance(fields_of(ex).get(axis), str))
             messages.append({"role": "user", "content": self._ask(own)})
             messages.append({"role": "assistant",
                              "content": json.dumps(self.pinned_first(ex, dict(own)), ensure_ascii=False)})
-        messages.append({"role": "user", "content": self._ask(tuple(attributes.items()))})
+        messages.append({"role": "user", "content": self._ask(tuple(asked.items()))})
         s = self.config.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(
-            messages=tuple(messages), json_schema=self._first_try(attributes),
+            messages=tuple(messages), json_schema=self._first_try(pins),
             max_tokens=s.max_tokens,
             temperature=s.temperature, top_p=s.top_p, seed=seed, avoid=self._avoid,
         )
@@ -194,7 +205,7 @@ class SchemaGenerator(Generator):
             "technique": self.technique,
             "template": self.system_prompt.name,
             "template_hash": self.system_prompt.hash + self.user_prompt.hash,
-            "attributes": attributes,
+            "attributes": {**attributes, **sampled},
             "seed": seed,
             "slot": slot,
             **({"root": self._root} if self._root else {}),
@@ -203,6 +214,7 @@ class SchemaGenerator(Generator):
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         """One record; a failed try is kept as a rejection and retried on the next rung of the ladder."""
+        await self.variety.prepare(ctx)  # personas and topic trees: written once, before the first record
         req, meta = self.request_for(slot, ctx)
         out: list[Record | Rejection] = []
         for attempt in range(1 + self.config.retries):

@@ -1,0 +1,90 @@
+"""Planned variety in the schema technique: sampled values pinned in the decoder and kept in lineage;
+personas and topic trees written once by the model, deduplicated, then covered evenly."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from synthloom.config.schema_gen import SchemaTechnique
+from synthloom.generators.base import GenContext
+from synthloom.generators.schema import SchemaGenerator
+from synthloom.generators.variety import distinct
+from tests.fakes import ScriptedLLM
+
+SCHEMA = {"type": "object", "properties": {
+    "category": {"type": "string", "enum": ["billing", "outage", "account"]},
+    "amount": {"type": "number"},
+    "customer": {"type": "string"},
+    "text": {"type": "string"}}, "required": ["category", "amount", "customer", "text"]}
+
+
+def generator(samplers: dict, **kw) -> SchemaGenerator:
+    cfg = SchemaTechnique.model_validate({"technique": "schema", "schema": SCHEMA, "instruction": "support tickets",
+                                          "samplers": samplers, **kw})
+    return SchemaGenerator(cfg, Path("."))
+
+
+def test_sampled_values_are_pinned_in_the_decoder_and_kept_in_lineage():
+    gen = generator({"category": {"kind": "category", "values": {"billing": 1, "outage": 1}},
+                     "amount": {"kind": "number", "distribution": "uniform", "params": {"loc": 10, "scale": 90},
+                                "round": 2},
+                     "who": {"kind": "person", "locale": "fr_FR"},
+                     "customer": {"kind": "expression", "template": "{{ who.name }}"}})
+    req, meta = gen.request_for(5, GenContext(llm=None, seed=1))
+    sampled = meta["attributes"]
+    props = req.json_schema["properties"]
+    assert props["category"]["enum"] == [sampled["category"]]
+    assert props["amount"]["enum"] == [sampled["amount"]]
+    assert props["customer"]["enum"] == [sampled["who"]["name"]]
+    assert "enum" not in props["text"]
+    # the prompt shows every sampled value, a person as key=value pairs
+    assert f"who: name={sampled['who']['name']}, first_name=" in req.messages[-1]["content"]
+    again, meta2 = gen.request_for(5, GenContext(llm=None, seed=1))
+    assert again == req and meta2 == meta
+    assert gen.describe()["variety"]["category"]["target"] == {"billing": 0.5, "outage": 0.5}
+
+
+def test_a_recipe_without_samplers_keeps_its_serialized_form():
+    cfg = SchemaTechnique.model_validate({"technique": "schema", "schema": SCHEMA})
+    assert "samplers" not in cfg.model_dump(mode="json", by_alias=True)  # same run identity as before
+
+
+def test_personas_and_topic_leaves_are_written_once_deduplicated_and_covered_evenly():
+    personas = iter(["a nurse on night shifts", "A nurse on night shifts.", "a retired teacher",
+                     "a student who rents", "a teacher, retired", "a farmer with two kids"] * 10)
+
+    def answer(req):
+        user = req.messages[-1]["content"]
+        if "Describe one such person" in user:
+            return {"persona": next(personas)}
+        if "subtopics" in user:
+            topic = user.split('"')[1]
+            if topic == "tickets":
+                return {"subtopics": ["refunds", "outages", "Refunds!"]}
+            return {"subtopics": [f"{topic} late", f"{topic} partial", f"late {topic}"]}
+        return {"category": "billing", "amount": 1, "customer": "x", "text": "hello there"}
+
+    llm = ScriptedLLM(answer)
+    gen = generator({"persona": {"kind": "personas", "count": 3},
+                     "topic": {"kind": "topic_tree", "breadth": 2, "depth": 2, "root": "tickets"}})
+    ctx = GenContext(llm=llm, seed=0)
+
+    async def run():
+        return await asyncio.gather(*(gen.produce(i, ctx) for i in range(8)))
+
+    results = asyncio.run(run())
+    planned = gen.describe()["variety"]
+    assert planned["persona"]["planned"] == ["a nurse on night shifts", "a retired teacher", "a student who rents"]
+    assert planned["topic"]["planned"] == [
+        "refunds > refunds late", "refunds > refunds partial", "outages > outages late", "outages > outages partial"]
+    plan_calls = [r for r in llm.requests if r.purpose == "plan"]
+    assert len([r for r in plan_calls if "subtopics" in r.messages[-1]["content"]]) == 3  # root + 2 children
+    topics = Counter(out[-1].meta["attributes"]["topic"] for out in results)
+    assert set(topics.values()) == {2}  # 8 records over 4 leaves
+    assert "persona: a" in llm.requests[-1].messages[-1]["content"]
+
+
+def test_distinct_drops_near_duplicates_and_the_parent():
+    assert distinct(["Refunds", "refunds.", "Late refunds", "refunds late", "Billing"], ["Billing"]) == \
+        ["Refunds", "Late refunds"]
