@@ -3,11 +3,11 @@
 A small model asked to invent a business writes `XYZ`, `John Doe`, or the same name for
 two parties (measured on the bundled model: 30 of 57 generated labels had a placeholder).
 Like the samplers of NVIDIA DataDesigner, the `documents` technique can instead draw the
-value of each field the recipe declares before decoding, from the combinations below
-(30 x 30 businesses, 40 x 40 people: no real company or person is meant), distinct within
-one record and reproducible from the slot's seed. The decoder is then pinned to that value,
-and the model writes the rest of the record around it. Which fields hold names is the
-recipe's to say: nothing here reads a field's name.
+value of each field the recipe declares before decoding: people and companies from Faker
+(made up: no real person or company is meant), distinct within one record and reproducible
+from the slot's seed. The decoder is then pinned to that value, and the model writes the rest
+of the record around it. Which fields hold names is the recipe's to say: nothing here reads a
+field's name. (A recipe's `samplers:` draw more kinds, in other locales: sources/samplers.py.)
 """
 from __future__ import annotations
 
@@ -15,37 +15,24 @@ import random
 import re
 from typing import Any, Mapping
 
-_BUSINESS_FIRST = (
-    "Harbor", "Oakridge", "Blue Fern", "Northgate", "Silver Birch", "Redwood", "Maple Lane", "Copper Hill",
-    "Riverside", "Summit", "Brightwater", "Cedar Point", "Golden Field", "Stonebridge", "Lakeshore", "Westbrook",
-    "Pinecrest", "Meadowlark", "Ironwood", "Clearview", "Fairhaven", "Juniper", "Bluestone", "Highland",
-    "Willow Creek", "Eastwind", "Greenleaf", "Sandpiper", "Kingsley", "Ashford",
-)
-_BUSINESS_KIND = (
-    "Bakery", "Dental Clinic", "Logistics", "Software Ltd", "Hardware Store", "Consulting", "Print Shop",
-    "Veterinary Clinic", "Builders", "Florist", "Law Office", "Accounting", "Cafe", "Auto Repair", "Pharmacy",
-    "Textiles", "Electric Co", "Marketing Group", "Bookshop", "Fitness Studio", "Catering", "Plumbing",
-    "Architects", "Travel Agency", "Furniture", "Cleaning Services", "Engineering", "Photography",
-    "Garden Center", "Medical Supplies",
-)
-_FIRST = (
-    "Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keira", "Luis", "Maya",
-    "Nikolai", "Olivia", "Pavel", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera", "Wei", "Ximena", "Yusuf",
-    "Zoe", "Amir", "Bianca", "Chen", "Daria", "Emil", "Fatima", "Gustav", "Hana", "Ivan", "Julia", "Kofi",
-    "Lena", "Marco", "Nadia",
-)
-_LAST = (
-    "Adler", "Baptiste", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen", "Ibrahim", "Jensen",
-    "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Petrov", "Quintero", "Rossi", "Schmidt", "Tanaka",
-    "Usman", "Varga", "Walsh", "Xu", "Yilmaz", "Zimmer", "Alvarez", "Brennan", "Castillo", "Dimitrov", "Ellis",
-    "Ferreira", "Gallagher", "Horvat", "Iyer", "Jovanovic", "Kim", "Larsen", "Mendes", "Novak",
-)
+from .samplers import faker
+
+LOCALE = "en_US"
+
+
+def _seeded(rng: random.Random) -> Any:
+    fake = faker(LOCALE, "names")
+    fake.seed_instance(rng.getrandbits(64))
+    return fake
+
+
 def business_name(rng: random.Random) -> str:
-    return f"{rng.choice(_BUSINESS_FIRST)} {rng.choice(_BUSINESS_KIND)}"
+    return " ".join(_seeded(rng).company().split())
 
 
 def person_name(rng: random.Random) -> str:
-    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+    fake = _seeded(rng)
+    return f"{fake.first_name()} {fake.last_name()}"
 
 
 def sample_names(schema: Mapping[str, Any], kinds: Mapping[str, str], rng: random.Random) -> dict[str, str]:
