@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .classify import AugmentTechnique, ClassificationTechnique
 from .common import Strict
+from .conversation import ConversationTechnique
 from .documents import DocumentsTechnique, ExtractTechnique, QATechnique
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
@@ -28,6 +29,7 @@ TechniqueConfig = Annotated[
         AdversarialTechnique,
         ClassificationTechnique,
         AugmentTechnique,
+        ConversationTechnique,
     ],
     Field(discriminator="technique"),
 ]

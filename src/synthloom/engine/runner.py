@@ -194,7 +194,8 @@ class _Run:
         for g in self.stateful:
             g.prime(self.accepted)
         seed, self.target = recipe.engine.seed, recipe.count
-        self.ctx = GenContext(llm=cached, seed=seed, accepted=self.accepted, target=self.target)
+        self.ctx = GenContext(llm=cached, seed=seed, accepted=self.accepted, target=self.target,
+                              models=self.gate_models)
         self.gctx = GateContext(llm=self.metered(judge_llm) if judge_llm is not None else cached, seed=seed,
                                 target=self.target, models=self.gate_models,
                                 task=getattr(recipe.generate, "instruction", None),

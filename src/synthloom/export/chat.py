@@ -8,6 +8,9 @@
 
 The user turn is the instruction, followed by a blank line and the input when
 there is one (the Alpaca convention). An optional system prompt goes first.
+A record that already holds a dialogue (a `messages` list of {role, content}, as
+`technique: conversation` writes) keeps every turn; a given system prompt replaces its own.
+Alpaca has no turns: a dialogue is refused there.
 """
 from __future__ import annotations
 
@@ -58,7 +61,24 @@ def user_text(instruction: str, inp: str) -> str:
     return f"{instruction}\n\n{inp}" if inp.strip() else instruction
 
 
+def dialogue(row: dict[str, Any], system: str | None = None) -> list[dict[str, str]] | None:
+    """A multi-turn record's messages (system prompt first, `system` in place of its own), or None."""
+    msgs = row.get("messages") if isinstance(row, dict) else None
+    if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) and "role" in m for m in msgs):
+        return None
+    turns = [{"role": str(m["role"]), "content": str(m.get("content", ""))} for m in msgs]
+    if system:
+        turns = [{"role": "system", "content": system}] + [m for m in turns if m["role"] != "system"]
+    return turns
+
+
+_SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
 def to_openai(row: dict[str, Any], system: str | None = None, fields: Fields | None = None) -> dict[str, Any]:
+    turns = dialogue(row, system)
+    if turns is not None:
+        return {"messages": turns}
     inst, inp, out = parts(row, fields)
     msgs = [{"role": "system", "content": system}] if system else []
     msgs += [{"role": "user", "content": user_text(inst, inp)}, {"role": "assistant", "content": out}]
@@ -66,6 +86,10 @@ def to_openai(row: dict[str, Any], system: str | None = None, fields: Fields | N
 
 
 def to_sharegpt(row: dict[str, Any], system: str | None = None, fields: Fields | None = None) -> dict[str, Any]:
+    turns = dialogue(row, system)
+    if turns is not None:
+        return {"conversations": [{"from": _SHAREGPT_ROLE.get(m["role"], m["role"]), "value": m["content"]}
+                                  for m in turns]}
     inst, inp, out = parts(row, fields)
     conv = [{"from": "system", "value": system}] if system else []
     conv += [{"from": "human", "value": user_text(inst, inp)}, {"from": "gpt", "value": out}]
@@ -73,6 +97,9 @@ def to_sharegpt(row: dict[str, Any], system: str | None = None, fields: Fields |
 
 
 def to_alpaca(row: dict[str, Any], system: str | None = None, fields: Fields | None = None) -> dict[str, Any]:
+    if dialogue(row) is not None:
+        raise UsageError("--format alpaca holds one instruction and one response, and these records are "
+                         "multi-turn dialogues: use --format openai, sharegpt, chatml or hf")
     inst, inp, out = parts(row, fields)
     rec = {"instruction": inst, "input": inp, "output": out}
     if system:
@@ -81,9 +108,13 @@ def to_alpaca(row: dict[str, Any], system: str | None = None, fields: Fields | N
 
 
 def to_chatml(row: dict[str, Any], system: str | None = None, fields: Fields | None = None) -> dict[str, Any]:
-    inst, inp, out = parts(row, fields)
-    turns = [("system", system)] if system else []
-    turns += [("user", user_text(inst, inp)), ("assistant", out)]
+    msgs = dialogue(row, system)
+    if msgs is not None:
+        turns = [(m["role"], m["content"]) for m in msgs]
+    else:
+        inst, inp, out = parts(row, fields)
+        turns = [("system", system)] if system else []
+        turns += [("user", user_text(inst, inp)), ("assistant", out)]
     return {"text": "".join(f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in turns)}
 
 

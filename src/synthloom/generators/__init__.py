@@ -23,6 +23,7 @@ TECHNIQUES: dict[str, str] = {
     "adversarial": f"{_G}.adversarial:build",
     "classification": f"{_G}.classification:build",
     "augment": f"{_G}.augment:build",
+    "conversation": f"{_G}.conversation:build",
 }
 
 

@@ -33,6 +33,17 @@ class GenContext:
     # accepted records so far, in acceptance order; live, the engine appends to it
     accepted: Sequence[Record] = field(default_factory=list)
     target: int | None = None  # how many accepted records the run asks for (None outside the engine)
+    models: Any = None  # the run's `GateModels`: a technique's own `model:` blocks, cached and metered
+
+    def model(self, config: Any = None) -> LLM:
+        """The model of a technique's own `model:` block (`llm` when None), behind the run's call cache."""
+        if config is None:
+            return self.llm
+        if self.models is None:  # outside the engine: the backend as it is
+            from ..quality.base import GateModels
+
+            self.models = GateModels()
+        return self.models.get(config)
 
     def rng(self, slot: int, salt: str = "") -> random.Random:
         return random.Random(f"{self.seed}:{slot}:{salt}")
