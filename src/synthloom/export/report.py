@@ -16,6 +16,7 @@ from ..runs import open_store, read_manifest
 from ..userfiles import atomic_path, check_folder, ensure_folder, readable
 from ..quality.text import record_text, words
 from .report_signals import summary
+from .report_variety import variety_section
 
 def _short(value: Any, n: int = 240) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -44,11 +45,14 @@ def rejection_table(rejections: Iterable[Rejection], counts: list[tuple[str, str
 
 def _attribute_coverage(records: list[Record], recipe: dict[str, Any]) -> dict[str, Any]:
     declared = (recipe.get("generate") or {}).get("attributes") or {}
+    sampled = (recipe.get("generate") or {}).get("samplers") or {}  # their own section: report_variety.py
     seen: dict[str, Counter] = {}
     for r in records:
         attrs = r.meta.get("attributes")
         if isinstance(attrs, dict):
             for axis, value in attrs.items():
+                if axis in sampled:
+                    continue
                 seen.setdefault(axis, Counter())[value if isinstance(value, str) else json.dumps(value)] += 1
     out = {}
     for axis in list(declared) + [a for a in seen if a not in declared]:
@@ -188,6 +192,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
             "length_chars": summary([float(len(t)) for t in texts]),
             "length_words": summary([float(len(words(t))) for t in texts]),
             "attributes": _attribute_coverage(records, recipe),
+            "samplers": variety_section(records, rejections, _generator(run_dir)),
             "labels": _label_info(records, rejections, recipe),
             "judge_scores": _judge_scores(records, rejections),
             "signals": signal_distributions(records, rejections, recipe),
@@ -199,13 +204,18 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
     }
 
 
+def _generator(run_dir: Path) -> dict[str, Any]:
+    """The manifest's `generator` (what the technique described at the end of the run), or {}."""
+    try:
+        return read_manifest(run_dir).get("generator") or {}
+    except (OSError, ValueError):
+        return {}
+
+
 def _decoding(run_dir: Path) -> dict[str, list[str]]:
     """What the technique narrowed in the user's schema and the cross-field rules it applied (the manifest's
     `generator`): every narrowing and rule is shown, none is hidden."""
-    try:
-        gen = read_manifest(run_dir).get("generator") or {}
-    except (OSError, ValueError):
-        return {"narrowing": [], "rules": []}
+    gen = _generator(run_dir)
     return {"narrowing": list(gen.get("narrowing") or []), "rules": list(gen.get("rules") or [])}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..runs import FUNNEL_LABELS
 from .markdown import Md, fmt, md, table
+from .report_variety import variety_markdown
 
 
 def _example(ex: dict[str, Any] | None) -> str:
@@ -92,6 +93,7 @@ def render_markdown(r: dict[str, Any]) -> str:
                          for v, x in info["values"].items()]) + [""]
         if "attributes" in r.get("plots", {}):
             L += [f"![attributes]({r['plots']['attributes']})", ""]
+    L += variety_markdown(dist.get("samplers") or {}, md, table)
     lab = dist.get("labels")
     if lab:
         L += ["### Labels", "", f"Label field `{lab['field']}`; independent check agreed on {lab['agreed']} of "

@@ -3,7 +3,8 @@
 Every sampler draws from its own generator seeded by (run seed, slot, sampler name), so adding a
 sampler leaves the others' values alone and a re-run draws the same values (and so replays the same
 prompts from the call cache). A plain list (categories, personas, topic leaves, strata of rows)
-is covered evenly: each block of len(values) slots takes every value once, as attribute axes are.
+is covered evenly: each block of len(values) slots takes every value once, as attribute axes are;
+weighted categories likewise, each value repeated in proportion to its weight.
 
 Faker draws people, companies, addresses...; scipy.stats draws numbers. Both are imported when a
 recipe first uses them. Lists the model writes (personas, topic trees) are planned by the
@@ -36,6 +37,26 @@ def balanced(seed: int, slot: int, axis: str, values: list[Any]) -> Any:
     order = list(range(n))
     random.Random(f"{seed}:{axis}:{block}").shuffle(order)
     return values[order[pos]]
+
+
+def repeated(weights: Mapping[str, float], block: int = 100) -> list[str]:
+    """Weights as a list with each value repeated in proportion, so that `balanced` covers them evenly in
+    blocks: {a: 2, b: 1, c: 1} -> [a, a, b, c] (exact for whole weights); other weights in a block of 100
+    (largest remainders), so a small run is close to its target too, not only a large one."""
+    items = [(k, w) for k, w in weights.items() if w > 0]
+    if all(float(w).is_integer() for _k, w in items) and sum(w for _k, w in items) <= 10 * block:
+        from math import gcd
+
+        g = 0
+        for _k, w in items:
+            g = gcd(g, int(w))
+        return [k for k, w in items for _ in range(int(w) // g)]
+    total = sum(w for _k, w in items)
+    exact = [(k, w * block / total) for k, w in items]
+    counts = {k: int(x) for k, x in exact}
+    for k, _x in sorted(exact, key=lambda kx: kx[1] - int(kx[1]), reverse=True)[: block - sum(counts.values())]:
+        counts[k] += 1
+    return [k for k, _w in items for _ in range(counts[k])]
 
 
 def faker(locale: str, where: str) -> Any:
@@ -270,10 +291,12 @@ class Samplers:
     @staticmethod
     def _category(values: list[Any] | dict[str, float], rng: random.Random, seed: int, slot: int, axis: str,
                   slot_in: int | None = None) -> Any:
-        if isinstance(values, dict):
-            return rng.choices(list(values), weights=list(values.values()))[0]
         if slot_in is not None:  # a subcategory: its parent's blocks do not line up with its own
+            if isinstance(values, dict):
+                return rng.choices(list(values), weights=list(values.values()))[0]
             return rng.choice(values)
+        if isinstance(values, dict):
+            values = repeated(values)
         return balanced(seed, slot, axis, values)
 
     @staticmethod
