@@ -3,6 +3,7 @@ distribution shows, and topic leaves never reached are named."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 from synthloom.engine import arun_recipe
@@ -17,10 +18,12 @@ SCHEMA = {"type": "object", "properties": {
 
 
 def test_target_tried_and_accepted_per_sampler_and_leaves_never_reached(tmp_path: Path):
+    turn = itertools.count()
+
     def answer(req):
         user = req.messages[-1]["content"]
-        if "subtopics" in user:
-            return {"subtopics": ["alpha one", "beta two", "gamma three"] if '"root"' in user else []}
+        if "Name one subtopic" in user:
+            return {"subtopic": ["alpha one", "beta two", "gamma three"][next(turn) % 3]}
         props = req.json_schema["properties"]
         if props["category"]["enum"] == ["outage"]:
             return "not json"  # this value is always rejected: the accepted share drifts from the target

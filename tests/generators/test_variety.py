@@ -3,6 +3,7 @@ personas and topic trees written once by the model, deduplicated, then covered e
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from pathlib import Path
 
@@ -58,13 +59,14 @@ def test_personas_and_topic_leaves_are_written_once_deduplicated_and_covered_eve
         user = req.messages[-1]["content"]
         if "Describe one such person" in user:
             return {"persona": next(personas)}
-        if "subtopics" in user:
-            topic = user.split('"')[1]
+        if "Name one subtopic" in user:  # one subtopic a call, some repeated: kept once
+            topic, seed = user.split('"')[1], next(turn)
             if topic == "tickets":
-                return {"subtopics": ["refunds", "outages", "Refunds!"]}
-            return {"subtopics": [f"{topic} late", f"{topic} partial", f"late {topic}"]}
+                return {"subtopic": ["refunds", "outages", "Refunds!", "tickets"][seed % 4]}
+            return {"subtopic": [f"{topic} late", f"{topic} partial", f"late {topic}"][seed % 3]}
         return {"category": "billing", "amount": 1, "customer": "x", "text": "hello there"}
 
+    turn = itertools.count()
     llm = ScriptedLLM(answer)
     gen = generator({"persona": {"kind": "personas", "count": 3},
                      "topic": {"kind": "topic_tree", "breadth": 2, "depth": 2, "root": "tickets"}})
@@ -76,10 +78,12 @@ def test_personas_and_topic_leaves_are_written_once_deduplicated_and_covered_eve
     results = asyncio.run(run())
     planned = gen.describe()["variety"]
     assert planned["persona"]["planned"] == ["a nurse on night shifts", "a retired teacher", "a student who rents"]
-    assert planned["topic"]["planned"] == [
-        "refunds > refunds late", "refunds > refunds partial", "outages > outages late", "outages > outages partial"]
+    leaves = planned["topic"]["planned"]  # 2 x 2, "late outages" and "outages late" kept once
+    assert sorted({frozenset(leaf.replace(">", " ").split()) for leaf in leaves}, key=sorted) == sorted(
+        {frozenset({t, t2, w}) for t in ("refunds", "outages") for t2 in (t,) for w in ("late", "partial")}, key=sorted)
+    assert len(leaves) == 4 and "tickets" not in " ".join(leaves)
     plan_calls = [r for r in llm.requests if r.purpose == "plan"]
-    assert len([r for r in plan_calls if "subtopics" in r.messages[-1]["content"]]) == 3  # root + 2 children
+    assert len([r for r in plan_calls if "subtopic" in r.messages[-1]["content"]]) == 3 * 4  # (root + 2) x 2 x breadth
     topics = Counter(out[-1].meta["attributes"]["topic"] for out in results)
     assert set(topics.values()) == {2}  # 8 records over 4 leaves
     assert "persona: a" in llm.requests[-1].messages[-1]["content"]

@@ -105,7 +105,7 @@ class Variety:
             messages += [{"role": "user", "content": ask}, {"role": "assistant", "content": json.dumps({"persona": ex})}]
         messages.append({"role": "user", "content": ask})
         schema = {"type": "object", "properties": {"persona": {"type": "string", "minLength": 8, "maxLength": 160}},
-                  "required": ["persona"]}
+                  "required": ["persona"], "additionalProperties": False}
         found: list[str] = []
         for round_ in range(3):  # more calls while the distinct ones fall short
             want = (cfg.count - len(found)) * 2 + 2
@@ -122,38 +122,42 @@ class Variety:
     # ------------------------------------------------------------------ topic trees
 
     async def _leaves(self, name: str, cfg: TopicTreeSampler, ctx: GenContext) -> list[str]:
+        """Breadth x depth: each topic's subtopics are written one per call (2 x breadth calls, different
+        seeds, in one batch per level; the bundled model repeats itself within one list), then the distinct
+        ones kept: not near a sibling, nor the topic or one above it."""
         system, user = load_prompt("variety_topics_system"), load_prompt("variety_topics_user")
         root = cfg.root or self.task or "the records described by the schema"
-        schema = {"type": "object", "properties": {"subtopics": {
-            "type": "array", "items": {"type": "string", "minLength": 2, "maxLength": 80},
-            "minItems": cfg.breadth, "maxItems": cfg.breadth + 2}}, "required": ["subtopics"]}
+        # a topic starts with a letter and holds no JSON punctuation (asked with no examples, the bundled
+        # model otherwise writes `", "` and `"] }"`)
+        schema = {"type": "object", "properties": {"subtopic": {
+            "type": "string", "minLength": 3, "maxLength": 64, "pattern": "^[^\\W\\d_][^\\[\\]{}\"]*$"}},
+            "required": ["subtopic"], "additionalProperties": False}
 
-        def ask(path: list[str]) -> str:
-            return user.render(path=PATH_SEP.join(path), topic=path[-1], breadth=cfg.breadth)
+        def ask(path: list[str]) -> dict[str, str]:
+            return {"role": "user", "content": user.render(path=PATH_SEP.join(path), topic=path[-1])}
 
         shots: list[dict[str, str]] = []
-        if cfg.examples:
-            shots = [{"role": "user", "content": ask([root])},
-                     {"role": "assistant", "content": json.dumps({"subtopics": cfg.examples[: cfg.breadth + 2]})}]
+        for ex in cfg.examples:  # subtopics of the root, shown as earlier answers
+            shots += [ask([root]), {"role": "assistant", "content": json.dumps({"subtopic": ex})}]
         tree: dict[str, Any] = {}
         level: list[tuple[list[str], dict[str, Any]]] = [([root], tree)]
-        for depth in range(cfg.depth):
+        for _depth in range(cfg.depth):
+            per = 2 * cfg.breadth
             reqs = [GenerationRequest(
-                messages=({"role": "system", "content": system.render()}, *shots,
-                          {"role": "user", "content": ask(path)}),
-                json_schema=schema, max_tokens=48 * (cfg.breadth + 2), temperature=0.9, top_p=0.95,
-                seed=_seed(ctx, name, *path), avoid=tuple(cfg.examples) if depth else (), purpose="plan")
-                for path, _node in level]
+                messages=({"role": "system", "content": system.render()}, *shots, ask(path)),
+                json_schema=schema, max_tokens=48, temperature=1.0, top_p=0.95,
+                seed=_seed(ctx, name, *path, i), avoid=(*path, *cfg.examples), purpose="plan")
+                for path, _node in level for i in range(per)]
             results = await ctx.llm.generate(reqs)
             nxt = []
-            for (path, node), res in zip(level, results):
-                subs = res.parsed.get("subtopics", []) if isinstance(res.parsed, dict) else []
-                for sub in distinct([s for s in subs if isinstance(s, str)], path)[: cfg.breadth]:
+            for k, (path, node) in enumerate(level):
+                subs = [r.parsed.get("subtopic", "") for r in results[k * per:(k + 1) * per] if isinstance(r.parsed, dict)]
+                for sub in distinct(subs, [*path, *cfg.examples])[: cfg.breadth]:
                     node[sub] = {}
                     nxt.append(([*path, sub], node[sub]))
             if not nxt:
                 break
-            level = [(p, n) for p, n in nxt]
+            level = nxt
         self.trees[name] = {root: tree}
         leaves: list[str] = []
 
