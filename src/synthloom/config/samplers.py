@@ -15,6 +15,10 @@ from pydantic import Field, field_validator, model_validator
 from .common import Strict
 
 
+SHOW = Field(True, description="show the value in the prompt; false: only pinned, kept in lineage and "
+             "readable by the samplers below")
+
+
 def _weights(values: list[Any] | dict[str, float], where: str) -> None:
     if not values:
         raise ValueError(f"{where} has no values: give at least one")
@@ -27,6 +31,7 @@ class CategorySampler(Strict):
     """One of a list (even coverage, as an attribute axis), or of a mapping value -> weight."""
 
     kind: Literal["category"]
+    show: bool = SHOW
     values: list[Any] | dict[str, float] = Field(..., description="[a, b, c], or {a: 3, b: 1} for weights")
 
     @model_validator(mode="after")
@@ -39,6 +44,7 @@ class SubcategorySampler(Strict):
     """A value conditioned on the value of a category drawn above it (`of:`)."""
 
     kind: Literal["subcategory"]
+    show: bool = SHOW
     of: str = Field(..., description="the sampler whose value picks the list")
     values: dict[str, list[Any] | dict[str, float]] = Field(
         ..., description="{parent value: [sub values]} or {parent value: {sub value: weight}}")
@@ -54,6 +60,7 @@ class NumberSampler(Strict):
     """A number from a scipy.stats distribution: uniform, norm, lognorm, poisson, expon, beta, binom, ..."""
 
     kind: Literal["number"]
+    show: bool = SHOW
     distribution: str = Field(..., description="a scipy.stats distribution name, e.g. norm, lognorm, poisson")
     params: dict[str, float] = Field(default_factory=dict,
                                      description="its parameters, e.g. {loc: 50, scale: 10} or {mu: 3}")
@@ -66,6 +73,7 @@ class DateSampler(Strict):
     """A date (or a date and time) evenly in [start, end]."""
 
     kind: Literal["date", "datetime"]
+    show: bool = SHOW
     start: dt.datetime | dt.date
     end: dt.datetime | dt.date
     format: str | None = Field(None, description="strftime format; default ISO 8601")
@@ -82,12 +90,14 @@ class DateSampler(Strict):
 
 class UUIDSampler(Strict):
     kind: Literal["uuid"]
+    show: bool = SHOW
 
 
 class PersonSampler(Strict):
     """A made-up person from Faker: {name, first_name, last_name, email, phone, address, city, country}."""
 
     kind: Literal["person"]
+    show: bool = SHOW
     locale: str = Field("en_US", description="a Faker locale, e.g. en_US, de_DE, ja_JP, pt_BR")
 
 
@@ -95,6 +105,7 @@ class FakerSampler(Strict):
     """Any Faker provider: company, address, email, phone_number, city, job, iban, ..."""
 
     kind: Literal["faker"]
+    show: bool = SHOW
     provider: str = Field(..., description="a Faker method, e.g. company, address, email, phone_number")
     locale: str = Field("en_US", description="a Faker locale, e.g. en_US, de_DE")
     args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the provider")
@@ -104,6 +115,7 @@ class ExpressionSampler(Strict):
     """A value computed from the samplers above it: a Jinja2 template, e.g. "{{ customer.first_name }}"."""
 
     kind: Literal["expression"]
+    show: bool = SHOW
     template: str
     type: Literal["str", "int", "float", "bool"] = "str"
 
@@ -112,6 +124,7 @@ class RowsSampler(Strict):
     """Rows of the user's CSV/JSONL/Parquet file, several per record if asked."""
 
     kind: Literal["rows"]
+    show: bool = SHOW
     path: str = Field(..., description="a .csv, .tsv, .jsonl, .json or .parquet file (relative to the recipe)")
     rows: int = Field(1, gt=0, description="rows per record; 1 gives the row, more a list of rows")
     replace: bool = Field(False, description="false: every row is used once before any is used again")
@@ -122,6 +135,7 @@ class PersonasSampler(Strict):
     """Points of view: read from a file (one a line), or written first by the model ("who would ask this?")."""
 
     kind: Literal["personas"]
+    show: bool = SHOW
     path: str | None = Field(None, description="a text file with one persona a line (or .jsonl/.csv: `column`)")
     column: str = Field("persona", description="the column of a .jsonl/.csv file")
     count: int = Field(20, gt=0, le=500, description="how many the model writes (no `path`)")
@@ -133,6 +147,7 @@ class TopicTreeSampler(Strict):
     """The model expands a root topic into a tree (breadth x depth); its leaves are the values."""
 
     kind: Literal["topic_tree"]
+    show: bool = SHOW
     root: str | None = Field(None, description="the topic to expand; default: the instruction")
     breadth: int = Field(3, ge=1, le=12, description="subtopics per topic")
     depth: int = Field(2, ge=1, le=4, description="levels below the root")
@@ -148,6 +163,7 @@ class ConditionalSampler(Strict):
     """The first case whose `when` holds gives the sampler; `otherwise` when none does."""
 
     kind: Literal["conditional"]
+    show: bool = SHOW
     cases: list[Case]
     otherwise: "SamplerConfig | None" = None
 

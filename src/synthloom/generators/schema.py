@@ -183,13 +183,14 @@ class SchemaGenerator(Generator):
         attributes = {axis: ctx.balanced(slot, axis, values) for axis, values in self.config.attributes.items()}
         sampled = self.variety.draw(slot, ctx) if self.variety else {}
         pins = {**attributes, **{k: v for k, v in sampled.items() if isinstance(v, (str, int, float, bool))}}
-        asked = {**attributes, **Variety.shown(sampled)}
+        asked = {**attributes, **self.variety.shown(sampled)}
         shots = rng.sample(self.config.examples, k=min(MAX_SHOTS, len(self.config.examples)))
         messages: list[dict[str, str]] = [{"role": "system", "content": self._system_text}]
         for ex in shots:
             # the example's own values of the axes, asked for as the slot's are: same pattern, label first
-            own = tuple((axis, ex[axis]) for axis in [*self.config.attributes, *sampled]
-                        if isinstance(fields_of(ex).get(axis), str))
+            own = tuple((axis, ex[axis]) for axis in self.config.attributes if isinstance(fields_of(ex).get(axis), str))
+            own += tuple((k, ex[k]) for k in pins if k not in self.config.attributes  # sampled, pinned: any scalar
+                         and isinstance(fields_of(ex).get(k), (str, int, float, bool)))
             messages.append({"role": "user", "content": self._ask(own)})
             messages.append({"role": "assistant",
                              "content": json.dumps(self.pinned_first(ex, dict(own)), ensure_ascii=False)})

@@ -82,10 +82,10 @@ class Variety:
     def draw(self, slot: int, ctx: GenContext) -> dict[str, Any]:
         return self.samplers.draw(ctx.seed, slot)
 
-    @staticmethod
-    def shown(values: Mapping[str, Any]) -> dict[str, str]:
-        """The values as the prompt shows them (a row as key=value pairs)."""
-        return {k: shown(v) for k, v in values.items()}
+    def shown(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """The values as the prompt shows them (a row as key=value pairs), less those with `show: false`."""
+        configs = self.samplers.configs
+        return {k: shown(v) for k, v in values.items() if k not in configs or configs[k].show}
 
     def describe(self) -> dict[str, Any]:
         out = self.samplers.targets()
