@@ -84,7 +84,7 @@ def test_conversations_alternate_roles_end_on_a_reply_and_carry_lineage(tmp_path
 
 def test_the_user_ends_the_conversation_when_its_goal_is_met(tmp_path):
     llm, _ = scripted(end_at=1)
-    summary = run(tmp_path, recipe(count=1, turns="8"), llm)
+    summary = run(tmp_path, recipe(count=1, turns="2-8"), llm)
     (r,), _ = stored(summary)
     assert r.data["end_reason"] == "goal_met" and r.data["turns"] == 2
     assert r.meta["closing"] == USER[1]
@@ -195,3 +195,15 @@ def test_config_errors_name_the_field():
         recipe(scenarios=[])
     with pytest.raises(RecipeError, match="examples"):
         recipe(examples=[[{"role": "assistant", "content": "hi"}]])
+
+
+def test_fragments_loops_and_copies():
+    hist = [{"role": "user", "content": USER[0]}]
+    assert turn_problem("1. You are a very kind person.", "assistant", hist)[0] == "fragment"
+    assert turn_problem("Open soon. Bikes are ready then. Open soon.", "assistant", hist) is None
+    assert turn_problem("We open at nine on most days. Bikes are ready. We open at nine on most days.",
+                        "assistant", hist)[0] == "looping"
+    assert turn_problem("Sure, come by from 8:00 and bring an ID please.", "assistant", hist,
+                        examples=["Tomorrow is free. Come by from 8:00 and bring an ID, please."])[0] == "copied_example"
+    long = "Hi, I would like to rent a bike for Saturday morning and maybe Sunday."
+    assert turn_problem(long, "user", hist + [{"role": "assistant", "content": "Sure."}])[0] == "repeated"

@@ -74,6 +74,7 @@ def generate_schema(
 def _register() -> None:
     """Every command, in the order `--help` lists them: (group, name, function)."""
     from . import classify, decontaminate, documents, estimate, instruct, quality, redteam, review, score, status, train
+    from . import conversation
 
     for group, name, fn in (
         (app, "run", run),
@@ -93,6 +94,7 @@ def _register() -> None:
         (app, "estimate", estimate.estimate),
         (app, "redteam", redteam.redteam),
         (app, "redteam-export", redteam.redteam_export),
+        (app, "simulate", conversation.simulate),
         (app, "review", review.review_cmd),
         (app, "calibrate", review.calibrate_cmd),
         (app, "train", train.train_cmd),
@@ -109,6 +111,7 @@ def _register() -> None:
         (generate_app, "redteam", redteam.generate_redteam),
         (generate_app, "translate", redteam.generate_translate),
         (generate_app, "adversarial", redteam.generate_adversarial),
+        (generate_app, "conversation", conversation.generate_conversation),
     ):
         group.command(name)(fn)
 

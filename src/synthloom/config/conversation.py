@@ -59,10 +59,13 @@ class ConversationTechnique(Strict):
         default_factory=dict, description="extra axes sampled per conversation (balanced), e.g. {mood: [calm, angry]}; "
                                           "an axis named persona, mood or knowledge fills that scenario field when empty")
     turns: str | int | list[int] = Field("2-8", description="messages per conversation (user and assistant each "
-                                                            "count one): a range, the limit is sampled per conversation")
+                                                            "count one): a range; the limit is sampled per conversation "
+                                                            "and the user may end it from the low end on")
     examples: list[list[ExampleTurn]] = Field(
         default_factory=list, description="example conversations (lists of {role, content}): the first shows both "
                                           "the user and the assistant how a turn reads (a base model needs one)")
+    paragraph: bool = Field(True, description="an assistant turn is one paragraph: it ends at its first line "
+                                              "break (a base model goes on with a list or the next speaker's turn)")
     user_model: ModelConfig | None = Field(None, description="the simulated user's model (default: the recipe's)")
     assistant_model: ModelConfig | None = Field(None, description="the assistant's model (default: the recipe's)")
     tries: int = Field(3, ge=1, le=10, description="tries per turn: a rejected turn is written again, same history")

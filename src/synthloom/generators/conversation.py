@@ -11,8 +11,8 @@ Each slot is one conversation:
 3. every turn passes the judge-free checks of quality/turns.py (not empty, not cut off, readable, no
    role swap, no repeat, relevant to the turn before it); a rejected turn is written again with the same
    history, up to `tries` times, and each rejected try is kept as a `turn:<reason>` rejection;
-4. the conversation ends when the user says its goal is met (`goal_met`) or gives up (`give_up`), when
-   the limit is reached (`turn_limit`), or when a turn fails every try (`stuck`: kept when it holds
+4. the conversation ends when the user says its goal is met (`goal_met`) or gives up (`give_up`), heard
+   from the low end of `turns` on (before it, the user's message goes on as a turn), when the limit is reached (`turn_limit`), or when a turn fails every try (`stuck`: kept when it holds
    at least one exchange, the open user turn dropped). It always ends on an assistant turn.
 
 Every request's seed derives from (slot, turn, try), so a re-run after a crash replays the finished
@@ -39,10 +39,12 @@ from .base import GenContext, Generator
 
 STATUSES = ("continue", "goal_met", "give_up")
 ENDS = ("goal_met", "give_up")
-FIRST_SCHEMA = object_schema({"message": {"type": "string", "minLength": 2, "maxLength": 400}})
+FIRST_SCHEMA = object_schema({"message": {"type": "string", "minLength": 2, "maxLength": 300}})
 NEXT_SCHEMA = object_schema({"status": {"enum": list(STATUSES)},
-                             "message": {"type": "string", "minLength": 2, "maxLength": 400}})
+                             "message": {"type": "string", "minLength": 2, "maxLength": 300}})
 FIELDS = ("persona", "mood", "knowledge")
+# a reply of one paragraph ends at its line break (a base model goes on with a list or the next speaker)
+PARAGRAPH_STOPS = ("\n",)
 
 
 def read_scenarios(value: list[Scenario] | str, base_dir: Path, where: str = "generate.scenarios") -> list[Scenario]:
@@ -140,7 +142,7 @@ class UserSimulator:
                                            assistant_name=self.assistant_name)
         # the dialogue from the user's side: the assistant speaks to it (input), it answers (output, JSON)
         msgs: list[dict[str, str]] = [{"role": "system", "content": system},
-                                      {"role": "user", "content": self.start_prompt.render()}]
+                                      {"role": "user", "content": self.start_prompt.render(goal=scenario["goal"])}]
         for k, m in enumerate(history):
             if m["role"] == "user":
                 body = {"message": m["content"]} if k == 0 else {"status": "continue", "message": m["content"]}
@@ -176,7 +178,8 @@ class ConversationGenerator(Generator):
         self.user = UserSimulator(example, config.user_sampling)
         self.assistant_prompt = load_prompt("conversation_assistant_system")
         self.assistant_system = self.assistant_prompt.render(system=self.system_text, example=example)
-        self.checker = TurnChecker(config.min_relevance)
+        self.checker = TurnChecker(config.min_relevance,
+                                   examples=[t.content for ex in config.examples for t in ex])
 
     def describe(self) -> dict[str, Any]:
         return {"technique": self.technique,
@@ -190,7 +193,8 @@ class ConversationGenerator(Generator):
         s = self.config.sampling
         msgs = [{"role": "system", "content": self.assistant_system}, *history]
         return GenerationRequest(messages=tuple(msgs), seed=seed, temperature=s.temperature, top_p=s.top_p,
-                                 max_tokens=s.max_tokens, purpose="assistant")
+                                 max_tokens=s.max_tokens, stop=PARAGRAPH_STOPS if self.config.paragraph else (),
+                                 purpose="assistant")
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         cfg = self.config
@@ -243,7 +247,7 @@ class ConversationGenerator(Generator):
             if role == "user":
                 (res,) = await llm.generate([self.user.request(scenario, history, seed)])
                 status, text, problem = self.user.read(res)
-                if problem is None and status in ENDS and t >= 2:
+                if problem is None and status in ENDS and t >= max(2, self.lo):  # not before the range's low end
                     return Turn(role, text, res.model, k + 1, status)
                 status = "continue"
                 problem_detail = (problem, f"the user's reply is not usable JSON: {res.text[:120]!r}") if problem \
@@ -255,7 +259,8 @@ class ConversationGenerator(Generator):
                     problem_detail = ("backend_error", str(res.error)[:200])
             rel = None
             if problem_detail is None:
-                problem_detail, rel = self.checker.check(text, role, history, res.finish_reason)
+                problem_detail, rel = self.checker.check(text, role, history, res.finish_reason,
+                                                         goal=scenario["goal"])
             if problem_detail is None:
                 return Turn(role, text, res.model, k + 1, status, rel)
             rejected.append(Rejection(stage="turn", reason=f"turn:{problem_detail[0]}",

@@ -5,11 +5,15 @@ A turn is rejected (and written again, same history) when it is
     empty        nothing but blanks or punctuation
     cut_off      the model ran out of tokens, or the text ends mid-sentence (quality/acceptance.py)
     unreadable   JSON or list debris, runs of punctuation (quality/acceptance.py)
-    repeated     (nearly) the same as an earlier turn of the conversation
+    fragment     one item of a list ("1. ...", "- ...") instead of a turn
+    looping      one sentence of four words or more said twice in the turn
+    copied_example  a run of five words or more from a turn of the recipe's example conversation
+    repeated     (nearly) the same as an earlier turn, or a run of eight words or more from one
     role_swap    written in the other speaker's voice: a speaker label ("User:", "Assistant:", "Input:"),
                  an assistant's stock phrase in a user turn ("How can I help you?"), or a plea for help
                  in an assistant turn ("Can you help me ...")
-    irrelevant   its MiniLM cosine with the turn before it is below the threshold
+    irrelevant   its MiniLM cosine with the turn before it (for the first user turn: with the goal) is
+                 below the threshold
 
 `turn_problem` returns (reason, detail) or None; `TurnChecker` carries the threshold and the embedder.
 """
@@ -23,7 +27,7 @@ from .text import jaccard, normalize, shingles
 
 REPEAT_JACCARD = 0.8
 _LABEL = re.compile(r"(?:^|\n)\s*(?:user|assistant|human|ai|bot|system|input|output|customer|agent|client|"
-                    r"me|you)\s*:", re.IGNORECASE)
+                    r"me|you|person|answer|question|reply|response)\s*:", re.IGNORECASE)
 # a user does not speak like the one who helps ...
 _ASSISTANT_VOICE = re.compile(
     r"\b(?:how (?:can|may) i (?:help|assist)(?: you)?|what can i (?:do|help) (?:for|with) you|"
@@ -57,9 +61,36 @@ def repeated(text: str, earlier: Sequence[str]) -> int | None:
     return None
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
+
+
+def shared_run(text: str, other: str, n: int) -> str | None:
+    """A run of `n` words `text` shares with `other` (case and punctuation aside), or None."""
+    a, b = normalize(text).split(), normalize(other).split()
+    grams = {tuple(b[i:i + n]) for i in range(len(b) - n + 1)}
+    for i in range(len(a) - n + 1):
+        if tuple(a[i:i + n]) in grams:
+            return " ".join(a[i:i + n])
+    return None
+
+
+def looping(text: str) -> str | None:
+    """A sentence of four words or more that the turn says twice, or None."""
+    seen = set()
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        norm = normalize(sentence)
+        if len(norm.split()) >= 4:
+            if norm in seen:
+                return sentence.strip()
+            seen.add(norm)
+    return None
+
+
 def turn_problem(text: str, role: str, history: Sequence[dict[str, str]], finish_reason: str | None = None,
-                 relevance: float | None = None, min_relevance: float = -1.0) -> tuple[str, str] | None:
-    """Why the turn `text` of `role`, after `history` (earlier {role, content}), is rejected; None: kept."""
+                 relevance: float | None = None, min_relevance: float = -1.0,
+                 examples: Sequence[str] = ()) -> tuple[str, str] | None:
+    """Why the turn `text` of `role`, after `history` (earlier {role, content}), is rejected; None: kept.
+    `examples`: the turns of the recipe's example conversations (a copy of one is rejected)."""
     if not re.search(r"\w", text or ""):
         return "empty", "the turn has no words"
     if finish_reason == "length":
@@ -73,21 +104,37 @@ def turn_problem(text: str, role: str, history: Sequence[dict[str, str]], finish
     swap = role_swap(text, role)
     if swap:
         return "role_swap", f"a {role} turn in the other speaker's voice: {swap}"
+    if _LIST_ITEM.match(text):
+        return "fragment", f"one item of a list, not a turn: {text[:80]!r}"
+    loop = looping(text)
+    if loop:
+        return "looping", f"says twice: {loop[:80]!r}"
+    for ex in examples:
+        run = shared_run(text, ex, 5)
+        if run:
+            return "copied_example", f"copies {run!r} from the example's turn {ex[:80]!r}"
     k = repeated(text, [m["content"] for m in history])
     if k is not None:
         return "repeated", f"repeats turn {k + 1} ({history[k]['role']}): {history[k]['content'][:80]!r}"
+    for k, m in enumerate(history):
+        run = shared_run(text, m["content"], 8)
+        if run:
+            return "repeated", f"repeats {run!r} from turn {k + 1} ({m['role']})"
     if relevance is not None and relevance < min_relevance:
-        return "irrelevant", (f"cosine {relevance:.2f} with the turn before it (below {min_relevance:g}): "
-                              f"{history[-1]['content'][:60]!r} -> {text[:60]!r}")
+        before = history[-1]["content"] if history else "the goal"
+        return "irrelevant", (f"cosine {relevance:.2f} with {'the turn before it' if history else 'the goal'} "
+                              f"(below {min_relevance:g}): {before[:60]!r} -> {text[:60]!r}")
     return None
 
 
 class TurnChecker:
     """`turn_problem` with the relevance signal: MiniLM cosine of a turn with the turn before it."""
 
-    def __init__(self, min_relevance: float = 0.1, embedder: Any = None) -> None:
+    def __init__(self, min_relevance: float = 0.1, embedder: Any = None, examples: Sequence[str] = ()) -> None:
         self.min_relevance = min_relevance
         self._embedder = embedder
+        self.examples = tuple(examples)
+        self._vectors: dict[str, Any] = {}
 
     def relevance(self, text: str, previous: str) -> float | None:
         if self.min_relevance <= -1:
@@ -96,14 +143,18 @@ class TurnChecker:
             from .embeddings import make_embedder
 
             self._embedder = make_embedder()
-        vecs = self._embedder.embed([text, previous])
-        return float(vecs[0] @ vecs[1])
+        missing = [t for t in dict.fromkeys((text, previous)) if t not in self._vectors]
+        if missing:
+            if len(self._vectors) > 4096:  # a turn is measured against the next one: old ones are not asked again
+                self._vectors.clear()
+            self._vectors.update(zip(missing, self._embedder.embed(missing)))
+        return float(self._vectors[text] @ self._vectors[previous])
 
-    def check(self, text: str, role: str, history: Sequence[dict[str, str]],
-              finish_reason: str | None = None) -> tuple[tuple[str, str] | None, float | None]:
-        """(problem or None, the relevance score or None)."""
-        first = turn_problem(text, role, history, finish_reason)
-        if first is not None or not history:
+    def check(self, text: str, role: str, history: Sequence[dict[str, str]], finish_reason: str | None = None,
+              goal: str = "") -> tuple[tuple[str, str] | None, float | None]:
+        """(problem or None, the relevance score or None); a first turn is measured against `goal`."""
+        first = turn_problem(text, role, history, finish_reason, examples=self.examples)
+        if first is not None or not (history or goal):
             return first, None
-        rel = self.relevance(text, history[-1]["content"])
-        return turn_problem(text, role, history, finish_reason, rel, self.min_relevance), rel
+        rel = self.relevance(text, history[-1]["content"] if history else goal)
+        return turn_problem(text, role, history, finish_reason, rel, self.min_relevance, self.examples), rel
