@@ -92,3 +92,29 @@ def test_personas_and_topic_leaves_are_written_once_deduplicated_and_covered_eve
 def test_distinct_drops_near_duplicates_and_the_parent():
     assert distinct(["Refunds", "refunds.", "Late refunds", "refunds late", "Billing"], ["Billing"]) == \
         ["Refunds", "Late refunds"]
+
+
+def test_the_shipped_example_plans_its_variety_as_its_comments_say():
+    import yaml
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    recipe = yaml.safe_load((examples / "tickets-variety.yaml").read_text())
+    gen = SchemaGenerator(SchemaTechnique.model_validate(recipe["generate"]), examples)
+    topics = itertools.cycle(["charged for a seat nobody uses", "card declined at renewal", "tax missing on invoice"])
+    llm = ScriptedLLM(lambda req: {"subtopic": next(topics)} if req.purpose == "plan" else
+                      {"body": "My card was charged again.", "subject": "Charged again", "category": "refund",
+                       "priority": "low", "amount": 1.0})
+    ctx = GenContext(llm=llm, seed=7)
+    asyncio.run(gen.produce(0, ctx))
+    plans = Counter()
+    for slot in range(14):
+        req, meta = gen.request_for(slot, ctx)
+        a, ask = meta["attributes"], req.messages[-1]["content"]
+        assert a["signed_by"] == a["customer"]["first_name"] and f"signed_by: {a['signed_by']}" in ask
+        assert a["customer"]["email"] not in ask  # show: false
+        assert a["priority"] == "high" if a["amount"] > 200 else a["priority"] in ("low", "medium", "high")
+        assert req.json_schema["properties"]["amount"]["enum"] == [a["amount"]]
+        assert a["written_by"] in (examples / "variety" / "personas.txt").read_text()
+        plans[a["account"]["plan"]] += 1
+    assert plans == {"starter": 5, "team": 5, "business": 4} or sorted(plans.values()) == [4, 5, 5]
+    assert len(gen.describe()["variety"]["topic"]["planned"]) == 3
