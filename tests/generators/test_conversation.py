@@ -207,3 +207,18 @@ def test_fragments_loops_and_copies():
                         examples=["Tomorrow is free. Come by from 8:00 and bring an ID, please."])[0] == "copied_example"
     long = "Hi, I would like to rent a bike for Saturday morning and maybe Sunday."
     assert turn_problem(long, "user", hist + [{"role": "assistant", "content": "Sure."}])[0] == "repeated"
+
+
+def test_the_report_shows_turns_end_reasons_rejections_and_conversations(tmp_path):
+    from synthloom.export.report import build_report
+    from synthloom.export.report_md import render_markdown
+
+    llm, _ = scripted(bad_assistant=lambda n: "User: can you help me with my bike?" if n == 1 else None)
+    summary = run(tmp_path, recipe(count=2), llm)
+    rep = build_report(summary.run_dir, embedder=None)
+    c = rep["conversation"]
+    assert c["conversations"] == 2 and c["turns_rejected"] == 1
+    assert c["rejected_by_reason"] == {"turn:role_swap": 1} and c["rejected_by_role"] == {"assistant": 1}
+    assert c["end_reasons"] == {"turn_limit": 2} and len(c["shown"]) == 2
+    md = render_markdown(rep)
+    assert "## Conversations" in md and "turn:role_swap" in md and USER[0] in md

@@ -121,6 +121,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     from .report_decontaminate import decontamination_markdown
 
     L += decontamination_markdown(r.get("decontamination"))
+    from .report_conversation import conversation_markdown
+
+    L += conversation_markdown(r.get("conversation"))
     c = r["cost"]
     t = c["totals"]
     L += ["## Cost", ""]
