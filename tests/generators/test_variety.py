@@ -118,3 +118,39 @@ def test_the_shipped_example_plans_its_variety_as_its_comments_say():
         plans[a["account"]["plan"]] += 1
     assert plans == {"starter": 5, "team": 5, "business": 4} or sorted(plans.values()) == [4, 5, 5]
     assert len(gen.describe()["variety"]["topic"]["planned"]) == 3
+
+
+def test_the_documents_technique_pins_its_samplers_and_shows_them_in_both_prompts():
+    from synthloom.config.documents import DocumentsTechnique
+    from synthloom.generators import build_generator
+
+    schema = {"type": "object", "required": ["number", "issued", "author"], "properties": {
+        "number": {"type": "string"}, "issued": {"type": "string", "format": "date"}, "author": {"type": "string"}}}
+    cfg = DocumentsTechnique.model_validate({
+        "technique": "documents", "schema": schema, "document_type": "memo", "samplers": {
+            "issued": {"kind": "date", "start": "2023-01-01", "end": "2023-12-31"},
+            "who": {"kind": "person", "locale": "it_IT", "show": False},
+            "author": {"kind": "expression", "template": "{{ who.name }}"},
+            "tone": {"kind": "category", "values": ["formal", "chatty"]}}})
+    assert "samplers" not in DocumentsTechnique.model_validate(
+        {"technique": "documents", "schema": schema}).model_dump(mode="json", by_alias=True)
+    gen = build_generator(cfg, Path("."))
+
+    def answer(req):
+        if req.json_schema is not None:
+            props = req.json_schema["properties"]
+            return {"number": "M-1", "issued": props["issued"]["enum"][0], "author": props["author"]["enum"][0]}
+        label = req.messages[-1]["content"]
+        return "Memo M-1\n" + "\n".join(line.split(": ", 1)[-1] for line in label.splitlines() if ": " in line)
+
+    llm = ScriptedLLM(answer)
+    out = asyncio.run(gen.produce(3, GenContext(llm=llm, seed=0)))
+    meta = out[-1].meta
+    a = meta["attributes"]
+    label_req = llm.requests[0]
+    assert label_req.json_schema["properties"]["issued"]["enum"] == [a["issued"]]
+    assert label_req.json_schema["properties"]["author"]["enum"] == [a["who"]["name"]]
+    assert f"tone: {a['tone']}" in label_req.messages[-1]["content"]
+    assert f"tone: {a['tone']}" in llm.requests[1].messages[-1]["content"]
+    assert a["who"]["email"] not in label_req.messages[-1]["content"]
+    assert "variety" in gen.describe()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from .common import Narrowing, Sampling, Strict
+from .samplers import SAMPLERS_FIELD, SamplerConfig
 
 # ---------------------------------------------------------------- ingestion
 
@@ -195,6 +196,7 @@ class DocumentsTechnique(Strict):
     attributes: dict[str, list[str]] = Field(
         default_factory=dict, description="style axes: each document gets one sampled value per axis"
     )
+    samplers: dict[str, SamplerConfig] = SAMPLERS_FIELD
     names: dict[str, Literal["person", "business", "id"]] | Literal["model"] = Field(
         "model", description="fields whose value is drawn before decoding instead of written by the model: "
         "{field: person|business|id}; `person` and `business` get a distinct made-up name (sources/names.py), "
@@ -228,6 +230,14 @@ class DocumentsTechnique(Strict):
     label_sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, max_tokens=384))
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=512))
     model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_serializer(mode="wrap")
+    def _without_empty_samplers(self, handler):
+        # no `samplers` key unless some are set: a recipe written before them keeps its run identity
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("samplers"):
+            data.pop("samplers", None)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "DocumentsTechnique":

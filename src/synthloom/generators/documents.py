@@ -39,6 +39,7 @@ from ._grounded import outline, parse_object, sampled
 from .base import GenContext, Generator
 from .extract import extraction_messages
 from .schema_io import load_schema
+from .variety import Variety
 
 MAX_SHOTS = 2
 LABEL_TRIES = 3  # a label that fails to parse, is cut at a bound or breaks a rule is retried down the ladder
@@ -113,6 +114,7 @@ class SyntheticDocumentsGenerator(Generator):
         self._names = {k: kind for k, kind in declared.items() if kind != "id"}
         self._ids = id_examples([k for k, kind in declared.items() if kind == "id"],
                                 narrowing.example_values_by_path(self.schema, [ex["label"] for ex in config.examples]))
+        self.variety = Variety(config.samplers, base_dir, config.instruction)  # generators/variety.py
         self.prompts = {n: load_prompt(f"documents_{n}") for n in ("label_system", "label_user", "write_system",
                                                                    "write_user")}
         for i, ex in enumerate(config.examples):
@@ -166,12 +168,16 @@ class SyntheticDocumentsGenerator(Generator):
             "examples": len(self.config.examples),
             "emit": self.config.emit,
             "names": {**self._names, **{k: "id" for k in self._ids}} if self._names or self._ids else "model",
+            **({"variety": self.variety.describe()} if self.variety else {}),
         }
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         cfg = self.config
         rng = ctx.rng(slot)
         attributes = {axis: rng.choice(values) for axis, values in cfg.attributes.items()}
+        await self.variety.prepare(ctx)  # samplers: shown as the axes are, pinned where named like a field
+        drawn = self.variety.draw(slot, ctx) if self.variety else {}
+        pins = self._pins(drawn)
         names = sample_names(self.schema, self._names, rng)  # pinned in the decoder: no XYZ, no seller == buyer
         names.update(sample_ids(self._ids, rng))  # AP-5821 in the shape of the schema's "e.g. AP-0093"
         meta: dict[str, Any] = {
@@ -179,11 +185,12 @@ class SyntheticDocumentsGenerator(Generator):
             "template": "documents_label_system+documents_write_system",
             "template_hash": "".join(p.hash for p in self.prompts.values()),
             "document_type": cfg.document_type,
-            "attributes": attributes,
+            "attributes": {**attributes, **drawn},
             "slot": slot,
         }
         if names:
             meta["names"] = names
+        attributes = {**attributes, **self.variety.shown(drawn)}
         write_seed = ctx.request_seed(slot, 1)
         out: list[Record | Rejection] = []
         label = None
@@ -197,6 +204,8 @@ class SyntheticDocumentsGenerator(Generator):
             decoding = runaway.attempt_schema(self.schema, attempt, self._hints, self._narrowings)
             for key, name in names.items():
                 decoding["properties"][key] = {"type": "string", "enum": [name]}
+            for key, value in pins.items():
+                decoding["properties"][key] = {**decoding["properties"].get(key, {}), "enum": [value]}
             label_req = GenerationRequest(
                 messages=messages, json_schema=decoding, avoid=self._avoid,
                 seed=label_seed, **sampled(cfg.label_sampling, temperature=min(cfg.label_sampling.temperature,
@@ -246,6 +255,12 @@ class SyntheticDocumentsGenerator(Generator):
             return out + [Rejection(stage="validate", reason=problem[0], detail=problem[1],
                               data={"document": document, "label": label}, raw=doc_res.text, meta=meta)]
         return out + [Record(data=self.record_data(document, label), meta=meta)]
+
+    def _pins(self, drawn: dict[str, Any]) -> dict[str, Any]:
+        """Sampled values named like a top-level field of the schema and valid for it: pinned in the decoder."""
+        props = self.schema.get("properties") or {}
+        return {k: v for k, v in drawn.items() if isinstance(v, (str, int, float, bool)) and isinstance(props.get(k), dict)
+                and validator(props[k]).is_valid(v)}
 
     def shown_records(self) -> tuple[Any, ...]:
         return tuple(self.record_data(str(ex["document"]).strip(), ex["label"]) for ex in self.config.examples)
