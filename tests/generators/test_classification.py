@@ -145,3 +145,14 @@ def test_the_writer_sees_label_names_as_words_and_an_identifier_in_the_text_is_r
         return {"text": "My question is about gift_card balances, please help me."}
     summary, rows, _ = run({"labels": labels, "distribution": {"gift_card": 1, "refund": 0}}, 1, tmp_path, respond)
     assert not rows and ("filter", "label_name_in_text") in [(s, r) for s, r, _ in summary.rejections]
+
+
+def test_a_text_that_repeats_the_writers_instructions_is_rejected(tmp_path):
+    def parrot(req):
+        if req.purpose == "verify":
+            return {"label": req.messages[-1]["content"].split("[", 1)[1].split("]", 1)[0]}
+        label = _label_of_prompt(req)
+        return {"text": f"[{label}] in their own words, about their own situation."}
+
+    summary, rows, _ = run({"labels": LABELS, "attributes": {}}, 2, tmp_path, parrot, checks=[])
+    assert not rows and any(reason == "copied_prompt" for _, reason, _ in summary.rejections)

@@ -110,6 +110,8 @@ class ClassificationGenerator(Generator):
         self._seen = 0
         self._examples = NgramIndex(ex for lab in self.label_set.labels for ex in lab.examples)
         self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
+        # the instructions' own words (the system prompt with no label, task or example in it)
+        self._instructions = NgramIndex([self.system_prompt.render(task=None, labels=[], others=[], counter=[])])
         self._have: Counter[str] = Counter()
         self._inflight: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
@@ -228,6 +230,10 @@ class ClassificationGenerator(Generator):
         if axis is not None:  # "(length: one sentence)": the writer copied its instructions into the text
             return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
                               detail=f"the text repeats the instruction's {axis!r}: {text[:100]!r}")]
+        overlap, _ = self._instructions.nearest(text)
+        if overlap > 0:  # a word 4-gram of the instructions themselves: "never the label's name, ..."
+            return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                              detail=f"the text repeats words of the writer's instructions: {text[:100]!r}")]
         overlap, i = self._descriptions.nearest(text)
         if overlap >= EXAMPLE_OVERLAP:  # the description steers the text; it is not the text
             return [Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,
