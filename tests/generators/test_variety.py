@@ -154,3 +154,14 @@ def test_the_documents_technique_pins_its_samplers_and_shows_them_in_both_prompt
     assert f"tone: {a['tone']}" in llm.requests[1].messages[-1]["content"]
     assert a["who"]["email"] not in label_req.messages[-1]["content"]
     assert "variety" in gen.describe()
+
+
+def test_a_finished_run_run_again_keeps_its_plan_in_the_manifest():
+    from synthloom.generators.variety import Variety
+
+    before = {"variety": {"topic": {"kind": "topic_tree", "planned": ["a", "b"], "target": {"a": 0.5, "b": 0.5}},
+                          "n": {"kind": "number", "quantiles": {"p50": 1}}}}
+    now = {"narrowing": [], "variety": {"topic": {"kind": "topic_tree"}, "n": {"kind": "number", "quantiles": {"p50": 1}}}}
+    merged = Variety.carry_plan(now, before)
+    assert merged["variety"]["topic"]["planned"] == ["a", "b"] and merged["narrowing"] == []
+    assert Variety.carry_plan({"x": 1}, before) == {"x": 1}

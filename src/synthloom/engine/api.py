@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..config.recipe import ExportSettings, Recipe
 from ..errors import UsageError
-from ..runs import create_store, resolve_output, write_manifest
+from ..runs import create_store, read_manifest, resolve_output, write_manifest
 from ..runs.writers import rejection_row, write_jsonl, write_records
 from .runner import Progress, RunSummary, arun
 
@@ -59,7 +59,10 @@ async def arun_recipe(
         manifest = store.manifest(summary.run_id)
     manifest["output"] = str(data_path)
     manifest["stopped_by"] = summary.stopped_by
-    manifest["generator"] = summary.generator
+    from ..generators.variety import Variety
+
+    # a finished run run again plans nothing (no call): the earlier manifest's personas and topic leaves stay
+    manifest["generator"] = Variety.carry_plan(summary.generator, read_manifest(run_dir).get("generator") or {})
     from .cost import price_table, usage_cost
 
     manifest["cost"] = usage_cost(manifest["usage"], price_table(manifest["recipe"]))

@@ -95,6 +95,17 @@ class Variety:
             out[name]["tree"] = tree
         return out
 
+    @staticmethod
+    def carry_plan(described: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        """A technique's description with the plan of the run's earlier manifest where this run wrote none
+        (a finished run run again makes no call, so it plans nothing): same recipe, same plan."""
+        now, then = described.get("variety"), before.get("variety")
+        if not isinstance(now, dict) or not isinstance(then, dict):
+            return described
+        merged = {name: ({**then[name], **info} if "planned" not in info and isinstance(then.get(name), dict)
+                         and then[name].get("kind") == info.get("kind") else info) for name, info in now.items()}
+        return {**described, "variety": merged}
+
     # ------------------------------------------------------------------ personas
 
     async def _personas(self, name: str, cfg: PersonasSampler, ctx: GenContext) -> list[str]:
