@@ -222,3 +222,26 @@ def test_the_report_shows_turns_end_reasons_rejections_and_conversations(tmp_pat
     assert c["end_reasons"] == {"turn_limit": 2} and len(c["shown"]) == 2
     md = render_markdown(rep)
     assert "## Conversations" in md and "turn:role_swap" in md and USER[0] in md
+
+
+def test_exports_of_a_run_load_with_datasets_and_keep_conversations_whole(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from synthloom.export.dataset import export_run
+
+    llm, _ = scripted()
+    summary = run(tmp_path, recipe(count=6), llm)
+    hf = export_run(summary.run_dir, "hf", tmp_path / "hf", split="0.5,0.5")
+    dd = datasets.load_from_disk(str(hf.out_dir))
+    rows = [r for name in dd for r in dd[name]]
+    assert len(rows) == 6 and sum(hf.counts.values()) == 6  # a row is a whole conversation
+    for r in rows:
+        assert r["messages"][0]["role"] == "system" and r["messages"][-1]["role"] == "assistant"
+        assert len(r["messages"]) == 1 + r["turns"]
+    oa = export_run(summary.run_dir, "openai", tmp_path / "oa", split="0.5,0.5")
+    lines = [json.loads(line) for f in oa.files.values() for line in (oa.out_dir / f).read_text().splitlines()]
+    assert len(lines) == 6 and all(len(x["messages"]) >= 5 for x in lines)
+    loaded = datasets.load_dataset("json", data_files=[str(oa.out_dir / f) for f in oa.files.values()], split="train")
+    assert loaded.num_rows == 6 and loaded[0]["messages"][1]["role"] == "user"
+    sg = export_run(summary.run_dir, "sharegpt", tmp_path / "sg", split="1")
+    first = json.loads((sg.out_dir / sg.files["train"]).read_text().splitlines()[0])
+    assert first["conversations"][1]["from"] == "human"
