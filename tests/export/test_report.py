@@ -134,3 +134,4 @@ def test_the_report_lists_every_narrowing_and_rule(tmp_path):
     assert "## What the decoder narrowed, and the rules applied" in md
     assert "start: real calendar date, years 1940-2049 (from format: date and 2 examples)" in md
     assert "rule:order: end after start, within 90 days" in md
+    assert "retries (after a failed try): free strings and lists capped" in md  # the ladder is shown too

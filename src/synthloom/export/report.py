@@ -218,7 +218,8 @@ def _decoding(run_dir: Path) -> dict[str, list[str]]:
     """What the technique narrowed in the user's schema and the cross-field rules it applied (the manifest's
     `generator`): every narrowing and rule is shown, none is hidden."""
     gen = _generator(run_dir)
-    return {"narrowing": list(gen.get("narrowing") or []), "rules": list(gen.get("rules") or [])}
+    return {"narrowing": list(gen.get("narrowing") or []), "rules": list(gen.get("rules") or []),
+            "retries": gen.get("retries")}
 
 
 def _model_names(recipe: dict[str, Any]) -> list[str]:

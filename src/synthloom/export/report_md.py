@@ -28,12 +28,13 @@ def render_markdown(r: dict[str, Any]) -> str:
           f"candidates (yield {fmt((r.get('yield') or 0) * 100, 1)}%)", ""]
 
     dec = r.get("decoding") or {}
-    if dec.get("narrowing") or dec.get("rules"):
+    if dec.get("narrowing") or dec.get("rules") or dec.get("retries"):
         L += ["## What the decoder narrowed, and the rules applied", "",
               "Learned only from the schema and the recipe's examples (switch off with `narrowing:` in the "
               "technique); rules are the recipe's `rules:`.", ""]
         L += [f"- narrowing `{md(x)}`" for x in dec.get("narrowing") or []]
-        L += [f"- {md(x)}" for x in dec.get("rules") or []] + [""]
+        L += [f"- {md(x)}" for x in dec.get("rules") or []]
+        L += [f"- {md(dec['retries'])}"] * bool(dec.get("retries")) + [""]
 
     L += ["## Funnel", "", "Candidates left after each step (a step removes the rejections of its stage).", ""]
     prev = None

@@ -163,6 +163,7 @@ class SyntheticDocumentsGenerator(Generator):
             "attributes": self.config.attributes,
             "rules": [describe_rule(r) for r in self.config.rules],
             "narrowing": self._narrowings.lines(),
+            "retries": runaway.RETRY_NOTE,
             "match": self.config.match,
             "reject_invented": list(self.config.reject_invented),
             "examples": len(self.config.examples),

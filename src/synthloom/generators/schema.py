@@ -122,6 +122,7 @@ class SchemaGenerator(Generator):
             "attributes": self.config.attributes,
             "examples": len(self.config.examples),
             "narrowing": self._narrowings.lines(),
+            "retries": runaway.RETRY_NOTE,
             "rules": [describe_rule(r) for r in self.config.rules],
             **({"wrap": self.config.wrap} if self.config.wrap else {}),
             **({"variety": self.variety.describe()} if self.variety else {}),
