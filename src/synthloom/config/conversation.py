@@ -71,6 +71,8 @@ class ConversationTechnique(Strict):
     tries: int = Field(3, ge=1, le=10, description="tries per turn: a rejected turn is written again, same history")
     min_relevance: float = Field(0.1, ge=-1, le=1, description="lowest MiniLM cosine between a turn and the one "
                                                                "before it (-1: off)")
+    min_goal_relevance: float = Field(0.25, ge=-1, le=1, description="lowest MiniLM cosine between the user's "
+                                                                    "first message and its goal (-1: off)")
     user_sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.8, max_tokens=120))
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=160))
 

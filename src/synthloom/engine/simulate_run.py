@@ -84,7 +84,8 @@ async def arun_simulate(sim: Simulation, count: int, target: Any, user_llm: Any,
     meter, writer = UsageMeter(), BatchWriter(store, run_id)
     tgt, usr = CachedLLM(target, store, meter, writer), CachedLLM(user_llm, store, meter, writer)
     ctx = GenContext(llm=usr, seed=sim.seed)
-    checker = checker or TurnChecker(sim.min_relevance)
+    checker = checker or TurnChecker(sim.min_relevance, min_goal_relevance=min(sim.min_relevance, sim.min_goal_relevance)
+                                     if sim.min_relevance > -1 else -1)
     done = store.done_slots(run_id)
     sem = asyncio.Semaphore(concurrency)
     finished = [len(done)]

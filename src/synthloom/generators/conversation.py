@@ -110,6 +110,25 @@ def public_scenario(s: dict[str, Any]) -> dict[str, Any]:
     return {"goal": s["goal"], **{f: s[f] for f in FIELDS if s[f]}, **s["attributes"]}
 
 
+def hotter(temperature: float, tries: int) -> float:
+    """A retry is sampled hotter: a small model at one temperature writes the same rejected turn again."""
+    return round(min(1.5, temperature + 0.15 * tries), 2)
+
+
+def flipped(turns: Sequence[Any], start: str) -> list[dict[str, str]]:
+    """A dialogue from the user's side: a start cue, then the assistant's turns as inputs and the user's own
+    as outputs (JSON, as it writes them)."""
+    msgs = [{"role": "user", "content": start}]
+    for k, m in enumerate(turns):
+        m = m if isinstance(m, dict) else m.model_dump()
+        if m["role"] == "user":
+            body = {"message": m["content"]} if k == 0 else {"status": "continue", "message": m["content"]}
+            msgs.append({"role": "assistant", "content": json.dumps(body, ensure_ascii=False)})
+        else:
+            msgs.append({"role": "user", "content": m["content"]})
+    return msgs
+
+
 @dataclass
 class Turn:
     role: str
@@ -136,23 +155,22 @@ class UserSimulator:
     def hash(self) -> str:
         return self.system_prompt.hash + self.start_prompt.hash
 
-    def request(self, scenario: dict[str, Any], history: Sequence[dict[str, str]], seed: int) -> GenerationRequest:
+    def request(self, scenario: dict[str, Any], history: Sequence[dict[str, str]], seed: int,
+                tries: int = 0) -> GenerationRequest:
+        """The user's next turn after `history`; `tries`: the rejected tries before this one."""
         system = self.system_prompt.render(goal=scenario["goal"], **{f: scenario[f] for f in FIELDS},
-                                           attributes=scenario["attributes"], example=self.example,
-                                           assistant_name=self.assistant_name)
-        # the dialogue from the user's side: the assistant speaks to it (input), it answers (output, JSON)
-        msgs: list[dict[str, str]] = [{"role": "system", "content": system},
-                                      {"role": "user", "content": self.start_prompt.render(goal=scenario["goal"])}]
-        for k, m in enumerate(history):
-            if m["role"] == "user":
-                body = {"message": m["content"]} if k == 0 else {"status": "continue", "message": m["content"]}
-                msgs.append({"role": "assistant", "content": json.dumps(body, ensure_ascii=False)})
-            else:
-                msgs.append({"role": "user", "content": m["content"]})
+                                           attributes=scenario["attributes"], assistant_name=self.assistant_name)
+        # the dialogue from the user's side: the assistant speaks to it (input), it answers (output, JSON);
+        # the example conversation goes first in the same shape, so a base model sees the turns it must write
+        msgs: list[dict[str, str]] = [{"role": "system", "content": system}]
+        shown = self.example[:-1] if self.example and self.example[-1]["role"] == "assistant" else self.example
+        if shown:  # ends on the user's turn: the next input is the real conversation's start
+            msgs += flipped(shown, self.start_prompt.render(goal=""))
+        msgs += flipped(history, self.start_prompt.render(goal=scenario["goal"]))
         s = self.sampling
         return GenerationRequest(messages=tuple(msgs), json_schema=NEXT_SCHEMA if history else FIRST_SCHEMA,
-                                 seed=seed, temperature=s.temperature if s else 0.8, top_p=s.top_p if s else 0.95,
-                                 max_tokens=s.max_tokens if s else 120, purpose="user")
+                                 seed=seed, temperature=hotter(s.temperature if s else 0.8, tries),
+                                 top_p=s.top_p if s else 0.95, max_tokens=s.max_tokens if s else 120, purpose="user")
 
     @staticmethod
     def read(res: GenerationResult) -> tuple[str, str, str | None]:
@@ -177,9 +195,10 @@ class ConversationGenerator(Generator):
         example = [t.model_dump() for t in config.examples[0]] if config.examples else []
         self.user = UserSimulator(example, config.user_sampling)
         self.assistant_prompt = load_prompt("conversation_assistant_system")
-        self.assistant_system = self.assistant_prompt.render(system=self.system_text, example=example)
-        self.checker = TurnChecker(config.min_relevance,
-                                   examples=[t.content for ex in config.examples for t in ex])
+        self.example = example  # shown as earlier turns: a base model continues the shape it sees
+        self.assistant_system = self.assistant_prompt.render(system=self.system_text)
+        self.checker = TurnChecker(config.min_relevance, examples=[t.content for ex in config.examples for t in ex],
+                                   min_goal_relevance=config.min_goal_relevance if config.min_relevance > -1 else -1)
 
     def describe(self) -> dict[str, Any]:
         return {"technique": self.technique,
@@ -187,12 +206,14 @@ class ConversationGenerator(Generator):
                                                        self.assistant_prompt)},
                 "scenarios": len(self.scenarios), "attributes": self.config.attributes, "turns": [self.lo, self.hi],
                 "tries": self.config.tries, "min_relevance": self.config.min_relevance,
+                "min_goal_relevance": self.config.min_goal_relevance,
                 "checks": ["empty", "cut_off", "unreadable", "role_swap", "repeated", "irrelevant"]}
 
-    def assistant_request(self, history: Sequence[dict[str, str]], seed: int) -> GenerationRequest:
+    def assistant_request(self, history: Sequence[dict[str, str]], seed: int, tries: int = 0) -> GenerationRequest:
         s = self.config.sampling
-        msgs = [{"role": "system", "content": self.assistant_system}, *history]
-        return GenerationRequest(messages=tuple(msgs), seed=seed, temperature=s.temperature, top_p=s.top_p,
+        msgs = [{"role": "system", "content": self.assistant_system}, *self.example, *history]
+        return GenerationRequest(messages=tuple(msgs), seed=seed, temperature=hotter(s.temperature, tries),
+                                 top_p=s.top_p,
                                  max_tokens=s.max_tokens, stop=PARAGRAPH_STOPS if self.config.paragraph else (),
                                  purpose="assistant")
 
@@ -245,7 +266,7 @@ class ConversationGenerator(Generator):
         for k in range(self.config.tries):
             seed = ctx.request_seed(slot, 1000 * (t + 1) + k)  # (slot, turn, try): a replay hits the cache
             if role == "user":
-                (res,) = await llm.generate([self.user.request(scenario, history, seed)])
+                (res,) = await llm.generate([self.user.request(scenario, history, seed, k)])
                 status, text, problem = self.user.read(res)
                 if problem is None and status in ENDS and t >= max(2, self.lo):  # not before the range's low end
                     return Turn(role, text, res.model, k + 1, status)
@@ -253,7 +274,7 @@ class ConversationGenerator(Generator):
                 problem_detail = (problem, f"the user's reply is not usable JSON: {res.text[:120]!r}") if problem \
                     else None
             else:
-                (res,) = await llm.generate([self.assistant_request(history, seed)])
+                (res,) = await llm.generate([self.assistant_request(history, seed, k)])
                 status, text, problem_detail = "continue", (res.text or "").strip(), None
                 if res.error_kind == "backend" or res.finish_reason == "error":
                     problem_detail = ("backend_error", str(res.error)[:200])

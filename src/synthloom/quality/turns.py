@@ -130,8 +130,11 @@ def turn_problem(text: str, role: str, history: Sequence[dict[str, str]], finish
 class TurnChecker:
     """`turn_problem` with the relevance signal: MiniLM cosine of a turn with the turn before it."""
 
-    def __init__(self, min_relevance: float = 0.1, embedder: Any = None, examples: Sequence[str] = ()) -> None:
+    def __init__(self, min_relevance: float = 0.1, embedder: Any = None, examples: Sequence[str] = (),
+                 min_goal_relevance: float | None = None) -> None:
         self.min_relevance = min_relevance
+        # a first turn against the goal: it should say what the user wants (default: min_relevance)
+        self.min_goal_relevance = min_relevance if min_goal_relevance is None else min_goal_relevance
         self._embedder = embedder
         self.examples = tuple(examples)
         self._vectors: dict[str, Any] = {}
@@ -157,4 +160,5 @@ class TurnChecker:
         if first is not None or not (history or goal):
             return first, None
         rel = self.relevance(text, history[-1]["content"] if history else goal)
-        return turn_problem(text, role, history, finish_reason, rel, self.min_relevance, self.examples), rel
+        floor = self.min_relevance if history else self.min_goal_relevance
+        return turn_problem(text, role, history, finish_reason, rel, floor, self.examples), rel
