@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from synthloom.llm.prefix_states import BLOCK, MIN_GAIN, PrefixStates, aligned, blocks, common_prefix
+from synthloom.llm.prefix_states import (MAX_CHUNK, MIN_CHUNK, MIN_GAIN, PrefixStates, chunk_ends, common_prefix,
+                                        reusable)
 
 
 class FakeLib:
@@ -44,42 +45,62 @@ def test_common_prefix():
     assert common_prefix(a, []) == 0
 
 
-def test_prompts_are_evaluated_in_blocks_counted_from_token_0():
-    assert BLOCK == 64 and aligned(0) == 0 and aligned(63) == 0 and aligned(64) == 64 and aligned(300) == 256
-    assert blocks(0, 150) == [(0, 64), (64, 128), (128, 150)]
-    assert blocks(64, 128) == [(64, 128)] and blocks(128, 128) == []
-    with pytest.raises(ValueError):
-        blocks(10, 150)  # a reused prefix always ends on a block boundary
+NL = 9  # the stand-in's line-break token
+
+
+def newline(token: int) -> bool:
+    return token == NL
+
+
+def test_chunks_end_after_a_line_break_past_min_chunk_or_at_max_chunk():
+    assert (MIN_CHUNK, MAX_CHUNK) == (32, 128)
+    line = [1] * 39 + [NL]  # 40 tokens a line
+    assert chunk_ends(line * 3, newline) == [40, 80, 120]
+    assert chunk_ends([1, NL] * 40, newline) == [32, 64, 80]  # short lines: at least 32 tokens
+    assert chunk_ends([1] * 300, newline) == [128, 256, 300]  # no line break: 128 tokens
+    assert chunk_ends([], newline) == []
+    # an end depends only on the tokens before it: a prompt that shares 81 tokens has the same ends up to 81
+    a, b = line * 3, line * 2 + [NL] + [2] * 60
+    assert [e for e in chunk_ends(a, newline) if e <= 81] == [e for e in chunk_ends(b, newline) if e <= 81] == [40, 80]
+    assert reusable([40, 80, 120], 119) == 80 and reusable([40, 80, 120], 120) == 120 and reusable([40, 80], 39) == 0
+
+
+def ends(tokens):
+    return chunk_ends(tokens, newline)
+
+
+def lines(head: int, n: int, tail: int = 0) -> list[int]:
+    """``n`` lines of 40 tokens (39 x ``head`` and a line break), then a last line of 10."""
+    return ([head] * 39 + [NL]) * n + [1000 + tail] * 10
 
 
 def test_best_prefix_restore_and_replacement():
     lib = FakeLib()
     states = PrefixStates(lib, ctx=None)
     for head in (1, 2):
-        lib.cells = prompt(head, 300)
+        lib.cells = lines(head, 8)
         states.save(lib.cells)
     assert len(states) == 2
-    new = prompt(1, 300, tail=5)
-    # 300 tokens in common, but only whole blocks are offered: 256
-    length, key = states.best(new, len(new) - 1)
-    assert length == 256 and key == tuple(prompt(1, 300)[:256])
-    assert states.best(new, 200) == (192, key)  # the limit is rounded down to a block too
-    assert states.restore(key, length) and lib.cells == prompt(1, 300)[:256] and states.restored == 1
-    # a longer prompt that covers the stored one replaces it
-    lib.cells = prompt(1, 400)
-    states.save(lib.cells)
-    assert len(states) == 2 and states.best(prompt(1, 400, tail=9), 500) == (384, tuple(prompt(1, 400)[:384]))
+    new = lines(1, 8, tail=5)
+    # 320 tokens in common, and a chunk ends at 320
+    length, key = states.best(new, len(new) - 1, ends(new))
+    assert length == 320 and key == tuple(lines(1, 8))
+    assert states.best(new, 250, ends(new)) == (240, key)  # at most the limit, at a chunk end
+    assert states.restore(key, length) and lib.cells == lines(1, 8)[:320] and states.restored == 1
+    # the new prompt covers the stored one but for its last 10 tokens: it replaces it
+    lib.cells = new
+    states.save(new)
+    other = lines(1, 8, tail=9)
+    assert len(states) == 2 and states.best(other, 400, ends(other)) == (320, tuple(new))
 
 
-def test_the_last_partial_block_is_never_restored():
+def test_a_prefix_is_reused_only_up_to_a_chunk_end():
     lib = FakeLib()
     states = PrefixStates(lib, ctx=None)
-    lib.cells = prompt(3, BLOCK - 20)  # shorter than a block: nothing to keep
+    lib.cells = [1] * 300  # no line break: chunks end at 128 and 256
     states.save(lib.cells)
-    assert len(states) == 0
-    lib.cells = prompt(3, 100)
-    states.save(lib.cells)
-    assert states.best(prompt(3, 100, tail=1), 200) == (BLOCK, tuple(prompt(3, 100)[:BLOCK]))
+    new = [1] * 200 + [2] * 40
+    assert states.best(new, len(new) - 1, ends(new)) == (128, tuple(lib.cells))
 
 
 def test_a_prompt_sharing_little_is_kept_beside_the_others():
@@ -98,7 +119,7 @@ def test_least_recently_used_goes_first_and_memory_is_bounded():
     for head in range(1, 5):
         lib.cells = prompt(head, 300)
         states.save(lib.cells)
-    assert len(states) == 3 and states.best(prompt(1, 300), 400)[0] == 0  # the oldest is gone
+    assert len(states) == 3 and states.best(prompt(1, 300), 400, ends(prompt(1, 300)))[0] == 0  # the oldest is gone
     big = PrefixStates(lib, ctx=None, max_bytes=1_500)  # one 620-byte state fits twice, not three times
     for head in range(1, 4):
         lib.cells = prompt(head, 300)

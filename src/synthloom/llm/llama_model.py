@@ -22,7 +22,7 @@ import numpy as np
 from ..config.models import LlamaCppModel
 from ..errors import InputFileError
 from .constrain import ConstraintCache, ConstraintUnavailable, make_tokenizer
-from .prefix_states import MIN_GAIN, PrefixStates, aligned, blocks, common_prefix
+from .prefix_states import MIN_GAIN, PrefixStates, chunk_ends, common_prefix, reusable
 from .render import choose_style
 from .types import GenerationRequest
 
@@ -180,7 +180,7 @@ class _Loaded:
         self._pieces: dict[int, bytes] = {}
         self._digits: list[int] | None = None
         self._constraints: ConstraintCache | None = None
-        self._whole = 0  # leading cells of the live context evaluated in whole blocks (feed_prompt)
+        self._prompt = 0  # leading cells of the live context that hold the last prompt (feed_prompt)
         self.live_reused = 0  # prompt tokens taken from the live context instead of evaluated
         # prompt states kept for the single-sequence path (the batched path shares prefixes itself)
         self.states: PrefixStates | None = PrefixStates(llama_cpp, self.ctx) if cfg.batch == 1 else None
@@ -216,18 +216,23 @@ class _Loaded:
         ptr = self.lib.llama_get_logits_ith(self.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
+    def breaks(self, token: int) -> bool:
+        """Whether the token's text has a line break (where a prompt's evaluation chunks may end)."""
+        return b"\n" in self.piece(token)
+
     def feed_prompt(self, tokens: list[int]) -> None:
         """Evaluate the prompt, reusing the KV cells of the longest prefix it shares with the live
         context (the last prompt) or with a stored prompt state (`prefix_states`).
 
-        The prompt is evaluated in blocks of `prefix_states.BLOCK` tokens from token 0 and only
-        whole blocks are reused, so its cells, and the tokens it decodes to, do not depend on which
-        prompts came before it (see `prefix_states`)."""
+        The prompt is evaluated in chunks whose ends depend only on its own tokens, and a prefix
+        is reused only up to one of those ends, so its cells, and the tokens it decodes to, do not
+        depend on which prompts came before it (see `prefix_states`)."""
         llm = self.llm
-        limit = aligned(min(len(tokens) - 1, llm.n_ctx()))  # always evaluate >= 1 token for fresh logits
-        live = aligned(min(common_prefix(llm.input_ids[: self._whole], tokens), limit))
-        stored, key = self.states.best(tokens, limit) if self.states is not None else (0, None)
-        self._whole = 0  # until the blocks below are evaluated
+        ends = chunk_ends(tokens, self.breaks)
+        limit = min(len(tokens) - 1, llm.n_ctx())  # always evaluate >= 1 token for fresh logits
+        live = reusable(ends, min(common_prefix(llm.input_ids[: self._prompt], tokens), limit))
+        stored, key = self.states.best(tokens, limit, ends) if self.states is not None else (0, None)
+        self._prompt = 0  # until the chunks below are evaluated
         if key is not None and stored >= live + MIN_GAIN and self.states.restore(key, stored):
             keep = stored
             self.states.saved_tokens += stored - live
@@ -239,12 +244,32 @@ class _Loaded:
             keep = 0
         llm.n_tokens = keep
         llm.input_ids[:keep] = tokens[:keep]
-        for start, end in blocks(keep, len(tokens)):
-            llm.eval(tokens[start:end])
-        # cells of whole blocks: the live context's reusable prefix (generated tokens come after them)
-        self._whole = aligned(len(tokens))
+        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        start = keep
+        for end in ends:
+            if end > start:
+                self._eval_chunk(tokens[start:end], logits=end == len(tokens))
+                start = end
+        # the prompt's cells: what the next prompt may take from the live context (generated tokens
+        # come after them, evaluated in other calls than a prompt would evaluate them in)
+        self._prompt = len(tokens)
         if self.states is not None:
             self.states.save(tokens)
+
+    def _eval_chunk(self, chunk: list[int], logits: bool) -> None:
+        """``llm.eval(chunk)`` (one call), with the last token's logits only if ``logits``.
+
+        The logits of a chunk before the prompt's last are never read, and computing them reads the
+        262k-row output layer once per chunk. The KV cells are the same either way: llama.cpp selects
+        the rows to output after the last layer's attention has written them."""
+        llm = self.llm
+        n_past = llm.n_tokens
+        llm._batch.set_batch(batch=chunk, n_past=n_past, logits_all=False)
+        if not logits:
+            llm._batch.batch.logits[len(chunk) - 1] = False
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past:n_past + len(chunk)] = chunk
+        llm.n_tokens = n_past + len(chunk)
 
     def sampler(self, request: GenerationRequest, grammar: str | None) -> Any:
         lib = self.lib

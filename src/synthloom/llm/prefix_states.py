@@ -14,39 +14,57 @@ then the cells past the common prefix are dropped), and evaluates only the rest.
 Reuse must not change a prompt's output. llama.cpp's CPU kernels sum in an order that depends on
 how many tokens a ``llama_decode`` call carries, so a prefix evaluated as part of a 400-token batch
 and the same prefix evaluated as part of a 300-token batch hold slightly different KV cells, and at
-temperature 0 a near-tie between two tokens can flip. So every prompt is evaluated in blocks of
-``BLOCK`` tokens counted from token 0 (`blocks`), and only whole blocks are ever reused (`aligned`):
-a block's cells are then always computed from the same tokens, in the same batch shape, on top of
-the same earlier cells at the same cell indices, whether they come from a fresh context, the live
-context or a stored state, and a request decodes to the same tokens whatever came before it
-(tests/llm/test_llamacpp.py checks it on the bundled model; docs/determinism.md).
+temperature 0 a near-tie between two tokens can flip (issue 37). So every prompt is evaluated in
+chunks whose ends depend only on the tokens before them (`chunk_ends`: after a line break once a
+chunk has MIN_CHUNK tokens, else at MAX_CHUNK tokens), and a prefix is reused only up to a chunk end
+(`reusable`). Two prompts that share a prefix cut it into the same chunks, so a chunk's cells are
+always computed from the same tokens, in a call of the same size, on top of the same earlier cells
+at the same cell indices, whether they come from a fresh context, the live context or a stored
+state, and a request decodes to the same tokens whatever came before it (tests/llm/test_llamacpp.py
+checks it on the bundled model; docs/determinism.md). Line breaks end the chunks because prompts
+differ after a line: the demo's prompts share their instruction and examples and differ in the last
+``Input:`` line, so a chunk ends where the shared part ends (fixed 64-token blocks lost 32 tokens of
+reuse a prompt on average, and made prompt evaluation of the demo 1.4x as long).
 """
 from __future__ import annotations
 
 import ctypes
 import logging
+from bisect import bisect_right
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 log = logging.getLogger("synthloom.llm.llamacpp")
 
 MAX_STATES = 8  # prompts kept
 MAX_BYTES = 256 * 2**20  # and at most this much memory for them
 MIN_GAIN = 32  # tokens: a stored state is restored only when it saves at least this much evaluation
-BLOCK = 64  # tokens: prompts are evaluated in blocks of this size from token 0, and reused in whole blocks
+MIN_CHUNK = 32  # tokens: a chunk of a prompt's evaluation ends after the first line break past this many
+MAX_CHUNK = 128  # and at this many tokens without one
 
 
-def aligned(n: int) -> int:
-    """``n`` rounded down to a whole number of blocks: the most of a prefix of length ``n`` that may be reused."""
-    return n - n % BLOCK
+def chunk_ends(tokens: Sequence[int], breaks: Callable[[int], bool]) -> list[int]:
+    """Where the evaluation calls of a prompt end, the last at ``len(tokens)``.
+
+    A chunk ends after the first token at or past its MIN_CHUNK-th whose text has a line break
+    (``breaks``), or after MAX_CHUNK tokens. Each end depends only on the tokens before it, so a
+    prompt that shares the first ``n`` tokens with another has the same ends up to ``n``."""
+    ends: list[int] = []
+    start, n = 0, len(tokens)
+    while start < n:
+        end = min(start + MAX_CHUNK, n)
+        for i in range(start + MIN_CHUNK - 1, end):
+            if breaks(tokens[i]):
+                end = i + 1
+                break
+        ends.append(end)
+        start = end
+    return ends
 
 
-def blocks(start: int, end: int) -> list[tuple[int, int]]:
-    """The evaluation batches of positions ``start..end`` (``start`` on a block boundary): every batch
-    ends where a block ends, or at ``end``."""
-    if start % BLOCK:
-        raise ValueError(f"evaluation must start on a block boundary, not at {start}")
-    return [(i, min(i + BLOCK, end)) for i in range(start, end, BLOCK)]
+def reusable(ends: Sequence[int], n: int) -> int:
+    """The longest prefix of at most ``n`` tokens that ends where a chunk ends (0: none)."""
+    return ends[bisect_right(ends, n) - 1] if ends and ends[0] <= n else 0
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -60,7 +78,7 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class PrefixStates:
-    """An LRU of (a prompt's whole blocks -> saved KV cells of sequence 0) for one llama.cpp context."""
+    """An LRU of (prompt tokens -> saved KV cells of sequence 0) for one llama.cpp context."""
 
     def __init__(self, lib: Any, ctx: Any, max_states: int = MAX_STATES, max_bytes: int = MAX_BYTES) -> None:
         self.lib = lib
@@ -72,11 +90,12 @@ class PrefixStates:
         self.restored = 0  # prompts that took their prefix from a stored state
         self.saved_tokens = 0  # prompt tokens those restores did not evaluate
 
-    def best(self, tokens: Sequence[int], limit: int) -> tuple[int, tuple[int, ...] | None]:
-        """The longest prefix of ``tokens`` (at most ``limit``, whole blocks) a stored state holds, and its key."""
+    def best(self, tokens: Sequence[int], limit: int, ends: Sequence[int]) -> tuple[int, tuple[int, ...] | None]:
+        """The longest prefix of ``tokens`` (at most ``limit``, ending at one of its chunk ``ends``)
+        a stored state holds, and its key."""
         length, key = 0, None
         for k in self._states:
-            c = aligned(min(common_prefix(k, tokens), limit))
+            c = reusable(ends, min(common_prefix(k, tokens), limit))
             if c > length:
                 length, key = c, k
         return length, key
@@ -98,15 +117,11 @@ class PrefixStates:
         return True
 
     def save(self, tokens: Sequence[int]) -> None:
-        """Keep the cells of the prompt just evaluated in blocks (sequence 0 holds exactly ``tokens``).
+        """Keep the cells of the prompt just evaluated (sequence 0 holds exactly ``tokens``).
 
-        The key is the prompt's whole blocks: the cells of its last, partial block were computed in a
-        batch of another size than a longer prompt computes them in, so they are never restored.
-        A stored prompt whose blocks the new one holds but for less than MIN_GAIN * 2 tokens is replaced
-        by it, so the store keeps different prefixes rather than one prefix many times."""
-        key = tuple(tokens[: aligned(len(tokens))])
-        if not key:
-            return
+        A stored prompt that the new one covers up to its last MIN_GAIN * 2 tokens is replaced by
+        it, so the store keeps different prefixes rather than one prefix many times."""
+        key = tuple(tokens)
         if key in self._states:
             self._states.move_to_end(key)
             return
@@ -118,7 +133,7 @@ class PrefixStates:
         if lib.llama_state_seq_get_data(self.ctx, buf, size, 0) != size:
             return
         for k in list(self._states):
-            if len(k) - aligned(common_prefix(k, key)) < 2 * MIN_GAIN:
+            if len(k) - common_prefix(k, key) < 2 * MIN_GAIN:
                 self._drop(k)
         self._states[key] = buf
         self._bytes += size
