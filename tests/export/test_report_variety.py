@@ -50,6 +50,7 @@ def test_target_tried_and_accepted_per_sampler_and_leaves_never_reached(tmp_path
     assert sec["waited_days"]["quantiles"]["accepted"]["mean"] > 0
     assert set(sec["topic"]["values"]) == {"alpha one", "beta two", "gamma three"}
     assert sec["who"]["distinct"] == 12  # a person per record, not a short list
+    assert sec["waited_days"]["quantiles"]["tried"]["mean"] > 0
     assert "who" not in report["distributions"]["attributes"]  # samplers are not listed as flat axes
     md = write_report(summary.run_dir, tmp_path / "report", embedder=None)["markdown"].read_text()
     assert "Planned variety" in md and "never accepted: outage" in md

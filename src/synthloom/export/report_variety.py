@@ -14,6 +14,8 @@ from typing import Any
 
 from ..records import Record, Rejection
 
+FEW = 12  # a sampler with no target and at most this many distinct values gets a table of its counts
+
 
 def _key(value: Any, cfg: dict[str, Any]) -> str | None:
     if cfg.get("stratify"):  # rows: the stratum of the (first) row
@@ -50,15 +52,19 @@ def variety_section(records: list[Record], rejections: list[Rejection], generato
         info: dict[str, Any] = {"kind": cfg.get("kind")}
         if cfg.get("quantiles"):  # a number sampler
             nums = [float(a[name]) for a in accepted if isinstance(a.get(name), (int, float))]
-            info["quantiles"] = {"target": cfg["quantiles"], "accepted": _quantiles(nums) if nums else None}
+            tried_nums = [float(a[name]) for a in tried.values() if isinstance(a.get(name), (int, float))]
+            info["quantiles"] = {"target": cfg["quantiles"], "tried": _quantiles(tried_nums) if tried_nums else None,
+                                 "accepted": _quantiles(nums) if nums else None}
             out[name] = info
             continue
         target = cfg.get("target") or {}
         if not target:  # people, uuids, expressions...: how many distinct values were accepted
             info["distinct"] = len({json.dumps(a[name], sort_keys=True) for a in accepted if name in a})
             info["records"] = sum(1 for a in accepted if name in a)
-            out[name] = info
-            continue
+            if info["distinct"] > FEW or any(isinstance(a.get(name), (dict, list)) for a in accepted):
+                out[name] = info
+                continue
+            # a conditional or an expression with few values: its counts, with no target to compare
         acc = Counter(k for a in accepted if name in a for k in [_key(a[name], cfg)] if k is not None)
         tri = Counter(k for a in tried.values() if name in a for k in [_key(a[name], cfg)] if k is not None)
         n_acc, n_tri = sum(acc.values()), sum(tri.values())
@@ -85,9 +91,9 @@ def variety_markdown(section: dict[str, Any], md: Any, table: Any) -> list[str]:
         kind = info.get("kind")
         if "quantiles" in info:
             q = info["quantiles"]
-            rows = [[k, (q["target"] or {}).get(k, "—"), (q["accepted"] or {}).get(k, "—")]
-                    for k in ("p10", "p50", "p90", "mean")]
-            L += [f"**{md(name)}** ({kind})", ""] + table(["", "target", "accepted"], rows) + [""]
+            rows = [[k, (q["target"] or {}).get(k, "—"), (q.get("tried") or {}).get(k, "—"),
+                     (q["accepted"] or {}).get(k, "—")] for k in ("p10", "p50", "p90", "mean")]
+            L += [f"**{md(name)}** ({kind})", ""] + table(["", "target", "tried", "accepted"], rows) + [""]
             continue
         if "values" not in info:
             L += [f"**{md(name)}** ({kind}): {info.get('distinct', 0)} distinct values in "
