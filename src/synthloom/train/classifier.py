@@ -31,7 +31,9 @@ def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRI
     """(best C, mean macro-F1 per C, folds used): stratified k-fold on the training rows only.
 
     Folds are capped by the rarest label's count; with fewer than two rows per label there is nothing to
-    cross-validate and C = 1 (scikit-learn's default) is used. Ties go to the smaller C (more regularised).
+    cross-validate and C = 1 (scikit-learn's default) is used. The one-standard-error rule picks the C: the
+    smallest (most regularised) whose mean is within one standard error of the best mean, since on a few
+    rows per label the differences between C values are mostly noise, and generated labels are noisy.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
@@ -43,6 +45,7 @@ def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRI
         return 1.0, {}, 0
     cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     scores: dict[str, float] = {}
+    spread: dict[float, float] = {}
     for c in grid:
         f1s = []
         for tr, te in cv.split(x, y):
@@ -50,8 +53,10 @@ def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRI
             head.fit(x[tr], y[tr])
             f1s.append(f1_score(y[te], head.predict(x[te]), average="macro"))
         scores[f"{c:g}"] = round(float(np.mean(f1s)), 4)
+        spread[c] = float(np.std(f1s, ddof=1) / np.sqrt(len(f1s)))
     best = max(grid, key=lambda c: (scores[f"{c:g}"], -c))
-    return float(best), scores, k
+    floor = scores[f"{best:g}"] - spread[best]
+    return float(min(c for c in grid if scores[f"{c:g}"] >= floor)), scores, k
 
 
 def _embedder(path: str | None = None):

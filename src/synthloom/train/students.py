@@ -46,7 +46,7 @@ def _classifier_card(student, source: str, counts: dict[str, int], scores: dict[
     if hp.get("cv_macro_f1_by_C"):
         grid = ", ".join(f"C={c} {f:.3f}" for c, f in hp["cv_macro_f1_by_C"].items())
         lines.append(f"- regularisation: C={hp['C']:g}, chosen by {hp['cv_folds']}-fold cross-validation on the "
-                     f"training rows (mean macro-F1: {grid})")
+                     f"training rows (mean macro-F1: {grid}; the smallest C within one standard error of the best)")
     lines.append("")
     if scores:
         name, value = headline(scores)
