@@ -15,6 +15,7 @@ from .quality import DedupGateConfig, GateConfig
 from .redteam import AdversarialTechnique, RedteamTechnique, TranslateTechnique
 from .ray_settings import RaySettings
 from .schema_gen import SchemaTechnique
+from .tools import ToolsTechnique
 
 TechniqueConfig = Annotated[
     Union[
@@ -30,6 +31,7 @@ TechniqueConfig = Annotated[
         ClassificationTechnique,
         AugmentTechnique,
         ConversationTechnique,
+        ToolsTechnique,
     ],
     Field(discriminator="technique"),
 ]

@@ -24,6 +24,7 @@ TECHNIQUES: dict[str, str] = {
     "classification": f"{_G}.classification:build",
     "augment": f"{_G}.augment:build",
     "conversation": f"{_G}.conversation:build",
+    "tools": f"{_G}.tools:build",
 }
 
 

@@ -1,0 +1,288 @@
+"""Function-calling records checked by running the tools: `technique: tools`.
+
+Each slot is one record:
+
+1. a scenario kind (balanced over `scenarios`): single (one call), parallel (two independent calls),
+   multi_step (a call, its result, then a call that may use it), no_tool (no tool fits); and the tools
+   it uses (balanced per tool);
+2. a user request written for it (JSON `{"request"}`, few-shot from the recipe's examples);
+3. the calls, decoded as `{"calls": [...]}` whose items are one of the tools' call schemas
+   (`{name: const, arguments: <the tool's parameters>}`), so a constrained decoder (the bundled model)
+   writes only well-formed calls; the model picks the tools from the request. Multi-step: the second call is
+   decoded after the first one's result is shown. no_tool: the decoder may write no call, and must;
+4. every call is checked (format), run (execution: the user's functions in a worker process with a time
+   limit, or mock responses), and the calls are checked against the request (semantics: the scenario's
+   tools, arguments found in the request or an earlier result);
+5. a final answer written from the results, which must quote one of their values (semantics).
+
+A record: `request`, `scenario`, `calls` ([{name, arguments, result, step}]), `answer`, `tools` (OpenAI
+`tools` entries). The exports turn it into OpenAI `tool_calls`, Hermes/ChatML and ShareGPT tool turns.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config.tools import ToolsTechnique
+from ..llm.jsontext import object_schema
+from ..llm.types import GenerationRequest
+from ..prompts import load as load_prompt
+from ..quality.tool_calls import answer_uses_results, format_problem, invented_numbers, ungrounded_arguments
+from ..records import Record, Rejection
+from ._tool_runner import ToolOutcome, ToolRunner
+from ._tool_specs import ToolSpec, read_tool_specs, resolve
+from .base import GenContext, Generator
+
+REQUEST_SCHEMA = object_schema({"request": {"type": "string", "minLength": 8, "maxLength": 240}})
+ANSWER_STOPS = ("\n",)
+CALLS_OF = {"single": (1, 1), "parallel": (2, 2), "multi_step": (1, 1), "no_tool": (0, 1)}
+
+
+def _signature(spec: ToolSpec) -> str:
+    props = spec.parameters.get("properties") or {}
+    req = set(spec.parameters.get("required") or ())
+    def kind(v: Any) -> str:
+        if isinstance(v, dict) and "enum" in v:
+            return "|".join(map(str, v["enum"]))
+        return str(v.get("type", "any")) if isinstance(v, dict) else "any"
+
+    return ", ".join(f"{k}{'' if k in req else '?'}: {kind(v)}" for k, v in props.items())
+
+
+def calls_schema(specs: list[ToolSpec], lo: int, hi: int) -> dict[str, Any]:
+    """`{"calls": [...]}` with `lo`..`hi` items, each a call of one tool under that tool's parameter schema."""
+    one = [object_schema({"name": {"const": s.name}, "arguments": _closed(s.parameters)}) for s in specs]
+    item = one[0] if len(one) == 1 else {"anyOf": one}
+    return object_schema({"calls": {"type": "array", "items": item, "minItems": lo, "maxItems": hi}})
+
+
+def _closed(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as the decoder reads them: no keys beyond the declared ones unless the schema allows
+    them (records are validated against the schema as written)."""
+    return parameters if "additionalProperties" in parameters else {**parameters, "additionalProperties": False}
+
+
+def call_text(call: dict[str, Any]) -> str:
+    return f"{call['name']}({json.dumps(call.get('arguments') or {}, ensure_ascii=False)})"
+
+
+def results_text(calls: list[dict[str, Any]]) -> str:
+    if not calls:
+        return "none (no tool fits the request)"
+    return "\n".join(f"- {call_text(c)} -> {c.get('result') if 'result' in c else {'error': c.get('error')}}"
+                     for c in calls)
+
+
+def scenario_text(kind: str, names: list[str]) -> str:
+    if kind == "no_tool" or not names:
+        return "none of the tools"
+    if kind == "parallel":
+        return f"{names[0]} and {names[1]}, independently" if names[0] != names[1] else f"{names[0]} twice, for two different things"
+    if kind == "multi_step":
+        return f"{names[0]}, then {names[1]} with a value from the first result"
+    return names[0]
+
+
+class ToolsGenerator(Generator):
+    technique = "tools"
+
+    def __init__(self, config: ToolsTechnique, base_dir: Path) -> None:
+        self.config = config
+        self.specs = read_tool_specs(config.tools, config.functions, base_dir)
+        self.by_name = {s.name: s for s in self.specs}
+        self.schemas = {s.name: s.parameters for s in self.specs}
+        mock = config.mock
+        if isinstance(mock, str):
+            from ..userfiles import read_data
+
+            mock = read_data(resolve(mock, base_dir), "mock responses file")
+        unknown = sorted(set(mock) - set(self.by_name))
+        if unknown:
+            from ..errors import RecipeError
+
+            raise RecipeError(f"generate.mock: {', '.join(unknown)}: no such tool (tools: {', '.join(self.by_name)})")
+        module = resolve(config.functions, base_dir) if config.functions else None
+        if module is not None and not module.is_file():
+            from ..errors import InputFileError
+
+            raise InputFileError(f"generate.functions: {module} not found; give a Python file of typed functions")
+        if module is None and set(self.by_name) - set(mock):
+            from ..errors import RecipeError
+
+            missing = ", ".join(sorted(set(self.by_name) - set(mock)))
+            raise RecipeError(f"generate: {missing}: no implementation; give `functions` (a Python file) or a "
+                              "`mock` response for each tool")
+        self.runner = ToolRunner(module, dict(mock), config.timeout_s)
+        for ex in config.examples:
+            for c in ex.calls:
+                if c.name not in self.by_name:
+                    from ..errors import RecipeError
+
+                    raise RecipeError(f"generate.examples: call of {c.name!r}: no such tool "
+                                      f"(tools: {', '.join(self.by_name)})")
+        tools_view = [{"name": s.name, "description": s.description, "arguments": _signature(s),
+                       "signature": _signature(s)} for s in self.specs]
+        self.request_prompt = load_prompt("tools_request_system")
+        self.call_prompt = load_prompt("tools_call_system")
+        self.answer_prompt = load_prompt("tools_answer_system")
+        self.request_system = self.request_prompt.render(tools=tools_view, instruction=config.instruction)
+        self.call_system = self.call_prompt.render(tools=tools_view)
+        self.answer_system = self.answer_prompt.render()
+        self._shown: list[dict[str, Any]] | None = None
+        self._shown_lock = asyncio.Lock()
+
+    def describe(self) -> dict[str, Any]:
+        return {"technique": self.technique,
+                "templates": {p.name: p.hash for p in (self.request_prompt, self.call_prompt, self.answer_prompt)},
+                "tools": [s.name for s in self.specs], "mocked": sorted(self.runner.mock),
+                "scenarios": list(self.config.scenarios), "timeout_s": self.config.timeout_s,
+                "checks": ["format", "execution", "semantics"],
+                "semantics": {"grounded": self.config.grounded, "uses_results": self.config.uses_results}}
+
+    async def examples(self) -> list[dict[str, Any]]:
+        """The recipe's examples with their calls run (once), for the call and answer few-shots."""
+        async with self._shown_lock:
+            if self._shown is None:
+                shown = []
+                for ex in self.config.examples:
+                    calls = []
+                    for c in ex.calls:
+                        out = await self.runner.acall(c.name, c.arguments)
+                        calls.append({"name": c.name, "arguments": c.arguments,
+                                      **({"result": out.result} if out.ok else {"error": out.error})})
+                    shown.append({"request": ex.request, "calls": calls, "answer": ex.answer, "kind": ex.kind()})
+                self._shown = shown
+            return self._shown
+
+    def tools_line(self, kind: str, names: list[str]) -> str:
+        said = "; ".join(f"{n}: {self.by_name[n].description}" for n in dict.fromkeys(names) if self.by_name[n].description)
+        return f"Tools: {scenario_text(kind, names)}" + (f" ({said})" if said else "")
+
+    def pick(self, slot: int, ctx: GenContext, kind: str) -> list[str]:
+        names = [s.name for s in self.specs]
+        if kind == "no_tool":
+            return []
+        first = ctx.balanced(slot, "tool", names)
+        if kind == "single":
+            return [first]
+        others = [n for n in names if n != first] or [first]
+        return [first, ctx.rng(slot, "second").choice(others)]
+
+    def _req(self, system: str, shots: list[tuple[str, str]], user: str, schema: Any, seed: int, sampling: Any,
+             purpose: str, stop: tuple[str, ...] = ()) -> GenerationRequest:
+        msgs = [{"role": "system", "content": system}]
+        for u, a in shots:
+            msgs += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+        msgs.append({"role": "user", "content": user})
+        return GenerationRequest(messages=tuple(msgs), json_schema=schema, seed=seed, temperature=sampling.temperature,
+                                 top_p=sampling.top_p, max_tokens=sampling.max_tokens, stop=stop, purpose=purpose)
+
+    async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        cfg = self.config
+        kind = ctx.balanced(slot, "scenario", list(cfg.scenarios))
+        names = self.pick(slot, ctx, kind)
+        shown = await self.examples()
+        meta: dict[str, Any] = {"technique": self.technique, "template": "tools_call_system",
+                                "template_hash": self.request_prompt.hash + self.call_prompt.hash
+                                + self.answer_prompt.hash, "slot": slot, "scenario": kind, "planned_tools": names}
+        reject = (lambda stage, reason, detail, data=None:
+                  [Rejection(stage=stage, reason=reason, detail=detail, data=data, meta=meta)])
+        # 1. the request
+        # the examples that use the planned tools go last, nearest the request a base model continues
+        ordered = sorted(shown, key=lambda e: (len({c["name"] for c in e["calls"]} & set(names)), e["kind"] == kind))
+        shots = [(self.tools_line(e["kind"], [c["name"] for c in e["calls"]]),
+                  json.dumps({"request": e["request"]}, ensure_ascii=False)) for e in ordered]
+        req = self._req(self.request_system, shots, self.tools_line(kind, names), REQUEST_SCHEMA,
+                        ctx.request_seed(slot, 0), cfg.sampling, "request")
+        (res,) = await ctx.llm.generate([req])
+        meta["model"] = res.model
+        if not isinstance(res.parsed, dict) or not str(res.parsed.get("request", "")).strip():
+            return reject("parse", "invalid_json" if res.finish_reason != "length" else "truncated",
+                          f"request: {res.text[:160]!r}")
+        request = " ".join(str(res.parsed["request"]).split())
+        data: dict[str, Any] = {"request": request, "scenario": kind}
+        # 2. the calls (a second round for multi_step, after the first one's result)
+        call_shots = [(e["request"], json.dumps({"calls": [{"name": c["name"], "arguments": c["arguments"]}
+                                                           for c in e["calls"]]}, ensure_ascii=False))
+                      for e in shown]
+        # how a second step reads: the request, the first call and its result, then the next call
+        step_shots = [(f"{e['request']}\nEarlier calls and results:\n{results_text(e['calls'][:1])}",
+                       json.dumps({"calls": [{"name": c["name"], "arguments": c["arguments"]} for c in e["calls"][1:2]]},
+                                  ensure_ascii=False)) for e in shown if len(e["calls"]) >= 2]
+        calls: list[dict[str, Any]] = []
+        rounds = 2 if kind == "multi_step" else 1
+        for step in range(1, rounds + 1):
+            lo, hi = CALLS_OF[kind]
+            user = request if step == 1 else f"{request}\nEarlier calls and results:\n{results_text(calls)}"
+            (res,) = await ctx.llm.generate([self._req(self.call_system, call_shots + step_shots * (step > 1), user,
+                                                       calls_schema(self.specs, lo, hi), ctx.request_seed(slot, step),
+                                                       cfg.call_sampling, "calls")])
+            value = res.parsed
+            if not isinstance(value, dict) or not isinstance(value.get("calls"), list):
+                return reject("parse", "invalid_json" if res.finish_reason != "length" else "truncated",
+                              f"calls (step {step}): {res.text[:160]!r}", {**data, "calls": calls})
+            for c in value["calls"]:
+                name, args = (c.get("name"), c.get("arguments")) if isinstance(c, dict) else (None, c)
+                problem = format_problem(name, args, self.schemas)
+                if problem:
+                    return reject("format", problem[0], problem[1], {**data, "calls": [*calls, c]})
+                out: ToolOutcome = await self.runner.acall(name, args)
+                call = {"name": name, "arguments": args, "step": step}
+                call.update({"result": out.result} if out.ok else {"error": out.error})
+                calls.append(call)
+                if not out.ok:
+                    reason = "execution:timeout" if out.error.startswith("timeout") else "execution:tool_error"
+                    return reject("execution", reason, f"{call_text(call)}: {out.error}", {**data, "calls": calls})
+        data["calls"] = calls
+        problem = self.semantics(kind, names, request, calls)
+        if problem:
+            return reject("semantics", problem[0], problem[1], data)
+        # 3. the answer
+        answer_shots = [(f"Request: {e['request']}\nResults:\n{results_text(e['calls'])}", e["answer"])
+                        for e in shown if e["answer"]]
+        (res,) = await ctx.llm.generate([self._req(
+            self.answer_system, answer_shots, f"Request: {request}\nResults:\n{results_text(calls)}", None,
+            ctx.request_seed(slot, 9), cfg.sampling, "answer", ANSWER_STOPS)])
+        answer = " ".join((res.text or "").split())
+        data["answer"] = answer
+        if res.error_kind == "backend" or not answer or res.finish_reason == "length":
+            why = "backend_error" if res.error_kind == "backend" else "empty" if not answer else "cut_off"
+            return reject("semantics", f"semantics:answer_{why}", f"answer: {res.text[:160]!r}", data)
+        if cfg.uses_results and calls and not answer_uses_results(answer, [c.get("result") for c in calls]):
+            return reject("semantics", "semantics:answer_ignores_results",
+                          f"no value of the results appears in the answer: {answer[:160]!r}", data)
+        if cfg.uses_results and calls:
+            invented = invented_numbers(answer, request, [c.get("result") for c in calls])
+            if invented:
+                return reject("semantics", "semantics:answer_invents_numbers",
+                              f"{', '.join(invented[:3])} in the answer: in neither the request nor the results", data)
+        data["tools"] = [s.openai() for s in self.specs]
+        meta["checks"] = {"format": "pass", "execution": "pass", "semantics": "pass"}
+        return [Record(data=data, meta=meta)]
+
+    def semantics(self, kind: str, names: list[str], request: str, calls: list[dict[str, Any]]) -> tuple[str, str] | None:
+        """The calls against the request: the scenario's tools, and arguments taken from the request."""
+        got = [c["name"] for c in calls]
+        if kind == "no_tool":
+            return ("semantics:tool_fits", f"a 'no tool fits' request got a call: {call_text(calls[0])}") if calls \
+                else None
+        if sorted(got) != sorted(names):
+            return "semantics:wrong_tool", f"the request was written for {', '.join(names)}; the calls use {', '.join(got)}"
+        if self.config.grounded:
+            for i, c in enumerate(calls):
+                earlier = [json.dumps(e.get("result"), ensure_ascii=False) for e in calls[:i] if e["step"] < c["step"]]
+                bad = ungrounded_arguments(c["arguments"], self.schemas[c["name"]], request, *earlier)
+                if bad:
+                    return ("semantics:ungrounded_arguments",
+                            f"{c['name']}: {', '.join(bad)} not in the request{' or an earlier result' if earlier else ''}")
+        return None
+
+    def shown_records(self) -> tuple[Any, ...]:
+        return tuple({"request": e.request, "calls": [c.model_dump() for c in e.calls], "answer": e.answer}
+                     for e in self.config.examples)
+
+
+def build(config: ToolsTechnique, base_dir: Path) -> ToolsGenerator:
+    return ToolsGenerator(config, base_dir)
