@@ -135,6 +135,9 @@ def converter(fmt: str) -> Callable[..., dict[str, Any]]:
 
 def convert(rows: Iterable[dict[str, Any]], fmt: str, system: str | None = None,
             fields: Fields | None = None) -> Iterator[dict[str, Any]]:
+    from .tool_chat import CONVERTERS as TOOL_CONVERTERS, is_tool_record
+
     fn = converter(fmt)
     for row in rows:
-        yield fn(row, system=system, fields=fields)
+        # a function-calling record (`technique: tools`) keeps its calls, results and tools
+        yield TOOL_CONVERTERS[fmt](row, system=system) if is_tool_record(row) else fn(row, system=system, fields=fields)

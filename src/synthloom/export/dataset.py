@@ -118,9 +118,12 @@ def export_run(
     else:
         from .compare import class_label_of, is_labelled_run
         from .hf import save_hf, save_parquet
+        from .tool_chat import hf_row, is_tool_record
 
         if values:  # one JSON-typed column, no chat turns to add
             shape = (lambda part: [{VALUE_COLUMN: r} for r in part])
+        elif all(is_tool_record(r) for r in rows):  # function calling: messages with tool calls, tools as JSON
+            shape = (lambda part: [hf_row(r, system) for r in part])
         elif is_labelled_run(run_dir):  # labelled text (classification, augment) stays {text, label}
             shape = (lambda part: part)
         else:
