@@ -109,3 +109,17 @@ def test_errors_name_the_sampler_and_the_fix(tmp_path):
         SPECS.validate_python({"x": {"kind": "categroy", "values": ["a"]}})
     with pytest.raises(ValidationError, match="extra"):
         SPECS.validate_python({"x": {"kind": "category", "values": ["a"], "weight": 2}})
+
+
+def test_seed_rows_from_parquet_and_json(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"city": ["Lyon", "Porto", "Graz"], "size": [3, 1, 2]}), tmp_path / "cities.parquet")
+    s = samplers({"c": {"kind": "rows", "path": "cities.parquet", "rows": 3}}, tmp_path)
+    assert sorted(r["city"] for r in s.draw(0, 0)["c"]) == ["Graz", "Lyon", "Porto"]
+    (tmp_path / "rows.json").write_text('[{"q": 1}, {"q": 2}]')
+    assert samplers({"r": {"kind": "rows", "path": "rows.json"}}, tmp_path).draw(0, 0)["r"]["q"] in (1, 2)
+    (tmp_path / "bad.json").write_text('{"q": 1}')
+    with pytest.raises(RecipeError, match="must hold rows"):
+        samplers({"r": {"kind": "rows", "path": "bad.json"}}, tmp_path)
