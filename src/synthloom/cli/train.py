@@ -87,7 +87,7 @@ def train_cmd(
 
 @command
 def evaluate_cmd(
-    model: Path = typer.Argument(..., help="Student folder written by `synthloom train`."),
+    model: Path = typer.Argument(..., help="Student folder written by `synthloom train`; for tool calls, a `technique: tools` recipe (its model writes the calls) or a JSONL of predicted calls."),
     data: Path = typer.Option(..., "--data", help="JSONL or CSV file with the expected answers."),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="Field with the input text."),
     label_field: Optional[str] = typer.Option(None, "--label-field", help="Field with the expected label/answer."),

@@ -73,6 +73,13 @@ def evaluate(model: str | Path, data: str | Path, *, text_field: str | None = No
     folder, data = Path(model), Path(data)
     if metric is not None and metric not in METRICS:
         raise UsageError(f"--metric must be one of {', '.join(METRICS)} (got {metric!r})")
+    if folder.is_file() and data.is_file():  # tool calls: a `technique: tools` recipe, or a file of predicted calls
+        from .tool_eval import tool_eval
+
+        report = tool_eval(folder, data)
+        report["data"] = {"path": str(data), "kind": data_kind(data, folder.parent, data_kind_)}
+        report["model"] = str(folder)
+        return report
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such student folder; give the folder `synthloom train -o` wrote")
     if not data.is_file():
@@ -91,6 +98,10 @@ def evaluate(model: str | Path, data: str | Path, *, text_field: str | None = No
 
 def report_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: data, headline, comparison table, per-label/per-field figures."""
+    if report.get("metric") == "tool_calls":
+        from .tool_eval import tool_markdown
+
+        return tool_markdown(report)
     name, value = headline(report)
     src = report["data"]
     honest = ("synthetic held-out split: generated like the training data, so it flatters the student"
