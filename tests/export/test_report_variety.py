@@ -52,5 +52,8 @@ def test_target_tried_and_accepted_per_sampler_and_leaves_never_reached(tmp_path
     assert sec["who"]["distinct"] == 12  # a person per record, not a short list
     assert sec["waited_days"]["quantiles"]["tried"]["mean"] > 0
     assert "who" not in report["distributions"]["attributes"]  # samplers are not listed as flat axes
-    md = write_report(summary.run_dir, tmp_path / "report", embedder=None)["markdown"].read_text()
+    paths = write_report(summary.run_dir, tmp_path / "report", embedder=None)
+    md = paths["markdown"].read_text()
+    if "samplers" in paths:  # with matplotlib (the report extra): category, topic and the strata drawn
+        assert paths["samplers"].read_bytes().startswith(b"\x89PNG") and "![samplers]" in md
     assert "Planned variety" in md and "never accepted: outage" in md

@@ -129,6 +129,11 @@ def _make_plots(report: dict[str, Any], out: Path, lengths: list[int] | None) ->
         groups = {axis: info["values"] for axis, info in dist["attributes"].items() if info["values"]}
         if groups:
             plots["attributes"] = coverage_plot(groups, out / "attributes.png", "Attribute coverage: accepted vs target")
+    if dist.get("samplers"):  # samplers with a few values (long labels, e.g. topic leaves, cut to 32 characters)
+        groups = {name: {v[:32]: x for v, x in info["values"].items()} for name, info in dist["samplers"].items()
+                  if info.get("values") and len(info["values"]) <= 12}
+        if groups:
+            plots["samplers"] = coverage_plot(groups, out / "samplers.png", "Samplers: accepted vs target")
     if dist.get("labels"):
         plots["labels"] = coverage_plot({dist["labels"]["field"]: dist["labels"]["distribution"]},
                                         out / "labels.png", "Label distribution: accepted vs target")

@@ -94,7 +94,7 @@ def render_markdown(r: dict[str, Any]) -> str:
                          for v, x in info["values"].items()]) + [""]
         if "attributes" in r.get("plots", {}):
             L += [f"![attributes]({r['plots']['attributes']})", ""]
-    L += variety_markdown(dist.get("samplers") or {}, md, table)
+    L += variety_markdown(dist.get("samplers") or {}, md, table, r.get("plots", {}).get("samplers"))
     lab = dist.get("labels")
     if lab:
         L += ["### Labels", "", f"Label field `{lab['field']}`; independent check agreed on {lab['agreed']} of "

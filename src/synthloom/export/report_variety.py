@@ -80,7 +80,7 @@ def variety_section(records: list[Record], rejections: list[Rejection], generato
     return out
 
 
-def variety_markdown(section: dict[str, Any], md: Any, table: Any) -> list[str]:
+def variety_markdown(section: dict[str, Any], md: Any, table: Any, plot: str | None = None) -> list[str]:
     """The section as markdown lines (`md` escapes text, `table` draws a table: report_md's helpers)."""
     if not section:
         return []
@@ -107,4 +107,6 @@ def variety_markdown(section: dict[str, Any], md: Any, table: Any) -> list[str]:
         rows = [[md(v), "—" if x["target_share"] is None else f"{x['target_share']:.0%}", f"{x['tried_share']:.0%}",
                  x["count"], f"{x['share']:.0%}"] for v, x in info["values"].items()]
         L += [head, ""] + table(["value", "target", "tried", "accepted", "share"], rows) + [""]
+    if plot:
+        L += [f"![samplers]({plot})", ""]
     return L
