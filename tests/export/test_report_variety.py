@@ -56,4 +56,4 @@ def test_target_tried_and_accepted_per_sampler_and_leaves_never_reached(tmp_path
     md = paths["markdown"].read_text()
     if "samplers" in paths:  # with matplotlib (the report extra): category, topic and the strata drawn
         assert paths["samplers"].read_bytes().startswith(b"\x89PNG") and "![samplers]" in md
-    assert "Planned variety" in md and "never accepted: outage" in md
+    assert "Planned variety" in md and "1 of 3 rejected every time: outage" in md

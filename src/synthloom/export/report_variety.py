@@ -101,9 +101,11 @@ def variety_markdown(section: dict[str, Any], md: Any, table: Any, plot: str | N
             continue
         missing = info.get("missing") or []
         head = f"**{md(name)}** ({kind})"
-        if missing:
-            shown = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-            head += f" — {len(missing)} of {len(info['values'])} never accepted: {md(shown)}"
+        for words, group in (("rejected every time", [v for v in missing if info["values"][v]["tried"]]),
+                             ("never drawn (too few records)", [v for v in missing if not info["values"][v]["tried"]])):
+            if group:
+                shown = ", ".join(map(str, group[:20])) + (f" and {len(group) - 20} more" if len(group) > 20 else "")
+                head += f" — {len(group)} of {len(info['values'])} {words}: {md(shown)}"
         rows = [[md(v), "—" if x["target_share"] is None else f"{x['target_share']:.0%}", f"{x['tried_share']:.0%}",
                  x["count"], f"{x['share']:.0%}"] for v, x in info["values"].items()]
         L += [head, ""] + table(["value", "target", "tried", "accepted", "share"], rows) + [""]
