@@ -235,3 +235,33 @@ def test_recipe_errors_name_the_field(module: Path, tmp_path: Path) -> None:
     rec = recipe_from_dict({"count": 1, "generate": {"technique": "tools", "tools": [{"name": "a"}]}}, "r")
     with pytest.raises(RecipeError, match="a: no implementation"):
         build_generator(rec.generate, tmp_path)
+
+
+def test_json_tools_with_mock_responses_and_planned_values(tmp_path: Path) -> None:
+    """MCP `tools/list` JSON with mock responses (no Python run): the request is written around a sampled value."""
+    examples = Path(__file__).parents[2] / "examples" / "tools"
+    g = {"technique": "tools", "tools": str(examples / "tools.mcp.json"), "mock": str(examples / "mock.yaml"),
+         "scenarios": ["single"], "values": {"get_order": {"order_id": ["A-1003"]}}}
+    rec = recipe_from_dict({"name": "t", "count": 1, "generate": g, "quality": [],
+                            "engine": {"concurrency": 1, "max_attempts": 8}}, "test")
+    from synthloom.generators import build_generator
+
+    gen = build_generator(rec.generate, tmp_path)
+    gen.pick = lambda slot, ctx, kind: ["get_order"]
+
+    def respond(req):
+        if req.purpose == "request":
+            assert 'Calls: get_order({"order_id": "A-1003"})' in req.messages[-1]["content"]
+            return {"request": "Where is my order A-1003?"}
+        if req.purpose == "calls":
+            return {"calls": [{"name": "get_order", "arguments": {"order_id": "A-1003"}}]}
+        return "Order A-1003, the office chair, was delivered to Osaka."
+
+    from synthloom.generators.base import GenContext
+    import asyncio
+
+    out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(respond))))
+    assert len(out) == 1 and out[0].data["calls"][0]["result"]["ship_city"] == "Osaka", out
+    bad = recipe_from_dict({"name": "t", "count": 1, "generate": {**g, "values": {"get_order": {"id": ["x"]}}}}, "t")
+    with pytest.raises(RecipeError, match="generate.values.get_order.id: get_order has no parameter 'id'"):
+        build_generator(bad.generate, tmp_path)

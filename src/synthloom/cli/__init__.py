@@ -75,6 +75,7 @@ def _register() -> None:
     """Every command, in the order `--help` lists them: (group, name, function)."""
     from . import classify, decontaminate, documents, estimate, instruct, quality, redteam, review, score, status, train
     from . import conversation
+    from . import tools as tools_cli
 
     for group, name, fn in (
         (app, "run", run),
@@ -112,6 +113,7 @@ def _register() -> None:
         (generate_app, "translate", redteam.generate_translate),
         (generate_app, "adversarial", redteam.generate_adversarial),
         (generate_app, "conversation", conversation.generate_conversation),
+        (generate_app, "tools", tools_cli.generate_tools),
     ):
         group.command(name)(fn)
 

@@ -48,6 +48,11 @@ class ToolsTechnique(Strict):
                     "no_tool (no tool fits: answered without a call)")
     examples: list[ToolExample] = Field(
         default_factory=list, description="worked examples (a base model needs a few): request, calls, answer")
+    values: dict[str, dict[str, list[Any]]] = Field(
+        default_factory=dict, description="argument values to write requests for, per tool and parameter, e.g. "
+                                          "{get_order: {order_id: [A-1001, A-1002]}}: each planned call samples one, "
+                                          "and the request is written around it (values the tools know make calls "
+                                          "that run)")
     instruction: str = Field("", description="what the users of these tools ask about (optional; guides requests)")
     timeout_s: float = Field(5.0, gt=0, le=300, description="time limit per tool call; a call past it is a timeout")
     grounded: bool = Field(True, description="semantics: every string/number argument must appear in the request "

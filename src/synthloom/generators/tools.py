@@ -75,14 +75,19 @@ def results_text(calls: list[dict[str, Any]]) -> str:
                      for c in calls)
 
 
-def scenario_text(kind: str, names: list[str]) -> str:
-    if kind == "no_tool" or not names:
-        return "none of the tools"
+def plan_text(kind: str, planned: list[tuple[str, dict[str, Any]]]) -> str:
+    """The calls a request is written for: `get_weather({"city": "Rome"})`; a multi-step plan's second call
+    is named only (its values come from the first result)."""
+    def one(name: str, args: dict[str, Any]) -> str:
+        return f"{name}({json.dumps(args, ensure_ascii=False)})" if args else name
+
+    if kind == "no_tool" or not planned:
+        return "none (the tools cannot do what the user asks)"
     if kind == "parallel":
-        return f"{names[0]} and {names[1]}, independently" if names[0] != names[1] else f"{names[0]} twice, for two different things"
+        return f"{one(*planned[0])} and {one(*planned[1])}, independently"
     if kind == "multi_step":
-        return f"{names[0]}, then {names[1]} with a value from the first result"
-    return names[0]
+        return f"{one(*planned[0])}, then {planned[1][0]} with a value from its result"
+    return one(*planned[0])
 
 
 class ToolsGenerator(Generator):
@@ -122,6 +127,18 @@ class ToolsGenerator(Generator):
 
                     raise RecipeError(f"generate.examples: call of {c.name!r}: no such tool "
                                       f"(tools: {', '.join(self.by_name)})")
+        for tool, params in config.values.items():
+            if tool not in self.by_name:
+                from ..errors import RecipeError
+
+                raise RecipeError(f"generate.values.{tool}: no such tool (tools: {', '.join(self.by_name)})")
+            known = (self.by_name[tool].parameters.get("properties") or {})
+            for p in params:
+                if p not in known:
+                    from ..errors import RecipeError
+
+                    raise RecipeError(f"generate.values.{tool}.{p}: {tool} has no parameter {p!r} "
+                                      f"(it has: {', '.join(known) or 'none'})")
         tools_view = [{"name": s.name, "description": s.description, "arguments": _signature(s),
                        "signature": _signature(s)} for s in self.specs]
         self.request_prompt = load_prompt("tools_request_system")
@@ -156,9 +173,22 @@ class ToolsGenerator(Generator):
                 self._shown = shown
             return self._shown
 
-    def tools_line(self, kind: str, names: list[str]) -> str:
-        said = "; ".join(f"{n}: {self.by_name[n].description}" for n in dict.fromkeys(names) if self.by_name[n].description)
-        return f"Tools: {scenario_text(kind, names)}" + (f" ({said})" if said else "")
+    def plan_line(self, kind: str, planned: list[tuple[str, dict[str, Any]]]) -> str:
+        said = "; ".join(f"{n}: {self.by_name[n].description}" for n in dict.fromkeys(n for n, _ in planned)
+                         if self.by_name[n].description)
+        return f"Calls: {plan_text(kind, planned)}" + (f" ({said})" if said else "")
+
+    def planned_arguments(self, slot: int, ctx: GenContext, kind: str, names: list[str]) -> list[dict[str, Any]]:
+        """Argument values sampled from the recipe's `values` for the planned calls (not for a multi-step
+        plan's second call, whose values come from the first result)."""
+        out = []
+        for i, n in enumerate(names):
+            given = self.config.values.get(n, {})
+            if kind == "multi_step" and i == 1:
+                given = {}
+            rng = ctx.rng(slot, f"values:{i}")
+            out.append({p: rng.choice(vs) for p, vs in given.items() if vs})
+        return out
 
     def pick(self, slot: int, ctx: GenContext, kind: str) -> list[str]:
         names = [s.name for s in self.specs]
@@ -192,9 +222,12 @@ class ToolsGenerator(Generator):
         # 1. the request
         # the examples that use the planned tools go last, nearest the request a base model continues
         ordered = sorted(shown, key=lambda e: (len({c["name"] for c in e["calls"]} & set(names)), e["kind"] == kind))
-        shots = [(self.tools_line(e["kind"], [c["name"] for c in e["calls"]]),
+        shots = [(self.plan_line(e["kind"], [(c["name"], c["arguments"]) for c in e["calls"]]),
                   json.dumps({"request": e["request"]}, ensure_ascii=False)) for e in ordered]
-        req = self._req(self.request_system, shots, self.tools_line(kind, names), REQUEST_SCHEMA,
+        planned = list(zip(names, self.planned_arguments(slot, ctx, kind, names)))
+        if planned:
+            meta["planned_arguments"] = [a for _, a in planned]
+        req = self._req(self.request_system, shots, self.plan_line(kind, planned), REQUEST_SCHEMA,
                         ctx.request_seed(slot, 0), cfg.sampling, "request")
         (res,) = await ctx.llm.generate([req])
         meta["model"] = res.model
