@@ -165,3 +165,26 @@ def test_a_finished_run_run_again_keeps_its_plan_in_the_manifest():
     merged = Variety.carry_plan(now, before)
     assert merged["variety"]["topic"]["planned"] == ["a", "b"] and merged["narrowing"] == []
     assert Variety.carry_plan({"x": 1}, before) == {"x": 1}
+
+
+def test_the_classification_technique_shows_personas_as_context_and_keeps_old_prompts():
+    from synthloom.config.classify import ClassificationTechnique
+    from synthloom.generators import build_generator
+
+    labels = [{"name": "refund", "description": "asks for money back", "examples": ["I want my money back"]},
+              {"name": "login", "description": "cannot sign in", "examples": ["My password fails"]}]
+    plain = ClassificationTechnique.model_validate({"technique": "classification", "labels": labels})
+    assert "samplers" not in plain.model_dump(mode="json", by_alias=True)
+    old = build_generator(plain, Path("."))
+    req, _meta = old.request_for(0, GenContext(llm=None, seed=0), "refund")
+    assert req.messages[-1]["content"].startswith("Write one message with label refund. Make it ")
+    assert req.messages[-1]["content"].count(":") == 0  # no context: the prompt as before samplers
+    cfg = ClassificationTechnique.model_validate({"technique": "classification", "labels": labels, "samplers": {
+        "asked_by": {"kind": "personas", "count": 2, "examples": ["a nurse on night shifts"]}}})
+    gen = build_generator(cfg, Path("."))
+    who = itertools.cycle(["a retired teacher", "a student who rents", "a retired teacher"])
+    llm = ScriptedLLM(lambda r: {"persona": next(who)} if r.purpose == "plan" else {"text": "money back please"})
+    out = asyncio.run(gen.produce(0, GenContext(llm=llm, seed=0, target=4)))
+    ask = llm.requests[-1].messages[-1]["content"]
+    assert "asked_by: a retired teacher" in ask or "asked_by: a student who rents" in ask
+    assert out[-1].meta["attributes"]["asked_by"] in ("a retired teacher", "a student who rents")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from .common import Sampling, Strict
 from .models import ModelConfig
+from .samplers import SAMPLERS_FIELD, SamplerConfig
 
 # Mild on purpose: on the bundled 270M model a `channel` axis (app review, phone transcript) pulled the
 # texts off their label; add such axes with `attributes:` when the writer is bigger.
@@ -73,7 +74,16 @@ class ClassificationTechnique(_LabelledText):
         "balanced", description="balanced, weights (each label's weight), or explicit counts per label (adding up to count)")
     attributes: dict[str, list[str]] | None = Field(
         None, description="variety axes, one value sampled per record (default: length, register, noise); {} for none")
+    samplers: dict[str, SamplerConfig] = SAMPLERS_FIELD
     hard_cases: HardCases = Field(default_factory=HardCases)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_samplers(self, handler):
+        # no `samplers` key unless some are set: a recipe written before them keeps its run identity
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("samplers"):
+            data.pop("samplers", None)
+        return data
 
     @model_validator(mode="after")
     def _axes(self) -> "ClassificationTechnique":

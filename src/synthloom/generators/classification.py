@@ -107,6 +107,9 @@ class ClassificationGenerator(Generator):
         self.targets: dict[str, int] = {}  # set from the run's count (GenContext.target) at the first slot
         self.system_prompt = load_prompt("classify_system")
         self.user_prompt = load_prompt("classify_user")
+        from .variety import Variety
+
+        self.variety = Variety(config.samplers, base_dir, self.task)  # shown as the record's context
         self._seen = 0
         self._examples = NgramIndex(ex for lab in self.label_set.labels for ex in lab.examples)
         self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
@@ -127,7 +130,8 @@ class ClassificationGenerator(Generator):
                 "labels": self.label_set.names, "targets": self.targets, "multi_label": self.multi_label,
                 "attributes": self.config.axes(), "text_field": self.config.text_field,
                 "label_field": self.config.label_field, "base_dir": self.base_dir,
-                "weights": {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}}
+                "weights": {lab.name: lab.weight for lab in self.label_set.labels if lab.weight},
+                **({"variety": self.variety.describe()} if self.variety else {})}
 
     def gates(self) -> list[Any]:
         from ..quality.label_verify import VerifyGate
@@ -171,6 +175,7 @@ class ClassificationGenerator(Generator):
             if others:
                 labels.append(rng.choice(others))
         attributes = {axis: ctx.balanced(slot, axis, values) for axis, values in cfg.axes().items()}
+        drawn = self.variety.draw(slot, ctx) if self.variety else {}
         confuser = None
         if label in self.partners and rng.random() < cfg.hard_cases.boundary_share:
             confuser = self.label_set.get(rng.choice(self.partners[label]))
@@ -185,7 +190,8 @@ class ClassificationGenerator(Generator):
                                                                                  confuser=None)})
             messages.append({"role": "assistant", "content": _json({"text": ex})})
         messages.append({"role": "user", "content": self.user_prompt.render(
-            labels=[human(n) for n in labels], attributes=attributes, confuser=_shown(confuser) if confuser else None)})
+            labels=[human(n) for n in labels], attributes=attributes, confuser=_shown(confuser) if confuser else None,
+            context=self.variety.shown(drawn))})
         s = cfg.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(messages=tuple(messages), json_schema=text_schema(cfg.max_chars),
@@ -193,7 +199,7 @@ class ClassificationGenerator(Generator):
         meta: dict[str, Any] = {
             "technique": self.technique, "template": self.system_prompt.name,
             "template_hash": self.system_prompt.hash + self.user_prompt.hash,
-            "target_label": label, "labels": labels, "attributes": attributes, "seed": seed, "slot": slot,
+            "target_label": label, "labels": labels, "attributes": {**attributes, **drawn}, "seed": seed, "slot": slot,
             "hard_case": "boundary" if confuser else "out_of_scope" if others else None,
         }
         if confuser:
@@ -203,6 +209,7 @@ class ClassificationGenerator(Generator):
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         if not self.targets and ctx.target:
             self.set_count(ctx.target)
+        await self.variety.prepare(ctx)  # personas and topic trees: written once, before the first record
         label = self.pick_label(slot, ctx)
         self._inflight[label] += 1
         try:
