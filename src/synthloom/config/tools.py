@@ -53,6 +53,10 @@ class ToolsTechnique(Strict):
                                           "{get_order: {order_id: [A-1001, A-1002]}}: each planned call samples one, "
                                           "and the request is written around it (values the tools know make calls "
                                           "that run)")
+    chains: list[tuple[str, str]] = Field(
+        default_factory=list, description="multi_step pairs [first, second]: the second tool takes a value from "
+                                          "the first one's result, e.g. [[list_orders, get_order]]; default: the "
+                                          "pairs of the multi_step examples, else any two tools")
     instruction: str = Field("", description="what the users of these tools ask about (optional; guides requests)")
     timeout_s: float = Field(5.0, gt=0, le=300, description="time limit per tool call; a call past it is a timeout")
     grounded: bool = Field(True, description="semantics: every string/number argument must appear in the request "

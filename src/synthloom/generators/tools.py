@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,12 @@ class ToolsGenerator(Generator):
 
                     raise RecipeError(f"generate.examples: call of {c.name!r}: no such tool "
                                       f"(tools: {', '.join(self.by_name)})")
+        for pair in config.chains:
+            for tool in pair:
+                if tool not in self.by_name:
+                    from ..errors import RecipeError
+
+                    raise RecipeError(f"generate.chains: {tool}: no such tool (tools: {', '.join(self.by_name)})")
         for tool, params in config.values.items():
             if tool not in self.by_name:
                 from ..errors import RecipeError
@@ -180,25 +187,40 @@ class ToolsGenerator(Generator):
 
     def planned_arguments(self, slot: int, ctx: GenContext, kind: str, names: list[str]) -> list[dict[str, Any]]:
         """Argument values sampled from the recipe's `values` for the planned calls (not for a multi-step
-        plan's second call, whose values come from the first result)."""
-        out = []
+        plan's second call, whose values come from the first result); parallel calls of one tool differ."""
+        out: list[dict[str, Any]] = []
+        rng = ctx.rng(slot, "values")
         for i, n in enumerate(names):
-            given = self.config.values.get(n, {})
-            if kind == "multi_step" and i == 1:
-                given = {}
-            rng = ctx.rng(slot, f"values:{i}")
-            out.append({p: rng.choice(vs) for p, vs in given.items() if vs})
+            given = {} if kind == "multi_step" and i == 1 else self.config.values.get(n, {})
+            args = {p: rng.choice(vs) for p, vs in given.items() if vs}
+            for _ in range(8):  # the same tool twice asks for two different things
+                if args not in out or not args:
+                    break
+                args = {p: rng.choice(vs) for p, vs in given.items() if vs}
+            out.append(args)
         return out
 
+    def chains(self) -> list[tuple[str, str]]:
+        """The multi-step pairs: the recipe's `chains`, else those of its multi_step examples, else any two tools."""
+        pairs = [(a, b) for a, b in self.config.chains]
+        pairs += [(e.calls[0].name, e.calls[1].name) for e in self.config.examples
+                  if e.kind() == "multi_step" and len(e.calls) >= 2 and not self.config.chains]
+        return list(dict.fromkeys(pairs))
+
     def pick(self, slot: int, ctx: GenContext, kind: str) -> list[str]:
+        """The planned tools: one; one tool twice (parallel); a chain (multi_step); none."""
         names = [s.name for s in self.specs]
         if kind == "no_tool":
             return []
+        if kind == "multi_step":
+            chains = self.chains()
+            if chains:
+                return list(ctx.balanced(slot, "chain", chains))
+            first = ctx.balanced(slot, "tool", names)
+            others = [n for n in names if n != first] or [first]
+            return [first, ctx.rng(slot, "second").choice(others)]
         first = ctx.balanced(slot, "tool", names)
-        if kind == "single":
-            return [first]
-        others = [n for n in names if n != first] or [first]
-        return [first, ctx.rng(slot, "second").choice(others)]
+        return [first] if kind == "single" else [first, first]
 
     def _req(self, system: str, shots: list[tuple[str, str]], user: str, schema: Any, seed: int, sampling: Any,
              purpose: str, stop: tuple[str, ...] = ()) -> GenerationRequest:
@@ -229,6 +251,7 @@ class ToolsGenerator(Generator):
             meta["planned_arguments"] = [a for _, a in planned]
         req = self._req(self.request_system, shots, self.plan_line(kind, planned), REQUEST_SCHEMA,
                         ctx.request_seed(slot, 0), cfg.sampling, "request")
+        req = replace(req, avoid=tuple(e["request"] for e in shown))  # a base model copies its examples
         (res,) = await ctx.llm.generate([req])
         meta["model"] = res.model
         if not isinstance(res.parsed, dict) or not str(res.parsed.get("request", "")).strip():
