@@ -143,6 +143,7 @@ def test_semantic_checks() -> None:
     assert not answer_uses_results("It is nice there.", [{"temp": 19, "sky": "clear"}])
     assert invented_numbers("Order A-1004 costs $240.", "price of A-1004", [{"total": 87.0}]) == ["240"]
     assert invented_numbers("It costs 87.00 now.", "x", [{"total": 87.0}]) == []
+    assert invented_numbers("Order A-1003 (10 chairs), 18 degrees", "A-1003", [{"q": 1}]) == ["10", "18"]
 
 
 def recipe(module: Path, count: int = 2, **gen) -> object:
@@ -252,6 +253,7 @@ def test_json_tools_with_mock_responses_and_planned_values(tmp_path: Path) -> No
     def respond(req):
         if req.purpose == "request":
             assert 'Calls: get_order({"order_id": "A-1003"})' in req.messages[-1]["content"]
+            assert req.json_schema["properties"]["calls"] == {"const": 'get_order({"order_id": "A-1003"})'}
             return {"request": "Where is my order A-1003?"}
         if req.purpose == "calls":
             return {"calls": [{"name": "get_order", "arguments": {"order_id": "A-1003"}}]}

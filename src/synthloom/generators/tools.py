@@ -180,10 +180,10 @@ class ToolsGenerator(Generator):
                 self._shown = shown
             return self._shown
 
-    def plan_line(self, kind: str, planned: list[tuple[str, dict[str, Any]]]) -> str:
-        said = "; ".join(f"{n}: {self.by_name[n].description}" for n in dict.fromkeys(n for n, _ in planned)
+    def plan_line(self, plan: str, calls: list[dict[str, Any]]) -> str:
+        said = "; ".join(f"{n}: {self.by_name[n].description}" for n in dict.fromkeys(c["name"] for c in calls)
                          if self.by_name[n].description)
-        return f"Calls: {plan_text(kind, planned)}" + (f" ({said})" if said else "")
+        return f"Calls: {plan}" + (f" ({said})" if said else "")
 
     def planned_arguments(self, slot: int, ctx: GenContext, kind: str, names: list[str]) -> list[dict[str, Any]]:
         """Argument values sampled from the recipe's `values` for the planned calls (not for a multi-step
@@ -244,12 +244,18 @@ class ToolsGenerator(Generator):
         # 1. the request
         # the examples that use the planned tools go last, nearest the request a base model continues
         ordered = sorted(shown, key=lambda e: (len({c["name"] for c in e["calls"]} & set(names)), e["kind"] == kind))
-        shots = [(self.plan_line(e["kind"], [(c["name"], c["arguments"]) for c in e["calls"]]),
-                  json.dumps({"request": e["request"]}, ensure_ascii=False)) for e in ordered]
+        # the plan is the reply's first field, fixed (`const`): the request is written right after it
+        shots = []
+        for e in ordered:
+            plan = plan_text(e["kind"], [(c["name"], c["arguments"]) for c in e["calls"]])
+            shots.append((self.plan_line(plan, e["calls"]), json.dumps({"calls": plan, "request": e["request"]},
+                                                                       ensure_ascii=False)))
         planned = list(zip(names, self.planned_arguments(slot, ctx, kind, names)))
         if planned:
             meta["planned_arguments"] = [a for _, a in planned]
-        req = self._req(self.request_system, shots, self.plan_line(kind, planned), REQUEST_SCHEMA,
+        plan = plan_text(kind, planned)
+        schema = object_schema({"calls": {"const": plan}, **REQUEST_SCHEMA["properties"]})
+        req = self._req(self.request_system, shots, self.plan_line(plan, [{"name": n} for n in names]), schema,
                         ctx.request_seed(slot, 0), cfg.sampling, "request")
         req = replace(req, avoid=tuple(e["request"] for e in shown))  # a base model copies its examples
         (res,) = await ctx.llm.generate([req])

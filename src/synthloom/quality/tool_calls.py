@@ -50,13 +50,11 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w.%-]+", " ", text.lower()).split())
 
 
-def _number_forms(x: float) -> set[str]:
-    forms = {f"{x:g}", str(x)}
-    if float(x).is_integer():
-        forms.add(str(int(x)))
-    for d in (1, 2):
-        forms.add(f"{x:.{d}f}")
-    return forms
+def numbers_in(text: str) -> set[float]:
+    """The numbers written in a text, as whole tokens (the 1003 of "A-1003", never the 10 inside it);
+    thousands separators dropped."""
+    found = re.findall(r"(?<![\d.])\d+(?:,\d{3})*(?:\.\d+)?(?![\d])", text)
+    return {float(n.replace(",", "")) for n in found}
 
 
 def appears(value: Any, text: str) -> bool:
@@ -65,8 +63,7 @@ def appears(value: Any, text: str) -> bool:
     if isinstance(value, bool) or value is None:
         return True  # a flag or a null is not written out in prose
     if isinstance(value, (int, float)):
-        nums = {float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", ""))}
-        return float(value) in nums or any(f in text for f in _number_forms(float(value)))
+        return abs(float(value)) in numbers_in(text)
     v = _norm(str(value))
     return bool(v) and v in _norm(text)
 
@@ -111,14 +108,5 @@ def answer_uses_results(answer: str, results: Iterable[Any]) -> bool:
 
 def invented_numbers(answer: str, request: str, results: Iterable[Any]) -> list[str]:
     """Numbers the answer states that neither the request nor the results hold (a made-up total)."""
-    known = "\n".join([request, json.dumps(list(results), ensure_ascii=False, default=str)])
-    out = []
-    for n in re.findall(r"(?<![\w.])-?\d+(?:[.,]\d+)*", answer):
-        x = n.replace(",", "")
-        try:
-            v = float(x)
-        except ValueError:
-            continue
-        if not appears(v, known) and not appears(x, known):
-            out.append(n)
-    return out
+    known = numbers_in("\n".join([request, json.dumps(list(results), ensure_ascii=False, default=str)]))
+    return [f"{n:g}" for n in sorted(numbers_in(answer) - known)]
