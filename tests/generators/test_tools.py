@@ -267,3 +267,17 @@ def test_json_tools_with_mock_responses_and_planned_values(tmp_path: Path) -> No
     bad = recipe_from_dict({"name": "t", "count": 1, "generate": {**g, "values": {"get_order": {"id": ["x"]}}}}, "t")
     with pytest.raises(RecipeError, match="generate.values.get_order.id: get_order has no parameter 'id'"):
         build_generator(bad.generate, tmp_path)
+
+
+def test_repeated_parallel_calls_and_copied_examples_are_rejected(module: Path, tmp_path: Path) -> None:
+    llm = scripted(lambda req: [{"name": "add", "arguments": {"a": 4, "b": 7}}] * 2)
+    run_recipe(recipe(module, 1, scenarios=["parallel"]), base_dir=tmp_path, output=tmp_path / "p", llm=llm)
+    with RunStore(tmp_path / "p" / "store.sqlite") as store:
+        assert "semantics:repeated_call" in {r.reason for r in store.rejections()}
+
+    def respond(req):
+        return {"request": "What is 2 plus 3, please?"} if req.purpose == "request" else {"calls": []}
+
+    run_recipe(recipe(module, 1), base_dir=tmp_path, output=tmp_path / "c", llm=ScriptedLLM(respond))
+    with RunStore(tmp_path / "c" / "store.sqlite") as store:
+        assert {r.reason for r in store.rejections()} == {"copied_example"}

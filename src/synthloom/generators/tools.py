@@ -30,6 +30,7 @@ from ..config.tools import ToolsTechnique
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
+from ..quality.rouge import rouge_l
 from ..quality.tool_calls import answer_uses_results, format_problem, invented_numbers, ungrounded_arguments
 from ..records import Record, Rejection
 from ._tool_runner import ToolOutcome, ToolRunner
@@ -38,6 +39,7 @@ from .base import GenContext, Generator
 
 REQUEST_SCHEMA = object_schema({"request": {"type": "string", "minLength": 8, "maxLength": 240}})
 ANSWER_STOPS = ("\n",)
+COPY_ROUGE = 0.7  # a request this close to an example's (ROUGE-L F) is the example again, not a new record
 CALLS_OF = {"single": (1, 1), "parallel": (2, 2), "multi_step": (1, 1), "no_tool": (0, 1)}
 
 
@@ -265,6 +267,9 @@ class ToolsGenerator(Generator):
                           f"request: {res.text[:160]!r}")
         request = " ".join(str(res.parsed["request"]).split())
         data: dict[str, Any] = {"request": request, "scenario": kind}
+        copied = max(((rouge_l(e["request"], request), e["request"]) for e in shown), default=(0.0, ""))
+        if copied[0] >= COPY_ROUGE:
+            return reject("filter", "copied_example", f"ROUGE-L {copied[0]:.2f} with the example {copied[1]!r}", data)
         # 2. the calls (a second round for multi_step, after the first one's result)
         call_shots = [(e["request"], json.dumps({"calls": [{"name": c["name"], "arguments": c["arguments"]}
                                                            for c in e["calls"]]}, ensure_ascii=False))
@@ -327,6 +332,9 @@ class ToolsGenerator(Generator):
     def semantics(self, kind: str, names: list[str], request: str, calls: list[dict[str, Any]]) -> tuple[str, str] | None:
         """The calls against the request: the scenario's tools, and arguments taken from the request."""
         got = [c["name"] for c in calls]
+        seen = [json.dumps([c["name"], c["arguments"]], sort_keys=True) for c in calls]
+        if len(set(seen)) < len(seen):
+            return "semantics:repeated_call", f"the same call twice: {call_text(calls[seen.index(seen[-1])])}"
         if kind == "no_tool":
             return ("semantics:tool_fits", f"a 'no tool fits' request got a call: {call_text(calls[0])}") if calls \
                 else None
