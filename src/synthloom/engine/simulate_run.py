@@ -84,8 +84,10 @@ async def arun_simulate(sim: Simulation, count: int, target: Any, user_llm: Any,
     meter, writer = UsageMeter(), BatchWriter(store, run_id)
     tgt, usr = CachedLLM(target, store, meter, writer), CachedLLM(user_llm, store, meter, writer)
     ctx = GenContext(llm=usr, seed=sim.seed)
+    # the simulated user's turns may not copy the example conversation; the target's are not held to that
     checker = checker or TurnChecker(sim.min_relevance, min_goal_relevance=min(sim.min_relevance, sim.min_goal_relevance)
                                      if sim.min_relevance > -1 else -1)
+    user_checker = checker.with_examples([t["content"] for t in sim.example or []])
     done = store.done_slots(run_id)
     sem = asyncio.Semaphore(concurrency)
     finished = [len(done)]
@@ -93,7 +95,7 @@ async def arun_simulate(sim: Simulation, count: int, target: Any, user_llm: Any,
 
     async def one(i: int) -> None:
         async with sem:
-            row = await converse(i, sim, ctx, user, usr, tgt, checker)
+            row = await converse(i, sim, ctx, user, usr, tgt, checker, user_checker)
             writer.add_slot(i, [Record(data=row, meta={"technique": "simulate", "slot": i})], [], meter.drain())
             finished[0] += 1
             if on_progress:
@@ -113,7 +115,7 @@ async def arun_simulate(sim: Simulation, count: int, target: Any, user_llm: Any,
 
 
 async def converse(i: int, sim: Simulation, ctx: GenContext, user: UserSimulator, user_llm: Any, target: Any,
-                   checker: TurnChecker) -> dict[str, Any]:
+                   checker: TurnChecker, user_checker: TurnChecker | None = None) -> dict[str, Any]:
     """One conversation, graded."""
     scenario = sample_scenario(i, ctx, sim.scenarios, sim.attributes or {})
     lo, hi = sim.turns
@@ -125,7 +127,8 @@ async def converse(i: int, sim: Simulation, ctx: GenContext, user: UserSimulator
     best_on_goal: float | None = None  # the highest cosine of an unflagged reply with the goal
     for t in range(limit):
         if t % 2 == 0:
-            turn = await user_turn(i, t, scenario, history, ctx, user, user_llm, checker, sim, user_rejections)
+            turn = await user_turn(i, t, scenario, history, ctx, user, user_llm, user_checker or checker, sim,
+                                   user_rejections)
             if turn is None:
                 end = "user_stuck"
                 break
@@ -151,6 +154,8 @@ async def converse(i: int, sim: Simulation, ctx: GenContext, user: UserSimulator
             if on_goal is not None:
                 best_on_goal = on_goal if best_on_goal is None else max(best_on_goal, on_goal)
         history.append({"role": "assistant", "content": text})
+    if history and history[-1]["role"] == "user":  # the limit came after a user turn: it had no reply
+        history.pop()
     row = grade(i, scenario, history, end, closing, flags, user_rejections, error,
                 best_on_goal is None or best_on_goal >= sim.min_goal_relevance)
     row["goal_relevance"] = None if best_on_goal is None else round(best_on_goal, 3)
@@ -164,7 +169,7 @@ async def user_turn(i: int, t: int, scenario: dict[str, Any], history: list[dict
     if t == 0 and scenario["opening"]:
         return "continue", scenario["opening"]
     for k in range(sim.tries):
-        (res,) = await llm.generate([user.request(scenario, history, ctx.request_seed(i, 1000 * (t + 1) + k))])
+        (res,) = await llm.generate([user.request(scenario, history, ctx.request_seed(i, 1000 * (t + 1) + k), k)])
         status, text, problem = user.read(res)
         if problem is None and status in ENDS and t >= max(2, sim.turns[0]):
             return status, text

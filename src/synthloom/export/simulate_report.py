@@ -55,8 +55,9 @@ def render_markdown(summary: dict[str, Any], results: list[dict[str, Any]], info
              f"**Goal reached in {o['goal_reached']} of {o['conversations']} conversations "
              f"({_pct(o['goal_rate'])}"
              + (f", 95% CI {_pct(o['ci95'][0])}-{_pct(o['ci95'][1])}" if o["ci95"] else "") + ").**", "",
-             "A goal counts as reached when the simulated user says so, the reply it answered has no flag, and "
-             "(when the scenario lists `expect` phrases) some reply holds one of them.", ""]
+             "A goal counts as reached when the simulated user says so, the reply it answered has no flag, some "
+             "unflagged reply is about the goal (MiniLM cosine), and (when the scenario lists `expect` phrases) some "
+             "reply holds one of them.", ""]
     for attr, groups in summary["by_attribute"].items():
         lines += [f"## Goal rate by {attr}", "", f"| {attr} | conversations | reached | rate | 95% CI |",
                   "|---|---:|---:|---:|---|"]

@@ -139,6 +139,12 @@ class TurnChecker:
         self.examples = tuple(examples)
         self._vectors: dict[str, Any] = {}
 
+    def with_examples(self, examples: Sequence[str]) -> "TurnChecker":
+        """The same checker (thresholds, embedder, embeddings so far) with other example turns."""
+        twin = TurnChecker(self.min_relevance, self._embedder, examples, self.min_goal_relevance)
+        twin._vectors = self._vectors
+        return twin
+
     def relevance(self, text: str, previous: str) -> float | None:
         if self.min_relevance <= -1:
             return None
