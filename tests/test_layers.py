@@ -18,7 +18,7 @@ PKG = SRC / "synthloom"
 
 # bottom to top; the names are top-level modules or packages of synthloom ("" is synthloom/__init__.py)
 LAYERS: list[set[str]] = [
-    {"errors", "records", "userfiles", "registry", "prompts"},
+    {"errors", "records", "userfiles", "registry", "prompts", "cores"},
     {"config"},
     {"runs"},
     {"llm", "sources"},

@@ -14,12 +14,13 @@ import json
 import logging
 import os
 import threading
-import time
 from typing import Any
 
 import numpy as np
 
 from ..config.models import LlamaCppModel
+from ..cores import idle_cores as _idle_cores  # a module global: tests replace it
+from ..cores import thread_cap, usable_cores
 from ..errors import InputFileError
 from .constrain import ConstraintCache, ConstraintUnavailable, make_tokenizer
 from .prefix_states import MIN_GAIN, PrefixStates, chunk_ends, common_prefix, reusable
@@ -36,27 +37,6 @@ _claimed = 0  # llama.cpp threads held by models loaded in this process (default
 _claim_lock = threading.Lock()
 
 
-def _idle_cores(window_s: float = 0.2) -> float:
-    """Cores idle right now: /proc/stat sampled over `window_s` (Linux), else cores minus the 1-minute load average."""
-    def read() -> tuple[int, int, int]:
-        with open("/proc/stat") as f:
-            lines = f.read().splitlines()
-        v = [int(x) for x in lines[0].split()[1:]]
-        n = sum(1 for line in lines[1:] if line.startswith("cpu"))
-        return sum(v[:8]), v[3] + (v[4] if len(v) > 4 else 0), n  # total, idle + iowait, cpus (guest time is in user)
-
-    try:
-        t0, i0, n = read()
-        time.sleep(window_s)
-        t1, i1, _n = read()
-        return n * (i1 - i0) / (t1 - t0) if t1 > t0 else float(n)
-    except (OSError, ValueError, IndexError):
-        try:
-            return (os.cpu_count() or 2) - os.getloadavg()[0]
-        except (AttributeError, OSError):
-            return (os.cpu_count() or 2) / 2
-
-
 def default_threads() -> int:
     """llama.cpp threads for a model whose ``model.n_threads`` is not set: the cores idle now.
 
@@ -68,13 +48,8 @@ def default_threads() -> int:
     by ``OMP_NUM_THREADS`` when set and by 8; at least 1. Call `release_threads` when the model goes.
     """
     global _claimed
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 2
-    omp = os.environ.get("OMP_NUM_THREADS", "")
-    cap = int(omp) if omp.isdigit() and int(omp) > 0 else 8
-    idle = min(float(cores), _idle_cores())
+    cap = thread_cap()
+    idle = min(float(usable_cores()), _idle_cores())
     with _claim_lock:
         n = max(1, min(cap, 8, int(idle + 0.5) - _claimed))
         _claimed += n

@@ -14,6 +14,7 @@ Providers (all return L2-normalised float32 rows, so a dot product is a cosine):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import struct
@@ -120,8 +121,10 @@ def bundled_minilm_path() -> Path:
 class MiniLMEmbedder:
     """A BERT sentence encoder with mean pooling, in numpy (default: all-MiniLM-L6-v2)."""
 
-    def __init__(self, path: str | Path | None = None, batch_size: int = 16, max_length: int | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, batch_size: int = 16, max_length: int | None = None,
+                 threads: int | None = None) -> None:
         folder = Path(path) if path else bundled_minilm_path()
+        self._threads = threads  # BLAS threads for the forward passes; None: the cores idle at the first embed
         if not (folder / "model.safetensors").is_file() or not (folder / "tokenizer.json").is_file():
             raise UsageError(f"{folder}: not a sentence-transformers model folder (needs model.safetensors and tokenizer.json)")
         try:
@@ -184,9 +187,27 @@ class MiniLMEmbedder:
         m = mask[:, :, None]
         return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
 
+    def _blas_limit(self) -> Any:
+        """BLAS threads limited to the cores idle when this embedder first ran (measured once; at least 1):
+        OpenBLAS's default of one thread per core ran 32 texts 3.6x slower than one thread on 2 cores that
+        llama.cpp and other jobs kept busy."""
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # without it, BLAS keeps its own default
+            return contextlib.nullcontext()
+        if self._threads is None:
+            from ..cores import idle_cores, thread_cap, usable_cores
+
+            self._threads = max(1, min(thread_cap(), usable_cores(), int(idle_cores() + 0.5)))
+        return threadpool_limits(self._threads, user_api="blas")
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, int(self.config["hidden_size"])), np.float32)
+        with self._blas_limit():
+            return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         encs = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         out = np.zeros((len(texts), int(self.config["hidden_size"])), np.float32)
