@@ -281,3 +281,15 @@ def test_repeated_parallel_calls_and_copied_examples_are_rejected(module: Path, 
     run_recipe(recipe(module, 1), base_dir=tmp_path, output=tmp_path / "c", llm=ScriptedLLM(respond))
     with RunStore(tmp_path / "c" / "store.sqlite") as store:
         assert {r.reason for r in store.rejections()} == {"copied_example"}
+
+
+def test_an_examples_wording_around_new_values_is_not_a_copy() -> None:
+    from synthloom.generators.tools import ToolsGenerator
+
+    shown = [{"request": "Where is order A-1004 going, and what's the weather there?"}]
+    plan = [("get_order", {"order_id": "A-1005"}), ("get_weather", {})]
+    assert ToolsGenerator.copied("Where is order A-1005 going, and what's the weather there?", shown, plan) is None
+    assert "none of the planned values" in ToolsGenerator.copied(
+        "Where is order A-1004 going, and what is the weather there?", shown, plan)
+    assert ToolsGenerator.copied("Please send roses to my mother.", [{"request": "Please send flowers to my mother."}],
+                                 [])

@@ -31,7 +31,7 @@ from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.rouge import rouge_l
-from ..quality.tool_calls import answer_uses_results, format_problem, invented_numbers, ungrounded_arguments
+from ..quality.tool_calls import answer_uses_results, appears, leaves, format_problem, invented_numbers, ungrounded_arguments
 from ..records import Record, Rejection
 from ._tool_runner import ToolOutcome, ToolRunner
 from ._tool_specs import ToolSpec, read_tool_specs, resolve
@@ -267,9 +267,9 @@ class ToolsGenerator(Generator):
                           f"request: {res.text[:160]!r}")
         request = " ".join(str(res.parsed["request"]).split())
         data: dict[str, Any] = {"request": request, "scenario": kind}
-        copied = max(((rouge_l(e["request"], request), e["request"]) for e in shown), default=(0.0, ""))
-        if copied[0] >= COPY_ROUGE:
-            return reject("filter", "copied_example", f"ROUGE-L {copied[0]:.2f} with the example {copied[1]!r}", data)
+        copied = self.copied(request, shown, planned)
+        if copied:
+            return reject("filter", "copied_example", copied, data)
         # 2. the calls (a second round for multi_step, after the first one's result)
         call_shots = [(e["request"], json.dumps({"calls": [{"name": c["name"], "arguments": c["arguments"]}
                                                            for c in e["calls"]]}, ensure_ascii=False))
@@ -328,6 +328,18 @@ class ToolsGenerator(Generator):
         data["tools"] = [s.openai() for s in self.specs]
         meta["checks"] = {"format": "pass", "execution": "pass", "semantics": "pass"}
         return [Record(data=data, meta=meta)]
+
+    @staticmethod
+    def copied(request: str, shown: list[dict[str, Any]], planned: list[tuple[str, dict[str, Any]]]) -> str | None:
+        """Why the request is an example again: close to one (ROUGE-L) without any planned value of its own.
+        A request that keeps an example's wording around the planned values is a new record."""
+        score, example = max(((rouge_l(e["request"], request), e["request"]) for e in shown), default=(0.0, ""))
+        if score < COPY_ROUGE:
+            return None
+        values = [v for _, args in planned for v in leaves(args)]
+        if any(appears(v, request) and not appears(v, example) for v in values):
+            return None
+        return f"ROUGE-L {score:.2f} with the example {example!r}, and none of the planned values"
 
     def semantics(self, kind: str, names: list[str], request: str, calls: list[dict[str, Any]]) -> tuple[str, str] | None:
         """The calls against the request: the scenario's tools, and arguments taken from the request."""
