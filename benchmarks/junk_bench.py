@@ -96,6 +96,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--checker", type=int, default=0, help="messages per label for the bundled-model checker rows")
+    ap.add_argument("--checker-shots-from", type=Path, help="run whose accepted texts are the few-shot examples "
+                    "(default: the last run)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -125,6 +127,10 @@ def main() -> None:
                          "checker": r.meta.get("scores", {}).get("label_predicted")} for r in sample]
         result[run.name] = info
         last = recs
+    if args.json:  # written now and again after each slow step, so a timeout keeps what was measured
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if args.checker_shots_from:
+        last = run_info(args.checker_shots_from)[0]
     if args.checker and last:
         from synthloom.config.models import LlamaCppModel
         from synthloom.llm.factory import build_llm
@@ -141,6 +147,8 @@ def main() -> None:
         t0 = time.perf_counter()
         result["checker_rows"] = len(sub)
         result["checker_names_descriptions"] = scores(asyncio.run(checker(sub, label_set, llm, False)), sub_gold)
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False))
         result["checker_few_shot"] = scores(asyncio.run(checker(sub, with_shots, llm, True)), sub_gold)
         result["checker_wall_s"] = round(time.perf_counter() - t0, 1)
         result["zero_shot_label_names_same_rows"] = scores(

@@ -44,7 +44,7 @@ def test_a_bundle_becomes_options_where_it_stands_and_reaches_the_command_as_one
     assert seen["run"].engine() == {"concurrency": 3, "seed": 0, "max_attempts": 9}
     assert seen["model"] == {"backend": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m"}
     names = [o for p in typer.main.get_command(small).commands["make"].params for o in p.opts if o.startswith("--")]
-    assert names == ["--name", "--concurrency", "--seed", "--max-attempts", "--with-meta", "--rejected",
+    assert names == ["--name", "--concurrency", "--seed", "--max-attempts", "--with-meta", "--rejected", "--checks",
                      "--backend", "--base-url", "--model", "--api-key-env", "--gguf", "--last", "--debug"]
 
 

@@ -87,8 +87,8 @@ def test_classification_rows_export_to_hf_with_a_classlabel_column_and_stratifie
 
     labels = [{"name": n, "description": f"about {n}"} for n in ("a", "b", "c")]
     recipe = recipe_from_dict({"count": 30, "generate": {"technique": "classification", "labels": labels,
-                                                         "verify": {"enabled": False}}}, "t")
-    def distinct(req):  # unrelated texts, so no near-duplicate group spans the splits
+                                                         "verify": {"enabled": False}}, "checks": []}, "t")
+    def distinct(req):  # unrelated texts (no checks: letter salad fits no label), so no near-duplicate group spans the splits
         rng = random.Random(req.seed)
         return {"text": " ".join("".join(rng.choice("abcdefghijklmnop") for _ in range(6)) for _ in range(8))}
 
