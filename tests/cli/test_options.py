@@ -67,7 +67,7 @@ def test_every_generate_command_has_the_same_run_and_model_options():
     shared = ["--concurrency", "--seed", "--max-attempts", "--with-meta", "--rejected",
               "--backend", "--base-url", "--model", "--api-key-env", "--gguf"]
     generate = [(path, cmd) for path, cmd in _commands() if path[0] == "generate"]
-    assert len(generate) == 11
+    assert len(generate) == 13
     first = _options(generate[0][1])
     for path, cmd in generate:
         opts = _options(cmd)
