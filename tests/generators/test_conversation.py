@@ -245,3 +245,24 @@ def test_exports_of_a_run_load_with_datasets_and_keep_conversations_whole(tmp_pa
     sg = export_run(summary.run_dir, "sharegpt", tmp_path / "sg", split="1")
     first = json.loads((sg.out_dir / sg.files["train"]).read_text().splitlines()[0])
     assert first["conversations"][1]["from"] == "human"
+
+
+def test_the_optional_judge_records_the_goal_and_rejects_an_inconsistent_dialogue(tmp_path):
+    llm, _ = scripted()
+    good = {"reason": "the helmet question is answered", "goal_reached": "yes", "consistent": "yes"}
+    bad = {"reason": "the assistant asks for help", "goal_reached": "no", "consistent": "no"}
+    verdicts = iter([good, bad, good])
+
+    def respond(req):
+        if req.purpose == "judge":
+            assert "The person's goal:" in req.messages[1]["content"] and SYSTEM in req.messages[1]["content"]
+            return next(verdicts)
+        return llm._responder(req)
+    rec = recipe_from_dict({"name": "j", "count": 2, "quality": [],
+                            "generate": {"technique": "conversation", "system": SYSTEM, "scenarios": SCENARIOS,
+                                         "turns": 4, "min_relevance": -1, "judge": True},
+                            "engine": {"concurrency": 1, "max_attempts": 3}}, "t")
+    summary = run(tmp_path, rec, ScriptedLLM(respond))
+    accepted, rejected = stored(summary)
+    assert summary.accepted == 2 and all(r.meta["judge"] == good for r in accepted)
+    assert [(r.stage, r.reason) for r in rejected] == [("judge", "conversation:inconsistent")]

@@ -66,6 +66,10 @@ class ConversationTechnique(Strict):
                                           "the user and the assistant how a turn reads (a base model needs one)")
     paragraph: bool = Field(True, description="an assistant turn is one paragraph: it ends at its first line "
                                               "break (a base model goes on with a list or the next speaker's turn)")
+    judge: bool = Field(False, description="after each conversation, ask a model whether the goal was reached and "
+                                           "the dialogue is consistent (roles kept, no contradiction); an inconsistent "
+                                           "one is rejected (`conversation:inconsistent`), the goal verdict recorded")
+    judge_model: ModelConfig | None = Field(None, description="the judge's model (default: the recipe's)")
     user_model: ModelConfig | None = Field(None, description="the simulated user's model (default: the recipe's)")
     assistant_model: ModelConfig | None = Field(None, description="the assistant's model (default: the recipe's)")
     tries: int = Field(3, ge=1, le=10, description="tries per turn: a rejected turn is written again, same history")

@@ -19,7 +19,8 @@ Every request's seed derives from (slot, turn, try), so a re-run after a crash r
 turns from the call cache and goes on from the last accepted one.
 
 A record: `messages` (the system prompt first when there is one, then user/assistant turns), `scenario`,
-`end_reason`, `turns`. Lineage: the scenario, each turn's model and tries, the end reason.
+`end_reason`, `turns`. Lineage: the scenario, each turn's model and tries, the end reason, and with
+`judge: true` the judge's verdict on the whole dialogue (an inconsistent one is rejected).
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ FIRST_SCHEMA = object_schema({"message": {"type": "string", "minLength": 2, "max
 NEXT_SCHEMA = object_schema({"status": {"enum": list(STATUSES)},
                              "message": {"type": "string", "minLength": 2, "maxLength": 300}})
 FIELDS = ("persona", "mood", "knowledge")
+JUDGE_SCHEMA = object_schema({"reason": {"type": "string", "maxLength": 200}, "goal_reached": {"enum": ["yes", "no"]},
+                              "consistent": {"enum": ["yes", "no"]}})
 # a reply of one paragraph ends at its line break (a base model goes on with a list or the next speaker)
 PARAGRAPH_STOPS = ("\n",)
 
@@ -197,6 +200,7 @@ class ConversationGenerator(Generator):
         self.assistant_prompt = load_prompt("conversation_assistant_system")
         self.example = example  # shown as earlier turns: a base model continues the shape it sees
         self.assistant_system = self.assistant_prompt.render(system=self.system_text)
+        self.judge_prompts = None  # loaded when `judge` is on
         self.checker = TurnChecker(config.min_relevance, examples=[t.content for ex in config.examples for t in ex],
                                    min_goal_relevance=config.min_goal_relevance if config.min_relevance > -1 else -1)
 
@@ -206,7 +210,7 @@ class ConversationGenerator(Generator):
                                                        self.assistant_prompt)},
                 "scenarios": len(self.scenarios), "attributes": self.config.attributes, "turns": [self.lo, self.hi],
                 "tries": self.config.tries, "min_relevance": self.config.min_relevance,
-                "min_goal_relevance": self.config.min_goal_relevance,
+                "min_goal_relevance": self.config.min_goal_relevance, "judge": self.config.judge,
                 "checks": ["empty", "cut_off", "unreadable", "role_swap", "repeated", "irrelevant"]}
 
     def assistant_request(self, history: Sequence[dict[str, str]], seed: int, tries: int = 0) -> GenerationRequest:
@@ -256,7 +260,28 @@ class ConversationGenerator(Generator):
                                          data={"messages": history}, meta=meta)]
         messages = ([{"role": "system", "content": self.system_text}] if self.system_text else []) + history
         data = {"messages": messages, "scenario": public_scenario(scenario), "end_reason": end, "turns": len(history)}
+        if cfg.judge:
+            verdict = await self.judge(scenario["goal"], history, ctx.model(cfg.judge_model), ctx.request_seed(slot, 1))
+            meta["judge"] = verdict
+            if verdict.get("consistent") == "no":
+                return [*rejected, Rejection(stage="judge", reason="conversation:inconsistent",
+                                             detail=str(verdict.get("reason", ""))[:300], data=data, meta=meta)]
         return [*rejected, Record(data=data, meta=meta)]
+
+    async def judge(self, goal: str, history: list[dict[str, str]], llm: Any, seed: int) -> dict[str, Any]:
+        """The judge's verdict on the whole dialogue: {reason, goal_reached, consistent}, or {error} when unreadable."""
+        if self.judge_prompts is None:
+            self.judge_prompts = (load_prompt("conversation_judge_system"), load_prompt("conversation_judge_user"))
+        system, user = self.judge_prompts
+        req = GenerationRequest(messages=({"role": "system", "content": system.render()},
+                                          {"role": "user", "content": user.render(goal=goal, system=self.system_text,
+                                                                                  messages=history)}),
+                                json_schema=JUDGE_SCHEMA, seed=seed, temperature=0.0, max_tokens=120, purpose="judge")
+        (res,) = await llm.generate([req])
+        value = res.parsed
+        if not isinstance(value, dict) or value.get("consistent") not in ("yes", "no"):
+            return {"error": f"no verdict in the judge's reply: {(res.text or str(res.error))[:120]!r}"}
+        return {k: value.get(k) for k in ("reason", "goal_reached", "consistent")}
 
     async def one_turn(self, slot: int, t: int, role: str, scenario: dict[str, Any], history: list[dict[str, str]],
                        llm: Any, ctx: GenContext, meta: dict[str, Any], rejected: list[Rejection]) -> Turn | None:
