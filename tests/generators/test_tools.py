@@ -293,3 +293,18 @@ def test_an_examples_wording_around_new_values_is_not_a_copy() -> None:
         "Where is order A-1004 going, and what is the weather there?", shown, plan)
     assert ToolsGenerator.copied("Please send roses to my mother.", [{"request": "Please send flowers to my mother."}],
                                  [])
+
+
+def test_a_looping_request_or_an_echoing_answer_is_rejected(module: Path, tmp_path: Path) -> None:
+    for request, answer, reason in (
+            ("Add 4 and 7 for me. Add 4 and 7 for me.", "11.", "repeated_text"),
+            ("Please add 4 and 7 for me.", "Please add 4 and 7 for me, 11.", "semantics:answer_echoes")):
+        def respond(req, request=request, answer=answer):
+            if req.purpose == "request":
+                return {"request": request}
+            return {"calls": [{"name": "add", "arguments": {"a": 4, "b": 7}}]} if req.purpose == "calls" else answer
+
+        out = tmp_path / reason.replace(":", "_")
+        run_recipe(recipe(module, 1), base_dir=tmp_path, output=out, llm=ScriptedLLM(respond))
+        with RunStore(out / "store.sqlite") as store:
+            assert reason in {r.reason for r in store.rejections()}

@@ -31,7 +31,7 @@ from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.rouge import rouge_l
-from ..quality.tool_calls import answer_uses_results, appears, leaves, format_problem, invented_numbers, ungrounded_arguments
+from ..quality.tool_calls import answer_uses_results, appears, leaves, repeated_sentence, format_problem, invented_numbers, ungrounded_arguments
 from ..records import Record, Rejection
 from ._tool_runner import ToolOutcome, ToolRunner
 from ._tool_specs import ToolSpec, read_tool_specs, resolve
@@ -267,6 +267,9 @@ class ToolsGenerator(Generator):
                           f"request: {res.text[:160]!r}")
         request = " ".join(str(res.parsed["request"]).split())
         data: dict[str, Any] = {"request": request, "scenario": kind}
+        looped = repeated_sentence(request)
+        if looped:
+            return reject("filter", "repeated_text", f"the request says twice: {looped[:80]!r}", data)
         copied = self.copied(request, shown, planned)
         if copied:
             return reject("filter", "copied_example", copied, data)
@@ -317,6 +320,9 @@ class ToolsGenerator(Generator):
         if res.error_kind == "backend" or not answer or res.finish_reason == "length":
             why = "backend_error" if res.error_kind == "backend" else "empty" if not answer else "cut_off"
             return reject("semantics", f"semantics:answer_{why}", f"answer: {res.text[:160]!r}", data)
+        if rouge_l(request, answer) >= COPY_ROUGE or repeated_sentence(answer):
+            return reject("semantics", "semantics:answer_echoes", f"the answer repeats the request or itself: "
+                                                                 f"{answer[:120]!r}", data)
         if cfg.uses_results and calls and not answer_uses_results(answer, [c.get("result") for c in calls]):
             return reject("semantics", "semantics:answer_ignores_results",
                           f"no value of the results appears in the answer: {answer[:160]!r}", data)

@@ -110,3 +110,14 @@ def invented_numbers(answer: str, request: str, results: Iterable[Any]) -> list[
     """Numbers the answer states that neither the request nor the results hold (a made-up total)."""
     known = numbers_in("\n".join([request, json.dumps(list(results), ensure_ascii=False, default=str)]))
     return [f"{n:g}" for n in sorted(numbers_in(answer) - known)]
+
+
+def repeated_sentence(text: str) -> str | None:
+    """A sentence the text says twice (a base model looping), or None."""
+    seen = set()
+    for sent in re.split(r"(?<=[.!?])\s+", text):
+        key = _norm(sent)
+        if len(key.split()) >= 3 and key in seen:
+            return sent
+        seen.add(key)
+    return None
