@@ -266,3 +266,12 @@ def test_the_optional_judge_records_the_goal_and_rejects_an_inconsistent_dialogu
     accepted, rejected = stored(summary)
     assert summary.accepted == 2 and all(r.meta["judge"] == good for r in accepted)
     assert [(r.stage, r.reason) for r in rejected] == [("judge", "conversation:inconsistent")]
+
+
+def test_a_reply_that_says_the_turn_back_is_an_echo():
+    hist = [{"role": "user", "content": "Good morning, do you have electric bicycles? Thank you!"}]
+    assert turn_problem("Good morning, do you have e-bikes?", "assistant", hist)[0] == "echo"
+    ok = [{"role": "user", "content": "When are you open on Sunday?"}]
+    assert turn_problem("On Sunday we are open from 10:00 to 16:00.", "assistant", ok) is None
+    assert turn_problem("Yes, I have electric bikes.", "assistant",
+                        [{"role": "user", "content": "Do you have electric bikes?"}]) is None

@@ -9,6 +9,9 @@ A turn is rejected (and written again, same history) when it is
     looping      one sentence of four words or more said twice in the turn
     copied_example  a run of five words or more from a turn of the recipe's example conversation
     repeated     (nearly) the same as an earlier turn, or a run of eight words or more from one
+    echo         a turn of four words or more whose words are (nearly) all in the turn it answers: it says
+                 the other speaker's line back ("Good morning, do you have e-bikes?" after "Good morning,
+                 do you have electric bicycles?")
     role_swap    written in the other speaker's voice: a speaker label ("User:", "Assistant:", "Input:"),
                  an assistant's stock phrase in a user turn ("How can I help you?"), or a plea for help
                  in an assistant turn ("Can you help me ...")
@@ -74,6 +77,17 @@ def shared_run(text: str, other: str, n: int) -> str | None:
     return None
 
 
+ECHO_SHARE = 0.7
+
+
+def echo_share(text: str, previous: str) -> float:
+    """The share of the turn's words that the turn before it holds (0 for a turn under four words)."""
+    mine, theirs = normalize(text).split(), set(normalize(previous).split())
+    if len(mine) < 4:
+        return 0.0
+    return sum(w in theirs for w in mine) / len(mine)
+
+
 def looping(text: str) -> str | None:
     """A sentence of four words or more that the turn says twice, or None."""
     seen = set()
@@ -120,6 +134,8 @@ def turn_problem(text: str, role: str, history: Sequence[dict[str, str]], finish
         run = shared_run(text, m["content"], 8)
         if run:
             return "repeated", f"repeats {run!r} from turn {k + 1} ({m['role']})"
+    if history and echo_share(text, history[-1]["content"]) >= ECHO_SHARE:
+        return "echo", f"says the turn before it back: {history[-1]['content'][:60]!r} -> {text[:60]!r}"
     if relevance is not None and relevance < min_relevance:
         before = history[-1]["content"] if history else "the goal"
         return "irrelevant", (f"cosine {relevance:.2f} with {'the turn before it' if history else 'the goal'} "
