@@ -308,3 +308,15 @@ def test_a_looping_request_or_an_echoing_answer_is_rejected(module: Path, tmp_pa
         run_recipe(recipe(module, 1), base_dir=tmp_path, output=out, llm=ScriptedLLM(respond))
         with RunStore(out / "store.sqlite") as store:
             assert reason in {r.reason for r in store.rejections()}
+
+
+def test_a_no_tool_answer_may_not_invent_numbers(module: Path, tmp_path: Path) -> None:
+    def respond(req):
+        if req.purpose == "request":
+            return {"request": "Book me a table for two tonight."}
+        return {"calls": []} if req.purpose == "calls" else "You have two orders, A-1004 and A-1005, for two."
+
+    run_recipe(recipe(module, 1, scenarios=["no_tool"]), base_dir=tmp_path, output=tmp_path / "n",
+               llm=ScriptedLLM(respond))
+    with RunStore(tmp_path / "n" / "store.sqlite") as store:
+        assert {r.reason for r in store.rejections()} == {"semantics:answer_invents_numbers"}

@@ -326,7 +326,7 @@ class ToolsGenerator(Generator):
         if cfg.uses_results and calls and not answer_uses_results(answer, [c.get("result") for c in calls]):
             return reject("semantics", "semantics:answer_ignores_results",
                           f"no value of the results appears in the answer: {answer[:160]!r}", data)
-        if cfg.uses_results and calls:
+        if cfg.uses_results:  # also without calls: a "no tool" answer states no number the user did not give
             invented = invented_numbers(answer, request, [c.get("result") for c in calls])
             if invented:
                 return reject("semantics", "semantics:answer_invents_numbers",
