@@ -103,8 +103,10 @@ def score_calls(expected_rows: list[list[dict]], predicted_rows: list[list[dict]
             "no_call_accuracy": none_ok / n_none if n_none else None}
 
 
-def predict_with_recipe(recipe_path: Path, requests: list[str], max_calls: int = 4) -> tuple[list[list[dict]], str]:
-    """Each request's calls as a tools recipe's model writes them (few-shot, constrained); and the model's id."""
+def predict_with_recipe(recipe_path: Path, requests: list[str]) -> tuple[list[list[dict]], str]:
+    """Each request's calls as a tools recipe's model writes them (few-shot, constrained); and the model's id.
+    At most as many calls as the recipe's examples make in one turn (2 when none makes more): a small model
+    otherwise fills every slot the schema allows."""
     from ..engine.recipe_file import load_recipe
     from ..generators import build_generator
     from ..generators.tools import calls_schema
@@ -115,6 +117,7 @@ def predict_with_recipe(recipe_path: Path, requests: list[str], max_calls: int =
         raise UsageError(f"{recipe_path}: evaluate scores tool calls with a `technique: tools` recipe "
                          f"(this one is {recipe.generate.technique})")
     gen = build_generator(recipe.generate, recipe_path.parent)
+    max_calls = max([2, *(len(e.calls) for e in recipe.generate.examples if e.kind() != "multi_step")])
     schema = calls_schema(gen.specs, 0, max_calls)
 
     async def go() -> tuple[list[list[dict]], str]:
