@@ -36,7 +36,8 @@ def _default_text(row: dict[str, Any]) -> str:
         from ..quality.text import record_text
 
         return record_text(row)
-    inst = row.get("instruction", row.get("prompt", row.get("question", row.get("text", ""))))  # text: labelled rows
+    # text: labelled rows; request: tool-calling rows
+    inst = row.get("instruction", row.get("prompt", row.get("question", row.get("text", row.get("request", "")))))
     if inst == "" and "messages" in row:
         inst = " ".join(m.get("content", "") for m in row["messages"] if m.get("role") == "user")
     return f"{inst} {row.get('input', '') or ''}".strip()
