@@ -98,9 +98,7 @@ def test_hf_loads_with_datasets(run: Path, tmp_path: Path) -> None:
 def test_splits_group_by_request_not_by_the_shared_tools(tmp_path: Path) -> None:
     d = tmp_path / "run"
     d.mkdir()
-    rows = [{**MULTI, "request": f"Where is order A-{1000 + i} going, and is it {w} there?"}
-            for i, w in enumerate("raining snowing sunny windy cold hot humid dry foggy stormy".split())]
-    rows = [{**r, "request": f"{i} {' '.join(['word%d' % (i * 7 + k) for k in range(6)])}"} for i, r in enumerate(rows)]
+    rows = [{**MULTI, "request": " ".join(f"word{i * 7 + k}" for k in range(6))} for i in range(10)]  # unrelated
     (d / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     s = export_run(d, "openai", tmp_path / "o", split="0.8,0.2")
     assert s.counts == {"train": 8, "validation": 2}
