@@ -49,6 +49,18 @@ def test_marks_of_a_cut_are_named_but_a_missing_full_stop_is_not(text, kind):
     assert cut_problem("my card got declined at the shop") is None
 
 
+def test_no_hand_written_test_message_is_rejected_by_readable_or_complete():
+    """400 patron messages written by hand (benchmarks/data): phrasal verbs and pronouns end real messages."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "library_test.jsonl"
+    gate = AcceptanceGate(["text"], ())
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rejected = [r["text"] for r in rows if isinstance(check(gate, r), Rejection)]
+    assert len(rows) == 400 and rejected == []
+
+
 def check(gate, data, meta=None):
     return asyncio.run(gate.check(Record(data=data, meta=meta or {}), GateContext()))
 

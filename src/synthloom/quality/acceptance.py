@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
-from .completeness import NON_FINAL_WORDS, check_completeness
+from .completeness import check_completeness
 
 _JSON_DEBRIS = re.compile(
     r"[\]}]\s*,\s*[\[{]"            # }, {   ], [
@@ -51,6 +51,10 @@ _WORD_END = re.compile(r"[\w'’-]+", re.UNICODE)
 CUT_KINDS = frozenset({"empty", "open_code_fence", "unclosed_bracket", "unclosed_quote", "dangling_list_item",
                        "open_ending", "cut_mid_word"})
 MIN_WORD_SHARE = 0.5
+# words a message cannot stop on (completeness's list is for prose answers: "come in", "fix that", "log in",
+# "what do I do" end many real messages, so prepositions, pronouns and verbs are left out here)
+CUT_WORDS = frozenset("""a an the and or but nor of to my your our their very than because although
+though whether if every each such between among including like e.g i.e""".split())
 
 
 def readable_problem(text: str, prose: bool = True) -> tuple[str, str] | None:
@@ -91,11 +95,13 @@ def cut_problem(text: str) -> tuple[str, str] | None:
     """(kind, detail) when the text carries a mark of a cut, else None (a missing end mark is fine)."""
     text = _EMOTICON.sub("", text)  # ":(" opens no bracket
     c = check_completeness(text)
+    if c.reason == "cut_mid_word" and text.split()[-1].isupper():  # "cite sources in APA": an acronym
+        return None
     if c.reason in CUT_KINDS:
         return c.reason, c.detail
     if c.reason == "cut_mid_sentence":
         tail = _WORD_END.findall(text.rstrip().lower())
-        if tail and tail[-1] in NON_FINAL_WORDS and text.rstrip()[-1:].isalnum():
+        if tail and tail[-1] in CUT_WORDS and text.rstrip()[-1:].isalnum():
             return c.reason, c.detail
     return None
 
