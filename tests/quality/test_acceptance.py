@@ -158,6 +158,15 @@ def test_defaults_switch_off_and_pick_the_checker(monkeypatch):
     assert default_checks(si, None) == []
 
 
+def test_the_manifest_names_the_checks_applied():
+    from synthloom.quality.checks import applied_checks
+
+    assert applied_checks(_recipe()) == ["readable", "complete", "relevant"]
+    assert applied_checks(_recipe(checks=[])) == []
+    si = recipe_from_dict({"count": 1, "generate": {"technique": "self_instruct", "seeds": "seeds.jsonl"}}, "t")
+    assert applied_checks(si) == []
+
+
 def test_recipe_rejects_an_unknown_check():
     from synthloom.errors import RecipeError
 

@@ -68,6 +68,9 @@ async def arun_recipe(
     manifest["cost"] = usage_cost(manifest["usage"], price_table(manifest["recipe"]))
     if summary.stop_detail:
         manifest["stop_detail"] = summary.stop_detail
+    from ..quality.checks import applied_checks
+
+    manifest["checks"] = applied_checks(recipe)  # the default acceptance checks this run applied (quality/checks.py)
     if summary.concurrency:
         manifest["concurrency"] = summary.concurrency
     write_manifest(run_dir, manifest)

@@ -52,6 +52,11 @@ def resolve(checks: list[str] | None) -> tuple[str, ...]:
     return DEFAULTS if checks is None else tuple(checks)
 
 
+def applied_checks(recipe: Any) -> list[str]:
+    """The checks a run of this recipe applies (for the manifest): none where the technique has no table entry."""
+    return list(resolve(getattr(recipe, "checks", None))) if recipe.generate.technique in TABLE else []
+
+
 _QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much|long|old|often|far|soon)\b", re.IGNORECASE)
 _QUANTITY = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
                        r"forty|fifty|hundred|thousand|million|once|twice|a few|several|no|none|half|"
