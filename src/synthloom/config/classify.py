@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
-from .common import Sampling, Strict
+from .common import Sampling, Strict, without_empty
 from .models import ModelConfig
 from .samplers import SAMPLERS_FIELD, SamplerConfig
 
@@ -79,11 +79,7 @@ class ClassificationTechnique(_LabelledText):
 
     @model_serializer(mode="wrap")
     def _without_empty_samplers(self, handler):
-        # no `samplers` key unless some are set: a recipe written before them keeps its run identity
-        data = handler(self)
-        if isinstance(data, dict) and not data.get("samplers"):
-            data.pop("samplers", None)
-        return data
+        return without_empty(handler(self), "samplers")
 
     @model_validator(mode="after")
     def _axes(self) -> "ClassificationTechnique":

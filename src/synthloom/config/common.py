@@ -1,11 +1,23 @@
 """Pieces shared by several technique configs."""
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def without_empty(data: Any, *keys: str) -> Any:
+    """A serialized config without `keys` where they are unset or empty: a recipe written before an option
+    existed keeps its run identity (and so resumes its run directory) and its dataset card."""
+    if isinstance(data, dict):
+        for key in keys:
+            if not data.get(key):
+                data.pop(key, None)
+    return data
 
 
 class Sampling(Strict):

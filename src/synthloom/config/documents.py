@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
-from .common import Narrowing, Sampling, Strict
+from .common import Narrowing, Sampling, Strict, without_empty
 from .samplers import SAMPLERS_FIELD, SamplerConfig
 
 # ---------------------------------------------------------------- ingestion
@@ -233,11 +233,7 @@ class DocumentsTechnique(Strict):
 
     @model_serializer(mode="wrap")
     def _without_empty_samplers(self, handler):
-        # no `samplers` key unless some are set: a recipe written before them keeps its run identity
-        data = handler(self)
-        if isinstance(data, dict) and not data.get("samplers"):
-            data.pop("samplers", None)
-        return data
+        return without_empty(handler(self), "samplers")
 
     @model_validator(mode="after")
     def _check(self) -> "DocumentsTechnique":

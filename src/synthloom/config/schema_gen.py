@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_serializer, model_validator
 
-from .common import Narrowing, Sampling, Strict
+from .common import Narrowing, Sampling, Strict, without_empty
 from .documents import EntityRule
 from .samplers import SAMPLERS_FIELD, SamplerConfig
 
@@ -49,15 +49,8 @@ class SchemaTechnique(Strict):
     model_config = Strict.model_config | {"populate_by_name": True}
 
     @model_serializer(mode="wrap")
-    def _without_unset_wrap(self, handler):
-        # no `wrap` key unless one is set: a recipe written before the option keeps its run identity (and so
-        # resumes its run directory) and its dataset card
-        data = handler(self)
-        if isinstance(data, dict) and data.get("wrap") is None:
-            data.pop("wrap", None)
-        if isinstance(data, dict) and not data.get("samplers"):
-            data.pop("samplers", None)  # likewise for a recipe without samplers
-        return data
+    def _without_unset_options(self, handler):
+        return without_empty(handler(self), "wrap", "samplers")
 
     @model_validator(mode="after")
     def _axes_not_empty(self) -> "SchemaTechnique":
