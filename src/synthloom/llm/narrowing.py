@@ -61,17 +61,7 @@ class Narrowing:
 
     @property
     def field(self) -> str:
-        """`birth_date`, `authors[].orcid`: the path as a reader names the field."""
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in self.path.split("/")[1:]]
-        out, i = "", 0
-        while i < len(parts):
-            if parts[i] == "properties" and i + 1 < len(parts):
-                out += f".{parts[i + 1]}" if out else parts[i + 1]
-                i += 2
-            else:  # items
-                out += "[]"
-                i += 1
-        return out or "(root)"
+        return field_name(self.path)
 
     def line(self) -> str:
         kw = dict(self.keywords)
@@ -87,6 +77,20 @@ class Narrowing:
                 bits.append(f"|x| < {kw['maximum']:g}")
             what = ", ".join(bits)
         return f"{self.field}: {what} (from {self.source})"
+
+
+def field_name(pointer: str) -> str:
+    """`/properties/authors/items/properties/orcid` -> `authors[].orcid`: a schema path as a reader names the field."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    out, i = "", 0
+    while i < len(parts):
+        if parts[i] == "properties" and i + 1 < len(parts):
+            out += f".{parts[i + 1]}" if out else parts[i + 1]
+            i += 2
+        else:  # items
+            out += "[]"
+            i += 1
+    return out or "(root)"
 
 
 def _json_keywords(n: Narrowing) -> dict[str, Any]:
@@ -136,7 +140,7 @@ def example_values_by_path(schema: Mapping[str, Any], examples: Iterable[Any]) -
 
     for ex in examples:
         walk(ex, schema, "")
-    _shown_in_schema(schema, "", out)
+    shown_in_schema(schema, "", out)
     return out
 
 
@@ -148,20 +152,25 @@ def eg_values(description: str) -> list[str]:
     return [t for m in _EG.finditer(description) for t in [m.group(1).rstrip(".").strip("'\"`")] if t]
 
 
-def _shown_in_schema(node: Any, path: str, out: dict[str, list[Any]]) -> None:
+def shown_in_schema(node: Any, path: str = "", out: dict[str, list[Any]] | None = None, *,
+                    any_type: bool = False) -> dict[str, list[Any]]:
+    """The values a schema shows its reader, per schema path: `examples`, `default`, and what a
+    `description` gives after "e.g." (for string fields only, unless `any_type`)."""
+    out = {} if out is None else out
     if not isinstance(node, Mapping):
-        return
+        return out
     shown = [v for v in (node.get("examples") or []) if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
     if "default" in node and isinstance(node["default"], (str, int, float)) and not isinstance(node["default"], bool):
         shown.append(node["default"])
-    if isinstance(node.get("description"), str) and _types(node) == {"string"}:
-        shown += eg_values(node["description"])
+    if node.get("description") and (any_type or _types(node) == {"string"}):
+        shown += eg_values(str(node["description"]))
     if shown:
-        out.setdefault(path, []).extend(v for v in shown if v != "")
+        out.setdefault(path, []).extend(shown)
     for k, sub in (node.get("properties") or {}).items() if isinstance(node.get("properties"), Mapping) else []:
-        _shown_in_schema(sub, f"{path}/properties/{_escape(k)}", out)
+        shown_in_schema(sub, f"{path}/properties/{_escape(k)}", out, any_type=any_type)
     if isinstance(node.get("items"), Mapping):
-        _shown_in_schema(node["items"], f"{path}/items", out)
+        shown_in_schema(node["items"], f"{path}/items", out, any_type=any_type)
+    return out
 
 
 def _escape(name: Any) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .narrowing import NONE, Narrowings, eg_values
+from .narrowing import NONE, Narrowings, field_name, shown_in_schema
 from .structured import DEFAULT_LADDER, Ladder, decoding_schema
 
 FIRST_TRY = Ladder(max_string=None, max_items=None, minimal=False, temperature=1.0, realistic=True)
@@ -88,27 +88,12 @@ def placeholder_paths(value: Any, path: str = "") -> list[str]:
     return []
 
 
-def schema_examples(schema: Any, path: str = "") -> dict[str, set[str]]:
-    """Example values a schema shows its reader, per property path: `examples`, `default`, and the
-    value after "e.g." in a `description` (``"the record's identifier, e.g. AP-0093"`` -> ``AP-0093``)."""
-    out: dict[str, set[str]] = {}
-    if not isinstance(schema, Mapping):
-        return out
-    shown: set[str] = set()
-    for v in list(schema.get("examples") or []) + ([schema["default"]] if "default" in schema else []):
-        if isinstance(v, (str, int, float)) and not isinstance(v, bool):
-            shown.add(str(v).strip().lower())
-    for text in eg_values(str(schema.get("description") or "")):
-        shown.add(text.lower())
-    if shown and path:
-        out[path] = shown
-    for key, sub in (schema.get("properties") or {}).items():
-        for p, vals in schema_examples(sub, f"{path}.{key}" if path else key).items():
-            out.setdefault(p, set()).update(vals)
-    if isinstance(schema.get("items"), Mapping):
-        for p, vals in schema_examples(schema["items"], f"{path}[]").items():
-            out.setdefault(p, set()).update(vals)
-    return out
+def schema_examples(schema: Any) -> dict[str, set[str]]:
+    """Example values a schema shows its reader, per property path (`code`, `items[].sku`), lower case:
+    `examples`, `default`, and the value after "e.g." in a `description` (``"the record's identifier, e.g.
+    AP-0093"`` -> ``ap-0093``); `narrowing.shown_in_schema` reads them."""
+    return {field_name(pointer): {str(v).strip().lower() for v in values}
+            for pointer, values in shown_in_schema(schema, any_type=True).items() if pointer}
 
 
 def copied_examples(value: Any, examples: Mapping[str, set[str]], path: str = "") -> list[str]:
