@@ -13,6 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.model
 
 
+@pytest.mark.smoke
 def test_billing_tickets_on_bundled_model(tmp_path):
     recipe = load_recipe(EXAMPLES / "billing-tickets.yaml", {"count": 3})
     out = tmp_path / "tickets.jsonl"

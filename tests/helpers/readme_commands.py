@@ -1,4 +1,5 @@
-"""Every `synthloom ...` command shown in README.md, and every recipe in examples/, as a runnable list.
+"""Every `synthloom ...` command shown in README.md and in the guide pages it links (GUIDE, in reading
+order), and every recipe in examples/, as a runnable list.
 
 Shared by tests/test_readme_commands.py (runs each with a smaller -n) and
 benchmarks/readme_commands.py (runs each as written and records yield and wall time).
@@ -36,8 +37,24 @@ class Command:
         return " ".join(a for a in self.argv[:2] if not a.startswith("-"))
 
 
-def readme_commands(readme: Path = ROOT / "README.md") -> list[Command]:
-    """The `synthloom ...` lines of the README's bash blocks, in order (comments dropped)."""
+# README.md, then the guide pages in the order a reader follows them: a later page's commands may read
+# what an earlier one wrote (the review page reads the run the quality page made)
+GUIDE = ["README.md", "docs/backends.md", "docs/techniques/schema.md", "docs/techniques/instruct.md",
+         "docs/techniques/documents.md", "docs/techniques/classification.md", "docs/techniques/redteam.md",
+         "docs/techniques/conversations.md", "docs/techniques/tools.md", "docs/quality.md", "docs/review.md",
+         "docs/cost.md", "docs/train.md", "docs/ray.md"]
+
+
+def readme_commands(pages: list[str] | None = None) -> list[Command]:
+    """The `synthloom ...` lines of the bash blocks of README.md and the guide pages, in order (comments
+    dropped)."""
+    out = []
+    for page in pages or GUIDE:
+        out += _page_commands(ROOT / page)
+    return out
+
+
+def _page_commands(readme: Path) -> list[Command]:
     out = []
     for block in re.findall(r"```bash\n(.*?)```", readme.read_text(encoding="utf-8"), re.S):
         text = block.replace("\\\n", " ")

@@ -46,6 +46,7 @@ def test_loading_turns_off_weight_repacking_and_restores_the_default():
 
 
 @pytest.mark.model
+@pytest.mark.smoke
 def test_bundled_model_loads_and_decodes_in_a_fresh_process():
     """Exit code 0 and real text, whatever this CPU is (the failure message names its AMX flags)."""
     proc = _run("""
