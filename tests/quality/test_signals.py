@@ -9,7 +9,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from fakes import ScriptedLLM
-from synthloom.config.quality import GateConfig
+from synthloom.config.catalog import GateConfig
 from synthloom.errors import UsageError
 from synthloom.quality import build_gates
 from synthloom.quality.base import GateContext

@@ -116,6 +116,19 @@ def _register() -> None:
         (generate_app, "tools", tools_cli.generate_tools),
     ):
         group.command(name)(fn)
+    _register_built()
+
+
+def _register_built() -> None:
+    """`synthloom generate <tag>` for every technique in config/catalog.py that has no command above."""
+    from ..config.catalog import TECHNIQUES
+    from .built import technique_command
+
+    written = {info.name for info in generate_app.registered_commands}
+    for technique in TECHNIQUES:
+        name = technique.tag.replace("_", "-")
+        if name not in written:
+            generate_app.command(name)(technique_command(technique.config, technique.tag))
 
 
 _register()

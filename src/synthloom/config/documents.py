@@ -368,5 +368,3 @@ class RecoverableGateConfig(Strict):
     skip_fields: list[str] = Field(default_factory=list)
     reject_invented: list[Literal["date", "amount"]] = Field(default_factory=list)
 
-
-DocumentGateConfig = Union[EntitiesGateConfig, GroundingGateConfig, SupportGateConfig, RecoverableGateConfig]

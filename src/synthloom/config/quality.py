@@ -5,15 +5,13 @@ Every gate works on the text of a record: by default all its string values
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from .common import Strict
-from .documents import DocumentGateConfig
 from .embedding import EmbeddingConfig  # noqa: F401 (re-exported: config.quality.EmbeddingConfig)
 from .models import ModelConfig
-from .signals import SignalGateConfig
 
 
 class DedupGateConfig(Strict):
@@ -121,18 +119,3 @@ class DiversityGateConfig(Strict):
             raise ValueError("a diversity gate needs attributes to cap, or opening_words")
         return self
 
-
-from .classify import ReferenceGateConfig  # noqa: E402
-from .redteam import LanguageGateConfig  # noqa: E402
-from .decontaminate import DecontaminateGateConfig  # noqa: E402
-
-# every gate a recipe can name under `quality:` (the one definition: recipes and the CLI use it)
-GateConfig = Annotated[
-    Union[DedupGateConfig, FilterGateConfig, JudgeGateConfig, LabelGateConfig, DiversityGateConfig,
-          DocumentGateConfig,  # entities, grounding, support, recoverable: config/documents.py
-          SignalGateConfig,  # relevance, fluency, completeness, form: config/signals.py
-          LanguageGateConfig,  # language: config/redteam.py (it checks translations)
-          ReferenceGateConfig,  # reference: config/classify.py
-          DecontaminateGateConfig],  # decontaminate: config/decontaminate.py
-    Field(discriminator="gate"),
-]

@@ -1,40 +1,15 @@
 """A recipe: what to make, how much, with which model, through which gates."""
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .classify import AugmentTechnique, ClassificationTechnique
+from .catalog import GateConfig, TechniqueConfig
 from .common import Strict
-from .conversation import ConversationTechnique
-from .documents import DocumentsTechnique, ExtractTechnique, QATechnique
-from .instruct import EvolInstructTechnique, SelfInstructTechnique
 from .models import LlamaCppModel, ModelConfig
-from .quality import DedupGateConfig, GateConfig
-from .redteam import AdversarialTechnique, RedteamTechnique, TranslateTechnique
+from .quality import DedupGateConfig
 from .ray_settings import RaySettings
-from .schema_gen import SchemaTechnique
-from .tools import ToolsTechnique
-
-TechniqueConfig = Annotated[
-    Union[
-        SchemaTechnique,
-        SelfInstructTechnique,
-        EvolInstructTechnique,
-        ExtractTechnique,
-        DocumentsTechnique,
-        QATechnique,
-        RedteamTechnique,
-        TranslateTechnique,
-        AdversarialTechnique,
-        ClassificationTechnique,
-        AugmentTechnique,
-        ConversationTechnique,
-        ToolsTechnique,
-    ],
-    Field(discriminator="technique"),
-]
 
 
 class EngineSettings(Strict):

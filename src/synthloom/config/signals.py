@@ -77,5 +77,3 @@ class FormGateConfig(Strict):
         0.5, gt=0, le=1, description="an in-breadth evolution may not be shorter than this share of its parent"
     )
 
-
-SignalGateConfig = RelevanceGateConfig | FluencyGateConfig | CompletenessGateConfig | FormGateConfig

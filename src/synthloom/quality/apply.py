@@ -94,7 +94,7 @@ def gate_configs(entries: Sequence[Any], origin: str = "gates") -> list[Any]:
     from pydantic import BaseModel, TypeAdapter, ValidationError
 
     from ..config.messages import describe_validation_error
-    from ..config.quality import GateConfig
+    from ..config.catalog import GateConfig
     from ..errors import RecipeError
 
     adapter = TypeAdapter(GateConfig)

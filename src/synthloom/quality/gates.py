@@ -4,18 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..config.catalog import GATES as _CATALOG
 from ..registry import load
 from .base import Gate
 
-_Q = "synthloom.quality"
-# gate tag -> "module:build"; one module per tag (config models in config/quality.py,
-# config/documents.py, config/classify.py, config/signals.py and config/decontaminate.py)
-GATES: dict[str, str] = {
-    tag: f"{_Q}.{tag}:build"
-    for tag in ("dedup", "filter", "judge", "label", "diversity", "language", "reference",
-                "entities", "grounding", "support", "recoverable",
-                "relevance", "fluency", "completeness", "form", "decontaminate")
-}
+# gate tag -> "module:build", derived from config/catalog.py (the one list of gates)
+GATES: dict[str, str] = {g.tag: g.builder for g in _CATALOG}
 
 
 def build_gate(config: Any, base_dir: Path | str) -> Gate:
