@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..runs import create_store, read_manifest, resolve_output, write_manifest
 from ..runs.writers import rejection_row, write_jsonl, write_records
 from .runner import Progress, RunSummary, arun
+from .shards import Shard
 
 Exporter = Callable[[Path, ExportSettings], Any]  # (run dir, one of recipe.output.exports) -> anything
 
@@ -46,12 +47,18 @@ async def arun_recipe(
     judge_llm: Any = None,
     on_progress: Callable[[Progress], None] | None = None,
     exporter: Exporter | None = None,
+    shard: Shard | str | None = None,
 ) -> RunSummary:
+    """shard: `i/N` (or a Shard) makes only this shard's slots, into its own run directory (default:
+    `shard-i-of-N/` inside the run's output folder); `synthloom merge` joins the shards (engine/shards.py)."""
+    shard = Shard.parse(shard)
+    if shard is not None and not (output or run_dir):
+        output = resolve_output(recipe.output.path, recipe.name)[1] / f"shard-{shard.index}-of-{shard.count}"
     data_path, default_run_dir = resolve_output(output or recipe.output.path, recipe.name)
     run_dir = Path(run_dir) if run_dir else default_run_dir
     _check_outputs(recipe, output, data_path, run_dir, exporter)
     summary = await arun(recipe, base_dir=Path(base_dir), run_dir=run_dir, llm=llm, judge_llm=judge_llm,
-                         on_progress=on_progress)
+                         on_progress=on_progress, shard=shard)
     with create_store(run_dir) as store:
         write_records(store.iter_accepted(summary.run_id), data_path, recipe.output.format, recipe.output.with_meta)
         if recipe.output.rejected:
@@ -75,6 +82,8 @@ async def arun_recipe(
         manifest["concurrency"] = summary.concurrency
     write_manifest(run_dir, manifest)
     summary.output_path = data_path
+    if shard is not None:  # a shard's exports would hold a part of the data: they are the merged run's
+        return summary
     for exp in recipe.output.exports:
         exporter(run_dir, exp)  # type: ignore[misc]  # checked above
     return summary

@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 from ..config.recipe import Recipe
 from ..generators.base import GenContext, Generator
@@ -29,6 +29,7 @@ from .batches import attach as attach_batches
 from .cache import CachedLLM, UsageMeter
 from .cost import BudgetExhausted, budgeted, check_budget, price_table, usage_cost
 from .projection import attempt_budget, projection
+from .shards import Shard
 from .ray_executor import WorkerLost
 from .writer import BatchWriter
 
@@ -90,14 +91,48 @@ def default_concurrency(llm: Any) -> int:
     return getattr(llm, "concurrency", None) or 8
 
 
-def run_identity(recipe: Recipe) -> str:
-    """Everything that changes what a slot produces; not the count, budgets or output."""
+def run_identity(recipe: Recipe, shard: Shard | None = None) -> str:
+    """Everything that changes what a slot produces; not the count, budgets or output. A shard (`--shard i/N`)
+    is a run of its own: its run directory cannot be resumed as another shard or as the whole run."""
     dumped = recipe.model_dump(mode="json", by_alias=True)
     ident = {k: dumped[k] for k in ("generate", "quality", "model")}
     if dumped.get("checks") is not None:
         ident["checks"] = dumped["checks"]
     ident["seed"] = dumped["engine"]["seed"]
+    if shard is not None:
+        ident["shard"] = str(shard)
     return content_hash(ident, 8)
+
+
+class AcceptedView(Sequence[Record]):
+    """The run's accepted records as `GenContext.accepted` sees them, without holding them: the count is
+    kept, and only a technique that reads the records (a few steer by what they accepted) makes the view
+    load them from the store and keep the list from then on. A run of any other technique stays flat in
+    memory however many records it makes."""
+
+    def __init__(self, store: RunStore, run_id: str, writer: "BatchWriter", count: int) -> None:
+        self.store, self.run_id, self.writer, self.count = store, run_id, writer, count
+        self.items: list[Record] | None = None
+
+    def _load(self) -> list[Record]:
+        if self.items is None:
+            self.writer.flush()  # what the writer holds is in the store after this
+            self.items = self.store.accepted_records(self.run_id)
+        return self.items
+
+    def extend(self, records: list[Record]) -> None:
+        self.count += len(records)
+        if self.items is not None:
+            self.items.extend(records)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._load()[i]
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._load())
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,7 +156,10 @@ async def arun(
     llm: Any = None,
     judge_llm: Any = None,
     on_progress: Callable[[Progress], None] | None = None,
+    shard: Shard | str | None = None,
 ) -> RunSummary:
+    """Run `recipe` into `run_dir`; with `shard` (i/N) only the slots with slot % N == i, towards
+    this shard's share of the count (engine/shards.py)."""
     from ..generators import build_generator
     from ..quality import build_gates
     from ..quality.checks import checked_gates
@@ -131,7 +169,8 @@ async def arun(
     check_budget(recipe.engine.max_cost, price_table(recipe.model_dump(mode="json", by_alias=True)))
     owns_llm = llm is None
     llm, remote, store = await _open_backend(recipe, run_dir, llm)
-    run = _Run(recipe, run_dir, generator, gates, store, llm, judge_llm, owns_llm, remote, on_progress)
+    run = _Run(recipe, run_dir, generator, gates, store, llm, judge_llm, owns_llm, remote, on_progress,
+               Shard.parse(shard))
     status = "failed"
     try:
         run.open_gate_models()
@@ -171,13 +210,16 @@ class _Run:
 
     def __init__(self, recipe: Recipe, run_dir: Path, generator: Generator, gates: list[Gate], store: RunStore,
                  llm: LLM, judge_llm: LLM | None, owns_llm: bool, remote: Any,
-                 on_progress: Callable[[Progress], None] | None) -> None:
+                 on_progress: Callable[[Progress], None] | None, shard: Shard | None = None) -> None:
         self.recipe, self.run_dir, self.generator, self.store = recipe, run_dir, generator, store
         self.gates, self.stateful = gates, [g for g in gates if g.stateful]
         self.base_llm, self.judge_llm, self.owns_llm, self.remote = llm, judge_llm, owns_llm, remote
         self.on_progress = on_progress
-        self.run_id = run_identity(recipe)
+        self.shard = shard
+        self.run_id = run_identity(recipe, shard)
         recipe_json = recipe.model_dump(mode="json", by_alias=True)
+        if shard is not None:
+            recipe_json["_shard"] = str(shard)  # read by `synthloom merge` (engine/shards.py)
         self.resumed = store.begin_run(self.run_id, recipe.name, recipe_json, versions())
         self.prices = price_table(recipe_json)
         self.prior_cost = usage_cost(store.usage(self.run_id), self.prices)["total"] or 0.0
@@ -189,11 +231,11 @@ class _Run:
         self.metered = lambda backend: CachedLLM(guard(backend), store, self.meter, self.writer)
         self.gate_models = GateModels(build=self._build_gate_backend, wrap=self.metered)
 
-        self.accepted: list[Record] = store.accepted_records(self.run_id)
+        self.accepted = AcceptedView(store, self.run_id, self.writer, store.accepted_count(self.run_id))
         done = store.done_slots(self.run_id)
         for g in self.stateful:
-            g.prime(self.accepted)
-        seed, self.target = recipe.engine.seed, recipe.count
+            g.prime(store.iter_accepted(self.run_id))  # streamed: a gate keeps what it needs (quality/dedup.py)
+        seed, self.target = recipe.engine.seed, recipe.count if shard is None else shard.target(recipe.count)
         self.ctx = GenContext(llm=cached, seed=seed, accepted=self.accepted, target=self.target,
                               models=self.gate_models)
         self.gctx = GateContext(llm=self.metered(judge_llm) if judge_llm is not None else cached, seed=seed,
@@ -201,15 +243,18 @@ class _Run:
                                 task=getattr(recipe.generate, "instruction", None),
                                 examples=tuple(generator.shown_records()))
 
-        self.max_slots = attempt_budget(recipe.engine.max_attempts, self.target, generator.expected_yield)
+        # the run's slot budget (of the whole count: a shard takes its slots out of the same range)
+        self.max_slots = attempt_budget(recipe.engine.max_attempts, recipe.count, generator.expected_yield)
+        owned = range(self.max_slots) if shard is None else range(shard.index, self.max_slots, shard.count)
+        self.slot_budget = len(owned)
         self.first_slots, self.first_accepted, self.projected = len(done), len(self.accepted), False
         self.progress = Progress(target=self.target, accepted=len(self.accepted), slots_done=len(done),
-                                 slots_budget=self.max_slots, cost=self.prior_cost if self.prices else None)
+                                 slots_budget=self.slot_budget, cost=self.prior_cost if self.prices else None)
         self.stop: dict[str, str] = {}
         self.lock = asyncio.Lock()
         self.started = time.perf_counter()
         self.wall = 0.0
-        self.pending_slots = iter([s for s in range(self.max_slots) if s not in done])
+        self.pending_slots = (s for s in owned if s not in done)
         self.requeued: list[int] = []  # slots whose Ray worker died mid-slot: redone, their finished calls from the cache
         self.pacer = attach_batches(self)  # None unless a model calls through a batch API (engine/batches.py)
 
@@ -280,7 +325,7 @@ class _Run:
         p.limit = limit_text(self.backends())
         if not self.projected:
             note = projection(len(self.accepted) - self.first_accepted, p.slots_done - self.first_slots,
-                              self.target - self.first_accepted, self.max_slots - self.first_slots)
+                              self.target - self.first_accepted, self.slot_budget - self.first_slots)
             if note is not None:
                 self.projected = True
                 log.warning("%s", note)
@@ -308,7 +353,7 @@ class _Run:
         if self.on_progress:
             self.on_progress(self.progress)
         self.budget_left()
-        n = min(self.max_slots, self.recipe.engine.concurrency or default_concurrency(self.base_llm))
+        n = min(self.slot_budget, self.recipe.engine.concurrency or default_concurrency(self.base_llm))
         workers = [asyncio.create_task(self.worker()) for _ in range(n)]
         try:
             await asyncio.gather(*workers)

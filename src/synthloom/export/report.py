@@ -151,6 +151,9 @@ def _concurrency(run_dir: Path) -> list[dict[str, Any]]:
         return []
 
 
+REPORT_SAMPLE = 50_000  # records (and rejections) a report reads at most; more are sampled uniformly
+
+
 def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: Any = "auto",
                  text_fields: list[str] | None = None, seed: int = 0) -> dict[str, Any]:
     """The report as a dict (what report.json holds)."""
@@ -164,16 +167,19 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
     with open_store(run_dir) as store:
         info = store.run_info(run_id)
         rid = info["run_id"]
-        records = store.accepted_records(rid)
-        rejections = list(store.rejections(rid))
+        records = store.sample_accepted(rid, REPORT_SAMPLE, seed)  # bounded: a run of any size
+        rejections = store.sample_rejections(rid, REPORT_SAMPLE, seed)
+        sampled_from = store.accepted_count(rid)
         counts = store.rejection_counts(rid)
         funnel = store.funnel(rid)
-        cost = _cost(store, rid, info, len(records))
+        cost = _cost(store, rid, info, store.accepted_count(rid))
     recipe = info.get("recipe") or {}
     texts = [record_text(r.data, text_fields) for r in records]
     if embedder == "auto":
         embedder = _default_embedder()
     diversity = diversity_metrics(texts, embedder, seed=seed) if texts else {"n": 0}
+    if sampled_from > len(records):
+        diversity["sampled_from"] = sampled_from  # metrics and distributions of a uniform sample of the records
     if embedder is None:
         diversity["embedding"] = None
         diversity["note"] = "no embedding model installed: install synthloom[embed] for embedding distance and Vendi score"
@@ -262,7 +268,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, **kwarg
     if review:
         report["review"] = review
     with open_store(run_dir) as store:
-        records = store.accepted_records(report["run"]["run_id"])
+        records = store.sample_accepted(report["run"]["run_id"], REPORT_SAMPLE, kwargs.get("seed", 0))
     texts_lengths = [len(record_text(r.data, kwargs.get("text_fields"))) for r in records]
     plots = make_plots(report, out, texts_lengths)
     plots.update(compare_plots(report.get("reference"), out))

@@ -27,20 +27,130 @@ class Match:
     text: str
 
 
+class _MemoryTable:
+    """Where a DedupIndex keeps its items while they are few: a dict of exact keys, the texts, LSH bands."""
+
+    def __init__(self, bands: int) -> None:
+        self.keys: dict[bytes, int] = {}
+        self.texts: list[str] = []
+        self.bands: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def key(self, h: bytes) -> int | None:
+        return self.keys.get(h)
+
+    def text(self, pos: int) -> str:
+        return self.texts[pos]
+
+    def all_texts(self) -> list[str]:
+        return self.texts
+
+    def add(self, h: bytes, text: str, band_keys: list[bytes]) -> int:
+        pos = len(self.texts)
+        self.texts.append(text)
+        self.keys.setdefault(h, pos)
+        for table, k in zip(self.bands, band_keys):
+            table.setdefault(k, []).append(pos)
+        return pos
+
+    def query(self, band_keys: list[bytes]) -> list[int]:
+        seen: dict[int, None] = {}
+        for table, k in zip(self.bands, band_keys):
+            for pos in table.get(k, ()):
+                seen[pos] = None
+        return list(seen)
+
+
+class _SqliteTable:
+    """The same on a private temporary SQLite file (deleted on close): memory stays at SQLite's page cache
+    however many items the index holds. A run rebuilds it from its store on resume (`DedupGate.prime`)."""
+
+    def __init__(self, bands: int) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192", "temp_store=FILE"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.executescript(
+            "CREATE TABLE t (pos INTEGER PRIMARY KEY, text TEXT NOT NULL);"
+            "CREATE TABLE k (h BLOB PRIMARY KEY, pos INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE b (h BLOB NOT NULL, pos INTEGER NOT NULL);"
+            "CREATE INDEX b_h ON b (h);")
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    @staticmethod
+    def _band(i: int, k: bytes) -> bytes:
+        import hashlib
+
+        return hashlib.blake2b(k, digest_size=8, person=i.to_bytes(2, "little")).digest()
+
+    def key(self, h: bytes) -> int | None:
+        row = self.db.execute("SELECT pos FROM k WHERE h=?", (h,)).fetchone()
+        return None if row is None else row[0]
+
+    def text(self, pos: int) -> str:
+        return self.db.execute("SELECT text FROM t WHERE pos=?", (pos,)).fetchone()[0]
+
+    def all_texts(self) -> list[str]:
+        return [t for (t,) in self.db.execute("SELECT text FROM t ORDER BY pos")]
+
+    def add(self, h: bytes, text: str, band_keys: list[bytes]) -> int:
+        pos = self.n
+        self.db.execute("BEGIN")
+        self.db.execute("INSERT INTO t (pos, text) VALUES (?,?)", (pos, text))
+        self.db.execute("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", (h, pos))
+        if band_keys:
+            self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
+                                [(self._band(i, k), pos) for i, k in enumerate(band_keys)])
+        self.db.execute("COMMIT")
+        self.n += 1
+        return pos
+
+    def add_all(self, table: _MemoryTable) -> None:
+        """Move a memory table's items here, in their order."""
+        for pos, text in enumerate(table.texts):
+            self.add(b"", text, [])
+        self.db.execute("BEGIN")
+        self.db.execute("DELETE FROM k")
+        self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", table.keys.items())
+        self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
+                            ((self._band(i, k), pos) for i, band in enumerate(table.bands)
+                             for k, ps in band.items() for pos in ps))
+        self.db.execute("COMMIT")
+
+    def query(self, band_keys: list[bytes]) -> list[int]:
+        seen: dict[int, None] = {}
+        for i, k in enumerate(band_keys):
+            for (pos,) in self.db.execute("SELECT pos FROM b WHERE h=?", (self._band(i, k),)):
+                seen[pos] = None
+        return list(seen)
+
+
 class DedupIndex:
-    """An index of texts answering "which indexed text does this one repeat?"."""
+    """An index of texts answering "which indexed text does this one repeat?".
+
+    Exact and MinHash indexes keep fixed-size keys (a 16-byte hash per text, one hash per MinHash band)
+    and the texts (to show what a duplicate repeats, and to confirm a near match by exact Jaccard). Up to
+    `spill_at` items they live in memory; past it they move to a temporary SQLite file, so a run of any
+    size holds the same memory (semantic indexes keep their vectors in memory)."""
+
+    spill_at = 20_000
 
     def __init__(self, method: str = "exact", threshold: float | None = None, *, ngram: int = 5,
                  unit: str = "char", num_perm: int = 128, backend: str = "auto", embedder: Any = None) -> None:
         self.method = method
         self.threshold = threshold if threshold is not None else {"exact": 1.0, "minhash": 0.8, "semantic": 0.85}[method]
         self.ngram, self.unit = ngram, unit
-        self.texts: list[str] = []
-        self._hashes: dict[bytes, int] = {}
+        bands = 0
         if method == "minhash":
             self.signer = make_signer(backend, num_perm)
-            self.lsh = LSHIndex(self.threshold, num_perm)
-            self._shingles: list[set[str]] = []
+            self.lsh = LSHIndex(self.threshold, num_perm)  # its band layout; the items are in self._table
+            bands = self.lsh.bands
         elif method == "semantic":
             if embedder is None:
                 from .embeddings import make_embedder
@@ -51,16 +161,28 @@ class DedupIndex:
             self._n = 0
         elif method != "exact":
             raise ValueError(f"unknown dedup method {method!r}: use exact, minhash or semantic")
+        self._table: _MemoryTable | _SqliteTable = _MemoryTable(bands)
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self._table)
+
+    @property
+    def texts(self) -> list[str]:
+        return self._table.all_texts()
+
+    @property
+    def spilled(self) -> bool:
+        return isinstance(self._table, _SqliteTable)
 
     _hash = staticmethod(exact_key)
 
     # exact matches are always duplicates, whatever the method
     def _find_exact(self, text: str) -> Match | None:
-        key = self._hashes.get(self._hash(text))
-        return None if key is None else Match(key, 1.0, self.texts[key])
+        key = self._table.key(self._hash(text))
+        return None if key is None else Match(key, 1.0, self._table.text(key))
+
+    def _shingles_of(self, pos: int) -> set[str]:
+        return shingles(self._table.text(pos), self.ngram, self.unit)
 
     def find(self, text: str, *, vector: np.ndarray | None = None, sig: np.ndarray | None = None,
              sh: set | None = None) -> Match | None:
@@ -70,24 +192,22 @@ class DedupIndex:
         if self.method == "minhash":
             sh = sh if sh is not None else shingles(text, self.ngram, self.unit)
             sig = sig if sig is not None else self.signer.sign(sh)
-            found = best_match(self.lsh.query(sig), self._shingles.__getitem__, sh, self.threshold)
-            return None if found is None else Match(found[0], found[1], self.texts[found[0]])
+            found = best_match(self._table.query(self.lsh._keys(sig)), self._shingles_of, sh, self.threshold)
+            return None if found is None else Match(found[0], found[1], self._table.text(found[0]))
         vec = vector if vector is not None else self.embedder.embed([text])[0]
         if self._n == 0:
             return None
         sims = self._vecs[: self._n] @ vec
         j = int(np.argmax(sims))
-        return Match(j, float(sims[j]), self.texts[j]) if sims[j] >= self.threshold else None
+        return Match(j, float(sims[j]), self._table.text(j)) if sims[j] >= self.threshold else None
 
     def add(self, text: str, *, vector: np.ndarray | None = None, sig: np.ndarray | None = None,
             sh: set | None = None) -> int:
-        key = len(self.texts)
-        self.texts.append(text)
-        self._hashes.setdefault(self._hash(text), key)
+        band_keys: list[bytes] = []
         if self.method == "minhash":
-            sh = sh if sh is not None else shingles(text, self.ngram, self.unit)
-            self._shingles.append(sh)
-            self.lsh.insert(key, sig if sig is not None else self.signer.sign(sh))
+            if sig is None:
+                sig = self.signer.sign(sh if sh is not None else shingles(text, self.ngram, self.unit))
+            band_keys = self.lsh._keys(sig)
         elif self.method == "semantic":
             vec = vector if vector is not None else self.embedder.embed([text])[0]
             if self._vecs.shape[0] <= self._n:
@@ -97,7 +217,11 @@ class DedupIndex:
                 self._vecs = grown
             self._vecs[self._n] = vec
             self._n += 1
-        return key
+        if self.method != "semantic" and not self.spilled and len(self._table) >= self.spill_at:
+            spilled = _SqliteTable(len(band_keys))
+            spilled.add_all(self._table)  # type: ignore[arg-type]
+            self._table = spilled
+        return self._table.add(self._hash(text), text, band_keys)
 
     def add_many(self, texts: Sequence[str]) -> None:
         vecs = self.embedder.embed(list(texts)) if self.method == "semantic" and texts else None
@@ -210,7 +334,11 @@ class DedupGate:
         self.index = DedupIndex(self.method, self.threshold, embedder=getattr(self.index, "embedder", None), **self._kw)
         if signer is not None:
             self.index.signer = signer
-        self.index.add_many([record_text(r.data, self.fields) for r in accepted])
+        if self.method == "semantic":
+            self.index.add_many([record_text(r.data, self.fields) for r in accepted])
+            return
+        for r in accepted:  # one at a time: a resumed run of any size streams through here
+            self.index.add(record_text(r.data, self.fields))
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         text = record_text(rec.data, self.fields)

@@ -60,6 +60,15 @@ def _loads(b: bytes | str | None) -> Any:
     return None if b is None else loads(b)
 
 
+def _sample(items: Iterator[Any], total: int, limit: int, seed: int) -> list[Any]:
+    if total <= limit:
+        return list(items)
+    import random
+
+    keep = set(random.Random(seed).sample(range(total), limit))
+    return [x for i, x in enumerate(items) if i in keep]
+
+
 class RunStore:
     """SQLite run store. Not thread-safe: use it from the event loop's thread."""
 
@@ -234,6 +243,39 @@ class RunStore:
         cur = self._db.execute("SELECT data, meta FROM records WHERE run_id=? ORDER BY seq", (run_id,))
         for d, m in cur:
             yield Record(data=loads(d), meta=loads(m))
+
+    def iter_by_slot(self, run_id: str) -> Iterator[tuple[int, int, Record]]:
+        """(slot, seq, record) of the accepted records in slot order, then acceptance order within a slot."""
+        cur = self._db.execute("SELECT slot, seq, data, meta FROM records WHERE run_id=? ORDER BY slot, seq", (run_id,))
+        for slot, seq, d, m in cur:
+            yield slot, seq, Record(data=loads(d), meta=loads(m))
+
+    def import_run(self, src: "RunStore", src_run_id: str, run_id: str) -> None:
+        """Another store's rejections, usage and done slots of one run into `run_id` here, in one transaction
+        (a shard into its merged run; the records go through the merge's gates, the call cache stays)."""
+        usage = {(u["model"], u["purpose"]): [u["calls"], u["cache_hits"], u["prompt_tokens"], u["completion_tokens"],
+                                               u["cached_prompt_tokens"]] for u in src.usage(src_run_id)}
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO rejections (run_id, slot, stage, reason, detail, data, raw, meta, created)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                ((run_id, *row) for row in src._db.execute(
+                    "SELECT slot, stage, reason, detail, data, raw, meta, created FROM rejections"
+                    " WHERE run_id=? ORDER BY seq", (src_run_id,))))
+            if usage:
+                self._add_usage(run_id, usage)
+            self._db.executemany("INSERT OR REPLACE INTO slots (run_id, slot, status) VALUES (?,?,'done')",
+                                 ((run_id, s) for s in src.done_slots(src_run_id)))
+
+    def sample_accepted(self, run_id: str, limit: int, seed: int = 0) -> list[Record]:
+        """Every accepted record when there are at most `limit`, else a uniform sample of `limit` of them
+        (in acceptance order): what a report reads of a run of any size, in bounded memory."""
+        return _sample(self.iter_accepted(run_id), self.accepted_count(run_id), limit, seed)
+
+    def sample_rejections(self, run_id: str, limit: int, seed: int = 0) -> list[Rejection]:
+        """The same for the rejected candidates."""
+        total = sum(n for _s, _r, n in self.rejection_counts(run_id))
+        return _sample(self.rejections(run_id), total, limit, seed)
 
     def accepted_count(self, run_id: str | None = None) -> int:
         run_id = run_id or self.latest_run_id()

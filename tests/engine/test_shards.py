@@ -1,0 +1,82 @@
+"""A run split into shards (`--shard i/N`) and merged gives the unsharded run's records; the merge
+drops what one shard repeats of another."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakes import ScriptedLLM
+
+from synthloom.config import Recipe
+from synthloom.engine import run_recipe
+from synthloom.engine.shards import Shard, merge_runs
+from synthloom.errors import InputFileError, UsageError
+
+SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+
+
+def recipe(count: int, gates: list | None = None) -> Recipe:
+    return Recipe.model_validate({
+        "name": "sharded", "count": count, "model": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+        "generate": {"technique": "schema", "schema": SCHEMA, "instruction": "Write one line."},
+        "quality": gates if gates is not None else [{"gate": "dedup", "method": "exact"}],
+        "checks": [], "engine": {"concurrency": 4, "seed": 7}})
+
+
+def by_seed(distinct: int | None = None):
+    def respond(req):
+        n = req.seed if distinct is None else req.seed % distinct
+        return {"text": f"record number {n} of the set"}
+    return ScriptedLLM(respond)
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_two_shards_merged_are_the_unsharded_run(tmp_path):
+    whole = run_recipe(recipe(30), output=tmp_path / "whole.jsonl", llm=by_seed())
+    assert whole.accepted == 30
+    parts = []
+    for i in range(2):
+        s = run_recipe(recipe(30), output=tmp_path / f"s{i}", llm=by_seed(), shard=f"{i}/2")
+        assert s.accepted == 15 and s.complete
+        parts.append(tmp_path / f"s{i}")
+    merged = merge_runs(parts, tmp_path / "merged.jsonl")
+    assert merged.accepted == 30 and merged.complete and merged.dropped == []
+    got, want = rows(tmp_path / "merged.jsonl"), rows(tmp_path / "whole.jsonl")
+    assert sorted(r["text"] for r in got) == sorted(r["text"] for r in want)
+    assert len({r["text"] for r in got}) == 30
+    # shard i made exactly the slots i, i+2, ... of the whole run
+    assert {r["text"] for r in rows(tmp_path / "s0" / "data.jsonl")} < {r["text"] for r in want}
+    man = json.loads((tmp_path / "merged.run" / "manifest.json").read_text())
+    assert man["counts"]["accepted"] == 30 and [s["shard"] for s in man["shards"]] == ["0/2", "1/2"]
+    assert man["status"] == "complete"
+
+
+def test_merge_drops_what_one_shard_repeats_of_another(tmp_path):
+    parts = []
+    for i in range(2):
+        run_recipe(recipe(8), output=tmp_path / f"s{i}", llm=by_seed(distinct=6), shard=f"{i}/2")
+        parts.append(tmp_path / f"s{i}")
+    texts = [r["text"] for p in parts for r in rows(p / "data.jsonl")]
+    assert len(texts) == 8 and len(set(texts)) < 8  # 6 distinct texts cannot fill two shards of 4 apart
+    merged = merge_runs(parts, tmp_path / "m")
+    got = [r["text"] for r in rows(tmp_path / "m" / "data.jsonl")]
+    assert sorted(got) == sorted(set(texts))
+    assert merged.dropped == [("exact_duplicate", 8 - len(set(texts)))] and not merged.complete
+    man = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert man["status"] == "incomplete"
+    assert man["funnel"]["accepted"] == len(got)
+
+
+def test_merge_refuses_a_missing_or_doubled_shard(tmp_path):
+    run_recipe(recipe(6), output=tmp_path / "s0", llm=by_seed(), shard="0/3")
+    with pytest.raises(InputFileError, match=r"shard 1/3, 2/3 is missing"):
+        merge_runs([tmp_path / "s0"], tmp_path / "m")
+    with pytest.raises(InputFileError, match="given twice"):
+        merge_runs([tmp_path / "s0", tmp_path / "s0"], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    with pytest.raises(UsageError, match="0 <= i < N"):
+        Shard.parse("2/2")
+    assert [Shard(i, 3).target(10) for i in range(3)] == [4, 3, 3]
