@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from .evaluate import evaluate, report_markdown, write_report
 from .metrics import choose_metric, field_scores, label_scores, normalize_value, text_scores
-from .students import STUDENTS, TrainSummary, load_student, train_classifier
+from .students import STUDENTS, load_student, train_classifier
+from .summary import TrainSummary
 
 
 def train_lora(*args, **kwargs):

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .data import TEXT_FIELDS, labelled, pick_field, read_rows
-from .metrics import METRICS, headline, label_scores
+from .metrics import METRICS, comparison_row, headline, label_scores
 from .students import load_student, student_kind
 
 
@@ -52,18 +52,12 @@ def _classifier_eval(folder: Path, data: Path, text_field: str | None, label_fie
     if baselines:
         zs = label_scores(gold, zero_shot_predict(texts, student.labels, student.embedder_path))
         major = Counter(student.info.get("train_label_counts") or {}).most_common(1)
-        rows_out = {"untrained (MiniLM zero-shot on label names)": _row(zs)}
+        rows_out = {"untrained (MiniLM zero-shot on label names)": comparison_row(zs)}
         if major:
-            rows_out[f"majority label ({major[0][0]})"] = _row(label_scores(gold, [major[0][0]] * len(gold)))
-        rows_out["trained student"] = _row(scores)
+            rows_out[f"majority label ({major[0][0]})"] = comparison_row(label_scores(gold, [major[0][0]] * len(gold)))
+        rows_out["trained student"] = comparison_row(scores)
         out["comparison"] = rows_out
     return out
-
-
-def _row(scores: dict[str, Any]) -> dict[str, Any]:
-    keep = ("n", "accuracy", "macro_f1", "precision", "recall", "f1", "exact", "parsed", "rouge_l",
-            "tokens_per_s", "prompt_tokens_per_example", "completion_tokens_per_example", "seconds")
-    return {k: scores[k] for k in keep if k in scores}
 
 
 def evaluate(model: str | Path, data: str | Path, *, text_field: str | None = None, label_field: str | None = None,

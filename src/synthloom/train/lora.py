@@ -198,7 +198,7 @@ def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, sp
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from .students import TrainSummary
+    from .summary import TrainSummary
 
     s = settings or LoraSettings()
     for k, v in overrides.items():

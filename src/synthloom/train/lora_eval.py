@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from ..errors import UsageError
 from .data import read_rows
-from .metrics import choose_metric, score
+from .metrics import choose_metric, comparison_row, score
 
 MAX_NEW_TOKENS = 256
 
@@ -122,11 +122,10 @@ def lora_eval(folder: Path, data: Path, *, metric: str | None = None, baselines:
     report: dict[str, Any] = {**main, "kind": "lora", "runtime": "llama.cpp (merged GGUF)" if use_gguf else "transformers",
                               "examples": [{"gold": g, "pred": p} for g, p in list(zip(gold, pred))[:5]]}
     if baselines:
-        from .evaluate import _row
-
         bpred, bcost = run("base")
-        comp = {f"base model, untrained ({meta['base']['name']})": _row({**score(metric, gold, bpred), **bcost})}
-        comp["LoRA student"] = _row(main)
+        untrained = f"base model, untrained ({meta['base']['name']})"
+        comp = {untrained: comparison_row({**score(metric, gold, bpred), **bcost})}
+        comp["LoRA student"] = comparison_row(main)
         if teacher and base_gguf:
             schema = _answer_schema(gold) if metric == "fields" else None
             shots = _few_shot(folder)
@@ -134,6 +133,6 @@ def lora_eval(folder: Path, data: Path, *, metric: str | None = None, baselines:
                         for p in prompts]
             tpred, tcost = _run_llamacpp(base_gguf, tprompts, schema)
             comp[f"teacher ({meta['base']['name']}, {len(shots) // 2}-shot"
-                 + (", constrained JSON)" if schema else ")")] = _row({**score(metric, gold, tpred), **tcost})
+                 + (", constrained JSON)" if schema else ")")] = comparison_row({**score(metric, gold, tpred), **tcost})
         report["comparison"] = comp
     return report

@@ -183,5 +183,12 @@ def headline(scores: Mapping[str, Any]) -> tuple[str, float]:
     return "ROUGE-L", scores.get("rouge_l", 0.0)
 
 
-__all__ = ["METRICS", "choose_metric", "field_scores", "headline", "label_scores", "normalize_value", "score",
-           "text_scores"]
+def comparison_row(scores: Mapping[str, Any]) -> dict[str, Any]:
+    """The scores a comparison table shows for one model (a student, a baseline), in the table's order."""
+    keep = ("n", "accuracy", "macro_f1", "precision", "recall", "f1", "exact", "parsed", "rouge_l",
+            "tokens_per_s", "prompt_tokens_per_example", "completion_tokens_per_example", "seconds")
+    return {k: scores[k] for k in keep if k in scores}
+
+
+__all__ = ["METRICS", "choose_metric", "comparison_row", "field_scores", "headline", "label_scores",
+           "normalize_value", "score", "text_scores"]

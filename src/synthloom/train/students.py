@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
 from .data import LABEL_FIELDS, TEXT_FIELDS, labelled, load_data, pick_field
+from .summary import TrainSummary
 
 STUDENTS = ("classifier", "lora")
-
-
-@dataclass
-class TrainSummary:
-    out_dir: Path
-    kind: str
-    counts: dict[str, int]
-    scores: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
 
 
 def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
