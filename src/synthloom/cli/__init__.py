@@ -33,6 +33,7 @@ def run(
     count: Optional[int] = typer.Option(None, "-n", "--count", help="Records to make; overrides count."),
     estimate: bool = typer.Option(False, "--estimate", help="First a pilot and its projection (see `synthloom estimate`), then the run."),
     pilot: Optional[int] = typer.Option(None, "--pilot", help="Records the --estimate pilot makes."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: make only the slots with slot % N == i, in a run directory of its own; join the shards with `synthloom merge`."),
 ) -> None:
     """Run a recipe. Running it again resumes where it stopped and replays finished calls from the cache."""
     from ..engine.recipe_file import load_recipe
@@ -43,7 +44,7 @@ def run(
 
         if not run_pilot(recipe, recipe_file.parent, output, pilot).possible:
             raise typer.Exit(1)
-    exit_if_incomplete(run_shown(recipe, recipe_file.parent, output))
+    exit_if_incomplete(run_shown(recipe, recipe_file.parent, output, shard=shard))
 
 
 @command

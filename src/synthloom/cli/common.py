@@ -178,13 +178,14 @@ def print_summary(summary) -> None:
         )
 
 
-def run_shown(recipe, base_dir: Path, output: str | None, run_dir: str | None = None):
-    """Run a recipe with a progress bar, print the funnel and summary, return the run summary."""
+def run_shown(recipe, base_dir: Path, output: str | None, run_dir: str | None = None, shard: str | None = None):
+    """Run a recipe (or one shard of it, `i/N`) with a progress bar, print the funnel and summary, return the
+    run summary."""
     from ..pipeline import arun_recipe  # the run, then its output.exports
 
     with progress_bar(recipe.count) as on_progress:
         summary = asyncio.run(arun_recipe(recipe, base_dir=base_dir, output=output, run_dir=run_dir,
-                                          on_progress=on_progress))
+                                          on_progress=on_progress, **({"shard": shard} if shard else {})))
     print_summary(summary)
     return summary
 
