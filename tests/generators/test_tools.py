@@ -252,8 +252,8 @@ def test_json_tools_with_mock_responses_and_planned_values(tmp_path: Path) -> No
 
     def respond(req):
         if req.purpose == "request":
-            assert 'Calls: get_order({"order_id": "A-1003"})' in req.messages[-1]["content"]
-            assert req.json_schema["properties"]["calls"] == {"const": 'get_order({"order_id": "A-1003"})'}
+            assert "Calls: get_order(order_id=A-1003)" in req.messages[-1]["content"]
+            assert req.json_schema["properties"]["calls"] == {"const": "get_order(order_id=A-1003)"}
             return {"request": "Where is my order A-1003?"}
         if req.purpose == "calls":
             return {"calls": [{"name": "get_order", "arguments": {"order_id": "A-1003"}}]}

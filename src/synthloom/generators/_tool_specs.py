@@ -41,6 +41,31 @@ def _params(schema: Any, where: str) -> dict[str, Any]:
     return {"type": "object", **schema}
 
 
+def server_grammar_risks(schema: Any, at: str = "") -> list[str]:
+    """Where a parameter schema may not compile in llama-cpp-python's server (its JSON-schema-to-grammar
+    converter, llama-cpp-python 0.3.x): a `"` in a `const`/`enum` string or a property name (the converter
+    leaves a backslash unescaped in the grammar literal) and a backslash escape in a `pattern` (`\\d`, `\\w`,
+    `\\.` become grammar escapes the parser refuses). The server exits on such a grammar; other backends
+    (the in-process one, OpenAI, vLLM) are not affected."""
+    out: list[str] = []
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            here = f"{at}.{key}" if at else key
+            if key in ("const", "enum"):
+                values = value if key == "enum" and isinstance(value, list) else [value]
+                out += [f"{here}: {v!r} holds a double quote" for v in values if isinstance(v, str) and '"' in v]
+            elif key == "pattern" and isinstance(value, str) and "\\" in value:
+                out.append(f"{here}: {value!r} has a backslash escape (write [0-9] for \\d)")
+            elif key == "properties" and isinstance(value, dict):
+                out += [f"{here}: property name {k!r} holds a double quote" for k in value if '"' in k]
+                out += [r for k, v in value.items() for r in server_grammar_risks(v, f"{here}.{k}")]
+            else:
+                out += server_grammar_risks(value, here)
+    elif isinstance(schema, list):
+        out += [r for i, v in enumerate(schema) for r in server_grammar_risks(v, f"{at}[{i}]")]
+    return out
+
+
 def specs_from_json(data: Any, where: str) -> list[ToolSpec]:
     """OpenAI `tools` (a list of {type: function, function: {...}}, or bare function objects), or MCP
     `tools/list` ({tools: [{name, description, inputSchema}]}, also wrapped in a JSON-RPC `result`)."""

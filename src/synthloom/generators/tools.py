@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,11 @@ from ..quality.rouge import rouge_l
 from ..quality.tool_calls import answer_uses_results, appears, leaves, repeated_sentence, format_problem, invented_numbers, ungrounded_arguments
 from ..records import Record, Rejection
 from ._tool_runner import ToolOutcome, ToolRunner
-from ._tool_specs import ToolSpec, read_tool_specs, resolve
+from ._tool_specs import ToolSpec, read_tool_specs, resolve, server_grammar_risks
 from .base import GenContext, Generator
 
 REQUEST_SCHEMA = object_schema({"request": {"type": "string", "minLength": 8, "maxLength": 240}})
+log = logging.getLogger(__name__)
 ANSWER_STOPS = ("\n",)
 COPY_ROUGE = 0.7  # a request this close to an example's (ROUGE-L F) is the example again, not a new record
 CALLS_OF = {"single": (1, 1), "parallel": (2, 2), "multi_step": (1, 1), "no_tool": (0, 1)}
@@ -78,11 +80,24 @@ def results_text(calls: list[dict[str, Any]]) -> str:
                      for c in calls)
 
 
+def plain(value: Any) -> str:
+    """A value as the plan shows it, without double quotes or backslashes: `Rome`, `7.5`, `[a, b]`,
+    `{k: v}`. The plan is pinned as a schema `const`; llama.cpp's JSON-schema-to-grammar converter
+    (llama-cpp-python's server) does not escape the backslashes of a quoted string in a literal, so a `"`
+    in a const makes a grammar the server cannot parse, and it exits."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{plain(k)}: {plain(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.replace('"', "'").replace("\\", "/")
+
+
 def plan_text(kind: str, planned: list[tuple[str, dict[str, Any]]]) -> str:
-    """The calls a request is written for: `get_weather({"city": "Rome"})`; a multi-step plan's second call
-    is named only (its values come from the first result)."""
+    """The calls a request is written for: `get_weather(city=Rome)`; a multi-step plan's second call is
+    named only (its values come from the first result). No double quote or backslash (see `plain`)."""
     def one(name: str, args: dict[str, Any]) -> str:
-        return f"{name}({json.dumps(args, ensure_ascii=False)})" if args else name
+        return f"{name}({', '.join(f'{k}={plain(v)}' for k, v in args.items())})" if args else name
 
     if kind == "no_tool" or not planned:
         return "none (the tools cannot do what the user asks)"
@@ -123,6 +138,10 @@ class ToolsGenerator(Generator):
             raise RecipeError(f"generate: {missing}: no implementation; give `functions` (a Python file) or a "
                               "`mock` response for each tool")
         self.runner = ToolRunner(module, dict(mock), config.timeout_s)
+        for s in self.specs:
+            for risk in server_grammar_risks(s.parameters, f"{s.name}.parameters"):
+                log.warning("tools: %s: llama-cpp-python's server cannot turn this into a grammar (it exits); "
+                            "the in-process llamacpp backend and other servers can", risk)
         for ex in config.examples:
             for c in ex.calls:
                 if c.name not in self.by_name:
