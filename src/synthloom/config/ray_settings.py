@@ -20,3 +20,5 @@ class RaySettings(Strict):
     )
     max_restarts: int = Field(2, ge=0, description="times Ray restarts a worker that died (its slots are redone)")
     start_timeout_s: float = Field(120.0, gt=0, description="how long to wait for the workers to start")
+    drivers: int = Field(1, gt=0, description="N > 1: the run as N shard drivers (slot % N), each a Ray task with its "
+                         "own store, merged at the end (engine/ray_drivers.py)")

@@ -54,6 +54,20 @@ async def arun_recipe(
     shard = Shard.parse(shard)
     if shard is not None and not (output or run_dir):
         output = resolve_output(recipe.output.path, recipe.name)[1] / f"shard-{shard.index}-of-{shard.count}"
+    drivers = recipe.engine.ray.drivers if recipe.engine.executor == "ray" else 1
+    if shard is not None and drivers > 1:
+        raise UsageError(f"--shard {shard}: engine.ray.drivers ({drivers}) shards the run itself: "
+                         "set drivers: 1 to run one shard, or drop --shard")
+    if drivers > 1:  # N shard drivers as Ray tasks, then the merge (engine/ray_drivers.py)
+        if llm is not None or judge_llm is not None:
+            raise UsageError("engine.ray.drivers: each driver opens the recipe's own model; pass no llm=")
+        from .ray_drivers import run_drivers
+
+        _check_outputs(recipe, output, *resolve_output(output or recipe.output.path, recipe.name), exporter)
+        summary = await run_drivers(recipe, run_recipe, base_dir=Path(base_dir), output=output, on_progress=on_progress)
+        for exp in recipe.output.exports:
+            exporter(summary.run_dir, exp)  # type: ignore[misc]
+        return summary
     data_path, default_run_dir = resolve_output(output or recipe.output.path, recipe.name)
     run_dir = Path(run_dir) if run_dir else default_run_dir
     _check_outputs(recipe, output, data_path, run_dir, exporter)

@@ -143,6 +143,13 @@ def cross_shard_gates(recipe: dict[str, Any]) -> list[Any]:
 
 def merge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None, *,
                fmt: str | None = None, with_meta: bool | None = None) -> MergeSummary:
+    """Join the shards of one sharded run into one run directory (store, data file, manifest).
+    Synchronous wrapper around `amerge_runs` (do not call from inside an event loop)."""
+    return asyncio.run(amerge_runs(run_dirs, output, fmt=fmt, with_meta=with_meta))
+
+
+async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None, *,
+                      fmt: str | None = None, with_meta: bool | None = None) -> MergeSummary:
     """Join the shards of one sharded run into one run directory (store, data file, manifest)."""
     from ..runs import RunStore, resolve_output, write_manifest
     from ..runs.writers import write_records
@@ -164,7 +171,7 @@ def merge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None,
         for p in (tmp_store, Path(f"{tmp_store}-wal"), Path(f"{tmp_store}-shm")):
             p.unlink(missing_ok=True)
         gates = cross_shard_gates(recipe)
-        from ..quality.base import GateContext
+        from ..quality.base import GateContext, admit
 
         ctx = GateContext(target=recipe.get("count"))
         merged = RunStore(tmp_store)
@@ -173,23 +180,19 @@ def merge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None,
             merged.begin_run(run_id, recipe.get("name") or "merged", recipe, first.get("versions") or {})
             dropped: dict[str, int] = {}
             batch: list[tuple[int, list[Record], list[Rejection]]] = []
-            loop = asyncio.new_event_loop()
-            try:
-                for slot, _seq, shard, rec in _in_slot_order(shards):
-                    out = loop.run_until_complete(_admit(rec, gates, ctx))
-                    if isinstance(out, Rejection):
-                        dropped[out.reason] = dropped.get(out.reason, 0) + 1
-                        out = Rejection(stage=out.stage, reason=out.reason,
-                                        detail=f"{out.detail} (found by the merge: this record is from shard {shard})",
-                                        data=out.data, raw=out.raw, meta=out.meta)
-                        batch.append((slot, [], [out]))
-                    else:
-                        batch.append((slot, [out], []))
-                    if len(batch) >= 2000:
-                        merged.commit_batch(run_id, [], batch, {})
-                        batch = []
-            finally:
-                loop.close()
+            for slot, _seq, shard, rec in _in_slot_order(shards):
+                out = await admit(rec, gates, ctx)
+                if isinstance(out, Rejection):
+                    dropped[out.reason] = dropped.get(out.reason, 0) + 1
+                    out = Rejection(stage=out.stage, reason=out.reason,
+                                    detail=f"{out.detail} (found by the merge: this record is from shard {shard})",
+                                    data=out.data, raw=out.raw, meta=out.meta)
+                    batch.append((slot, [], [out]))
+                else:
+                    batch.append((slot, [out], []))
+                if len(batch) >= 2000:
+                    merged.commit_batch(run_id, [], batch, {})
+                    batch = []
             merged.commit_batch(run_id, [], batch, {})
             described = []
             for d, s, rid, sh in shards:
@@ -226,12 +229,6 @@ def merge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None,
     finally:
         for _, s, _, _ in shards:
             s.close()
-
-
-async def _admit(rec: Record, gates: list[Any], ctx: Any) -> Record | Rejection:
-    from ..quality.base import admit
-
-    return await admit(rec, gates, ctx)
 
 
 def _merged_id(shards: list[tuple[Path, Any, str, Shard]]) -> str:
