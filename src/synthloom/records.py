@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -102,4 +102,24 @@ class Rejection:
     @classmethod
     def of(cls, rec: Record, stage: str, reason: str, detail: str = "") -> "Rejection":
         return cls(stage=stage, reason=reason, detail=detail, data=rec.data, meta=rec.meta)
+
+
+class Problem(NamedTuple):
+    """Why one record (or one field of it) fails a check: the one form every check returns, or None.
+
+    reason: the short stable key a rejection carries (`language:wrong`, `rule:due_after_issue`);
+    detail: the sentence for this case. A tuple, so `reason, detail = problem` reads it.
+    """
+
+    reason: str
+    detail: str
+
+    def rejection(self, stage: str = "filter", data: Any = None, raw: str | None = None,
+                  meta: dict[str, Any] | None = None) -> Rejection:
+        """This problem as the rejection of a candidate that is not a `Record` yet."""
+        return Rejection(stage=stage, reason=self.reason, detail=self.detail, data=data, raw=raw, meta=meta or {})
+
+    def reject(self, rec: Record, stage: str = "filter") -> Rejection:
+        """This problem as the rejection of `rec`."""
+        return Rejection.of(rec, stage, self.reason, self.detail)
 

@@ -64,14 +64,14 @@ def test_date_rule_real_dates(value, ok):
     fails = check_rule({"d": value}, {"rule": "date", "field": "d"})
     assert (not fails) is ok
     if not ok:
-        assert fails[0].name == "date" and "not a real date" in fails[0].detail
+        assert fails[0].reason == "rule:date" and "not a real date" in fails[0].detail
 
 
 def test_date_rule_formats_and_bounds():
     rule = DateRule(field="d", formats=["%d/%m/%Y", "%Y-%m-%d"], min="2020-01-01", max="2025-12-31", name="issued")
     assert check_rule({"d": "05/03/2024"}, rule) == []
     fails = check_rule({"d": "1999-01-01"}, rule)
-    assert fails and fails[0].name == "issued" and "outside" in fails[0].detail
+    assert fails and fails[0].reason == "rule:issued" and "outside" in fails[0].detail
 
 
 @pytest.mark.parametrize("value,ok", [(10, True), (0, True), (1e6, True), (-1, False), (1e6 + 1, False),
@@ -270,7 +270,7 @@ def test_distinct_rule():
     rule = {"rule": "distinct", "fields": ["seller", "buyer"]}
     assert check_rule({"seller": "Acme Ltd", "buyer": "Oak School"}, rule) == []
     fails = check_rule({"seller": "Acme Ltd", "buyer": "ACME LTD."}, rule)
-    assert fails and fails[0].name == "distinct" and "buyer repeats seller" in fails[0].detail
+    assert fails and fails[0].reason == "rule:distinct" and "buyer repeats seller" in fails[0].detail
     assert check_rule({"seller": "Acme Ltd"}, rule) == []  # a missing field cannot repeat
 
 
@@ -280,7 +280,7 @@ def test_order_rule_dates_numbers_and_gaps():
     rule = {"rule": "order", "field": "due", "after": "issued", "within_days": 30}
     assert check_rules({"issued": "2024-01-10", "due": "2024-02-01"}, [rule]) == []
     (late,) = check_rules({"issued": "2024-01-10", "due": "2024-03-01"}, [rule])
-    assert late.name == "order" and "51 days after issued" in late.detail and "at most 30" in late.detail
+    assert late.reason == "rule:order" and "51 days after issued" in late.detail and "at most 30" in late.detail
     (early,) = check_rules({"issued": "2024-01-10", "due": "2023-12-31"}, [rule])
     assert "is not after issued" in early.detail
     same_day = {"rule": "order", "field": "due", "after": "issued", "min_days": 1}

@@ -33,13 +33,12 @@ from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.instruct_filters import (
-    Verdict,
     copies_template,
     evol_response_checks,
     judge_says_equal,
     no_information_gain,
 )
-from ..records import Record, Rejection
+from ..records import Problem, Record, Rejection
 from .base import GenContext, Generator
 from .instruct_seeds import load_seed_tasks
 from .instruct_steps import ask_field, description, slot_meta
@@ -175,7 +174,7 @@ class EvolInstructGenerator(Generator):
             return [asked]
         evolved, res = asked
         data = {"instruction": evolved}
-        v: Verdict | None = copies_template(evolved) if evolved else Verdict("no_information_gain", "empty evolution")
+        v: Problem | None = copies_template(evolved) if evolved else Problem("no_information_gain", "empty evolution")
         if v is None:
             if self.config.information_gain == "judge":
                 (jres,) = await ctx.llm.generate([self.judge_request(parent.instruction, evolved, slot, ctx)])

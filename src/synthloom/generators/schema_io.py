@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..llm.schema_files import _number, check_schema, load_schema, unsatisfiable  # noqa: F401 (re-exported)
+from ..records import Problem
 
 
 def root_types(schema: dict[str, Any]) -> set[str]:
@@ -70,7 +71,7 @@ def require_named_fields(schema: dict[str, Any], attributes: dict[str, Any], ori
                           "<your schema>}})")
 
 
-def first_error(schema_validator, value: Any) -> tuple[str, str] | None:
+def first_error(schema_validator, value: Any) -> Problem | None:
     """(reason key, detail) of the most relevant validation error, or None when valid."""
     from jsonschema.exceptions import best_match
 
@@ -78,7 +79,7 @@ def first_error(schema_validator, value: Any) -> tuple[str, str] | None:
     if err is None:
         return None
     where = "/".join(str(p) for p in err.absolute_path) or "(root)"
-    return f"schema:{err.validator}", f"{where}: {err.message[:300]}"
+    return Problem(f"schema:{err.validator}", f"{where}: {err.message[:300]}")
 
 
 def field_summary(schema: dict[str, Any], limit: int = 40) -> list[str]:

@@ -30,10 +30,9 @@ from ..quality.instruct_filters import (
     Instance,
     InstructionFilter,
     SelfInstructRougeGate,
-    Verdict,
     filter_instances,
 )
-from ..records import Record, Rejection, content_hash
+from ..records import Problem, Record, Rejection, content_hash
 from .base import GenContext, Generator
 from .instruct_seeds import SeedTask, load_seed_tasks
 from .instruct_steps import ask_field, call_failure, description, slot_meta
@@ -167,8 +166,8 @@ class SelfInstructGenerator(Generator):
             return [asked]
         instruction, res = asked
         data = {"instruction": instruction}
-        v: Verdict | None = (
-            self.filter.check(instruction) if instruction else Verdict("length", "the instruction is empty")
+        v: Problem | None = (
+            self.filter.check(instruction) if instruction else Problem("length", "the instruction is empty")
         ) or self.rouge_gate.precheck(instruction)
         if v:
             return [v.rejection("filter", data=data, raw=res.text, meta=meta)]

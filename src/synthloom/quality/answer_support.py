@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from ..records import Problem
 from ..sources.related import terms
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -54,16 +55,16 @@ def unsupported_words(answer: str, evidence: Iterable[str]) -> tuple[list[str], 
     return strict, loose
 
 
-def answer_support_problem(answer: str, evidence: list[str]) -> tuple[str, str] | None:
+def answer_support_problem(answer: str, evidence: list[str]) -> Problem | None:
     """("answer_not_in_evidence", detail) when the answer says what its evidence does not; else None."""
     strict, loose = unsupported_words(answer, evidence)
     if strict:
-        return "answer_not_in_evidence", (f"{', '.join(dict.fromkeys(strict))} in the answer but not in its "
-                                          f"evidence: {answer[:120]!r}")
+        return Problem("answer_not_in_evidence", f"{', '.join(dict.fromkeys(strict))} in the answer but not in its "
+                                                 f"evidence: {answer[:120]!r}")
     n = len([t for t in terms(answer) if t not in _YES_NO])
     if len(loose) > n // 5:
-        return "answer_not_in_evidence", (f"the evidence does not say {', '.join(dict.fromkeys(loose))}: "
-                                          f"{answer[:120]!r}")
+        return Problem("answer_not_in_evidence", f"the evidence does not say {', '.join(dict.fromkeys(loose))}: "
+                                                 f"{answer[:120]!r}")
     return None
 
 
@@ -71,7 +72,7 @@ def key_terms(question: str) -> list[str]:
     return [t for t in dict.fromkeys(terms(question)) if t not in GENERIC]
 
 
-def answerable_problem(question: str, kb_terms: set[str]) -> tuple[str, str] | None:
+def answerable_problem(question: str, kb_terms: set[str]) -> Problem | None:
     """("answerable", detail) when every key term of an 'unanswerable' question occurs in the knowledge
     base (``kb_terms``: its content words and their stems); else None."""
     keys = key_terms(question)
@@ -80,8 +81,8 @@ def answerable_problem(question: str, kb_terms: set[str]) -> tuple[str, str] | N
     absent = [t for t in keys if t not in kb_terms and stem(t) not in kb_terms]
     if absent:
         return None
-    return "answerable", (f"every key term of the question ({', '.join(keys[:8])}) occurs in the knowledge base; "
-                          "an unanswerable question asks about something it does not mention")
+    return Problem("answerable", f"every key term of the question ({', '.join(keys[:8])}) occurs in the knowledge "
+                                 "base; an unanswerable question asks about something it does not mention")
 
 
 def kb_vocabulary(texts: Iterable[str]) -> set[str]:

@@ -28,7 +28,7 @@ class EntitiesGate(StatelessGate):
         doc = field_value(rec, self.document) if self.document else None
         problem = validate_object(obj, validator=self.validator, rules=self.rules,
                                   document=doc if isinstance(doc, str) else None)
-        return rec if problem is None else Rejection.of(rec, self.stage, *problem)
+        return rec if problem is None else problem.reject(rec, self.stage)
 
 
 def build(config: Any, base_dir: Any) -> StatelessGate:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..records import Record, Rejection
+from ..records import Problem, Record, Rejection
 from .base import GateContext, StatelessGate
 from .text import record_text, words
 
@@ -59,13 +59,13 @@ def find_boilerplate(text: str) -> str | None:
     return None
 
 
-def canned_text(text: str, words: dict[str, str]) -> tuple[str, str] | None:
+def canned_text(text: str, words: dict[str, str]) -> Problem | None:
     """("refusal" | "boilerplate", detail) when `text` reads like a refusal or assistant boilerplate;
     `words` says each in the caller's terms ({"refusal": "reads like a refusal", ...})."""
     for reason, find in (("refusal", find_refusal), ("boilerplate", find_boilerplate)):
         hit = find(text)
         if hit:
-            return reason, f"{words[reason]}: {hit!r}"
+            return Problem(reason, f"{words[reason]}: {hit!r}")
     return None
 
 
@@ -146,31 +146,31 @@ class HeuristicFilter(StatelessGate):
         self.languages = [language] if isinstance(language, str) else list(language or [])
         self.max_rep, self.rep_n = max_repeated_ngram_share, repeat_ngram
 
-    def reason(self, text: str) -> tuple[str, str] | None:
+    def reason(self, text: str) -> Problem | None:
         """(reason, detail) of the first check the text fails, or None."""
         n_chars, n_words = len(text.strip()), len(words(text))
         if self.min_chars is not None and n_chars < self.min_chars:
-            return "too_short", f"{_n(n_chars, 'character')}, fewer than min_chars={self.min_chars}"
+            return Problem("too_short", f"{_n(n_chars, 'character')}, fewer than min_chars={self.min_chars}")
         if self.min_words is not None and n_words < self.min_words:
-            return "too_short", f"{_n(n_words, 'word')}, fewer than min_words={self.min_words}"
+            return Problem("too_short", f"{_n(n_words, 'word')}, fewer than min_words={self.min_words}")
         if self.max_chars is not None and n_chars > self.max_chars:
-            return "too_long", f"{n_chars} characters, more than max_chars={self.max_chars}"
+            return Problem("too_long", f"{n_chars} characters, more than max_chars={self.max_chars}")
         if self.max_words is not None and n_words > self.max_words:
-            return "too_long", f"{n_words} words, more than max_words={self.max_words}"
+            return Problem("too_long", f"{n_words} words, more than max_words={self.max_words}")
         for word, pat in zip(self.blacklist, self._black):
             if pat.search(text):
-                return "blacklist", f"contains the blacklisted {word!r}"
+                return Problem("blacklist", f"contains the blacklisted {word!r}")
         canned = canned_text(text, _CANNED) if self.refusals else None
         if canned:
             return canned
         if self.languages and n_words >= 3:
             lang, conf = detect_language(text)
             if lang not in self.languages:
-                return "language", f"detected language {lang} (confidence {conf:.2f}), expected {'/'.join(self.languages)}"
+                return Problem("language", f"detected language {lang} (confidence {conf:.2f}), expected {'/'.join(self.languages)}")
         if self.max_rep is not None:
             share, gram = repeated_ngram_share(text, self.rep_n)
             if share > self.max_rep:
-                return "repeated_ngrams", f"{gram!r} repeats, covering {share:.0%} of the words (max {self.max_rep:.0%})"
+                return Problem("repeated_ngrams", f"{gram!r} repeats, covering {share:.0%} of the words (max {self.max_rep:.0%})")
         return None
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from ..records import Record, Rejection
+from ..records import Problem, Record, Rejection
 from .base import GateContext, StatelessGate, field_value
 from .textmatch import quote_in
 
@@ -21,23 +21,23 @@ class GroundingGate(StatelessGate):
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         problem = grounding_problem(field_value(rec, self.evidence), field_value(rec, self.contexts),
                                     rec.data.get("kind"), self.allow_empty_for)
-        return rec if problem is None else Rejection.of(rec, self.stage, *problem)
+        return rec if problem is None else problem.reject(rec, self.stage)
 
 
 def grounding_problem(evidence: Any, contexts: Any, kind: str | None = None,
-                      allow_empty_for: Iterable[str] = ("unanswerable",)) -> tuple[str, str] | None:
+                      allow_empty_for: Iterable[str] = ("unanswerable",)) -> Problem | None:
     if isinstance(evidence, str):
         evidence = [evidence]
     if not evidence:
         if kind in set(allow_empty_for):
             return None
-        return "grounding:no_evidence", "no evidence quote given"
+        return Problem("grounding:no_evidence", "no evidence quote given")
     if not contexts:
-        return "grounding:no_context", "no cited source text to check the evidence against"
+        return Problem("grounding:no_context", "no cited source text to check the evidence against")
     texts = [contexts] if isinstance(contexts, str) else list(contexts)
     for q in evidence:
         if not isinstance(q, str) or not quote_in(q, texts):
-            return "grounding:not_verbatim", f"evidence {str(q)[:100]!r} is not a quote from the cited chunks"
+            return Problem("grounding:not_verbatim", f"evidence {str(q)[:100]!r} is not a quote from the cited chunks")
     return None
 
 

@@ -17,7 +17,7 @@ the evolved instruction brings no information gain over its parent, its
 response is a refusal ("sorry" and fewer than 80 words) or only punctuation and
 stop words, or the evolved instruction copies the evolving prompt's own phrases.
 
-Each check returns None when the item passes, else a `Verdict` (a stable
+Each check returns None when the item passes, else a `Problem` (a stable
 reason key and a human detail) that the generator turns into a `Rejection`.
 """
 from __future__ import annotations
@@ -28,18 +28,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..config.instruct import DEFAULT_BLACKLIST
-from ..records import Record, Rejection, content_hash
+from ..records import Problem, Record, Rejection, content_hash
 from .base import GateContext
 from .rouge import RougePool, rouge_l, tokenize
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    reason: str
-    detail: str
-
-    def rejection(self, stage: str = "filter", data=None, raw=None, meta=None) -> Rejection:
-        return Rejection(stage=stage, reason=self.reason, detail=self.detail, data=data, raw=raw, meta=meta or {})
 
 
 # ----------------------------------------------------------------------------- Self-Instruct: instructions
@@ -63,20 +54,20 @@ class InstructionFilter:
         self.blacklist = [(w, _word_pattern(w)) for w in blacklist]
         self.drop_write_a_program = drop_write_a_program
 
-    def check(self, instruction: str) -> Verdict | None:
+    def check(self, instruction: str) -> Problem | None:
         inst = instruction.strip()
         n = len(inst.split())
         if n <= self.min_words or n > self.max_words:
-            return Verdict("length", f"{n} words; an instruction needs {self.min_words} < words <= {self.max_words}")
+            return Problem("length", f"{n} words; an instruction needs {self.min_words} < words <= {self.max_words}")
         for word, pat in self.blacklist:
             if pat.search(inst):
-                return Verdict(f"blacklist:{word}", f"mentions {word!r}, which a text-only model cannot do")
+                return Problem(f"blacklist:{word}", f"mentions {word!r}, which a text-only model cannot do")
         if self.drop_write_a_program and inst.startswith("Write a program"):
-            return Verdict("write_a_program", "starts with 'Write a program' (ambiguous: code or the result?)")
+            return Problem("write_a_program", "starts with 'Write a program' (ambiguous: code or the result?)")
         if inst[0] in string.punctuation:
-            return Verdict("starts_with_punctuation", f"starts with {inst[0]!r}")
+            return Problem("starts_with_punctuation", f"starts with {inst[0]!r}")
         if not inst[0].isascii():
-            return Verdict("starts_with_non_ascii", f"starts with the non-ASCII character {inst[0]!r}")
+            return Problem("starts_with_non_ascii", f"starts with the non-ASCII character {inst[0]!r}")
         return None
 
 
@@ -110,12 +101,12 @@ class SelfInstructRougeGate:
             if "instruction" in rec.data:
                 self.commit(rec)
 
-    def precheck(self, instruction: str) -> Verdict | None:
+    def precheck(self, instruction: str) -> Problem | None:
         """The same test without the lock (a generator uses it to skip calls for a sure loser)."""
         score, idx = self.pool.exceeds(instruction, self.threshold)
         if idx is None:
             return None
-        return Verdict(
+        return Problem(
             rouge_reason(self.threshold),
             f"ROUGE-L {score:.2f} > {self.threshold:g} with {'seed' if idx < self.n_seeds else 'pooled'} task "
             f"{self.pool.texts[idx][:160]!r}",
@@ -142,18 +133,18 @@ class Instance:
     output: str
 
 
-def check_instance(inst: Instance) -> Verdict | None:
+def check_instance(inst: Instance) -> Problem | None:
     """One instance on its own (prepare_for_finetuning.filter_invalid_instances)."""
     if not inst.output.strip():
-        return Verdict("empty_output", "the output is empty")
+        return Problem("empty_output", "the output is empty")
     if inst.input.strip() == inst.output.strip():
-        return Verdict("output_equals_input", "the output repeats the input")
+        return Problem("output_equals_input", "the output repeats the input")
     if inst.input.strip().endswith(":") or inst.output.strip().endswith(":"):
-        return Verdict("incomplete_colon", "input or output ends with ':' (a cut-off generation)")
+        return Problem("incomplete_colon", "input or output ends with ':' (a cut-off generation)")
     return None
 
 
-def filter_instances(instances: Sequence[Instance]) -> tuple[list[Instance], list[tuple[Instance, Verdict]]]:
+def filter_instances(instances: Sequence[Instance]) -> tuple[list[Instance], list[tuple[Instance, Problem]]]:
     """All instance filters on one task's instances: (kept, [(dropped, why)]).
 
     Order as in the paper's code: invalid instances out, then if any two share a
@@ -161,7 +152,7 @@ def filter_instances(instances: Sequence[Instance]) -> tuple[list[Instance], lis
     duplicates collapse to one.
     """
     kept: list[Instance] = []
-    dropped: list[tuple[Instance, Verdict]] = []
+    dropped: list[tuple[Instance, Problem]] = []
     for inst in instances:
         v = check_instance(inst)
         (dropped.append((inst, v)) if v else kept.append(inst))
@@ -176,14 +167,14 @@ def filter_instances(instances: Sequence[Instance]) -> tuple[list[Instance], lis
             break
         by_input.setdefault(key, inst.output.strip())
     if conflict is not None:
-        v = Verdict("same_input_different_output", f"the input {conflict[:80]!r} got two different outputs")
+        v = Problem("same_input_different_output", f"the input {conflict[:80]!r} got two different outputs")
         return [], dropped + [(i, v) for i in kept]
     unique: list[Instance] = []
     seen: set[tuple[str, str]] = set()
     for inst in kept:
         key = (inst.input.strip(), inst.output.strip())
         if key in seen:
-            dropped.append((inst, Verdict("duplicate_instance", "the same input and output twice")))
+            dropped.append((inst, Problem("duplicate_instance", "the same input and output twice")))
         else:
             seen.add(key)
             unique.append(inst)
@@ -211,30 +202,30 @@ STOP_WORDS = frozenset(
 )
 
 
-def copies_template(evolved: str) -> Verdict | None:
+def copies_template(evolved: str) -> Problem | None:
     low = evolved.lower()
     for phrase in TEMPLATE_PHRASES:
         if phrase in low:
-            return Verdict("copies_template", f"the evolved instruction contains the template phrase {phrase!r}")
+            return Problem("copies_template", f"the evolved instruction contains the template phrase {phrase!r}")
     return None
 
 
-def is_refusal(response: str, max_words: int = 80) -> Verdict | None:
+def is_refusal(response: str, max_words: int = 80) -> Problem | None:
     n = len(response.split())
     if "sorry" in response.lower() and n < max_words:
-        return Verdict("refusal", f"the response says 'sorry' in {n} words (< {max_words})")
+        return Problem("refusal", f"the response says 'sorry' in {n} words (< {max_words})")
     return None
 
 
-def only_stopwords(response: str) -> Verdict | None:
+def only_stopwords(response: str) -> Problem | None:
     words = [w.strip(string.punctuation + "\u2019\u2018\u201c\u201d") for w in response.lower().split()]
     content = [w for w in words if w and w not in STOP_WORDS]
     if not content:
-        return Verdict("stopwords_only", "the response holds only punctuation and stop words")
+        return Problem("stopwords_only", "the response holds only punctuation and stop words")
     return None
 
 
-def no_information_gain(parent: str, evolved: str, threshold: float = 0.9) -> Verdict | None:
+def no_information_gain(parent: str, evolved: str, threshold: float = 0.9) -> Problem | None:
     """The near-duplicate test used when no judge is configured.
 
     No gain when the evolved text has the same words as its parent, adds no
@@ -242,23 +233,23 @@ def no_information_gain(parent: str, evolved: str, threshold: float = 0.9) -> Ve
     """
     p_toks, e_toks = tokenize(parent), tokenize(evolved)
     if p_toks == e_toks:
-        return Verdict("no_information_gain", "the evolved instruction has the same words as its parent")
+        return Problem("no_information_gain", "the evolved instruction has the same words as its parent")
     new = {t for t in e_toks if t not in STOP_WORDS} - set(p_toks)
     if not new:
-        return Verdict("no_information_gain", "the evolved instruction adds no new content word to its parent")
+        return Problem("no_information_gain", "the evolved instruction adds no new content word to its parent")
     score = rouge_l(parent, evolved)
     if score >= threshold:
-        return Verdict("no_information_gain", f"ROUGE-L {score:.2f} >= {threshold:g} with its parent")
+        return Problem("no_information_gain", f"ROUGE-L {score:.2f} >= {threshold:g} with its parent")
     return None
 
 
-def judge_says_equal(answer: str | None) -> Verdict | None:
+def judge_says_equal(answer: str | None) -> Problem | None:
     """Interpret the WizardLM equality judge's answer ("Equal" / "Not Equal")."""
     a = (answer or "").strip().lower()
     if a.startswith("equal"):
-        return Verdict("no_information_gain", "the judge found the evolved instruction equal to its parent")
+        return Problem("no_information_gain", "the judge found the evolved instruction equal to its parent")
     return None
 
 
-def evol_response_checks(response: str, refusal_max_words: int = 80) -> Verdict | None:
+def evol_response_checks(response: str, refusal_max_words: int = 80) -> Problem | None:
     return is_refusal(response, refusal_max_words) or only_stopwords(response)

@@ -41,7 +41,7 @@ class LanguageGate(StatelessGate):
                                 f"{cfg.axis}={wanted!r} is not a language code or name language ID knows")
         problem = language_problem(record_text(rec.data, cfg.fields), code, cfg.source_language, cfg.min_confidence)
         if problem:
-            return Rejection.of(rec, "filter", problem[0], problem[1])
+            return problem.reject(rec, "filter")
         return rec.with_meta(language=code)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..records import Record, Rejection
+from ..records import Problem, Record, Rejection
 from .base import GateContext, StatelessGate, field_value
 from .rules import invented_values, misattributed_values, missing_values
 
@@ -23,21 +23,21 @@ class RecoverableGate(StatelessGate):
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         problem = recoverable_problem(field_value(rec, self.label), field_value(rec, self.document) or "", self.match,
                                       self.skip, self.invented)
-        return rec if problem is None else Rejection.of(rec, self.stage, *problem)
+        return rec if problem is None else problem.reject(rec, self.stage)
 
 
 def recoverable_problem(label: Any, document: str, match: str = "normalized", skip: Sequence[str] = (),
-                        invented: Sequence[str] = ()) -> tuple[str, str] | None:
+                        invented: Sequence[str] = ()) -> Problem | None:
     missing = missing_values(label, document, match, skip)
     if missing:
         listing = ", ".join(f"{w}={str(v)[:40]!r}" for w, v in missing[:6])
-        return "rule:recoverable", f"{len(missing)} labelled value(s) not in the document: {listing}"
+        return Problem("rule:recoverable", f"{len(missing)} labelled value(s) not in the document: {listing}")
     wrong = misattributed_values(label, document, match, skip)
     if wrong:
-        return "rule:misattributed", "the document states a labelled value under another field: " + "; ".join(wrong[:4])
+        return Problem("rule:misattributed", "the document states a labelled value under another field: " + "; ".join(wrong[:4]))
     extra = invented_values(label, document, invented) if invented else []
     if extra:
-        return "rule:invented", f"the document states values the label lacks: {', '.join(extra[:6])}"
+        return Problem("rule:invented", f"the document states values the label lacks: {', '.join(extra[:6])}")
     return None
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from ..records import Problem
 from .textmatch import (
     as_date,
     dates_in,
@@ -87,12 +87,6 @@ def schema_errors(obj: Any, validator: Any) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- entity rules
 
 
-@dataclass(frozen=True, slots=True)
-class RuleFailure:
-    name: str
-    detail: str
-
-
 def _num(v: Any) -> float | None:
     if isinstance(v, bool):
         return None
@@ -103,12 +97,13 @@ def _num(v: Any) -> float | None:
     return None
 
 
-def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFailure]:
+def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[Problem]:
     """Failures of one rule (a config.documents rule model, or a dict with the same fields)."""
     r = _as_ns(rule)
     name = r.get("name") or r["rule"]
+    reason = f"rule:{name}"
     kind = r["rule"]
-    fails: list[RuleFailure] = []
+    fails: list[Problem] = []
     if kind == "date":
         formats = r.get("formats") or ["%Y-%m-%d"]
         lo = dt.date.fromisoformat(r["min"]) if r.get("min") else None
@@ -122,16 +117,16 @@ def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFai
                 except ValueError:
                     continue
             if d is None:
-                fails.append(RuleFailure(name, f"{where}={v!r} is not a real date in {' or '.join(formats)}"))
+                fails.append(Problem(reason, f"{where}={v!r} is not a real date in {' or '.join(formats)}"))
             elif (lo and d < lo) or (hi and d > hi):
-                fails.append(RuleFailure(name, f"{where}={v} is outside {r.get('min') or '...'}..{r.get('max') or '...'}"))
+                fails.append(Problem(reason, f"{where}={v} is outside {r.get('min') or '...'}..{r.get('max') or '...'}"))
     elif kind == "range":
         for where, v in resolve(obj, r["field"]):
             x = _num(v)
             if x is None:
-                fails.append(RuleFailure(name, f"{where}={v!r} is not a number"))
+                fails.append(Problem(reason, f"{where}={v!r} is not a number"))
             elif (r.get("min") is not None and x < r["min"]) or (r.get("max") is not None and x > r["max"]):
-                fails.append(RuleFailure(name, f"{where}={v} is outside [{r.get('min')}, {r.get('max')}]"))
+                fails.append(Problem(reason, f"{where}={v} is outside [{r.get('min')}, {r.get('max')}]"))
     elif kind == "sum":
         totals = resolve(obj, r["total"])
         if totals:
@@ -139,16 +134,15 @@ def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFai
             bad = [w for w, x in addends if x is None]
             total = _num(totals[0][1])
             if bad or total is None:
-                fails.append(RuleFailure(name, f"not numbers: {', '.join(bad or [r['total']])}"))
+                fails.append(Problem(reason, f"not numbers: {', '.join(bad or [r['total']])}"))
             else:
                 s = sum(x for _, x in addends if x is not None)
                 tol = r.get("tolerance", 0.01)
                 if abs(s - total) > tol + 1e-9:
-                    fails.append(RuleFailure(
-                        name, f"{r['items']} add up to {s:.2f} but {r['total']} is {total:.2f} (tolerance {tol})"))
+                    fails.append(Problem(reason, f"{r['items']} add up to {s:.2f} but {r['total']} is {total:.2f} (tolerance {tol})"))
     elif kind == "in_document":
         if document is None:
-            fails.append(RuleFailure(name, "no source document to check against"))
+            fails.append(Problem(reason, "no source document to check against"))
         else:
             if r.get("fields"):
                 targets = [pair for f in r["fields"] for pair in resolve(obj, f)]
@@ -160,22 +154,22 @@ def check_rule(obj: Any, rule: Any, document: str | None = None) -> list[RuleFai
                 if isinstance(v, str):
                     lv = loose(v)
                     if lv and f" {lv} " not in doc_loose and not (as_date(v) and as_date(v) in dates_in(document)):
-                        fails.append(RuleFailure(name, f"{where}={v[:80]!r} does not occur in the document"))
+                        fails.append(Problem(reason, f"{where}={v[:80]!r} does not occur in the document"))
                 elif isinstance(v, (int, float)) and not isinstance(v, bool) and r.get("numbers"):
                     if not number_in(float(v), document):
-                        fails.append(RuleFailure(name, f"{where}={v} does not occur in the document"))
+                        fails.append(Problem(reason, f"{where}={v} does not occur in the document"))
     elif kind == "pattern":
         rx = re.compile(r["regex"])
         for where, v in resolve(obj, r["field"]):
             if not isinstance(v, str) or not rx.fullmatch(v):
-                fails.append(RuleFailure(name, f"{where}={v!r} does not match /{r['regex']}/"))
+                fails.append(Problem(reason, f"{where}={v!r} does not match /{r['regex']}/"))
     elif kind == "distinct":
         found = [(w, v) for f in r["fields"] for w, v in resolve(obj, f)]
         seen: dict[str, str] = {}
         for where, v in found:
             key = loose(str(v))
             if key in seen:
-                fails.append(RuleFailure(name, f"{where} repeats {seen[key]} ({str(v)[:60]!r})"))
+                fails.append(Problem(reason, f"{where} repeats {seen[key]} ({str(v)[:60]!r})"))
             else:
                 seen[key] = where
     elif kind == "order":
@@ -195,30 +189,31 @@ def _ordered(v: Any) -> dt.date | float | None:
     return _num(v)
 
 
-def _order_failures(obj: Any, r: Mapping[str, Any], name: str) -> list[RuleFailure]:
+def _order_failures(obj: Any, r: Mapping[str, Any], name: str) -> list[Problem]:
     """`field` after (or before) the other field, and for dates within `within_days` / at least `min_days`."""
     other_path = r.get("after") or r.get("before")
     others = resolve(obj, other_path)
-    fails: list[RuleFailure] = []
+    reason = f"rule:{name}"
+    fails: list[Problem] = []
     for where, v in resolve(obj, r["field"]):
         if not others:
             continue  # an absent field is the schema's business (required), not this rule's
         other_where, ov = others[0]
         a, b = _ordered(v), _ordered(ov)
         if a is None or b is None or isinstance(a, dt.date) != isinstance(b, dt.date):
-            fails.append(RuleFailure(name, f"{where}={v!r} and {other_where}={ov!r} cannot be ordered"))
+            fails.append(Problem(reason, f"{where}={v!r} and {other_where}={ov!r} cannot be ordered"))
             continue
         later, earlier = (a, b) if r.get("after") else (b, a)
         word = "after" if r.get("after") else "before"
         if later < earlier:
-            fails.append(RuleFailure(name, f"{where}={v!r} is not {word} {other_where}={ov!r}"))
+            fails.append(Problem(reason, f"{where}={v!r} is not {word} {other_where}={ov!r}"))
         elif isinstance(a, dt.date):
             gap = (later - earlier).days
             if r.get("within_days") is not None and gap > r["within_days"]:
-                fails.append(RuleFailure(name, f"{where}={v!r} is {gap} days {word} {other_where}={ov!r} "
+                fails.append(Problem(reason, f"{where}={v!r} is {gap} days {word} {other_where}={ov!r} "
                                                f"(at most {r['within_days']})"))
             elif gap < (r.get("min_days") or 0):
-                fails.append(RuleFailure(name, f"{where}={v!r} is {gap} days {word} {other_where}={ov!r} "
+                fails.append(Problem(reason, f"{where}={v!r} is {gap} days {word} {other_where}={ov!r} "
                                                f"(at least {r['min_days']})"))
     return fails
 
@@ -252,8 +247,8 @@ def describe_rule(rule: Any) -> str:
     return f"rule:{label}: {text}"
 
 
-def check_rules(obj: Any, rules: Sequence[Any], document: str | None = None) -> list[RuleFailure]:
-    out: list[RuleFailure] = []
+def check_rules(obj: Any, rules: Sequence[Any], document: str | None = None) -> list[Problem]:
+    out: list[Problem] = []
     for rule in rules:
         out.extend(check_rule(obj, rule, document))
     return out
@@ -266,15 +261,15 @@ def _as_ns(rule: Any) -> dict[str, Any]:
 
 
 def validate_object(obj: Any, *, validator: Any = None, rules: Sequence[Any] = (),
-                    document: str | None = None) -> tuple[str, str] | None:
+                    document: str | None = None) -> Problem | None:
     """(reason, detail) for the first problem (schema first, then rules), or None when the object is valid."""
     if validator is not None:
         errs = schema_errors(obj, validator)
         if errs:
-            return f"schema:{errs[0][0]}", "; ".join(m for _, m in errs[:3])
+            return Problem(f"schema:{errs[0][0]}", "; ".join(m for _, m in errs[:3]))
     fails = check_rules(obj, rules, document)
     if fails:
-        return f"rule:{fails[0].name}", "; ".join(f.detail for f in fails[:5])
+        return Problem(fails[0].reason, "; ".join(f.detail for f in fails[:5]))
     return None
 
 

@@ -1,6 +1,6 @@
 """Checks on a translated text: language, protected spans, length, back-translation similarity.
 
-Each check returns None or (reason, detail); the translate technique rejects a record with the
+Each check returns None or a `Problem` (reason, detail); the translate technique rejects a record with the
 first problem of any of its fields. Reasons:
 
   language:source      the text is (still, or again) in the source language: drift back to English
@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+
+from ..records import Problem
 
 PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[\w.]*\}|%\(\w+\)[sd]|%[sd]|</?[A-Za-z][\w-]*>|\[[A-Z][A-Z0-9_]+\]")
 URL = re.compile(r"https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]")
@@ -85,15 +87,15 @@ def _digits(s: str) -> str:
     return re.sub(r"\D", "", s)
 
 
-def missing_span(source: str, translated: str, **kw: Any) -> tuple[str, str] | None:
+def missing_span(source: str, translated: str, **kw: Any) -> Problem | None:
     """The first protected span of `source` that `translated` lost, as (reason, detail)."""
     numbers_out = [_digits(m.group(0)) for m in NUMBER.finditer(translated)]
     for kind, span in protected_spans(source, **kw):
         if kind == "number":
             if _digits(span) not in numbers_out:
-                return "keep:number", f"number {span!r} of the source is missing or changed"
+                return Problem("keep:number", f"number {span!r} of the source is missing or changed")
         elif span not in translated:
-            return f"keep:{kind}", f"{kind} {span!r} of the source is missing"
+            return Problem(f"keep:{kind}", f"{kind} {span!r} of the source is missing")
     return None
 
 
@@ -124,7 +126,7 @@ def identify(text: str, candidates: tuple[str, ...] | None = None) -> tuple[str,
     return tuple(_identifier(candidates).classify(text))  # type: ignore[return-value]
 
 
-def language_problem(text: str, target: str, source: str, min_confidence: float = 0.5) -> tuple[str, str] | None:
+def language_problem(text: str, target: str, source: str, min_confidence: float = 0.5) -> Problem | None:
     """Is `text` in `target`? Short texts (a few words) are judged between source and target only,
     where a 97-language vote is noise; a text with no letters (a number, a code) passes."""
     if not re.search(r"[^\W\d_]", text):
@@ -133,7 +135,7 @@ def language_problem(text: str, target: str, source: str, min_confidence: float 
     if n_words < SHORT_WORDS:
         lang, prob = identify(text, tuple(sorted({source, target})))
         if lang == source and prob >= 0.8:
-            return "language:source", f"{clip(text, 60)!r} reads as {source} ({prob:.2f}), not {target}"
+            return Problem("language:source", f"{clip(text, 60)!r} reads as {source} ({prob:.2f}), not {target}")
         return None
     lang, prob = identify(text)
     if lang == target and prob >= min_confidence:
@@ -144,17 +146,17 @@ def language_problem(text: str, target: str, source: str, min_confidence: float 
         if lang2 == target and prob2 >= 0.9 and lang != source:
             return None
     if lang == source:
-        return "language:source", f"reads as {source} ({prob:.2f}), not {target}: {clip(text)!r}"
-    return "language:wrong", f"reads as {lang} ({prob:.2f}), not {target}: {clip(text)!r}"
+        return Problem("language:source", f"reads as {source} ({prob:.2f}), not {target}: {clip(text)!r}")
+    return Problem("language:wrong", f"reads as {lang} ({prob:.2f}), not {target}: {clip(text)!r}")
 
 
-def length_problem(source: str, translated: str, bounds: tuple[float, float]) -> tuple[str, str] | None:
+def length_problem(source: str, translated: str, bounds: tuple[float, float]) -> Problem | None:
     if len(source.strip()) < 12:  # a word or two: ratios mean nothing
         return None if translated.strip() else ("length_ratio", "empty translation")
     ratio = len(translated.strip()) / max(1, len(source.strip()))
     lo, hi = bounds
     if ratio < lo or ratio > hi:
-        return "length_ratio", f"translation is {ratio:.2f}x the source length (allowed {lo:g}-{hi:g})"
+        return Problem("length_ratio", f"translation is {ratio:.2f}x the source length (allowed {lo:g}-{hi:g})")
     return None
 
 
