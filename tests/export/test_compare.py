@@ -66,7 +66,8 @@ def test_the_report_of_a_classification_run_has_the_label_and_real_data_sections
     def respond(req):
         if req.purpose == "verify":
             return {"label": req.json_schema["properties"]["label"]["enum"][0]}
-        return {"text": f"A new customer message, number {req.seed % 1000}, about {req.messages[-1]['content'][20:50]}"}
+        label = req.messages[-1]["content"].split("with label ", 1)[1][:30]
+        return {"text": f"A new customer message, number {req.seed % 1000}, about {label}"}
 
     recipe = load_recipe(EXAMPLES / "intents.yaml", {"count": 6})
     asyncio.run(arun_recipe(recipe, base_dir=EXAMPLES, output=tmp_path / "run", llm=ScriptedLLM(respond)))

@@ -25,9 +25,10 @@ def source_of(req) -> str:
     return req.messages[-1]["content"].removeprefix("Original text: ")
 
 
-def run(tmp_path, responder, count=6, **gen):
+def run(tmp_path, responder, count=6, checks=None, **gen):
     data = gen.pop("data", None) or str(write_real(tmp_path))
-    recipe = recipe_from_dict({"count": count, "engine": {"max_attempts": 40},
+    recipe = recipe_from_dict({"count": count, "engine": {"max_attempts": 40}, **({"checks": checks} if checks is not None
+                                                                                else {}),
                                "generate": {"technique": "augment", "data": data, **gen}}, "t")
     llm = ScriptedLLM(responder)
     summary = asyncio.run(arun_recipe(recipe, base_dir=tmp_path, output=tmp_path / "out", llm=llm))
@@ -73,7 +74,9 @@ def test_translate_goes_there_and_back(tmp_path):
         if "into German" in req.messages[0]["content"]:
             return {"text": "Wo ist meine Bestellung? " + source_of(req)[-20:]}
         return {"text": "So where exactly is my order now, it is late " + source_of(req)[-10:]}
-    _, recs, llm = run(tmp_path, respond, count=2, operations=["translate"], verify={"action": "flag"})
+    # the scripted back-translation keeps little of its source: the relevance check is off here
+    _, recs, llm = run(tmp_path, respond, count=2, operations=["translate"], verify={"action": "flag"},
+                       checks=["readable", "complete"])
     assert recs and all(r.meta["via_text"].startswith("Wo ist") for r in recs)
     assert sum(1 for q in llm.requests if q.purpose != "verify") == 2 * len(recs)
 
@@ -99,8 +102,30 @@ def test_what_the_demonstration_says_or_a_label_identifier_is_not_a_variation(tm
         if req.purpose == "verify":
             return {"label": "order_status"}
         return {"text": next(answers)}
+    # the scripted answers are about one row whichever row is the source: the relevance check is off here
     summary, recs, _ = run(tmp_path, respond, count=1, data=str(write_real(tmp_path, [REAL[0], REAL[1]])),
-                           operations=["paraphrase"])
+                           operations=["paraphrase"], checks=["readable", "complete"])
     reasons = {r: n for _, r, n in summary.rejections}
     assert reasons == {"copied_demo": 2, "label_name_in_text": 1}
     assert [r.data["text"] for r in recs] == ["My delivery still has not shown up, any news on it?"]
+
+
+def test_a_variation_far_from_its_source_row_is_rejected_unless_relevance_is_off(tmp_path):
+    def drift(req):
+        if req.purpose == "verify":
+            return rewrite(req)
+        return {"text": "The weather in the mountains was lovely and we walked for hours."}
+
+    _, recs, _ = run(tmp_path, drift, count=2, operations=["paraphrase"])
+    assert not recs
+    with RunStore(tmp_path / "out" / "store.sqlite") as store:
+        reasons = {r for _s, r, _n in store.rejection_counts(store.run_info(None)["run_id"])}
+    assert "relevant:far_from_source" in reasons
+    for sub in ("off", "ok"):
+        (tmp_path / sub).mkdir()
+    _, recs, _ = run(tmp_path / "off", drift, count=2, operations=["paraphrase"], checks=["readable", "complete"],
+                     verify={"action": "flag"})
+    assert len(recs) == 2
+    # a faithful rewrite keeps its cosine with the source in the record's scores
+    _, recs, _ = run(tmp_path / "ok", rewrite, count=2, operations=["paraphrase"])
+    assert recs and all(r.meta["scores"]["source_cosine"] >= 0.4 for r in recs)

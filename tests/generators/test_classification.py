@@ -60,8 +60,9 @@ def test_the_label_is_in_the_prompt_and_only_the_text_is_decoded(tmp_path):
     req = next(r for r in llm.requests if r.purpose != "verify")
     assert list(req.json_schema["properties"]) == ["text"]
     label = _label_of_prompt(req)
-    system = req.messages[0]["content"]
-    assert f'Label "{label}"' in system and any(v in req.messages[-1]["content"] for v in ("angry", "calm"))
+    desc = {x["name"]: x["description"] for x in LABELS}[label]
+    assert f'Label "{label}": {desc}' in req.messages[-1]["content"]
+    assert any(v in req.messages[-1]["content"] for v in ("angry", "calm"))
     # the checker never sees the intended label
     check = next(r for r in llm.requests if r.purpose == "verify")
     assert "with label" not in json.dumps(check.messages) and check.temperature == 0
@@ -156,3 +157,30 @@ def test_a_text_that_repeats_the_writers_instructions_is_rejected(tmp_path):
 
     summary, rows, _ = run({"labels": LABELS, "attributes": {}}, 2, tmp_path, parrot, checks=[])
     assert not rows and any(reason == "copied_prompt" for _, reason, _ in summary.rejections)
+
+
+def test_a_label_without_examples_is_shown_borrowed_shots_then_a_text_accepted_for_it(tmp_path):
+    """With no example of its own, a label's prompt shows worked examples of other domains (the voice and a
+    paraphrased description), and once a text was accepted for the label, one of those in its place."""
+    from synthloom.generators.classification import BORROWED_SHOTS
+
+    labels = [{"name": "refund", "description": "wants money back"}, {"name": "cancel", "description": "stop it"}]
+    _, rows, llm = run({"labels": labels}, 4, tmp_path, writer())
+    borrowed = {json.dumps({"text": b["text"]}) for b in BORROWED_SHOTS}
+    writes = [r for r in llm.requests if r.purpose != "verify"]
+    first = writes[0]
+    shown = [m["content"] for m in first.messages if m["role"] == "assistant"]
+    assert len(shown) == 3 and all(s in borrowed for s in shown)
+    # each shot's input names its own label and description, as the final input does
+    assert all('Label "' in m["content"] for m in first.messages if m["role"] == "user")
+    later = writes[-1]
+    label = _label_of_prompt(later)
+    shown = [json.loads(m["content"])["text"] for m in later.messages if m["role"] == "assistant"]
+    accepted = {r["text"] for r in rows if r["label"] == label}
+    assert len(shown) == 3 and shown[-1] in accepted and sum(s in accepted for s in shown) == 1
+    # a label with three examples of its own shows those, nothing borrowed
+    _, _, llm = run({"labels": [{**x, "examples": [f"{x['name']} one here", f"{x['name']} two here",
+                                                   f"{x['name']} three here"]} for x in labels]}, 2,
+                    tmp_path / "own", writer())
+    req = next(r for r in llm.requests if r.purpose != "verify")
+    assert not any(m["content"] in borrowed for m in req.messages)

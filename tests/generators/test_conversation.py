@@ -275,3 +275,29 @@ def test_a_reply_that_says_the_turn_back_is_an_echo():
     assert turn_problem("On Sunday we are open from 10:00 to 16:00.", "assistant", ok) is None
     assert turn_problem("Yes, I have electric bikes.", "assistant",
                         [{"role": "user", "content": "Do you have electric bikes?"}]) is None
+
+
+def test_the_recipes_checks_switch_the_turn_checks(tmp_path):
+    """`checks:` reaches the turns: a debris reply is rejected by default and kept with `readable` off; the
+    run's manifest names the checks applied."""
+    import json as _json
+
+    debris = lambda n: "Yes, a helmet is included ... ... ... at no cost." if n == 1 else None  # noqa: E731
+    llm, _ = scripted(bad_assistant=debris)
+    summary = run(tmp_path, recipe(count=1, turns=2), llm)
+    _, rejected = stored(summary)
+    assert [x.reason for x in rejected][:1] == ["turn:unreadable"]
+    assert _json.loads((summary.run_dir / "manifest.json").read_text())["checks"] == ["readable", "complete",
+                                                                                      "relevant"]
+    rec = recipe(count=1, turns=2)
+    rec = rec.model_copy(update={"checks": ["complete"]})
+    llm, _ = scripted(bad_assistant=debris)
+    summary = run(tmp_path, rec, llm, out="off")
+    accepted, rejected = stored(summary)
+    assert not rejected and "... ... ..." in accepted[0].data["messages"][-1]["content"]
+    assert _json.loads((summary.run_dir / "manifest.json").read_text())["checks"] == ["complete"]
+    from synthloom.export.report import build_report
+    from synthloom.export.report_md import render_markdown
+
+    report = build_report(summary.run_dir, embedder=None)
+    assert report["run"]["checks"] == ["complete"] and "acceptance checks: complete" in render_markdown(report)

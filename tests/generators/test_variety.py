@@ -177,8 +177,8 @@ def test_the_classification_technique_shows_personas_as_context_and_keeps_old_pr
     assert "samplers" not in plain.model_dump(mode="json", by_alias=True)
     old = build_generator(plain, Path("."))
     req, _meta = old.request_for(0, GenContext(llm=None, seed=0), "refund")
-    assert req.messages[-1]["content"].startswith("Write one message with label refund. Make it ")
-    assert req.messages[-1]["content"].count(":") == 0  # no context: the prompt as before samplers
+    assert 'Label "refund": asks for money back\nWrite one message with label refund. Make it ' in req.messages[-1]["content"]
+    assert req.messages[-1]["content"].endswith("without typos.")  # no context: the prompt as before samplers
     cfg = ClassificationTechnique.model_validate({"technique": "classification", "labels": labels, "samplers": {
         "asked_by": {"kind": "personas", "count": 2, "examples": ["a nurse on night shifts"]}}})
     gen = build_generator(cfg, Path("."))

@@ -208,7 +208,7 @@ def test_evol_instruct_rejects_the_issue_records(tmp_path):
         return {"output": current["pair"][1]}
 
     recipe = Recipe.model_validate({
-        "name": "ev", "count": 1, "quality": [],
+        "name": "ev", "count": 1, "quality": [], "checks": [],  # the signals alone (checks would come first)
         "generate": {"technique": "evol_instruct", "seeds": str(SEEDS), "rounds": 1,
                      "operations": ["add_constraints"], "signals": ["form", "completeness", "relevance"]},
         "engine": {"concurrency": 1, "max_attempts": 4}})

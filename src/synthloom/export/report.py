@@ -190,7 +190,8 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
                 "models": _model_names(recipe), "gates": [g.get("gate") for g in recipe.get("quality") or []],
                 "judge_threshold": next((g.get("threshold", 3) for g in recipe.get("quality") or []
                                          if g.get("gate") == "judge"), None),
-                "created": info.get("created"), "updated": info.get("updated")},
+                "created": info.get("created"), "updated": info.get("updated"),
+                "checks": _manifest(run_dir).get("checks")},  # the acceptance checks applied (quality/checks.py)
         "funnel": funnel,
         "yield": round(funnel.get("accepted", 0) / generated, 4) if generated else None,
         "rejections": rejection_table(rejections, counts),
@@ -212,12 +213,16 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
     }
 
 
-def _generator(run_dir: Path) -> dict[str, Any]:
-    """The manifest's `generator` (what the technique described at the end of the run), or {}."""
+def _manifest(run_dir: Path) -> dict[str, Any]:
     try:
-        return read_manifest(run_dir).get("generator") or {}
+        return read_manifest(run_dir) or {}
     except (OSError, ValueError):
         return {}
+
+
+def _generator(run_dir: Path) -> dict[str, Any]:
+    """The manifest's `generator` (what the technique described at the end of the run), or {}."""
+    return _manifest(run_dir).get("generator") or {}
 
 
 def _decoding(run_dir: Path) -> dict[str, list[str]]:

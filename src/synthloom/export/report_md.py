@@ -23,7 +23,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     L: list[str] = [f"# Run report: {md(run.get('name'))}", ""]
     L += [f"- run id `{run['run_id']}`, status **{run.get('status')}**, technique `{run.get('technique')}`",
           f"- model(s): {md(', '.join(run.get('models') or []) or '—')}; "
-          f"gates: {md(', '.join(run.get('gates') or []) or 'none')}",
+          f"gates: {md(', '.join(run.get('gates') or []) or 'none')}"
+          + (f"; acceptance checks: {md(', '.join(run['checks']) or 'none')} (rejections `<check>:<signal>`, "
+             "switch with `checks:` or `--checks`)" if run.get("checks") is not None else ""),
           f"- target {run.get('target')} records; accepted **{f.get('accepted', 0)}** of {f.get('generated', 0)} "
           f"candidates (yield {fmt((r.get('yield') or 0) * 100, 1)}%)", ""]
 

@@ -14,6 +14,7 @@ acceptance checks (quality/checks: readable, complete, and the nearest-label che
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ from .base import GenContext, Generator, parse_object
 
 MAX_SHOTS = 3
 MULTI_SECOND_SHARE = 0.35  # multi-label: share of texts that carry a second label
-EXAMPLE_OVERLAP = 0.5  # a text that shares more of its word 4-grams with a label-set example is a copy of it
+EXAMPLE_OVERLAP = 0.5
+# worked examples of other domains (a shop, a bank, an airline...): a label without examples of its own is
+# shown these, so a base model sees the shape of the answer it should write
+BORROWED_SHOTS: list[dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[1] / "prompts" / "classify_examples.json").read_text(encoding="utf-8"))  # a text that shares more of its word 4-grams with a label-set example is a copy of it
 
 
 def text_schema(max_chars: int) -> dict[str, Any]:
@@ -111,7 +116,8 @@ class ClassificationGenerator(Generator):
 
         self.variety = Variety(config.samplers, base_dir, self.task)  # shown as the record's context
         self._seen = 0
-        self._examples = NgramIndex(ex for lab in self.label_set.labels for ex in lab.examples)
+        self._examples = NgramIndex([*(ex for lab in self.label_set.labels for ex in lab.examples),
+                                     *(b["text"] for b in BORROWED_SHOTS)])
         self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
         # the instructions' own words (the system prompt with no label, task or example in it)
         self._instructions = NgramIndex([self.system_prompt.render(task=None, labels=[], others=[], counter=[])])
@@ -185,13 +191,25 @@ class ClassificationGenerator(Generator):
         system = self.system_prompt.render(task=self.task, labels=[_shown(self.label_set.get(n)) for n in labels],
                                            others=[_shown(x) for x in others], counter=lab.counter_examples)
         messages: list[dict[str, str]] = [{"role": "system", "content": system}]
-        for ex in rng.sample(lab.examples, k=min(MAX_SHOTS, len(lab.examples))):
-            messages.append({"role": "user", "content": self.user_prompt.render(labels=[human(label)], attributes={},
-                                                                                 confuser=None)})
-            messages.append({"role": "assistant", "content": _json({"text": ex})})
+        own = rng.sample(lab.examples, k=min(MAX_SHOTS, len(lab.examples)))
+        # a label with no example of its own shows one text accepted for it earlier in the run (it passed
+        # every check, its nearest label is its own): the domain's words in a person's voice
+        kept = [r.data.get(cfg.text_field) for r in ctx.accepted
+                if r.meta.get("target_label") == label and len(r.meta.get("labels") or ()) <= 1]
+        grown = [rng.choice(kept)] if kept and not own and len(labels) == 1 else []
+        # a label with fewer examples than MAX_SHOTS borrows worked examples of other domains: they show the
+        # voice (a person writing about their own case) and that a description is paraphrased, never copied
+        borrowed = rng.sample(BORROWED_SHOTS, k=min(MAX_SHOTS - len(own) - len(grown), len(BORROWED_SHOTS)))
+        shots = [(b["task"], {"name": b["label"], "description": b["description"]}, b["attributes"], b["text"])
+                 for b in borrowed]
+        shots += [(self.task, _shown(lab), {}, ex) for ex in [*own, *grown]]
+        for task, shown, attrs, text in shots:
+            messages.append({"role": "user", "content": self.user_prompt.render(
+                task=task, labels=[shown], attributes=attrs, confuser=None)})
+            messages.append({"role": "assistant", "content": _json({"text": text})})
         messages.append({"role": "user", "content": self.user_prompt.render(
-            labels=[human(n) for n in labels], attributes=attributes, confuser=_shown(confuser) if confuser else None,
-            context=self.variety.shown(drawn))})
+            task=self.task, labels=[_shown(self.label_set.get(n)) for n in labels], attributes=attributes,
+            confuser=_shown(confuser) if confuser else None, context=self.variety.shown(drawn))})
         s = cfg.sampling
         seed = ctx.request_seed(slot)
         req = GenerationRequest(messages=tuple(messages), json_schema=text_schema(cfg.max_chars),
@@ -204,6 +222,8 @@ class ClassificationGenerator(Generator):
         }
         if confuser:
             meta["confuser"] = confuser.name
+        if grown:
+            meta["shown_accepted"] = grown[0]
         return req, meta
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
@@ -233,6 +253,10 @@ class ClassificationGenerator(Generator):
             return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
                               detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
                                      f"{self._examples.texts[i][:100]!r}")]
+        shown = meta.get("shown_accepted")
+        if shown and NgramIndex([shown]).nearest(text)[0] >= EXAMPLE_OVERLAP:
+            return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
+                              detail=f"repeats the accepted text shown as its example: {shown[:100]!r}")]
         axis = next((a for a in self.config.axes() if f"{a.casefold()}:" in text.casefold()), None)
         if axis is not None:  # "(length: one sentence)": the writer copied its instructions into the text
             return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,

@@ -211,7 +211,17 @@ class ConversationGenerator(Generator):
                 "scenarios": len(self.scenarios), "attributes": self.config.attributes, "turns": [self.lo, self.hi],
                 "tries": self.config.tries, "min_relevance": self.config.min_relevance,
                 "min_goal_relevance": self.config.min_goal_relevance, "judge": self.config.judge,
-                "checks": ["empty", "cut_off", "unreadable", "role_swap", "repeated", "irrelevant"]}
+                "checks": [c for c in ("empty", "cut_off", "unreadable", "role_swap", "repeated", "irrelevant")
+                           if not (c == "unreadable" and "readable" in self.checker.off)
+                           and not (c == "irrelevant" and self.checker.min_relevance <= -1)]}
+
+    def use_checks(self, on: Sequence[str]) -> None:
+        """The recipe's acceptance checks (quality/checks.py) switch the turn checks: `readable` (unreadable),
+        `complete` (cut_off by the marks of a cut; a turn cut by max_tokens is always rejected), `relevant`
+        (irrelevant: the turn's cosine with the one before it, the first turn's with the goal)."""
+        self.checker.off = frozenset({"readable", "complete"} - set(on))
+        if "relevant" not in on:
+            self.checker.min_relevance = self.checker.min_goal_relevance = -1.0
 
     def assistant_request(self, history: Sequence[dict[str, str]], seed: int, tries: int = 0) -> GenerationRequest:
         s = self.config.sampling

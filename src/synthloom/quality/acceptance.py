@@ -24,7 +24,7 @@ debris only, to every other string of two or more words. Reasons: `readable:<kin
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
@@ -57,17 +57,19 @@ CUT_WORDS = frozenset("""a an the and or but nor of to my your our their very th
 though whether if every each such between among including like e.g i.e""".split())
 
 
-def readable_problem(text: str, prose: bool = True) -> tuple[str, str] | None:
-    """(kind, detail) when the text does not read as language, else None."""
+def readable_problem(text: str, prose: bool = True, allow: frozenset[str] | set[str] = frozenset()) -> tuple[str, str] | None:
+    """(kind, detail) when the text does not read as language, else None. `allow`: kinds not looked for
+    (an attack quotes JSON on purpose)."""
     body = text.strip()
     if not body:
         return ("no_words", "the text is empty") if prose else None
     m = _JSON_DEBRIS.search(body) or (_PROSE_DEBRIS.search(body) if prose else None)
     if m and re.fullmatch(r"\{\w+\}", m.group(0)):
-        return "placeholder", f"a template slot left unfilled ({m.group(0)!r}): {body[:80]!r}"
-    if m:
+        if "placeholder" not in allow:
+            return "placeholder", f"a template slot left unfilled ({m.group(0)!r}): {body[:80]!r}"
+    elif m and "json_debris" not in allow:
         return "json_debris", f"JSON structure inside the text ({m.group(0).strip()!r}): {body[:80]!r}"
-    if prose and body.count("{") != body.count("}"):
+    if prose and body.count("{") != body.count("}") and "json_debris" not in allow:
         return "json_debris", f"a brace with no partner, left from the reply's JSON: {body[:80]!r}"
     empty = _EMPTY_MARKER.findall(body)
     if len(empty) >= 2:
@@ -126,8 +128,11 @@ class AcceptanceGate(StatelessGate):
     stage = "filter"
 
     def __init__(self, prose_fields: Sequence[str] = (), debris_fields: Sequence[str] | None = None,
-                 readable: bool = True, complete: bool = True) -> None:
+                 readable: bool = True, complete: bool = True, view: Callable[[Record], Any] | None = None,
+                 allow: Sequence[str] = ()) -> None:
         self.prose_fields = list(prose_fields)
+        self.view = view  # what of a record is checked (default: its data)
+        self.allow = frozenset(allow)  # readable kinds this technique writes on purpose
         self.debris_fields = None if debris_fields is None else list(debris_fields)  # None: every other string
         self.readable, self.complete = readable, complete
 
@@ -140,17 +145,17 @@ class AcceptanceGate(StatelessGate):
             if not is_prose and (len(text.split()) < 2 or (debris is not None and top not in debris)):
                 continue
             if self.readable:
-                p = readable_problem(text, prose=is_prose)
+                p = readable_problem(text, prose=is_prose, allow=self.allow)
                 if p:
                     return f"readable:{p[0]}", f"{path or 'text'}: {p[1]}"
             if self.complete and is_prose:
                 p = cut_problem(text)
-                if p:
+                if p and p[0] not in self.allow:
                     return f"complete:{p[0]}", f"{path or 'text'}: {p[1]}"
         return None
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
-        found = self.problem(rec.data)
+        found = self.problem(rec.data if self.view is None else self.view(rec))
         if found:
             return Rejection.of(rec, "filter", found[0], found[1])
         return rec

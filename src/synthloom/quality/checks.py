@@ -34,9 +34,11 @@ from .base import Gate, GateContext, StatelessGate
 CHECKS = ("readable", "complete", "relevant", "fluent")
 DEFAULTS = ("readable", "complete", "relevant")
 
-# technique -> (prose fields, debris fields: None = every other string, () = none). A callable gets the
-# technique's config. Techniques absent here (self_instruct, evol_instruct: their `signals`; extract:
-# values copied from the user's documents; redteam: attacks quote JSON and odd text on purpose) get none.
+# technique -> (prose fields, debris fields: None = every other string, () = none[, options]). A callable
+# gets the technique's config. Options: `view` (what of a record is checked: redteam checks the attack as
+# written, before its strategies encode it), `allow` (readable kinds a technique writes on purpose: an attack
+# quotes JSON). Techniques with their own per-item checks (conversation: each turn, quality/turns.py; augment:
+# relevance to its source row) take the switched-on names through `generator.use_checks(names)`.
 TABLE: dict[str, Any] = {
     "classification": lambda c: ([c.text_field], ()),
     "augment": lambda c: ([c.text_field], ()),
@@ -45,6 +47,16 @@ TABLE: dict[str, Any] = {
     "documents": lambda c: (["document"], ()),
     "translate": lambda c: ((), list(c.fields)),
     "schema": lambda c: ((), None),
+    # values copied out of the user's documents: only structural debris (`}, {` inside a value)
+    "extract": lambda c: ((), ["extraction"]),
+    "redteam": lambda c: (["input"], (), {"view": lambda rec: {"input": rec.meta.get("payload", "")},
+                                          # an attack quotes JSON and may end on "...verbatim:"
+                                          "allow": ("json_debris", "placeholder", "open_ending")}),
+    # the instruction is prose; an output may be code or JSON, so only the instruction is checked here
+    # (their `signals` add completeness, relevance and fluency)
+    "self_instruct": lambda c: (["instruction"], ()),
+    "evol_instruct": lambda c: (["instruction"], ()),
+    "conversation": lambda c: ((), ()),
 }
 
 
@@ -52,9 +64,23 @@ def resolve(checks: list[str] | None) -> tuple[str, ...]:
     return DEFAULTS if checks is None else tuple(checks)
 
 
+# the techniques where `relevant` checks something (a label, a source row, a question, the turn before)
+RELEVANT = frozenset({"classification", "augment", "qa", "conversation"})
+# where the checks run inside the technique, per item (conversation: every turn)
+INSIDE = frozenset({"conversation"})
+
+
 def applied_checks(recipe: Any) -> list[str]:
-    """The checks a run of this recipe applies (for the manifest): none where the technique has no table entry."""
-    return list(resolve(getattr(recipe, "checks", None))) if recipe.generate.technique in TABLE else []
+    """The checks a run of this recipe applies (for the manifest and the report): the switched-on names that
+    do something in this technique (`complete` and `fluent` need prose fields, `relevant` a reference)."""
+    cfg = recipe.generate
+    fields = TABLE.get(cfg.technique)
+    if fields is None:
+        return []
+    prose = bool(fields(cfg)[0]) or cfg.technique in INSIDE
+    return [c for c in resolve(getattr(recipe, "checks", None))
+            if c == "readable" or (c == "relevant" and cfg.technique in RELEVANT)
+            or (c == "complete" and prose) or (c == "fluent" and prose and cfg.technique not in INSIDE)]
 
 
 _QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much|long|old|often|far|soon)\b", re.IGNORECASE)
@@ -133,14 +159,18 @@ def default_checks(recipe: Any, generator: Any) -> list[Gate]:
     cfg = recipe.generate
     fields = TABLE.get(cfg.technique)
     on = resolve(getattr(recipe, "checks", None))
+    if fields is not None and hasattr(generator, "use_checks"):
+        generator.use_checks(on)  # its own per-item checks follow the same switches
     if fields is None or not on:
         return []
-    prose, debris = fields(cfg)
+    prose, debris, *extra = fields(cfg)
+    options = extra[0] if extra else {}
     gates: list[Gate] = []
-    if "readable" in on or "complete" in on:
+    if ("readable" in on or "complete" in on) and (prose or debris is None or debris):
         from .acceptance import AcceptanceGate
 
-        gates.append(AcceptanceGate(prose, debris, readable="readable" in on, complete="complete" in on))
+        gates.append(AcceptanceGate(prose, debris, readable="readable" in on, complete="complete" in on,
+                                    view=options.get("view"), allow=options.get("allow", ())))
     if "relevant" in on:
         if cfg.technique == "classification" and _checker_is_bundled(recipe) and _embeddings_installed():
             from .label_fit import LabelFitGate
@@ -149,6 +179,10 @@ def default_checks(recipe: Any, generator: Any) -> list[Gate]:
                                       action="relabel" if cfg.verify.action == "relabel" else "reject"))
         elif cfg.technique == "qa":
             gates.append(QuestionGate())
+            if _embeddings_installed():
+                from .answer_fit import AnswerFitGate
+
+                gates.append(AnswerFitGate())
     if "fluent" in on and prose:
         from .fluency import FluencyGate
 

@@ -23,7 +23,7 @@ A turn is rejected (and written again, same history) when it is
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from .acceptance import cut_problem, readable_problem
 from .text import jaccard, normalize, shingles
@@ -102,17 +102,18 @@ def looping(text: str) -> str | None:
 
 def turn_problem(text: str, role: str, history: Sequence[dict[str, str]], finish_reason: str | None = None,
                  relevance: float | None = None, min_relevance: float = -1.0,
-                 examples: Sequence[str] = ()) -> tuple[str, str] | None:
+                 examples: Sequence[str] = (), off: Collection[str] = ()) -> tuple[str, str] | None:
     """Why the turn `text` of `role`, after `history` (earlier {role, content}), is rejected; None: kept.
-    `examples`: the turns of the recipe's example conversations (a copy of one is rejected)."""
+    `examples`: the turns of the recipe's example conversations (a copy of one is rejected). `off`: the
+    acceptance checks the recipe switched off (`complete`: no cut_off by marks; `readable`: no unreadable)."""
     if not re.search(r"\w", text or ""):
         return "empty", "the turn has no words"
     if finish_reason == "length":
         return "cut_off", f"cut off by max_tokens: ...{text[-60:]!r}"
-    cut = cut_problem(text)
+    cut = None if "complete" in off else cut_problem(text)
     if cut:
         return "cut_off", f"{cut[0]}: {cut[1]}"
-    unreadable = readable_problem(text)
+    unreadable = None if "readable" in off else readable_problem(text)
     if unreadable:
         return "unreadable", f"{unreadable[0]}: {unreadable[1]}"
     swap = role_swap(text, role)
@@ -153,12 +154,14 @@ class TurnChecker:
         self.min_goal_relevance = min_relevance if min_goal_relevance is None else min_goal_relevance
         self._embedder = embedder
         self.examples = tuple(examples)
+        self.off: frozenset[str] = frozenset()  # acceptance checks switched off (turn_problem's `off`)
         self._vectors: dict[str, Any] = {}
 
     def with_examples(self, examples: Sequence[str]) -> "TurnChecker":
         """The same checker (thresholds, embedder, embeddings so far) with other example turns."""
         twin = TurnChecker(self.min_relevance, self._embedder, examples, self.min_goal_relevance)
         twin._vectors = self._vectors
+        twin.off = self.off
         return twin
 
     def relevance(self, text: str, previous: str) -> float | None:
@@ -178,9 +181,9 @@ class TurnChecker:
     def check(self, text: str, role: str, history: Sequence[dict[str, str]], finish_reason: str | None = None,
               goal: str = "") -> tuple[tuple[str, str] | None, float | None]:
         """(problem or None, the relevance score or None); a first turn is measured against `goal`."""
-        first = turn_problem(text, role, history, finish_reason, examples=self.examples)
+        first = turn_problem(text, role, history, finish_reason, examples=self.examples, off=self.off)
         if first is not None or not (history or goal):
             return first, None
         rel = self.relevance(text, history[-1]["content"] if history else goal)
         floor = self.min_relevance if history else self.min_goal_relevance
-        return turn_problem(text, role, history, finish_reason, rel, floor, self.examples), rel
+        return turn_problem(text, role, history, finish_reason, rel, floor, self.examples, self.off), rel
