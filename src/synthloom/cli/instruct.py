@@ -62,7 +62,7 @@ def generate_evol_instruct(
 @command
 def export(
     run_dir: Path = typer.Argument(..., help="A run folder (what you gave -o), or its data .jsonl file."),
-    fmt: str = typer.Option("openai", "--format", "-f", help="openai | sharegpt | alpaca | chatml | hf | parquet."),
+    fmt: str = typer.Option("openai", "--format", "-f", help="openai | sharegpt | alpaca | chatml | hf | parquet; preference pairs: dpo | dpo-chat | kto | ultrafeedback."),
     split: str = typer.Option("0.8,0.1,0.1", "--split", help="train,validation,test fractions (1 to 3 values adding up to 1)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (gets the split files and README.md)."),
     system: Optional[str] = typer.Option(None, "--system", help="System prompt added to every conversation."),
