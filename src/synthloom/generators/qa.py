@@ -32,7 +32,7 @@ from ..quality.answer_support import (answer_support_problem, answerable_problem
                                       question_meets_evidence)
 from ..quality.grounding import grounding_problem
 from ..quality.support import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
-from ..quality.textmatch import loose, normalize
+from ..quality.text import fold, loose
 from ..records import Record, Rejection
 from ..sources import Chunk, Corpus
 from ..sources.related import TermIndex, sentences, terms
@@ -274,14 +274,14 @@ class RagQAGenerator(Generator):
                 return "empty_answer", "no answer"
             ev_terms = set(terms(" ".join(row["evidence"])))
             a_terms = set(terms(row["answer"]))
-            if a_terms and not (a_terms & ev_terms) and normalize(row["answer"]).rstrip(".!") not in ("yes", "no"):
+            if a_terms and not (a_terms & ev_terms) and fold(row["answer"]).rstrip(".!") not in ("yes", "no"):
                 return "answer_not_in_evidence", f"the answer shares no content with its evidence: {row['answer']!r}"
             if len(a_terms) > 3:
                 grounded = len(a_terms & (ev_terms | set(terms(question)))) / len(a_terms)
                 if grounded < self.config.min_answer_overlap:
                     return "answer_not_in_evidence", (f"only {grounded:.0%} of the answer's content words come from "
                                                       f"its evidence or question: {row['answer'][:120]!r}")
-            if kind == "multi_hop" and normalize(row["evidence"][0]) == normalize(row["evidence"][1]):
+            if kind == "multi_hop" and fold(row["evidence"][0]) == fold(row["evidence"][1]):
                 return "same_evidence", "both evidence quotes are the same sentence"
             # the question asks about its evidence: at least one of its key terms is there
             if not question_meets_evidence(question, row["evidence"]):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from ..quality.textmatch import loose
+from ..quality.text import loose
 from ..sources.related import terms
 
 KINDS = ("factual", "multi_hop", "unanswerable")

@@ -5,7 +5,7 @@ from typing import Any, Iterable, Sequence
 
 from ..records import Problem, Record, Rejection
 from .base import GateContext, StatelessGate, field_value
-from .textmatch import quote_in
+from .text import quote_in
 
 
 class GroundingGate(StatelessGate):

@@ -17,7 +17,7 @@ import re
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..records import Problem
-from .textmatch import (
+from .text import (
     as_date,
     dates_in,
     loose,

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from ..quality.rouge import rouge_l
-from ..quality.textmatch import dates_in, parse_number
+from ..quality.text import dates_in, parse_number
 
 METRICS = ("labels", "fields", "text")
 _AMOUNT = re.compile(r"(?:[$\u20ac\u00a3\u00a5]|[a-z]{3} )?\s*([+\-]?\d[\d.,' ]*)\s*(?:[$\u20ac\u00a3\u00a5]| ?[a-z]{3})?")
