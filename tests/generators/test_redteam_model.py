@@ -16,7 +16,7 @@ import pytest
 from helpers.llama_server import llama_server  # noqa: F401  (fixture)
 from synthloom import RunStore, run_recipe
 from synthloom.engine.recipe_file import recipe_from_dict
-from synthloom.quality.translation import identify
+from synthloom.quality.language_id import identify
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(900)]
 

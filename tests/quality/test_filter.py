@@ -72,8 +72,9 @@ def test_language_detection_names_the_language():
 
 def test_stopword_fallback_without_py3langid(monkeypatch):
     from synthloom.quality import filter as heuristics
+    from synthloom.quality import language_id
 
-    monkeypatch.setattr(heuristics, "_langid_identifier", lambda: None)
+    monkeypatch.setattr(language_id, "_loaded", lambda: None)
     assert heuristics.detect_language(WRONG_LANGUAGE[0])[0] == "es"
     assert heuristics.detect_language(GOOD[1])[0] == "en"
 

@@ -24,7 +24,8 @@ from ..config.redteam import TranslateTechnique
 from ..errors import InputFileError, RecipeError
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.translation import LANGUAGE_NAMES, clip, cosine, language_problem, length_problem, missing_span
+from ..quality.language_id import LANGUAGE_NAMES
+from ..quality.translation import clip, cosine, language_problem, length_problem, missing_span
 from ..records import Record, Rejection, content_hash
 from ..userfiles import jsonl_values
 from .base import GenContext, Generator

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..records import Problem, Record, Rejection
 from .base import GateContext, StatelessGate
+from .language_id import detect_language
 from .text import record_text, words
 
 REFUSAL_PATTERNS = [
@@ -79,49 +79,6 @@ def repeated_ngram_share(text: str, n: int = 3) -> tuple[float, str]:
     if count < 2:
         return 0.0, ""
     return min(1.0, count * n / len(toks)), " ".join(gram)
-
-
-# ---------------------------------------------------------------- language identification
-
-_STOPWORDS = {
-    "en": "the and of to is in that it for you was with on as are this be have not but they at by or from",
-    "es": "el la de que y en los se del las un por con una para es no su al lo como más pero sus le",
-    "fr": "le la les de des et est un une que qui en du dans pour pas sur au ce il elle avec sont nous vous",
-    "de": "der die und das ist nicht ein eine zu den von mit sich des auf für im dem auch es sie ich wir",
-    "it": "il di che la è e un una per non sono del della con gli le si lo nel ma anche come più questo",
-    "pt": "o a de que e do da em um uma para com não os as no na por mais se dos das como mas ao é",
-    "nl": "de het een en van is dat niet op te zijn voor met die er ook aan als maar bij wordt naar",
-}
-_STOP_SETS = {lang: set(ws.split()) for lang, ws in _STOPWORDS.items()}
-
-
-def _stopword_language(text: str) -> tuple[str, float]:
-    toks = words(text)
-    if not toks:
-        return "und", 0.0
-    scores = {lang: sum(t in s for t in toks) for lang, s in _STOP_SETS.items()}
-    lang, hits = max(scores.items(), key=lambda kv: kv[1])
-    if hits == 0:
-        return "und", 0.0
-    return lang, hits / len(toks)
-
-
-@lru_cache(maxsize=1)
-def _langid_identifier() -> Any:
-    try:
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-    except ImportError:
-        return None
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-def detect_language(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, confidence). py3langid (97 languages) when installed, else a stopword vote over 7."""
-    ident = _langid_identifier()
-    if ident is not None and text.strip():
-        lang, prob = ident.classify(text)
-        return str(lang), float(prob)
-    return _stopword_language(text)
 
 
 # ---------------------------------------------------------------- the gate

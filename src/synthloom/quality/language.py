@@ -11,16 +11,9 @@ from typing import Any
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
+from .language_id import language_code
 from .text import record_text
-from .translation import LANGUAGE_NAMES, language_problem
-
-
-def language_code(value: str) -> str | None:
-    v = str(value).strip()
-    if v.lower() in LANGUAGE_NAMES:
-        return v.lower()
-    by_name = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
-    return by_name.get(v.lower())
+from .translation import language_problem
 
 
 class LanguageGate(StatelessGate):

@@ -16,10 +16,10 @@ first problem of any of its fields. Reasons:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 from ..records import Problem
+from .language_id import identify
 
 PLACEHOLDER = re.compile(r"\{\{\s*[\w.]+\s*\}\}|\{[\w.]*\}|%\(\w+\)[sd]|%[sd]|</?[A-Za-z][\w-]*>|\[[A-Z][A-Z0-9_]+\]")
 URL = re.compile(r"https?://[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]")
@@ -31,15 +31,6 @@ _ENTITY = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![\"'(\[])\b([A-Z][a-z]+[A-Z0-9][\w
 _COMMON_CAPS = {"I", "OK", "AM", "PM", "TV", "ID", "FAQ", "USD", "EUR", "GBP", "CEO", "AI"}
 
 SHORT_WORDS = 4  # below this many words, language ID is narrowed to {source, target}
-
-
-# the languages the translate technique and the language gate name (code -> English name)
-LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish",
-    "cs": "Czech", "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "ja": "Japanese", "zh": "Chinese",
-    "ko": "Korean", "ar": "Arabic", "hi": "Hindi", "el": "Greek", "ro": "Romanian", "hu": "Hungarian",
-}
 
 
 def protected_spans(text: str, *, numbers: bool = True, entities: bool = True,
@@ -97,33 +88,6 @@ def missing_span(source: str, translated: str, **kw: Any) -> Problem | None:
         elif span not in translated:
             return Problem(f"keep:{kind}", f"{kind} {span!r} of the source is missing")
     return None
-
-
-@lru_cache(maxsize=1)
-def _full_identifier() -> Any:
-    from ..errors import require
-
-    require("py3langid", "langid", "language identification")
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-@lru_cache(maxsize=32)
-def _identifier(langs: tuple[str, ...] | None) -> Any:
-    import copy
-
-    ident = _full_identifier()
-    if langs:
-        ident = copy.copy(ident)  # set_languages swaps the arrays of the copy only (loading costs ~1 s)
-        known = set(ident.nb_classes)
-        ident.set_languages([lang for lang in langs if lang in known])
-    return ident
-
-
-def identify(text: str, candidates: tuple[str, ...] | None = None) -> tuple[str, float]:
-    """(language code, probability) by py3langid, optionally among `candidates` only."""
-    return tuple(_identifier(candidates).classify(text))  # type: ignore[return-value]
 
 
 def language_problem(text: str, target: str, source: str, min_confidence: float = 0.5) -> Problem | None:
