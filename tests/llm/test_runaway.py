@@ -57,9 +57,10 @@ def test_limits_are_stated_in_words():
 def test_placeholders_are_caught():
     from synthloom.generators.base import parse_object
     from synthloom.llm.types import GenerationResult
+    from synthloom.quality.canned import placeholder_paths
 
     bad = {"invoice_number": "${:d}", "seller": "XYZ", "buyer": "Xxx", "note": "Abc Bakery", "code": "USD"}
-    assert runaway.placeholder_paths(bad) == ["invoice_number", "seller", "buyer"]
+    assert placeholder_paths(bad) == ["invoice_number", "seller", "buyer"]
     _, rejection = parse_object(GenerationResult(text="{}", parsed=bad), {})
     assert rejection.reason == "placeholder_value" and "seller='XYZ'" in rejection.detail
 

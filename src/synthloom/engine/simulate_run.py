@@ -31,7 +31,7 @@ from ..config.conversation import Scenario
 from ..generators.base import GenContext
 from ..generators.conversation import ENDS, UserSimulator, public_scenario, sample_scenario
 from ..llm.types import GenerationRequest
-from ..quality.filter import find_refusal
+from ..quality.canned import find_refusal
 from ..quality.turns import TurnChecker
 from ..records import Record, content_hash
 from ..runs import RunStore

@@ -125,7 +125,7 @@ def _cut(result: GenerationResult, value: Any, schema: Any) -> tuple[str, ...]:
 
 def _no_placeholder(result: GenerationResult, value: Any, meta: dict[str, Any]) -> tuple[Any, Rejection | None]:
     """The value, or a `placeholder_value` rejection naming the fields that hold "XYZ", "${:d}", "John Doe"..."""
-    from ..llm.runaway import placeholder_paths
+    from ..quality.canned import placeholder_paths
 
     placeholders = placeholder_paths(value)
     if placeholders:

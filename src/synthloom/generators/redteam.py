@@ -32,7 +32,7 @@ from ..errors import InputFileError
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.filter import canned_text
+from ..quality.canned import canned_text
 from ..quality.translation import clip
 from ..records import Record, Rejection
 from ._grounded import sampled

@@ -68,26 +68,6 @@ def rung_for(attempt: int) -> Ladder:
     return FIRST_TRY if attempt == 0 else RETRY_LADDER[min(attempt, len(RETRY_LADDER)) - 1]
 
 
-# Placeholder values a small model writes when it has nothing better: "XYZ", "Xxx", "N/A", "${:d}",
-# "John Doe", "company.com". Whole values only (a name that contains "Abc" is fine); words that can be
-# real values (a label "none", a business "bar") are not on the list.
-_PLACEHOLDER = re.compile(
-    r"^\s*(x{2,}[\w/-]*|xyz[\w/.-]*|abc|n/a|tbd|tba|lorem ipsum.*|john doe|jane doe|"
-    r"company(\.com)?|company name|placeholder|\$\{.*\}|\{\{.*\}\}|<[^>]*>|\[[^\]]*\])\s*$",
-    re.IGNORECASE)
-
-
-def placeholder_paths(value: Any, path: str = "") -> list[str]:
-    """Field paths of string values that are placeholders rather than data."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in placeholder_paths(v, f"{path}.{k}" if path else str(k))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in placeholder_paths(v, f"{path}[{i}]")]
-    if isinstance(value, str) and _PLACEHOLDER.match(value):
-        return [path or "(root)"]
-    return []
-
-
 def schema_examples(schema: Any) -> dict[str, set[str]]:
     """Example values a schema shows its reader, per property path (`code`, `items[].sku`), lower case:
     `examples`, `default`, and the value after "e.g." in a `description` (``"the record's identifier, e.g.

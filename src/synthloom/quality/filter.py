@@ -12,61 +12,11 @@ from typing import Any
 
 from ..records import Problem, Record, Rejection
 from .base import GateContext, StatelessGate
+from .canned import canned_text
 from .language_id import detect_language
 from .text import record_text, words
 
-REFUSAL_PATTERNS = [
-    r"\bas an ai\b",
-    r"\bas an? (?:ai |artificial intelligence |large )?language model\b",
-    r"\bi(?:'m| am) (?:sorry|afraid),? but i (?:can(?:not|'t)|am unable|won't)\b",
-    r"\bi (?:can(?:not|'t)|am unable to|won't be able to) (?:help|assist|provide|comply|fulfil+|create|generate|write|do that)\b",
-    r"\bi(?:'m| am) (?:not able|unable) to (?:help|assist|provide|comply|fulfil+|create|generate|write)\b",
-    r"\bi apologi[sz]e,? but\b",
-    r"\bi do(?:n't| not) have (?:personal (?:opinions|feelings|experiences)|the ability to)\b",
-    r"\bthis (?:request|content) (?:goes against|violates)\b",
-    r"\b(?:openai|anthropic)'s (?:use|content) polic",
-]
-BOILERPLATE_PATTERNS = [
-    r"^\s*(?:sure|certainly|of course|absolutely)[!,.]?\s+here(?:'s| is| are)\b",
-    r"^\s*here(?:'s| is| are) (?:a|an|the|some|your) (?:\w+ ){0,4}(?:example|examples|response|record|records|message|answer|version)s?\b[^.\n]{0,40}:",
-    r"\blorem ipsum\b",
-    r"\[(?:insert|your|company|customer|name|date|product)[^\]]{0,30}\]",
-    r"<(?:your|insert|company|customer)[ _][^>]{0,30}>",
-    r"\{\{\s*\w+\s*\}\}",
-    r"\bi hope this helps\b",
-    r"\blet me know if you (?:need|have|would)\b",
-]
-_REFUSAL = [re.compile(p, re.IGNORECASE) for p in REFUSAL_PATTERNS]
-_BOILER = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in BOILERPLATE_PATTERNS]
-
-
 _CANNED = {"refusal": "reads like a refusal", "boilerplate": "assistant boilerplate or placeholder"}
-
-
-def find_refusal(text: str) -> str | None:
-    for pat in _REFUSAL:
-        m = pat.search(text)
-        if m:
-            return m.group(0)
-    return None
-
-
-def find_boilerplate(text: str) -> str | None:
-    for pat in _BOILER:
-        m = pat.search(text)
-        if m:
-            return m.group(0).strip()
-    return None
-
-
-def canned_text(text: str, words: dict[str, str]) -> Problem | None:
-    """("refusal" | "boilerplate", detail) when `text` reads like a refusal or assistant boilerplate;
-    `words` says each in the caller's terms ({"refusal": "reads like a refusal", ...})."""
-    for reason, find in (("refusal", find_refusal), ("boilerplate", find_boilerplate)):
-        hit = find(text)
-        if hit:
-            return Problem(reason, f"{words[reason]}: {hit!r}")
-    return None
 
 
 def repeated_ngram_share(text: str, n: int = 3) -> tuple[float, str]:

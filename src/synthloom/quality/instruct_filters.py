@@ -30,6 +30,7 @@ from typing import Iterable, Sequence
 from ..config.instruct import DEFAULT_BLACKLIST
 from ..records import Problem, Record, Rejection, content_hash
 from .base import GateContext
+from .canned import is_refusal
 from .rouge import RougePool, rouge_l, tokenize
 
 
@@ -207,13 +208,6 @@ def copies_template(evolved: str) -> Problem | None:
     for phrase in TEMPLATE_PHRASES:
         if phrase in low:
             return Problem("copies_template", f"the evolved instruction contains the template phrase {phrase!r}")
-    return None
-
-
-def is_refusal(response: str, max_words: int = 80) -> Problem | None:
-    n = len(response.split())
-    if "sorry" in response.lower() and n < max_words:
-        return Problem("refusal", f"the response says 'sorry' in {n} words (< {max_words})")
     return None
 
 
