@@ -223,3 +223,43 @@ def test_config_errors_name_the_fix():
         PreferenceTechnique(prompts="p.jsonl", judge={"aspects": ["brevity"]})
     with pytest.raises(ValidationError, match="exactly one of url"):
         RewardModel()
+
+
+def test_a_run_through_the_engine_reports_margins_agreement_and_drops(tmp_path):
+    """The engine, the store and the report on a scripted model: pairs, a tie dropped in the funnel, agreement."""
+    from synthloom.config import Recipe
+    from synthloom.engine import run_recipe
+    from synthloom.export.report import build_report
+    from synthloom.export.report_md import render_markdown
+
+    texts = {"careful": GOOD, "varied": "Study.", "weak": "Turn off the phone and write a list of goals first."}
+    calls = {"n": 0}
+    seen: dict[str, int] = {}
+
+    def respond(req):
+        if req.purpose.startswith("preference:response:"):
+            calls["n"] += 1
+            return {"output": texts[req.purpose.rsplit(":", 1)[1]] + ("" if calls["n"] % 9 else " Also rest.")}
+        shown = req.messages[-1]["content"].split("Response:\n", 1)[1]
+        prompt = req.messages[-1]["content"].split("Response:\n", 1)[0]
+        seen.setdefault(prompt, len(seen))
+        tie = seen[prompt] == 1  # every response to the second prompt gets the same rating: a tie
+        rating = 3 if tie else 5 if shown.startswith("Keep") else 1 if shown.startswith("Study") else 3
+        return {a: {"rationale": "ok.", "rating": rating}
+                for a in ("helpfulness", "honesty", "instruction_following", "truthfulness")}
+
+    recipe = Recipe.model_validate({"name": "pref", "count": 4, "generate": {
+        "technique": "preference", "prompts": str(PROMPTS), "signals": ["completeness"]},
+        "engine": {"concurrency": 1}})
+    s = run_recipe(recipe, output=tmp_path / "out", llm=ScriptedLLM(respond))
+    assert s.accepted == 4
+    rows = [json.loads(l) for l in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    assert all(set(r) == {"prompt", "chosen", "rejected", "score_chosen", "score_rejected"} for r in rows)
+    assert all(r["chosen"].startswith("Keep") and r["rejected"].startswith("Study") for r in rows)
+    rep = build_report(tmp_path / "out", embedder=None)
+    p = rep["preference"]
+    assert p["pairs"] == 4 and p["dropped"] == {"tie": 1} and p["prompts_tried"] == 5 and p["usable_share"] == 0.8
+    assert p["margin"]["median"] == 1.0 and p["chosen_strategy"] == {"careful": 4}
+    assert p["agreement"]["signals"]["agree"] + p["agreement"]["signals"]["undecided"] == 4
+    md = render_markdown(rep)
+    assert "## Preference pairs" in md and "4 pairs from 4 of 5 prompts tried (80% gave a usable pair)" in md

@@ -24,6 +24,7 @@ from .decontaminate import DecontaminateGateConfig
 from .documents import (DocumentsTechnique, EntitiesGateConfig, ExtractTechnique, GroundingGateConfig, QATechnique,
                         RecoverableGateConfig, SupportGateConfig)
 from .instruct import EvolInstructTechnique, SelfInstructTechnique
+from .preference import PreferenceTechnique
 from .quality import DedupGateConfig, DiversityGateConfig, FilterGateConfig, JudgeGateConfig, LabelGateConfig
 from .redteam import AdversarialTechnique, LanguageGateConfig, RedteamTechnique, TranslateTechnique
 from .schema_gen import SchemaTechnique
@@ -87,6 +88,7 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique(AugmentTechnique, f"{_T}/classification.md"),
     Technique(ConversationTechnique, f"{_T}/conversations.md"),
     Technique(ToolsTechnique, f"{_T}/tools.md"),
+    Technique(PreferenceTechnique, f"{_T}/preference.md"),
 )
 
 _Q = "docs/quality.md"

@@ -83,6 +83,8 @@ class RewardModel(Strict):
 
 
 class PreferenceTechnique(Strict):
+    """Preference pairs for DPO, ORPO and KTO: several scored responses per prompt, the best against the worst."""
+
     technique: Literal["preference"] = "preference"
     prompts: str | None = Field(None, description="JSONL file of prompts: instruction, optional input and output "
                                 "(outputs become the worked examples)")

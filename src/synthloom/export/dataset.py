@@ -83,10 +83,12 @@ def export_run(
     near_duplicate: float = 0.7,
     fields: Fields | None = None,
 ) -> ExportSummary:
-    from .preference import PREFERENCE_FORMATS, export_preference
+    from .preference import PREFERENCE_FORMATS, write_preference
 
     if fmt in PREFERENCE_FORMATS:  # preference pairs: dpo, dpo-chat, kto, ultrafeedback (export/preference.py)
-        return export_preference(run_dir, fmt, out_dir, split=split, system=system, seed=seed)
+        rows, metas, manifest = load_run(run_dir, with_meta=True)
+        return ExportSummary(format=fmt, **write_preference(rows, metas, manifest, fmt, out_dir, where=run_dir,
+                                                            split=split, system=system, seed=seed))
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r}: use one of {', '.join(EXPORT_FORMATS + PREFERENCE_FORMATS)}")
     ratios = parse_ratios(split) if isinstance(split, str) else split

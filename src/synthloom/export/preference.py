@@ -79,21 +79,20 @@ def to_ultrafeedback(rows: Sequence[dict[str, Any]], metas: Sequence[dict[str, A
     return list(by_prompt.values())
 
 
-def export_preference(run_dir: str | Path, fmt: str, out_dir: str | Path, *, split: str = "0.9,0,0.1",
-                      system: str | None = None, seed: int = 0) -> Any:
-    """Write `fmt` splits (dealt by prompt) and a card; returns the ExportSummary."""
+def write_preference(rows: Sequence[Any], metas: Sequence[dict[str, Any]], manifest: dict[str, Any], fmt: str,
+                     out_dir: str | Path, *, where: Any, split: str | dict[str, float] = "0.9,0,0.1",
+                     system: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Write `fmt` splits (dealt by prompt) and a card; returns {out_dir, counts, files, card} (export_run's summary)."""
     from ..runs.writers import write_jsonl
     from ..userfiles import atomic_path, ensure_folder
     from .card import build_card
-    from .dataset import ExportSummary, load_run
     from .splits import parse_ratios, split_rows
 
     if fmt not in PREFERENCE_FORMATS:
         raise UsageError(f"--format {fmt!r}: preference formats are {', '.join(PREFERENCE_FORMATS)}")
-    rows, metas, manifest = load_run(run_dir, with_meta=True)
     if not rows:
-        raise UsageError(f"{run_dir}: the run has no accepted records yet; generate some first")
-    check_pairs(rows, run_dir)
+        raise UsageError(f"{where}: the run has no accepted records yet; generate some first")
+    check_pairs(rows, where)
     tagged = [{**r, "_i": i} for i, r in enumerate(rows)]
     prompts = [{"prompt": p} for p in dict.fromkeys(r["prompt"] for r in rows)]
     ratios = parse_ratios(split) if isinstance(split, str) else split
@@ -121,4 +120,4 @@ def export_preference(run_dir: str | Path, fmt: str, out_dir: str | Path, *, spl
     card = build_card(manifest, counts, fmt, files, shape(dealt[next(iter(dealt))][:1]), system)
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card, encoding="utf-8")
-    return ExportSummary(out_dir=out, format=fmt, counts=counts, files=files, card=out / "README.md")
+    return {"out_dir": out, "counts": counts, "files": files, "card": out / "README.md"}

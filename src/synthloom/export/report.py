@@ -162,6 +162,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
     from .report_signals import signal_distributions
     from .report_decontaminate import decontamination_section
     from .report_conversation import conversation_section
+    from .report_preference import preference_section
 
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
@@ -209,6 +210,7 @@ def build_report(run_dir: str | Path, *, run_id: str | None = None, embedder: An
         "decoding": _decoding(run_dir),
         "decontamination": decontamination_section(records, rejections, recipe),
         "conversation": conversation_section(records, rejections, recipe),
+        "preference": preference_section(records, rejections, recipe),
         **labelled_sections(records, rejections, recipe, run_dir, embedder),  # classification, augment, reference
     }
 

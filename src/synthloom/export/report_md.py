@@ -127,6 +127,9 @@ def render_markdown(r: dict[str, Any]) -> str:
     from .report_conversation import conversation_markdown
 
     L += conversation_markdown(r.get("conversation"))
+    from .report_preference import preference_markdown
+
+    L += preference_markdown(r.get("preference"))
     c = r["cost"]
     t = c["totals"]
     L += ["## Cost", ""]
