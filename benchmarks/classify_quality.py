@@ -72,10 +72,10 @@ def label_name_baseline(real: list[dict], names: list[str], emb) -> dict:
 
 async def llm_labels(real: list[dict], label_set, llm) -> list[str]:
     from synthloom.quality.base import GateContext
-    from synthloom.quality.label_verify import VerifyGate
+    from synthloom.quality.label import LabelGate
     from synthloom.records import Record
 
-    gate = VerifyGate(label_set, action="flag")
+    gate = LabelGate(label_set, action="flag")
     gate.llm = llm
     out = []
     for r in real:

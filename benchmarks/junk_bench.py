@@ -80,10 +80,10 @@ def nearest(texts: list[str], reps: list[str], names: list[str], emb) -> list[st
 
 async def checker(test: list[dict], label_set, llm, shots: bool) -> list[str]:
     from synthloom.quality.base import GateContext
-    from synthloom.quality.label_verify import VerifyGate
+    from synthloom.quality.label import LabelGate
     from synthloom.records import Record
 
-    gate = VerifyGate(label_set, action="flag", shots=shots)
+    gate = LabelGate(label_set, action="flag", shots=shots)
     gate.llm = llm
     out = []
     for r in test:

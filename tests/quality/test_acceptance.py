@@ -185,11 +185,11 @@ def test_with_the_nearest_label_check_the_bundled_checker_only_flags(monkeypatch
     monkeypatch.setattr("synthloom.quality.checks._embeddings_installed", lambda: True)
     recipe = _recipe()
     gen = ClassificationGenerator(recipe.generate, ".")
-    verify = [g for g in checked_gates(recipe, gen) if type(g).__name__ == "VerifyGate"]
+    verify = [g for g in checked_gates(recipe, gen) if type(g).__name__ == "LabelGate"]
     assert verify and verify[0].action == "flag"
     recipe = _recipe(checks=["readable"])
     gen = ClassificationGenerator(recipe.generate, ".")
-    assert [g.action for g in checked_gates(recipe, gen) if type(g).__name__ == "VerifyGate"] == ["reject"]
+    assert [g.action for g in checked_gates(recipe, gen) if type(g).__name__ == "LabelGate"] == ["reject"]
 
 
 KB = ("## Support\n\nLoomcloud support answers questions by email and chat. Email support is available on every plan "

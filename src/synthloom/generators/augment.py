@@ -3,7 +3,7 @@
 Each slot takes one real row and one operation (paraphrase, register, length, entities,
 typos, translate there and back) and writes a variation that keeps the row's label. The
 label is never decoded: it is the source row's, and an independent pass checks the new
-text still carries it (quality/label_verify). A variation that shares more than
+text still carries it (quality/label.py). A variation that shares more than
 `max_overlap` of its word 4-grams with its source or any other real row is a near-copy
 and is rejected, so no real record leaks into the output. Lineage names the source row
 (line number and content id) and the operation.
@@ -138,14 +138,14 @@ class AugmentGenerator(Generator):
                 "text_field": self.config.text_field, "label_field": self.config.label_field, "base_dir": self.base_dir}
 
     def gates(self) -> list[Any]:
-        from ..quality.label_verify import VerifyGate
+        from ..quality.label import LabelGate
 
         v = self.config.verify
         if not v.enabled:
             return []
-        return [VerifyGate(self.label_set, text_field=self.config.text_field, label_field=self.config.label_field,
-                           task=self.config.task or self.label_set.task, action=v.action, model=v.model,
-                           max_tokens=v.max_tokens)]
+        return [LabelGate(self.label_set, text_field=self.config.text_field, label_field=self.config.label_field,
+                          task=self.config.task or self.label_set.task, action=v.action, model=v.model,
+                          max_tokens=v.max_tokens)]
 
     def _request(self, instruction: str, label: str | None, text: str, demo: tuple[str, str] | None,
                  seed: int) -> GenerationRequest:

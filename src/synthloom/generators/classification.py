@@ -9,7 +9,7 @@ and from an out-of-scope label. A text that copies a label's description or exam
 rejected (`copied_description`, `copied_example`): they steer the text, they are not it; so is
 a text that repeats an attribute axis of its instruction (`copied_prompt`: "(length: one sentence)").
 The gates this technique adds: a quota (a label never exceeds its target) and label
-verification (an independent pass, see quality/label_verify); the engine adds the default
+verification (an independent pass, see quality/label.py); the engine adds the default
 acceptance checks (quality/checks: readable, complete, and the nearest-label check).
 """
 from __future__ import annotations
@@ -140,14 +140,14 @@ class ClassificationGenerator(Generator):
                 **({"variety": self.variety.describe()} if self.variety else {})}
 
     def gates(self) -> list[Any]:
-        from ..quality.label_verify import VerifyGate
+        from ..quality.label import LabelGate
 
         out: list[Any] = []
         v = self.config.verify
         if v.enabled:
-            out.append(VerifyGate(self.label_set, text_field=self.config.text_field,
-                                  label_field=self.config.label_field, task=self.task, action=v.action,
-                                  model=v.model, max_tokens=v.max_tokens, multi_label=self.multi_label))
+            out.append(LabelGate(self.label_set, text_field=self.config.text_field,
+                                 label_field=self.config.label_field, task=self.task, action=v.action,
+                                 model=v.model, max_tokens=v.max_tokens, multi_label=self.multi_label))
         out.append(QuotaGate(self))
         return out
 

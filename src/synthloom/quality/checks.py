@@ -130,7 +130,7 @@ def checked_gates(recipe: Any, generator: Any) -> list[Gate]:
     from .label_fit import LabelFitGate
 
     if any(isinstance(g, LabelFitGate) for g in checks):
-        from .label_verify import VerifyGate
+        from .label import LabelGate as VerifyGate
 
         for g in own:
             if isinstance(g, VerifyGate) and g.action != "flag":
