@@ -159,25 +159,23 @@ def test_a_text_that_repeats_the_writers_instructions_is_rejected(tmp_path):
     assert not rows and any(reason == "copied_prompt" for _, reason, _ in summary.rejections)
 
 
-def test_a_label_without_examples_is_shown_borrowed_shots_then_a_text_accepted_for_it(tmp_path):
-    """With no example of its own, a label's prompt shows worked examples of other domains (the voice and a
-    paraphrased description), and once a text was accepted for the label, one of those in its place."""
+def test_a_label_without_examples_is_shown_borrowed_shots(tmp_path):
+    """With fewer than three examples of its own, a label's prompt shows worked examples of other domains (a
+    person's voice, a description paraphrased); a copy of one is rejected like a copy of an example."""
     from synthloom.generators.classification import BORROWED_SHOTS
 
     labels = [{"name": "refund", "description": "wants money back"}, {"name": "cancel", "description": "stop it"}]
-    _, rows, llm = run({"labels": labels}, 4, tmp_path, writer())
+    _, _, llm = run({"labels": labels}, 4, tmp_path, writer())
     borrowed = {json.dumps({"text": b["text"]}) for b in BORROWED_SHOTS}
-    writes = [r for r in llm.requests if r.purpose != "verify"]
-    first = writes[0]
-    shown = [m["content"] for m in first.messages if m["role"] == "assistant"]
-    assert len(shown) == 3 and all(s in borrowed for s in shown)
-    # each shot's input names its own label and description, as the final input does
-    assert all('Label "' in m["content"] for m in first.messages if m["role"] == "user")
-    later = writes[-1]
-    label = _label_of_prompt(later)
-    shown = [json.loads(m["content"])["text"] for m in later.messages if m["role"] == "assistant"]
-    accepted = {r["text"] for r in rows if r["label"] == label}
-    assert len(shown) == 3 and shown[-1] in accepted and sum(s in accepted for s in shown) == 1
+    for req in [r for r in llm.requests if r.purpose != "verify"]:
+        shown = [m["content"] for m in req.messages if m["role"] == "assistant"]
+        assert len(shown) == 3 and all(s in borrowed for s in shown)
+        # each shot's input names its own label and description, as the final input does
+        assert all('Label "' in m["content"] for m in req.messages if m["role"] == "user")
+    copy = BORROWED_SHOTS[0]["text"]
+    summary, rows, _ = run({"labels": labels}, 2, tmp_path / "copy",
+                           lambda r: {"label": "refund"} if r.purpose == "verify" else {"text": copy}, checks=[])
+    assert not rows and {r for _s, r, _n in summary.rejections} == {"copied_example"}
     # a label with three examples of its own shows those, nothing borrowed
     _, _, llm = run({"labels": [{**x, "examples": [f"{x['name']} one here", f"{x['name']} two here",
                                                    f"{x['name']} three here"]} for x in labels]}, 2,

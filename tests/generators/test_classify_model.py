@@ -57,4 +57,5 @@ def test_generate_augment_on_the_bundled_model(tmp_path):
     for r in recs:
         src = real[r.meta["source_row"] - 1]
         assert r.data["label"] == src["label"] and r.data["text"] != src["text"]
+        assert r.meta["scores"]["source_cosine"] >= 0.4  # the default `relevant` check measured it
         assert r.meta["operation"] == "paraphrase" and r.meta["scores"]["real_overlap"] <= 0.6

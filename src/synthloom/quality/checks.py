@@ -4,9 +4,20 @@
     complete   no mark of a cut: an unclosed bracket or quote, a dangling list item, an ending on ':' or 'the'
     relevant   fits what it was written for: a labelled text's nearest label is its own (embeddings,
                when the label checker would be the bundled model; rejected, or relabelled with
-               `verify.action: relabel`); a RAG question is a question, and a how-many question
-               gets an answer with a number
+               `verify.action: relabel`); a RAG question is a question, a how-many question gets an
+               answer with a number, and no other sentence of the passage is nearer the question than
+               the pair's evidence (quality/answer_fit.py); an augmented text stays near its source row
+               (MiniLM cosine >= 0.40, generators/augment.py); a conversation turn stays near the turn
+               before it (quality/turns.py)
     fluent     perplexity under the bundled model (off by default: as slow as a model call on a small CPU)
+
+Per technique: classification, augment, adversarial, qa, documents (all three on their prose);
+translate, schema, extract (structural debris in the values only: codes, names and numbers are not
+sentences); redteam (the attack as written, before a strategy encodes it; JSON quoted in it and an
+ending on ':' are allowed, an attack does both on purpose); self_instruct, evol_instruct (the
+instruction; an output may be code or JSON, and their `signals` add completeness, relevance and
+fluency); conversation (every turn, inside the technique: `turn:unreadable`, `turn:cut_off`,
+`turn:irrelevant`). tools has its own format/execution/semantics checks.
 
 When the nearest-label check is on, the model label checker (`verify`, the bundled model there) flags
 instead of rejecting or relabelling: on 20 intents the 270M checker agrees with a hand label on far fewer
