@@ -108,10 +108,11 @@ def run(g, llm, slot=0):
 def test_a_slot_makes_one_pair_with_every_response_rated_alone():
     texts = {"careful": GOOD, "varied": "Study.", "weak": "Turn off the phone and keep a list of goals for the day."}
     llm = ScriptedLLM(responder(texts, {"careful": 5, "varied": 1, "weak": 3}))
-    (rec,) = run(gen(), llm)
+    g = gen()
+    (rec,) = run(g, llm)
     assert isinstance(rec, Record)
     assert rec.data["chosen"] == GOOD and rec.data["rejected"] == "Study."
-    assert rec.data["prompt"] == json.loads(PROMPTS.read_text().splitlines()[0])["instruction"]
+    assert rec.data["prompt"] == GenContext(llm=llm, seed=0).balanced(0, "prompt", g.prompts).text
     assert rec.meta["chosen_strategy"] == "careful" and rec.meta["rejected_strategy"] == "varied"
     assert rec.meta["margin"] == pytest.approx(1.0)
     judged = [r for r in llm.requests if r.purpose == "preference:judge"]
@@ -263,3 +264,17 @@ def test_a_run_through_the_engine_reports_margins_agreement_and_drops(tmp_path):
     assert p["agreement"]["signals"]["agree"] + p["agreement"]["signals"]["undecided"] == 4
     md = render_markdown(rep)
     assert "## Preference pairs" in md and "4 pairs from 4 of 5 prompts tried (80% gave a usable pair)" in md
+
+
+def test_prompts_from_another_run_and_a_missing_run_is_named(tmp_path):
+    from synthloom.errors import InputFileError
+
+    run = tmp_path / "si"
+    run.mkdir()
+    rows = [{"instruction": f"Task {i}: name a fruit.", "input": "", "output": f"Fruit {i}: apple."} for i in range(4)]
+    (run / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    g = build(PreferenceTechnique(from_run="si", signals=[]), tmp_path)
+    assert [p.text for p in g.prompts] == [r["instruction"] for r in rows]
+    assert [p.output for p in g.examples] == [r["output"] for r in rows]
+    with pytest.raises(InputFileError, match=r"generate.from_run: .*nope: no run here"):
+        build(PreferenceTechnique(from_run="nope", signals=[]), tmp_path)
