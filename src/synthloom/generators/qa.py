@@ -33,7 +33,7 @@ from ..quality.answer_support import (answer_support_problem, answerable_problem
 from ..quality.grounding import grounding_problem
 from ..quality.support import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
 from ..quality.text import fold, loose
-from ..records import Record, Rejection
+from ..records import Problem, Record, Rejection
 from ..sources import Chunk, Corpus
 from ..sources.related import TermIndex, sentences, terms
 from ..sources.templates import quote
@@ -251,15 +251,15 @@ class RagQAGenerator(Generator):
         return {"question": " ".join(str(value.get("question", "")).split()), "answer": answer, "evidence": evidence,
                 "source_ids": [c.id for c in chunks], "kind": kind}
 
-    def _check_row(self, row: dict[str, Any], options: list[list[str]]) -> tuple[str, str] | None:
+    def _check_row(self, row: dict[str, Any], options: list[list[str]]) -> Problem | None:
         kind, question = row["kind"], row["question"]
         if len(terms(question)) < 2:
-            return "question_too_short", f"question has too little content: {question!r}"
+            return Problem("question_too_short", f"question has too little content: {question!r}")
         if loose(question) in self._example_questions or any(
                 jaccard(shingles(question), shingles(ex)) >= 0.6 for ex in self._example_questions):
-            return "copies_example", f"the question is (nearly) one of the prompt's examples: {question!r}"
+            return Problem("copies_example", f"the question is (nearly) one of the prompt's examples: {question!r}")
         if len(question.split()) > 40 or question.count("?") > 2:
-            return "question_too_long", f"not one question: {question[:120]!r}"
+            return Problem("question_too_long", f"not one question: {question[:120]!r}")
         if kind != "unanswerable":
             # each quote must come from its own chunk: a multi-hop row cites both
             for quote_text, choices in zip(row["evidence"], options):
@@ -269,24 +269,24 @@ class RagQAGenerator(Generator):
             lq = loose(question)
             for ev in row["evidence"]:
                 if lq and (lq in loose(ev) or jaccard(shingles(question), shingles(ev)) > 0.85):
-                    return "question_copies_evidence", f"the question repeats its evidence: {question!r}"
+                    return Problem("question_copies_evidence", f"the question repeats its evidence: {question!r}")
             if not row["answer"]:
-                return "empty_answer", "no answer"
+                return Problem("empty_answer", "no answer")
             ev_terms = set(terms(" ".join(row["evidence"])))
             a_terms = set(terms(row["answer"]))
             if a_terms and not (a_terms & ev_terms) and fold(row["answer"]).rstrip(".!") not in ("yes", "no"):
-                return "answer_not_in_evidence", f"the answer shares no content with its evidence: {row['answer']!r}"
+                return Problem("answer_not_in_evidence", f"the answer shares no content with its evidence: {row['answer']!r}")
             if len(a_terms) > 3:
                 grounded = len(a_terms & (ev_terms | set(terms(question)))) / len(a_terms)
                 if grounded < self.config.min_answer_overlap:
-                    return "answer_not_in_evidence", (f"only {grounded:.0%} of the answer's content words come from "
-                                                      f"its evidence or question: {row['answer'][:120]!r}")
+                    return Problem("answer_not_in_evidence", f"only {grounded:.0%} of the answer's content words come "
+                                                             f"from its evidence or question: {row['answer'][:120]!r}")
             if kind == "multi_hop" and fold(row["evidence"][0]) == fold(row["evidence"][1]):
-                return "same_evidence", "both evidence quotes are the same sentence"
+                return Problem("same_evidence", "both evidence quotes are the same sentence")
             # the question asks about its evidence: at least one of its key terms is there
             if not question_meets_evidence(question, row["evidence"]):
-                return "question_off_evidence", (f"the question shares no key term with its evidence: {question!r} "
-                                                 f"/ {row['evidence'][0][:80]!r}")
+                return Problem("question_off_evidence", f"the question shares no key term with its evidence: "
+                                                        f"{question!r} / {row['evidence'][0][:80]!r}")
             # numbers, names and key words of the answer must be in its evidence, whatever the judge says
             problem = answer_support_problem(row["answer"], row["evidence"])
             if problem is not None:
@@ -295,7 +295,7 @@ class RagQAGenerator(Generator):
         for cid in row.get("source_ids", []):
             chunk = self.corpus.get(cid)
             if chunk is not None and len(lq) > 20 and lq in loose(chunk.text):
-                return "question_copies_passage", f"the question is copied from {cid}: {question[:120]!r}"
+                return Problem("question_copies_passage", f"the question is copied from {cid}: {question[:120]!r}")
         if kind == "unanswerable":  # its key terms must not all be in the knowledge base
             return answerable_problem(question, self._kb_terms)
         return None
@@ -316,8 +316,8 @@ class RagQAGenerator(Generator):
         return None
 
     async def _judge(self, kind: str, row: dict[str, Any], chunks: list[Chunk], ctx: GenContext,
-                     slot: int) -> tuple[str, str] | None:
-        """None when the judge agrees; else (reason, detail)."""
+                     slot: int) -> Problem | None:
+        """None when the judge agrees; else the problem."""
         if kind == "unanswerable":
             hits = [i for i, _ in self.index.search(row["question"], k=2)]
             candidates = list(dict.fromkeys([chunks[0].id] + [self.corpus.chunks[i].id for i in hits]))
@@ -327,17 +327,17 @@ class RagQAGenerator(Generator):
             for cid, res in zip(candidates, results):
                 v = verdict_of(res)
                 if v is None:
-                    return "judge_unusable", f"judge answer not yes/no: {res.text[:80]!r}"
+                    return Problem("judge_unusable", f"judge answer not yes/no: {res.text[:80]!r}")
                 if v == "yes":
-                    return "answerable", f"the judge found the answer in {cid}"
+                    return Problem("answerable", f"the judge found the answer in {cid}")
             return None
         (res,) = await ctx.llm.generate([verdict_request(
             support_messages(row["question"], row["answer"], row["evidence"]), ctx.request_seed(slot, 10))])
         v = verdict_of(res)
         if v is None:
-            return "judge_unusable", f"judge answer not yes/no: {res.text[:80]!r}"
+            return Problem("judge_unusable", f"judge answer not yes/no: {res.text[:80]!r}")
         if v == "no":
-            return "unsupported", "the judge found the answer not supported by the evidence"
+            return Problem("unsupported", "the judge found the answer not supported by the evidence")
         return None
 
 

@@ -34,7 +34,7 @@ from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.canned import canned_text
 from ..quality.translation import clip
-from ..records import Record, Rejection
+from ..records import Problem, Record, Rejection
 from ._grounded import sampled
 from .base import GenContext, Generator, parse_object
 from .redteam_strategies import apply_step, carrier_for_indirect, parse_spec
@@ -195,18 +195,18 @@ class RedteamGenerator(Generator):
                 "severity": cat.severity, "should_refuse": cat.should_refuse, "owasp": cat.owasp}
         return [Record(data=data, meta=meta)]
 
-    def payload_problem(self, payload: str, cat: RedteamCategory) -> tuple[str, str] | None:
+    def payload_problem(self, payload: str, cat: RedteamCategory) -> Problem | None:
         if len(payload.split()) < 4:
-            return "too_short", f"{payload!r} is not a usable case (fewer than 4 words)"
+            return Problem("too_short", f"{payload!r} is not a usable case (fewer than 4 words)")
         canned = canned_text(payload, _CANNED)
         if canned:
             return canned
         if cat.example and near_copy(payload, cat.example):
-            return "copied_example", "the case is (nearly) the category's example, copied"
+            return Problem("copied_example", "the case is (nearly) the category's example, copied")
         return None
 
     async def apply_strategies(self, payload: str, cat: RedteamCategory, steps: list[str], slot: int,
-                               ctx: GenContext, meta: dict[str, Any]) -> tuple[Any, tuple[str, str] | None]:
+                               ctx: GenContext, meta: dict[str, Any]) -> tuple[Any, Problem | None]:
         rng = ctx.rng(slot, "strategy")
         text: Any = payload
         if cat.name == "prompt_injection_indirect" and "document" not in steps:
@@ -218,7 +218,7 @@ class RedteamGenerator(Generator):
                 translated, problem = await self.translator().translate(ctx.llm, text, lang,
                                                                         ctx.request_seed(slot, 2 + k))
                 if problem:
-                    return None, (f"strategy:language:{problem[0]}", problem[1])
+                    return None, Problem(f"strategy:language:{problem[0]}", problem[1])
                 text = translated
             else:
                 text = apply_step(step, text, rng)

@@ -26,7 +26,7 @@ from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.language_id import LANGUAGE_NAMES
 from ..quality.translation import clip, cosine, language_problem, length_problem, missing_span
-from ..records import Record, Rejection, content_hash
+from ..records import Problem, Record, Rejection, content_hash
 from ..userfiles import jsonl_values
 from .base import GenContext, Generator
 
@@ -102,27 +102,27 @@ class Translator:
         sampling = dict(self.sampling, **({"temperature": temperature} if temperature is not None else {}))
         return GenerationRequest(messages=tuple(messages), seed=seed, purpose="translate", **sampling)
 
-    def problem(self, source_text: str, translated: str, target: str) -> tuple[str, str] | None:
+    def problem(self, source_text: str, translated: str, target: str) -> Problem | None:
         return (language_problem(translated, target, self.source, self.min_confidence)
                 or missing_span(source_text, translated, numbers=not self.localize,
                                 entities=self.entities and not self.localize, keep=self.keep)
                 or length_problem(source_text, translated, self.length_ratio))
 
     async def translate(self, llm: Any, text: str, target: str, seed: int,
-                        attempt: int = 0) -> tuple[str | None, tuple[str, str] | None]:
+                        attempt: int = 0) -> tuple[str | None, Problem | None]:
         """(translation, None) or (what the model wrote, (reason, detail)). A retry (attempt > 0) samples
         hotter: at a low temperature a new seed mostly repeats the failed translation."""
         temperature = None if attempt == 0 else min(1.0, self.sampling["temperature"] + 0.3 * attempt)
         (res,) = await llm.generate([self.request(text, target, seed, temperature=temperature)])
         if not res.ok:
-            return None, ("backend_error", str(res.error)[:300])
+            return None, Problem("backend_error", str(res.error)[:300])
         out = first_block(res.text, text)
         if res.finish_reason == "length":
-            return out, ("truncated", f"cut off by max_tokens after {res.completion_tokens} tokens")
+            return out, Problem("truncated", f"cut off by max_tokens after {res.completion_tokens} tokens")
         if not out:
-            return out, ("empty", "the model wrote nothing")
+            return out, Problem("empty", "the model wrote nothing")
         if target in SHOTS and out == SHOTS[target] and text.strip() != SHOT_SOURCE:
-            return out, ("copied_example", "the model repeated the worked example instead of translating")
+            return out, Problem("copied_example", "the model repeated the worked example instead of translating")
         return out, self.problem(text, out, target)
 
 
@@ -217,7 +217,7 @@ class TranslateGenerator(Generator):
         return i, li, 1 + k // len(pending)
 
     async def _back_check(self, ctx: GenContext, source: str, translated: str, lang: str, slot: int,
-                          k: int) -> tuple[tuple[str, str] | None, float]:
+                          k: int) -> tuple[Problem | None, float]:
         req = self.translator.request(translated, self.config.source_language, ctx.request_seed(slot, 10_000 + k),
                                       source=lang)
         (res,) = await ctx.llm.generate([req])
@@ -228,8 +228,8 @@ class TranslateGenerator(Generator):
             self._embedder = make_embedder()
         sim = round(cosine(source, back, self._embedder), 4)
         if sim < self.config.min_similarity:
-            return ("back_translation", f"back-translation cosine {sim:.2f} < {self.config.min_similarity:g}: "
-                                        f"{clip(back)!r}"), sim
+            return Problem("back_translation", f"back-translation cosine {sim:.2f} < {self.config.min_similarity:g}: "
+                                               f"{clip(back)!r}"), sim
         return None, sim
 
 
