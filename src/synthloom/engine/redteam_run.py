@@ -14,7 +14,6 @@ judge through its own (the bundled model in-process by default).
 """
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,9 @@ from typing import Any, Callable
 from ..errors import InputFileError
 from ..llm.types import GenerationRequest
 from ..quality.redteam_judge import RedteamJudge
-from ..records import Record, content_hash
-from .cache import CachedLLM, UsageMeter
+from ..records import content_hash
 from ..runs import RunStore, open_store, rundir
-from .writer import BatchWriter
+from .target_run import TargetRun
 
 
 @dataclass
@@ -114,37 +112,15 @@ async def arun_redteam(
     ident = {"kind": "redteam-eval", "target": target.identity, "judge": judge_llm.identity,
              "system_prompt": system_prompt, "rules": rules, "seed": seed, "max_tokens": max_tokens,
              "cases": [case_id(c) for c in cases.cases], "template": judge.system.hash + judge.user.hash}
-    run_id = "eval-" + content_hash(ident, 8)
-    store = RunStore(store_path)
     settings = {k: v for k, v in ident.items() if k != "cases"} | {"cases": len(cases.cases)}
-    resumed = store.begin_run(run_id, "redteam-eval", settings, {})
-    meter, writer = UsageMeter(), BatchWriter(store, run_id)
-    tgt, jdg = CachedLLM(target, store, meter, writer), CachedLLM(judge_llm, store, meter, writer)
-    done = store.done_slots(run_id)
-    sem = asyncio.Semaphore(concurrency)
-    finished = [len(done)]
-    status = "failed"
+    run = TargetRun(store_path, "redteam-eval", "eval-", ident, settings, target, judge_llm)
+    tgt, jdg = run.llms
 
-    async def one(i: int, case: dict[str, Any]) -> None:
-        async with sem:
-            row = await grade_case(case, i, tgt, jdg, judge, system_prompt, seed, max_tokens)
-            writer.add_slot(i, [Record(data=row, meta={"technique": "redteam-eval", "slot": i})], [],
-                            meter.drain())
-            finished[0] += 1
-            if on_progress:
-                on_progress(finished[0], len(cases.cases))
+    async def one(i: int) -> dict[str, Any]:
+        return await grade_case(cases.cases[i], i, tgt, jdg, judge, system_prompt, seed, max_tokens)
 
-    try:
-        await asyncio.gather(*(one(i, c) for i, c in enumerate(cases.cases) if i not in done))
-        status = "complete"
-    finally:
-        writer.add_usage(meter.drain())
-        writer.flush()
-        store.end_run(run_id, status, 0.0)
-    by_slot = {r.meta["slot"]: r.data for r in store.iter_accepted(run_id)}
-    store.close()
-    return EvalResult(run_id, store_path, [by_slot[i] for i in sorted(by_slot)], meter.calls, meter.cache_hits,
-                      resumed)
+    rows = await run.slots(range(len(cases.cases)), len(cases.cases), concurrency, one, on_progress)
+    return EvalResult(run.run_id, store_path, rows, run.meter.calls, run.meter.cache_hits, run.resumed)
 
 
 async def grade_case(case: dict[str, Any], i: int, target: Any, judge_llm: Any, judge: RedteamJudge,

@@ -22,7 +22,6 @@ cache) and a finished one replays at once.
 """
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -33,10 +32,7 @@ from ..generators.conversation import ENDS, UserSimulator, public_scenario, samp
 from ..llm.types import GenerationRequest
 from ..quality.canned import find_refusal
 from ..quality.turns import TurnChecker
-from ..records import Record, content_hash
-from ..runs import RunStore
-from .cache import CachedLLM, UsageMeter
-from .writer import BatchWriter
+from .target_run import TargetRun
 
 
 @dataclass
@@ -76,42 +72,21 @@ async def arun_simulate(sim: Simulation, count: int, target: Any, user_llm: Any,
              "min_goal_relevance": sim.min_goal_relevance, "attributes": sim.attributes or {},
              "example": sim.example or [], "template": user.hash,
              "scenarios": [s.model_dump(mode="json") for s in sim.scenarios]}
-    run_id = "sim-" + content_hash(ident, 8)
-    store = RunStore(store_path)
     settings = {k: v for k, v in ident.items() if k != "scenarios"} | {"scenarios": len(sim.scenarios),
                                                                        "conversations": count}
-    resumed = store.begin_run(run_id, "simulate", settings, {})
-    meter, writer = UsageMeter(), BatchWriter(store, run_id)
-    tgt, usr = CachedLLM(target, store, meter, writer), CachedLLM(user_llm, store, meter, writer)
+    run = TargetRun(store_path, "simulate", "sim-", ident, settings, target, user_llm)
+    tgt, usr = run.llms
     ctx = GenContext(llm=usr, seed=sim.seed)
     # the simulated user's turns may not copy the example conversation; the target's are not held to that
     checker = checker or TurnChecker(sim.min_relevance, min_goal_relevance=min(sim.min_relevance, sim.min_goal_relevance)
                                      if sim.min_relevance > -1 else -1)
     user_checker = checker.with_examples([t["content"] for t in sim.example or []])
-    done = store.done_slots(run_id)
-    sem = asyncio.Semaphore(concurrency)
-    finished = [len(done)]
-    status = "failed"
 
-    async def one(i: int) -> None:
-        async with sem:
-            row = await converse(i, sim, ctx, user, usr, tgt, checker, user_checker)
-            writer.add_slot(i, [Record(data=row, meta={"technique": "simulate", "slot": i})], [], meter.drain())
-            finished[0] += 1
-            if on_progress:
-                on_progress(finished[0], count)
+    async def one(i: int) -> dict[str, Any]:
+        return await converse(i, sim, ctx, user, usr, tgt, checker, user_checker)
 
-    try:
-        await asyncio.gather(*(one(i) for i in range(count) if i not in done))
-        status = "complete"
-    finally:
-        writer.add_usage(meter.drain())
-        writer.flush()
-        store.end_run(run_id, status, 0.0)
-    by_slot = {r.meta["slot"]: r.data for r in store.iter_accepted(run_id)}
-    store.close()
-    return SimulateResult(run_id, store_path, [by_slot[i] for i in sorted(by_slot) if i < count], meter.calls,
-                          meter.cache_hits, resumed)
+    rows = await run.slots(range(count), count, concurrency, one, on_progress)
+    return SimulateResult(run.run_id, store_path, rows, run.meter.calls, run.meter.cache_hits, run.resumed)
 
 
 async def converse(i: int, sim: Simulation, ctx: GenContext, user: UserSimulator, user_llm: Any, target: Any,
