@@ -20,6 +20,7 @@ from synthloom.generators.tools import calls_schema, plan_text
 from synthloom.llm.jsontext import object_schema
 
 from fakes import ScriptedLLM
+from test_tool_nested_params import NESTED
 
 llama_cpp = pytest.importorskip("llama_cpp")
 from llama_cpp.llama_grammar import json_schema_to_gbnf  # noqa: E402
@@ -96,6 +97,11 @@ def test_every_schema_the_tools_technique_sends_compiles_in_llama_cpp(vocab, tmp
         for lo, hi in ((1, 1), (2, 2), (0, 1), (0, 4)):
             s = calls_schema(specs, lo, hi)
             sent[json.dumps(s, sort_keys=True)] = ("calls", s)
+    # a Python tool with nested parameters (a pydantic model, a list of dataclasses, an optional TypedDict)
+    nested = tmp_path / "shop.py"
+    nested.write_text(NESTED, encoding="utf-8")
+    s = calls_schema(read_tool_specs(None, str(nested), tmp_path), 1, 2)
+    sent[json.dumps(s, sort_keys=True)] = ("calls", s)
     bad = {k: grammar_error(s, vocab) for k, (_, s) in sent.items()}
     bad = {k: v for k, v in bad.items() if v}
     assert not bad, "\n\n".join(f"{k}\n-> {v}" for k, v in bad.items())

@@ -44,7 +44,7 @@ def _json_safe(value: Any) -> Any:
 
 def _serve(conn: Any, module_path: str) -> None:
     """The worker: import the module, then answer (name, arguments) requests until the pipe closes."""
-    from ._tool_specs import load_module, module_functions
+    from ._tool_specs import load_module, module_functions, typed_arguments
 
     os.chdir(Path(module_path).parent)
     try:
@@ -59,7 +59,7 @@ def _serve(conn: Any, module_path: str) -> None:
         except (EOFError, OSError):
             return
         try:
-            value = fns[name](**arguments)
+            value = fns[name](**typed_arguments(fns[name], arguments))
             conn.send(("ok", _json_safe(value)))
         except BaseException as exc:  # the tool's own failure is data: a tool error in the record
             conn.send(("error", f"{type(exc).__name__}: {exc}"[:500]))

@@ -147,8 +147,90 @@ def _doc_parts(doc: str) -> tuple[str, dict[str, str]]:
     return " ".join(" ".join(head).split()), params
 
 
+def portable(hint: Any) -> Any:
+    """The hint with every `typing.TypedDict` (which pydantic refuses before Python 3.12) rebuilt as a
+    `typing_extensions.TypedDict` with the same fields and required keys, also inside list[...], Optional[...]."""
+    import types
+
+    import typing_extensions as te
+
+    if typing.is_typeddict(hint) and type(hint).__module__ == "typing" and sys.version_info < (3, 12):
+        required = hint.__required_keys__
+        fields = {k: (te.Required if k in required else te.NotRequired)[portable(v)]
+                  for k, v in typing.get_type_hints(hint).items()}
+        out = te.TypedDict(hint.__name__, fields)  # type: ignore[operator]
+        out.__doc__ = hint.__doc__
+        return out
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is None or not args or origin is typing.Literal:
+        return hint
+    new = tuple(portable(a) for a in args)
+    if new == args:
+        return hint
+    if origin is types.UnionType:
+        import functools
+        import operator
+
+        return functools.reduce(operator.or_, new)
+    if hasattr(hint, "copy_with"):
+        return hint.copy_with(new)
+    return origin[new]
+
+
+def _needs_model(hint: Any) -> bool:
+    """Whether the hint holds a pydantic model or a dataclass (arguments arrive as JSON objects)."""
+    import dataclasses
+
+    from pydantic import BaseModel
+
+    if isinstance(hint, type) and (issubclass(hint, BaseModel) or dataclasses.is_dataclass(hint)):
+        return True
+    return any(_needs_model(a) for a in typing.get_args(hint))
+
+
+def typed_arguments(fn: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The call's JSON arguments as the function's hints ask: a pydantic model or dataclass parameter (also
+    in a list or dict) gets instances, not dicts. Other values pass unchanged."""
+    from pydantic import TypeAdapter
+
+    hints = typing.get_type_hints(fn)
+    return {k: TypeAdapter(portable(hints[k])).validate_python(v) if k in hints and _needs_model(hints[k]) else v
+            for k, v in arguments.items()}
+
+
+_VALUES = ("default", "const", "enum", "examples")  # JSON values, not schemas: kept as they are
+
+
+def _inline(schema: Any, defs: dict[str, Any], stack: tuple[str, ...], where: str) -> Any:
+    """A parameter's schema with pydantic's `$defs` references written in place and its generated `title`s
+    dropped, so every tool schema is self-contained (what tool-calling APIs and grammar converters take)."""
+    if isinstance(schema, list):
+        return [_inline(s, defs, stack, where) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        if not ref.startswith("#/$defs/") or name not in defs:
+            raise InputFileError(f"{where}: a reference {ref!r} that is not among the type's definitions")
+        if name in stack:
+            raise InputFileError(f"{where}: the type {name} contains itself; a tool parameter needs a finite "
+                                 "schema (give the tools as OpenAI tools JSON to write one by hand)")
+        out.update(_inline(defs[name], defs, (*stack, name), where))
+    for k, v in schema.items():
+        if k in ("$ref", "$defs", "title"):
+            continue
+        if k == "properties" and isinstance(v, dict):
+            out[k] = {p: _inline(s, defs, stack, where) for p, s in v.items()}
+        else:
+            out[k] = v if k in _VALUES else _inline(v, defs, stack, where)
+    return out
+
+
 def spec_from_function(name: str, fn: Any, where: str) -> ToolSpec:
-    """A tool's schema from its signature (types through pydantic) and its docstring."""
+    """A tool's schema from its signature (types through pydantic: also nested pydantic models, dataclasses and
+    TypedDicts, in place) and its docstring."""
     from pydantic import TypeAdapter
 
     try:
@@ -165,10 +247,10 @@ def spec_from_function(name: str, fn: Any, where: str) -> ToolSpec:
             raise InputFileError(f"{where}: {name}: parameter `{pname}` has no type hint; annotate it (e.g. "
                                  f"`{pname}: str`) so its schema is known")
         try:
-            schema = TypeAdapter(hints[pname]).json_schema()
+            raw = TypeAdapter(portable(hints[pname])).json_schema()
         except Exception as exc:
             raise InputFileError(f"{where}: {name}: parameter `{pname}`: no JSON schema for its type ({exc})") from exc
-        schema.pop("title", None)
+        schema = _inline(raw, raw.get("$defs") or {}, (), f"{where}: {name}: parameter `{pname}`")
         if pname in docs:
             schema["description"] = docs[pname]
         if p.default is p.empty:

@@ -63,10 +63,19 @@ def calls_schema(specs: list[ToolSpec], lo: int, hi: int) -> dict[str, Any]:
     return object_schema({"calls": {"type": "array", "items": item, "minItems": lo, "maxItems": hi}})
 
 
-def _closed(parameters: dict[str, Any]) -> dict[str, Any]:
-    """The parameters as the decoder reads them: no keys beyond the declared ones unless the schema allows
-    them (records are validated against the schema as written)."""
-    return parameters if "additionalProperties" in parameters else {**parameters, "additionalProperties": False}
+def _closed(schema: Any) -> Any:
+    """The parameters as the decoder reads them: no keys beyond the declared ones in any object (nested ones
+    too) unless the schema allows them (records are validated against the schema as written)."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: v if k in ("default", "const", "enum", "examples") else
+           {p: _closed(x) for p, x in v.items()} if k == "properties" and isinstance(v, dict) else _closed(v)
+           for k, v in schema.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 def call_text(call: dict[str, Any]) -> str:
