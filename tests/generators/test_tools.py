@@ -320,3 +320,41 @@ def test_a_no_tool_answer_may_not_invent_numbers(module: Path, tmp_path: Path) -
                llm=ScriptedLLM(respond))
     with RunStore(tmp_path / "n" / "store.sqlite") as store:
         assert {r.reason for r in store.rejections()} == {"semantics:answer_invents_numbers"}
+
+
+def test_the_optional_judge_rejects_calls_or_answers_it_finds_wrong(module: Path, tmp_path: Path) -> None:
+    """`judge: true`: after the judge-free checks, a model answers whether the calls fit the request and the
+    answer fits the results; each 'no' is a semantics reason in the funnel, a 'yes' keeps the verdict."""
+    seen = []
+    for verdict, reason in (({"calls_fit": "no", "answer_fits": "yes"}, "semantics:judge_calls"),
+                            ({"calls_fit": "yes", "answer_fits": "no"}, "semantics:judge_answer"),
+                            ("not json", "semantics:judge_no_verdict"),
+                            ({"calls_fit": "yes", "answer_fits": "yes"}, None)):
+        def respond(req, verdict=verdict):
+            if req.purpose == "judge":
+                seen.append(req)
+                return verdict if isinstance(verdict, str) else {"reason": "because", **verdict}
+            if req.purpose == "request":
+                return {"request": "Please add 4 and 7 for me."}
+            if req.purpose == "calls":
+                return {"calls": [{"name": "add", "arguments": {"a": 4, "b": 7}}]}
+            return "The sum is 11."
+
+        out = tmp_path / str(reason)
+        s = run_recipe(recipe(module, 1, judge=True), base_dir=tmp_path, output=out, llm=ScriptedLLM(respond))
+        with RunStore(out / "store.sqlite") as store:
+            reasons = {r.reason for r in store.rejections()}
+            accepted = store.accepted_records()
+        if reason:
+            assert s.accepted == 0 and reason in reasons, reasons
+        else:
+            assert s.accepted == 1 and accepted[0].meta["judge"] == {"reason": "because", "calls_fit": "yes",
+                                                                     "answer_fits": "yes"}
+    judged = seen[0].messages[-1]["content"]
+    assert "Request: Please add 4 and 7 for me." in judged and 'add({"a": 4, "b": 7}) -> 11' in judged
+    assert "Answer: The sum is 11." in judged and "- add: Add two whole numbers." in judged
+    # off by default: no judge call, and a recipe without it keeps its serialised form
+    llm = scripted(lambda req: [{"name": "add", "arguments": {"a": 4, "b": 7}}])
+    run_recipe(recipe(module, 1), base_dir=tmp_path, output=tmp_path / "nojudge", llm=llm)
+    assert "judge" not in {r.purpose for r in llm.requests}
+    assert "judge" not in recipe(module, 1).generate.model_dump()

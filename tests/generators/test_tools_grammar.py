@@ -16,7 +16,7 @@ import pytest
 from synthloom import run_recipe
 from synthloom.engine.recipe_file import load_recipe
 from synthloom.generators._tool_specs import read_tool_specs
-from synthloom.generators.tools import calls_schema, plan_text
+from synthloom.generators.tools import JUDGE_SCHEMA, calls_schema, plan_text
 from synthloom.llm.jsontext import object_schema
 
 from fakes import ScriptedLLM
@@ -97,6 +97,7 @@ def test_every_schema_the_tools_technique_sends_compiles_in_llama_cpp(vocab, tmp
         for lo, hi in ((1, 1), (2, 2), (0, 1), (0, 4)):
             s = calls_schema(specs, lo, hi)
             sent[json.dumps(s, sort_keys=True)] = ("calls", s)
+    sent["judge"] = ("judge", JUDGE_SCHEMA)  # the optional judge (`judge: true`; its own test in test_tools.py)
     # a Python tool with nested parameters (a pydantic model, a list of dataclasses, an optional TypedDict)
     nested = tmp_path / "shop.py"
     nested.write_text(NESTED, encoding="utf-8")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
-from .common import Sampling, Strict
+from .common import Sampling, Strict, without_empty
+from .models import ModelConfig
 
 SCENARIO_KINDS = ("single", "parallel", "multi_step", "no_tool")
 
@@ -62,8 +63,15 @@ class ToolsTechnique(Strict):
     grounded: bool = Field(True, description="semantics: every string/number argument must appear in the request "
                                              "(or an earlier result)")
     uses_results: bool = Field(True, description="semantics: the final answer must quote a value of the results")
+    judge: bool = Field(False, description="semantics, after the judge-free checks: ask a model whether the calls "
+                                           "answer the request and the answer uses the results (a 'no' rejects)")
+    judge_model: ModelConfig | None = Field(None, description="the judge's model (default: the recipe's)")
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.8, max_tokens=96))
     call_sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.2, max_tokens=160))
+
+    @model_serializer(mode="wrap")
+    def _without_unset_judge(self, handler):
+        return without_empty(handler(self), "judge", "judge_model")
 
     @model_validator(mode="after")
     def _sources(self) -> "ToolsTechnique":

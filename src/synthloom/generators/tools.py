@@ -42,6 +42,9 @@ REQUEST_SCHEMA = object_schema({"request": {"type": "string", "minLength": 8, "m
 log = logging.getLogger(__name__)
 ANSWER_STOPS = ("\n",)
 COPY_ROUGE = 0.7  # a request this close to an example's (ROUGE-L F) is the example again, not a new record
+# the optional judge (`judge: true`): two yes/no questions, a short reason first
+JUDGE_SCHEMA = object_schema({"reason": {"type": "string", "maxLength": 200}, "calls_fit": {"enum": ["yes", "no"]},
+                              "answer_fits": {"enum": ["yes", "no"]}})
 CALLS_OF = {"single": (1, 1), "parallel": (2, 2), "multi_step": (1, 1), "no_tool": (0, 1)}
 
 
@@ -185,6 +188,7 @@ class ToolsGenerator(Generator):
         self.call_system = self.call_prompt.render(tools=tools_view)
         self.answer_system = self.answer_prompt.render()
         self._shown: list[dict[str, Any]] | None = None
+        self.judge_prompts: tuple[Any, Any] | None = None
         self._shown_lock = asyncio.Lock()
 
     def describe(self) -> dict[str, Any]:
@@ -193,7 +197,8 @@ class ToolsGenerator(Generator):
                 "tools": [s.name for s in self.specs], "mocked": sorted(self.runner.mock),
                 "scenarios": list(self.config.scenarios), "timeout_s": self.config.timeout_s,
                 "checks": ["format", "execution", "semantics"],
-                "semantics": {"grounded": self.config.grounded, "uses_results": self.config.uses_results}}
+                "semantics": {"grounded": self.config.grounded, "uses_results": self.config.uses_results,
+                              **({"judge": True} if self.config.judge else {})}}
 
     async def examples(self) -> list[dict[str, Any]]:
         """The recipe's examples with their calls run (once), for the call and answer few-shots."""
@@ -361,9 +366,33 @@ class ToolsGenerator(Generator):
             if invented:
                 return reject("semantics", "semantics:answer_invents_numbers",
                               f"{', '.join(invented[:3])} in the answer: in neither the request nor the results", data)
+        if cfg.judge:
+            verdict = await self.judge(request, calls, answer, ctx.model(cfg.judge_model), ctx.request_seed(slot, 10))
+            meta["judge"] = verdict
+            for key, reason in (("calls_fit", "semantics:judge_calls"), ("answer_fits", "semantics:judge_answer")):
+                if verdict.get(key) == "no":
+                    return reject("semantics", reason, f"the judge: {str(verdict.get('reason', ''))[:240]}", data)
+            if "error" in verdict:
+                return reject("semantics", "semantics:judge_no_verdict", verdict["error"], data)
         data["tools"] = [s.openai() for s in self.specs]
         meta["checks"] = {"format": "pass", "execution": "pass", "semantics": "pass"}
         return [Record(data=data, meta=meta)]
+
+    async def judge(self, request: str, calls: list[dict[str, Any]], answer: str, llm: Any, seed: int) -> dict[str, Any]:
+        """The judge's verdict on the record: {reason, calls_fit, answer_fits}, or {error} when unreadable."""
+        if self.judge_prompts is None:
+            self.judge_prompts = (load_prompt("tools_judge_system"), load_prompt("tools_judge_user"))
+        system, user = self.judge_prompts
+        tools = [{"name": s.name, "description": s.description} for s in self.specs]
+        req = GenerationRequest(messages=({"role": "system", "content": system.render()},
+                                          {"role": "user", "content": user.render(
+                                              tools=tools, request=request, results=results_text(calls), answer=answer)}),
+                                json_schema=JUDGE_SCHEMA, seed=seed, temperature=0.0, max_tokens=120, purpose="judge")
+        (res,) = await llm.generate([req])
+        value = res.parsed
+        if not isinstance(value, dict) or any(value.get(k) not in ("yes", "no") for k in ("calls_fit", "answer_fits")):
+            return {"error": f"no verdict in the judge's reply: {(res.text or str(res.error))[:120]!r}"}
+        return {k: value.get(k) for k in ("reason", "calls_fit", "answer_fits")}
 
     @staticmethod
     def copied(request: str, shown: list[dict[str, Any]], planned: list[tuple[str, dict[str, Any]]]) -> str | None:
