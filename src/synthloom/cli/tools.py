@@ -19,6 +19,7 @@ def generate_tools(
     mock: Optional[Path] = typer.Option(None, "--mock", help="A YAML/JSON file of responses for tools with side effects: {tool: result} or {tool: [{arguments, result}]}."),
     scenario: list[str] = typer.Option([], "--scenario", help="single | parallel | multi_step | no_tool (repeatable; default: all four)."),
     timeout: float = typer.Option(5.0, "--timeout", help="Time limit per tool call, in seconds."),
+    judge: bool = typer.Option(False, "--judge", help="After the judge-free checks, ask the model whether the calls fit the request and the answer fits the results (a 'no' rejects)."),
     count: int = typer.Option(8, "-n", "--count", help="Records to make."),
     output: str = OutputOpt,
     run: RunFlags = RUN,
@@ -41,4 +42,6 @@ def generate_tools(
         gen["mock"] = str(mock.resolve())
     if scenario:
         gen["scenarios"] = scenario
+    if judge:
+        gen["judge"] = True
     run_from_flags("tools", gen, count, output, run, model)
