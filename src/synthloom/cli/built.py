@@ -35,6 +35,7 @@ def _flag_type(annotation: Any) -> Any | None:
         return str if all(isinstance(v, str) for v in values) else None
     if origin is list:
         (item,) = typing.get_args(annotation) or (None,)
+        item = _flag_type(item) if item is not None else None
         return typing.List[item] if item in (str, int, float) else None  # noqa: UP006 (typer reads List[...])
     return annotation if annotation in _SCALARS else None
 
