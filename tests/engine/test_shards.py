@@ -80,3 +80,33 @@ def test_merge_refuses_a_missing_or_doubled_shard(tmp_path):
     with pytest.raises(UsageError, match="0 <= i < N"):
         Shard.parse("2/2")
     assert [Shard(i, 3).target(10) for i in range(3)] == [4, 3, 3]
+
+
+def test_merge_command_writes_one_output_manifest_and_report(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+
+    for i in range(2):
+        run_recipe(recipe(10), output=tmp_path / f"s{i}", llm=by_seed(), shard=f"{i}/2")
+    res = CliRunner().invoke(app, ["merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "-o", str(tmp_path / "all.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert "merged 2 shards: 10 of 10 records" in res.output
+    assert len(rows(tmp_path / "all.jsonl")) == 10
+    report = json.loads((tmp_path / "all.run" / "report" / "report.json").read_text())
+    assert report["funnel"]["accepted"] == 10 and report["run"]["target"] == 10
+    bad = CliRunner().invoke(app, ["merge", str(tmp_path / "s0"), "-o", str(tmp_path / "x.jsonl")])
+    assert bad.exit_code == 2 and "shard 1/2 is missing" in bad.output
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_shards_run_past_the_count_make_up_for_cross_shard_duplicates(tmp_path):
+    """Shards run with a larger count; the merge keeps the first `count` in slot order: the whole run's records."""
+    whole = run_recipe(recipe(10), output=tmp_path / "whole.jsonl", llm=by_seed())
+    for i in range(2):
+        run_recipe(recipe(14), output=tmp_path / f"s{i}", llm=by_seed(), shard=f"{i}/2")
+    merged = merge_runs([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m.jsonl", count=10)
+    assert merged.accepted == whole.accepted == 10 and merged.surplus == 4 and merged.complete
+    assert rows(tmp_path / "m.jsonl") == rows(tmp_path / "whole.jsonl")  # same records, same (slot) order
+    man = json.loads((tmp_path / "m.run" / "manifest.json").read_text())
+    assert man["recipe"]["count"] == 10 and man["funnel"]["accepted"] == 10

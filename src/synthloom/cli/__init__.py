@@ -75,7 +75,7 @@ def generate_schema(
 def _register() -> None:
     """Every command, in the order `--help` lists them: (group, name, function)."""
     from . import classify, decontaminate, documents, estimate, instruct, quality, redteam, review, score, status, train
-    from . import conversation
+    from . import conversation, shards
     from . import tools as tools_cli
 
     for group, name, fn in (
@@ -87,6 +87,7 @@ def _register() -> None:
         (app, "filter", quality.filter_cmd),
         (app, "judge", quality.judge_cmd),
         (app, "label-check", quality.label_check_cmd),
+        (app, "merge", shards.merge_cmd),
         (app, "report", quality.report_cmd),
         (app, "status", status.status_cmd),
         (app, "sample", quality.sample_cmd),

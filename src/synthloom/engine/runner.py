@@ -232,7 +232,6 @@ class _Run:
         self.gate_models = GateModels(build=self._build_gate_backend, wrap=self.metered)
 
         self.accepted = AcceptedView(store, self.run_id, self.writer, store.accepted_count(self.run_id))
-        done = store.done_slots(self.run_id)
         for g in self.stateful:
             g.prime(store.iter_accepted(self.run_id))  # streamed: a gate keeps what it needs (quality/dedup.py)
         seed, self.target = recipe.engine.seed, recipe.count if shard is None else shard.target(recipe.count)
@@ -247,14 +246,15 @@ class _Run:
         self.max_slots = attempt_budget(recipe.engine.max_attempts, recipe.count, generator.expected_yield)
         owned = range(self.max_slots) if shard is None else range(shard.index, self.max_slots, shard.count)
         self.slot_budget = len(owned)
-        self.first_slots, self.first_accepted, self.projected = len(done), len(self.accepted), False
-        self.progress = Progress(target=self.target, accepted=len(self.accepted), slots_done=len(done),
+        done, n_done = store.done_bitmap(self.run_id, self.max_slots)
+        self.first_slots, self.first_accepted, self.projected = n_done, len(self.accepted), False
+        self.progress = Progress(target=self.target, accepted=len(self.accepted), slots_done=n_done,
                                  slots_budget=self.slot_budget, cost=self.prior_cost if self.prices else None)
         self.stop: dict[str, str] = {}
         self.lock = asyncio.Lock()
         self.started = time.perf_counter()
         self.wall = 0.0
-        self.pending_slots = (s for s in owned if s not in done)
+        self.pending_slots = (s for s in owned if not done[s >> 3] >> (s & 7) & 1)
         self.requeued: list[int] = []  # slots whose Ray worker died mid-slot: redone, their finished calls from the cache
         self.pacer = attach_batches(self)  # None unless a model calls through a batch API (engine/batches.py)
 

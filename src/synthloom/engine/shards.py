@@ -60,6 +60,7 @@ class MergeSummary:
     accepted: int
     target: int
     dropped: list[tuple[str, int]]  # (reason, count) of the records the cross-shard gates dropped
+    surplus: int = 0  # records past the merge's count (shards run with a larger -n)
 
     @property
     def complete(self) -> bool:
@@ -141,16 +142,22 @@ def cross_shard_gates(recipe: dict[str, Any]) -> list[Any]:
     return gates
 
 
-def merge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None, *,
+def merge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None, *, count: int | None = None,
                fmt: str | None = None, with_meta: bool | None = None) -> MergeSummary:
     """Join the shards of one sharded run into one run directory (store, data file, manifest).
     Synchronous wrapper around `amerge_runs` (do not call from inside an event loop)."""
-    return asyncio.run(amerge_runs(run_dirs, output, fmt=fmt, with_meta=with_meta))
+    return asyncio.run(amerge_runs(run_dirs, output, count=count, fmt=fmt, with_meta=with_meta))
 
 
-async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None, *,
+async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None = None, *, count: int | None = None,
                       fmt: str | None = None, with_meta: bool | None = None) -> MergeSummary:
-    """Join the shards of one sharded run into one run directory (store, data file, manifest)."""
+    """Join the shards of one sharded run into one run directory (store, data file, manifest).
+
+    count: the merged run's target (default: the shards' recipe count). The merge keeps the first `count`
+    records in slot order that pass the cross-shard gates; the rest are surplus. Shards run with a
+    larger -n than the merge's count make up for what the cross-shard dedup drops."""
+    if count is not None and count <= 0:
+        raise UsageError(f"merge: -n/--count must be > 0 (got {count})")
     from ..runs import RunStore, resolve_output, write_manifest
     from ..runs.writers import write_records
     from ..userfiles import check_file, check_folder
@@ -161,6 +168,8 @@ async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None 
         first = shards[0][1].run_info(shards[0][2])
         recipe = dict(first["recipe"])
         recipe.pop("_shard", None)
+        target = count or max(int(s.run_info(rid)["recipe"].get("count") or 0) for _, s, rid, _ in shards)
+        recipe["count"] = target
         data_path, run_dir = resolve_output(output or (recipe.get("output") or {}).get("path"), recipe.get("name") or "merged")
         check_file(data_path, "output file", str(output) if output else None)
         check_folder(run_dir, "run folder", str(output) if output else None)
@@ -173,14 +182,20 @@ async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None 
         gates = cross_shard_gates(recipe)
         from ..quality.base import GateContext, admit
 
-        ctx = GateContext(target=recipe.get("count"))
+        ctx = GateContext(target=target)
         merged = RunStore(tmp_store)
         try:
             run_id = first["run_id"] if len(shards) == 1 else _merged_id(shards)
             merged.begin_run(run_id, recipe.get("name") or "merged", recipe, first.get("versions") or {})
             dropped: dict[str, int] = {}
             batch: list[tuple[int, list[Record], list[Rejection]]] = []
+            kept = surplus = 0
             for slot, _seq, shard, rec in _in_slot_order(shards):
+                if kept >= target:
+                    surplus += 1
+                    batch.append((slot, [], [Rejection.of(rec, "surplus", "target_reached",
+                                                          f"the merge's count ({target}) was already met")]))
+                    continue
                 out = await admit(rec, gates, ctx)
                 if isinstance(out, Rejection):
                     dropped[out.reason] = dropped.get(out.reason, 0) + 1
@@ -189,6 +204,7 @@ async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None 
                                     data=out.data, raw=out.raw, meta=out.meta)
                     batch.append((slot, [], [out]))
                 else:
+                    kept += 1
                     batch.append((slot, [out], []))
                 if len(batch) >= 2000:
                     merged.commit_batch(run_id, [], batch, {})
@@ -201,7 +217,6 @@ async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None 
                 described.append({"shard": str(sh), "run_dir": str(d), "status": info["status"],
                                   "accepted": s.accepted_count(rid), "wall_s": round(info["wall_s"] or 0.0, 3)})
             accepted = merged.accepted_count(run_id)
-            target = recipe.get("count") or 0
             all_done = all(x["status"] == "complete" for x in described)
             merged.end_run(run_id, "complete" if all_done and accepted >= target else "incomplete",
                            max(x["wall_s"] for x in described))
@@ -225,7 +240,7 @@ async def amerge_runs(run_dirs: Sequence[str | Path], output: str | Path | None 
                              "dropped": [{"reason": r, "count": n} for r, n in sorted(dropped.items())]}
         write_manifest(run_dir, manifest)
         return MergeSummary(run_dir=run_dir, output_path=data_path, shards=described, accepted=accepted,
-                            target=target, dropped=sorted(dropped.items()))
+                            target=target, dropped=sorted(dropped.items()), surplus=surplus)
     finally:
         for _, s, _, _ in shards:
             s.close()

@@ -71,7 +71,7 @@ class _SqliteTable:
         import sqlite3
 
         self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192", "temp_store=FILE"):
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048", "temp_store=FILE"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.executescript(
             "CREATE TABLE t (pos INTEGER PRIMARY KEY, text TEXT NOT NULL);"
