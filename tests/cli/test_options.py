@@ -66,8 +66,10 @@ def test_every_command_takes_debug_last():
 def test_every_generate_command_has_the_same_run_and_model_options():
     shared = ["--concurrency", "--seed", "--max-attempts", "--with-meta", "--rejected",
               "--backend", "--base-url", "--model", "--api-key-env", "--gguf"]
+    from synthloom.config.catalog import TECHNIQUES
+
     generate = [(path, cmd) for path, cmd in _commands() if path[0] == "generate"]
-    assert len(generate) == 13
+    assert sorted(p[1] for p, _ in generate) == sorted(t.tag.replace("_", "-") for t in TECHNIQUES)
     first = _options(generate[0][1])
     for path, cmd in generate:
         opts = _options(cmd)
