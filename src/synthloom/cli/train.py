@@ -42,7 +42,7 @@ def lora_progress() -> Iterator:
 def train_cmd(
     data: Path = typer.Argument(..., help="Run folder, JSONL/CSV file, or (lora) a chat export folder/file."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder for the trained student."),
-    student: str = typer.Option("classifier", "--student", help="classifier | lora."),
+    student: str = typer.Option("classifier", "--student", help="classifier | lora | dpo (a LoRA adapter trained with TRL's DPOTrainer on preference pairs)."),
     base: Optional[str] = typer.Option(None, "--base", help="lora: base model (GGUF file or HF folder; default: the bundled Gemma 3 270M)."),
     text_field: Optional[str] = typer.Option(None, "--text-field", help="classifier: field with the text (default: text, ...)."),
     label_field: Optional[str] = typer.Option(None, "--label-field", help="classifier: field with the label (default: label, intent, ...)."),
@@ -54,14 +54,15 @@ def train_cmd(
     epochs: float = typer.Option(3.0, "--epochs", help="lora: passes over the train split at most."),
     rank: int = typer.Option(8, "--rank", help="lora: adapter rank."),
     alpha: int = typer.Option(16, "--alpha", help="lora: scaling alpha."),
-    lr: float = typer.Option(2e-4, "--lr", help="lora: learning rate."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="lora/dpo: learning rate (default 2e-4 for lora, 5e-5 for dpo)."),
     max_length: int = typer.Option(384, "--max-length", help="lora: tokens per example at most (longer are cut)."),
     batch_size: int = typer.Option(4, "--batch-size", help="lora: examples per optimizer step (by gradient accumulation)."),
     system: Optional[str] = typer.Option(None, "--system", help="lora: system prompt to put first (replaces the data's)."),
     gguf: bool = typer.Option(True, "--gguf/--no-gguf", help="lora: also write a merged GGUF the llamacpp backend runs."),
+    beta: float = typer.Option(0.1, "--beta", help="dpo: strength of the pull towards the base model (TRL's beta)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Train a student on generated data: a MiniLM classifier or a LoRA adapter on a small causal LM."""
+    """Train a student on generated data: a MiniLM classifier, or a LoRA adapter on a small causal LM (SFT or DPO)."""
     from ..errors import UsageError
     from ..train import train_classifier, train_lora
 
@@ -73,8 +74,15 @@ def train_cmd(
             s = train_lora(data, output, base=base, split=split or "0.8,0.1,0.1", max_steps=max_steps,
                            epochs=epochs, rank=rank, alpha=alpha, lr=lr, max_length=max_length,
                            batch_size=batch_size, system=system, gguf=gguf, seed=seed, on_step=on_step)
+    elif student == "dpo":
+        from ..train.dpo import train_dpo
+
+        with lora_progress() as on_step:
+            s = train_dpo(data, output, base=base, split=split or "0.8,0.1,0.1", max_steps=max_steps, epochs=epochs,
+                          rank=rank, alpha=alpha, lr=lr, beta=beta, max_length=max_length,
+                          batch_size=batch_size, system=system, gguf=gguf, seed=seed, on_step=on_step)
     else:
-        raise UsageError(f"--student must be classifier or lora (got {student!r})")
+        raise UsageError(f"--student must be classifier, lora or dpo (got {student!r})")
     console.print(f"trained {s.kind} student -> {s.out_dir}  rows: "
                   + ", ".join(f"{k} {v}" for k, v in s.counts.items()), highlight=False)
     if s.scores:

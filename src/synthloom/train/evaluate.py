@@ -81,6 +81,10 @@ def evaluate(model: str | Path, data: str | Path, *, text_field: str | None = No
     kind = student_kind(folder)
     if kind == "classifier":
         report = _classifier_eval(folder, data, text_field, label_field, metric, baselines)
+    elif kind == "dpo":  # held-out preference accuracy (train/dpo_eval.py)
+        from .dpo_eval import dpo_eval
+
+        report = dpo_eval(folder, data, baselines=baselines, limit=limit)
     else:
         from .lora_eval import lora_eval
 
@@ -96,6 +100,10 @@ def report_markdown(report: dict[str, Any]) -> str:
         from .tool_eval import tool_markdown
 
         return tool_markdown(report)
+    if report.get("metric") == "preference":
+        from .dpo_eval import dpo_markdown
+
+        return dpo_markdown(report)
     name, value = headline(report)
     src = report["data"]
     honest = ("synthetic held-out split: generated like the training data, so it flatters the student"

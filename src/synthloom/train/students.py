@@ -15,7 +15,7 @@ from ..errors import UsageError
 from .data import LABEL_FIELDS, TEXT_FIELDS, labelled, load_data, pick_field
 from .summary import TrainSummary
 
-STUDENTS = ("classifier", "lora")
+STUDENTS = ("classifier", "lora", "dpo")
 
 
 def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
@@ -122,7 +122,7 @@ def load_student(folder: str | Path):
         from .classifier import ClassifierStudent
 
         return ClassifierStudent.load(folder)
-    if kind == "lora":
+    if kind in ("lora", "dpo"):  # a DPO student is a LoRA adapter too (train/dpo.py)
         from .lora import LoraStudent
 
         return LoraStudent.load(folder)
