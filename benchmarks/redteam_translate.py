@@ -80,7 +80,7 @@ def bench_generate(args) -> dict:
 async def _judge(args) -> dict:
     from synthloom.config.models import LlamaCppModel
     from synthloom.llm.factory import build_backend
-    from synthloom.quality.redteam_judge import RedteamJudge
+    from synthloom.generators.redteam_judge import RedteamJudge
 
     rules = (ROOT / "examples" / "shopbot-system.md").read_text()
     judge, llm = RedteamJudge(rules), build_backend(LlamaCppModel())

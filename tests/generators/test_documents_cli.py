@@ -39,7 +39,7 @@ def test_bad_input_exits_2_with_one_clear_message(tmp_path):
 
 
 def qa_model(req):
-    from synthloom.quality.answer_support import key_terms
+    from synthloom.generators.qa_answer_support import key_terms
 
     schema = req.json_schema
     props = schema.get("properties") or schema["anyOf"][0]["properties"]  # factual: one branch per sentence

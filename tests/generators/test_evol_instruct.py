@@ -193,7 +193,7 @@ def test_bundled_model_end_to_end(tmp_path):
 
     from synthloom.cli import app
     from synthloom.engine import RunStore
-    from synthloom.quality.instruct_filters import copies_template, evol_response_checks, no_information_gain
+    from synthloom.generators.instruct_filters import copies_template, evol_response_checks, no_information_gain
 
     out = tmp_path / "ev"
     r = CliRunner().invoke(app, ["generate", "evol-instruct", "--seeds", str(SEEDS), "--rounds", "2", "-n", "3",

@@ -69,7 +69,7 @@ class Model:
 
 def about(question, evidence):
     """The question, tied to its evidence by one of the evidence's key terms (as a real question is)."""
-    from synthloom.quality.answer_support import key_terms, question_meets_evidence
+    from synthloom.generators.qa_answer_support import key_terms, question_meets_evidence
 
     if question_meets_evidence(question, [evidence]):
         return question

@@ -16,7 +16,7 @@ from synthloom.export.redteam_report import judge_agreement, promptfoo_tests, su
 from synthloom.generators.redteam_strategies import apply_step, rot13, split_turns
 from synthloom.config.redteam_taxonomy import OWASP_2025, TAXONOMY
 from synthloom.llm.types import GenerationResult
-from synthloom.quality.redteam_judge import VERDICT_SCHEMA, RedteamJudge, grade, strip_forgeries
+from synthloom.generators.redteam_judge import VERDICT_SCHEMA, RedteamJudge, grade, strip_forgeries
 
 from fakes import ScriptedLLM, reply
 

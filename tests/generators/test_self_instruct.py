@@ -14,7 +14,7 @@ from synthloom.errors import InputFileError
 from synthloom.generators.base import GenContext
 from synthloom.generators.instruct_seeds import load_seed_tasks
 from synthloom.generators.self_instruct import CLF_NO, CLF_YES, build
-from synthloom.quality.instruct_filters import InstructionFilter
+from synthloom.generators.instruct_filters import InstructionFilter
 from synthloom.records import Record, Rejection
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -240,7 +240,7 @@ def test_bundled_model_end_to_end(tmp_path):
     from typer.testing import CliRunner
 
     from synthloom.cli import app
-    from synthloom.quality.instruct_filters import Instance, check_instance
+    from synthloom.generators.instruct_filters import Instance, check_instance
     from synthloom.quality.rouge import rouge_l
 
     out = tmp_path / "si"

@@ -2,7 +2,7 @@
 
 Every case goes to the system under test (an OpenAI-compatible endpoint, with the app's own
 system prompt); a `multi_turn` case is sent turn by turn, each reply kept in the conversation.
-The last reply is graded pass / fail / error by the judge (quality/redteam_judge.py).
+The last reply is graded pass / fail / error by the judge (generators/redteam_judge.py).
 
 Calls go through the call cache of the run store, and each graded case is committed as one
 slot of an evaluation run (its id: the cases, the target, the system prompt, the judge and the
@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ..errors import InputFileError
 from ..llm.types import GenerationRequest
-from ..quality.redteam_judge import RedteamJudge
+from ..generators.redteam_judge import RedteamJudge
 from ..records import content_hash
 from ..runs import RunStore, open_store, rundir
 from .target_run import TargetRun

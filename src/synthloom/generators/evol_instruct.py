@@ -32,14 +32,9 @@ from ..config.instruct import EvolInstructTechnique
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.instruct_filters import (
-    copies_template,
-    evol_response_checks,
-    judge_says_equal,
-    no_information_gain,
-)
 from ..records import Problem, Record, Rejection
 from .base import GenContext, Generator
+from .instruct_filters import copies_template, evol_response_checks, judge_says_equal, no_information_gain
 from .instruct_seeds import load_seed_tasks
 from .instruct_steps import ask_field, description, slot_meta
 

@@ -28,8 +28,6 @@ from ..config.documents import QATechnique
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.answer_support import (answer_support_problem, answerable_problem, kb_vocabulary,
-                                      question_meets_evidence)
 from ..quality.grounding import grounding_problem
 from ..quality.support import answerable_messages, load_qa_examples, support_messages, verdict_of, verdict_request
 from ..quality.text import fold, loose
@@ -39,6 +37,7 @@ from ..sources.related import TermIndex, sentences, terms
 from ..sources.templates import quote
 from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
+from .qa_answer_support import answer_support_problem, answerable_problem, kb_vocabulary, question_meets_evidence
 from .qa_options import KINDS, answer_spans, jaccard, kind_schedule, multi_hop_answers, shingles
 
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed

@@ -26,14 +26,9 @@ from ..config.instruct import SelfInstructTechnique
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.instruct_filters import (
-    Instance,
-    InstructionFilter,
-    SelfInstructRougeGate,
-    filter_instances,
-)
 from ..records import Problem, Record, Rejection, content_hash
 from .base import GenContext, Generator
+from .instruct_filters import Instance, InstructionFilter, SelfInstructRougeGate, filter_instances
 from .instruct_seeds import SeedTask, load_seed_tasks
 from .instruct_steps import ask_field, call_failure, description, slot_meta
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthloom.quality.answer_support import answer_support_problem, answerable_problem, kb_vocabulary
+from synthloom.generators.qa_answer_support import answer_support_problem, answerable_problem, kb_vocabulary
 
 EVIDENCE = ["A second bike can be added for 12 dollars per day.", "Bikes are serviced every 30 days by Velo Care."]
 
@@ -50,7 +50,7 @@ def test_factual_answers_are_spans_of_their_evidence():
 
 
 def test_a_question_must_share_a_key_term_with_its_evidence():
-    from synthloom.quality.answer_support import question_meets_evidence
+    from synthloom.generators.qa_answer_support import question_meets_evidence
 
     evidence = ["Loomcloud accepts Visa, Mastercard and American Express cards."]
     assert question_meets_evidence("Which cards can I pay with?", evidence)

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..config.instruct import DEFAULT_BLACKLIST
+from ..quality.base import GateContext
+from ..quality.canned import is_refusal
+from ..quality.rouge import RougePool, rouge_l, tokenize
 from ..records import Problem, Record, Rejection, content_hash
-from .base import GateContext
-from .canned import is_refusal
-from .rouge import RougePool, rouge_l, tokenize
 
 
 # ----------------------------------------------------------------------------- Self-Instruct: instructions

@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest, GenerationResult
 from ..prompts import load as load_prompt
-from .canned import find_refusal
+from ..quality.canned import find_refusal
 
 VERDICT_SCHEMA = object_schema({
     "reason": {"type": "string", "maxLength": 240},

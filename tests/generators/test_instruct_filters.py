@@ -3,7 +3,7 @@ import asyncio
 
 import pytest
 
-from synthloom.quality.instruct_filters import (
+from synthloom.generators.instruct_filters import (
     Instance,
     InstructionFilter,
     SelfInstructRougeGate,
