@@ -1,10 +1,11 @@
 """Lazy tables: a recipe's tag -> "module:attribute", imported only when a recipe names the tag.
 
 One style for the three extension points (techniques in `generators`, gates in
-`quality`, backends in `llm.factory`): a plain dict of strings, so adding a
-technique, a gate or a backend is one line, and nothing is imported until a
-recipe asks for it (a run that never deduplicates semantically never loads an
-embedding model; a run on an HTTP server never loads llama.cpp).
+`quality`, backends in `llm.factory`): a plain dict of strings, and nothing is
+imported until a recipe asks for it (a run that never deduplicates semantically
+never loads an embedding model; a run on an HTTP server never loads llama.cpp).
+The technique and gate tables are derived from config/catalog.py, where a new one
+is a row beside its config model and its module (docs/extending.md).
 """
 from __future__ import annotations
 
