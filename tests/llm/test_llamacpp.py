@@ -307,7 +307,6 @@ def _varied_requests() -> list[GenerationRequest]:
 
 
 @pytest.mark.model
-@pytest.mark.smoke
 def test_a_request_decodes_to_the_same_tokens_whatever_came_before_it():
     """Each request alone on a fresh model, then in three orders after other requests, with the prompt
     states and without them (the live context only): the prompt's last logits are bit for bit the same,
