@@ -109,7 +109,7 @@ def test_wrong_shape_and_missing_fields(tmp_path):
     msg = " ".join(res.output.split())
     assert res.exit_code == 2 and "no record has the label field 'intent'" in msg and "--label-field" in msg
     res = runner.invoke(app, ["train", str(rows), "-o", str(tmp_path / "o"), "--student", "forest"])
-    assert res.exit_code == 2 and "--student must be classifier or lora" in res.output
+    assert res.exit_code == 2 and "--student must be classifier, lora or dpo" in res.output
     res = runner.invoke(app, ["evaluate", str(tmp_path), "--data", str(rows)])
     assert res.exit_code == 2 and "not a student folder" in res.output
 
