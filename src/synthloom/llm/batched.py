@@ -8,9 +8,9 @@ context per slot, and one KV buffer shared by every sequence (``kv_unified``, ``
 
 - continuous batching: each request gets a sequence slot; a finished sequence frees its slot and
   KV cells at once and the next waiting request takes it in the same step;
-- every sequence has its own sampler chain (its own seed) and its own llguidance matcher; the
-  per-token logic (mask, runaway guard, forced tokens, stops, max_tokens, deadline) is the one of
-  ``LlamaCppLLM._one``, so results have the same fields, finish reasons and truncation spans;
+- every sequence has its own sampler chain (its own seed) and its own llguidance matcher; a request
+  is prepared and every token decided by ``decode_step.py``, as on the single-sequence path, so results
+  have the same fields, finish reasons and truncation spans;
 - a prompt prefix shared with another sequence (the system text and few-shot examples of a
   recipe) is evaluated once: a new sequence takes the KV cells of the longest common prefix from
   the sequence that has them (``llama_memory_seq_cp``, which in a unified cache tags the same cells
@@ -33,43 +33,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .constrain import CopyGuard, JsonConstraint, break_runaways, pick_token
+from .decode_step import Decoded, Decoding, Prepared, decoded, failed, find_stop, step
 from .prefix_states import common_prefix
-from .types import GenerationRequest
 
 log = logging.getLogger(__name__)
 
 MIN_SHARE = 16  # tokens: a new sequence waits a step for a prefix at least this much longer
-
-
-@dataclass
-class Decoded:
-    """What the loop produced for one request; the backend turns it into a GenerationResult."""
-
-    text: str = ""
-    finish: str = "length"
-    cut_by: str = "max_tokens"
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    overridden: list[tuple[int, int]] = field(default_factory=list)
-    constrained: bool = False
-    latency_s: float = 0.0
-    error: str | None = None
-
-
-@dataclass
-class Prepared:
-    """A request rendered and tokenized, with its constraint decided (by the backend)."""
-
-    request: GenerationRequest
-    tokens: list[int]
-    budget: int
-    stops: list[bytes]
-    constraint: JsonConstraint | None
-    gbnf: str | None
-    t0: float
-    error: str | None = None  # set: the request fails without decoding (prompt too long)
-    guard: CopyGuard | None = None  # the request's `avoid` texts (constrain.CopyGuard)
 
 
 @dataclass
@@ -80,13 +49,7 @@ class _Seq:
     chain: Any = None
     pending: list[int] = field(default_factory=list)  # tokens to evaluate next step
     pos: int = 0  # position of pending[0]
-    out: bytearray = field(default_factory=bytearray)
-    overridden: list[tuple[int, int]] = field(default_factory=list)
-    gen_tokens: list[int] = field(default_factory=list)
-    n_gen: int = 0
-    finish: str = "length"
-    cut_by: str = "max_tokens"
-    deadline: float | None = None
+    state: Decoding = field(default_factory=Decoding)
     cancelled: Callable[[], bool] | None = None
 
 
@@ -168,7 +131,7 @@ class BatchDecoder:
         """Queue one request; ``on_done`` gets its Decoded from a later ``step()``."""
         seq = _Seq(prep=prep, slot=-1, on_done=on_done, cancelled=cancelled)
         if timeout_s:
-            seq.deadline = prep.t0 + timeout_s
+            seq.state.deadline = prep.t0 + timeout_s
         self._waiting.append(seq)
 
     def run(self, preps: Sequence[Prepared], timeout_s: float | None = None) -> list[Decoded]:
@@ -193,8 +156,7 @@ class BatchDecoder:
             if seq.cancelled is not None and seq.cancelled():
                 continue
             if seq.prep.error is not None:
-                seq.on_done(Decoded(finish="error", prompt_tokens=len(seq.prep.tokens), error=seq.prep.error,
-                                    latency_s=time.perf_counter() - seq.prep.t0))
+                seq.on_done(failed(seq.prep, seq.prep.error))
                 continue
             if not self._admit(seq):
                 deferred.append(seq)
@@ -216,8 +178,7 @@ class BatchDecoder:
             except Exception as exc:  # one bad request must not sink the others
                 log.exception("llama.cpp generation failed")
                 self._release(seq, report=False)
-                seq.on_done(Decoded(finish="error", prompt_tokens=len(seq.prep.tokens),
-                                    error=f"llama.cpp: {type(exc).__name__}: {exc}"))
+                seq.on_done(failed(seq.prep, f"llama.cpp: {type(exc).__name__}: {exc}"))
                 continue
             if done:
                 self._release(seq, report=True)
@@ -313,89 +274,23 @@ class BatchDecoder:
         self._active.pop(seq.slot, None)
         self._free.append(seq.slot)
         if report:
-            p = seq.prep
-            self.stats.generated += seq.n_gen
-            seq.on_done(Decoded(
-                text=seq.out.decode("utf-8", "replace"), finish=seq.finish, cut_by=seq.cut_by,
-                prompt_tokens=len(p.tokens), completion_tokens=seq.n_gen, overridden=seq.overridden,
-                constrained=p.constraint is not None, latency_s=time.perf_counter() - p.t0,
-            ))
+            self.stats.generated += seq.state.n_gen
+            seq.on_done(decoded(seq.prep, seq.state))
 
     def _row(self, i: int) -> np.ndarray:
         ptr = self.lib.llama_get_logits_ith(self.ctx, i)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def _sample(self, s: _Seq, i: int) -> bool:
-        """One decoding step of one sequence from its logits row ``i``; True when it is finished.
-
-        The same decisions, in the same order, as ``LlamaCppLLM._one``'s loop body."""
-        m, lib, p = self.m, self.lib, s.prep
-        constraint = p.constraint
-
-        def sample() -> int:
-            return int(lib.llama_sampler_sample(s.chain, self.ctx, i))
-
-        if constraint is not None:
-            constraint.compute_mask()
-            break_runaways(constraint, s.gen_tokens, m.piece, m.digit_tokens)
-            row = self._row(i)
-            token, free = pick_token(constraint, row, sample)
-            if p.guard is not None:
-                token = p.guard.steer(token, s.out, m.piece, row, constraint, sample)
-            if not free:
-                s.overridden.append((len(s.out), len(s.out) + len(m.piece(token))))
-        else:
-            token = sample()
-            if p.guard is not None and p.gbnf is None:  # a GBNF sampler has accepted the token already
-                token = p.guard.steer(token, s.out, m.piece, self._row(i), None, sample)
-        if m.is_eog(token):
-            s.finish = "stop"
-            return True
-        s.n_gen += 1
-        batch = [token]
-        s.gen_tokens.append(token)
-        s.out += m.piece(token)
-        if constraint is not None:
-            if not constraint.consume(token):
-                log.warning("llguidance rejected token %d: %s", token, constraint.error)
-                s.finish = "stop"
-                return True
-            if constraint.is_stopped():
-                s.finish = "stop"
-                return True
-            forced = constraint.forced_tokens() if self.fast_forward else ()
-            for ff in forced[: p.budget - s.n_gen]:
-                batch.append(ff)
-                s.gen_tokens.append(ff)
-                s.overridden.append((len(s.out), len(s.out) + len(m.piece(ff))))
-                s.out += m.piece(ff)
-                s.n_gen += 1
-            if constraint.is_stopped():
-                s.finish = "stop"
-                return True
-        if p.stops:
-            max_stop = max(len(x) for x in p.stops)
-            window = bytes(s.out[-(max_stop + 64 * len(batch)):])
-            cut = _find_stop(window, p.stops)
-            if cut is not None:
-                del s.out[len(s.out) - len(window) + cut:]
-                s.finish = "stop"
-                return True
-        if s.n_gen >= p.budget:
-            return True
-        if s.deadline is not None and time.perf_counter() > s.deadline:
-            log.info("request stopped at its deadline (request_timeout_s)")
-            s.cut_by = "request_timeout_s"
+        """One decoding step of one sequence from its logits row ``i`` (`decode_step.step`); True when
+        it is finished."""
+        chain, ctx, sample_ith = s.chain, self.ctx, self.lib.llama_sampler_sample
+        batch = step(self.m, s.prep, s.state, lambda: self._row(i), lambda: int(sample_ith(chain, ctx, i)),
+                     self.fast_forward)
+        if batch is None:
             return True
         s.pending = batch
         return False
 
 
-def _find_stop(window: bytes, stops: list[bytes]) -> int | None:
-    best = None
-    for s in stops:
-        i = window.find(s)
-        if i >= 0 and (best is None or i < best):
-            best = i
-    return best
-
+_find_stop = find_stop  # llamacpp.py's name for it until it decodes through decode_step too
