@@ -3,7 +3,10 @@
 Each slot picks the label first (the one furthest below its target count, so a rare label
 gets exactly its share), then writes a text *for* that label: the label, its description,
 its examples and counter-examples are in the prompt before a word is written, and only
-the text is decoded. Variety comes from attribute axes (length, register, noise
+the text is decoded. A label with fewer than three examples of its own is shown worked
+examples of other domains (prompts/classify_examples.json: a person writing about their own
+case to a shop, a bank, an airline...), each input naming its task, label and description as
+the final one does: a base model sees the voice and that a description is paraphrased. Variety comes from attribute axes (length, register, noise
 by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
 and from an out-of-scope label. A text that copies a label's description or example is
 rejected (`copied_description`, `copied_example`): they steer the text, they are not it; so is
