@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config.preference import ASPECTS, PreferenceTechnique
+from ..config.preference import PreferenceTechnique
 from ..errors import InputFileError
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
@@ -33,7 +34,7 @@ from ..prompts import load as load_prompt
 from ..records import Record, Rejection
 from .base import GenContext, Generator
 from .instruct_steps import call_failure, description
-from .preference_pairs import Scored, agreement, combine, form_pairs, judge_score, signals_score
+from .preference_pairs import Scored, combine, form_pairs, judge_score, signals_score
 
 RESPONSE_SCHEMA = object_schema({"output": {"type": "string", "minLength": 1}})
 ASPECT_TEXT = {
@@ -44,8 +45,9 @@ ASPECT_TEXT = {
 }
 WEAK_WORDS = 5  # a weak strategy's worked examples keep this many words
 GOOD_RATIONALE = "It answers the instruction directly, correctly and completely."
+OTHER_RATIONALE = "It answers a different instruction, not this one."
 CUT_RATIONALE = "It stops after a few words and does not answer the instruction."
-FLUENCY_RANGE = (1.8, 200.0)  # the fluency gate's default bounds on perplexity
+FLUENCY_SCALE = 1000.0  # perplexity 1 -> fluency 1.0, 10 -> 0.67, 100 -> 0.33, >= 1000 -> 0
 
 
 @dataclass(frozen=True)
@@ -160,15 +162,28 @@ class PreferenceGenerator(Generator):
         j = self.config.judge
         messages = [{"role": "system", "content": self._judge_system}]
         if j.few_shot:  # type: ignore[union-attr]
-            for shot in self._shots(prompt, slot, ctx)[:1]:
-                for text, rating, why in ((shot.output, 5, GOOD_RATIONALE), (_cut(shot.output, 3), 1, CUT_RATIONALE)):
-                    messages.append({"role": "user", "content": self.p_judge_user.render(prompt=shot.text,
-                                                                                           response=text)})
-                    verdict = {a: {"rationale": why, "rating": rating} for a in j.aspects}  # type: ignore[union-attr]
-                    messages.append({"role": "assistant", "content": json.dumps(verdict)})
+            messages += self._worked_verdicts(prompt, k, slot, ctx)
         messages.append({"role": "user", "content": self.p_judge_user.render(prompt=prompt.text, response=response)})
         return GenerationRequest(messages=tuple(messages), json_schema=self._verdict_schema, max_tokens=j.max_tokens,  # type: ignore[union-attr]
                                  temperature=0.0, seed=ctx.request_seed(slot, 100 + k), purpose="preference:judge")
+
+    def _worked_verdicts(self, prompt: Prompt, k: int, slot: int, ctx: GenContext) -> list[dict[str, str]]:
+        """Worked verdicts from the prompt file's own answers, in a seeded order (so that no rating is always the
+        last one shown): an answer rated 5, another prompt's answer rated 2, an answer cut to three words rated 1."""
+        shots = self._shots(prompt, slot, ctx)
+        if not shots:
+            return []
+        shot, other = shots[0], (shots[1] if len(shots) > 1 else None)
+        cases = [(shot.text, shot.output, 5, GOOD_RATIONALE), (shot.text, _cut(shot.output, 3), 1, CUT_RATIONALE)]
+        if other is not None:
+            cases.append((shot.text, other.output, 2, OTHER_RATIONALE))
+        ctx.rng(slot, f"verdicts:{k}").shuffle(cases)
+        messages = []
+        for text, answer, rating, why in cases:
+            messages.append({"role": "user", "content": self.p_judge_user.render(prompt=text, response=answer)})
+            verdict = {a: {"rationale": why, "rating": rating} for a in self.config.judge.aspects}  # type: ignore[union-attr]
+            messages.append({"role": "assistant", "content": json.dumps(verdict)})
+        return messages
 
     # ----------------------------------------------------------------- scoring
     async def _respond(self, prompt: Prompt, slot: int, ctx: GenContext) -> list[dict[str, Any]]:
@@ -214,8 +229,6 @@ class PreferenceGenerator(Generator):
             for d, e in zip(sig, live):
                 d["completeness"] = round(check_completeness(e["text"]).score, 4)
         if "relevance" in self.config.signals and live:
-            import math
-
             from ..quality.embeddings import make_embedder
             from ..quality.relevance import relevance_scores
 
@@ -233,7 +246,8 @@ class PreferenceGenerator(Generator):
             for d, e in zip(sig, live):
                 p = scorer.score(e["text"])
                 d["perplexity"] = round(p.perplexity, 3) if p.tokens else None
-                d["fluency"] = None if not p.tokens else float(FLUENCY_RANGE[0] <= p.perplexity <= FLUENCY_RANGE[1])
+                d["fluency"] = (None if not p.tokens else
+                                round(max(0.0, 1 - math.log(max(p.perplexity, 1.0)) / math.log(FLUENCY_SCALE)), 4))
         for d, e in zip(sig, live):
             e["signals"] = d
             e["signals_score"] = signals_score({k: v for k, v in d.items() if k != "perplexity"})
@@ -301,4 +315,4 @@ def build(config: PreferenceTechnique, base_dir: Path) -> PreferenceGenerator:
     return PreferenceGenerator(config, base_dir)
 
 
-__all__ = ["PreferenceGenerator", "agreement", "build", "load_prompts"]
+__all__ = ["PreferenceGenerator", "build", "load_prompts"]
