@@ -358,3 +358,21 @@ def test_the_optional_judge_rejects_calls_or_answers_it_finds_wrong(module: Path
     run_recipe(recipe(module, 1), base_dir=tmp_path, output=tmp_path / "nojudge", llm=llm)
     assert "judge" not in {r.purpose for r in llm.requests}
     assert "judge" not in recipe(module, 1).generate.model_dump()
+
+
+def test_chat_template_markup_in_a_request_or_answer_is_rejected(module: Path, tmp_path: Path) -> None:
+    """A base model behind a chat server goes on writing the prompt's format ("<s>[INST]Calls: none ...")."""
+    for request, answer, reason in (("What is 4 plus 7? <s>[INST]Calls: add(a=4, b=7)", "11.", "template_markup"),
+                                    ("Please add 4 and 7 for me.", "4 plus 7 is 11.<|im_end|>",
+                                     "semantics:answer_markup")):
+        def respond(req, request=request, answer=answer):
+            if req.purpose == "request":
+                return {"request": request}
+            if req.purpose == "calls":
+                return {"calls": [{"name": "add", "arguments": {"a": 4, "b": 7}}]}
+            return answer
+
+        out = tmp_path / reason
+        s = run_recipe(recipe(module, 1), base_dir=tmp_path, output=out, llm=ScriptedLLM(respond))
+        with RunStore(out / "store.sqlite") as store:
+            assert s.accepted == 0 and reason in {r.reason for r in store.rejections()}

@@ -26,7 +26,7 @@ def test_tools_recipe_on_the_bundled_model(tmp_path: Path) -> None:
     assert accepted or rejected
     for r in rejected:  # every rejection names its check
         assert r.reason.split(":")[0] in ("format", "execution", "semantics", "invalid_json", "truncated",
-                                          "copied_example", "repeated_text", "dedup"), r.reason
+                                          "copied_example", "repeated_text", "template_markup", "dedup"), r.reason
     for r in accepted:
         d = r.data
         assert d["request"] and d["answer"] and {t["function"]["name"] for t in d["tools"]} == TOOLS

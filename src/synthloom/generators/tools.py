@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ COPY_ROUGE = 0.7  # a request this close to an example's (ROUGE-L F) is the exam
 # the optional judge (`judge: true`): two yes/no questions, a short reason first
 JUDGE_SCHEMA = object_schema({"reason": {"type": "string", "maxLength": 200}, "calls_fit": {"enum": ["yes", "no"]},
                               "answer_fits": {"enum": ["yes", "no"]}})
+# a chat template's own markup in a request or answer: the model went on writing the prompt's format (seen through
+# an OpenAI-compatible server whose chat template a base model does not know: "<s>[INST]Calls: none ...")
+MARKUP = re.compile(r"</?s>|\[/?INST\]|<\|[a-z_]{2,20}\|>|<(?:start|end)_of_turn>|</?(?:bos|eos)>")
 CALLS_OF = {"single": (1, 1), "parallel": (2, 2), "multi_step": (1, 1), "no_tool": (0, 1)}
 
 
@@ -302,6 +306,10 @@ class ToolsGenerator(Generator):
                           f"request: {res.text[:160]!r}")
         request = " ".join(str(res.parsed["request"]).split())
         data: dict[str, Any] = {"request": request, "scenario": kind}
+        markup = MARKUP.search(request)
+        if markup:
+            return reject("filter", "template_markup", f"the request holds chat-template markup {markup.group(0)!r}",
+                          data)
         looped = repeated_sentence(request)
         if looped:
             return reject("filter", "repeated_text", f"the request says twice: {looped[:80]!r}", data)
@@ -355,6 +363,9 @@ class ToolsGenerator(Generator):
         if res.error_kind == "backend" or not answer or res.finish_reason == "length":
             why = "backend_error" if res.error_kind == "backend" else "empty" if not answer else "cut_off"
             return reject("semantics", f"semantics:answer_{why}", f"answer: {res.text[:160]!r}", data)
+        if MARKUP.search(answer):
+            return reject("semantics", "semantics:answer_markup", f"the answer holds chat-template markup "
+                                                                 f"{MARKUP.search(answer).group(0)!r}", data)
         if rouge_l(request, answer) >= COPY_ROUGE or repeated_sentence(answer):
             return reject("semantics", "semantics:answer_echoes", f"the answer repeats the request or itself: "
                                                                  f"{answer[:120]!r}", data)
