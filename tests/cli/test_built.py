@@ -25,6 +25,24 @@ def test_the_flags_are_the_fields_a_flag_can_say():
     assert "--rouge-threshold" in help_text and "--blacklist" in help_text and "one of: model, seeds_only" in help_text
 
 
+def test_a_field_named_like_a_shared_option_is_left_to_the_recipe():
+    from typing import Literal
+
+    from synthloom.config.common import Strict
+
+    class Clash(Strict):
+        technique: Literal["clash"] = "clash"
+        seed: int = 3
+        count: int = 2
+        topic: str = "x"
+
+    assert list(flag_fields(Clash)) == ["topic"]
+    app = typer.Typer()
+    app.command("clash")(technique_command(Clash, "clash"))  # no clash with --seed / -n
+    app.command("other")(lambda: None)
+    assert CliRunner().invoke(app, ["clash", "--help"]).exit_code == 0
+
+
 def test_a_bad_value_is_named_by_its_flag_and_nothing_is_written(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(app_for("self_instruct"),

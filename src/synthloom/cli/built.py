@@ -44,11 +44,17 @@ def _flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+# what every `generate` command already has (-n, -o, --debug, the run and model options): a field of
+# the same name is set in a recipe, never shadowed
+_RESERVED = frozenset({"technique", "count", "output", "debug", *(o for o, _, _ in RUN.options),
+                       *(o for o, _, _ in MODEL.options)})
+
+
 def flag_fields(config: type) -> dict[str, Any]:
     """field -> flag type, for the fields of `config` that a `generate` command sets from flags."""
     out = {}
     for name, info in config.model_fields.items():
-        if name == "technique":
+        if name in _RESERVED:
             continue
         kind = _flag_type(info.annotation)
         if kind is not None:
