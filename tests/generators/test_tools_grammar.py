@@ -16,7 +16,8 @@ import pytest
 from synthloom import run_recipe
 from synthloom.engine.recipe_file import load_recipe
 from synthloom.generators._tool_specs import read_tool_specs
-from synthloom.generators.tools import JUDGE_SCHEMA, calls_schema, plan_text
+from synthloom.generators._tool_prompts import plan_text
+from synthloom.generators.tools import JUDGE_SCHEMA, calls_schema
 from synthloom.llm.jsontext import object_schema
 
 from fakes import ScriptedLLM
