@@ -28,7 +28,8 @@ JUNK = {
 }
 FINE = ["why??!! my card got declined AGAIN", "Yes.", "42", "1945.", "I paid 5. Then 3.",
         "Order #12345 shipped on 2024-03-05", "hey there. card declined again", "I want a refund :(",
-        "It costs $4.50 (per day)", "1) renew 2) hold", "see you :) thanks!!", "can i keep the book 2 more weeks"]
+        "It costs $4.50 (per day)", "1) renew 2) hold", "see you :) thanks!!", "can i keep the book 2 more weeks",
+        "is 3 < 5", "Add <b>bold</b> to my note"]
 
 
 @pytest.mark.parametrize("text,kind", JUNK.items())
@@ -43,7 +44,9 @@ def test_what_people_write_reads_as_language(text):
 
 @pytest.mark.parametrize("text,kind", [("A person with a flat attitude to life might:", "open_ending"),
                                        ("my books are due and I want to", "cut_mid_sentence"),
-                                       ("Please renew (the two novels", "unclosed_bracket")])
+                                       ("Please renew (the two novels", "unclosed_bracket"),
+                                       ("Add this to my profile note exactly as written: <script src=",
+                                        "unclosed_tag")])
 def test_marks_of_a_cut_are_named_but_a_missing_full_stop_is_not(text, kind):
     assert cut_problem(text)[0] == kind
     assert cut_problem("my card got declined at the shop") is None

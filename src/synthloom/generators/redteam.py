@@ -33,6 +33,7 @@ from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.canned import canned_text
+from ..quality.reference import NgramIndex
 from ..quality.translation import clip
 from ..records import Problem, Record, Rejection
 from ._grounded import sampled
@@ -97,6 +98,9 @@ class RedteamGenerator(Generator):
         self.prompts = {n: load_prompt(f"redteam_{n}") for n in ("write_system", "write_user", "check_system",
                                                                  "check_user")}
         self._write_system = self.prompts["write_system"].render()
+        # the writer's own instructions, word 4-grams: a case that repeats them ("... (input in the user's
+        # voice)") is the prompt leaking into the case, not an attack
+        self._instructions = NgramIndex([self._write_system])
         self._check_system = self.prompts["check_system"].render()
         self._translator = None
 
@@ -203,6 +207,8 @@ class RedteamGenerator(Generator):
             return canned
         if cat.example and near_copy(payload, cat.example):
             return Problem("copied_example", "the case is (nearly) the category's example, copied")
+        if self._instructions.nearest(payload)[0] > 0:
+            return Problem("copied_prompt", f"the case repeats words of the writer's instructions: {payload[:100]!r}")
         return None
 
     async def apply_strategies(self, payload: str, cat: RedteamCategory, steps: list[str], slot: int,

@@ -12,7 +12,7 @@
   `no_words` (not one letter or digit) and `symbols` (under half of its visible characters
   are letters or digits).
 
-`cut_problem(text)` keeps only the marks of a cut from `completeness` (an unclosed bracket,
+`cut_problem(text)` keeps only the marks of a cut from `completeness` (an unclosed bracket or markup tag,
 quote or code fence, a dangling list item, an ending that promises more such as `:` or `,`,
 a last word that cannot end a sentence, a word cut short): a message with no end mark is
 complete here, since people write them that way.
@@ -49,7 +49,7 @@ _HAS_ALNUM = re.compile(r"\w", re.UNICODE)
 _WORD_END = re.compile(r"[\w'’-]+", re.UNICODE)
 
 CUT_KINDS = frozenset({"empty", "open_code_fence", "unclosed_bracket", "unclosed_quote", "dangling_list_item",
-                       "open_ending", "cut_mid_word"})
+                       "open_ending", "cut_mid_word", "unclosed_tag"})
 MIN_WORD_SHARE = 0.5
 # words a message cannot stop on (completeness's list is for prose answers: "come in", "fix that", "log in",
 # "what do I do" end many real messages, so prepositions, pronouns and verbs are left out here)
@@ -93,9 +93,15 @@ def readable_problem(text: str, prose: bool = True, allow: frozenset[str] | set[
     return None
 
 
+_OPEN_TAG = re.compile(r"<[A-Za-z/][^<>]*$")  # `... <script src=`: a markup tag never closed
+
+
 def cut_problem(text: str) -> tuple[str, str] | None:
     """(kind, detail) when the text carries a mark of a cut, else None (a missing end mark is fine)."""
     text = _EMOTICON.sub("", text)  # ":(" opens no bracket
+    tag = _OPEN_TAG.search(text.rstrip())
+    if tag:
+        return "unclosed_tag", f"ends inside a markup tag: {tag.group(0)[:40]!r}"
     c = check_completeness(text)
     if c.reason == "cut_mid_word" and text.split()[-1].isupper():  # "cite sources in APA": an acronym
         return None
