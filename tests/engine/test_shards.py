@@ -110,3 +110,39 @@ def test_shards_run_past_the_count_make_up_for_cross_shard_duplicates(tmp_path):
     assert rows(tmp_path / "m.jsonl") == rows(tmp_path / "whole.jsonl")  # same records, same (slot) order
     man = json.loads((tmp_path / "m.run" / "manifest.json").read_text())
     assert man["recipe"]["count"] == 10 and man["funnel"]["accepted"] == 10
+
+
+class Forget(list):
+    def append(self, item) -> None:
+        pass
+
+
+def test_a_run_holds_no_more_memory_for_more_records(tmp_path, monkeypatch):
+    """The engine keeps counts, not records; the dedup index moves to its SQLite file past spill_at."""
+    import tracemalloc
+
+    from synthloom.engine.writer import BatchWriter
+    from synthloom.quality.dedup import DedupIndex
+
+    monkeypatch.setattr(DedupIndex, "spill_at", 50)
+    monkeypatch.setattr(BatchWriter, "MAX_PENDING", 64)  # its group commit holds up to this many: a fixed bound
+
+    def held(n: int) -> int:
+        """The most Python memory held after any slot of a run of n records."""
+        most = [0]
+        tracemalloc.start()
+        try:
+            llm = by_seed()
+            llm.requests = Forget()  # the fake's own log of requests is not the engine's memory
+            s = run_recipe(recipe(n), output=tmp_path / f"r{n}.jsonl", llm=llm,
+                           on_progress=lambda p: most.__setitem__(0, max(most[0], tracemalloc.get_traced_memory()[0])))
+            assert s.accepted == n
+            return most[0]
+        finally:
+            tracemalloc.stop()
+
+    held(600)  # imports and first-run caches out of the way
+    small, large = held(600), held(2400)
+    # a list of 1,800 more records (data + lineage) alone is ~2 MB; the run holds far less more
+    assert large - small < 300_000, (small, large)
+    assert len(rows(tmp_path / "r2400.jsonl")) == 2400
