@@ -76,7 +76,16 @@ def test_merge_refuses_a_missing_or_doubled_shard(tmp_path):
         merge_runs([tmp_path / "s0"], tmp_path / "m")
     with pytest.raises(InputFileError, match="given twice"):
         merge_runs([tmp_path / "s0", tmp_path / "s0"], tmp_path / "m")
+    other = recipe(6)
+    other = other.model_copy(update={"engine": other.engine.model_copy(update={"seed": 8, "concurrency": 2})})
+    run_recipe(other, output=tmp_path / "s1", llm=by_seed(), shard="1/3")
+    run_recipe(recipe(6).model_copy(update={"engine": recipe(6).engine.model_copy(update={"concurrency": 1})}),
+               output=tmp_path / "s2", llm=by_seed(), shard="2/3")  # another concurrency: the same run
+    with pytest.raises(InputFileError, match="different recipes"):
+        merge_runs([tmp_path / "s0", tmp_path / "s1", tmp_path / "s2"], tmp_path / "m")
     assert not (tmp_path / "m").exists()
+    run_recipe(recipe(6), output=tmp_path / "s1b", llm=by_seed(), shard="1/3")
+    assert merge_runs([tmp_path / "s0", tmp_path / "s1b", tmp_path / "s2"], tmp_path / "m").accepted == 6
     with pytest.raises(UsageError, match="0 <= i < N"):
         Shard.parse("2/2")
     assert [Shard(i, 3).target(10) for i in range(3)] == [4, 3, 3]

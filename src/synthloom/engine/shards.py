@@ -109,7 +109,10 @@ def _shard_runs(run_dirs: Sequence[str | Path]) -> list[tuple[Path, Any, str, Sh
 def _base_recipe(recipe: dict[str, Any]) -> bytes:
     from ..records import dumps
 
-    return dumps({k: v for k, v in recipe.items() if k not in ("_shard", "count", "output")})
+    # what makes a slot's records (runner.run_identity): not the count, budgets, concurrency or output
+    ident = {k: recipe.get(k) for k in ("generate", "quality", "model", "checks")}
+    ident["seed"] = (recipe.get("engine") or {}).get("seed")
+    return dumps(ident)
 
 
 def _in_slot_order(stores: list[tuple[Path, Any, str, Shard]]) -> Iterator[tuple[int, int, Shard, Record]]:
