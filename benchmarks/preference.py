@@ -34,7 +34,7 @@ def main() -> None:
     out = Path(a.out)
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    summary = run_recipe(recipe, output=out / "run")
+    summary = run_recipe(recipe, output=out / "run", base_dir=ROOT / "examples")
     secs = time.perf_counter() - t0
     with RunStore(out / "run" / "store.sqlite") as store:
         recs = store.accepted_records()
