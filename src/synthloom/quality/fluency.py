@@ -1,27 +1,34 @@
 """Fluency: the per-token perplexity of a text under a language model (the bundled GGUF by default).
 
 The text is evaluated, not sampled: llama.cpp computes the logits at every
-position in batches, and the log-probability of each actual next token is read
-from them (log-softmax over the vocabulary). The mean negative log-likelihood
-per token, exp'ed, is the perplexity: normalised by length, so a long answer
-and a short one compare (texts under four words are not scored: without their
-question, the perplexity of "Au." or "Eight." says nothing). Word salad scores
-high; fluent prose scores low; a
-repetition loop scores very low (the model predicts its own loop), so the gate
-has a floor as well as a ceiling.
+position, and the log-probability of each actual next token is read from them
+(log-softmax over the vocabulary). The mean negative log-likelihood per token,
+exp'ed, is the perplexity: normalised by length, so a long answer and a short
+one compare (texts under four words are not scored: without their question,
+the perplexity of "Au." or "Eight." says nothing). Word salad scores high;
+fluent prose scores low; a repetition loop scores very low (the model predicts
+its own loop), so the gate has a floor as well as a ceiling.
 
-The model loads once per process (through `synthloom.llm.llamacpp.open_llama`,
-which loads every GGUF the way this CPU needs), and the KV cache keeps the
-tokens shared with the previous text: scoring several texts that open alike
-evaluates only their new tails.
+Many texts are scored together: each text is one sequence of a llama.cpp
+context that holds up to `MAX_SEQS` of them, and one ``llama_decode`` call
+evaluates up to `N_BATCH` tokens from as many texts as fit (a text longer than
+what is left of a batch goes on in the next one). The weights are read once per
+call instead of once per text, and the context runs on the cores idle when the
+model loads (`llm.llama_model.default_threads`, the backend's own rule). A text
+is scored on its first `MAX_TOKENS` tokens: the cost of a row is bounded, and
+the mean over 256 tokens already tells salad from prose.
+
+The model loads once per process (through `synthloom.llm.llama_model.open_llama`,
+which loads every GGUF the way this CPU needs). The gate collects the texts of
+the candidates checked at the same time into one batch.
 """
 from __future__ import annotations
 
 import asyncio
 import math
-import os
 import threading
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,6 +41,10 @@ from .pairs import PairFields
 from .text import words
 
 MIN_WORDS = 4  # shorter texts are not scored: out of context, "Au." has a perplexity of 75,855
+MAX_TOKENS = 256  # a text is scored on its first 256 tokens (after BOS)
+N_BATCH = 256  # tokens per llama_decode call (each with its 262k-way logits: 256 MiB of output buffer)
+MAX_SEQS = 64  # texts in one llama_decode call at most
+_ROWS = 32  # logit rows turned into log-probs at a time (bounds the float32 temporaries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,103 +54,170 @@ class Perplexity:
     tokens: int  # tokens scored (the first token of the text is predicted from BOS alone)
 
 
-class FluencyScorer:
-    """Scores texts with one llama.cpp context; thread-safe (one text at a time)."""
+@dataclass(slots=True)
+class _Text:
+    index: int
+    tokens: list[int]
+    seq: int = -1
+    pos: int = 0  # tokens evaluated so far
+    nll: list[float] = field(default_factory=list)
 
-    def __init__(self, path: str | None = None, n_ctx: int = 1024, n_batch: int = 64, n_threads: int | None = None) -> None:
-        from ..llm.llama_model import open_llama, quiet_llama_logs
+
+class FluencyScorer:
+    """Scores texts in batches on one llama.cpp context of its own; thread-safe (one batch at a time)."""
+
+    def __init__(self, path: str | None = None, max_tokens: int | None = None, n_batch: int | None = None,
+                 max_seqs: int | None = None, n_threads: int | None = None) -> None:
+        from ..llm.llama_model import default_threads, open_llama, quiet_llama_logs
         from ..llm.model_files import resolve_model
 
         import llama_cpp
 
+        max_tokens, n_batch, max_seqs = max_tokens or MAX_TOKENS, n_batch or N_BATCH, max_seqs or MAX_SEQS
+        if max_tokens < 1 or n_batch < 2 or max_seqs < 1:
+            raise ValueError("max_tokens, n_batch and max_seqs must be positive (n_batch at least 2)")
         model_path, sha = resolve_model(path)
         quiet_llama_logs(llama_cpp)
-        threads = n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
+        self.lib = llama_cpp
+        self.threads = n_threads or default_threads()
+        self._claimed = 0 if n_threads else self.threads
         try:
-            self.llm = open_llama(model_path, n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch, n_threads=threads,
-                                  n_threads_batch=threads, logits_all=False, verbose=False)
+            # the Llama object holds the weights and the tokenizer; its own context stays small and unused
+            self.llm = open_llama(model_path, n_ctx=64, n_batch=64, n_threads=1, logits_all=False, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
+            self._release_threads()
             raise InputFileError(f"fluency.model_path: llama.cpp could not load {str(model_path)!r} ({exc}); "
                                  "give a complete GGUF file") from exc
-        self.lib = llama_cpp
         self.identity = f"{Path(model_path).name}@{sha[:16]}"
-        self.n_ctx, self.n_batch = n_ctx, n_batch
+        self.max_tokens, self.n_batch, self.max_seqs = max_tokens, n_batch, max_seqs
         self.n_vocab = int(self.llm.n_vocab())
-        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        lib = llama_cpp
+        params = lib.llama_context_default_params()
+        # the cache holds at most one text carried over from the last call plus one call's tokens
+        params.n_ctx = -(-(max_tokens + 1 + 2 * n_batch) // 256) * 256
+        params.n_batch = params.n_ubatch = n_batch
+        params.n_seq_max = max_seqs
+        params.kv_unified = True  # one buffer for every sequence: any text may take any free cells
+        params.swa_full = True
+        params.n_threads = params.n_threads_batch = self.threads
+        params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        params.no_perf = True
+        self.ctx = lib.llama_init_from_model(self.llm._model.model, params)
+        if not self.ctx:
+            self.llm.close()
+            self._release_threads()
+            raise RuntimeError(f"llama.cpp could not create a scoring context of {params.n_ctx} cells")
+        self.mem = lib.llama_get_memory(self.ctx)
+        self._batch = lib.llama_batch_init(n_batch, 0, 1)
         self._lock = threading.Lock()
-        self._tokens: list[int] = []  # what the KV cache holds
-        self._nll: list[float] = []  # nll of self._tokens[i + 1] given self._tokens[: i + 1]
+
+    def _release_threads(self) -> None:
+        from ..llm.llama_model import release_threads
+
+        release_threads(self._claimed)
+        self._claimed = 0
 
     def tokenize(self, text: str) -> list[int]:
+        """BOS and the text's first `max_tokens` tokens."""
         toks = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-        return toks[: self.n_ctx]
+        return toks[: self.max_tokens + 1]
 
-    def _eval(self, tokens: list[int], start: int) -> list[float]:
-        """Evaluate tokens[start:] (the cache holds tokens[:start]); nll of tokens[start + 1:] ... in order."""
-        lib, ctx, b = self.lib, self.llm._ctx.ctx, self._batch
-        out: list[float] = []
-        pos = start
-        while pos < len(tokens):
-            chunk = tokens[pos : pos + self.n_batch]
-            b.n_tokens = len(chunk)
-            for i, t in enumerate(chunk):
-                b.token[i] = t
-                b.pos[i] = pos + i
-                b.n_seq_id[i] = 1
-                b.seq_id[i][0] = 0
-                b.logits[i] = True
-            rc = lib.llama_decode(ctx, b)
-            if rc != 0:
-                raise RuntimeError(f"llama_decode returned {rc}")
-            logits = np.ctypeslib.as_array(lib.llama_get_logits(ctx), shape=(len(chunk), self.n_vocab))
-            nxt = tokens[pos + 1 : pos + 1 + len(chunk)]
-            rows = logits[: len(nxt)].astype(np.float64)
-            if len(nxt):
-                mx = rows.max(1)
-                lse = mx + np.log(np.exp(rows - mx[:, None]).sum(1))
-                out.extend((lse - rows[np.arange(len(nxt)), nxt]).tolist())
-            pos += len(chunk)
+    def nlls_many(self, token_lists: Sequence[list[int]]) -> list[list[float]]:
+        """For each token list (BOS first), the nll of each token after the first; many lists per llama_decode."""
+        out: list[list[float]] = [[] for _ in token_lists]
+        queue = [_Text(i, t) for i, t in enumerate(token_lists) if len(t) >= 2]
+        queue.reverse()
+        with self._lock:
+            lib, b = self.lib, self._batch
+            free = list(range(self.max_seqs - 1, -1, -1))
+            carried: _Text | None = None
+            while queue or carried is not None:
+                b.n_tokens = 0
+                room = self.n_batch
+                texts: list[_Text] = []
+                targets: list[int] = []
+                owners: list[_Text] = []
+                while room > 0:
+                    if carried is not None:
+                        cur, carried = carried, None
+                    elif queue and free:
+                        cur = queue.pop()
+                        cur.seq = free.pop()
+                    else:
+                        break
+                    end = min(len(cur.tokens), cur.pos + room)
+                    for p in range(cur.pos, end):
+                        j = b.n_tokens
+                        b.token[j] = cur.tokens[p]
+                        b.pos[j] = p
+                        b.n_seq_id[j] = 1
+                        b.seq_id[j][0] = cur.seq
+                        has_next = p + 1 < len(cur.tokens)
+                        b.logits[j] = has_next  # the last token predicts nothing that is scored
+                        if has_next:
+                            targets.append(cur.tokens[p + 1])
+                            owners.append(cur)
+                        b.n_tokens = j + 1
+                    room -= end - cur.pos
+                    cur.pos = end
+                    texts.append(cur)
+                    if cur.pos < len(cur.tokens):
+                        carried = cur  # the batch is full: the rest of this text opens the next one
+                rc = lib.llama_decode(self.ctx, b)
+                if rc != 0:
+                    lib.llama_memory_clear(self.mem, True)
+                    raise RuntimeError(f"llama_decode returned {rc} for {len(texts)} texts")
+                if targets:
+                    nll = self._nll_rows(len(targets), np.asarray(targets))
+                    for owner, v in zip(owners, nll.tolist()):
+                        owner.nll.append(v)
+                for t in texts:
+                    if t is not carried:
+                        out[t.index] = t.nll
+                        lib.llama_memory_seq_rm(self.mem, t.seq, -1, -1)
+                        free.append(t.seq)
         return out
 
+    def _nll_rows(self, n: int, targets: np.ndarray) -> np.ndarray:
+        """-log softmax(logits)[target] for the last call's n output rows (float32 logits, float64 sums)."""
+        logits = np.ctypeslib.as_array(self.lib.llama_get_logits(self.ctx), shape=(n, self.n_vocab))
+        nll = np.empty(n)
+        for s in range(0, n, _ROWS):
+            x = logits[s : s + _ROWS]
+            mx = x.max(1)
+            e = np.exp(x - mx[:, None])
+            lse = mx.astype(np.float64) + np.log(e.sum(1, dtype=np.float64))
+            nll[s : s + _ROWS] = lse - x[np.arange(len(x)), targets[s : s + _ROWS]]
+        return nll
+
     def token_nlls(self, text: str) -> tuple[list[int], list[float]]:
-        """The text's tokens (BOS first) and the nll of each token after the first, under the model."""
+        """The text's tokens (BOS first, at most `max_tokens` after it) and the nll of each token after the first."""
         tokens = self.tokenize(text)
-        with self._lock:
-            keep = 0
-            limit = min(len(self._tokens), len(tokens)) - 1
-            while keep < limit and self._tokens[keep] == tokens[keep]:
-                keep += 1
-            # re-evaluate from the last shared token: its logits predict the first new one
-            start = max(0, keep - 1) if keep > 0 else 0
-            mem = self.lib.llama_get_memory(self.llm._ctx.ctx) if hasattr(self.lib, "llama_get_memory") else None
-            if start > 0 and mem is not None and self.lib.llama_memory_seq_rm(mem, -1, start, -1):
-                head = self._nll[: start]
-            else:
-                if mem is not None:
-                    self.lib.llama_memory_clear(mem, True)
-                else:
-                    self.llm._ctx.kv_cache_clear()
-                start, head = 0, []
-            tail = self._eval(tokens, start)
-            nll = head + tail
-            self._tokens, self._nll = tokens, nll
-        return tokens, nll
+        return tokens, self.nlls_many([tokens])[0]
 
     def score(self, text: str) -> Perplexity:
-        _, nll = self.token_nlls(text)
-        if not nll:
-            return Perplexity(float("nan"), float("nan"), 0)
-        mean = float(sum(nll) / len(nll))
-        return Perplexity(math.exp(mean), mean, len(nll))
+        return self.score_many([text])[0]
 
     def score_many(self, texts: Sequence[str]) -> list[Perplexity]:
-        return [self.score(t) for t in texts]
+        """The perplexity of each text, evaluated together (results in the order of `texts`)."""
+        return [_perplexity(nll) for nll in self.nlls_many([self.tokenize(t) for t in texts])]
 
     def close(self) -> None:
         if self._batch is not None:
             self.lib.llama_batch_free(self._batch)
             self._batch = None
+        if self.ctx:
+            self.lib.llama_free(self.ctx)
+            self.ctx = None
         self.llm.close()
+        self._release_threads()
+
+
+def _perplexity(nll: Sequence[float]) -> Perplexity:
+    if not nll:
+        return Perplexity(float("nan"), float("nan"), 0)
+    mean = float(sum(nll) / len(nll))
+    return Perplexity(math.exp(mean), mean, len(nll))
 
 
 _SCORERS: dict[str | None, FluencyScorer] = {}
@@ -165,6 +243,15 @@ def fluency_scorer(path: str | None = None) -> FluencyScorer:
         return _SCORERS[path]
 
 
+@dataclass
+class _Waiting:
+    """Texts whose checks wait for the next batch, on one event loop."""
+
+    texts: list[tuple[str, "asyncio.Future[Perplexity]"]] = field(default_factory=list)
+    draining: bool = False
+    task: Any = None  # the draining task (held: the loop keeps only a weak reference)
+
+
 class FluencyGate(StatelessGate):
     """`gate: fluency`: reject word salad (perplexity above `max_perplexity`) and loops (below `min_perplexity`)."""
 
@@ -179,16 +266,54 @@ class FluencyGate(StatelessGate):
         self.pair = pair or PairFields()
         self.model_path = model_path
         self.min_words = min_words
+        self._waiting: weakref.WeakKeyDictionary[Any, _Waiting] = weakref.WeakKeyDictionary()  # per event loop
+
+    def __getstate__(self) -> dict[str, Any]:  # a copy (a Ray worker's) starts with no waiting texts
+        return {k: v for k, v in self.__dict__.items() if k != "_waiting"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._waiting = weakref.WeakKeyDictionary()
 
     def text_of(self, data: dict[str, Any]) -> str:
         return self.pair.response_or_all(data, self.fields)
+
+    async def _perplexity(self, text: str) -> Perplexity:
+        """The text's perplexity, scored in one batch with the texts of the checks waiting beside it."""
+        loop = asyncio.get_running_loop()
+        state = self._waiting.get(loop)
+        if state is None:
+            state = self._waiting[loop] = _Waiting()
+        fut: asyncio.Future[Perplexity] = loop.create_future()
+        state.texts.append((text, fut))
+        if not state.draining:
+            state.draining = True
+            state.task = loop.create_task(self._drain(state))
+        return await fut
+
+    async def _drain(self, state: "_Waiting") -> None:
+        try:
+            while state.texts:
+                batch, state.texts = state.texts, []
+                try:
+                    scorer = await asyncio.to_thread(fluency_scorer, self.model_path)
+                    scores = await asyncio.to_thread(scorer.score_many, [t for t, _f in batch])
+                except Exception as exc:  # every check of the batch gets the error
+                    for _t, f in batch:
+                        if not f.done():
+                            f.set_exception(exc)
+                    continue
+                for (_t, f), p in zip(batch, scores):
+                    if not f.done():
+                        f.set_result(p)
+        finally:
+            state.draining = False
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         text = self.text_of(rec.data)
         if len(words(text)) < self.min_words:  # "Canberra.": a perplexity of a word or two, out of context, means nothing
             return rec.with_scores(perplexity=None)
-        scorer = await asyncio.to_thread(fluency_scorer, self.model_path)
-        p = await asyncio.to_thread(scorer.score, text)
+        p = await self._perplexity(text)
         rec = rec.with_scores(perplexity=None if p.tokens == 0 else round(p.perplexity, 3))
         if p.tokens == 0:
             return rec

@@ -3,7 +3,8 @@
 `score_rows(rows, signals)` returns one dict of scores per row; nothing is
 dropped, so a user can look at the distribution before choosing thresholds.
 Relevance embeds the whole file in batches (each response against the file's
-other instructions); fluency scores each response with one llama.cpp context.
+other instructions); fluency evaluates many responses per llama.cpp call
+(`fluency.FluencyScorer.score_many`).
 """
 from __future__ import annotations
 
@@ -67,20 +68,23 @@ def score_rows(rows: Sequence[dict[str, Any]], signals: Sequence[str], pair: Pai
         if on_progress:
             on_progress("relevance", len(rows))
     if "fluency" in signals:
-        from .fluency import fluency_scorer
-
-        from .fluency import MIN_WORDS
+        from .fluency import MIN_WORDS, fluency_scorer
         from .text import words
 
         scorer = fluency_scorer(fluency_model)
-        for i, (o, text) in enumerate(zip(out, responses), 1):
+        todo = []
+        for o, text in zip(out, responses):
             if len(words(text)) < MIN_WORDS:
                 o["perplexity"] = None
-                continue
-            p = scorer.score(text)
-            o["perplexity"] = None if p.tokens == 0 else round(p.perplexity, 3)
+            else:
+                todo.append((o, text))
+        step = 256  # texts per scorer call: many per llama_decode, progress between calls
+        for s in range(0, len(todo), step):
+            part = todo[s : s + step]
+            for (o, _t), p in zip(part, scorer.score_many([t for _o, t in part])):
+                o["perplexity"] = None if p.tokens == 0 else round(p.perplexity, 3)
             if on_progress:
-                on_progress("fluency", i)
+                on_progress("fluency", s + len(part))
     return out
 
 
