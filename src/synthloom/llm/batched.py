@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .decode_step import Decoded, Decoding, Prepared, decoded, failed, find_stop, step
+from .decode_step import Decoded, Decoding, Prepared, decoded, failed, step
 from .prefix_states import common_prefix
 
 log = logging.getLogger(__name__)
@@ -291,6 +291,3 @@ class BatchDecoder:
             return True
         s.pending = batch
         return False
-
-
-_find_stop = find_stop  # llamacpp.py's name for it until it decodes through decode_step too

@@ -30,8 +30,6 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .truncation import truncated_values  # noqa: F401  (llamacpp.py imports it from here; it lives in truncation.py)
-
 log = logging.getLogger(__name__)
 
 # Compact, deterministic layout; identical to json.dumps(value) defaults.
@@ -240,7 +238,7 @@ def break_runaways(constraint: "JsonConstraint", tokens: list[int], piece: Calla
                    digit_tokens: Callable[[], list[int]]) -> None:
     """Before sampling the next token: ban the token that would extend a loop (`runaway_continuation`)
     and, after a run of ``MAX_DIGIT_RUN`` digits, every digit token (`digit_run`). The grammar keeps
-    at least one token allowed. Both decode loops (one sequence, batched) call this."""
+    at least one token allowed. The decoding step of both loops (`decode_step.step`) calls this."""
     loop = runaway_continuation(tokens)
     if loop is not None and constraint.forbid(loop):
         log.debug("broke a repetition loop at token %d", len(tokens))
@@ -280,7 +278,7 @@ class CopyGuard:
     before each token whether the value being written (the bytes since the last ``"``) would then
     repeat more than half of one of them (at least ``COPY_MIN`` bytes), case aside; if so that token
     is banned and another is sampled. The model may start as an example starts, but must leave it
-    halfway. Both decode loops call ``steer``."""
+    halfway. The decoding step of both loops (`decode_step.step`) calls ``steer``."""
 
     def __init__(self, texts: Any) -> None:
         enc = {json.dumps(str(t), ensure_ascii=False)[1:-1].lower().encode() for t in texts}

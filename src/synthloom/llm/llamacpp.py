@@ -14,37 +14,29 @@ llama-cpp-python's low-level API:
   moment the JSON value is complete (see ``constrain.py``);
 - ``constrained: grammar`` uses llama.cpp's own GBNF sampler instead (slower),
   ``none`` decodes freely and parses.
+
+What a request decides (its preparation, and each token: mask, runaway breakers, copy guard, forced
+tokens, stops, budget, truncation marks) is ``decode_step.py``, shared with batched decoding
+(``batched.py``, ``batch`` > 1); this module evaluates the tokens one sequence at a time.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Sequence
 
 
 from ..config.models import LlamaCppModel
 from ..errors import BackendError, InputFileError
-from .constrain import (ConstraintUnavailable, CopyGuard, JsonConstraint, break_runaways, pick_token,
-                        truncated_values)
 from .batch_scheduler import BatchScheduler
-from .batched import BatchDecoder, Decoded, Prepared, _find_stop
-from .jsontext import read_reply
+from .batched import BatchDecoder
+from .decode_step import Decoded, Decoding, Prepared, decoded, failed, prepare, result, step
 from .llama_model import TOP_K, _gbnf_for, _Loaded, open_llama, plain_cpu_weights  # noqa: F401 (re-exported)
 from .model_files import model_identity, resolve_model
-from .render import render_request
 from .types import GenerationRequest, GenerationResult
 
 log = logging.getLogger(__name__)
-
-
-def copy_guard(req: GenerationRequest) -> CopyGuard | None:
-    """The request's guard against copying its examples (`GenerationRequest.avoid`), if it has texts to guard."""
-    if not req.avoid:
-        return None
-    guard = CopyGuard(req.avoid)
-    return guard if guard.texts else None
 
 
 class LlamaCppLLM:
@@ -128,12 +120,13 @@ class LlamaCppLLM:
         """
         m = self._model()
         if self._cfg.batch > 1:
-            decoded = self._batched().run([self._prepare(r) for r in requests], self.request_timeout_s)
-            return [self._from_decoded(r, d) for r, d in zip(requests, decoded)]
+            done = self._batched().run([self._prepare(r) for r in requests], self.request_timeout_s)
+            return [self._from_decoded(r, d) for r, d in zip(requests, done)]
         out = []
         for req in requests:
             try:
-                out.append(self._one(m, req))
+                p = self._prepare(req)
+                out.append(self._from_decoded(req, failed(p, p.error) if p.error is not None else self._decode(m, p)))
             except (InputFileError, BackendError):
                 raise
             except Exception as exc:  # one bad request must not sink the batch
@@ -154,150 +147,22 @@ class LlamaCppLLM:
         return self._decoder
 
     def _prepare(self, req: GenerationRequest) -> Prepared:
-        m = self._model()
-        t0 = time.perf_counter()
-        prompt, extra_stops = render_request(req, m.style, m.template, m.bos_text, m.eos_text)
-        tokens = m.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=(m.style == "chat"))
-        n_ctx = self._cfg.n_ctx
-        if len(tokens) >= n_ctx:
-            return Prepared(req, tokens, 0, [], None, None, t0,
-                            error=f"prompt has {len(tokens)} tokens, more than the context (model.n_ctx={n_ctx}); "
-                                  "raise n_ctx or shorten the prompt")
-        constraint, gbnf = self._constraint_for(m, req.json_schema)
-        constrained = constraint is not None or gbnf is not None
-        stops = [s.encode() for s in (*req.stop, *(() if constrained else extra_stops)) if s]
-        return Prepared(req, tokens, min(req.max_tokens, n_ctx - len(tokens)), stops,
-                        constraint.clone() if constraint is not None else None, gbnf, t0, guard=copy_guard(req))
+        return prepare(self._model(), req, self._cfg.constrained, self._cfg.n_ctx)
 
     def _from_decoded(self, req: GenerationRequest, d: Decoded) -> GenerationResult:
-        parsed, kind, error = None, ("backend" if d.error else None), d.error
-        truncated: tuple[str, ...] = ()
-        if req.json_schema is not None and d.finish != "error":
-            parsed, kind, error = read_reply(d.text, d.finish, req.json_schema, d.cut_by)
-            if d.constrained and parsed is not None:
-                truncated = truncated_values(d.text, parsed, req.json_schema, d.overridden)
-        return GenerationResult(text=d.text, parsed=parsed, finish_reason=d.finish, prompt_tokens=d.prompt_tokens,
-                                completion_tokens=d.completion_tokens, latency_s=d.latency_s, model=self._identity,
-                                error=error, error_kind=kind, truncated=truncated)
+        return result(req, d, self._identity)
 
-    def _constraint_for(self, m: _Loaded, schema: Any) -> tuple[JsonConstraint | None, str | None]:
-        mode = self._cfg.constrained
-        if schema is None or mode == "none":
-            return None, None
+    # -- one sequence at a time ------------------------------------------------------------------
+
+    def _decode(self, m: _Loaded, p: Prepared) -> Decoded:
+        """Decode one prepared request on the model's own context, from its prompt to its end."""
+        s = Decoding(deadline=p.t0 + self.request_timeout_s if self.request_timeout_s else None)
+        m.feed_prompt(p.tokens)
+        chain = m.sampler(p.request, p.gbnf)
+        ctx, sample_last, row, evaluate = m.ctx, m.lib.llama_sampler_sample, m.logits_row, m.llm.eval
         try:
-            if mode == "grammar":
-                return None, _gbnf_for(schema)
-            return m.constraints().get(schema), None
-        except ConstraintUnavailable as exc:
-            log.warning("schema cannot be enforced while decoding (%s); decoding freely and validating after", exc)
-            return None, None
-
-    def _one(self, m: _Loaded, req: GenerationRequest) -> GenerationResult:
-        t0 = time.perf_counter()
-        prompt, extra_stops = render_request(req, m.style, m.template, m.bos_text, m.eos_text)
-        tokens = m.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=(m.style == "chat"))
-        n_ctx = m.llm.n_ctx()
-        if len(tokens) >= n_ctx:
-            return GenerationResult(
-                text="", finish_reason="error", prompt_tokens=len(tokens), model=self._identity,
-                error=f"prompt has {len(tokens)} tokens, more than the context (model.n_ctx={n_ctx}); "
-                      "raise n_ctx or shorten the prompt",
-            )
-        budget = min(req.max_tokens, n_ctx - len(tokens))
-        constraint, gbnf = self._constraint_for(m, req.json_schema)
-        constrained = constraint is not None or gbnf is not None
-        # Transcript stops ("\nInput:") only make sense for free text; a user's stops always apply.
-        stops = [s.encode() for s in (*req.stop, *(() if constrained else extra_stops)) if s]
-        max_stop = max((len(s) for s in stops), default=0)
-
-        m.feed_prompt(tokens)
-        chain = m.sampler(req, gbnf)
-        lib = m.lib
-        guard = copy_guard(req)
-
-        def sample() -> int:
-            return int(lib.llama_sampler_sample(chain, m.ctx, -1))
-
-        deadline = t0 + self.request_timeout_s if self.request_timeout_s else None
-        out = bytearray()
-        overridden: list[tuple[int, int]] = []  # byte spans of tokens the grammar chose, not the model
-        gen_tokens: list[int] = []
-        cut_by = "max_tokens"
-        n_gen = 0
-        finish = "length"
-        try:
-            while n_gen < budget:
-                if constraint is not None:
-                    constraint.compute_mask()
-                    break_runaways(constraint, gen_tokens, m.piece, m.digit_tokens)
-                    row = m.logits_row()
-                    token, free = pick_token(constraint, row, sample)
-                    if guard is not None:
-                        token = guard.steer(token, out, m.piece, row, constraint, sample)
-                    if not free:
-                        overridden.append((len(out), len(out) + len(m.piece(token))))
-                else:
-                    token = sample()
-                    if guard is not None and gbnf is None:  # a GBNF sampler has accepted the token already
-                        token = guard.steer(token, out, m.piece, m.logits_row(), None, sample)
-                if m.is_eog(token):
-                    finish = "stop"
-                    break
-                n_gen += 1
-                batch = [token]
-                gen_tokens.append(token)
-                out += m.piece(token)
-                if constraint is not None:
-                    if not constraint.consume(token):
-                        log.warning("llguidance rejected token %d: %s", token, constraint.error)
-                        finish = "stop"
-                        break
-                    if constraint.is_stopped():
-                        finish = "stop"
-                        break
-                    forced = constraint.forced_tokens() if self.fast_forward else ()
-                    for ff in forced[: budget - n_gen]:
-                        batch.append(ff)
-                        gen_tokens.append(ff)
-                        overridden.append((len(out), len(out) + len(m.piece(ff))))
-                        out += m.piece(ff)
-                        n_gen += 1
-                    if constraint.is_stopped():
-                        finish = "stop"
-                        break
-                if stops:
-                    window = bytes(out[-(max_stop + 64 * len(batch)):])
-                    cut = _find_stop(window, stops)
-                    if cut is not None:
-                        del out[len(out) - len(window) + cut:]
-                        finish = "stop"
-                        break
-                if n_gen >= budget:
-                    break
-                if deadline is not None and time.perf_counter() > deadline:
-                    log.info("request stopped after %.0f s (request_timeout_s)", self.request_timeout_s)
-                    cut_by = "request_timeout_s"
-                    break
-                m.llm.eval(batch)
+            while (batch := step(m, p, s, row, lambda: int(sample_last(chain, ctx, -1)), self.fast_forward)):
+                evaluate(batch)
         finally:
-            lib.llama_sampler_free(chain)
-
-        text = out.decode("utf-8", "replace")
-        parsed, kind, error = None, None, None
-        truncated: tuple[str, ...] = ()
-        if req.json_schema is not None:
-            parsed, kind, error = read_reply(text, finish, req.json_schema, cut_by)
-            if constraint is not None and parsed is not None:
-                truncated = truncated_values(text, parsed, req.json_schema, overridden)
-        return GenerationResult(
-            text=text,
-            parsed=parsed,
-            finish_reason=finish,
-            prompt_tokens=len(tokens),
-            completion_tokens=n_gen,
-            latency_s=time.perf_counter() - t0,
-            model=self._identity,
-            error=error,
-            error_kind=kind,
-            truncated=truncated,
-        )
+            m.lib.llama_sampler_free(chain)
+        return decoded(p, s)
