@@ -223,13 +223,17 @@ def train_dpo(data: str | Path, out: str | Path, *, base: str | None = None, spl
     val = parts["validation"]
     every = s.eval_every or max(1, total // 5)
     cuda = torch.cuda.is_available() and os.environ.get("SYNTHLOOM_DPO_DEVICE", "cpu") != "cpu"
+    sample = parts["train"][:64]  # tokens per pair (prompt twice, both answers), for the progress line
+    per_pair = sum(len(tok(prompt_text(r["prompt"], system) + r[k])["input_ids"]) for r in sample
+                   for k in ("chosen", "rejected")) / max(1, len(sample))
     t0 = time.perf_counter()
 
     class Progress(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
-            if on_step and logs and "loss" in logs:
-                on_step(StepInfo(state.global_step, total, float(logs["loss"]),
-                                 0.0, None))
+            if on_step and logs and ("loss" in logs or "eval_loss" in logs):
+                secs = max(1e-9, time.perf_counter() - t0)
+                on_step(StepInfo(state.global_step, total, float(logs.get("loss", float("nan"))),
+                                 per_pair * s.batch_size * state.global_step / secs, logs.get("eval_loss")))
 
     with tempfile.TemporaryDirectory(prefix="synthloom-dpo-") as work:
         cfg = DPOConfig(output_dir=work, max_steps=total, per_device_train_batch_size=1,
