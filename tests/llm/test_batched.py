@@ -10,6 +10,7 @@ import pytest
 from synthloom.config.models import LlamaCppModel
 from synthloom.config.recipe import EngineSettings
 from synthloom.engine.runner import default_concurrency
+from synthloom.llm.prefix_states import chunk_ends, reusable
 from synthloom.llm.prefix_states import common_prefix as _common_prefix
 from synthloom.llm.llamacpp import LlamaCppLLM
 from synthloom.llm.types import GenerationRequest, cache_key
@@ -131,6 +132,9 @@ def test_the_shared_prefix_is_evaluated_once_for_n_requests(batched):
     results = batched.generate_sync(reqs)
     assert all(r.ok for r in results), [r.error for r in results]
     stats = batched._decoder.stats
+    # taken up to a chunk end, as the single path takes a prefix (the cells then match its cells)
+    shared = reusable(chunk_ends(tokens[0], batched._decoder.m.breaks), shared)
+    assert shared > 30
     # the prefix once, then only each request's own tail
     assert stats.prompt_tokens == sum(len(t) for t in tokens)
     assert stats.prompt_evaluated == len(tokens[0]) + sum(len(t) - shared for t in tokens[1:])

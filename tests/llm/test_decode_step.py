@@ -106,11 +106,6 @@ def requests() -> list[tuple[GenerationRequest, str]]:
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason=(
-    "the batched loop takes a shared prompt prefix up to any token, the single one only up to a chunk end "
-    "(prefix_states.chunk_ends), so the KV cells after the split differ a little and sampled tokens diverge "
-    "(2 of these 6 requests); reusing only up to chunk ends in BatchDecoder._admit makes all 6 identical but "
-    "changes batch-4 records (9 of 20 measured): remove this marker with that change"))
 def test_single_and_batched_width_1_decode_the_same_tokens_for_the_same_seed():
     backend = LlamaCppLLM(LlamaCppModel(n_threads=1))
     try:

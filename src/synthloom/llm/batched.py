@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .decode_step import Decoded, Decoding, Prepared, decoded, failed, step
-from .prefix_states import common_prefix
+from .prefix_states import chunk_ends, common_prefix, reusable
 
 log = logging.getLogger(__name__)
 
@@ -190,14 +190,18 @@ class BatchDecoder:
         lib, p = self.lib, seq.prep
         tokens = p.tokens
         limit = len(tokens) - 1  # the last prompt token is always evaluated: its logits start decoding
+        # a prefix is taken only up to a chunk end, as the single path takes it (prefix_states.py): the
+        # cells after the split then come out as they do there, so width 1 decodes the single path's tokens
+        ends = chunk_ends(tokens, self.m.breaks)
         ready, soon, source = 0, 0, -1
         for other in self._active.values():
-            common = min(common_prefix(other.prep.tokens, tokens), limit)
-            if min(common, other.pos) > ready:  # pos: positions already evaluated
-                ready, source = min(common, other.pos), other.slot
+            common = reusable(ends, min(common_prefix(other.prep.tokens, tokens), limit))
+            have = reusable(ends, min(common, other.pos))  # pos: positions already evaluated
+            if have > ready:
+                ready, source = have, other.slot
             soon = max(soon, common)
         for slot, kept in self._kept.items():
-            common = min(common_prefix(kept, tokens), limit)
+            common = reusable(ends, min(common_prefix(kept, tokens), limit))
             if common > ready:
                 ready, source = common, slot
         if soon >= ready + MIN_SHARE:
