@@ -1,4 +1,5 @@
-"""Fluency on the bundled GGUF: the perplexity scorer against llama.cpp's own log-probs, salad vs prose, the gate."""
+"""Fluency on the bundled GGUF: the perplexity scorer against llama.cpp's own log-probs, batched vs one at a time,
+salad vs prose, the gate (concurrent checks scored in one batch)."""
 from __future__ import annotations
 
 import asyncio
@@ -39,15 +40,50 @@ def test_log_probs_match_llama_cpp_own(scorer):
         assert math.isclose(-ours, float(ref_lp), abs_tol=2e-3)
 
 
-def test_cache_reuse_gives_the_same_numbers(scorer):
-    fresh = scorer.score(TEXT)
-    scorer.score("Something else entirely, to move the cache.")
-    longer = TEXT + " Then it fell asleep."
-    _, nll_long = scorer.token_nlls(longer)  # shares TEXT's tokens with the cached text: only the tail is evaluated
-    scorer.score("Reset.")
-    _, nll_long_fresh = scorer.token_nlls(longer)
-    assert nll_long == pytest.approx(nll_long_fresh, abs=1e-3)
-    assert scorer.score(TEXT).perplexity == pytest.approx(fresh.perplexity, rel=1e-4)
+ROWS = [
+    TEXT,
+    "Preheat the oven to 200 degrees, then bake the bread for thirty minutes until golden.",
+    "window garden the mat birds looked sat cat of out at and in The on the the",
+    "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen inside the leaves of plants.",
+    "Dear Anna, thank you for the lovely flowers; they brighten the whole kitchen.",
+    "1. Rinse the rice. 2. Add two cups of water. 3. Simmer for fifteen minutes with the lid on.",
+    "the cat sat on the mat. " * 40,  # a loop: the model predicts it (perplexity under 1.8)
+    "Canberra is the capital of Australia, not Sydney as many people think.",
+    "def add(a, b):\n    return a + b",
+    "Der Hund schläft neben dem warmen Ofen, während draußen der Schnee fällt.",
+]
+
+
+def test_batched_scores_equal_one_at_a_time(scorer):
+    together = scorer.score_many(ROWS)  # ten texts in one llama_decode call (each its own sequence)
+    alone = [scorer.score(t) for t in ROWS]
+    assert [p.tokens for p in together] == [p.tokens for p in alone]
+    for t, a in zip(together, alone):
+        # batch mates change llama.cpp's summation order, nothing else
+        assert t.mean_nll == pytest.approx(a.mean_nll, abs=0.05, rel=0.02)
+    order = sorted(range(len(ROWS)), key=lambda i: together[i].perplexity)
+    assert order[-1] == 2 and order[0] == 6  # salad worst, the loop lowest, batched or not
+
+
+def test_a_text_longer_than_a_call_goes_on_in_the_next_one():
+    from synthloom.quality.fluency import FluencyScorer
+
+    small = FluencyScorer(n_batch=16, max_seqs=3, n_threads=1)  # every row spans calls, three sequences at most
+    try:
+        split = small.score_many(ROWS)
+    finally:
+        small.close()
+    from synthloom.quality.fluency import fluency_scorer
+
+    whole = fluency_scorer().score_many(ROWS)
+    for a, b in zip(split, whole):
+        assert a.tokens == b.tokens and a.mean_nll == pytest.approx(b.mean_nll, abs=0.05, rel=0.02)
+
+
+def test_texts_are_scored_on_their_first_max_tokens(scorer):
+    long = " ".join([TEXT] * 40)
+    tokens, nll = scorer.token_nlls(long)
+    assert len(tokens) == scorer.max_tokens + 1 and len(nll) == scorer.max_tokens
 
 
 def test_word_salad_scores_worse_than_prose(scorer):
@@ -72,3 +108,28 @@ def test_gate_rejects_salad_and_loops_and_keeps_prose():
     assert isinstance(loop, Rejection) and loop.reason == "degenerate"
     short = check("Canberra.")
     assert isinstance(short, Record) and short.meta["scores"]["perplexity"] is None
+
+
+def test_gate_scores_concurrent_checks_in_one_batch():
+    from synthloom.quality.fluency import FluencyGate, fluency_scorer
+
+    gate = FluencyGate(max_perplexity=200, min_perplexity=1.8)
+    scorer = fluency_scorer()
+    calls = []
+    original = scorer.score_many
+    scorer.score_many = lambda texts: calls.append(len(texts)) or original(texts)
+    try:
+        async def all_at_once():
+            recs = [Record({"instruction": "Say something.", "output": t}) for t in ROWS[:7]]
+            return await asyncio.gather(*(gate.check(r, GateContext()) for r in recs))
+
+        out = asyncio.run(all_at_once())
+    finally:
+        del scorer.score_many
+    assert calls == [7]
+    kinds = ["Record", "Record", "Rejection", "Record", "Record", "Record", "Rejection"]
+    assert [type(o).__name__ for o in out] == kinds
+    assert (out[2].reason, out[6].reason) == ("disfluent", "degenerate")
+    alone = [scorer.score(t).perplexity for t in ROWS[:7]]
+    got = [math.log(o.meta["scores"]["perplexity"]) for o in out]
+    assert got == pytest.approx([math.log(a) for a in alone], abs=0.05)  # as in the batched-vs-alone test
