@@ -177,6 +177,26 @@ def test_signals_only_ranking_and_completeness_agreement():
     assert "judge" not in rec.meta["agreement"] and "signals" not in rec.meta["agreement"]
 
 
+def test_a_looping_response_is_not_fluent_though_its_perplexity_is_lowest(monkeypatch):
+    """Perplexity rewards repetition (a repeated sentence is easy to predict): read on the bundled model,
+    answers repeating one sentence scored perplexity 2.2-2.4, the best of their prompt, and were chosen."""
+    import synthloom.quality.fluency as fluency
+    from types import SimpleNamespace
+
+    loop = "Drink water every day. " * 6
+    texts = {"careful": GOOD, "varied": loop.strip(), "weak": "Take breaks."}
+
+    class Scorer:
+        def score(self, text):
+            return SimpleNamespace(tokens=20, perplexity=2.3 if text == loop.strip() else 12.0)
+    monkeypatch.setattr(fluency, "fluency_scorer", lambda *_a, **_k: Scorer())
+    (rec,) = run(gen(judge=None, signals=["fluency"], weights={"signals": 1.0}), ScriptedLLM(responder(texts, {})))
+    assert rec.data["chosen"] != loop.strip() and rec.data["rejected"] == loop.strip()
+    looped = next(e for e in rec.meta["responses"] if e["strategy"] == "varied")
+    assert looped["signals"]["fluency"] == 0.0 and looped["signals"]["repeats"] > 0.3
+    assert looped["signals"]["perplexity"] == 2.3  # the measured value is kept for the report
+
+
 # ----------------------------------------------------------------- reward model on a loopback server
 class _Reward(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
