@@ -48,7 +48,7 @@ GOOD_RATIONALE = "It answers the instruction directly, correctly and completely.
 OTHER_RATIONALE = "It answers a different instruction, not this one."
 CUT_RATIONALE = "It stops after a few words and does not answer the instruction."
 FLUENCY_SCALE = 1000.0  # perplexity 1 -> fluency 1.0, 10 -> 0.67, 100 -> 0.33, >= 1000 -> 0
-LOOP_SHARE = 0.3  # the filter gate's max_repeated_ngram_share: above it a response's fluency is 0
+LOOP_SHARE = 0.3  # share of a response's word 3-grams that repeat earlier ones: above it, fluency 0
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class PreferenceGenerator(Generator):
         if "fluency" in self.config.signals:
             from ..quality.fluency import fluency_scorer
 
-            from ..quality.filter import repeated_ngram_share
+            from ..quality.filter import repeated_ngram_rate
 
             scorer = fluency_scorer(None)
             for d, e in zip(sig, live):
@@ -251,9 +251,9 @@ class PreferenceGenerator(Generator):
                 d["perplexity"] = round(p.perplexity, 3) if p.tokens else None
                 d["fluency"] = (None if not p.tokens else
                                 round(max(0.0, 1 - math.log(max(p.perplexity, 1.0)) / math.log(FLUENCY_SCALE)), 4))
-                # a loop has the lowest perplexity of all (each repeat is easy to predict): read as read, a
-                # text whose most repeated word 3-gram covers more than LOOP_SHARE of it is not fluent
-                share, _gram = repeated_ngram_share(e["text"])
+                # a loop has the lowest perplexity of all (each repeat is easy to predict): a text more than
+                # LOOP_SHARE of whose word 3-grams repeat earlier ones is not fluent, whatever its perplexity
+                share = repeated_ngram_rate(e["text"])
                 if share > LOOP_SHARE and d["fluency"] is not None:
                     d["repeats"] = round(share, 3)
                     d["fluency"] = 0.0

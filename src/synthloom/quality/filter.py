@@ -31,6 +31,23 @@ def repeated_ngram_share(text: str, n: int = 3) -> tuple[float, str]:
     return min(1.0, count * n / len(toks)), " ".join(gram)
 
 
+
+def repeated_ngram_rate(text: str, n: int = 3) -> float:
+    """Share of the text's word n-grams that already occurred earlier in it: 0 for text that never repeats
+    itself, near 1 for a sentence said over and over (which `repeated_ngram_share`, one n-gram's cover,
+    rates low when the sentence is long)."""
+    toks = words(text)
+    total = len(toks) - n + 1
+    if total < 2:
+        return 0.0
+    seen: set[tuple[str, ...]] = set()
+    again = 0
+    for i in range(total):
+        g = tuple(toks[i : i + n])
+        again += g in seen
+        seen.add(g)
+    return again / total
+
 # ---------------------------------------------------------------- the gate
 
 def _n(k: int, noun: str) -> str:
