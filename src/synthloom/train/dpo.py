@@ -123,25 +123,11 @@ def load_pairs(data: str | Path, split: str, seed: int) -> tuple[dict[str, list[
 
 
 def loss_curve(history: list[dict[str, Any]], path: Path) -> Path | None:
-    from ..export.figures import figure, save
+    """The DPO loss per step and at each evaluation, with ln 2 (what a policy that prefers nothing scores)."""
+    from .lora_card import loss_curve as draw
 
-    try:
-        fig = figure(6.0, 3.5)
-    except MissingDependencyError:
-        return None
-    ax = fig.add_subplot()
-    tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
-    va = [(h["step"], h["val_loss"]) for h in history if "val_loss" in h]
-    if tr:
-        ax.plot(*zip(*tr), label="train", color="#4c72b0")
-    if va:
-        ax.plot(*zip(*va), "o-", label="validation", color="#dd8452")
-    ax.axhline(math.log(2), color="#999999", linestyle=":", label="ln 2 (no preference learnt)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("DPO loss")
-    ax.set_title("DPO loss")
-    ax.legend()
-    return save(fig, path)
+    return draw(history, path, train_label="train", ylabel="DPO loss", title="DPO loss",
+                baseline=(math.log(2), "ln 2 (no preference learnt)"))
 
 
 def _history(log: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any
 
 
-def loss_curve(history: list[dict[str, Any]], path: Path) -> Path | None:
-    """Train loss per step and validation loss at each evaluation; None when matplotlib is missing."""
+def loss_curve(history: list[dict[str, Any]], path: Path, *, train_label: str = "train (answer tokens)",
+               ylabel: str = "cross-entropy per token", title: str = "LoRA loss",
+               baseline: tuple[float, str] | None = None) -> Path | None:
+    """Train loss per step and validation loss at each evaluation (and a dotted `baseline` line: value,
+    label); None when matplotlib is missing. The LoRA and the DPO students draw theirs with it."""
     from ..errors import MissingDependencyError
     from ..export.figures import figure as _figure, save as _save
 
@@ -19,12 +22,14 @@ def loss_curve(history: list[dict[str, Any]], path: Path) -> Path | None:
     tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
     va = [(h["step"], h["val_loss"]) for h in history if "val_loss" in h]
     if tr:
-        ax.plot(*zip(*tr), label="train (answer tokens)", color="#4c72b0")
+        ax.plot(*zip(*tr), label=train_label, color="#4c72b0")
     if va:
         ax.plot(*zip(*va), "o-", label="validation", color="#dd8452")
+    if baseline is not None:
+        ax.axhline(baseline[0], color="#999999", linestyle=":", label=baseline[1])
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy per token")
-    ax.set_title("LoRA loss")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     return _save(fig, path)
 
