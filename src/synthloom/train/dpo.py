@@ -180,22 +180,16 @@ def train_dpo(data: str | Path, out: str | Path, *, base: str | None = None, spl
     from transformers import TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
-    from .lora_base import load_base, resolve_base
+    from .lora_base import apply_settings, load_base, resolve_base, torch_threads
     from .students import TrainSummary
 
-    s = settings or DpoSettings()
-    for k, v in overrides.items():
-        if v is not None:
-            if not hasattr(s, k):
-                raise TypeError(f"unknown DPO setting {k!r}")
-            setattr(s, k, v)
-    s.check()
+    s = apply_settings(settings or DpoSettings(), overrides, "DPO")
     parts, where = load_pairs(data, split, s.seed)
     if not parts["train"]:
         raise UsageError(f"{where}: the train split has no pairs ({sum(map(len, parts.values()))} pairs, --split "
                          f"{split}); give more pairs or a larger train share")
     info = resolve_base(base)
-    torch.set_num_threads(s.threads or max(1, min(8, (os.cpu_count() or 2) // 2)))
+    torch.set_num_threads(torch_threads(s.threads))
     torch.manual_seed(s.seed)
     t_load = time.perf_counter()
     model, tok = load_base(info["hf_dir"])

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import MissingDependencyError, UsageError
 from ..llm.render import render_completion
-from .lora_base import cache_dir, load_base, resolve_base  # noqa: F401 (the base model: lora_base.py)
+from .lora_base import apply_settings, cache_dir, load_base, resolve_base, torch_threads  # noqa: F401 (the base model: lora_base.py)
 
 KIND = "lora"
 PROMPT_FORMAT = "synthloom-completion"
@@ -200,19 +200,13 @@ def train_lora(data: str | Path, out: str | Path, *, base: str | None = None, sp
 
     from .summary import TrainSummary
 
-    s = settings or LoraSettings()
-    for k, v in overrides.items():
-        if v is not None:
-            if not hasattr(s, k):
-                raise TypeError(f"unknown LoRA setting {k!r}")
-            setattr(s, k, tuple(v) if k == "target_modules" else v)
-    s.check()
+    s = apply_settings(settings or LoraSettings(), overrides, "LoRA", {"target_modules": tuple})
     parts, where = load_splits(data, split, s.seed, system)
     if not parts["train"]:
         raise UsageError(f"{where}: the train split has no rows ({sum(map(len, parts.values()))} records, --split "
                          f"{split}); give more records or a larger train share")
     info = resolve_base(base)
-    torch.set_num_threads(s.threads or max(1, min(8, (os.cpu_count() or 2) // 2)))
+    torch.set_num_threads(torch_threads(s.threads))
     torch.manual_seed(s.seed)
     rng = random.Random(s.seed)
     t_load = time.perf_counter()
@@ -349,7 +343,7 @@ class LoraStudent:
         import torch
         from peft import PeftModel
 
-        torch.set_num_threads(max(1, min(8, (os.cpu_count() or 2) // 2)))
+        torch.set_num_threads(torch_threads(None))
         folder = Path(folder)
         meta = json.loads((folder / "student.json").read_text(encoding="utf-8"))
         hf_dir = Path(meta["base"]["hf_dir"])

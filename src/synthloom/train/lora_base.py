@@ -12,6 +12,23 @@ from typing import Any
 
 from ..errors import InputFileError
 
+def apply_settings(settings: Any, overrides: dict[str, Any], what: str, convert: dict[str, Any] | None = None) -> Any:
+    """Set each override that is not None on `settings` (a LoRA or DPO settings object; `convert` maps a
+    setting to a function applied to its value), check them and return the object."""
+    for k, v in overrides.items():
+        if v is not None:
+            if not hasattr(settings, k):
+                raise TypeError(f"unknown {what} setting {k!r}")
+            setattr(settings, k, (convert or {}).get(k, lambda x: x)(v))
+    settings.check()
+    return settings
+
+
+def torch_threads(threads: int | None) -> int:
+    """The threads a student trains on: `threads`, else half the cores (at least 1, at most 8)."""
+    return threads or max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("SYNTHLOOM_CACHE", Path.home() / ".cache" / "synthloom"))
 
