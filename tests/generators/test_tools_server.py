@@ -5,8 +5,6 @@ shared `llama_server` that other tests use."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -29,22 +27,13 @@ def own_server():
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     pytest.importorskip("uvicorn", reason="needs llama-cpp-python[server]")
     sys.path.insert(0, str(Path(__file__).parents[1]))
-    from helpers.llama_server import bundled_model_path, start_llama_server
+    from helpers.llama_server import bundled_model_path, start_llama_server, stop_llama_server
 
     proc, base_url, log = start_llama_server(bundled_model_path(), n_ctx=4096)
     try:
         yield proc, base_url, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        try:
-            os.unlink(log)
-        except OSError:
-            pass
+        stop_llama_server(proc, log)
 
 
 def test_tools_records_from_llama_cpp_server(own_server, tmp_path: Path) -> None:

@@ -71,13 +71,18 @@ def llama_server():
     try:
         yield base_url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        try:
-            os.unlink(log)
-        except OSError:
-            pass
+        stop_llama_server(proc, log)
+
+
+def stop_llama_server(proc, log) -> None:
+    """Stop a server `start_llama_server` started (kill it after 10 s) and remove its log."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    try:
+        os.unlink(log)
+    except OSError:
+        pass
