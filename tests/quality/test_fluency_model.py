@@ -133,3 +133,16 @@ def test_gate_scores_concurrent_checks_in_one_batch():
     alone = [scorer.score(t).perplexity for t in ROWS[:7]]
     got = [math.log(o.meta["scores"]["perplexity"]) for o in out]
     assert got == pytest.approx([math.log(a) for a in alone], abs=0.05)  # as in the batched-vs-alone test
+
+
+def test_conditional_nlls_score_only_the_text_after_its_context(scorer):
+    # no context: the text's own nlls, token for token
+    (alone,) = scorer.conditional_nlls([("", TEXT)])
+    assert alone == pytest.approx(scorer.token_nlls(TEXT)[1], abs=1e-3)
+    # a context that predicts the text makes it likelier than one that does not; only the text is scored
+    fit, unfit = scorer.conditional_nlls([
+        ("Question: What is the capital of France?\nAnswer:", " The capital of France is Paris."),
+        ("Question: How many legs does a spider have?\nAnswer:", " The capital of France is Paris."),
+    ])
+    assert len(fit) == len(unfit) == len(scorer.llm.tokenize(b" The capital of France is Paris.", add_bos=False))
+    assert sum(fit) < sum(unfit)

@@ -61,6 +61,7 @@ class _Text:
     seq: int = -1
     pos: int = 0  # tokens evaluated so far
     nll: list[float] = field(default_factory=list)
+    first: int = 1  # the first token whose nll is scored (the ones before it are context)
 
 
 class FluencyScorer:
@@ -93,8 +94,9 @@ class FluencyScorer:
         self.n_vocab = int(self.llm.n_vocab())
         lib = llama_cpp
         params = lib.llama_context_default_params()
-        # the cache holds at most one text carried over from the last call plus one call's tokens
-        params.n_ctx = -(-(max_tokens + 1 + 2 * n_batch) // 256) * 256
+        # the cache holds at most one text carried over from the last call plus one call's tokens; a text with a
+        # context (`conditional_nlls`) is at most twice `max_tokens` long
+        params.n_ctx = -(-(2 * max_tokens + 1 + 2 * n_batch) // 256) * 256
         params.n_batch = params.n_ubatch = n_batch
         params.n_seq_max = max_seqs
         params.kv_unified = True  # one buffer for every sequence: any text may take any free cells
@@ -122,10 +124,12 @@ class FluencyScorer:
         toks = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         return toks[: self.max_tokens + 1]
 
-    def nlls_many(self, token_lists: Sequence[list[int]]) -> list[list[float]]:
-        """For each token list (BOS first), the nll of each token after the first; many lists per llama_decode."""
+    def nlls_many(self, token_lists: Sequence[list[int]], firsts: Sequence[int] | None = None) -> list[list[float]]:
+        """For each token list (BOS first), the nll of each token from `firsts[i]` on (default: every token after
+        the first); many lists per llama_decode. Only the positions that predict a scored token get logits."""
         out: list[list[float]] = [[] for _ in token_lists]
-        queue = [_Text(i, t) for i, t in enumerate(token_lists) if len(t) >= 2]
+        firsts = firsts or [1] * len(token_lists)
+        queue = [_Text(i, t, first=max(1, f)) for i, (t, f) in enumerate(zip(token_lists, firsts)) if len(t) > max(1, f)]
         queue.reverse()
         with self._lock:
             lib, b = self.lib, self._batch
@@ -152,8 +156,9 @@ class FluencyScorer:
                         b.pos[j] = p
                         b.n_seq_id[j] = 1
                         b.seq_id[j][0] = cur.seq
-                        has_next = p + 1 < len(cur.tokens)
-                        b.logits[j] = has_next  # the last token predicts nothing that is scored
+                        # the last token predicts nothing; a context token before the scored part, nothing scored
+                        has_next = cur.first <= p + 1 < len(cur.tokens)
+                        b.logits[j] = has_next
                         if has_next:
                             targets.append(cur.tokens[p + 1])
                             owners.append(cur)
@@ -194,6 +199,19 @@ class FluencyScorer:
         """The text's tokens (BOS first, at most `max_tokens` after it) and the nll of each token after the first."""
         tokens = self.tokenize(text)
         return tokens, self.nlls_many([tokens])[0]
+
+    def conditional_nlls(self, pairs: Sequence[tuple[str, str]]) -> list[list[float]]:
+        """For each (context, text): the nll of each of the text's tokens after the context (the context is
+        evaluated, not scored; the text's tokens are capped at `max_tokens`, the context keeps BOS and its last
+        `max_tokens` tokens). Pairs are evaluated together."""
+        lists, firsts = [], []
+        for context, text in pairs:
+            ctx = self.llm.tokenize(context.encode("utf-8"), add_bos=True, special=False)
+            ctx = ctx[:1] + ctx[1:][-self.max_tokens:]
+            txt = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[: self.max_tokens]
+            lists.append(ctx + txt)
+            firsts.append(len(ctx))
+        return self.nlls_many(lists, firsts)
 
     def score(self, text: str) -> Perplexity:
         return self.score_many([text])[0]
