@@ -62,3 +62,24 @@ async def test_plain_completion_from_a_real_server(llama_server):  # noqa: F811
         await llm.aclose()
     assert r.ok and r.text.strip() and r.completion_tokens > 0
     assert r.finish_reason in ("stop", "length")
+
+
+async def test_chat_requests_are_rendered_as_synthloom_renders_them(llama_server):  # noqa: F811
+    """A chat request to the served base model continues the same text as synthloom's in-process backend would:
+    the reply equals the completions endpoint's greedy reply to `render_completion(messages)` with its stops."""
+    from synthloom.llm.render import COMPLETION_STOPS, render_completion
+
+    messages = ({"role": "system", "content": "Answer with the capital city."},
+                {"role": "user", "content": "France"}, {"role": "assistant", "content": "Paris"},
+                {"role": "user", "content": "Italy"})
+    llm = OpenAICompatLLM(OpenAIModel(backend="openai", base_url=llama_server, model="gemma3-270m",
+                                      api_key_env=None, max_concurrency=1, timeout_s=300))
+    try:
+        [chat] = await llm.generate([GenerationRequest(messages=messages, max_tokens=24, temperature=0.0, seed=1)])
+        [plain] = await llm.generate([GenerationRequest(prompt=render_completion(messages), max_tokens=24,
+                                                        temperature=0.0, seed=1, stop=COMPLETION_STOPS)])
+    finally:
+        await llm.aclose()
+    assert chat.ok and plain.ok, (chat.error, plain.error)
+    assert chat.text.strip() and chat.text == plain.text
+    assert "[INST]" not in chat.text and "Input:" not in chat.text
