@@ -33,28 +33,17 @@ def arrow_table(rows: list[Any], json_columns: tuple[str, ...] = ()):
     """A pyarrow table of rows. Rows that are not all objects become one JSON-typed column (VALUE_COLUMN);
     a column Arrow cannot type (mixed types across records) is JSON-typed too, instead of failing the write.
     A JSON-typed column is Arrow's `arrow.json` extension type: `datasets` reads it as a `Json` feature and
-    gives back the values, pandas and DuckDB read JSON text."""
+    gives back the values, pandas and DuckDB read JSON text. Columns: every row's fields, in first-seen order."""
     pa = require("pyarrow", "parquet", "Parquet output")
+    from .table_stream import Plan, arrow_group
+
     if not rows:
         return pa.table({})
+    plan = Plan(json=frozenset(json_columns))
     if not all(isinstance(r, dict) for r in rows):
-        rows, json_columns = [{VALUE_COLUMN: r} for r in rows], (VALUE_COLUMN,)
-    if not json_columns:
-        try:
-            return pa.Table.from_pylist(rows)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-            pass  # typed column by column below
-    arrays = {}
-    for name in dict.fromkeys(k for r in rows for k in r):
-        values = [r.get(name) for r in rows]
-        if name not in json_columns:
-            try:
-                arrays[name] = pa.array(values)
-                continue
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-                pass
-        arrays[name] = pa.array([None if v is None else dumps(v).decode() for v in values], type=pa.json_())
-    return pa.table(arrays)
+        rows, plan = [{VALUE_COLUMN: r} for r in rows], Plan(as_value=True, json=frozenset({VALUE_COLUMN}))
+    plan, table = arrow_group(rows, plan)
+    return table if table is not None else arrow_group(rows, plan)[1]
 
 
 def write_jsonl(rows: Iterable[Any], path: Path) -> int:
@@ -67,33 +56,28 @@ def write_jsonl(rows: Iterable[Any], path: Path) -> int:
     return n
 
 
-def write_parquet(rows: Iterable[Any], path: Path, json_columns: tuple[str, ...] = ()) -> int:
-    require("pyarrow", "parquet", "Parquet output")
-    import pyarrow.parquet as pq
+def _wrap(row: Any, as_value: bool) -> Any:
+    return {VALUE_COLUMN: row} if as_value else row
 
-    rows = list(rows)
-    table = arrow_table(rows, json_columns)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return len(rows)
+
+def write_parquet(rows: Iterable[Any], path: Path, json_columns: tuple[str, ...] = ()) -> int:
+    """Rows (dicts, or any JSON values: then one JSON-typed column) to a Parquet file, a row group at a
+    time (runs/table_stream.py): memory holds one group however many rows there are."""
+    require("pyarrow", "parquet", "Parquet output")
+    from .table_stream import write_table_stream
+
+    return write_table_stream(rows, path, "parquet", needs_value=lambda r: not isinstance(r, dict), row=_wrap,
+                              json_columns=json_columns, value_column=VALUE_COLUMN)
 
 
 def write_csv(rows: Iterable[Any], path: Path, json_columns: tuple[str, ...] = ()) -> int:
-    """One row per record, a column per field (the first record's order); lists and objects as JSON.
-    Records that are not objects: one column, VALUE_COLUMN, every value as JSON (a string record quoted)."""
-    import csv
+    """One row per record, a column per field (first-seen order); lists and objects as JSON.
+    Records that are not objects: one column, VALUE_COLUMN, every value as JSON (a string record quoted).
+    Written row by row (runs/table_stream.py)."""
+    from .table_stream import write_table_stream
 
-    rows = list(rows)
-    if not all(isinstance(r, dict) for r in rows):
-        rows, json_columns = [{VALUE_COLUMN: r} for r in rows], (VALUE_COLUMN,)
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow(["" if v is None else v if isinstance(v, str) and c not in json_columns else dumps(v).decode()
-                        for c, v in ((c, r.get(c)) for c in columns)])
-    return len(rows)
+    return write_table_stream(rows, path, "csv", needs_value=lambda r: not isinstance(r, dict), row=_wrap,
+                              json_columns=json_columns, value_column=VALUE_COLUMN)
 
 
 def format_for(path: Path, fmt: str | None) -> str:
@@ -106,15 +90,20 @@ def format_for(path: Path, fmt: str | None) -> str:
 def write_records(records: Iterable[Record], path: Path, fmt: str | None = None, with_meta: bool = False) -> int:
     """JSONL: one record's data per line, whatever its JSON type. Parquet and CSV: a column per field, or,
     when the records are not all objects or their schema's root may be something else (lineage `root`,
-    e.g. `boolean/object`), their values in one column (VALUE_COLUMN, JSON-typed in Parquet)."""
+    e.g. `boolean/object`), their values in one column (VALUE_COLUMN, JSON-typed in Parquet).
+    Every format is written as a stream: a run of any size in the memory of one row group."""
     fmt = format_for(path, fmt)
     if fmt == "jsonl":
         return write_jsonl((row_of(r, with_meta) for r in records), path)
-    records = list(records)
-    as_value = any(not isinstance(r.data, dict) or r.meta.get("root") for r in records)
-    rows = [row_of(r, with_meta, as_value) for r in records]
-    json_columns = (VALUE_COLUMN,) if as_value else ()
-    return (write_parquet if fmt == "parquet" else write_csv)(rows, path, json_columns)
+    if fmt == "parquet":
+        require("pyarrow", "parquet", "Parquet output")
+    from .table_stream import write_table_stream
+
+    return write_table_stream(records, path, fmt,
+                              needs_value=lambda r: not isinstance(r.data, dict) or bool(r.meta.get("root")),
+                              row=lambda r, as_value: row_of(r, with_meta, as_value),
+                              encode=lambda r: [r.data, r.meta], decode=lambda x: Record(data=x[0], meta=x[1]),
+                              value_column=VALUE_COLUMN)
 
 
 def rejection_row(r: Rejection) -> dict[str, Any]:
