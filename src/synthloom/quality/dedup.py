@@ -8,6 +8,7 @@ for decontamination, one of reference records that must never be repeated.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..records import Record, Rejection
 from .base import GateContext
+from .dedup_vectors import VectorStore
 from .minhash import LSHIndex, best_match, make_signer
 from .text import exact_key, record_text, shingles
 
@@ -63,9 +65,36 @@ class _MemoryTable:
         return list(seen)
 
 
+class _Bloom:
+    """A fixed-size Bloom filter over 16-byte hashes: "certainly not indexed" without reading the table.
+    4 MiB: about 0.06% false positives at 1M keys and 20% at 10M (a false positive reads the table, as
+    every lookup did without the filter); most lookups of a dedup gate are of new texts."""
+
+    BITS = 1 << 25
+
+    def __init__(self) -> None:
+        self.bits = bytearray(self.BITS >> 3)
+
+    def _positions(self, h: bytes) -> tuple[int, int, int]:
+        x, m = int.from_bytes(h[:10], "little"), self.BITS - 1
+        return x & m, (x >> 25) & m, (x >> 50) & m
+
+    def add(self, h: bytes) -> None:
+        for p in self._positions(h):
+            self.bits[p >> 3] |= 1 << (p & 7)
+
+    def __contains__(self, h: bytes) -> bool:
+        bits = self.bits
+        return all(bits[p >> 3] >> (p & 7) & 1 for p in self._positions(h))
+
+
 class _SqliteTable:
-    """The same on a private temporary SQLite file (deleted on close): memory stays at SQLite's page cache
-    however many items the index holds. A run rebuilds it from its store on resume (`DedupGate.prime`)."""
+    """The same on a private temporary SQLite file (deleted on close): memory stays at SQLite's page cache,
+    a 4 MiB Bloom filter of the exact keys and the last `flush_at` items (16), however many items it holds.
+    New items are written `flush_at` at a time in one transaction, and found among the pending ones until
+    then. A run rebuilds it from its store on resume (`DedupGate.prime`)."""
+
+    flush_at = 16
 
     def __init__(self, bands: int) -> None:
         import sqlite3
@@ -78,7 +107,11 @@ class _SqliteTable:
             "CREATE TABLE k (h BLOB PRIMARY KEY, pos INTEGER NOT NULL) WITHOUT ROWID;"
             "CREATE TABLE b (h BLOB NOT NULL, pos INTEGER NOT NULL);"
             "CREATE INDEX b_h ON b (h);")
-        self.n = 0
+        self.n = self.flushed = 0
+        self.bloom = _Bloom()
+        self.pending_t: list[str] = []  # texts of positions flushed..n-1
+        self.pending_k: dict[bytes, int] = {}
+        self.pending_b: dict[bytes, list[int]] = {}
 
     def __len__(self) -> int:
         return self.n
@@ -90,43 +123,64 @@ class _SqliteTable:
         return hashlib.blake2b(k, digest_size=8, person=i.to_bytes(2, "little")).digest()
 
     def key(self, h: bytes) -> int | None:
+        if h not in self.bloom:
+            return None
         row = self.db.execute("SELECT pos FROM k WHERE h=?", (h,)).fetchone()
-        return None if row is None else row[0]
+        return self.pending_k.get(h) if row is None else row[0]  # the first item with a key keeps it
 
     def text(self, pos: int) -> str:
+        if pos >= self.flushed:
+            return self.pending_t[pos - self.flushed]
         return self.db.execute("SELECT text FROM t WHERE pos=?", (pos,)).fetchone()[0]
 
     def all_texts(self) -> list[str]:
+        self.flush()
         return [t for (t,) in self.db.execute("SELECT text FROM t ORDER BY pos")]
 
     def add(self, h: bytes, text: str, band_keys: list[bytes]) -> int:
         pos = self.n
-        self.db.execute("BEGIN")
-        self.db.execute("INSERT INTO t (pos, text) VALUES (?,?)", (pos, text))
-        self.db.execute("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", (h, pos))
-        if band_keys:
-            self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
-                                [(self._band(i, k), pos) for i, k in enumerate(band_keys)])
-        self.db.execute("COMMIT")
         self.n += 1
+        self.pending_t.append(text)
+        self.pending_k.setdefault(h, pos)
+        self.bloom.add(h)
+        for i, k in enumerate(band_keys):
+            self.pending_b.setdefault(self._band(i, k), []).append(pos)
+        if len(self.pending_t) >= self.flush_at:
+            self.flush()
         return pos
+
+    def flush(self) -> None:
+        if not self.pending_t:
+            return
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT INTO t (pos, text) VALUES (?,?)", enumerate(self.pending_t, self.flushed))
+        self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", self.pending_k.items())
+        self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
+                            ((h, pos) for h, ps in self.pending_b.items() for pos in ps))
+        self.db.execute("COMMIT")
+        self.flushed = self.n
+        self.pending_t, self.pending_k, self.pending_b = [], {}, {}
 
     def add_all(self, table: _MemoryTable) -> None:
         """Move a memory table's items here, in their order."""
-        for pos, text in enumerate(table.texts):
-            self.add(b"", text, [])
         self.db.execute("BEGIN")
-        self.db.execute("DELETE FROM k")
+        self.db.executemany("INSERT INTO t (pos, text) VALUES (?,?)", enumerate(table.texts))
         self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", table.keys.items())
         self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
                             ((self._band(i, k), pos) for i, band in enumerate(table.bands)
                              for k, ps in band.items() for pos in ps))
         self.db.execute("COMMIT")
+        for h in table.keys:
+            self.bloom.add(h)
+        self.n = self.flushed = len(table.texts)
 
     def query(self, band_keys: list[bytes]) -> list[int]:
         seen: dict[int, None] = {}
         for i, k in enumerate(band_keys):
-            for (pos,) in self.db.execute("SELECT pos FROM b WHERE h=?", (self._band(i, k),)):
+            h = self._band(i, k)
+            for (pos,) in self.db.execute("SELECT pos FROM b WHERE h=?", (h,)):
+                seen[pos] = None
+            for pos in self.pending_b.get(h, ()):
                 seen[pos] = None
         return list(seen)
 
@@ -137,7 +191,8 @@ class DedupIndex:
     Exact and MinHash indexes keep fixed-size keys (a 16-byte hash per text, one hash per MinHash band)
     and the texts (to show what a duplicate repeats, and to confirm a near match by exact Jaccard). Up to
     `spill_at` items they live in memory; past it they move to a temporary SQLite file, so a run of any
-    size holds the same memory (semantic indexes keep their vectors in memory)."""
+    size holds the same memory. Semantic indexes keep their vectors in one memory block and a temporary
+    file (`VectorStore`)."""
 
     spill_at = 20_000
 
@@ -157,8 +212,7 @@ class DedupIndex:
 
                 embedder = make_embedder()
             self.embedder = embedder
-            self._vecs = np.zeros((0, 0), np.float32)
-            self._n = 0
+            self._vecs = VectorStore()  # in fixed memory: one block, the rest on disk (quality/dedup_vectors.py)
         elif method != "exact":
             raise ValueError(f"unknown dedup method {method!r}: use exact, minhash or semantic")
         self._table: _MemoryTable | _SqliteTable = _MemoryTable(bands)
@@ -174,7 +228,9 @@ class DedupIndex:
     def spilled(self) -> bool:
         return isinstance(self._table, _SqliteTable)
 
-    _hash = staticmethod(exact_key)
+    # a candidate's key is asked for three times (the gate's check, its final check, its commit), a few dozen
+    # other candidates apart at most: kept for the last 256 texts
+    _hash = staticmethod(functools.lru_cache(maxsize=256)(exact_key))
 
     # exact matches are always duplicates, whatever the method
     def _find_exact(self, text: str) -> Match | None:
@@ -195,11 +251,8 @@ class DedupIndex:
             found = best_match(self._table.query(self.lsh._keys(sig)), self._shingles_of, sh, self.threshold)
             return None if found is None else Match(found[0], found[1], self._table.text(found[0]))
         vec = vector if vector is not None else self.embedder.embed([text])[0]
-        if self._n == 0:
-            return None
-        sims = self._vecs[: self._n] @ vec
-        j = int(np.argmax(sims))
-        return Match(j, float(sims[j]), self._table.text(j)) if sims[j] >= self.threshold else None
+        j, sim = self._vecs.best(vec)
+        return Match(j, float(sim), self._table.text(j)) if j >= 0 and sim >= self.threshold else None
 
     def add(self, text: str, *, vector: np.ndarray | None = None, sig: np.ndarray | None = None,
             sh: set | None = None) -> int:
@@ -209,15 +262,8 @@ class DedupIndex:
                 sig = self.signer.sign(sh if sh is not None else shingles(text, self.ngram, self.unit))
             band_keys = self.lsh._keys(sig)
         elif self.method == "semantic":
-            vec = vector if vector is not None else self.embedder.embed([text])[0]
-            if self._vecs.shape[0] <= self._n:
-                grown = np.zeros((max(64, 2 * self._n), vec.shape[0]), np.float32)
-                if self._n:
-                    grown[: self._n] = self._vecs[: self._n]
-                self._vecs = grown
-            self._vecs[self._n] = vec
-            self._n += 1
-        if self.method != "semantic" and not self.spilled and len(self._table) >= self.spill_at:
+            self._vecs.add(vector if vector is not None else self.embedder.embed([text])[0])
+        if not self.spilled and len(self._table) >= self.spill_at:
             spilled = _SqliteTable(len(band_keys))
             spilled.add_all(self._table)  # type: ignore[arg-type]
             self._table = spilled
@@ -334,8 +380,12 @@ class DedupGate:
         self.index = DedupIndex(self.method, self.threshold, embedder=getattr(self.index, "embedder", None), **self._kw)
         if signer is not None:
             self.index.signer = signer
-        if self.method == "semantic":
-            self.index.add_many([record_text(r.data, self.fields) for r in accepted])
+        if self.method == "semantic":  # embedded a chunk at a time: a resumed run of any size streams too
+            from itertools import islice
+
+            texts = (record_text(r.data, self.fields) for r in accepted)
+            while chunk := list(islice(texts, 1024)):
+                self.index.add_many(chunk)
             return
         for r in accepted:  # one at a time: a resumed run of any size streams through here
             self.index.add(record_text(r.data, self.fields))
