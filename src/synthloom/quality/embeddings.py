@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import struct
 import zlib
@@ -163,6 +164,9 @@ class MiniLMEmbedder:
         hidden = x.shape[-1]
         hd = hidden // self.heads
         bias = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
+        # Python floats, not numpy float64 scalars: numpy 2 promotes float32 arrays to float64 by those, and the
+        # whole forward pass then ran in float64 (2.1x slower, vectors equal to 2e-7)
+        scale = 1.0 / math.sqrt(hd)
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -175,14 +179,14 @@ class MiniLMEmbedder:
                 return t.reshape(bsz, seq, self.heads, hd).transpose(0, 2, 1, 3)
 
             q, k, v = (split(lin(x, f"attention.self.{n}")) for n in ("query", "key", "value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd) + bias
+            scores = q @ k.transpose(0, 1, 3, 2) * scale + bias
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(bsz, seq, hidden)
             x = _layer_norm(x + lin(ctx, "attention.output.dense"),
                             w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
             h = lin(x, "intermediate.dense")
-            h = 0.5 * h * (1.0 + _erf(h / np.sqrt(2.0)))
+            h = 0.5 * h * (1.0 + _erf(h * (1.0 / math.sqrt(2.0))))
             x = _layer_norm(x + lin(h, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
         m = mask[:, :, None]
         return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
