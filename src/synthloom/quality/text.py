@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping  # typing.Mapping: isinstance ~1.5 us, asked per field
+from typing import Any
 
 _WS = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
