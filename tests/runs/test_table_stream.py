@@ -130,3 +130,15 @@ def test_a_run_with_parquet_output_writes_every_accepted_record(tmp_path, small_
     with open_store(tmp_path / "out.run") as store:
         want = [r.data for r in store.iter_accepted(summary.run_id)]
     assert pq.read_table(tmp_path / "out.parquet").to_pylist() == want and len(want) == 30
+
+
+def test_objects_and_lists_that_gain_fields_in_later_groups_read_back_as_one_table(tmp_path, small_groups):
+    recs = [Record({"o": {"a": i}, "l": [{"a": i}] if i % 2 else []}, {}) for i in range(5)]
+    recs += [Record({"o": {"b": "x"}, "l": [{"a": 1.5, "c": True}]}, {}), Record({"o": None, "l": None}, {})]
+    write_records(iter(recs), tmp_path / "o.parquet")
+    table = pq.read_table(tmp_path / "o.parquet")
+    whole = arrow_table([r.data for r in recs])
+    assert table.schema == whole.schema
+    assert table.schema.field("o").type == pa.struct([("a", pa.int64()), ("b", pa.string())])
+    assert table.to_pylist()[5] == {"o": {"a": None, "b": "x"}, "l": [{"a": 1.5, "c": True}]}
+    assert table.to_pylist() == whole.to_pylist() and table.num_rows == 7
