@@ -84,6 +84,19 @@ class RagQAGenerator(Generator):
         self._kb_terms = kb_vocabulary(c.text for c in self.corpus.chunks)
         self._example_questions = {loose(ex["output"]["question"]) for k in KINDS for ex in self.examples.get(k, [])
                                    if isinstance(ex.get("output"), dict) and ex["output"].get("question")}
+        self.pair_fit = True  # the `relevant` check's PMI of a question with its answer (quality/pair_fit.py)
+
+    def use_checks(self, on: Sequence[str]) -> None:
+        """The recipe's acceptance checks: `relevant` adds the PMI of a question with its answer."""
+        self.pair_fit = "relevant" in on
+
+    def gates(self) -> list:
+        """`relevant:answer_unlikely`: a question its answer makes no likelier (quality/pair_fit.py)."""
+        if not self.pair_fit:
+            return []
+        from ..quality.pair_fit import PairFitGate
+
+        return [PairFitGate()]
 
     @property
     def skipped(self) -> list:

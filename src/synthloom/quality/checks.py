@@ -6,7 +6,9 @@
                when the label checker would be the bundled model; rejected, or relabelled with
                `verify.action: relabel`); a RAG question is a question, a how-many question gets an
                answer with a number, and no other sentence of the passage is nearer the question than
-               the pair's evidence (quality/answer_fit.py); an augmented text stays near its source row
+               the pair's evidence (quality/answer_fit.py), and the answer makes its question likelier
+               (PMI under the bundled model, `relevant:answer_unlikely`: quality/pair_fit.py, run by the qa
+               generator's `gates()`); an augmented text stays near its source row
                (MiniLM cosine >= 0.40, generators/augment.py); a conversation turn stays near the turn
                before it (quality/turns.py)
     fluent     perplexity under the bundled model (off by default: as slow as a model call on a small CPU)
