@@ -7,7 +7,7 @@ first N. Every signal goes through `synthloom.quality.score.score_rows`, the cod
 one-off per process, reported apart). `--json` writes every row's scores, so two runs (before and after
 a change, on the same rows) can be compared row by row with `--compare OTHER.json`.
 
-    flock /tmp/synthloom-model.lock python benchmarks/score_speed.py [--rows N] [--json out.json] [--compare before.json]
+    flock /tmp/synthloom-model.lock python benchmarks/score_speed.py [--rows N] [--fluency-every K] [--json out.json] [--compare before.json]
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--compare", type=Path, default=None, help="scores of another run on the same rows")
     ap.add_argument("--texts-per-call", type=int, default=None, help="fluency: at most this many texts per llama_decode")
+    ap.add_argument("--fluency-every", type=int, default=1, help="fluency: the perplexity from every K-th token")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="llama.cpp and BLAS threads (default: the cores idle when each model loads, as in synthloom score)")
     args = ap.parse_args()
     if args.texts_per_call:
         from synthloom.quality import fluency
@@ -50,12 +53,31 @@ def main() -> None:
     names = [s for s in args.signals.split(",") if s]
     print(f"{len(rows)} rows; load average {os.getloadavg()[0]:.1f}; idle cores now {idle_cores():.1f} of {os.cpu_count()}")
     t = time.perf_counter()
-    score_rows(rows[:2], names)  # loads MiniLM and the GGUF once
+    if args.threads:  # the scorers that score_rows takes, made with a fixed thread count
+        from synthloom.quality import fluency
+        from synthloom.quality.embeddings import make_embedder
+
+        if "fluency" in names:
+            import atexit
+
+            fluency._SCORERS[None] = fluency.FluencyScorer(n_threads=args.threads)
+            atexit.register(fluency.close_scorers)
+        make_embedder()._threads = args.threads
+    every = {"fluency_every": args.fluency_every} if args.fluency_every != 1 else {}
+    score_rows(rows[:2], names, **every)  # loads MiniLM and the GGUF once
     print(f"models loaded and warmed in {time.perf_counter() - t:.1f} s")
+    if "fluency" in names:
+        from synthloom.quality.fluency import fluency_scorer
+
+        print(f"llama.cpp threads (fluency): {fluency_scorer().threads}")
+    if "relevance" in names:
+        from synthloom.quality.embeddings import make_embedder
+
+        print(f"BLAS threads (relevance): {make_embedder()._threads}")
     result: dict = {"rows": len(rows), "rows_per_s": {}}
     for sig in names + (["all"] if len(names) > 1 else []):
         t = time.perf_counter()
-        scores = score_rows(rows, names if sig == "all" else [sig])
+        scores = score_rows(rows, names if sig == "all" else [sig], **every)
         took = time.perf_counter() - t
         result["rows_per_s"][sig] = len(rows) / took
         print(f"{sig:13s} {len(rows)} rows in {took:7.1f} s: {len(rows) / took:7.2f} rows/s")

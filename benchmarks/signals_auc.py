@@ -15,7 +15,7 @@ Every score comes through `synthloom.quality.score.score_rows`, the code behind
 (higher score = better; perplexity negated), plus the share rejected at the
 default thresholds; `--json` writes the raw numbers.
 
-    PYTHONPATH=src python benchmarks/signals_auc.py [--limit N] [--no-fluency] [--json out.json]
+    PYTHONPATH=src python benchmarks/signals_auc.py [--limit N] [--no-fluency] [--fluency-every K] [--json out.json]
 """
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-fluency", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--fluency-every", type=int, default=1, help="fluency: the perplexity from every K-th token")
     args = ap.parse_args()
     pairs = [json.loads(l) for l in DATA.read_text(encoding="utf-8").splitlines() if l.strip()][: args.limit]
     sets = make_sets(pairs)
@@ -80,7 +81,7 @@ def main() -> None:
         names = ["form"] if name == "statements" else signals
         if name == "shuffled" and "fluency" in names:  # the same responses as the good set: the same perplexities
             names = [s for s in names if s != "fluency"]
-        scores[name] = score_rows(rows, names)
+        scores[name] = score_rows(rows, names, **({"fluency_every": args.fluency_every} if args.fluency_every != 1 else {}))
         if name == "shuffled" and "fluency" in signals:
             for s, g in zip(scores[name], scores["good"]):
                 s["perplexity"] = g["perplexity"]

@@ -146,3 +146,13 @@ def test_conditional_nlls_score_only_the_text_after_its_context(scorer):
     ])
     assert len(fit) == len(unfit) == len(scorer.llm.tokenize(b" The capital of France is Paris.", add_bos=False))
     assert sum(fit) < sum(unfit)
+
+
+def test_every_kth_token_scores_those_tokens_only(scorer):
+    tokens, full = scorer.token_nlls(TEXT)
+    (third,) = scorer.nlls_many([tokens], every=3)
+    assert third == pytest.approx(full[::3], abs=2e-3)  # the first scored token, the fourth, ...
+    (p,) = scorer.score_many([TEXT], every=3)
+    assert p.tokens == len(full[::3]) and p.mean_nll == pytest.approx(sum(full[::3]) / len(full[::3]), abs=2e-3)
+    with pytest.raises(ValueError, match="every must be at least 1"):
+        scorer.nlls_many([tokens], every=0)

@@ -56,6 +56,7 @@ def test_score_relevance_on_named_fields(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--signals", "fluency,vibes"], "--signals: unknown signal vibes"),
     (["--signals", "relevance", "--response-field", "reply"], "no 'reply' field for the response"),
+    (["--signals", "fluency", "--fluency-every", "0"], "--fluency-every"),
 ])
 def test_score_errors_are_one_line(tmp_path, args, message):
     src, out = write(tmp_path, ROWS), tmp_path / "s.jsonl"
@@ -77,3 +78,11 @@ def test_score_reference_pairs_calibrate_a_small_file(tmp_path):
     assert r.exit_code == 0, r.output
     steak, poem = [json.loads(l)["_scores"]["relevance"] for l in out.read_text().splitlines()]
     assert steak < 0.9 <= poem
+
+
+def test_score_rows_refuses_a_fluency_stride_under_one():
+    from synthloom.errors import UsageError
+    from synthloom.quality.score import score_rows
+
+    with pytest.raises(UsageError, match="--fluency-every must be at least 1"):
+        score_rows([{"instruction": "Say hi.", "output": "Hello there, how are you?"}], ["fluency"], fluency_every=0)

@@ -44,7 +44,7 @@ MIN_WORDS = 4  # shorter texts are not scored: out of context, "Au." has a perpl
 MAX_TOKENS = 256  # a text is scored on its first 256 tokens (after BOS)
 N_BATCH = 256  # tokens per llama_decode call (each with its 262k-way logits: 256 MiB of output buffer)
 MAX_SEQS = 64  # texts in one llama_decode call at most
-_ROWS = 32  # logit rows turned into log-probs at a time (bounds the float32 temporaries)
+_ROWS = 4  # logit rows turned into log-probs at a time (4 MiB: they stay in cache; 32 rows ran 1.4x slower)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,7 @@ class FluencyScorer:
         self.mem = lib.llama_get_memory(self.ctx)
         self._batch = lib.llama_batch_init(n_batch, 0, 1)
         self._lock = threading.Lock()
+        self._exp: np.ndarray | None = None  # _nll_rows' buffer
 
     def _release_threads(self) -> None:
         from ..llm.llama_model import release_threads
@@ -124,9 +125,15 @@ class FluencyScorer:
         toks = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
         return toks[: self.max_tokens + 1]
 
-    def nlls_many(self, token_lists: Sequence[list[int]], firsts: Sequence[int] | None = None) -> list[list[float]]:
+    def nlls_many(self, token_lists: Sequence[list[int]], firsts: Sequence[int] | None = None,
+                  every: int = 1) -> list[list[float]]:
         """For each token list (BOS first), the nll of each token from `firsts[i]` on (default: every token after
-        the first); many lists per llama_decode. Only the positions that predict a scored token get logits."""
+        the first); many lists per llama_decode. Only the positions that predict a scored token get logits.
+
+        `every=k` scores only every k-th of those tokens (the first, the k+1-th, ...): the 262k-way output layer
+        runs on k times fewer positions, the rest of the model on all of them (they are the context)."""
+        if every < 1:
+            raise ValueError(f"every must be at least 1 (got {every})")
         out: list[list[float]] = [[] for _ in token_lists]
         firsts = firsts or [1] * len(token_lists)
         queue = [_Text(i, t, first=max(1, f)) for i, (t, f) in enumerate(zip(token_lists, firsts)) if len(t) > max(1, f)]
@@ -157,7 +164,7 @@ class FluencyScorer:
                         b.n_seq_id[j] = 1
                         b.seq_id[j][0] = cur.seq
                         # the last token predicts nothing; a context token before the scored part, nothing scored
-                        has_next = cur.first <= p + 1 < len(cur.tokens)
+                        has_next = cur.first <= p + 1 < len(cur.tokens) and (p + 1 - cur.first) % every == 0
                         b.logits[j] = has_next
                         if has_next:
                             targets.append(cur.tokens[p + 1])
@@ -184,15 +191,24 @@ class FluencyScorer:
         return out
 
     def _nll_rows(self, n: int, targets: np.ndarray) -> np.ndarray:
-        """-log softmax(logits)[target] for the last call's n output rows (float32 logits, float64 sums)."""
+        """-log softmax(logits)[target] for the last call's n output rows (float32 logits, float64 sums).
+
+        A few rows at a time through one buffer of this scorer's, in place: the rows stay in the CPU's cache and
+        no 262k-wide temporaries are allocated (fresh ones cost a page fault per 4 KiB): 0.3 instead of 0.9 ms a
+        row, the same values to the bit."""
         logits = np.ctypeslib.as_array(self.lib.llama_get_logits(self.ctx), shape=(n, self.n_vocab))
+        if self._exp is None:
+            self._exp = np.empty((_ROWS, self.n_vocab), np.float32)
         nll = np.empty(n)
         for s in range(0, n, _ROWS):
             x = logits[s : s + _ROWS]
+            k = len(x)
             mx = x.max(1)
-            e = np.exp(x - mx[:, None])
+            e = self._exp[:k]
+            np.subtract(x, mx[:, None], out=e)
+            np.exp(e, out=e)
             lse = mx.astype(np.float64) + np.log(e.sum(1, dtype=np.float64))
-            nll[s : s + _ROWS] = lse - x[np.arange(len(x)), targets[s : s + _ROWS]]
+            nll[s : s + k] = lse - x[np.arange(k), targets[s : s + k]]
         return nll
 
     def token_nlls(self, text: str) -> tuple[list[int], list[float]]:
@@ -216,9 +232,10 @@ class FluencyScorer:
     def score(self, text: str) -> Perplexity:
         return self.score_many([text])[0]
 
-    def score_many(self, texts: Sequence[str]) -> list[Perplexity]:
-        """The perplexity of each text, evaluated together (results in the order of `texts`)."""
-        return [_perplexity(nll) for nll in self.nlls_many([self.tokenize(t) for t in texts])]
+    def score_many(self, texts: Sequence[str], every: int = 1) -> list[Perplexity]:
+        """The perplexity of each text, evaluated together (results in the order of `texts`); `every=k`: estimated
+        from every k-th token's nll (`nlls_many`), faster, not the same number."""
+        return [_perplexity(nll) for nll in self.nlls_many([self.tokenize(t) for t in texts], every=every)]
 
     def close(self) -> None:
         if self._batch is not None:

@@ -31,7 +31,10 @@ def parse_signals(text: str) -> list[str]:
 def score_rows(rows: Sequence[dict[str, Any]], signals: Sequence[str], pair: PairFields | None = None,
                embedder: Any = None, fluency_model: str | None = None,
                reference: Sequence[str | tuple[str, str]] = (),
-               on_progress: Callable[[str, int], None] | None = None) -> list[dict[str, Any]]:
+               on_progress: Callable[[str, int], None] | None = None, fluency_every: int = 1) -> list[dict[str, Any]]:
+    """`fluency_every=k`: the perplexity from every k-th token of a response (`FluencyScorer.score_many`)."""
+    if fluency_every < 1:
+        raise UsageError(f"--fluency-every must be at least 1 (got {fluency_every}); 1 scores every token")
     pair = pair or PairFields()
     out: list[dict[str, Any]] = [{} for _ in rows]
     if not rows:
@@ -81,7 +84,7 @@ def score_rows(rows: Sequence[dict[str, Any]], signals: Sequence[str], pair: Pai
         step = 256  # texts per scorer call: many per llama_decode, progress between calls
         for s in range(0, len(todo), step):
             part = todo[s : s + step]
-            for (o, _t), p in zip(part, scorer.score_many([t for _o, t in part])):
+            for (o, _t), p in zip(part, scorer.score_many([t for _o, t in part], every=fluency_every)):
                 o["perplexity"] = None if p.tokens == 0 else round(p.perplexity, 3)
             if on_progress:
                 on_progress("fluency", s + len(part))
