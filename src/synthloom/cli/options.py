@@ -138,7 +138,7 @@ _META = _option("with_meta", bool, False, "--with-meta", help="Add each record's
 _REJECTED = _option("rejected", bool, False, "--rejected",
                     help="Also write rejected candidates (with reasons) to rejected.jsonl.")
 _CHECKS = _option("checks", Optional[str], None, "--checks",
-                  help="Acceptance checks on the written text: readable,complete,relevant,fluent (comma list), or none "
+                  help="Acceptance checks on the written text: readable,complete,relevant,fluent,pmi (comma list), or none "
                        "(default: readable,complete,relevant where the technique writes free text).")
 RUN = Bundle((_CONCURRENCY, ("seed", int, SeedOpt), _ATTEMPTS, _META, _REJECTED, _CHECKS), RunFlags)
 RUN_WITH_TOKENS = Bundle((_CONCURRENCY, ("seed", int, SeedOpt), _ATTEMPTS, _TOKENS, _META, _REJECTED, _CHECKS),

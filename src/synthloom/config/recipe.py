@@ -50,9 +50,9 @@ class Recipe(Strict):
     model: ModelConfig | list[ModelConfig] = Field(default_factory=LlamaCppModel)
     generate: TechniqueConfig
     quality: list[GateConfig] = Field(default_factory=lambda: [DedupGateConfig()])
-    checks: list[Literal["readable", "complete", "relevant", "fluent"]] | None = Field(
+    checks: list[Literal["readable", "complete", "relevant", "fluent", "pmi"]] | None = Field(
         None, description="judge-free acceptance checks on the free text a technique writes (quality/checks.py): "
-        "readable, complete, relevant, fluent; absent: the technique's defaults (readable, complete, relevant); "
+        "readable, complete, relevant, fluent, pmi; absent: the technique's defaults (readable, complete, relevant); "
         "[] for none")
     engine: EngineSettings = Field(default_factory=EngineSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)

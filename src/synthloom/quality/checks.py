@@ -12,6 +12,9 @@
                (MiniLM cosine >= 0.40, generators/augment.py); a conversation turn stays near the turn
                before it (quality/turns.py)
     fluent     perplexity under the bundled model (off by default: as slow as a model call on a small CPU)
+    pmi        classification: the text is more likely after its own label's description than after the
+               nearest other label's, under the bundled model (`pmi:off_label`, quality/text_fit.py; off by
+               default: at its threshold it also rejects 15% of real messages, docs/benchmarks_junk.md)
 
 Per technique: classification, augment, adversarial, qa, documents (all three on their prose);
 translate, schema, extract (structural debris in the values only: codes, names and numbers are not
@@ -44,7 +47,7 @@ from typing import Any
 from ..records import Record, Rejection
 from .base import Gate, GateContext, StatelessGate
 
-CHECKS = ("readable", "complete", "relevant", "fluent")
+CHECKS = ("readable", "complete", "relevant", "fluent", "pmi")
 DEFAULTS = ("readable", "complete", "relevant")
 
 # technique -> (prose fields, debris fields: None = every other string, () = none[, options]). A callable
@@ -93,7 +96,8 @@ def applied_checks(recipe: Any) -> list[str]:
     prose = bool(fields(cfg)[0]) or cfg.technique in INSIDE
     return [c for c in resolve(getattr(recipe, "checks", None))
             if c == "readable" or (c == "relevant" and cfg.technique in RELEVANT)
-            or (c == "complete" and prose) or (c == "fluent" and prose and cfg.technique not in INSIDE)]
+            or (c == "complete" and prose) or (c == "fluent" and prose and cfg.technique not in INSIDE)
+            or (c == "pmi" and cfg.technique == "classification")]
 
 
 _QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much|long|old|often|far|soon)\b", re.IGNORECASE)
@@ -196,6 +200,11 @@ def default_checks(recipe: Any, generator: Any) -> list[Gate]:
                 from .answer_fit import AnswerFitGate
 
                 gates.append(AnswerFitGate())
+    if "pmi" in on and cfg.technique == "classification" and _embeddings_installed():
+        from .text_fit import LabelPmiGate
+
+        gates.append(LabelPmiGate(generator.label_set, getattr(generator, "task", None), text_field=cfg.text_field,
+                                  label_field=cfg.label_field))
     if "fluent" in on and prose:
         from .fluency import FluencyGate
 
