@@ -8,20 +8,20 @@ Each text is scored by the bundled model after several contexts (FluencyScorer.c
 text's tokens are scored), all built from what the user wrote (the label set's `task` line, the label
 descriptions); no domain word:
 
-    plain     mean NLL after BOS alone (log perplexity: fluency)
-    neutral   after "Task: a text.\\nText: "
-    task      after "Task: <task>.\\nText: "
-    message   after "Task: <task>.\\nMessage: "
-    reply     after "Task: <task>.\\nReply: "
-    own       after "Task: <task>.\\n<own label's description>\\nText: "
-    other     the same with the description of each of the two labels nearest the text in MiniLM space
-              (other than its own); the lower NLL of the two
+    neutral   after "Task: a text.\nText: "
+    task      after "Task: <task>.\nText: "
+    reply     after "Task: <task>.\nReply: "
+    own       after "Task: <task>.\n<own label's description>\nText: "
+    other0    the same with the description of the label nearest the text in MiniLM space, other than its own
 
-Signals (higher = fits better): pmi_task = neutral - task, pmi_label = other - own, pmi_desc = neutral - own,
-voice = reply - message, -plain (fluency), and MiniLM's label margin for reference.
+Signals (higher = fits better): pmi_task = neutral - task, pmi_label = other0 - own (the `pmi` check,
+quality/text_fit.py), pmi_desc = neutral - own, voice = reply - task, and MiniLM's label margin.
 
-    python benchmarks/text_fit.py score --out /tmp/tf.json        # the model (under the model lock)
-    python benchmarks/text_fit.py report /tmp/tf.json             # AUCs and false rejections
+    python benchmarks/text_fit.py score --limit 5 --out /tmp/tf.json   # the model (under the model lock); 5 real
+                                                                      # messages per label
+    python benchmarks/text_fit.py report /tmp/tf.json                  # AUCs and false rejections
+    python benchmarks/text_fit.py retrain /tmp/tf.json --signal pmi_label --threshold 0   # the classifier without
+                                                                      # the accepted records under the threshold
 """
 from __future__ import annotations
 
