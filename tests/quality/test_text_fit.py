@@ -62,7 +62,9 @@ def test_a_text_nearer_another_description_is_rejected_naming_both_and_a_fitting
     assert isinstance(kept, Record) and kept.meta["scores"]["label_pmi"] == pytest.approx(1.2)
     assert isinstance(rejected, Rejection) and rejected.reason == "pmi:off_label"
     assert "'diet'" in rejected.detail and "'bill'" in rejected.detail and "-0.40" in rejected.detail  # 1 of 5 words
-    assert gate._scorer.calls == [4]  # the two concurrent checks were scored in one batch
+    # two texts x two contexts scored; the checks reach the scorer after a thread hop each (the nearest other
+    # label), so they share a call when they arrive together (batching itself: tests/quality/test_batching.py)
+    assert sum(gate._scorer.calls) == 4
 
 
 def test_multi_label_or_empty_text_is_left_to_the_other_checks():

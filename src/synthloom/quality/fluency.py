@@ -24,10 +24,8 @@ the candidates checked at the same time into one batch.
 """
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -37,6 +35,7 @@ import numpy as np
 from ..errors import InputFileError
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
+from .batching import LoopBatcher
 from .pairs import PairFields
 from .text import words
 
@@ -278,15 +277,6 @@ def fluency_scorer(path: str | None = None) -> FluencyScorer:
         return _SCORERS[path]
 
 
-@dataclass
-class _Waiting:
-    """Texts whose checks wait for the next batch, on one event loop."""
-
-    texts: list[tuple[str, "asyncio.Future[Perplexity]"]] = field(default_factory=list)
-    draining: bool = False
-    task: Any = None  # the draining task (held: the loop keeps only a weak reference)
-
-
 class FluencyGate(StatelessGate):
     """`gate: fluency`: reject word salad (perplexity above `max_perplexity`) and loops (below `min_perplexity`)."""
 
@@ -301,48 +291,17 @@ class FluencyGate(StatelessGate):
         self.pair = pair or PairFields()
         self.model_path = model_path
         self.min_words = min_words
-        self._waiting: weakref.WeakKeyDictionary[Any, _Waiting] = weakref.WeakKeyDictionary()  # per event loop
-
-    def __getstate__(self) -> dict[str, Any]:  # a copy (a Ray worker's) starts with no waiting texts
-        return {k: v for k, v in self.__dict__.items() if k != "_waiting"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._waiting = weakref.WeakKeyDictionary()
+        self._batcher: LoopBatcher[str, Perplexity] = LoopBatcher()
 
     def text_of(self, data: dict[str, Any]) -> str:
         return self.pair.response_or_all(data, self.fields)
 
     async def _perplexity(self, text: str) -> Perplexity:
         """The text's perplexity, scored in one batch with the texts of the checks waiting beside it."""
-        loop = asyncio.get_running_loop()
-        state = self._waiting.get(loop)
-        if state is None:
-            state = self._waiting[loop] = _Waiting()
-        fut: asyncio.Future[Perplexity] = loop.create_future()
-        state.texts.append((text, fut))
-        if not state.draining:
-            state.draining = True
-            state.task = loop.create_task(self._drain(state))
-        return await fut
+        return await self._batcher.run(text, self._score_many)
 
-    async def _drain(self, state: "_Waiting") -> None:
-        try:
-            while state.texts:
-                batch, state.texts = state.texts, []
-                try:
-                    scorer = await asyncio.to_thread(fluency_scorer, self.model_path)
-                    scores = await asyncio.to_thread(scorer.score_many, [t for t, _f in batch])
-                except Exception as exc:  # every check of the batch gets the error
-                    for _t, f in batch:
-                        if not f.done():
-                            f.set_exception(exc)
-                    continue
-                for (_t, f), p in zip(batch, scores):
-                    if not f.done():
-                        f.set_result(p)
-        finally:
-            state.draining = False
+    def _score_many(self, texts: list[str]) -> list[Perplexity]:
+        return fluency_scorer(self.model_path).score_many(texts)
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         text = self.text_of(rec.data)

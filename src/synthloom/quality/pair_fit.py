@@ -21,16 +21,14 @@ into one scoring call.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import weakref
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
+from .batching import LoopBatcher
 
 NEUTRAL_QUESTION = "What does it say?"
 NEUTRAL_INSTRUCTION = "Respond."
@@ -103,13 +101,6 @@ def output_pmi(scorer: Any, instructions: Sequence[str], inputs: Sequence[str], 
                              for i, x, o in zip(instructions, inputs, outputs)])
 
 
-@dataclass
-class _Waiting:
-    items: list[tuple[Any, "asyncio.Future[float]"]] = field(default_factory=list)
-    draining: bool = False
-    task: Any = None
-
-
 class PairFitGate(StatelessGate):
     """`relevant` for a RAG pair: reject a question its answer makes no likelier (`relevant:answer_unlikely`)."""
 
@@ -120,15 +111,14 @@ class PairFitGate(StatelessGate):
         self.min_pmi = min_pmi
         self.model_path = model_path
         self._scorer = scorer
-        self._waiting: weakref.WeakKeyDictionary[Any, _Waiting] = weakref.WeakKeyDictionary()
+        self._batcher: LoopBatcher[dict[str, Any], float] = LoopBatcher()
 
-    def __getstate__(self) -> dict[str, Any]:  # a copy (a Ray worker's) opens its own scorer, with nothing waiting
-        return {k: v for k, v in self.__dict__.items() if k not in ("_waiting", "_scorer")}
+    def __getstate__(self) -> dict[str, Any]:  # a copy (a Ray worker's) opens its own scorer
+        return {k: v for k, v in self.__dict__.items() if k != "_scorer"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._scorer = None
-        self._waiting = weakref.WeakKeyDictionary()
 
     def scorer(self) -> Any:
         if self._scorer is None:
@@ -143,16 +133,7 @@ class PairFitGate(StatelessGate):
                             [str(r.get("answer", "")) for r in rows])
 
     async def _score(self, row: dict[str, Any]) -> float:
-        loop = asyncio.get_running_loop()
-        state = self._waiting.get(loop)
-        if state is None:
-            state = self._waiting[loop] = _Waiting()
-        fut: asyncio.Future[float] = loop.create_future()
-        state.items.append((row, fut))
-        if not state.draining:
-            state.draining = True
-            state.task = loop.create_task(_drain(state, self.measure))
-        return await fut
+        return await self._batcher.run(row, self.measure)
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         data = rec.data if isinstance(rec.data, dict) else {}
@@ -168,21 +149,3 @@ class PairFitGate(StatelessGate):
                                 f"the question is hardly likelier after its answer than on its own (PMI {pmi:.2f} "
                                 f"nats/token < {self.min_pmi:g}): the answer does not call for it")
         return out
-
-
-async def _drain(state: _Waiting, measure: Callable[[Sequence[dict[str, Any]]], list[float]]) -> None:
-    try:
-        while state.items:
-            batch, state.items = state.items, []
-            try:
-                scores = await asyncio.to_thread(measure, [row for row, _f in batch])
-            except Exception as exc:  # every check of the batch gets the error
-                for _r, f in batch:
-                    if not f.done():
-                        f.set_exception(exc)
-                continue
-            for (_r, f), v in zip(batch, scores):
-                if not f.done():
-                    f.set_result(v)
-    finally:
-        state.draining = False

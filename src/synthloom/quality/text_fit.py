@@ -20,12 +20,11 @@ Texts of the checks that run at the same time are scored in one batch.
 from __future__ import annotations
 
 import asyncio
-import weakref
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
+from .batching import LoopBatcher
 
 NEUTRAL = "Task: a text.\nText: "
 MIN_PMI = 0.0  # benchmarks/text_fit.py: at 0, 13 of the 14 accepted records it drops read as bad
@@ -47,13 +46,6 @@ def pmi_many(scorer: Any, items: Sequence[tuple[str, str, str]]) -> list[float]:
     return out
 
 
-@dataclass
-class _Waiting:
-    texts: list[tuple[tuple[str, str, str], "asyncio.Future[float]"]] = field(default_factory=list)
-    draining: bool = False
-    task: Any = None
-
-
 class LabelPmiGate(StatelessGate):
     """`pmi:off_label`: the text is no more likely after its label's description than after the nearest other's."""
 
@@ -71,14 +63,13 @@ class LabelPmiGate(StatelessGate):
         self._embedder = embedder
         self._labels: Any = None
         self.model_path = model_path
-        self._waiting: weakref.WeakKeyDictionary[Any, _Waiting] = weakref.WeakKeyDictionary()
+        self._batcher: LoopBatcher[tuple[str, str, str], float] = LoopBatcher()
 
-    def __getstate__(self) -> dict[str, Any]:  # a copy (a Ray worker's) starts with no waiting texts
-        return {k: v for k, v in self.__dict__.items() if k not in ("_waiting", "_scorer", "_embedder", "_labels")}
+    def __getstate__(self) -> dict[str, Any]:  # a copy (a Ray worker's) opens its own models
+        return {k: v for k, v in self.__dict__.items() if k not in ("_scorer", "_embedder", "_labels")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._waiting = weakref.WeakKeyDictionary()
         self._scorer = self._embedder = self._labels = None
 
     def _get_scorer(self) -> Any:
@@ -106,34 +97,10 @@ class LabelPmiGate(StatelessGate):
         return names[int(np.argmax(sims))]
 
     async def _pmi(self, text: tuple[str, str, str]) -> float:
-        loop = asyncio.get_running_loop()
-        state = self._waiting.get(loop)
-        if state is None:
-            state = self._waiting[loop] = _Waiting()
-        fut: asyncio.Future[float] = loop.create_future()
-        state.texts.append((text, fut))
-        if not state.draining:
-            state.draining = True
-            state.task = loop.create_task(self._drain(state))
-        return await fut
+        return await self._batcher.run(text, self._pmi_many)
 
-    async def _drain(self, state: _Waiting) -> None:
-        try:
-            while state.texts:
-                batch, state.texts = state.texts, []
-                try:
-                    scorer = await asyncio.to_thread(self._get_scorer)
-                    values = await asyncio.to_thread(pmi_many, scorer, [t for t, _f in batch])
-                except Exception as exc:
-                    for _t, f in batch:
-                        if not f.done():
-                            f.set_exception(exc)
-                    continue
-                for (_t, f), v in zip(batch, values):
-                    if not f.done():
-                        f.set_result(v)
-        finally:
-            state.draining = False
+    def _pmi_many(self, items: list[tuple[str, str, str]]) -> list[float]:
+        return pmi_many(self._get_scorer(), items)
 
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         data = rec.data if isinstance(rec.data, dict) else {}
