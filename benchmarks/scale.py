@@ -21,7 +21,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -82,15 +81,9 @@ def result(p: subprocess.Popen) -> dict:
 
 
 def bench(a) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="synthloom-scale-"))
-    pf = tmp / "port"
-    stub = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "scale_stub.py"), "--port-file", str(pf)])
-    try:
-        for _ in range(200):
-            if pf.exists() and pf.read_text().strip():
-                break
-            time.sleep(0.05)
-        port = pf.read_text().strip()
+    from scale_stub import running
+
+    with running("synthloom-scale-") as (port, tmp):
         print("| records | mode | wall s | records/s | run s | run records/s | run CPU us/record | peak RSS MiB "
               "| store MiB | merge s | merge RSS MiB | load |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -121,10 +114,6 @@ def bench(a) -> None:
                       f"| {rss} | {size_mib(d)} "
                       f"| {merged} | {mrss} | {load:.1f} |", flush=True)
                 shutil.rmtree(d, ignore_errors=True)
-    finally:
-        stub.terminate()
-        stub.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -17,9 +17,7 @@ import functools
 import gc
 import os
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -125,21 +123,10 @@ def main() -> None:
     ap.add_argument("--gc-freeze", action="store_true")
     ap.add_argument("--cache-mib", type=int, default=None)
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="synthloom-profile-"))
-    pf = tmp / "port"
-    stub = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "scale_stub.py"), "--port-file", str(pf)])
-    try:
-        for _ in range(200):
-            if pf.exists() and pf.read_text().strip():
-                break
-            time.sleep(0.05)
-        run(a, pf.read_text().strip(), tmp / "run")
-    finally:
-        stub.terminate()
-        stub.wait()
-        import shutil
+    from scale_stub import running
 
-        shutil.rmtree(tmp, ignore_errors=True)
+    with running("synthloom-profile-") as (port, tmp):
+        run(a, port, tmp / "run")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
 
 from aiohttp import web
 
@@ -42,6 +50,24 @@ async def completions(request: web.Request) -> web.Response:
 
 async def models(request: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": [{"id": "stub", "object": "model"}]})
+
+
+@contextlib.contextmanager
+def running(prefix: str) -> Iterator[tuple[str, Path]]:
+    """This stub in a child process: yields (its port, a fresh temporary folder); stops it and removes the folder."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    pf = tmp / "port"
+    stub = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--port-file", str(pf)])
+    try:
+        for _ in range(200):
+            if pf.exists() and pf.read_text().strip():
+                break
+            time.sleep(0.05)
+        yield pf.read_text().strip(), tmp
+    finally:
+        stub.terminate()
+        stub.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
