@@ -25,6 +25,7 @@ from typing import Any, Sequence
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
 from .batching import LoopBatcher
+from .pair_fit import pmi_many as pair_pmi_many
 
 NEUTRAL = "Task: a text.\nText: "
 MIN_PMI = 0.0  # benchmarks/text_fit.py: at 0, 13 of the 14 accepted records it drops read as bad
@@ -36,14 +37,9 @@ def task_context(task: str | None, description: str = "") -> str:
 
 
 def pmi_many(scorer: Any, items: Sequence[tuple[str, str, str]]) -> list[float]:
-    """For each (text, own context, other context): mean nll after other - mean nll after own, one batch."""
-    pairs = [(c, text) for text, own, other in items for c in (other, own)]
-    nll = scorer.conditional_nlls(pairs)
-    out = []
-    for i in range(len(items)):
-        other, own = nll[2 * i], nll[2 * i + 1]
-        out.append(float("nan") if not other or not own else sum(other) / len(other) - sum(own) / len(own))
-    return out
+    """For each (text, own context, other context): mean nll after other - mean nll after own, one batch
+    (`pair_fit.pmi_many` with one other context)."""
+    return pair_pmi_many(scorer, [(text, own, [other]) for text, own, other in items])
 
 
 class LabelPmiGate(StatelessGate):
