@@ -99,15 +99,17 @@ def main() -> None:
     ap.add_argument("--checker-shots-from", type=Path, help="run whose accepted texts are the few-shot examples "
                     "(default: the last run)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--labels", default="library_labels.yaml", help="label set under benchmarks/data/")
+    ap.add_argument("--test", default="library_test.jsonl", help="hand-written test messages under benchmarks/data/")
     args = ap.parse_args()
 
     from synthloom.quality.embeddings import make_embedder
     from synthloom.quality.label_fit import label_texts
     from synthloom.sources.labels import Label, LabelSet, load_label_set
 
-    label_set = load_label_set("library_labels.yaml", DATA)
+    label_set = load_label_set(args.labels, DATA)
     names = label_set.names
-    test = [json.loads(x) for x in (DATA / "library_test.jsonl").read_text().splitlines() if x.strip()]
+    test = [json.loads(x) for x in (DATA / args.test).read_text().splitlines() if x.strip()]
     gold = [r["label"] for r in test]
     emb = make_embedder()
     texts = [r["text"] for r in test]
