@@ -50,7 +50,7 @@ class Model:
 
     def __call__(self, req):
         schema = req.json_schema
-        props = schema.get("properties") or schema["anyOf"][-1]["properties"]  # factual: one branch per sentence
+        props = schema["properties"]
         system = req.messages[0]["content"]
         if "verdict" in props:
             return {"verdict": self.answerable if "whether a passage answers" in system else self.verdict}
@@ -60,11 +60,17 @@ class Model:
             e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][-1]
             return {"evidence_1": e1, "evidence_2": e2, "question": about(q, e1),
                     "answer": e1.split(",")[0] + "; " + e2[:30]}
-        if "evidence" in props:
-            e = self.evidence or props["evidence"]["const"]
-            return {"evidence": e, "question": about(q, e), "answer": self.answer or e[:40]}
+        if "answer" in props:  # factual: the request names its evidence sentence
+            e = planned_evidence(req)
+            return {"question": about(q, e), "answer": self.answer or props["answer"]["enum"][-1]}
         # an unanswerable question asks about something the knowledge base never mentions
         return {"question": self.question or UNANSWERABLE[self.n % len(UNANSWERABLE)]}
+
+
+def planned_evidence(req):
+    """The sentence a factual request asks about (its last user turn names it)."""
+    line = next(x for x in req.messages[-1]["content"].splitlines() if x.startswith("Sentence to ask about: "))
+    return line.removeprefix("Sentence to ask about: ")
 
 
 def about(question, evidence):
@@ -105,13 +111,14 @@ def test_rows_of_each_kind_with_verbatim_evidence():
             assert len(r.data["source_ids"]) == 2 and len(r.data["evidence"]) == 2
         if r.data["kind"] == "unanswerable":
             assert r.data["evidence"] == [] and r.data["answer"] == cfg().unanswerable_answer
-    # evidence is constrained to the chunk's sentences by the request schema
-    factual_req = next(q for q in llm.requests if "anyOf" in q.json_schema)
-    branches = factual_req.json_schema["anyOf"]
-    assert len(branches) > 1 and all(b["properties"]["evidence"]["const"] for b in branches)
-    # ... and the answer is a span of the chosen sentence
-    for b in branches:
-        assert all(a.lower()[:-1] in b["properties"]["evidence"]["const"].lower() for a in b["properties"]["answer"]["enum"])
+    # a factual request names the sentence its plan chose, and the answer is a span of that sentence
+    factual = [q for q in llm.requests if q.json_schema["properties"].keys() == {"question", "answer"}]
+    assert factual
+    for q in factual:
+        assert all(a.lower()[:-1] in planned_evidence(q).lower() for a in q.json_schema["properties"]["answer"]["enum"])
+    # the factual pairs cite different sentences
+    cited = [r.data["evidence"][0] for r in recs if r.data["kind"] == "factual"]
+    assert len(set(cited)) == len(cited) == 12
     # personas and phrasings vary
     assert len({r.meta["persona"] for r in recs}) > 2 and len({r.meta["phrasing"] for r in recs}) > 2
 
@@ -145,8 +152,13 @@ def test_unanswerable_question_the_kb_answers_is_rejected():
 
 
 def test_fabricated_evidence_and_copied_questions_are_rejected():
-    gen = build_generator(cfg(kinds={"factual": 1}), Path("."))
-    out, _ = run_slots(gen, Model(evidence="Loomcloud gives every user a free pony."), range(1))
+    def fabricating(req):
+        value = Model()(req)
+        if "evidence_1" in value:
+            value["evidence_2"] = "Loomcloud gives every user a free pony."
+        return value
+    gen = build_generator(cfg(kinds={"multi_hop": 1}), Path("."))
+    out, _ = run_slots(gen, fabricating, range(1))
     assert out[0].stage == "validate" and out[0].reason == "grounding:not_verbatim"
     gen = build_generator(cfg(kinds={"factual": 1}), Path("."))
     model = Model()
@@ -154,8 +166,7 @@ def test_fabricated_evidence_and_copied_questions_are_rejected():
 
     def copying(req):
         value = model(req)
-        if "evidence" in value:
-            value["question"] = value["evidence"]
+        value["question"] = planned_evidence(req)
         return value
     out, _ = run_slots(gen, copying, range(1))
     assert out[0].reason == "question_copies_evidence"
@@ -181,9 +192,8 @@ def test_injection_in_the_knowledge_base_stays_quoted(tmp_path):
     gen = build_generator(QATechnique.model_validate({"technique": "qa", "docs": str(tmp_path),
                                                       "kinds": {"factual": 1}, "min_chunk_chars": 10}), Path("."))
     _, llm = run_slots(gen, Model(), range(4))
-    reqs = [q for q in llm.requests if "anyOf" in q.json_schema]
-    schemas = {json.dumps(sorted(b["properties"])) for q in reqs for b in q.json_schema["anyOf"]}
-    assert schemas == {json.dumps(["answer", "evidence", "question"])}
+    reqs = [q for q in llm.requests if "answer" in q.json_schema["properties"]]
+    assert {json.dumps(sorted(q.json_schema["properties"])) for q in reqs} == {json.dumps(["answer", "question"])}
     system = {q.messages[0]["content"] for q in reqs}
     assert len(system) == 1
     evil = [q for q in reqs if "HACKED" in q.messages[-1]["content"]]
@@ -214,7 +224,10 @@ def test_single_chunk_kb_has_no_multi_hop(tmp_path):
                                                       "min_chunk_chars": 10}), Path("."))
     assert "multi_hop" not in gen.shares
     out, _ = run_slots(gen, Model(), range(6))
-    assert all(isinstance(r, Record) for r in out)
+    assert not any(isinstance(r, Record) and r.data["kind"] == "multi_hop" for r in out)
+    # its one askable sentence is asked about again, and the same evidence with the same answer is dropped
+    assert {r.data["kind"] for r in out if isinstance(r, Record)} == {"factual", "unanswerable"}
+    assert all(r.stage == "dedup" and r.reason == "same_evidence" for r in out if isinstance(r, Rejection))
 
 
 def test_bad_kinds_config():
@@ -227,11 +240,10 @@ def test_copied_few_shot_questions_and_padded_answers_are_rejected():
     out, _ = run_slots(gen, Model(question="How do I get a library card if I just moved here?"), range(1))
     assert out[0].reason == "copies_example"
 
-    def padded(req):
+    def padded(req):  # a backend that does not constrain the answer to a span of its evidence
         value = Model()(req)
-        if "evidence" in value:
-            first = max(value["evidence"].split(), key=len)
-            value["answer"] = f"{first} check our website, free trial, unlimited talktime, call the hotline today"
+        first = max(planned_evidence(req).split(), key=len)
+        value["answer"] = f"{first} check our website, free trial, unlimited talktime, call the hotline today"
         return value
     out, _ = run_slots(build_generator(cfg(kinds={"factual": 1}), Path(".")), padded, range(1))
     assert out[0].reason == "answer_not_in_evidence" and "content words" in out[0].detail

@@ -1,17 +1,21 @@
 """RAG evaluation sets: question / reference answer / evidence / source chunk ids, of three kinds.
 
-    factual       one chunk; the evidence is one of its sentences
+    factual       one chunk; the evidence is one of its sentences, chosen by the slot's plan
     multi_hop     two related chunks (shared rare terms); one evidence sentence from each
     unanswerable  a plausible question on a chunk's topic that the knowledge base does not answer
 
 Kinds follow the recipe's shares through a fixed, smooth schedule over slots (so a
 re-run makes the same requests). Who asks and how (`personas`, `phrasings`) is
-sampled per question. Evidence is constrained to the chunk's own sentences (a JSON
-schema `enum`), so it is verbatim by construction on a constraining backend, and
-checked again here for backends that are not. Then: the answer must share content
-with its evidence; the model judges (constrained yes/no) that the evidence supports
-the answer, or for unanswerable questions that none of the best-matching chunks
-answers it; a question too close to an accepted one is dropped.
+sampled per question. A factual slot's plan picks its evidence sentence, cycling over the
+chunk's sentences that can carry a question (so successive questions on one chunk ask about
+different sentences; a sentence an accepted pair already cites is passed over while the chunk
+has others); the model writes the question, and the answer is a span of that sentence (a schema
+`enum`). Multi-hop evidence is constrained to the chunks' own sentences (a JSON schema `enum`), so
+it is verbatim by construction on a constraining backend, and checked again here for backends
+that are not. Then: the answer must share content with its evidence; the model judges
+(constrained yes/no) that the evidence supports the answer, or for unanswerable questions that
+none of the best-matching chunks answers it; a question too close to an accepted one, or a pair
+with an accepted pair's evidence and answer (`dedup:same_evidence`), is dropped.
 
 Rows: `question`, `answer`, `evidence` (verbatim quotes), `source_ids`, `kind`; the
 cited chunk texts stay in lineage (`meta.contexts`) and `export.rag.rag_eval_row` turns a
@@ -20,6 +24,7 @@ record into the form RAG evaluators read (question, ground_truth/reference, cont
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -38,7 +43,8 @@ from ..sources.templates import quote
 from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import answer_support_problem, answerable_problem, kb_vocabulary, question_meets_evidence
-from .qa_options import KINDS, answer_spans, jaccard, kind_schedule, multi_hop_answers, shingles
+from .qa_options import (KINDS, answer_spans, askable_sentences, evidence_key, jaccard, kind_schedule,
+                         multi_hop_answers, shingles)
 
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
 
@@ -85,6 +91,7 @@ class RagQAGenerator(Generator):
         self._example_questions = {loose(ex["output"]["question"]) for k in KINDS for ex in self.examples.get(k, [])
                                    if isinstance(ex.get("output"), dict) and ex["output"].get("question")}
         self.pair_fit = True  # the `relevant` check's PMI of a question with its answer (quality/pair_fit.py)
+        self._accepted: Sequence[Record] = ()  # the engine's live list of accepted records (for the coverage)
 
     def use_checks(self, on: Sequence[str]) -> None:
         """The recipe's acceptance checks: `relevant` adds the PMI of a question with its answer."""
@@ -113,7 +120,16 @@ class RagQAGenerator(Generator):
             "kinds": self.shares,
             "skipped": [str(s) for s in self.corpus.skipped],
             "judge": self.config.judge,
+            "evidence_coverage": self.evidence_coverage(),
         }
+
+    def evidence_coverage(self) -> dict[str, Any]:
+        """How much of the knowledge base the accepted pairs cite: distinct evidence sentences over the
+        sentences of the question source chunks that can carry a question."""
+        askable = {fold(s) for i in self.sources for s in self._askable(self.corpus.chunks[i])}
+        used = {fold(e) for r in self._accepted if isinstance(r.data, dict) for e in r.data.get("evidence") or []}
+        n = len(askable)
+        return {"sentences": n, "cited": len(used & askable), "share": round(len(used & askable) / n, 3) if n else None}
 
     # ------------------------------------------------------------ prompts
 
@@ -121,8 +137,11 @@ class RagQAGenerator(Generator):
         name = {"factual": "factual", "multi_hop": "multihop", "unanswerable": "unanswerable"}[kind]
         msgs = [{"role": "system", "content": self.prompts[f"{name}_system"].render()}]
         for ex in self.examples.get(kind, []):
+            output = dict(ex["output"])
+            if kind == "factual":  # the request names the sentence to ask about; the reply does not repeat it
+                ex = {**ex, "evidence": output.pop("evidence", "")}
             msgs.append({"role": "user", "content": self._user(kind, ex)})
-            msgs.append({"role": "assistant", "content": json.dumps(ex["output"], ensure_ascii=False)})
+            msgs.append({"role": "assistant", "content": json.dumps(output, ensure_ascii=False)})
         msgs.append({"role": "user", "content": self._user(kind, user_vars)})
         return msgs
 
@@ -131,13 +150,18 @@ class RagQAGenerator(Generator):
             return self.prompts["multihop_user"].render(
                 passage_1=quote(v["passage_1"], "passage"), passage_2=quote(v["passage_2"], "passage"),
                 persona=v["persona"], phrasing=v["phrasing"])
-        name = "factual" if kind == "factual" else "unanswerable"
-        return self.prompts[f"{name}_user"].render(passage=quote(v["passage"], "passage"), persona=v["persona"],
-                                                   phrasing=v["phrasing"])
+        if kind == "factual":
+            return self.prompts["factual_user"].render(passage=quote(v["passage"], "passage"), persona=v["persona"],
+                                                       phrasing=v["phrasing"], evidence=" ".join(v["evidence"].split()))
+        return self.prompts["unanswerable_user"].render(passage=quote(v["passage"], "passage"), persona=v["persona"],
+                                                        phrasing=v["phrasing"])
 
     def _sentence_options(self, chunk: Chunk) -> list[str]:
         return sentences(chunk.text, limit=self.config.max_evidence_sentences) or \
             sentences(chunk.text, min_chars=10, limit=self.config.max_evidence_sentences)
+
+    def _askable(self, chunk: Chunk) -> list[str]:
+        return askable_sentences(self._sentence_options(chunk))
 
     # ------------------------------------------------------------ one slot
 
@@ -154,6 +178,12 @@ class RagQAGenerator(Generator):
             order = self._order(ctx.seed)
             shift = len(order) // 2 if kind == "unanswerable" else 0  # not the chunks factual questions start on
             plan["chunks"] = [self.corpus.chunks[order[(ordinal + shift) % len(order)]]]
+            if kind == "factual":
+                # the n-th visit to a chunk asks about the n-th of its sentences after a seeded start
+                chunk = plan["chunks"][0]
+                options = self._askable(chunk)
+                start = random.Random(f"qa-evidence:{ctx.seed}:{chunk.id}").randrange(len(options))
+                plan["evidence"] = options[(start + ordinal // len(order)) % len(options)]
         return plan
 
     def kind_of(self, slot: int) -> tuple[str, int]:
@@ -166,16 +196,17 @@ class RagQAGenerator(Generator):
     def _order(self, seed: int) -> list[int]:
         """Question source chunks in a seeded order, so successive questions visit different chunks."""
         if seed not in self._orders:
-            import random
-
             order = list(self.sources)
             random.Random(f"qa-order:{seed}").shuffle(order)
             self._orders[seed] = order
         return self._orders[seed]
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
+        self._accepted = ctx.accepted
         plan = self.plan(slot, ctx)
         kind, chunks = plan["kind"], plan["chunks"]
+        if kind == "factual":
+            plan["evidence"] = self._unused(plan["evidence"], chunks[0], ctx.accepted)
         seed = ctx.request_seed(slot, 0)
         meta: dict[str, Any] = {
             "technique": self.technique, "kind": kind, "persona": plan["persona"], "phrasing": plan["phrasing"],
@@ -195,6 +226,8 @@ class RagQAGenerator(Generator):
             try_meta = {**meta, "seed": request.seed, "try": attempt + 1}
             value, rejection = parse_object(result, try_meta)
             if rejection is None:
+                if kind == "factual":
+                    value = {**value, "evidence": plan["evidence"]}
                 row = self._row(kind, value, chunks)
                 problem = self._check_row(row, options)
                 if problem is not None:
@@ -214,6 +247,9 @@ class RagQAGenerator(Generator):
         dup = self._near_duplicate(row["question"], ctx.accepted)
         if dup is not None:
             return [Rejection(stage="dedup", reason="near_duplicate_question", detail=dup, data=row, meta=meta)]
+        same = self._same_evidence(row, ctx.accepted)
+        if same is not None:
+            return [Rejection(stage="dedup", reason="same_evidence", detail=same, data=row, meta=meta)]
         if self.config.judge:
             verdict = await self._judge(kind, row, chunks, ctx, slot)
             meta["judge"] = verdict
@@ -226,13 +262,12 @@ class RagQAGenerator(Generator):
         options: list[list[str]]
         q = {"type": "string", "minLength": 10, "maxLength": 250}
         if kind == "factual":
-            # the answer is a span of the chosen evidence sentence (a clause, or all of it), so it is
-            # supported by construction: one branch per sentence, the answer's options follow the evidence
-            options = [self._sentence_options(chunks[0])]
-            branches = [object_schema({"evidence": {"const": sentence}, "question": q,
-                                       "answer": {"enum": answer_spans(sentence)}}) for sentence in options[0]]
-            schema = {"type": "object", "anyOf": branches}
-            user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
+            # the plan fixed the evidence sentence; the answer is a span of it (a clause, or all of it),
+            # so it is supported by construction
+            options = [[plan["evidence"]]]
+            schema = object_schema({"question": q, "answer": {"enum": answer_spans(plan["evidence"])}})
+            user = {"passage": chunks[0].text, "evidence": plan["evidence"], "persona": plan["persona"],
+                    "phrasing": plan["phrasing"]}
         elif kind == "unanswerable":
             schema = object_schema({"question": q})
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
@@ -310,6 +345,32 @@ class RagQAGenerator(Generator):
                 return Problem("question_copies_passage", f"the question is copied from {cid}: {question[:120]!r}")
         if kind == "unanswerable":  # its key terms must not all be in the knowledge base
             return answerable_problem(question, self._kb_terms)
+        return None
+
+    def _unused(self, planned: str, chunk: Chunk, accepted: Sequence[Record]) -> str:
+        """The planned evidence sentence, or when an accepted pair already cites it, the next sentence of the
+        chunk (in the plan's cycle) that none cites; the planned one when every sentence is cited."""
+        cited = {fold(e) for r in accepted[-5000:] if isinstance(r.data, dict) and r.data.get("kind") == "factual"
+                 for e in r.data.get("evidence") or []}
+        if fold(planned) not in cited:
+            return planned
+        options = self._askable(chunk)
+        at = options.index(planned) if planned in options else 0
+        for k in range(1, len(options)):
+            candidate = options[(at + k) % len(options)]
+            if fold(candidate) not in cited:
+                return candidate
+        return planned
+
+    def _same_evidence(self, row: dict[str, Any], accepted: Sequence[Record]) -> str | None:
+        """A pair citing the same evidence with the same answer as an accepted pair adds nothing to an
+        evaluation set, however its question is worded."""
+        if not row["evidence"]:
+            return None
+        mine = evidence_key(row)
+        for rec in accepted[-5000:]:
+            if isinstance(rec.data, dict) and rec.data.get("evidence") and evidence_key(rec.data) == mine:
+                return f"the accepted pair {rec.data.get('question')!r} cites the same evidence with the same answer"
         return None
 
     def _near_duplicate(self, question: str, accepted: Sequence[Record]) -> str | None:

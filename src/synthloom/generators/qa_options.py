@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from ..quality.text import loose
+from ..quality.text import fold, loose
 from ..sources.related import terms
 
 KINDS = ("factual", "multi_hop", "unanswerable")
@@ -38,6 +38,17 @@ def answer_spans(sentence: str, limit: int = 8) -> list[str]:
         if span not in out:
             out.append(span)
     return out[:limit] or [text]
+
+
+def askable_sentences(options: list[str], min_terms: int = 4) -> list[str]:
+    """The sentences a question can be asked about: those with at least ``min_terms`` content words (a
+    short caption or a label line says too little to be asked about); all of them when none has."""
+    return [s for s in options if len(set(terms(s))) >= min_terms] or options
+
+
+def evidence_key(row: Mapping) -> tuple:
+    """What two pairs share when they cite the same evidence for the same answer (case and spacing aside)."""
+    return tuple(fold(str(e)) for e in row.get("evidence") or []), fold(str(row.get("answer", "")))
 
 
 def multi_hop_answers(first: list[str], second: list[str], limit: int = 240) -> list[str]:
