@@ -42,7 +42,7 @@ def qa_model(req):
     from synthloom.generators.qa_answer_support import key_terms
 
     schema = req.json_schema
-    props = schema.get("properties") or schema["anyOf"][0]["properties"]  # factual: one branch per sentence
+    props = schema["properties"]
     if "verdict" in props:
         return {"verdict": "no" if "whether a passage answers" in req.messages[0]["content"] else "yes"}
     n = len(req.messages[-1]["content"]) + req.seed % 997
@@ -50,10 +50,9 @@ def qa_model(req):
         e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][0]
         return {"evidence_1": e1, "evidence_2": e2, "question": f"Which two rules apply, case {n} of {key_terms(e1)[0]}?",
                 "answer": e1[:60]}
-    if "evidence" in props:
-        e = props["evidence"]["const"]
-        return {"evidence": e, "question": f"What does section {n} say about {key_terms(e)[0]}?",
-                "answer": e[:50].rstrip(",;: ") + "."}  # a complete answer (the default checks reject a cut one)
+    if "answer" in props:  # factual: the request names its evidence sentence, the answer is one of its spans
+        e = req.messages[-1]["content"].split("Sentence to ask about: ", 1)[1].split("\n")[0]
+        return {"question": f"What does section {n} say about {key_terms(e)[0]}?", "answer": props["answer"]["enum"][0]}
     return {"question": f"Is there a discount number {n} for students?"}
 
 
