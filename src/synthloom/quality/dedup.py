@@ -67,38 +67,43 @@ class _MemoryTable:
 
 class _Bloom:
     """A fixed-size Bloom filter over 16-byte hashes: "certainly not indexed" without reading the table.
-    4 MiB: about 0.06% false positives at 1M keys and 20% at 10M (a false positive reads the table, as
-    every lookup did without the filter); most lookups of a dedup gate are of new texts."""
+    4 MiB, 3 bits a key: about 0.06% false positives at 1M keys and 20% at 10M (a false positive reads the
+    table, as every lookup did without the filter); most lookups of a dedup gate are of new texts. Written
+    out without a helper or a generator: it is asked once per candidate and set once per accepted record."""
 
     BITS = 1 << 25
 
     def __init__(self) -> None:
         self.bits = bytearray(self.BITS >> 3)
 
-    def _positions(self, h: bytes) -> tuple[int, int, int]:
-        x, m = int.from_bytes(h[:10], "little"), self.BITS - 1
-        return x & m, (x >> 25) & m, (x >> 50) & m
-
     def add(self, h: bytes) -> None:
-        for p in self._positions(h):
-            self.bits[p >> 3] |= 1 << (p & 7)
+        x, bits = int.from_bytes(h[:10], "little"), self.bits
+        p, q, r = x & 0x1FFFFFF, (x >> 25) & 0x1FFFFFF, (x >> 50) & 0x1FFFFFF
+        bits[p >> 3] |= 1 << (p & 7)
+        bits[q >> 3] |= 1 << (q & 7)
+        bits[r >> 3] |= 1 << (r & 7)
 
     def __contains__(self, h: bytes) -> bool:
-        bits = self.bits
-        return all(bits[p >> 3] >> (p & 7) & 1 for p in self._positions(h))
+        x, bits = int.from_bytes(h[:10], "little"), self.bits
+        p, q, r = x & 0x1FFFFFF, (x >> 25) & 0x1FFFFFF, (x >> 50) & 0x1FFFFFF
+        return bool(bits[p >> 3] >> (p & 7) & 1 and bits[q >> 3] >> (q & 7) & 1 and bits[r >> 3] >> (r & 7) & 1)
 
 
 class _SqliteTable:
     """The same on a private temporary SQLite file (deleted on close): memory stays at SQLite's page cache,
-    a 4 MiB Bloom filter of the exact keys and the last `flush_at` items (16), however many items it holds.
-    New items are written `flush_at` at a time in one transaction, and found among the pending ones until
-    then. A run rebuilds it from its store on resume (`DedupGate.prime`)."""
+    a 4 MiB Bloom filter of the exact keys, the last `flush_at` texts and the last `key_batch` exact keys,
+    however many items it holds. Texts (and MinHash bands) are written `flush_at` at a time in one
+    transaction; exact keys `key_batch` at a time, sorted, so one batch walks the key table's B-tree pages
+    once in order instead of one random page per key (what made the spilled index's cost grow with its
+    size). Until written, both are found among the pending ones. A run rebuilds the table from its store on
+    resume (`DedupGate.prime`)."""
 
-    flush_at = 16
+    flush_at = 64
 
-    def __init__(self, bands: int) -> None:
+    def __init__(self, bands: int, key_batch: int = 20_000) -> None:
         import sqlite3
 
+        self.key_batch = max(1, key_batch)
         self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048", "temp_store=FILE"):
             self.db.execute(f"PRAGMA {pragma}")
@@ -110,7 +115,7 @@ class _SqliteTable:
         self.n = self.flushed = 0
         self.bloom = _Bloom()
         self.pending_t: list[str] = []  # texts of positions flushed..n-1
-        self.pending_k: dict[bytes, int] = {}
+        self.pending_k: dict[bytes, int] = {}  # exact keys not yet in table k (the first position of each)
         self.pending_b: dict[bytes, list[int]] = {}
 
     def __len__(self) -> int:
@@ -141,31 +146,33 @@ class _SqliteTable:
         pos = self.n
         self.n += 1
         self.pending_t.append(text)
-        self.pending_k.setdefault(h, pos)
+        self.pending_k.setdefault(h, pos)  # a key already in table k keeps its position there (INSERT OR IGNORE)
         self.bloom.add(h)
         for i, k in enumerate(band_keys):
             self.pending_b.setdefault(self._band(i, k), []).append(pos)
         if len(self.pending_t) >= self.flush_at:
-            self.flush()
+            self.flush(keys=len(self.pending_k) >= self.key_batch)
         return pos
 
-    def flush(self) -> None:
-        if not self.pending_t:
+    def flush(self, keys: bool = True) -> None:
+        if not self.pending_t and not (keys and self.pending_k):
             return
         self.db.execute("BEGIN")
         self.db.executemany("INSERT INTO t (pos, text) VALUES (?,?)", enumerate(self.pending_t, self.flushed))
-        self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", self.pending_k.items())
+        if keys:
+            self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", sorted(self.pending_k.items()))
+            self.pending_k = {}
         self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
-                            ((h, pos) for h, ps in self.pending_b.items() for pos in ps))
+                            sorted((h, pos) for h, ps in self.pending_b.items() for pos in ps))
         self.db.execute("COMMIT")
         self.flushed = self.n
-        self.pending_t, self.pending_k, self.pending_b = [], {}, {}
+        self.pending_t, self.pending_b = [], {}
 
     def add_all(self, table: _MemoryTable) -> None:
         """Move a memory table's items here, in their order."""
         self.db.execute("BEGIN")
         self.db.executemany("INSERT INTO t (pos, text) VALUES (?,?)", enumerate(table.texts))
-        self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", table.keys.items())
+        self.db.executemany("INSERT OR IGNORE INTO k (h, pos) VALUES (?,?)", sorted(table.keys.items()))
         self.db.executemany("INSERT INTO b (h, pos) VALUES (?,?)",
                             ((self._band(i, k), pos) for i, band in enumerate(table.bands)
                              for k, ps in band.items() for pos in ps))
@@ -264,7 +271,7 @@ class DedupIndex:
         elif self.method == "semantic":
             self._vecs.add(vector if vector is not None else self.embedder.embed([text])[0])
         if not self.spilled and len(self._table) >= self.spill_at:
-            spilled = _SqliteTable(len(band_keys))
+            spilled = _SqliteTable(len(band_keys), key_batch=self.spill_at)  # no more keys held than before
             spilled.add_all(self._table)  # type: ignore[arg-type]
             self._table = spilled
         return self._table.add(self._hash(text), text, band_keys)
