@@ -57,5 +57,6 @@ def export_rag(run_dir: str | Path, target: str | Path) -> int:
     from ..runs import open_store
 
     with open_store(run_dir, "the run folder of a qa run") as store:
-        records = [r for r in store.iter_accepted() if "question" in r.data and "answer" in r.data]
+        records = (r for r in store.iter_accepted() if isinstance(r.data, dict) and "question" in r.data
+                   and "answer" in r.data)  # streamed: a run of any size
         return write_rag_eval(records, target)
