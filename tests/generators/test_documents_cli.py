@@ -46,12 +46,8 @@ def qa_model(req):
     if "verdict" in props:
         return {"verdict": "no" if "whether a passage answers" in req.messages[0]["content"] else "yes"}
     n = len(req.messages[-1]["content"]) + req.seed % 997
-    if "evidence_1" in props:
-        e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][0]
-        return {"evidence_1": e1, "evidence_2": e2, "question": f"Which two rules apply, case {n} of {key_terms(e1)[0]}?",
-                "answer": e1[:60]}
-    if "answer" in props:  # factual: the request names its evidence sentence, the answer is one of its spans
-        e = req.messages[-1]["content"].split("Sentence to ask about: ", 1)[1].split("\n")[0]
+    if "answer" in props:  # factual/multi-hop: the request names its evidence sentences, the answer is a span
+        e = req.messages[-1]["content"].split("Sentence ", 1)[1].split(": ", 1)[1].split("\n")[0]  # (the first) named
         return {"question": f"What does section {n} say about {key_terms(e)[0]}?", "answer": props["answer"]["enum"][0]}
     return {"question": f"Is there a discount number {n} for students?"}
 

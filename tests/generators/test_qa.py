@@ -56,10 +56,9 @@ class Model:
             return {"verdict": self.answerable if "whether a passage answers" in system else self.verdict}
         self.n += 1
         q = self.question or QUESTIONS[self.n % len(QUESTIONS)]
-        if "evidence_1" in props:
-            e1, e2 = props["evidence_1"]["enum"][0], props["evidence_2"]["enum"][-1]
-            return {"evidence_1": e1, "evidence_2": e2, "question": about(q, e1),
-                    "answer": e1.split(",")[0] + "; " + e2[:30]}
+        if "Sentence 1 to combine: " in req.messages[-1]["content"]:  # multi-hop: the request names two sentences
+            e1, _ = planned_evidence(req)
+            return {"question": about(q, e1), "answer": self.answer or props["answer"]["enum"][0]}
         if "answer" in props:  # factual: the request names its evidence sentence
             e = planned_evidence(req)
             return {"question": about(q, e), "answer": self.answer or props["answer"]["enum"][-1]}
@@ -68,9 +67,13 @@ class Model:
 
 
 def planned_evidence(req):
-    """The sentence a factual request asks about (its last user turn names it)."""
-    line = next(x for x in req.messages[-1]["content"].splitlines() if x.startswith("Sentence to ask about: "))
-    return line.removeprefix("Sentence to ask about: ")
+    """The sentence a factual request asks about, or the two a multi-hop request combines (its last user
+    turn names them)."""
+    lines = req.messages[-1]["content"].splitlines()
+    named = {x.split(": ", 1)[0]: x.split(": ", 1)[1] for x in lines if x.startswith("Sentence ")}
+    if "Sentence to ask about" in named:
+        return named["Sentence to ask about"]
+    return named["Sentence 1 to combine"], named["Sentence 2 to combine"]
 
 
 def about(question, evidence):
@@ -112,10 +115,16 @@ def test_rows_of_each_kind_with_verbatim_evidence():
         if r.data["kind"] == "unanswerable":
             assert r.data["evidence"] == [] and r.data["answer"] == cfg().unanswerable_answer
     # a factual request names the sentence its plan chose, and the answer is a span of that sentence
-    factual = [q for q in llm.requests if q.json_schema["properties"].keys() == {"question", "answer"}]
-    assert factual
+    named = [q for q in llm.requests if q.json_schema["properties"].keys() == {"question", "answer"}]
+    factual = [q for q in named if isinstance(planned_evidence(q), str)]
+    assert factual and len(factual) < len(named)
     for q in factual:
         assert all(a.lower()[:-1] in planned_evidence(q).lower() for a in q.json_schema["properties"]["answer"]["enum"])
+    # a multi-hop request names a sentence of each chunk; its answers are spans of the second
+    for q in (q for q in named if not isinstance(planned_evidence(q), str)):
+        e1, e2 = planned_evidence(q)
+        assert e1 != e2 and all(a.split(": ")[-1].lower()[1:-1] in e2.lower()
+                                for a in q.json_schema["properties"]["answer"]["enum"])
     # the factual pairs cite different sentences
     cited = [r.data["evidence"][0] for r in recs if r.data["kind"] == "factual"]
     assert len(set(cited)) == len(cited) == 12
@@ -152,14 +161,12 @@ def test_unanswerable_question_the_kb_answers_is_rejected():
 
 
 def test_fabricated_evidence_and_copied_questions_are_rejected():
-    def fabricating(req):
+    def fabricating(req):  # a backend that returns a quote of its own beside the named sentences
         value = Model()(req)
-        if "evidence_1" in value:
-            value["evidence_2"] = "Loomcloud gives every user a free pony."
-        return value
+        return {**value, "evidence_2": "Loomcloud gives every user a free pony."}
     gen = build_generator(cfg(kinds={"multi_hop": 1}), Path("."))
     out, _ = run_slots(gen, fabricating, range(1))
-    assert out[0].stage == "validate" and out[0].reason == "grounding:not_verbatim"
+    assert isinstance(out[0], Record) and "pony" not in json.dumps(out[0].data)  # the plan's sentences are cited
     gen = build_generator(cfg(kinds={"factual": 1}), Path("."))
     model = Model()
     model.question = None

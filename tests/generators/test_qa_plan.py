@@ -85,3 +85,42 @@ def test_askable_sentences_keep_those_with_enough_content():
     assert askable_sentences(["See you soon at the pool.", "Towels can be rented at the desk for two euros."]) == [
         "Towels can be rented at the desk for two euros."]
     assert askable_sentences(["See you soon."]) == ["See you soon."]  # nothing better: all of them
+
+
+def test_a_draw_that_copies_a_worked_example_is_drawn_again_without_it(tmp_path):
+    gen = gen_for(tmp_path)
+    copied = "What is the most I can be charged for one late item?"
+    model = Model(question=copied)
+    llm = ScriptedLLM(model)
+    out = asyncio.run(gen.produce(0, GenContext(llm=llm, seed=0)))
+    assert [r.reason for r in out] == ["copies_example"] * 3
+    shown = [[m["content"] for m in q.messages if m["role"] == "assistant"] for q in llm.requests]
+    assert any(copied in a for a in shown[0])
+    assert not any(copied in a for a in shown[1] + shown[2])  # the retries leave the copied example out
+    assert len(shown[1]) == len(shown[0]) - 1
+
+
+def test_a_question_about_the_examples_subject_is_a_copy(tmp_path):
+    gen = gen_for(tmp_path)
+    # "printer" and "afternoon" come from the multi-hop worked example and occur nowhere in the pool's documents
+    out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model(
+        question="Can I rent a towel with a 3D printer for the afternoon?")), seed=0)))
+    assert out[0].reason == "copies_example" and "printer, afternoon" in out[0].detail
+    # one such word is not enough: a user may ask about being late
+    out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model(
+        question="Can I rent a towel in the afternoon?")), seed=0)))
+    assert isinstance(out[0], Record)
+
+
+def test_multi_hop_slots_combine_different_sentence_pairs(tmp_path):
+    (tmp_path / "pool.md").write_text(KB_TEXT)
+    (tmp_path / "towels.md").write_text("# Towels and lockers\n\nTowels rented at the desk are washed every night. "
+                                        "Lockers must be emptied before the pool closes each evening.\n")
+    gen = build_generator(QATechnique.model_validate(
+        {"technique": "qa", "docs": str(tmp_path), "kinds": {"multi_hop": 1}, "judge": False,
+         "min_chunk_chars": 50}), Path("."))
+    ctx = GenContext(llm=None, seed=0)
+    pairs = [tuple(gen.plan(slot, ctx)["evidence"]) for slot in range(6)]
+    assert len(set(pairs)) == 6
+    # the best-linked pair first: the two sentences about towels at the desk
+    assert "Towels" in pairs[0][0] and "Towels" in pairs[0][1]

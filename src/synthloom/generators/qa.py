@@ -42,9 +42,10 @@ from ..sources.related import TermIndex, sentences, terms
 from ..sources.templates import quote
 from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
-from .qa_answer_support import answer_support_problem, answerable_problem, kb_vocabulary, question_meets_evidence
-from .qa_options import (KINDS, answer_spans, askable_sentences, evidence_key, jaccard, kind_schedule,
-                         multi_hop_answers, shingles)
+from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
+                                question_meets_evidence)
+from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_terms, evidence_key, jaccard,
+                         kind_schedule, multi_hop_answers, sentence_pairs, shingles)
 
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
 
@@ -90,6 +91,7 @@ class RagQAGenerator(Generator):
         self._kb_terms = kb_vocabulary(c.text for c in self.corpus.chunks)
         self._example_questions = {loose(ex["output"]["question"]) for k in KINDS for ex in self.examples.get(k, [])
                                    if isinstance(ex.get("output"), dict) and ex["output"].get("question")}
+        self._example_terms = {t for q in self._example_questions for t in key_terms(q)}
         self.pair_fit = True  # the `relevant` check's PMI of a question with its answer (quality/pair_fit.py)
         self._accepted: Sequence[Record] = ()  # the engine's live list of accepted records (for the coverage)
 
@@ -133,13 +135,20 @@ class RagQAGenerator(Generator):
 
     # ------------------------------------------------------------ prompts
 
-    def _messages(self, kind: str, user_vars: dict[str, Any]) -> list[dict[str, str]]:
+    def _messages(self, kind: str, user_vars: dict[str, Any], leave_out: frozenset[str] = frozenset()
+                  ) -> list[dict[str, str]]:
+        """System prompt, the worked examples (but those whose question is in ``leave_out``), the request."""
         name = {"factual": "factual", "multi_hop": "multihop", "unanswerable": "unanswerable"}[kind]
         msgs = [{"role": "system", "content": self.prompts[f"{name}_system"].render()}]
         for ex in self.examples.get(kind, []):
             output = dict(ex["output"])
-            if kind == "factual":  # the request names the sentence to ask about; the reply does not repeat it
+            if loose(output.get("question", "")) in leave_out:
+                continue
+            # the request names the sentences to ask about; the reply does not repeat them
+            if kind == "factual":
                 ex = {**ex, "evidence": output.pop("evidence", "")}
+            elif kind == "multi_hop":
+                ex = {**ex, "evidence": [output.pop("evidence_1", ""), output.pop("evidence_2", "")]}
             msgs.append({"role": "user", "content": self._user(kind, ex)})
             msgs.append({"role": "assistant", "content": json.dumps(output, ensure_ascii=False)})
         msgs.append({"role": "user", "content": self._user(kind, user_vars)})
@@ -149,6 +158,7 @@ class RagQAGenerator(Generator):
         if kind == "multi_hop":
             return self.prompts["multihop_user"].render(
                 passage_1=quote(v["passage_1"], "passage"), passage_2=quote(v["passage_2"], "passage"),
+                evidence_1=" ".join(v["evidence"][0].split()), evidence_2=" ".join(v["evidence"][1].split()),
                 persona=v["persona"], phrasing=v["phrasing"])
         if kind == "factual":
             return self.prompts["factual_user"].render(passage=quote(v["passage"], "passage"), persona=v["persona"],
@@ -174,6 +184,9 @@ class RagQAGenerator(Generator):
         if kind == "multi_hop":
             a, b = self.pairs[ordinal % len(self.pairs)]
             plan["chunks"] = [self.corpus.chunks[a], self.corpus.chunks[b]]
+            # the n-th visit to a chunk pair combines its n-th best-linked pair of sentences
+            hops = sentence_pairs(self._askable(plan["chunks"][0]), self._askable(plan["chunks"][1]))
+            plan["evidence"] = list(hops[(ordinal // len(self.pairs)) % len(hops)])
         else:
             order = self._order(ctx.seed)
             shift = len(order) // 2 if kind == "unanswerable" else 0  # not the chunks factual questions start on
@@ -215,12 +228,16 @@ class RagQAGenerator(Generator):
             "seed": seed, "slot": slot,
         }
         request, options = self._request(kind, plan, seed)
+        copied: set[str] = set()
         out: list[Record | Rejection] = []
         row = None
         for attempt in range(QA_TRIES):
             # a failed draw (cut off, copied, unsupported) is kept with its reason and drawn again
             if attempt:
                 request = replace(request, seed=ctx.request_seed(slot, 20 + attempt))
+                if copied:  # a draw that copied a worked example is drawn again without that example
+                    request = replace(request, messages=tuple(self._messages(kind, self._user_vars(kind, plan),
+                                                                             frozenset(copied))))
             (result,) = await ctx.llm.generate([request])
             meta["model"] = result.model
             try_meta = {**meta, "seed": request.seed, "try": attempt + 1}
@@ -228,6 +245,8 @@ class RagQAGenerator(Generator):
             if rejection is None:
                 if kind == "factual":
                     value = {**value, "evidence": plan["evidence"]}
+                elif kind == "multi_hop":
+                    value = {**value, "evidence_1": plan["evidence"][0], "evidence_2": plan["evidence"][1]}
                 row = self._row(kind, value, chunks)
                 problem = self._check_row(row, options)
                 if problem is not None:
@@ -237,6 +256,9 @@ class RagQAGenerator(Generator):
                 meta.update(seed=request.seed, tries=attempt + 1)
                 break
             out.append(rejection)
+            if rejection.reason == "copies_example" and row is not None:
+                mine = shingles(row["question"])
+                copied.add(max(sorted(self._example_questions), key=lambda q: jaccard(mine, shingles(q))))
             row = None
         if row is None:
             return out
@@ -266,23 +288,27 @@ class RagQAGenerator(Generator):
             # so it is supported by construction
             options = [[plan["evidence"]]]
             schema = object_schema({"question": q, "answer": {"enum": answer_spans(plan["evidence"])}})
-            user = {"passage": chunks[0].text, "evidence": plan["evidence"], "persona": plan["persona"],
-                    "phrasing": plan["phrasing"]}
+            user = self._user_vars(kind, plan)
         elif kind == "unanswerable":
             schema = object_schema({"question": q})
             user = {"passage": chunks[0].text, "persona": plan["persona"], "phrasing": plan["phrasing"]}
             options = []
         else:  # multi_hop
-            options = [self._sentence_options(chunks[0]), self._sentence_options(chunks[1])]
-            schema = object_schema({
-                "evidence_1": {"type": "string", "enum": options[0]},
-                "evidence_2": {"type": "string", "enum": options[1]},
-                "question": q, "answer": {"type": "string", "enum": multi_hop_answers(options[0], options[1])}})
-            user = {"passage_1": chunks[0].text, "passage_2": chunks[1].text, "persona": plan["persona"],
-                    "phrasing": plan["phrasing"]}
+            # the plan fixed both sentences; the answer is a span of the second, alone or after Yes/No
+            options = [[plan["evidence"][0]], [plan["evidence"][1]]]
+            schema = object_schema({"question": q, "answer": {"type": "string", "enum": multi_hop_answers(*options)}})
+            user = self._user_vars(kind, plan)
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,
                                     **sampled(self.config.sampling))
         return request, options
+
+    def _user_vars(self, kind: str, plan: dict[str, Any]) -> dict[str, Any]:
+        chunks = plan["chunks"]
+        if kind == "multi_hop":
+            return {"passage_1": chunks[0].text, "passage_2": chunks[1].text, "evidence": plan["evidence"],
+                    "persona": plan["persona"], "phrasing": plan["phrasing"]}
+        return {"passage": chunks[0].text, "evidence": plan.get("evidence", ""), "persona": plan["persona"],
+                "phrasing": plan["phrasing"]}
 
     def _row(self, kind: str, value: dict[str, Any], chunks: list[Chunk]) -> dict[str, Any]:
         if kind == "unanswerable":
@@ -305,6 +331,10 @@ class RagQAGenerator(Generator):
         if loose(question) in self._example_questions or any(
                 jaccard(shingles(question), shingles(ex)) >= 0.6 for ex in self._example_questions):
             return Problem("copies_example", f"the question is (nearly) one of the prompt's examples: {question!r}")
+        borrowed = borrowed_terms(question, self._example_terms, self._kb_terms)
+        if len(borrowed) >= 2:
+            return Problem("copies_example", f"the question asks about {', '.join(borrowed)}, from the prompt's "
+                                             f"examples and nowhere in the knowledge base: {question!r}")
         if len(question.split()) > 40 or question.count("?") > 2:
             return Problem("question_too_long", f"not one question: {question[:120]!r}")
         if kind != "unanswerable":

@@ -46,6 +46,21 @@ def askable_sentences(options: list[str], min_terms: int = 4) -> list[str]:
     return [s for s in options if len(set(terms(s))) >= min_terms] or options
 
 
+def sentence_pairs(first: list[str], second: list[str]) -> list[tuple[str, str]]:
+    """Pairs of a sentence of each passage for a multi-hop question, best linked first (most content words
+    shared), else in passage order; a pair of the same sentence (overlapping chunks) is left out."""
+    pairs = [(a, b) for a in first for b in second if fold(a) != fold(b)] or [(first[0], second[0])]
+    return sorted(pairs, key=lambda p: -len(set(terms(p[0])) & set(terms(p[1]))))
+
+
+def borrowed_terms(question: str, example_terms: set[str], kb_terms: set[str]) -> list[str]:
+    """Key terms of a question that come from the prompt's worked examples and occur nowhere in the
+    knowledge base (``kb_terms``: its words and their five-letter stems): a question about the example's
+    subject ("a 3D printer ... for a whole afternoon") is a copy, however it is reworded."""
+    return [t for t in dict.fromkeys(terms(question)) if t in example_terms and t not in kb_terms
+            and t[:5] not in kb_terms]
+
+
 def evidence_key(row: Mapping) -> tuple:
     """What two pairs share when they cite the same evidence for the same answer (case and spacing aside)."""
     return tuple(fold(str(e)) for e in row.get("evidence") or []), fold(str(row.get("answer", "")))

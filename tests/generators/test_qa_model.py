@@ -1,0 +1,42 @@
+"""qa on the bundled model: factual pairs on a tiny knowledge base spread over its sentences."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synthloom import RunStore, run_recipe
+from synthloom.config import Recipe
+
+pytestmark = pytest.mark.model
+
+DOCS = {
+    "hours.md": "# Opening hours\n\nThe pool opens at 7:00 on weekdays and at 9:00 on weekends. Lane swimming is "
+                "reserved for members before 8:00. Children under eight must be accompanied by an adult in the "
+                "water.\n",
+    "lockers.md": "# Lockers and towels\n\nLockers take a one-euro coin that is returned when you open them. Towels "
+                  "can be rented at the desk for two euros. Lost property is kept at the desk for one month.\n",
+}
+
+
+def test_six_factual_pairs_cite_at_least_four_sentences(tmp_path: Path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    recipe = Recipe.model_validate({
+        "name": "pool", "count": 6,
+        "generate": {"technique": "qa", "docs": str(docs), "kinds": {"factual": 1}, "judge": False,
+                     "min_chunk_chars": 50},
+        "engine": {"concurrency": 1, "max_attempts": 14},
+    })
+    summary = run_recipe(recipe, base_dir=tmp_path, output=tmp_path / "qa.jsonl")
+    with RunStore(summary.run_dir / "store.sqlite") as store:
+        accepted = store.accepted_records()
+        rejected = list(store.rejections())
+    assert len(accepted) >= 4, [(r.reason, r.detail) for r in rejected]
+    cited = [r.data["evidence"][0] for r in accepted]
+    assert len(set(cited)) >= 4, cited
+    for r in accepted:
+        assert r.data["evidence"][0] in "".join(DOCS.values())
+        assert r.data["answer"].rstrip(".").lower() in r.data["evidence"][0].lower()
