@@ -1,21 +1,22 @@
 """RAG evaluation sets: question / reference answer / evidence / source chunk ids, of three kinds.
 
     factual       one chunk; the evidence is one of its sentences, chosen by the slot's plan
-    multi_hop     two related chunks (shared rare terms); one evidence sentence from each
+    multi_hop     two related chunks (shared rare terms); one evidence sentence from each, chosen by the plan
     unanswerable  a plausible question on a chunk's topic that the knowledge base does not answer
 
 Kinds follow the recipe's shares through a fixed, smooth schedule over slots (so a
 re-run makes the same requests). Who asks and how (`personas`, `phrasings`) is
-sampled per question. A factual slot's plan picks its evidence sentence, cycling over the
-chunk's sentences that can carry a question (so successive questions on one chunk ask about
-different sentences; a sentence an accepted pair already cites is passed over while the chunk
-has others); the model writes the question, and the answer is a span of that sentence (a schema
-`enum`). Multi-hop evidence is constrained to the chunks' own sentences (a JSON schema `enum`), so
-it is verbatim by construction on a constraining backend, and checked again here for backends
-that are not. Then: the answer must share content with its evidence; the model judges
-(constrained yes/no) that the evidence supports the answer, or for unanswerable questions that
-none of the best-matching chunks answers it; a question too close to an accepted one, or a pair
-with an accepted pair's evidence and answer (`dedup:same_evidence`), is dropped.
+sampled per question. A slot's plan picks its evidence: a factual slot cycles over the chunk's
+sentences that can carry a question (so successive questions on one chunk ask about different
+sentences; a sentence an accepted pair already cites is passed over while the chunk has others), a
+multi-hop slot over the chunk pair's sentence pairs, best linked first. The request names the
+evidence, the model writes the question, and the answer is a span of the evidence (a JSON schema
+`enum`), so it is verbatim by construction on a constraining backend and checked again here. Then:
+a question must not copy a worked example (a draw that did is drawn again without it); the answer
+must share content with its evidence; the model judges (constrained yes/no) that the evidence
+supports the answer, or for unanswerable questions that none of the best-matching chunks answers
+it; a question too close to an accepted one, or a pair with an accepted pair's evidence and answer
+(`dedup:same_evidence`), is dropped.
 
 Rows: `question`, `answer`, `evidence` (verbatim quotes), `source_ids`, `kind`; the
 cited chunk texts stay in lineage (`meta.contexts`) and `export.rag.rag_eval_row` turns a
@@ -44,8 +45,8 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
-from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_terms, evidence_key, jaccard,
-                         kind_schedule, multi_hop_answers, sentence_pairs, shingles)
+from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_terms, jaccard, kind_schedule,
+                         multi_hop_answers, next_uncited, same_evidence, sentence_pairs, shingles)
 
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
 
@@ -219,7 +220,7 @@ class RagQAGenerator(Generator):
         plan = self.plan(slot, ctx)
         kind, chunks = plan["kind"], plan["chunks"]
         if kind == "factual":
-            plan["evidence"] = self._unused(plan["evidence"], chunks[0], ctx.accepted)
+            plan["evidence"] = next_uncited(plan["evidence"], self._askable(chunks[0]), ctx.accepted[-5000:])
         seed = ctx.request_seed(slot, 0)
         meta: dict[str, Any] = {
             "technique": self.technique, "kind": kind, "persona": plan["persona"], "phrasing": plan["phrasing"],
@@ -269,7 +270,7 @@ class RagQAGenerator(Generator):
         dup = self._near_duplicate(row["question"], ctx.accepted)
         if dup is not None:
             return [Rejection(stage="dedup", reason="near_duplicate_question", detail=dup, data=row, meta=meta)]
-        same = self._same_evidence(row, ctx.accepted)
+        same = same_evidence(row, ctx.accepted[-5000:])
         if same is not None:
             return [Rejection(stage="dedup", reason="same_evidence", detail=same, data=row, meta=meta)]
         if self.config.judge:
@@ -375,32 +376,6 @@ class RagQAGenerator(Generator):
                 return Problem("question_copies_passage", f"the question is copied from {cid}: {question[:120]!r}")
         if kind == "unanswerable":  # its key terms must not all be in the knowledge base
             return answerable_problem(question, self._kb_terms)
-        return None
-
-    def _unused(self, planned: str, chunk: Chunk, accepted: Sequence[Record]) -> str:
-        """The planned evidence sentence, or when an accepted pair already cites it, the next sentence of the
-        chunk (in the plan's cycle) that none cites; the planned one when every sentence is cited."""
-        cited = {fold(e) for r in accepted[-5000:] if isinstance(r.data, dict) and r.data.get("kind") == "factual"
-                 for e in r.data.get("evidence") or []}
-        if fold(planned) not in cited:
-            return planned
-        options = self._askable(chunk)
-        at = options.index(planned) if planned in options else 0
-        for k in range(1, len(options)):
-            candidate = options[(at + k) % len(options)]
-            if fold(candidate) not in cited:
-                return candidate
-        return planned
-
-    def _same_evidence(self, row: dict[str, Any], accepted: Sequence[Record]) -> str | None:
-        """A pair citing the same evidence with the same answer as an accepted pair adds nothing to an
-        evaluation set, however its question is worded."""
-        if not row["evidence"]:
-            return None
-        mine = evidence_key(row)
-        for rec in accepted[-5000:]:
-            if isinstance(rec.data, dict) and rec.data.get("evidence") and evidence_key(rec.data) == mine:
-                return f"the accepted pair {rec.data.get('question')!r} cites the same evidence with the same answer"
         return None
 
     def _near_duplicate(self, question: str, accepted: Sequence[Record]) -> str | None:

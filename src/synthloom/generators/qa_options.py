@@ -6,7 +6,7 @@ Plain functions of text, used by `qa.py` (the `qa` technique) and tested alone.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 from ..quality.text import fold, loose
 from ..sources.related import terms
@@ -64,6 +64,32 @@ def borrowed_terms(question: str, example_terms: set[str], kb_terms: set[str]) -
 def evidence_key(row: Mapping) -> tuple:
     """What two pairs share when they cite the same evidence for the same answer (case and spacing aside)."""
     return tuple(fold(str(e)) for e in row.get("evidence") or []), fold(str(row.get("answer", "")))
+
+
+def next_uncited(planned: str, options: list[str], accepted: Sequence[Any]) -> str:
+    """The planned evidence sentence, or when an accepted factual pair already cites it, the next of
+    ``options`` (in the plan's cycle) that none cites; the planned one when every sentence is cited."""
+    cited = {fold(e) for r in accepted if isinstance(r.data, dict) and r.data.get("kind") == "factual"
+             for e in r.data.get("evidence") or []}
+    if fold(planned) not in cited:
+        return planned
+    at = options.index(planned) if planned in options else 0
+    for k in range(1, len(options)):
+        if fold(options[(at + k) % len(options)]) not in cited:
+            return options[(at + k) % len(options)]
+    return planned
+
+
+def same_evidence(row: Mapping, accepted: Sequence[Any]) -> str | None:
+    """Why a pair citing the same evidence with the same answer as an accepted pair adds nothing to an
+    evaluation set, however its question is worded; None when no accepted pair does."""
+    if not row.get("evidence"):
+        return None
+    mine = evidence_key(row)
+    for rec in accepted:
+        if isinstance(rec.data, dict) and rec.data.get("evidence") and evidence_key(rec.data) == mine:
+            return f"the accepted pair {rec.data.get('question')!r} cites the same evidence with the same answer"
+    return None
 
 
 def multi_hop_answers(first: list[str], second: list[str], limit: int = 240) -> list[str]:
