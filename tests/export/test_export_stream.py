@@ -1,11 +1,12 @@
 """Exports of a run of thousands of records: every record once, in order, converted as one at a time would be;
 splits within one record of the ratios; near copies in one split; memory that does not grow with the run."""
 import json
+import random
 import tracemalloc
 
 import pytest
 
-from run_store import make_store
+from run_store import instruction, make_store
 from synthloom.export import splits as splits_mod
 from synthloom.export.chat import to_openai, to_sharegpt
 from synthloom.export.dataset import export_run, load_run
@@ -116,3 +117,20 @@ def test_exporting_4x_more_records_holds_no_more_memory(tmp_path, monkeypatch):
         a, b = held(small, fmt), held(large, fmt)
         # loading the records into lists held 1.8 MB more here; the stream holds far less more
         assert b - a < 250_000, (fmt, a, b)
+
+
+def test_preference_exports_stream_by_prompt(tmp_path):
+    # 1,200 pairs; each prompt comes back 600 pairs later with the same chosen text and another rejected one
+    rng = random.Random(0)
+    prompts = [instruction(rng, i) for i in range(600)]
+    rows = [{"prompt": prompts[i % 600], "chosen": f"good {i % 600}", "rejected": f"bad {i}"} for i in range(1200)]
+    path = tmp_path / "run" / "data.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = export_run(path.parent, "dpo", tmp_path / "dpo", split="0.8,0.2", seed=3)
+    parts = {n: lines(tmp_path / "dpo" / f) for n, f in s.files.items()}
+    assert s.counts == {"train": 960, "validation": 240} == {n: len(p) for n, p in parts.items()}
+    assert not {r["prompt"] for r in parts["train"]} & {r["prompt"] for r in parts["validation"]}
+    s = export_run(path.parent, "kto", tmp_path / "kto", split="1")
+    out = lines(tmp_path / "kto" / "train.jsonl")
+    assert sum(r["label"] for r in out) == 600 and sum(not r["label"] for r in out) == 1200  # each chosen once

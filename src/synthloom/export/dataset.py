@@ -162,8 +162,8 @@ def export_run(
     from .splits import SplitPlan
 
     if fmt in PREFERENCE_FORMATS:  # preference pairs: dpo, dpo-chat, kto, ultrafeedback (export/preference.py)
-        rows, metas, manifest = load_run(run_dir, with_meta=True)
-        return ExportSummary(format=fmt, **write_preference(rows, metas, manifest, fmt, out_dir, where=run_dir,
+        pairs = RunRecords(run_dir)
+        return ExportSummary(format=fmt, **write_preference(pairs, pairs.manifest, fmt, out_dir, where=run_dir,
                                                             split=split, system=system, seed=seed))
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r}: use one of {', '.join(EXPORT_FORMATS + PREFERENCE_FORMATS)}")

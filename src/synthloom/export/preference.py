@@ -16,8 +16,10 @@ README card: `datasets.load_dataset("json", data_files={"train": ".../train.json
 """
 from __future__ import annotations
 
+import hashlib
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import UsageError
 
@@ -25,8 +27,8 @@ PREFERENCE_FORMATS = ("dpo", "dpo-chat", "kto", "ultrafeedback")
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 
 
-def check_pairs(rows: Sequence[Any], where: Any) -> None:
-    for i, r in enumerate(rows, 1):
+def check_pairs(rows: Sequence[Any], where: Any, start: int = 1) -> None:
+    for i, r in enumerate(rows, start):
         if not isinstance(r, dict) or any(not isinstance(r.get(k), str) or not r.get(k).strip() for k in PAIR_FIELDS):
             have = ", ".join(sorted(r)) if isinstance(r, dict) else type(r).__name__
             raise UsageError(f"{where}: record {i} is not a preference pair (needs text fields prompt, chosen and "
@@ -42,25 +44,39 @@ def to_dpo(row: dict[str, Any], system: str | None = None, conversational: bool 
             "rejected": [{"role": "assistant", "content": row["rejected"]}]}
 
 
-def to_kto(rows: Sequence[dict[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
-    """Each pair as two unpaired rows; a (prompt, completion) seen before (a chosen text in several pairs) once."""
-    out, seen = [], set()
+def _in_memory() -> Callable[..., bool]:
+    seen: set[tuple[Any, ...]] = set()
+
+    def new(*key: Any) -> bool:
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+    return new
+
+
+def to_kto(rows: Sequence[dict[str, Any]], system: str | None = None,
+           new: Callable[..., bool] | None = None) -> list[dict[str, Any]]:
+    """Each pair as two unpaired rows; a (prompt, completion) seen before (a chosen text in several pairs) once.
+    `new(*key)` answers whether a key is seen for the first time (default: a set over these rows)."""
+    new = new or _in_memory()
+    out = []
     for r in rows:
         prompt = f"{system}\n\n{r['prompt']}" if system else r["prompt"]
         for text, label in ((r["chosen"], True), (r["rejected"], False)):
-            if (prompt, text, label) in seen:
-                continue
-            seen.add((prompt, text, label))
-            out.append({"prompt": prompt, "completion": text, "label": label})
+            if new(prompt, text, label):
+                out.append({"prompt": prompt, "completion": text, "label": label})
     return out
 
 
-def to_ultrafeedback(rows: Sequence[dict[str, Any]], metas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_ultrafeedback(rows: Sequence[dict[str, Any]], metas: Sequence[dict[str, Any]],
+                     new: Callable[..., bool] | None = None) -> list[dict[str, Any]]:
     """One row per prompt with every response's ratings and rationales (from the lineage)."""
+    new = new or _in_memory()
     by_prompt: dict[str, dict[str, Any]] = {}
     for r, m in zip(rows, metas):
         key = str(m.get("prompt_id", r["prompt"])) + "\x00" + str(m.get("slot", ""))
-        if key in by_prompt:
+        if not new("uf", key):
             continue
         responses = m.get("responses") or []
         if not responses:
@@ -79,45 +95,64 @@ def to_ultrafeedback(rows: Sequence[dict[str, Any]], metas: Sequence[dict[str, A
     return list(by_prompt.values())
 
 
-def write_preference(rows: Sequence[Any], metas: Sequence[dict[str, Any]], manifest: dict[str, Any], fmt: str,
+def write_preference(records: Iterable[tuple[Any, dict[str, Any]]], manifest: dict[str, Any], fmt: str,
                      out_dir: str | Path, *, where: Any, split: str | dict[str, float] = "0.9,0,0.1",
                      system: str | None = None, seed: int = 0) -> dict[str, Any]:
-    """Write `fmt` splits (dealt by prompt) and a card; returns {out_dir, counts, files, card} (export_run's summary)."""
-    from ..runs.writers import write_jsonl
+    """Write `fmt` splits and a card; returns {out_dir, counts, files, card} (export_run's summary).
+
+    `records` yields (pair, lineage) afresh on each pass (export.dataset.RunRecords): two passes, the first
+    checks every pair and plans the splits by prompt (near copies of a prompt, as export_run groups them,
+    stay in one split), the second writes each pair's rows to its split's file. Memory stays flat; KTO's
+    and UltraFeedback's "each once" keys live in the plan's SQLite file."""
+    from ..records import dumps
     from ..userfiles import atomic_path, ensure_folder
     from .card import build_card
-    from .splits import parse_ratios, split_rows
+    from .splits import SplitPlan, parse_ratios
 
     if fmt not in PREFERENCE_FORMATS:
         raise UsageError(f"--format {fmt!r}: preference formats are {', '.join(PREFERENCE_FORMATS)}")
-    if not rows:
-        raise UsageError(f"{where}: the run has no accepted records yet; generate some first")
-    check_pairs(rows, where)
-    tagged = [{**r, "_i": i} for i, r in enumerate(rows)]
-    prompts = [{"prompt": p} for p in dict.fromkeys(r["prompt"] for r in rows)]
     ratios = parse_ratios(split) if isinstance(split, str) else split
-    home = {r["prompt"]: name for name, part in split_rows(prompts, ratios, seed=seed,
-                                                           near_duplicate=1.0).items() for r in part}
-    dealt: dict[str, list[dict[str, Any]]] = {}
-    for r in tagged:
-        dealt.setdefault(home[r["prompt"]], []).append(r)
+    with SplitPlan(ratios, seed) as plan:
+        first = None
+        for i, (row, meta) in enumerate(records, 1):
+            check_pairs([row], where, start=i)
+            if fmt == "ultrafeedback" and not meta.get("responses"):
+                raise UsageError("--format ultrafeedback needs each pair's lineage (the run folder, or a data file "
+                                 "written with output.with_meta); this data has no responses in its lineage")
+            first = first or (row, meta)
+            plan.add(row["prompt"])
+        if first is None:
+            raise UsageError(f"{where}: the run has no accepted records yet; generate some first")
+        plan.deal()
+        plan.db.execute("CREATE TABLE seen (k BLOB PRIMARY KEY) WITHOUT ROWID")
 
-    def shape(part: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        plain = [{k: v for k, v in r.items() if k != "_i"} for r in part]
-        if fmt == "kto":
-            return to_kto(plain, system)
-        if fmt == "ultrafeedback":
-            return to_ultrafeedback(plain, [metas[r["_i"]] for r in part])
-        return [to_dpo(r, system, conversational=fmt == "dpo-chat") for r in plain]
+        def once(*key: Any) -> bool:
+            h = hashlib.blake2b(dumps(list(key)), digest_size=16).digest()
+            return plan.db.execute("INSERT OR IGNORE INTO seen (k) VALUES (?)", (h,)).rowcount == 1
 
-    shaped = {n: shape(p) for n, p in dealt.items() if p}
-    out = ensure_folder(out_dir, "export folder")
-    files: dict[str, str] = {}
-    for name, part in shaped.items():
-        files[name] = f"{name}.jsonl"
-        write_jsonl(part, out / files[name])
-    counts = {n: len(p) for n, p in shaped.items()}
-    card = build_card(manifest, counts, fmt, files, shape(dealt[next(iter(dealt))][:1]), system)
+        def rows_of(row: dict[str, Any], meta: dict[str, Any], new: Callable[..., bool]) -> list[dict[str, Any]]:
+            if fmt == "kto":
+                return to_kto([row], system, new)
+            if fmt == "ultrafeedback":
+                return to_ultrafeedback([row], [meta], new)
+            return [to_dpo(row, system, conversational=fmt == "dpo-chat")]
+
+        out = ensure_folder(out_dir, "export folder")
+        files = {name: f"{name}.jsonl" for name in plan.names}
+        counts = dict.fromkeys(plan.names, 0)
+        with ExitStack() as stack:
+            fhs = {name: stack.enter_context(open(stack.enter_context(atomic_path(out / f)), "wb"))
+                   for name, f in files.items()}
+            for name, (row, meta) in zip(plan.splits(), records):
+                for line in rows_of(row, meta, once):
+                    fhs[name].write(dumps(line) + b"\n")
+                    counts[name] += 1
+        for n in [n for n, c in counts.items() if not c]:  # a split that got no rows gets no file
+            (out / files.pop(n)).unlink()
+        counts = {n: c for n, c in counts.items() if c}
+        sample = rows_of(*first, lambda *key: True)
+    card = build_card(manifest, counts, fmt, files, sample, system)
     with atomic_path(out / "README.md") as tmp:
         tmp.write_text(card, encoding="utf-8")
     return {"out_dir": out, "counts": counts, "files": files, "card": out / "README.md"}
+
