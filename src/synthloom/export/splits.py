@@ -70,8 +70,9 @@ def _mix(seed: int, root: int) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{root}".encode(), digest_size=8).digest(), "little", signed=True)
 
 
-def _in_chunks(db: sqlite3.Connection, sql: str, keys: list[Any], size: int = 20_000) -> Iterator[tuple]:
-    """Rows of `sql` (with one `{}` for a list of placeholders) for every key, a few thousand keys a query."""
+def _in_chunks(db: sqlite3.Connection, sql: str, keys: list[Any], size: int = 500) -> Iterator[tuple]:
+    """Rows of `sql` (with one `{}` for a list of placeholders) for every key, `size` keys a query. Small and
+    mostly of one size: SQLite keeps each prepared statement, and one with 30,000 placeholders holds megabytes."""
     for i in range(0, len(keys), size):
         part = keys[i:i + size]
         yield from db.execute(sql.format(",".join("?" * len(part))), part)
@@ -84,7 +85,7 @@ class SplitPlan:
         self.ratios = parse_ratios(ratios) if isinstance(ratios, str) else dict(ratios)
         self.names = list(self.ratios)
         self.seed, self.threshold = seed, near_duplicate
-        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False, cached_statements=32)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192", "temp_store=FILE"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.executescript(
