@@ -96,6 +96,7 @@ def generate_classification(
     multi_label: bool = typer.Option(False, "--multi-label", help="Several labels per text (the label field is a list)."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Real sample (JSONL/CSV): reject near-copies, flag PII, compare in the report."),
     verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
+    max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Most sentences in a text, more is rejected (default: 2 with the default length axis, no limit with -a)."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
@@ -105,6 +106,8 @@ def generate_classification(
         "distribution": _distribution(distribution), "verify": _verify(verify),
         "hard_cases": {"boundary": _pairs(boundary), "boundary_share": boundary_share, "out_of_scope": out_of_scope},
         "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
+    if max_sentences is not None:
+        gen["max_sentences"] = max_sentences
     if multi_label:
         gen["multi_label"] = True
     if attribute:
