@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -294,8 +294,3 @@ def split_rows(
         for r, name in zip(rows, plan.splits()):
             out[name].append(r)
         return out
-
-
-def dealt(items: Iterable[Any], plan: SplitPlan) -> Iterator[tuple[str, Any]]:
-    """(split, item) for items given again in the order the plan saw them."""
-    return zip(plan.splits(), items)
