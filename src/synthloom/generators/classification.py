@@ -10,7 +10,8 @@ the final one does: a base model sees the voice and that a description is paraph
 by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
 and from an out-of-scope label. A text that copies a label's description or example is
 rejected (`copied_description`, `copied_example`): they steer the text, they are not it; so is
-a text that repeats an attribute axis of its instruction (`copied_prompt`: "(length: one sentence)").
+a text that repeats an attribute axis of its instruction (`copied_prompt`: "(length: one sentence)"), and
+one longer than the default length axis asks for (`too_long`: three sentences or more; a 270M writer rambles).
 The gates this technique adds: a quota (a label never exceeds its target) and label
 verification (an independent pass, see quality/label.py); the engine adds the default
 acceptance checks (quality/checks: readable, complete, and the nearest-label check).
