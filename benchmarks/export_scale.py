@@ -7,7 +7,8 @@ The run is written once per size with the store API (no model, no engine: the ex
 store): N records {instruction, input, output, label}, instructions of 12 words drawn from 1,600, every
 20th a near copy of an earlier one (one word added). Each export splits 0.8,0.1,0.1 with the default
 near-duplicate grouping and a system prompt. Peak RSS is the child's getrusage maximum (as
-/usr/bin/time -v reports it); "RSS before" is the same after the imports, before the export. Prints one
+/usr/bin/time -v reports it; the run is built in another process, as a child's figure starts at its
+parent's RSS); "RSS before" is the same after the imports, before the export. Prints one
 markdown table row per export (results: docs/benchmarks_scale.md, "Exports"). With several --src
 trees the exports alternate between them for each size and format (paired under the same load).
 """
@@ -24,7 +25,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "export"))
 
 
 def usage() -> dict:
@@ -48,11 +48,13 @@ def child(a) -> None:
 
 
 def build(run: Path, n: int) -> None:
-    from run_store import make_store
-
+    """The run, made in a process of its own: a child inherits its parent's peak RSS (Linux keeps the
+    high-water mark of the memory a process had at fork across exec), so this process stays small."""
     if not (run / "store.sqlite").is_file():
         t = time.perf_counter()
-        make_store(run, n, near_copies=20)
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from run_store import make_store; "
+                        f"make_store(Path({str(run)!r}), {n}, near_copies=20)"], check=True,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests" / "export")])})
         print(f"<!-- built {n:,} records in {time.perf_counter() - t:.1f} s -->", flush=True)
 
 
