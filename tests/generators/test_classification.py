@@ -184,21 +184,20 @@ def test_a_label_without_examples_is_shown_borrowed_shots(tmp_path):
     assert not any(m["content"] in borrowed for m in req.messages)
 
 
-def test_a_text_longer_than_the_default_length_axis_asks_is_rejected(tmp_path):
-    """The default length axis asks for at most two sentences; a third (where a small writer rambles) is
-    rejected as too_long. With your own attributes there is no limit unless max_sentences says one."""
+def test_max_sentences_rejects_a_longer_text(tmp_path):
+    """With `max_sentences: 2` a text of three sentences is rejected as too_long; without it (the default) it is
+    kept."""
     from synthloom.generators.classification import sentences
 
     assert [sentences(t) for t in ("no stop at all", "One. Two!", "What?! Really... ok.", "at 8 p.m.")] == [1, 2, 3, 1]
     three = "I booked a lesson. It was fine. Now I want another one."
     answer = lambda r: {"label": "refund"} if r.purpose == "verify" else {"text": three}  # noqa: E731
     labels = [{"name": "refund", "description": "wants money back"}, {"name": "cancel", "description": "stop it"}]
-    summary, rows, _ = run({"labels": labels, "distribution": {"refund": 1, "cancel": 0}}, 1, tmp_path / "d",
-                           answer, checks=[])
+    gen = {"labels": labels, "distribution": {"refund": 1, "cancel": 0}}
+    summary, rows, _ = run({**gen, "max_sentences": 2}, 1, tmp_path / "two", answer, checks=[])
     assert not rows and {r for _s, r, _n in summary.rejections} == {"too_long"}
-    for gen in ({"attributes": {"tone": ["calm"]}}, {"max_sentences": 3}):
-        _, rows, _ = run({"labels": labels, "distribution": {"refund": 1, "cancel": 0}, **gen}, 1,
-                         tmp_path / str(len(gen)) / next(iter(gen)), answer, checks=[])
+    for extra in ({}, {"max_sentences": 3}):
+        _, rows, _ = run({**gen, **extra}, 1, tmp_path / f"n{len(extra)}", answer, checks=[])
         assert [r["text"] for r in rows] == [three]
 
 

@@ -96,7 +96,7 @@ def generate_classification(
     multi_label: bool = typer.Option(False, "--multi-label", help="Several labels per text (the label field is a list)."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Real sample (JSONL/CSV): reject near-copies, flag PII, compare in the report."),
     verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
-    max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Most sentences in a text, more is rejected (default: 2 with the default length axis, no limit with -a)."),
+    max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Most sentences in a text, more is rejected (too_long; default: no limit)."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:

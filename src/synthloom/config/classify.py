@@ -12,7 +12,6 @@ from .samplers import SAMPLERS_FIELD, SamplerConfig
 
 # Mild on purpose: on the bundled 270M model a `channel` axis (app review, phone transcript) pulled the
 # texts off their label; add such axes with `attributes:` when the writer is bigger.
-DEFAULT_SENTENCES = 2  # the longest value of the default length axis
 DEFAULT_AXES: dict[str, list[str]] = {
     "length": ["a few words", "one sentence", "two sentences"],
     "register": ["casual", "polite", "annoyed"],
@@ -78,8 +77,8 @@ class ClassificationTechnique(_LabelledText):
     samplers: dict[str, SamplerConfig] = SAMPLERS_FIELD
     hard_cases: HardCases = Field(default_factory=HardCases)
     max_sentences: int | None = Field(
-        None, ge=1, description="most sentences in a text, more is rejected (`too_long`); default: 2 with the default "
-        "length axis (its longest value is two sentences), no limit with your own attributes")
+        None, ge=1, description="most sentences in a text, more is rejected (`too_long`); off by default: on the "
+        "bundled model a limit of 2 made the synthetic-only classifier worse (docs/benchmarks_junk.md)")
 
     @model_serializer(mode="wrap")
     def _without_empty_samplers(self, handler):
@@ -99,13 +98,6 @@ class ClassificationTechnique(_LabelledText):
 
     def axes(self) -> dict[str, list[str]]:
         return DEFAULT_AXES if self.attributes is None else self.attributes
-
-    def sentence_limit(self) -> int | None:
-        """The writer is asked for at most two sentences by the default length axis; a text of three or more
-        did not follow it (on a 270M writer such texts ramble: docs/benchmarks_junk.md)."""
-        if self.max_sentences is not None:
-            return self.max_sentences
-        return DEFAULT_SENTENCES if self.attributes is None else None
 
 
 AUGMENT_OPERATIONS = ("paraphrase", "register", "length", "entities", "typos", "translate")

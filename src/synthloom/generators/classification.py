@@ -11,7 +11,7 @@ by default), hard cases from named label pairs (an A text that borrows B's vocab
 and from an out-of-scope label. A text that copies a label's description or example is
 rejected (`copied_description`, `copied_example`): they steer the text, they are not it; so is
 a text that repeats an attribute axis of its instruction (`copied_prompt`: "(length: one sentence)"), and
-one longer than the default length axis asks for (`too_long`: three sentences or more; a 270M writer rambles).
+with `max_sentences`, one of more sentences (`too_long`; off by default).
 The gates this technique adds: a quota (a label never exceeds its target) and label
 verification (an independent pass, see quality/label.py); the engine adds the default
 acceptance checks (quality/checks: readable, complete, and the nearest-label check).
@@ -246,7 +246,7 @@ class ClassificationGenerator(Generator):
         text, rejection = check_text(value, self.config.max_chars, self.config.min_words, meta, result.text)
         if rejection is not None:
             return [rejection]
-        limit = self.config.sentence_limit()
+        limit = self.config.max_sentences
         if limit is not None and sentences(text) > limit:
             return [Rejection(stage="filter", reason="too_long", data={"text": text}, meta=meta,
                               detail=f"{sentences(text)} sentences, more than max_sentences={limit}: {text[:100]!r}")]
