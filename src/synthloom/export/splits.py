@@ -230,6 +230,9 @@ class SplitPlan:
             have[n] += size
             counts[n] += size
             batch.append((root, names.index(n)))
+            if len(batch) >= CHUNK:  # written as it goes: one list of every group held ~100 bytes a group
+                db.executemany("INSERT INTO asg (root, split) VALUES (?,?)", batch)
+                batch = []
         db.executemany("INSERT INTO asg (root, split) VALUES (?,?)", batch)
         db.execute("COMMIT")
         self.counts = counts
