@@ -45,3 +45,17 @@ def test_sentences_skip_headings_and_fragments():
     assert sentences(text) == ["First full sentence is here.", "Second one follows it closely!",
                                "A list item that is long enough"]
     assert sentences("No. Yes. " * 3) == []  # too short to be evidence
+
+
+def test_sentences_do_not_end_at_a_title_or_initial():
+    from synthloom.sources.related import sentences
+
+    text = ("Our children's dentist, Dr. Okafor, sees patients on Fridays from nine. "
+            "J. R. Hale founded the practice in 1990 with two chairs. "
+            "We moved the surgery to the US. Then we added a third chair for hygiene visits.")
+    assert sentences(text, min_chars=5) == [
+        "Our children's dentist, Dr. Okafor, sees patients on Fridays from nine.",
+        "J. R. Hale founded the practice in 1990 with two chairs.",
+        "We moved the surgery to the US.",
+        "Then we added a third chair for hygiene visits.",
+    ]

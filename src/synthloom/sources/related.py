@@ -16,6 +16,21 @@ from .documents import Chunk
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-']+|\d+(?:[.,]\d+)?")
 _SENT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+# a period that ends an abbreviation, not a sentence: initials and dotted forms ("J.", "e.g.", "a.m."), and a
+# capitalised word of consonants only ("Dr.", "Mrs.", "St."): a word cannot be one, a short title can
+_ABBREV = re.compile(r"(?:\b[A-Za-z]\.(?:[A-Za-z]\.)*|\b[A-Z][b-df-hj-np-tv-xz]{1,3}\.)$")
+
+
+def _split_sentences(line: str) -> list[str]:
+    out: list[str] = []
+    start = 0
+    for m in _SENT.finditer(line):
+        if _ABBREV.search(line[start:m.start()]):
+            continue
+        out.append(line[start:m.start()])
+        start = m.end()
+    out.append(line[start:])
+    return out
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each every few for from further had has have having
@@ -61,7 +76,7 @@ def sentences(text: str, min_chars: int = 25, limit: int = 40) -> list[str]:
             line = line.strip().lstrip("-*• ").strip()
             if not line or line.startswith("#"):
                 continue
-            for s in _SENT.split(line):
+            for s in _split_sentences(line):
                 s = s.strip()
                 if len(s) >= min_chars and s not in seen:
                     seen.add(s)
