@@ -77,6 +77,8 @@ def save_hf(splits: dict[str, Rows], out: str | Path, class_label: tuple[str, li
     _check_out(out)
     ensure_folder(out, "export folder")
     tmp = Path(tempfile.mkdtemp(prefix=".hf-", dir=out))
+    bars_were_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # the export prints its own one-line summary
     try:
         # through our own Arrow tables: a JSON-typed column stays JSON (datasets' Json), and a string value that
         # looks like JSON ("123") stays a string
@@ -100,4 +102,6 @@ def save_hf(splits: dict[str, Rows], out: str | Path, class_label: tuple[str, li
             child.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not bars_were_off:
+            datasets.enable_progress_bars()
     return out
