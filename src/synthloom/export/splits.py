@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..quality.rouge import f_measure, lcs_length, tokenize
+from ..runs.scratch import scratch_db
 
 SPLIT_NAMES = ("train", "validation", "test")
 CHUNK = 2048  # rows planned at once
@@ -85,15 +86,14 @@ class SplitPlan:
         self.ratios = parse_ratios(ratios) if isinstance(ratios, str) else dict(ratios)
         self.names = list(self.ratios)
         self.seed, self.threshold = seed, near_duplicate
-        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False, cached_statements=32)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8192", "temp_store=FILE"):
-            self.db.execute(f"PRAGMA {pragma}")
-        self.db.executescript(
+        self.db = scratch_db(
+            8192,
             "CREATE TABLE rec (seq INTEGER PRIMARY KEY, grp INTEGER NOT NULL, stratum INTEGER NOT NULL);"
             "CREATE TABLE txt (seq INTEGER PRIMARY KEY, text TEXT NOT NULL);"
             "CREATE TABLE ex (h BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
             "CREATE TABLE band (h INTEGER PRIMARY KEY, seqs BLOB NOT NULL);"
-            "CREATE TABLE asg (root INTEGER PRIMARY KEY, split INTEGER NOT NULL);")
+            "CREATE TABLE asg (root INTEGER PRIMARY KEY, split INTEGER NOT NULL);",
+            cached_statements=32)
         self.strata: dict[str, int] = {}
         self.merged: dict[int, int] = {}  # a group root -> the root it joined
         self.pending: list[tuple[str, int]] = []

@@ -101,13 +101,11 @@ class _SqliteTable:
     flush_at = 64
 
     def __init__(self, bands: int, key_batch: int = 20_000) -> None:
-        import sqlite3
+        from ..runs.scratch import scratch_db
 
         self.key_batch = max(1, key_batch)
-        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048", "temp_store=FILE"):
-            self.db.execute(f"PRAGMA {pragma}")
-        self.db.executescript(
+        self.db = scratch_db(
+            2048,
             "CREATE TABLE t (pos INTEGER PRIMARY KEY, text TEXT NOT NULL);"
             "CREATE TABLE k (h BLOB PRIMARY KEY, pos INTEGER NOT NULL) WITHOUT ROWID;"
             "CREATE TABLE b (h BLOB NOT NULL, pos INTEGER NOT NULL);"
