@@ -103,3 +103,27 @@ def test_rejected_asked_of_a_run_that_rejected_nothing(caplog):
     assert "no rejected candidate" in caplog.text
     with pytest.raises(InputFileError, match="all-kept.run.*no rejected candidate.*-n N"):
         pick_sample(items, 0, rejected=2)
+
+
+def test_sample_of_a_run_larger_than_the_pool_reads_a_bounded_sample(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from synthloom.review import sample as sample_mod
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "export"))
+    from run_store import make_store
+
+    run_dir = make_store(tmp_path / "run", 400, labels=("a", "b", "c", "d"))
+    monkeypatch.setattr(sample_mod, "POOL", 100)
+    from synthloom.runs.store import RunStore
+
+    def whole_run(*_a, **_k):
+        raise AssertionError("a spot-check sample read every record of the run")
+
+    monkeypatch.setattr(RunStore, "accepted_records", whole_run)
+    res = write_sample(run_dir, 20, by="label", seed=3)
+    assert res["population"] == 400 and res["sampled"] == 20
+    assert set(res["strata"]) == {"a", "b", "c", "d"}
+    assert "(20 of 400 accepted records)" in res["markdown"].read_text()
+    again = write_sample(run_dir, 20, by="label", seed=3, out=tmp_path / "again")
+    assert again["jsonl"].read_text() == res["jsonl"].read_text()

@@ -82,6 +82,9 @@ def _md_value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
+POOL = 50_000  # records read to draw a spot-check sample from
+
+
 def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, seed: int = 0,
                  out: str | Path | None = None) -> dict[str, Any]:
     """Write `sample.jsonl` and `sample.md` (default in RUN_DIR/review/). Returns paths and strata."""
@@ -91,7 +94,10 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
     run_dir = Path(run_dir)
     with open_store(run_dir) as store:
         info = store.run_info()
-        records = store.accepted_records(info["run_id"])
+        # a run of any size: strata are drawn from a uniform sample of at most POOL records (all of them in a
+        # smaller run), as the report reads it
+        records = store.sample_accepted(info["run_id"], POOL, seed)
+        population = store.accepted_count(info["run_id"])
     by = by or default_stratum(records, info.get("recipe") or {})
     sample = stratified_sample(records, n, by, seed)
     out_dir = Path(out) if out else run_dir / "review"
@@ -101,7 +107,7 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
     jsonl, md = out_dir / "sample.jsonl", out_dir / "sample.md"
     with atomic_path(jsonl) as tmp:
         tmp.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows), encoding="utf-8")
-    lines = [f"# Spot-check: {info.get('name')} ({len(rows)} of {len(records)} accepted records)", "",
+    lines = [f"# Spot-check: {info.get('name')} ({len(rows)} of {population} accepted records)", "",
              f"Stratified by `{by}`." if by else "Simple random sample.",
              "Mark each record: put an x in **accept** or **reject** (`[x]`), optionally add a note, then run",
              f"`synthloom review-import {md}`.", ""]
@@ -121,4 +127,4 @@ def write_sample(run_dir: str | Path, n: int = 50, *, by: str | None = None, see
     for s, _ in sample:
         strata[s] += 1
     return {"jsonl": jsonl, "markdown": md, "by": by, "strata": dict(strata), "sampled": len(rows),
-            "population": len(records)}
+            "population": population}
