@@ -12,7 +12,7 @@ from synthloom.generators.base import GenContext
 from synthloom.generators.qa_options import askable_sentences
 from synthloom.records import Record, Rejection
 
-from test_qa import Model, planned_evidence
+from test_qa import Model, about, planned_evidence
 
 KB_TEXT = ("# Opening hours\n\n"
            "The pool opens at 7:00 on weekdays and at 9:00 on weekends. "
@@ -124,3 +124,39 @@ def test_multi_hop_slots_combine_different_sentence_pairs(tmp_path):
     assert len(set(pairs)) == 6
     # the best-linked pair first: the two sentences about towels at the desk
     assert "Towels" in pairs[0][0] and "Towels" in pairs[0][1]
+
+
+def test_the_question_must_name_one_of_its_evidence_key_terms(tmp_path):
+    """The question's schema pattern (enforced while decoding) admits what the off-evidence check admits."""
+    import re
+
+    from synthloom.generators.qa_answer_support import question_meets_evidence
+
+    gen = gen_for(tmp_path)
+    llm = ScriptedLLM(Model())
+    ctx = GenContext(llm=llm, seed=0)
+    asyncio.run(gen.produce(0, ctx))
+    evidence = planned_evidence(llm.requests[0])
+    pattern = llm.requests[0].json_schema["properties"]["question"]["pattern"]
+    towels = "Towels can be rented at the desk for two euros."
+    from synthloom.generators.qa_options import question_pattern
+
+    towel_pattern = question_pattern([towels])
+    for question, fits in [("Where can I rent a towel?", True), ("How much do TOWELS cost to rent?", True),
+                           ("Can I borrow one?", False), ("What does it cost for 2 people?", False)]:
+        assert bool(re.search(towel_pattern, question)) is fits is question_meets_evidence(question, [towels])
+    assert re.search(pattern, about("Is this allowed?", evidence))
+    assert not re.search(pattern, "Is this allowed?") or question_meets_evidence("Is this allowed?", [evidence])
+
+
+def test_the_answer_is_chosen_before_the_question_is_written(tmp_path):
+    """The schema and the worked examples put the answer first: the question is written knowing it."""
+    import json
+
+    gen = gen_for(tmp_path)
+    llm = ScriptedLLM(Model())
+    asyncio.run(gen.produce(0, GenContext(llm=llm, seed=0)))
+    req = llm.requests[0]
+    assert list(req.json_schema["properties"]) == ["answer", "question"]
+    shown = [json.loads(m["content"]) for m in req.messages if m["role"] == "assistant"]
+    assert shown and all(list(o)[:2] == ["answer", "question"] for o in shown)

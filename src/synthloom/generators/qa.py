@@ -10,8 +10,9 @@ sampled per question. A slot's plan picks its evidence: a factual slot cycles ov
 sentences that can carry a question (so successive questions on one chunk ask about different
 sentences; a sentence an accepted pair already cites is passed over while the chunk has others), a
 multi-hop slot over the chunk pair's sentence pairs, best linked first. The request names the
-evidence, the model writes the question, and the answer is a span of the evidence (a JSON schema
-`enum`), so it is verbatim by construction on a constraining backend and checked again here. Then:
+evidence, the model picks the answer, a span of the evidence (a JSON schema `enum`, so it is verbatim by
+construction on a constraining backend and checked again here), then writes the question, which the
+schema's `pattern` makes name one of the evidence's key terms (`qa_options.question_pattern`). Then:
 a question must not copy a worked example (a draw that did is drawn again without it); the answer
 must share content with its evidence; the model judges (constrained yes/no) that the evidence
 supports the answer, or for unanswerable questions that none of the best-matching chunks answers
@@ -46,7 +47,8 @@ from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
 from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_terms, jaccard, kind_schedule,
-                         multi_hop_answers, next_uncited, same_evidence, sentence_pairs, shingles)
+                         multi_hop_answers, next_uncited, question_pattern, same_evidence, sentence_pairs,
+                         shingles)
 
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
 
@@ -145,6 +147,8 @@ class RagQAGenerator(Generator):
             output = dict(ex["output"])
             if loose(output.get("question", "")) in leave_out:
                 continue
+            if kind != "unanswerable" and "answer" in output:  # the answer first, as the schema asks
+                output = {"answer": output.pop("answer"), **output}
             # the request names the sentences to ask about; the reply does not repeat them
             if kind == "factual":
                 ex = {**ex, "evidence": output.pop("evidence", "")}
@@ -288,7 +292,9 @@ class RagQAGenerator(Generator):
             # the plan fixed the evidence sentence; the answer is a span of it (a clause, or all of it),
             # so it is supported by construction
             options = [[plan["evidence"]]]
-            schema = object_schema({"question": q, "answer": {"enum": answer_spans(plan["evidence"])}})
+            # the answer comes first, so the question is written knowing what it must ask for
+            schema = object_schema({"answer": {"enum": answer_spans(plan["evidence"])},
+                                    "question": self._on_evidence(q, [plan["evidence"]])})
             user = self._user_vars(kind, plan)
         elif kind == "unanswerable":
             schema = object_schema({"question": q})
@@ -297,11 +303,18 @@ class RagQAGenerator(Generator):
         else:  # multi_hop
             # the plan fixed both sentences; the answer is a span of the second, alone or after Yes/No
             options = [[plan["evidence"][0]], [plan["evidence"][1]]]
-            schema = object_schema({"question": q, "answer": {"type": "string", "enum": multi_hop_answers(*options)}})
+            schema = object_schema({"answer": {"type": "string", "enum": multi_hop_answers(*options)},
+                                    "question": self._on_evidence(q, plan["evidence"])})
             user = self._user_vars(kind, plan)
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,
                                     **sampled(self.config.sampling))
         return request, options
+
+    @staticmethod
+    def _on_evidence(q: dict[str, Any], evidence: Sequence[str]) -> dict[str, Any]:
+        """The question's schema with a pattern that asks for one of the evidence's key terms."""
+        pattern = question_pattern(evidence)
+        return {**q, "pattern": pattern} if pattern else q
 
     def _user_vars(self, kind: str, plan: dict[str, Any]) -> dict[str, Any]:
         chunks = plan["chunks"]

@@ -40,6 +40,29 @@ def answer_spans(sentence: str, limit: int = 8) -> list[str]:
     return out[:limit] or [text]
 
 
+def _letters(word: str) -> str:
+    """``word`` as a regex that matches it in any letter case (llguidance has no case-insensitive flag)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.lower() != c.upper() else re.escape(c) for c in word)
+
+
+def question_pattern(evidence: Sequence[str], stem_len: int = 5) -> str | None:
+    """A JSON-schema ``pattern`` for a question: it must contain one of the evidence's key terms (by its
+    first ``stem_len`` letters, any case, at a word start), the same test as the `question_off_evidence`
+    check, so a constraining backend cannot write a question about something else; a question mark can only
+    close it. Terms with digits are left out (a number of the evidence is what a question asks for, not what
+    it names); None when the evidence has no other content word."""
+    from .qa_answer_support import GENERIC
+
+    stems = dict.fromkeys(t[:stem_len] for s in evidence for t in terms(s)
+                          if t not in GENERIC and not any(c.isdigit() for c in t))
+    if not stems:
+        return None
+    # a stem shorter than stem_len is the whole word: "plot" must not match "plots" (the check reads it so);
+    # one question: a question mark ends it (else a model that has not named a term yet rambles on)
+    alts = [_letters(t) + ("([^A-Za-z?][^?]*)?" if len(t) < stem_len else "[^?]*") for t in stems]
+    return "^([^?]*[^A-Za-z?])?(" + "|".join(alts) + ")\\??$"
+
+
 def askable_sentences(options: list[str], min_terms: int = 4) -> list[str]:
     """The sentences a question can be asked about: those with at least ``min_terms`` content words (a
     short caption or a label line says too little to be asked about); all of them when none has."""
