@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import UsageError
 from .card import build_card
@@ -159,7 +159,7 @@ def export_run(
     """Write the run's records in `fmt`, one file per split, and a card. Two passes over the records (the
     first plans the splits, the second converts and writes each record): memory stays flat at any size."""
     from .preference import PREFERENCE_FORMATS, write_preference
-    from .splits import SplitPlan
+    from .splits import SplitPlan, write_split_jsonl
 
     if fmt in PREFERENCE_FORMATS:  # preference pairs: dpo, dpo-chat, kto, ultrafeedback (export/preference.py)
         pairs = RunRecords(run_dir)
@@ -189,7 +189,8 @@ def export_run(
         out = ensure_folder(out_dir, "export folder")
         if fmt in CHAT_FORMATS:
             files = {name: f"{name}.jsonl" for name in counts}
-            _write_jsonl_splits(src, plan, out, files, lambda row: convert([row], fmt, system, fields))
+            write_split_jsonl(out, files, ((name, convert([row], fmt, system, fields))
+                                            for name, row in zip(plan.splits(), src.rows())))
             samples = list(convert(facts.first, fmt, system, fields))
         else:
             from .compare import class_label_of, is_labelled_run
@@ -222,21 +223,6 @@ def export_run(
     return ExportSummary(out_dir=out, format=fmt, counts=counts, files=files, card=out / "README.md")
 
 
-def _write_jsonl_splits(src: RunRecords, plan: Any, out: Path, files: dict[str, str],
-                        lines: Callable[[Any], Iterable[Any]]) -> None:
-    """One pass: each record's lines to its split's file; every file appears at the end, or none does."""
-    from contextlib import ExitStack
-
-    from ..records import dumps
-
-    with ExitStack() as stack:
-        fhs = {name: stack.enter_context(open(stack.enter_context(atomic_path(out / f)), "wb"))
-               for name, f in files.items()}
-        for name, row in zip(plan.splits(), src.rows()):
-            fh = fhs[name]
-            for line in lines(row):
-                fh.write(dumps(line))
-                fh.write(b"\n")
 
 
 def export_declared(run_dir: str | Path, exp: Any) -> ExportSummary:

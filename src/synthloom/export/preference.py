@@ -17,7 +17,6 @@ README card: `datasets.load_dataset("json", data_files={"train": ".../train.json
 from __future__ import annotations
 
 import hashlib
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -107,7 +106,7 @@ def write_preference(records: Iterable[tuple[Any, dict[str, Any]]], manifest: di
     from ..records import dumps
     from ..userfiles import atomic_path, ensure_folder
     from .card import build_card
-    from .splits import SplitPlan, parse_ratios
+    from .splits import SplitPlan, parse_ratios, write_split_jsonl
 
     if fmt not in PREFERENCE_FORMATS:
         raise UsageError(f"--format {fmt!r}: preference formats are {', '.join(PREFERENCE_FORMATS)}")
@@ -139,14 +138,8 @@ def write_preference(records: Iterable[tuple[Any, dict[str, Any]]], manifest: di
 
         out = ensure_folder(out_dir, "export folder")
         files = {name: f"{name}.jsonl" for name in plan.names}
-        counts = dict.fromkeys(plan.names, 0)
-        with ExitStack() as stack:
-            fhs = {name: stack.enter_context(open(stack.enter_context(atomic_path(out / f)), "wb"))
-                   for name, f in files.items()}
-            for name, (row, meta) in zip(plan.splits(), records):
-                for line in rows_of(row, meta, once):
-                    fhs[name].write(dumps(line) + b"\n")
-                    counts[name] += 1
+        counts = write_split_jsonl(out, files, ((name, rows_of(row, meta, once))
+                                                for name, (row, meta) in zip(plan.splits(), records)))
         for n in [n for n, c in counts.items() if not c]:  # a split that got no rows gets no file
             (out / files.pop(n)).unlink()
         counts = {n: c for n, c in counts.items() if c}

@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 from array import array
 import sqlite3
-from typing import Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -63,8 +64,6 @@ def default_text(row: Any) -> str:
         inst = " ".join(m.get("content", "") for m in row["messages"] if m.get("role") == "user")
     return f"{inst} {row.get('input', '') or ''}".strip()
 
-
-_default_text = default_text
 
 
 def _mix(seed: int, root: int) -> int:
@@ -259,6 +258,26 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.7) -> list[
             plan.add(t)
         plan.deal()
         return plan.groups()
+
+
+def write_split_jsonl(out: Path, files: dict[str, str], items: Iterable[tuple[str, Iterable[Any]]]) -> dict[str, int]:
+    """Each item's JSON lines to its split's file under `out` (`files`: split -> file name), in one pass;
+    every file appears at the end, or none does. Returns the lines written per split."""
+    from contextlib import ExitStack
+
+    from ..records import dumps
+    from ..userfiles import atomic_path
+
+    counts = dict.fromkeys(files, 0)
+    with ExitStack() as stack:
+        fhs = {name: stack.enter_context(open(stack.enter_context(atomic_path(out / f)), "wb"))
+               for name, f in files.items()}
+        for name, lines in items:
+            fh = fhs[name]
+            for line in lines:
+                fh.write(dumps(line) + b"\n")
+                counts[name] += 1
+    return counts
 
 
 def stratum_values(rows: Sequence[Any], stratify: str | Sequence[Any] | None) -> list[Any] | None:
