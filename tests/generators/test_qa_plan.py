@@ -160,3 +160,29 @@ def test_the_answer_is_chosen_before_the_question_is_written(tmp_path):
     assert list(req.json_schema["properties"]) == ["answer", "question"]
     shown = [json.loads(m["content"]) for m in req.messages if m["role"] == "assistant"]
     assert shown and all(list(o)[:2] == ["answer", "question"] for o in shown)
+
+
+def test_one_name_from_the_worked_examples_is_enough_to_tell_a_copy(tmp_path):
+    """"Harbor County" is in a worked example's passage, not in the pool's documents."""
+    from synthloom.generators.qa_options import distinctive_terms
+
+    gen = gen_for(tmp_path)
+    out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model(
+        question="How many locker rooms are there in Harbor County?")), seed=0)))
+    assert [r.reason for r in out] == ["copies_example"] * 3
+    assert "harbor, county" in out[0].detail
+    out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model(
+        question="Can I print on a 3d printer at the pool?")), seed=0)))
+    assert out[0].reason == "copies_example" and "3d" in out[0].detail
+    # generic words of the examples, a weekday and a name the knowledge base has are no copies
+    for question in ["How late can I rent a towel?", "Can I swim on Saturday before 8:00?",
+                     "Do the lockers take a coin?"]:
+        out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model(question=question)), seed=0)))
+        assert isinstance(out[0], Record), out
+    assert distinctive_terms(["# Harbor news\n\nThe Eastside branch opens on Monday. Bring a 3D model."]) == {
+        "eastside", "3d"}
+    (tmp_path / "harbor.md").write_text("# Harbor County pools\n\nHarbor County runs two pools with locker rooms "
+                                        "for swimmers and their families.\n")
+    out = asyncio.run(gen_for(tmp_path).produce(0, GenContext(llm=ScriptedLLM(Model(
+        question="How many locker rooms are there in Harbor County?")), seed=0)))
+    assert not any(getattr(r, "reason", None) == "copies_example" for r in out)

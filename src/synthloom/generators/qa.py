@@ -46,9 +46,9 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
-from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_terms, jaccard, kind_schedule,
-                         multi_hop_answers, next_uncited, question_pattern, same_evidence, sentence_pairs,
-                         shingles)
+from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
+                         jaccard, kind_schedule, multi_hop_answers, next_uncited, question_pattern, same_evidence,
+                         sentence_pairs, shingles)
 
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
 
@@ -95,6 +95,8 @@ class RagQAGenerator(Generator):
         self._example_questions = {loose(ex["output"]["question"]) for k in KINDS for ex in self.examples.get(k, [])
                                    if isinstance(ex.get("output"), dict) and ex["output"].get("question")}
         self._example_terms = {t for q in self._example_questions for t in key_terms(q)}
+        self._example_names = distinctive_terms([text for k in KINDS for ex in self.examples.get(k, [])
+                                                 for text in _texts(ex)])
         self.pair_fit = True  # the `relevant` check's PMI of a question with its answer (quality/pair_fit.py)
         self._accepted: Sequence[Record] = ()  # the engine's live list of accepted records (for the coverage)
 
@@ -345,6 +347,10 @@ class RagQAGenerator(Generator):
         if loose(question) in self._example_questions or any(
                 jaccard(shingles(question), shingles(ex)) >= 0.6 for ex in self._example_questions):
             return Problem("copies_example", f"the question is (nearly) one of the prompt's examples: {question!r}")
+        names = borrowed_names(question, self._example_names, self._kb_terms)
+        if names:
+            return Problem("copies_example", f"the question names {', '.join(names)}, from the prompt's examples "
+                                             f"and nowhere in the knowledge base: {question!r}")
         borrowed = borrowed_terms(question, self._example_terms, self._kb_terms)
         if len(borrowed) >= 2:
             return Problem("copies_example", f"the question asks about {', '.join(borrowed)}, from the prompt's "
@@ -430,6 +436,14 @@ class RagQAGenerator(Generator):
         if v == "no":
             return Problem("unsupported", "the judge found the answer not supported by the evidence")
         return None
+
+
+def _texts(example: Mapping[str, Any]) -> list[str]:
+    """Every text of a worked example: its passages and its reply's fields."""
+    out = [v for v in example.values() if isinstance(v, str)]
+    if isinstance(example.get("output"), dict):
+        out += [v for v in example["output"].values() if isinstance(v, str)]
+    return out
 
 
 def build(config: QATechnique, base_dir: Path) -> RagQAGenerator:

@@ -84,6 +84,36 @@ def borrowed_terms(question: str, example_terms: set[str], kb_terms: set[str]) -
             and t[:5] not in kb_terms]
 
 
+def borrowed_names(question: str, example_names: set[str], kb_terms: set[str]) -> list[str]:
+    """The worked examples' names and coined terms (``distinctive_terms``) a question uses that the knowledge
+    base lacks: one is enough to tell a copy ("How many locker rooms are there in Harbor County?")."""
+    return [t for t in dict.fromkeys(terms(question)) if t in example_names and t not in kb_terms
+            and t[:5] not in kb_terms]
+
+
+_PIECE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+_WORDISH = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+# capitalised in English wherever they stand, and as open to any knowledge base as "weekend"
+_CALENDAR = set("""monday tuesday wednesday thursday friday saturday sunday january february march april may june
+july august september october november december""".split())
+
+
+def distinctive_terms(texts: Sequence[str]) -> set[str]:
+    """The names and coined terms of ``texts`` (lower-cased): words written with a capital where a sentence
+    or a line does not start ("Harbor County", "Eastside") and words mixing digits with letters ("3D"). A
+    question naming one that the knowledge base lacks asks about a worked example's subject; generic words
+    ("items", "late") are not among them."""
+    out: set[str] = set()
+    for text in texts:
+        for piece in _PIECE.split(text):
+            words = _WORDISH.findall(piece.lstrip("#>*- "))
+            for w in words[1:]:
+                if (len(w) > 2 and w[0].isupper() and w[1:2].islower()) or (
+                        any(c.isdigit() for c in w) and any(c.isalpha() for c in w)):
+                    out.add(w.lower().strip("'-"))
+    return out - _CALENDAR
+
+
 def evidence_key(row: Mapping) -> tuple:
     """What two pairs share when they cite the same evidence for the same answer (case and spacing aside)."""
     return tuple(fold(str(e)) for e in row.get("evidence") or []), fold(str(row.get("answer", "")))
