@@ -209,3 +209,68 @@ def test_no_hand_written_real_message_is_too_long():
     texts = [json.loads(x)["text"] for f in ("library_test.jsonl", "vet_test.jsonl", "driving_test.jsonl")
              for x in (data / f).read_text().splitlines() if x.strip()]
     assert len(texts) > 500 and max(map(sentences, texts)) <= 2
+
+
+def _rejected(tmp_path) -> list:
+    with RunStore(tmp_path / "out" / "store.sqlite") as store:
+        return list(store.rejections())
+
+
+REAL = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+
+
+def _real_texts() -> list[str]:
+    return [json.loads(x)["text"] for f in ("library_test.jsonl", "vet_test.jsonl", "driving_test.jsonl")
+            for x in (REAL / f).read_text().splitlines() if x.strip()]
+
+
+def test_a_text_that_repeats_the_request_line_is_rejected_and_no_real_message_is(tmp_path):
+    """The request line's own words ("Write one message with label X. Make it casual.") are instructions, not a
+    message; the 561 hand-written real messages of three domains hold none of them."""
+    from synthloom.config.classify import DEFAULT_AXES
+    from synthloom.generators.classification import instruction_phrases, repeated_phrase
+    from synthloom.prompts import load
+
+    leaks = {"Send me a message with label complaint and a small message of about 10-15 words": "message with label",
+             "hi there, make it casual, my kettle broke and I want my money": "make it casual",
+             "The kettle broke but it is clearly a refund I am after here": "but it is clearly"}
+    phrases = instruction_phrases(load("classify_user"), DEFAULT_AXES)
+    assert {t: " ".join(repeated_phrase(t, phrases) or ()) for t in leaks} == leaks
+    assert [t for t in _real_texts() if repeated_phrase(t, phrases)] == []
+    for i, (text, phrase) in enumerate(leaks.items()):
+        answer = lambda r, t=text: {"label": "refund"} if r.purpose == "verify" else {"text": t}  # noqa: E731
+        summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 1, "cancel": 0, "rare": 0}}, 1,
+                               tmp_path / str(i), answer, checks=[])
+        details = {(r.reason, r.detail) for r in _rejected(tmp_path / str(i))}
+        assert not rows and details and all(reason == "copied_prompt" and phrase in detail
+                                            for reason, detail in details), details
+
+
+PIANO = [{"name": "book_tuning", "description": "the customer wants a piano tuned",
+          "examples": ["Can I book a tuning for the piano in the church hall on a Saturday in May?",
+                       "our upright is badly out of tune, when could someone come round"]},
+         {"name": "repair", "description": "something on the piano is broken",
+          "examples": ["The middle C key sticks down every time I play it.", "a pedal fell off this morning"]}]
+
+
+def test_a_near_copy_of_an_example_is_rejected_naming_it_and_no_real_message_is(tmp_path):
+    """One or two words changed keep most of an example's words in order, while breaking most word 4-grams:
+    the near copy below shares 15% of its 4-grams with the example (under the 50% copy share) and 79% of the
+    example's words in order."""
+    from synthloom.generators.classification import BORROWED_SHOTS, EXAMPLE_IN_ORDER, near_copy
+
+    near = "Can I book a tuning for the piano in the church hall, any Saturday in May?"
+    share, example = near_copy(near, [ex for lab in PIANO for ex in lab["examples"]])
+    assert share >= EXAMPLE_IN_ORDER and example == PIANO[0]["examples"][0]
+    answer = lambda r: {"label": "book_tuning"} if r.purpose == "verify" else {"text": near}  # noqa: E731
+    summary, rows, _ = run({"labels": PIANO, "distribution": {"book_tuning": 1, "repair": 0}}, 1, tmp_path, answer,
+                           checks=[])
+    rejected = {(r.reason, "church hall on a Saturday" in r.detail) for r in _rejected(tmp_path)}
+    assert not rows and rejected == {("copied_example", True)}
+    # real messages against the examples they could be mistaken for copies of: the driving school's and the
+    # borrowed worked examples, all well under the bar (the highest is 0.50)
+    import yaml
+
+    driving = yaml.safe_load((REAL / "driving_labels.yaml").read_text())
+    examples = [ex for lab in driving["labels"] for ex in lab.get("examples") or []] + [b["text"] for b in BORROWED_SHOTS]
+    assert max(near_copy(t, examples)[0] for t in _real_texts()) < EXAMPLE_IN_ORDER - 0.1

@@ -9,8 +9,10 @@ case to a shop, a bank, an airline...), each input naming its task, label and de
 the final one does: a base model sees the voice and that a description is paraphrased. Variety comes from attribute axes (length, register, noise
 by default), hard cases from named label pairs (an A text that borrows B's vocabulary)
 and from an out-of-scope label. A text that copies a label's description or example is
-rejected (`copied_description`, `copied_example`): they steer the text, they are not it; so is
-a text that repeats an attribute axis of its instruction (`copied_prompt`: "(length: one sentence)"), and
+rejected (`copied_description`, `copied_example`: most of its word 4-grams from one, or most of an
+example's words in the example's order, a near copy with a word or two changed): they steer the text, they
+are not it; so is a text that repeats its instructions (`copied_prompt`: an attribute axis, "(length: one
+sentence)", or the request line's own words, "message with label", "make it casual"), and
 with `max_sentences`, one of more sentences (`too_long`; off by default).
 The gates this technique adds: a quota (a label never exceeds its target) and label
 verification (an independent pass, see quality/label.py); the engine adds the default
@@ -28,7 +30,7 @@ from ..config.classify import ClassificationTechnique
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.reference import NgramIndex
+from ..quality.reference import NgramIndex, ngrams, words
 from ..records import Record, Rejection
 from ..sources.labels import LabelSet, load_label_set, target_counts
 from .base import GenContext, Generator, parse_object
@@ -36,6 +38,10 @@ from .base import GenContext, Generator, parse_object
 MAX_SHOTS = 3
 MULTI_SECOND_SHARE = 0.35  # multi-label: share of texts that carry a second label
 EXAMPLE_OVERLAP = 0.5
+# a text that holds this share of an example's words, in the example's order, is a near copy of it ("Can I book
+# a tuning for the piano in the church hall, any Saturday in May?" with one or two words changed): of 170 such
+# near copies of the label sets' examples, 169 reach it; of 621 hand-written real messages none passes 0.50
+EXAMPLE_IN_ORDER = 0.7
 # worked examples of other domains (a shop, a bank, an airline...): a label without examples of its own is
 # shown these, so a base model sees the shape of the answer it should write
 BORROWED_SHOTS: list[dict[str, Any]] = json.loads(
@@ -126,6 +132,7 @@ class ClassificationGenerator(Generator):
         self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
         # the instructions' own words (the system prompt with no label, task or example in it)
         self._instructions = NgramIndex([self.system_prompt.render(task=None, labels=[], others=[], counter=[])])
+        self._instruction_phrases = instruction_phrases(self.user_prompt, config.axes())
         self._have: Counter[str] = Counter()
         self._inflight: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
@@ -259,6 +266,10 @@ class ClassificationGenerator(Generator):
             return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
                               detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
                                      f"{self._examples.texts[i][:100]!r}")]
+        share, example = near_copy(text, self._examples.texts)
+        if share >= EXAMPLE_IN_ORDER:
+            return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
+                              detail=f"{share:.0%} of the words of an example reappear in its order: {example[:100]!r}")]
         axis = next((a for a in self.config.axes() if f"{a.casefold()}:" in text.casefold()), None)
         if axis is not None:  # "(length: one sentence)": the writer copied its instructions into the text
             return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
@@ -267,6 +278,10 @@ class ClassificationGenerator(Generator):
         if overlap > 0:  # a word 4-gram of the instructions themselves: "never the label's name, ..."
             return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
                               detail=f"the text repeats words of the writer's instructions: {text[:100]!r}")]
+        phrase = repeated_phrase(text, self._instruction_phrases)
+        if phrase is not None:  # "Send me a message with label complaint": the request line's own words
+            return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                              detail=f"the text repeats the instruction's words {' '.join(phrase)!r}: {text[:100]!r}")]
         overlap, i = self._descriptions.nearest(text)
         if overlap >= EXAMPLE_OVERLAP:  # the description steers the text; it is not the text
             return [Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,
@@ -274,6 +289,69 @@ class ClassificationGenerator(Generator):
                                      f"{self.label_set.labels[i].name!r}: {self._descriptions.texts[i][:100]!r}")]
         value_label: Any = sorted(meta["labels"]) if self.multi_label else label
         return [Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)]
+
+
+_SLOT = "\u2063"  # stands in for what the user wrote when the request template is rendered for its own words
+
+
+def instruction_phrases(prompt: Any, axes: dict[str, list[str]]) -> set[tuple[str, ...]]:
+    """The request template's own words as phrases a message never holds: the word 3-grams of each fixed
+    stretch of five or more words between the user's words ("write one message", "message with label"), a
+    stretch of three or four words whole ("but it is clearly"), and a stretch too short to tell alone
+    ("Make it") with the first words of an attribute value that follows it ("make it a few", "make it casual").
+    Read from the template, so an overridden template is read too."""
+    shown = {"name": _SLOT, "description": _SLOT}
+    fixed: set[tuple[str, ...]] = set()
+    short: set[tuple[str, ...]] = set()
+    for labels in ([shown], [shown, shown]):
+        rendered = prompt.render(task=_SLOT, labels=labels, attributes={"a": _SLOT}, confuser=shown,
+                                 context={_SLOT: _SLOT})
+        for part in rendered.split(_SLOT):
+            w = words(part)
+            if len(w) >= 5:
+                fixed |= ngrams(w, 3)
+            elif len(w) >= 3:  # "but it is clearly" whole: its 3-gram "but it is" is any writer's
+                fixed.add(tuple(w))
+            elif w:
+                short.add(tuple(w))
+    for value in (v for values in axes.values() for v in values):
+        rendered = prompt.render(task=_SLOT, labels=[shown], attributes={"a": value}, confuser=None)
+        for part in rendered.split(_SLOT):
+            w = words(part)
+            fixed |= {tuple(w[:len(s) + 2]) for s in short if tuple(w[:len(s)]) == s and len(w) > len(s)}
+    return fixed
+
+
+def repeated_phrase(text: str, phrases: set[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The first of `phrases` that the text holds as consecutive words, or None."""
+    w = words(text)
+    for n in sorted({len(p) for p in phrases}):
+        for i in range(len(w) - n + 1):
+            if tuple(w[i:i + n]) in phrases:
+                return tuple(w[i:i + n])
+    return None
+
+
+def near_copy(text: str, examples: list[str]) -> tuple[float, str]:
+    """(share of an example's words that the text holds in the example's order, that example): the highest
+    over the examples. Word-level longest common subsequence, so a changed or added word costs one word, not
+    the several n-grams that cross it."""
+    best, nearest = 0.0, ""
+    mine = words(text)
+    for example in examples:
+        theirs = words(example)
+        if not theirs:
+            continue
+        previous = [0] * (len(theirs) + 1)
+        for x in mine:
+            current = [0]
+            for j, y in enumerate(theirs):
+                current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+            previous = current
+        share = previous[-1] / len(theirs)
+        if share > best:
+            best, nearest = share, example
+    return best, nearest
 
 
 def sentences(text: str) -> int:
