@@ -54,21 +54,56 @@ def test_the_request_names_the_planned_sentence_and_the_row_cites_it(tmp_path):
     assert rec.data["answer"].rstrip(".").lower() in rec.data["evidence"][0].lower()
 
 
-def test_same_evidence_and_answer_as_an_accepted_pair_is_dropped(tmp_path):
+def test_one_sentence_gives_as_many_pairs_as_it_has_answer_spans_then_the_slots_make_no_calls(tmp_path):
+    """Five askable sentences, seven distinct (sentence, answer span) pairs: the "opens at 7:00 on weekdays
+    and at 9:00 on weekends" sentence gives three. Past seven, a slot is `evidence_used_up` without a call."""
+    from synthloom.generators.qa_options import answer_spans
+
     gen = gen_for(tmp_path)
-    ctx = GenContext(llm=ScriptedLLM(Model()), seed=0)
+    llm = ScriptedLLM(Model())
+    ctx = GenContext(llm=llm, seed=0)
     outs = []
-    for slot in range(7):  # 5 askable sentences: the sixth and seventh slots find every sentence cited
+    for slot in range(9):
         for item in asyncio.run(gen.produce(slot, ctx)):
             outs.append(item)
             if isinstance(item, Record):
                 ctx.accepted.append(item)
     recs = [o for o in outs if isinstance(o, Record)]
+    pairs = [(r.data["evidence"][0], r.data["answer"]) for r in recs]
+    assert len(pairs) == len(set(pairs)) == 7
+    assert len({e for e, _ in pairs}) == 5
+    assert all(a in answer_spans(e) for e, a in pairs)
+    hours = [a for e, a in pairs if e.startswith("The pool opens")]
+    assert sorted(hours) == sorted(answer_spans("The pool opens at 7:00 on weekdays and at 9:00 on weekends."))
     rejected = [o for o in outs if isinstance(o, Rejection)]
-    assert len(recs) == 5 and len({r.data["evidence"][0] for r in recs}) == 5
-    assert [(r.stage, r.reason) for r in rejected] == [("dedup", "same_evidence")] * 2
-    assert "cites the same evidence with the same answer" in rejected[0].detail
+    assert [(r.stage, r.reason) for r in rejected] == [("dedup", "evidence_used_up")] * 2
+    assert len(llm.requests) == 7  # the two used-up slots asked the model nothing
     assert gen.describe()["evidence_coverage"] == {"sentences": 5, "cited": 5, "share": 1.0}
+
+
+def test_a_count_above_what_the_knowledge_base_gives_is_said_up_front(tmp_path, caplog):
+    gen = gen_for(tmp_path)
+    with caplog.at_level("WARNING"):
+        asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model()), seed=0, target=20)))
+    (note,) = gen.describe()["notes"]
+    assert "about 20 factual pairs" in note and "at most 7 distinct" in note
+    assert "add documents or lower the count (-n) to about 7" in note
+    assert note in caplog.text and gen.describe()["capacity"] == {"factual": 7}
+    quiet = gen_for(tmp_path)
+    asyncio.run(quiet.produce(0, GenContext(llm=ScriptedLLM(Model()), seed=0, target=7)))
+    assert "notes" not in quiet.describe()
+
+
+def test_same_evidence_and_answer_as_an_accepted_pair_is_dropped():
+    """A pair two slots in flight both wrote (the answer was open when each asked) keeps the first."""
+    from synthloom.generators.qa_options import same_evidence
+
+    ev = "Towels can be rented at the desk for two euros."
+    first = Record(data={"question": "Where can I rent a towel?", "answer": ev, "evidence": [ev], "kind": "factual"},
+                   meta={})
+    row = {"question": "How much is a towel?", "answer": ev.upper(), "evidence": [" ".join(ev.split(" "))]}
+    assert "cites the same evidence with the same answer" in same_evidence(row, [first])
+    assert same_evidence({**row, "answer": "For two euros."}, [first]) is None
 
 
 def test_an_accepted_sentence_is_passed_over_while_the_chunk_has_others(tmp_path):
@@ -186,3 +221,35 @@ def test_one_name_from_the_worked_examples_is_enough_to_tell_a_copy(tmp_path):
     out = asyncio.run(gen_for(tmp_path).produce(0, GenContext(llm=ScriptedLLM(Model(
         question="How many locker rooms are there in Harbor County?")), seed=0)))
     assert not any(getattr(r, "reason", None) == "copies_example" for r in out)
+
+
+def test_the_cli_says_when_the_count_is_above_what_the_knowledge_base_gives(tmp_path, monkeypatch, caplog):
+    """`generate qa -n 12` on five askable sentences (seven distinct pairs): said before the first call, kept in
+    the manifest and the report; the used-up slots cost no call."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import synthloom.llm.factory as factory
+    from synthloom.cli import app
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "pool.md").write_text(KB_TEXT)
+    llm = ScriptedLLM(Model())
+    monkeypatch.setattr(factory, "build_llm", lambda models: llm)
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING"):
+        r = CliRunner().invoke(app, ["generate", "qa", "--docs", str(tmp_path / "kb"), "-n", "12", "-o", str(out),
+                                     "--kinds", "factual=1", "--no-judge", "--max-attempts", "20",
+                                     "--checks", "readable,complete", "--concurrency", "1"])
+    note = "a count of 12 asks for about 12 factual pairs, but the knowledge base gives at most 7 distinct ones"
+    assert note in caplog.text
+    assert r.exit_code == 1 and "7" in r.output  # short of the count, as the note said
+    assert len((out / "data.jsonl").read_text().splitlines()) == 7
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any(note in n for n in manifest["generator"]["notes"])
+    from synthloom.export.report import build_report
+    from synthloom.export.report_md import render_markdown
+
+    assert note in render_markdown(build_report(out, embedder=None))
+    assert len(llm.requests) == 7

@@ -232,7 +232,7 @@ def _decoding(run_dir: Path) -> dict[str, list[str]]:
     `generator`): every narrowing and rule is shown, none is hidden."""
     gen = _generator(run_dir)
     return {"narrowing": list(gen.get("narrowing") or []), "rules": list(gen.get("rules") or []),
-            "retries": gen.get("retries")}
+            "retries": gen.get("retries"), "notes": list(gen.get("notes") or [])}
 
 
 def _model_names(recipe: dict[str, Any]) -> list[str]:

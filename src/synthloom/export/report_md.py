@@ -38,6 +38,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         L += [f"- {md(x)}" for x in dec.get("rules") or []]
         L += [f"- {md(dec['retries'])}"] * bool(dec.get("retries")) + [""]
 
+    if dec.get("notes"):  # what the technique said before its first call (a count its input cannot give)
+        L += ["## Notes from the technique", ""] + [f"- {md(x)}" for x in dec["notes"]] + [""]
+
     L += ["## Funnel", "", "Candidates left after each step (a step removes the rejections of its stage).", ""]
     prev = None
     rows = []

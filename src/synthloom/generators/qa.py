@@ -11,13 +11,16 @@ sentences that can carry a question (so successive questions on one chunk ask ab
 sentences; a sentence an accepted pair already cites is passed over while the chunk has others), a
 multi-hop slot over the chunk pair's sentence pairs, best linked first. The request names the
 evidence, the model picks the answer, a span of the evidence (a JSON schema `enum`, so it is verbatim by
-construction on a constraining backend and checked again here), then writes the question, which the
+construction on a constraining backend and checked again here; a span an accepted pair with this evidence
+gave is not offered, so one sentence gives one pair per span, and a slot whose evidence has none left is
+`dedup:evidence_used_up` without a call), then writes the question, which the
 schema's `pattern` makes name one of the evidence's key terms (`qa_options.question_pattern`). Then:
 a question must not copy a worked example (a draw that did is drawn again without it); the answer
 must share content with its evidence; the model judges (constrained yes/no) that the evidence
 supports the answer, or for unanswerable questions that none of the best-matching chunks answers
 it; a question too close to an accepted one, or a pair with an accepted pair's evidence and answer
-(`dedup:same_evidence`), is dropped.
+(`dedup:same_evidence`), is dropped. A count above the distinct (evidence, answer) pairs the knowledge
+base can give is said before the first call (`capacity`, `notes` in the manifest and the report).
 
 Rows: `question`, `answer`, `evidence` (verbatim quotes), `source_ids`, `kind`; the
 cited chunk texts stay in lineage (`meta.contexts`) and `export.rag.rag_eval_row` turns a
@@ -26,6 +29,7 @@ record into the form RAG evaluators read (question, ground_truth/reference, cont
 from __future__ import annotations
 
 import json
+import logging
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -46,10 +50,11 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
-from .qa_options import (KINDS, answer_spans, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
+from .qa_options import (KINDS, answer_spans, answers_taken, factual_capacity, open_answers, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
                          jaccard, kind_schedule, multi_hop_answers, next_uncited, question_pattern, same_evidence,
                          sentence_pairs, shingles)
 
+log = logging.getLogger(__name__)
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
 
 
@@ -99,6 +104,8 @@ class RagQAGenerator(Generator):
                                                  for text in _texts(ex)])
         self.pair_fit = True  # the `relevant` check's PMI of a question with its answer (quality/pair_fit.py)
         self._accepted: Sequence[Record] = ()  # the engine's live list of accepted records (for the coverage)
+        self._capacity: dict[str, int] | None = None  # distinct (evidence, answer) pairs per kind, once a run asks
+        self.notes: list[str] = []
 
     def use_checks(self, on: Sequence[str]) -> None:
         """The recipe's acceptance checks: `relevant` adds the PMI of a question with its answer."""
@@ -128,6 +135,8 @@ class RagQAGenerator(Generator):
             "skipped": [str(s) for s in self.corpus.skipped],
             "judge": self.config.judge,
             "evidence_coverage": self.evidence_coverage(),
+            **({"capacity": self._capacity} if self._capacity is not None else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     def evidence_coverage(self) -> dict[str, Any]:
@@ -137,6 +146,40 @@ class RagQAGenerator(Generator):
         used = {fold(e) for r in self._accepted if isinstance(r.data, dict) for e in r.data.get("evidence") or []}
         n = len(askable)
         return {"sentences": n, "cited": len(used & askable), "share": round(len(used & askable) / n, 3) if n else None}
+
+    def capacity(self) -> dict[str, int]:
+        """How many distinct pairs (evidence, answer) each kind with evidence can give at most: factual from
+        the askable sentences of the question source chunks, multi-hop from the related chunk pairs (counted
+        up to 100,000)."""
+        out = {}
+        if self.shares.get("factual", 0) > 0:
+            out["factual"] = factual_capacity([s for i in self.sources for s in self._askable(self.corpus.chunks[i])])
+        if self.shares.get("multi_hop", 0) > 0:
+            seen: set[tuple[str, ...]] = set()
+            for a, b in self.pairs:
+                for e1, e2 in sentence_pairs(self._askable(self.corpus.chunks[a]), self._askable(self.corpus.chunks[b])):
+                    seen.update((fold(e1), fold(e2), fold(x)) for x in multi_hop_answers([e1], [e2]))
+                if len(seen) > 100_000:
+                    break
+            out["multi_hop"] = len(seen)
+        return out
+
+    def _warn_capacity(self, target: int | None) -> None:
+        """Once, before the first call: when the count asks for more pairs of a kind than the knowledge base
+        can give, say so (the log, the manifest's `generator.notes`) rather than spend the budget on repeats."""
+        if self._capacity is not None or not target:
+            return
+        self._capacity = self.capacity()
+        period = len(self.schedule)
+        cycles, rest = divmod(target, period)
+        for kind, cap in self._capacity.items():
+            want = cycles * self._per_period[kind] + self.schedule[:rest].count(kind)
+            if want > cap:
+                note = (f"qa: a count of {target} asks for about {want} {kind} pairs, but the knowledge base gives "
+                        f"at most {cap} distinct ones (evidence sentence and answer); add documents or lower the "
+                        f"count (-n) to about {target * cap // want}")
+                self.notes.append(note)
+                log.warning("%s", note)
 
     # ------------------------------------------------------------ prompts
 
@@ -234,6 +277,16 @@ class RagQAGenerator(Generator):
             "template": f"qa_{kind}", "template_hash": "".join(p.hash for p in self.prompts.values()),
             "seed": seed, "slot": slot,
         }
+        if kind != "unanswerable":
+            self._warn_capacity(ctx.target)
+            evidence = [plan["evidence"]] if kind == "factual" else list(plan["evidence"])
+            allowed = answer_spans(evidence[0]) if kind == "factual" else multi_hop_answers([evidence[0]], [evidence[1]])
+            # an answer an accepted pair with this evidence gave is not offered again (`dedup:same_evidence`)
+            plan["answers"] = open_answers(evidence, allowed, answers_taken(ctx.accepted[-5000:]))
+            if not plan["answers"]:  # no call: every answer of this evidence is in an accepted pair
+                return [Rejection(stage="dedup", reason="evidence_used_up", data={"evidence": evidence, "kind": kind},
+                                  detail=f"every answer of this evidence is in an accepted pair: {evidence[-1][:80]!r}",
+                                  meta=meta)]
         request, options = self._request(kind, plan, seed)
         copied: set[str] = set()
         out: list[Record | Rejection] = []
@@ -295,7 +348,7 @@ class RagQAGenerator(Generator):
             # so it is supported by construction
             options = [[plan["evidence"]]]
             # the answer comes first, so the question is written knowing what it must ask for
-            schema = object_schema({"answer": {"enum": answer_spans(plan["evidence"])},
+            schema = object_schema({"answer": {"enum": plan.get("answers") or answer_spans(plan["evidence"])},
                                     "question": self._on_evidence(q, [plan["evidence"]])})
             user = self._user_vars(kind, plan)
         elif kind == "unanswerable":
@@ -305,7 +358,8 @@ class RagQAGenerator(Generator):
         else:  # multi_hop
             # the plan fixed both sentences; the answer is a span of the second, alone or after Yes/No
             options = [[plan["evidence"][0]], [plan["evidence"][1]]]
-            schema = object_schema({"answer": {"type": "string", "enum": multi_hop_answers(*options)},
+            schema = object_schema({"answer": {"type": "string",
+                                               "enum": plan.get("answers") or multi_hop_answers(*options)},
                                     "question": self._on_evidence(q, plan["evidence"])})
             user = self._user_vars(kind, plan)
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,

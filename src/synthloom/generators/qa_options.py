@@ -119,18 +119,44 @@ def evidence_key(row: Mapping) -> tuple:
     return tuple(fold(str(e)) for e in row.get("evidence") or []), fold(str(row.get("answer", "")))
 
 
+def answers_taken(accepted: Sequence[Any]) -> dict[tuple[str, ...], set[str]]:
+    """The answers accepted pairs gave, by the evidence they cite (case and spacing aside)."""
+    out: dict[tuple[str, ...], set[str]] = {}
+    for r in accepted:
+        if isinstance(r.data, dict) and r.data.get("evidence"):
+            ev, answer = evidence_key(r.data)
+            out.setdefault(ev, set()).add(answer)
+    return out
+
+
+def open_answers(evidence: Sequence[str], answers: list[str], taken: Mapping[tuple[str, ...], set[str]]) -> list[str]:
+    """The ``answers`` no accepted pair citing ``evidence`` gave: one sentence gives several distinct pairs
+    (its clauses) before a pair repeats one (`dedup:same_evidence`); empty when every one is taken."""
+    used = taken.get(tuple(fold(e) for e in evidence), set())
+    return [a for a in answers if fold(a) not in used]
+
+
 def next_uncited(planned: str, options: list[str], accepted: Sequence[Any]) -> str:
     """The planned evidence sentence, or when an accepted factual pair already cites it, the next of
-    ``options`` (in the plan's cycle) that none cites; the planned one when every sentence is cited."""
-    cited = {fold(e) for r in accepted if isinstance(r.data, dict) and r.data.get("kind") == "factual"
-             for e in r.data.get("evidence") or []}
-    if fold(planned) not in cited:
+    ``options`` (in the plan's cycle) that none cites; when every sentence is cited, the next (from the
+    planned one on) with an answer span no accepted pair gave; the planned one when none has."""
+    taken = answers_taken([r for r in accepted if isinstance(r.data, dict) and r.data.get("kind") == "factual"])
+    if (fold(planned),) not in taken:
         return planned
     at = options.index(planned) if planned in options else 0
-    for k in range(1, len(options)):
-        if fold(options[(at + k) % len(options)]) not in cited:
-            return options[(at + k) % len(options)]
+    cycle = [options[(at + k) % len(options)] for k in range(len(options))]
+    for s in cycle[1:]:
+        if (fold(s),) not in taken:
+            return s
+    for s in cycle:
+        if open_answers([s], answer_spans(s), taken):
+            return s
     return planned
+
+
+def factual_capacity(sentences: Sequence[str]) -> int:
+    """How many distinct factual pairs (evidence sentence, answer span) ``sentences`` can give."""
+    return len({(fold(s), fold(a)) for s in sentences for a in answer_spans(s)})
 
 
 def same_evidence(row: Mapping, accepted: Sequence[Any]) -> str | None:
