@@ -115,3 +115,23 @@ def test_a_copy_with_other_punctuation_is_still_a_copy():
     assert runaway.copied_examples({"subject": "Wrong company name on invoice?"}, shown) == ["subject"]
     assert runaway.copied_examples({"subject": "wrong  company name, on invoice!"}, shown) == ["subject"]
     assert runaway.copied_examples({"subject": "Wrong company name on my invoice"}, shown) == []
+
+
+def test_a_near_copy_of_an_example_is_a_copy_and_a_new_text_on_the_same_theme_is_not():
+    # a hiking guide's few-shot example; the 270M writer swapped one word ("waterfall" -> "footbridge") or
+    # added a sentence, and the exact comparison let both through
+    schema = {"type": "object", "properties": {"summary": {"type": "string"}, "name": {"type": "string"}}}
+    example = {"name": "Millstream Loop", "summary": "Follows the stream past two old mills and a waterfall. "
+                                                     "The boardwalk is slippery after rain."}
+    shown = runaway.example_values(schema, [example], schema_own=False)
+    swapped = {"name": "Mill Loop", "summary": "Follows the stream past two old mills and a footbridge. "
+                                               "The boardwalk is slippery after rain."}
+    reason, detail = runaway.record_problem(swapped, shown)
+    assert reason == "copied_example" and "footbridge" in detail and "nearly: the example 'follows the stream" in detail
+    longer = {"name": "Mill Loop", "summary": example["summary"] + " Check the forecast and bring a compass!"}
+    assert runaway.record_problem(longer, shown)[0] == "copied_example"
+    own = {"name": "Cliff Path", "summary": "Climbs from the harbour past two old lime kilns to the headland. "
+                                            "The path is narrow and slippery after rain."}
+    assert runaway.record_problem(own, shown) is None
+    short = runaway.example_values(schema, [{"summary": "Easy riverside walk"}], schema_own=False)
+    assert runaway.record_problem({"summary": "Easy riverside stroll"}, short) is None  # under six words: exact only

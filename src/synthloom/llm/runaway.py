@@ -77,15 +77,35 @@ def schema_examples(schema: Any) -> dict[str, set[str]]:
 
 
 def copied_examples(value: Any, examples: Mapping[str, set[str]], path: str = "") -> list[str]:
-    """Paths of values that repeat the example for that field, whatever the case, spacing and
-    punctuation (a model copying, not writing)."""
+    """Paths of values that repeat an example for that field, whatever the case, spacing and
+    punctuation, or nearly (`near_copy`): a model copying, not writing."""
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in copied_examples(v, examples, f"{path}.{k}" if path else str(k))]
     if isinstance(value, list):
         return [p for v in value for p in copied_examples(v, examples, f"{path}[]")]
     if isinstance(value, (str, int, float)) and not isinstance(value, bool) and path in examples:
-        return [path] if _plain(value) in {_plain(x) for x in examples[path]} else []
+        return [path] if any(near_copy(value, x) for x in examples[path]) else []
     return []
+
+
+NEAR_COPY_WORDS = 6  # an example of this many words or more is copied when its words come back nearly all
+NEAR_COPY_SHARE = 0.8  # ... in its order: "past two old mills and a footbridge" for "... and a waterfall"
+
+
+def near_copy(value: Any, example: Any) -> bool:
+    """Whether `value` repeats `example`: the same words (case, spacing and punctuation aside) or, for an
+    example of `NEAR_COPY_WORDS` or more words, at least `NEAR_COPY_SHARE` of its words in its order
+    (matched word blocks): one or two words swapped, or a sentence added, is still the example."""
+    a, b = _plain(value), _plain(example)
+    if a == b:
+        return True
+    ex = b.split()
+    if len(ex) < NEAR_COPY_WORDS:
+        return False
+    import difflib
+
+    blocks = difflib.SequenceMatcher(None, a.split(), ex, autojunk=False).get_matching_blocks()
+    return sum(m.size for m in blocks) >= NEAR_COPY_SHARE * len(ex)
 
 
 def _plain(value: Any) -> str:
@@ -136,6 +156,13 @@ def record_problem(value: Any, shown: Mapping[str, set[str]]) -> tuple[str, str]
 
     copied = copied_examples(value, shown)
     if copied:
-        return "copied_example", "an example's value, copied: " + ", ".join(
-            p if "[]" in p else f"{p}={value_at(value, p)!r}" for p in copied[:4])
+        def shown_as(p: str) -> str:
+            if "[]" in p:
+                return p
+            v = value_at(value, p)
+            near = [x for x in sorted(shown[p]) if _plain(v) != _plain(x) and near_copy(v, x)]
+            return f"{p}={v!r}" + (f" (nearly: the example {near[0][:60]!r}, most of its words in order)"
+                                   if near and not any(_plain(v) == _plain(x) for x in shown[p]) else "")
+
+        return "copied_example", "an example's value, copied: " + ", ".join(shown_as(p) for p in copied[:4])
     return None

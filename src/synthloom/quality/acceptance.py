@@ -8,6 +8,9 @@
   `leading_ellipsis`: a text that opens with `...`, the continuation of something unseen;
 - `enumeration_debris`: list markers with nothing after them (`(1) (2) ... (3):`);
 - `punctuation_run`: three or more tokens in a row that hold no letter or digit (`... }, {`);
+- `repetition_loop`: the text says the same thing over and over (more than `LOOP_SHARE` of its word
+  3-grams occurred earlier in it, `filter.repeated_ngram_rate`; prose of `LOOP_MIN_WORDS` words or more,
+  other strings of `LOOP_MIN_WORDS_ANY` or more at `LOOP_SHARE_ANY`): a model that lost the thread;
 - for prose fields only (the text a technique writes, not a schema's codes and numbers):
   `no_words` (not one letter or digit) and `symbols` (under half of its visible characters
   are letters or digits).
@@ -29,6 +32,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..records import Record, Rejection
 from .base import GateContext, StatelessGate
 from .completeness import check_completeness
+from .filter import repeated_ngram_rate
 
 _JSON_DEBRIS = re.compile(
     r"[\]}]\s*,\s*[\[{]"            # }, {   ], [
@@ -51,6 +55,12 @@ _WORD_END = re.compile(r"[\w'’-]+", re.UNICODE)
 CUT_KINDS = frozenset({"empty", "open_code_fence", "unclosed_bracket", "unclosed_quote", "dangling_list_item",
                        "open_ending", "cut_mid_word", "unclosed_tag"})
 MIN_WORD_SHARE = 0.5
+# A loop: on the project's real and hand-written texts of 12+ words (2,323 strings, benchmarks/data,
+# examples, docs paragraphs) no prose reaches 0.30; generated texts read as junk do (0.36-0.56).
+# Other strings (a schema's values, not asked to be sentences) may repeat a pattern on purpose, so
+# only a longer, heavier loop counts there.
+LOOP_SHARE, LOOP_MIN_WORDS = 0.30, 12
+LOOP_SHARE_ANY, LOOP_MIN_WORDS_ANY = 0.50, 20
 # words a message cannot stop on (completeness's list is for prose answers: "come in", "fix that", "log in",
 # "what do I do" end many real messages, so prepositions, pronouns and verbs are left out here)
 CUT_WORDS = frozenset("""a an the and or but nor of to my your our their very than because although
@@ -79,6 +89,13 @@ def readable_problem(text: str, prose: bool = True, allow: frozenset[str] | set[
         run = 0 if _HAS_ALNUM.search(tok) else run + 1
         if run >= 3:
             return "punctuation_run", f"three or more tokens of punctuation in a row: {body[:80]!r}"
+    if "repetition_loop" not in allow:
+        share, least = (LOOP_SHARE, LOOP_MIN_WORDS) if prose else (LOOP_SHARE_ANY, LOOP_MIN_WORDS_ANY)
+        if len(body.split()) >= least:
+            rate = repeated_ngram_rate(body)
+            if rate > share:
+                return "repetition_loop", (f"{rate:.0%} of its word 3-grams repeat earlier ones (max {share:.0%}): "
+                                           f"{body[:80]!r}")
     if not prose:
         return None
     if body.startswith(("...", "…")):

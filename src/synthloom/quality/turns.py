@@ -114,6 +114,8 @@ def turn_problem(text: str, role: str, history: Sequence[dict[str, str]], finish
     if cut:
         return "cut_off", f"{cut[0]}: {cut[1]}"
     unreadable = None if "readable" in off else readable_problem(text)
+    if unreadable and unreadable[0] == "repetition_loop":  # a turn's loop keeps the turn's own name
+        return "looping", unreadable[1]
     if unreadable:
         return "unreadable", f"{unreadable[0]}: {unreadable[1]}"
     swap = role_swap(text, role)
