@@ -253,3 +253,43 @@ def test_the_cli_says_when_the_count_is_above_what_the_knowledge_base_gives(tmp_
 
     assert note in render_markdown(build_report(out, embedder=None))
     assert len(llm.requests) == 7
+
+
+def multi_hop_gen(tmp_path, phrasing):
+    (tmp_path / "pool.md").write_text(KB_TEXT)
+    (tmp_path / "towels.md").write_text("# Towels and lockers\n\nTowels rented at the desk are washed every night. "
+                                        "Lockers must be emptied before the pool closes each evening.\n")
+    return build_generator(QATechnique.model_validate(
+        {"technique": "qa", "docs": str(tmp_path), "kinds": {"multi_hop": 1}, "judge": False,
+         "min_chunk_chars": 50, "phrasings": [phrasing]}), Path("."))
+
+
+def test_yes_no_answers_are_offered_only_for_a_yes_no_question(tmp_path):
+    import re
+
+    llm = ScriptedLLM(Model(question="Can I rent a towel at the desk?"))
+    out = asyncio.run(multi_hop_gen(tmp_path, "a yes/no question").produce(0, GenContext(llm=llm, seed=0)))
+    schema = llm.requests[0].json_schema["properties"]
+    assert schema["answer"]["enum"] and all(a.startswith(("Yes: ", "No: ")) for a in schema["answer"]["enum"])
+    assert re.search(schema["question"]["pattern"], "Can I rent a towel at the desk?")
+    assert not re.search(schema["question"]["pattern"], "Where can I rent a towel at the desk?")
+    assert isinstance(out[0], Record) and out[0].data["answer"].startswith(("Yes: ", "No: "))
+
+    llm = ScriptedLLM(Model(question="How are towels at the desk washed?"))
+    (tmp_path / "how").mkdir()
+    out = asyncio.run(multi_hop_gen(tmp_path / "how", "a how question").produce(0, GenContext(llm=llm, seed=0)))
+    enum = llm.requests[0].json_schema["properties"]["answer"]["enum"]
+    assert enum and not any(a.startswith(("Yes", "No")) for a in enum)
+    assert isinstance(out[0], Record)
+
+
+def test_a_yes_no_answer_to_another_form_of_question_is_rejected(tmp_path):
+    for folder, question, answer, why in [
+            ("a", "How are towels at the desk washed?", "Yes: towels rented at the desk are washed every night.",
+             "a Yes:/No: answer to a question that is not yes/no"),
+            ("b", "Can I keep towels from the desk overnight?", None, "a yes/no question answered without yes or no")]:
+        (tmp_path / folder).mkdir()
+        out = asyncio.run(multi_hop_gen(tmp_path / folder, "a how question").produce(0, GenContext(
+            llm=ScriptedLLM(Model(question=question, answer=answer)), seed=0)))
+        assert [r.reason for r in out] == ["answer_misfits_question"] * 3, out
+        assert why in out[0].detail

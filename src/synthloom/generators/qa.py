@@ -50,7 +50,7 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
-from .qa_options import (KINDS, answer_spans, answers_taken, factual_capacity, open_answers, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
+from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, asks_yes_no, yes_no_pattern, yes_no_question, answers_taken, factual_capacity, open_answers, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
                          jaccard, kind_schedule, multi_hop_answers, next_uncited, question_pattern, same_evidence,
                          sentence_pairs, shingles)
 
@@ -280,7 +280,8 @@ class RagQAGenerator(Generator):
         if kind != "unanswerable":
             self._warn_capacity(ctx.target)
             evidence = [plan["evidence"]] if kind == "factual" else list(plan["evidence"])
-            allowed = answer_spans(evidence[0]) if kind == "factual" else multi_hop_answers([evidence[0]], [evidence[1]])
+            allowed = answer_spans(evidence[0]) if kind == "factual" else multi_hop_answers(
+                [evidence[0]], [evidence[1]], yes_no=asks_yes_no(plan["phrasing"]))
             # an answer an accepted pair with this evidence gave is not offered again (`dedup:same_evidence`)
             plan["answers"] = open_answers(evidence, allowed, answers_taken(ctx.accepted[-5000:]))
             if not plan["answers"]:  # no call: every answer of this evidence is in an accepted pair
@@ -357,10 +358,14 @@ class RagQAGenerator(Generator):
             options = []
         else:  # multi_hop
             # the plan fixed both sentences; the answer is a span of the second, alone or after Yes/No
+            # "Yes:"/"No:" answers only with a yes/no phrasing, whose question starts as a yes/no question does
             options = [[plan["evidence"][0]], [plan["evidence"][1]]]
-            schema = object_schema({"answer": {"type": "string",
-                                               "enum": plan.get("answers") or multi_hop_answers(*options)},
-                                    "question": self._on_evidence(q, plan["evidence"])})
+            yes_no = asks_yes_no(plan["phrasing"])
+            question = self._on_evidence(q, plan["evidence"])
+            if yes_no:
+                question = {**question, "pattern": yes_no_pattern(question.get("pattern"))}
+            schema = object_schema({"answer": {"type": "string", "enum": plan.get("answers") or multi_hop_answers(
+                *options, yes_no=yes_no)}, "question": question})
             user = self._user_vars(kind, plan)
         request = GenerationRequest(messages=tuple(self._messages(kind, user)), json_schema=schema, seed=seed,
                                     **sampled(self.config.sampling))
@@ -434,6 +439,10 @@ class RagQAGenerator(Generator):
                                                              f"from its evidence or question: {row['answer'][:120]!r}")
             if kind == "multi_hop" and fold(row["evidence"][0]) == fold(row["evidence"][1]):
                 return Problem("same_evidence", "both evidence quotes are the same sentence")
+            if kind == "multi_hop" and bool(YES_NO_ANSWER.match(row["answer"])) != yes_no_question(question):
+                why = ("a Yes:/No: answer to a question that is not yes/no" if YES_NO_ANSWER.match(row["answer"])
+                       else "a yes/no question answered without yes or no")
+                return Problem("answer_misfits_question", f"{why}: {question!r} / {row['answer'][:60]!r}")
             # the question asks about its evidence: at least one of its key terms is there
             if not question_meets_evidence(question, row["evidence"]):
                 return Problem("question_off_evidence", f"the question shares no key term with its evidence: "

@@ -171,14 +171,38 @@ def same_evidence(row: Mapping, accepted: Sequence[Any]) -> str | None:
     return None
 
 
-def multi_hop_answers(first: list[str], second: list[str], limit: int = 240) -> list[str]:
+def multi_hop_answers(first: list[str], second: list[str], limit: int = 240, yes_no: bool | None = None) -> list[str]:
     """Answers a multi-hop question can give: a span of a sentence of the second passage (where the
-    hop lands), alone or after "Yes: " / "No: ". Free text from a small model did not say what its two
-    quotes say (6 of 6 multi-hop answers on the bundled model failed the support check); the answer
-    support check then keeps only spans of the quotes chosen."""
+    hop lands), alone (``yes_no`` False), after "Yes: " / "No: " (True) or either (None). Free text from a
+    small model did not say what its two quotes say (6 of 6 multi-hop answers on the bundled model failed
+    the support check); the answer support check then keeps only spans of the quotes chosen."""
     spans = [span for sentence in second for span in answer_spans(sentence, limit=4)]
-    out = spans + [f"{yn}: {span[0].lower()}{span[1:]}" for yn in ("Yes", "No") for span in spans]
+    prefixed = [f"{yn}: {span[0].lower()}{span[1:]}" for yn in ("Yes", "No") for span in spans]
+    out = spans * (yes_no is not True) + prefixed * (yes_no is not False)
     return list(dict.fromkeys(out))[:limit] or [s for s in second[:1]]
+
+
+# how an English yes/no question starts (the prompts are English): a "Yes:"/"No:" answer needs one
+_YES_NO_START = ("is are am was were do does did can could will would shall should may might must has have had "
+                 "isn't aren't don't doesn't can't won't").split()
+YES_NO_ANSWER = re.compile(r"^(?:Yes|No): ")  # the prefix multi_hop_answers writes
+
+
+def asks_yes_no(phrasing: str) -> bool:
+    """Whether the recipe's phrasing asks for a yes/no question ("a yes/no question", "yes or no")."""
+    return bool(re.search(r"\byes\s*(?:/|or)\s*no\b", phrasing, re.I))
+
+
+def yes_no_question(question: str) -> bool:
+    """Whether a question is one a bare yes or no answers: it starts with an auxiliary verb."""
+    words = question.split()
+    return bool(words) and words[0].lower().strip(",") in _YES_NO_START
+
+
+def yes_no_pattern(pattern: str | None) -> str:
+    """``pattern`` (a question's key-term pattern) for a question that starts with an auxiliary verb."""
+    start = "(" + "|".join(_letters(w[0]) + re.escape(w[1:]) for w in _YES_NO_START) + ") "
+    return "^" + start + (pattern[1:] if pattern else "[^?]*\\??$")
 
 
 def kind_schedule(shares: Mapping[str, float], length: int = 1000) -> list[str]:
