@@ -50,7 +50,7 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
-from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, asks_yes_no, yes_no_pattern, yes_no_question, answers_taken, factual_capacity, open_answers, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
+from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, capacity_notes, asks_yes_no, yes_no_pattern, yes_no_question, answers_taken, factual_capacity, open_answers, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
                          jaccard, kind_schedule, multi_hop_answers, next_uncited, question_pattern, same_evidence,
                          sentence_pairs, shingles)
 
@@ -170,16 +170,9 @@ class RagQAGenerator(Generator):
         if self._capacity is not None or not target:
             return
         self._capacity = self.capacity()
-        period = len(self.schedule)
-        cycles, rest = divmod(target, period)
-        for kind, cap in self._capacity.items():
-            want = cycles * self._per_period[kind] + self.schedule[:rest].count(kind)
-            if want > cap:
-                note = (f"qa: a count of {target} asks for about {want} {kind} pairs, but the knowledge base gives "
-                        f"at most {cap} distinct ones (evidence sentence and answer); add documents or lower the "
-                        f"count (-n) to about {target * cap // want}")
-                self.notes.append(note)
-                log.warning("%s", note)
+        for note in capacity_notes(target, self.schedule, self._capacity):
+            self.notes.append(note)
+            log.warning("%s", note)
 
     # ------------------------------------------------------------ prompts
 

@@ -154,6 +154,20 @@ def next_uncited(planned: str, options: list[str], accepted: Sequence[Any]) -> s
     return planned
 
 
+def capacity_notes(target: int, schedule: Sequence[str], capacity: Mapping[str, int]) -> list[str]:
+    """A line per kind whose share of ``target`` (the kinds cycle through ``schedule``) is more than the
+    distinct pairs the knowledge base gives (``capacity``), with the fix."""
+    cycles, rest = divmod(target, len(schedule))
+    out = []
+    for kind, cap in capacity.items():
+        want = cycles * schedule.count(kind) + list(schedule[:rest]).count(kind)
+        if want > cap:
+            out.append(f"qa: a count of {target} asks for about {want} {kind} pairs, but the knowledge base gives "
+                       f"at most {cap} distinct ones (evidence sentence and answer); add documents or lower the "
+                       f"count (-n) to about {target * cap // want}")
+    return out
+
+
 def factual_capacity(sentences: Sequence[str]) -> int:
     """How many distinct factual pairs (evidence sentence, answer span) ``sentences`` can give."""
     return len({(fold(s), fold(a)) for s in sentences for a in answer_spans(s)})
