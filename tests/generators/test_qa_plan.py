@@ -211,7 +211,7 @@ def test_one_name_from_the_worked_examples_is_enough_to_tell_a_copy(tmp_path):
     assert out[0].reason == "copies_example" and "3d" in out[0].detail
     # generic words of the examples, a weekday and a name the knowledge base has are no copies
     for question in ["How late can I rent a towel?", "Can I swim on Saturday before 8:00?",
-                     "Do the lockers take a coin?"]:
+                     "Do the lockers take a coin?", "Is this the only pool with lockers in the county?"]:
         out = asyncio.run(gen.produce(0, GenContext(llm=ScriptedLLM(Model(question=question)), seed=0)))
         assert isinstance(out[0], Record), out
     assert distinctive_terms(["# Harbor news\n\nThe Eastside branch opens on Monday. Bring a 3D model."]) == {

@@ -86,8 +86,10 @@ def borrowed_terms(question: str, example_terms: set[str], kb_terms: set[str]) -
 
 def borrowed_names(question: str, example_names: set[str], kb_terms: set[str]) -> list[str]:
     """The worked examples' names and coined terms (``distinctive_terms``) a question uses that the knowledge
-    base lacks: one is enough to tell a copy ("How many locker rooms are there in Harbor County?")."""
-    return [t for t in dict.fromkeys(terms(question)) if t in example_names and t not in kb_terms
+    base lacks, written as a name (capitalised, or with digits): one is enough to tell a copy ("How many locker
+    rooms are there in Harbor County?"); "the county" in lower case is a generic word."""
+    written = {w.lower().strip("'-") for w in _WORDISH.findall(question) if w[0].isupper() or any(c.isdigit() for c in w)}
+    return [t for t in dict.fromkeys(terms(question)) if t in written and t in example_names and t not in kb_terms
             and t[:5] not in kb_terms]
 
 
