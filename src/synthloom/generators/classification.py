@@ -336,19 +336,12 @@ def near_copy(text: str, examples: list[str]) -> tuple[float, str]:
     """(share of an example's words that the text holds in the example's order, that example): the highest
     over the examples. Word-level longest common subsequence, so a changed or added word costs one word, not
     the several n-grams that cross it."""
+    from ..llm.runaway import in_order_share
+
     best, nearest = 0.0, ""
     mine = words(text)
     for example in examples:
-        theirs = words(example)
-        if not theirs:
-            continue
-        previous = [0] * (len(theirs) + 1)
-        for x in mine:
-            current = [0]
-            for j, y in enumerate(theirs):
-                current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-            previous = current
-        share = previous[-1] / len(theirs)
+        share = in_order_share(mine, words(example))
         if share > best:
             best, nearest = share, example
     return best, nearest

@@ -95,17 +95,26 @@ NEAR_COPY_SHARE = 0.8  # ... in its order: "past two old mills and a footbridge"
 def near_copy(value: Any, example: Any) -> bool:
     """Whether `value` repeats `example`: the same words (case, spacing and punctuation aside) or, for an
     example of `NEAR_COPY_WORDS` or more words, at least `NEAR_COPY_SHARE` of its words in its order
-    (matched word blocks): one or two words swapped, or a sentence added, is still the example."""
+    (`in_order_share`): one or two words swapped, or a sentence added, is still the example."""
     a, b = _plain(value), _plain(example)
     if a == b:
         return True
     ex = b.split()
-    if len(ex) < NEAR_COPY_WORDS:
-        return False
-    import difflib
+    return len(ex) >= NEAR_COPY_WORDS and in_order_share(a.split(), ex) >= NEAR_COPY_SHARE
 
-    blocks = difflib.SequenceMatcher(None, a.split(), ex, autojunk=False).get_matching_blocks()
-    return sum(m.size for m in blocks) >= NEAR_COPY_SHARE * len(ex)
+
+def in_order_share(mine: list[str], theirs: list[str]) -> float:
+    """The share of `theirs` (words) that `mine` holds in the same order: their longest common subsequence
+    over len(theirs). A changed or added word costs one word, not the several n-grams that cross it."""
+    if not theirs:
+        return 0.0
+    previous = [0] * (len(theirs) + 1)
+    for x in mine:
+        current = [0]
+        for j, y in enumerate(theirs):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1] / len(theirs)
 
 
 def _plain(value: Any) -> str:
