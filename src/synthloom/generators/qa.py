@@ -50,9 +50,10 @@ from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
-from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, capacity_notes, asks_yes_no, yes_no_pattern, yes_no_question, answers_taken, factual_capacity, open_answers, askable_sentences, borrowed_names, borrowed_terms, distinctive_terms,
-                         jaccard, kind_schedule, multi_hop_answers, next_uncited, question_pattern, same_evidence,
-                         sentence_pairs, shingles)
+from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, answers_taken, askable_sentences, asks_yes_no,
+                         borrowed_names, borrowed_terms, capacity_notes, distinctive_terms, factual_capacity, jaccard,
+                         kind_schedule, multi_hop_answers, next_uncited, open_answers, question_pattern,
+                         same_evidence, sentence_pairs, shingles, yes_no_pattern, yes_no_question)
 
 log = logging.getLogger(__name__)
 QA_TRIES = 3  # draws per slot: a question that fails a check is drawn again with another seed
