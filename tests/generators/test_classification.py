@@ -274,3 +274,67 @@ def test_a_near_copy_of_an_example_is_rejected_naming_it_and_no_real_message_is(
     driving = yaml.safe_load((REAL / "driving_labels.yaml").read_text())
     examples = [ex for lab in driving["labels"] for ex in lab.get("examples") or []] + [b["text"] for b in BORROWED_SHOTS]
     assert max(near_copy(t, examples)[0] for t in _real_texts()) < EXAMPLE_IN_ORDER - 0.1
+
+
+class FakeRanker:
+    """Scores a text by the number in it ("... number 3 ..." -> 3.0), against a fixed other label."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def score(self, text: str, own: str) -> tuple[float, str]:
+        self.calls.append((text, own))
+        return float(text.split("number ", 1)[1].split()[0]), "cancel"
+
+
+def test_best_of_keeps_the_highest_scored_candidate_and_rejects_the_others_naming_its_score(tmp_path, monkeypatch):
+    import synthloom.quality.text_fit as text_fit
+
+    ranker = FakeRanker()
+    monkeypatch.setattr(text_fit, "LabelPmiGate", lambda *a, **k: ranker)
+    numbers = {}  # per seed a number: the writer's k candidates of a slot get different ones
+
+    def respond(req):
+        if req.purpose == "verify":
+            return {"label": "refund"}
+        n = numbers.setdefault(req.seed, len(numbers) % 3 + 1)
+        text = f"Refund the kettle please, number {n} on seed {req.seed}"
+        return {"text": "Refund me for the broken kettle." if n == 2 else text}  # candidate 2 copies an example
+
+    summary, rows, llm = run({"labels": LABELS, "distribution": {"refund": 2, "cancel": 0, "rare": 0}, "best_of": 3},
+                             2, tmp_path, respond, checks=["readable", "complete"])
+    asks = [r for r in llm.requests if r.purpose != "verify"]
+    assert summary.complete and len(rows) == 2 and len(asks) == 6  # three candidates per slot
+    assert len({r.seed for r in asks}) == 6 and len({json.dumps(r.messages) for r in asks}) == 2  # a prompt per slot
+    assert all("number 3" in r["text"] for r in rows)  # the best of each slot: 3 beats 1, the copy is out
+    with RunStore(tmp_path / "out" / "store.sqlite") as store:
+        recs = store.accepted_records()
+        rejected = list(store.rejections())
+    assert all(r.meta["scores"]["label_pmi"] == 3.0 and r.meta["scores"]["best_of_rank"] == 1 for r in recs)
+    outranked = [r for r in rejected if r.reason == "best_of:outranked"]
+    copies = [r for r in rejected if r.reason == "copied_example"]
+    assert len(outranked) == 2 and len(copies) == 2  # every candidate that is not kept is explained
+    for r in outranked:
+        kept = next(x for x in recs if x.meta["slot"] == r.meta["slot"])
+        assert r.meta["scores"] == {"label_pmi": 1.0, "best_of_rank": 2}
+        assert "label PMI +1.00 against 'cancel', below the kept candidate's +3.00" in r.detail
+        assert kept.data["text"][:40] in r.detail
+    assert len(ranker.calls) == 4 and {own for _t, own in ranker.calls} == {"refund"}  # copies are not scored
+
+
+def test_best_of_one_writes_one_candidate_and_scores_nothing(tmp_path, monkeypatch):
+    import synthloom.quality.text_fit as text_fit
+
+    monkeypatch.setattr(text_fit, "LabelPmiGate", lambda *a, **k: pytest.fail("best_of 1 ranks nothing"))
+    summary, rows, llm = run({"labels": LABELS, "distribution": {"refund": 2, "cancel": 1, "rare": 0}}, 3, tmp_path,
+                             writer())
+    assert summary.complete and len([r for r in llm.requests if r.purpose != "verify"]) == 3
+    with RunStore(tmp_path / "out" / "store.sqlite") as store:
+        assert not any("best_of_rank" in r.meta.get("scores", {}) for r in store.accepted_records())
+
+
+@pytest.mark.parametrize("best_of", [0, 17])
+def test_best_of_out_of_range_is_a_clear_error(best_of):
+    with pytest.raises(RecipeError, match="best_of"):
+        recipe_from_dict({"count": 2, "generate": {"technique": "classification", "labels": LABELS,
+                                                   "best_of": best_of}}, "t")

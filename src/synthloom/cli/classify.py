@@ -97,6 +97,7 @@ def generate_classification(
     reference: Optional[str] = typer.Option(None, "--reference", help="Real sample (JSONL/CSV): reject near-copies, flag PII, compare in the report."),
     verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Most sentences in a text, more is rejected (too_long; default: no limit)."),
+    best_of: int = typer.Option(1, "--best-of", help="Candidates written per slot; the one likeliest under its label's description against the nearest other's (label PMI) is kept."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
@@ -108,6 +109,8 @@ def generate_classification(
         "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
     if max_sentences is not None:
         gen["max_sentences"] = max_sentences
+    if best_of != 1:
+        gen["best_of"] = best_of
     if multi_label:
         gen["multi_label"] = True
     if attribute:

@@ -80,6 +80,9 @@ class ClassificationTechnique(_LabelledText):
     # good at 0.7, 7 at 0.9 (garbled, the school's voice) and 7 at 0.5 (the examples' phrases spliced together),
     # with distinct-2 0.73 against 0.77 at 0.9 (docs/benchmarks_junk.md)
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=160))
+    best_of: int = Field(
+        1, ge=1, le=16, description="candidates written per slot (other seeds, one batched call); the one whose label "
+        "PMI under the bundled model is highest is kept, the others are rejected as best_of:outranked (1: no ranking)")
     max_sentences: int | None = Field(
         None, ge=1, description="most sentences in a text, more is rejected (`too_long`); off by default: on the "
         "bundled model a limit of 2 made the synthetic-only classifier worse (docs/benchmarks_junk.md)")

@@ -20,9 +20,11 @@ acceptance checks (quality/checks: readable, complete, and the nearest-label che
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,7 @@ class ClassificationGenerator(Generator):
         self._have: Counter[str] = Counter()
         self._inflight: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
+        self.ranker: Any = None  # best_of: the label PMI scorer (quality/text_fit.LabelPmiGate), opened at first use
 
     def set_count(self, count: int) -> None:
         weights = {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}
@@ -240,55 +243,90 @@ class ClassificationGenerator(Generator):
             self.set_count(ctx.target)
         await self.variety.prepare(ctx)  # personas and topic trees: written once, before the first record
         label = self.pick_label(slot, ctx)
+        k = self.config.best_of
         self._inflight[label] += 1
         try:
             req, meta = self.request_for(slot, ctx, label)
-            (result,) = await ctx.llm.generate([req])
+            # best_of: the same prompt under k seeds, in one call, so a batching backend writes them together
+            reqs = [req, *(replace(req, seed=ctx.request_seed(slot, j)) for j in range(1, k))]
+            results = await ctx.llm.generate(reqs)
         finally:
             self._inflight[label] -= 1
-        meta = {**meta, "model": result.model}
+        items = [self.candidate(result, {**meta, "seed": r.seed, "model": result.model,
+                                         **({"best_of_candidate": j} if k > 1 else {})})
+                 for j, (r, result) in enumerate(zip(reqs, results))]
+        return items if k == 1 else await self.keep_best(items, label)
+
+    async def keep_best(self, items: list[Record | Rejection], label: str) -> list[Record | Rejection]:
+        """Of a slot's candidates that passed the checks, the one its label's description makes likeliest against
+        the nearest other label's (label PMI, quality/text_fit.py): no threshold, only a ranking. The others are
+        rejected as `best_of:outranked`, naming the kept one's score."""
+        survivors = [x for x in items if isinstance(x, Record)]
+        out: list[Record | Rejection] = [x for x in items if isinstance(x, Rejection)]
+        if not survivors:
+            return out
+        if self.ranker is None:
+            from ..quality.text_fit import LabelPmiGate
+
+            self.ranker = LabelPmiGate(self.label_set, task=self.task)
+        field = self.config.text_field
+        scored = await asyncio.gather(*(self.ranker.score(r.data[field], label) for r in survivors))
+        pmis = [s for s, _other in scored]
+        order = sorted(range(len(survivors)), key=lambda i: -pmis[i] if pmis[i] == pmis[i] else float("inf"))
+        ranked = [survivors[i].with_scores(label_pmi=_rounded(pmis[i]), best_of_rank=rank)
+                  for rank, i in enumerate(order, 1)]
+        best, best_pmi, best_other = ranked[0], pmis[order[0]], scored[order[0]][1]
+        for rec, i in zip(ranked[1:], order[1:]):
+            out.append(Rejection.of(rec, "best_of", "best_of:outranked",
+                                    f"label PMI {pmis[i]:+.2f} against {scored[i][1]!r}, below the kept candidate's "
+                                    f"{best_pmi:+.2f} against {best_other!r} (candidate {best.meta['best_of_candidate']}"
+                                    f" of {len(items)}): {best.data[field][:80]!r}"))
+        return [best, *out]
+
+    def candidate(self, result: Any, meta: dict[str, Any]) -> Record | Rejection:
+        """One written text as a record of its label, or why it is not one."""
         value, rejection = parse_object(result, meta)
         if rejection is not None:
-            return [rejection]
+            return rejection
         text, rejection = check_text(value, self.config.max_chars, self.config.min_words, meta, result.text)
         if rejection is not None:
-            return [rejection]
+            return rejection
         limit = self.config.max_sentences
         if limit is not None and sentences(text) > limit:
-            return [Rejection(stage="filter", reason="too_long", data={"text": text}, meta=meta,
-                              detail=f"{sentences(text)} sentences, more than max_sentences={limit}: {text[:100]!r}")]
+            return Rejection(stage="filter", reason="too_long", data={"text": text}, meta=meta,
+                             detail=f"{sentences(text)} sentences, more than max_sentences={limit}: {text[:100]!r}")
         leaked = next((n for n in self.label_set.names if n != human(n) and n.casefold() in text.casefold()), None)
         if leaked is not None:
-            return [Rejection(stage="filter", reason="label_name_in_text", data={"text": text}, meta=meta,
-                              detail=f"the text spells the label identifier {leaked!r}: {text[:100]!r}")]
+            return Rejection(stage="filter", reason="label_name_in_text", data={"text": text}, meta=meta,
+                             detail=f"the text spells the label identifier {leaked!r}: {text[:100]!r}")
         overlap, i = self._examples.nearest(text)
         if overlap >= EXAMPLE_OVERLAP:
-            return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
-                              detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
-                                     f"{self._examples.texts[i][:100]!r}")]
+            return Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
+                             detail=f"{overlap:.0%} of its word 4-grams repeat an example of the label set: "
+                                    f"{self._examples.texts[i][:100]!r}")
         share, example = near_copy(text, self._examples.texts)
         if share >= EXAMPLE_IN_ORDER:
-            return [Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
-                              detail=f"{share:.0%} of the words of an example reappear in its order: {example[:100]!r}")]
+            return Rejection(stage="dedup", reason="copied_example", data={"text": text}, meta=meta,
+                             detail=f"{share:.0%} of the words of an example reappear in its order: {example[:100]!r}")
         axis = next((a for a in self.config.axes() if f"{a.casefold()}:" in text.casefold()), None)
         if axis is not None:  # "(length: one sentence)": the writer copied its instructions into the text
-            return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
-                              detail=f"the text repeats the instruction's {axis!r}: {text[:100]!r}")]
+            return Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                             detail=f"the text repeats the instruction's {axis!r}: {text[:100]!r}")
         overlap, _ = self._instructions.nearest(text)
         if overlap > 0:  # a word 4-gram of the instructions themselves: "never the label's name, ..."
-            return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
-                              detail=f"the text repeats words of the writer's instructions: {text[:100]!r}")]
+            return Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                             detail=f"the text repeats words of the writer's instructions: {text[:100]!r}")
         phrase = repeated_phrase(text, self._instruction_phrases)
         if phrase is not None:  # "Send me a message with label complaint": the request line's own words
-            return [Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
-                              detail=f"the text repeats the instruction's words {' '.join(phrase)!r}: {text[:100]!r}")]
+            return Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                             detail=f"the text repeats the instruction's words {' '.join(phrase)!r}: {text[:100]!r}")
         overlap, i = self._descriptions.nearest(text)
         if overlap >= EXAMPLE_OVERLAP:  # the description steers the text; it is not the text
-            return [Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,
-                              detail=f"{overlap:.0%} of its word 4-grams repeat the description of "
-                                     f"{self.label_set.labels[i].name!r}: {self._descriptions.texts[i][:100]!r}")]
-        value_label: Any = sorted(meta["labels"]) if self.multi_label else label
-        return [Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)]
+            return Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,
+                             detail=f"{overlap:.0%} of its word 4-grams repeat the description of "
+                                    f"{self.label_set.labels[i].name!r}: {self._descriptions.texts[i][:100]!r}")
+        value_label: Any = sorted(meta["labels"]) if self.multi_label else meta["target_label"]
+        return Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)
 
 
 _SLOT = "\u2063"  # stands in for what the user wrote when the request template is rendered for its own words
@@ -350,6 +388,10 @@ def near_copy(text: str, examples: list[str]) -> tuple[float, str]:
 def sentences(text: str) -> int:
     """Sentences in a text: runs of . ! ? before a space or the end (a text without one is one sentence)."""
     return max(1, len(re.findall(r"[.!?]+(?=\s|$)", text.strip())))
+
+
+def _rounded(x: float) -> float | None:
+    return round(x, 3) if x == x else None
 
 
 def human(name: str) -> str:

@@ -15,7 +15,8 @@ shapes the contexts (the label set's `task` line and descriptions); the rest are
 sets and on real test messages (benchmarks/text_fit.py, docs/benchmarks_junk.md): it separates the
 records a reader accepts from the rest (ROC AUC 0.75) better than the task line's PMI (0.59) or the MiniLM
 margin (0.65), but at 0 it would also reject 15% of real messages, hence off by default.
-Texts of the checks that run at the same time are scored in one batch.
+Texts of the checks that run at the same time are scored in one batch. The classification technique's
+`best_of` ranks a slot's candidates by the same score (`LabelPmiGate.score`), with no threshold.
 """
 from __future__ import annotations
 
@@ -98,6 +99,14 @@ class LabelPmiGate(StatelessGate):
     def _pmi_many(self, items: list[tuple[str, str, str]]) -> list[float]:
         return pmi_many(self._get_scorer(), items)
 
+    async def score(self, text: str, own: str) -> tuple[float, str]:
+        """(label PMI of the text for label `own`, the nearest other label it was measured against); the texts
+        scored at the same time go in one batch (NaN: nothing scored)."""
+        other = await asyncio.to_thread(self.nearest_other, text, own)
+        contexts = (task_context(self.task, self.label_set.get(own).description),
+                    task_context(self.task, self.label_set.get(other).description))
+        return await self._pmi((text, *contexts)), other
+
     async def check(self, rec: Record, ctx: GateContext) -> Record | Rejection:
         data = rec.data if isinstance(rec.data, dict) else {}
         text = str(data.get(self.text_field, "")).strip()
@@ -105,10 +114,7 @@ class LabelPmiGate(StatelessGate):
         own = None if isinstance(given, list) or given is None else self.label_set.canonical(given)
         if not text or own is None:  # multi-label, or no label of the set: nothing to compare
             return rec
-        other = await asyncio.to_thread(self.nearest_other, text, own)
-        contexts = (task_context(self.task, self.label_set.get(own).description),
-                    task_context(self.task, self.label_set.get(other).description))
-        pmi = await self._pmi((text, *contexts))
+        pmi, other = await self.score(text, own)
         if pmi != pmi:  # nothing scored
             return rec
         rec = rec.with_scores(label_pmi=round(pmi, 3))
