@@ -59,3 +59,23 @@ def test_generate_augment_on_the_bundled_model(tmp_path):
         assert r.data["label"] == src["label"] and r.data["text"] != src["text"]
         assert r.meta["scores"]["source_cosine"] >= 0.4  # the default `relevant` check measured it
         assert r.meta["operation"] == "paraphrase" and r.meta["scores"]["real_overlap"] <= 0.6
+
+
+def test_best_of_two_on_the_bundled_model_keeps_the_higher_label_pmi(tmp_path):
+    out = tmp_path / "best"
+    res = CliRunner().invoke(app, [
+        "generate", "classification", "--labels", str(EXAMPLES / "labels/intents.yaml"), "-n", "1",
+        "--distribution", "order_status=1,refund_request=0,cancel_order=0,damaged_item=0,account_access=0,other=0",
+        "--verify", "off", "--checks", "none", "--best-of", "2", "-o", str(out), "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    with RunStore(out / "store.sqlite") as store:
+        (kept,) = store.accepted_records()
+        rejected = list(store.rejections())
+    assert kept.data["label"] == "order_status" and kept.meta["scores"]["best_of_rank"] == 1
+    outranked = [r for r in rejected if r.reason == "best_of:outranked"]
+    # both candidates of the slot are accounted for: the kept one, and the other outranked or failing a check
+    assert len(rejected) >= 1 and {r.meta["best_of_candidate"] for r in rejected} | {kept.meta["best_of_candidate"]} \
+        == {0, 1}
+    for r in outranked:
+        assert r.meta["scores"]["label_pmi"] <= kept.meta["scores"]["label_pmi"]
+        assert f"{kept.meta['scores']['label_pmi']:+.2f}" in r.detail
