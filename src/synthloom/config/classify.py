@@ -80,6 +80,8 @@ class ClassificationTechnique(_LabelledText):
     # good at 0.7, 7 at 0.9 (garbled, the school's voice) and 7 at 0.5 (the examples' phrases spliced together),
     # with distinct-2 0.73 against 0.77 at 0.9 (docs/benchmarks_junk.md)
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=160))
+    # 1: on the bundled model best_of 3 read as good as often as 1 (driving 11/40 both; campsite 0 -> 2 of 20)
+    # for 37% more calls (docs/benchmarks_junk.md), so it is opt-in
     best_of: int = Field(
         1, ge=1, le=16, description="candidates written per slot (other seeds, one batched call); the one whose label "
         "PMI under the bundled model is highest is kept, the others are rejected as best_of:outranked (1: no ranking)")
