@@ -317,7 +317,7 @@ def test_best_of_keeps_the_highest_scored_candidate_and_rejects_the_others_namin
     for r in outranked:
         kept = next(x for x in recs if x.meta["slot"] == r.meta["slot"])
         assert r.meta["scores"] == {"label_pmi": 1.0, "best_of_rank": 2}
-        assert "label PMI +1.00 against 'cancel', below the kept candidate's +3.00" in r.detail
+        assert "label PMI +1.000 against 'cancel', ranked below the kept candidate's +3.000" in r.detail
         assert kept.data["text"][:40] in r.detail
     assert len(ranker.calls) == 4 and {own for _t, own in ranker.calls} == {"refund"}  # copies are not scored
 

@@ -78,4 +78,4 @@ def test_best_of_two_on_the_bundled_model_keeps_the_higher_label_pmi(tmp_path):
         == {0, 1}
     for r in outranked:
         assert r.meta["scores"]["label_pmi"] <= kept.meta["scores"]["label_pmi"]
-        assert f"{kept.meta['scores']['label_pmi']:+.2f}" in r.detail
+        assert f"kept candidate's {kept.meta['scores']['label_pmi']:+.3f}" in r.detail

@@ -278,9 +278,9 @@ class ClassificationGenerator(Generator):
         best, best_pmi, best_other = ranked[0], pmis[order[0]], scored[order[0]][1]
         for rec, i in zip(ranked[1:], order[1:]):
             out.append(Rejection.of(rec, "best_of", "best_of:outranked",
-                                    f"label PMI {pmis[i]:+.2f} against {scored[i][1]!r}, below the kept candidate's "
-                                    f"{best_pmi:+.2f} against {best_other!r} (candidate {best.meta['best_of_candidate']}"
-                                    f" of {len(items)}): {best.data[field][:80]!r}"))
+                                    f"label PMI {pmis[i]:+.3f} against {scored[i][1]!r}, ranked below the kept "
+                                    f"candidate's {best_pmi:+.3f} against {best_other!r} (candidate "
+                                    f"{best.meta['best_of_candidate']} of {len(items)}): {best.data[field][:80]!r}"))
         return [best, *out]
 
     def candidate(self, result: Any, meta: dict[str, Any]) -> Record | Rejection:
