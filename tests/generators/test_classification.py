@@ -314,6 +314,7 @@ def test_best_of_keeps_the_highest_scored_candidate_and_rejects_the_others_namin
     outranked = [r for r in rejected if r.reason == "best_of:outranked"]
     copies = [r for r in rejected if r.reason == "copied_example"]
     assert len(outranked) == 2 and len(copies) == 2  # every candidate that is not kept is explained
+    assert {r.stage for r in outranked} == {"filter"}  # counted where the funnel counts dropped candidates
     for r in outranked:
         kept = next(x for x in recs if x.meta["slot"] == r.meta["slot"])
         assert r.meta["scores"] == {"label_pmi": 1.0, "best_of_rank": 2}

@@ -277,7 +277,7 @@ class ClassificationGenerator(Generator):
                   for rank, i in enumerate(order, 1)]
         best, best_pmi, best_other = ranked[0], pmis[order[0]], scored[order[0]][1]
         for rec, i in zip(ranked[1:], order[1:]):
-            out.append(Rejection.of(rec, "best_of", "best_of:outranked",
+            out.append(Rejection.of(rec, "filter", "best_of:outranked",
                                     f"label PMI {pmis[i]:+.3f} against {scored[i][1]!r}, ranked below the kept "
                                     f"candidate's {best_pmi:+.3f} against {best_other!r} (candidate "
                                     f"{best.meta['best_of_candidate']} of {len(items)}): {best.data[field][:80]!r}"))
