@@ -14,6 +14,8 @@ example's words in the example's order, a near copy with a word or two changed):
 are not it; so is a text that repeats its instructions (`copied_prompt`: an attribute axis, "(length: one
 sentence)", or the request line's own words, "message with label", "make it casual"), and
 with `max_sentences`, one of more sentences (`too_long`; off by default).
+With `best_of: k` a slot writes k candidates (k seeds, one call), runs these checks on each and keeps the one
+with the highest label PMI (quality/text_fit.py); the others are `best_of:outranked` (opt-in: see keep_best).
 The gates this technique adds: a quota (a label never exceeds its target) and label
 verification (an independent pass, see quality/label.py); the engine adds the default
 acceptance checks (quality/checks: readable, complete, and the nearest-label check).
