@@ -46,8 +46,13 @@ def decontamination_section(records: list[Record], rejections: list[Rejection], 
         c = d.get("closest") or {}
         return (bool(d.get("fired")), d.get("strength") or 0.0, c.get("cosine") or 0.0, c.get("ngram") or 0.0)
 
+    def item(entry: tuple[Any, bool]) -> tuple:
+        c = entry[0].meta["decontamination"].get("closest") or {}
+        return str(c.get("benchmark") or ""), str(c.get("item") or "")
+
     pairs = []
-    for rec, accepted in sorted(checked, key=rank, reverse=True)[:PAIRS]:
+    # the strongest first; ties by benchmark and item, not by the order slots happened to finish in
+    for rec, accepted in sorted(sorted(checked, key=item), key=rank, reverse=True)[:PAIRS]:
         d = rec.meta["decontamination"]
         c = d.get("closest")
         if not c:
