@@ -223,8 +223,6 @@ def export_run(
     return ExportSummary(out_dir=out, format=fmt, counts=counts, files=files, card=out / "README.md")
 
 
-
-
 def export_declared(run_dir: str | Path, exp: Any) -> ExportSummary:
     """One export a recipe declares (`output.exports[i]`, an ExportSettings), written after its run."""
     return export_run(run_dir, exp.format, exp.path, split=exp.split, system=exp.system, seed=exp.seed,

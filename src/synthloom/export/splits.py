@@ -65,7 +65,6 @@ def default_text(row: Any) -> str:
     return f"{inst} {row.get('input', '') or ''}".strip()
 
 
-
 def _mix(seed: int, root: int) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{root}".encode(), digest_size=8).digest(), "little", signed=True)
 

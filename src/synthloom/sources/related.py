@@ -31,6 +31,8 @@ def _split_sentences(line: str) -> list[str]:
         start = m.end()
     out.append(line[start:])
     return out
+
+
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each every few for from further had has have having
