@@ -105,3 +105,34 @@ def test_factory_defaults_to_the_bundled_model_and_mixes_backends():
                                                            model="big", weight=4)])
     assert isinstance(mixed, ModelPool)
     assert mixed.identity == f"pool[{default.identity}*1,openai:http://127.0.0.1:9/v1#big*4]"
+
+
+class _Base:
+    """A backend that says it continues plain text (a base model)."""
+
+    identity = "base"
+    prompt_style = "completion"
+
+
+def test_style_of_sees_through_wrappers_and_pools(tmp_path):
+    from synthloom.engine.cache import CachedLLM, UsageMeter
+    from synthloom.llm.render import style_of
+    from synthloom.runs.store import RunStore
+
+    chat = ScriptedLLM([])
+    assert style_of(chat) == "chat"  # says nothing: asked in chat turns, as before
+    assert style_of(_Base()) == "completion"
+    store = RunStore(tmp_path / "store.sqlite")
+    assert style_of(CachedLLM(_Base(), store, UsageMeter())) == "completion"
+    assert style_of(ModelPool([(_Base(), 1.0), (_Base(), 2.0)])) == "completion"
+    assert style_of(ModelPool([(_Base(), 1.0), (chat, 1.0)])) == "chat"  # one chat member: chat for all
+
+
+@pytest.mark.model
+def test_the_bundled_model_reads_completion_prompts_known_before_it_loads():
+    from synthloom.llm.llamacpp import LlamaCppLLM
+    from synthloom.llm.render import style_of
+
+    llm = LlamaCppLLM()
+    assert style_of(llm) == "completion"  # a base GGUF: its metadata says no instruction tuning
+    assert llm._loaded is None  # read from the vocabulary, weights not loaded

@@ -292,6 +292,10 @@ class RayLLM:
     def identity(self) -> str:
         return self._local.identity
 
+    @property
+    def inner(self) -> Any:
+        return self._local
+
     def for_request(self, req: GenerationRequest) -> LLM:
         return self._route(req)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -115,6 +116,19 @@ def open_llama(path: str | os.PathLike[str], **kwargs: Any) -> Any:
 
     with plain_cpu_weights(llama_cpp):
         return llama_cpp.Llama(model_path=os.fspath(path), **kwargs)
+
+
+@functools.lru_cache(maxsize=8)
+def gguf_metadata(path: str) -> dict[str, Any]:
+    """A GGUF's metadata (name, fine-tune, chat template ...) from its vocabulary alone, without its weights
+    (about 0.3 s for the bundled model); {} when llama.cpp cannot read it (loading the model will say why)."""
+    import llama_cpp
+
+    quiet_llama_logs(llama_cpp)
+    try:
+        return dict(open_llama(path, vocab_only=True, verbose=False).metadata)
+    except (ValueError, RuntimeError, OSError):
+        return {}
 
 
 class _Loaded:

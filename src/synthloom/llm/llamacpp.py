@@ -57,6 +57,7 @@ class LlamaCppLLM:
         self._decoder: BatchDecoder | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._loaded: _Loaded | None = None
+        self._style: str | None = None  # prompt_style, once read
         # Evaluate grammar-forced tokens in one batch without sampling (see constrain.py).
         # Off only to measure what it buys (benchmarks/constrained_speed.py).
         self.fast_forward = True
@@ -66,6 +67,21 @@ class LlamaCppLLM:
     @property
     def identity(self) -> str:
         return self._identity
+
+    @property
+    def prompt_style(self) -> str:
+        """``completion`` (a base model: plain few-shot text) or ``chat`` (the GGUF's own chat template), as
+        this model's prompts are rendered; read from the GGUF's metadata without loading its weights."""
+        if self._cfg.prompt_style != "auto":
+            return self._cfg.prompt_style
+        if self._loaded is not None:
+            return self._loaded.style
+        if self._style is None:
+            from .llama_model import gguf_metadata
+            from .render import choose_style
+
+            self._style = choose_style("auto", gguf_metadata(str(self._path)))
+        return self._style
 
     @property
     def model_path(self) -> str:

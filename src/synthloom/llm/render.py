@@ -48,6 +48,26 @@ def choose_style(style: str, metadata: Mapping[str, Any]) -> str:
     return "chat" if has_template and is_instruction_tuned(metadata) else "completion"
 
 
+def style_of(llm: Any) -> str:
+    """How the model(s) behind `llm` read a prompt: ``completion`` when every one is a base model that
+    continues plain text (the bundled Gemma 3 270M), else ``chat``. Walks wrappers (``inner``) and pools
+    (``members``); an object that says nothing (a test double, an OpenAI-compatible server) is ``chat``.
+    Techniques use it to pick their prompt's form: a base model writes far better continuing a document
+    (a list of messages under a heading) than answering Input/Output turns (docs/benchmarks_junk.md)."""
+    seen: set[int] = set()
+    while llm is not None and id(llm) not in seen:
+        seen.add(id(llm))
+        own = getattr(llm, "prompt_style", None)
+        if isinstance(own, str):
+            return own
+        members = getattr(llm, "members", None)
+        if members:
+            styles = {style_of(m[0] if isinstance(m, tuple) else m) for m in members}
+            return "completion" if styles == {"completion"} else "chat"
+        llm = getattr(llm, "inner", None)
+    return "chat"
+
+
 def render_completion(messages: Sequence[Mapping[str, str]]) -> str:
     """Messages as a plain few-shot transcript that ends with an open output block.
 
