@@ -124,6 +124,10 @@ class AugmentTechnique(_LabelledText):
     task: str | None = Field(None, description="what is being classified (helps the checker)")
     max_overlap: float = Field(
         0.6, gt=0, le=1, description="reject a variation whose word 4-grams overlap its source row (or any real row) more than this")
+    prompt_form: Literal["auto", "document", "chat"] = Field(
+        "auto", description="document: the label's real rows as a list the model continues (paraphrase, entities, typos; "
+        "register, length and translate keep the chat form); chat: an instruction with a worked example; "
+        "auto: document for a base model (the bundled one), chat otherwise")
 
     @field_validator("operations")
     @classmethod
