@@ -131,6 +131,7 @@ def generate_augment(
     translate_via: str = typer.Option("German", "--translate-via", help="translate: the language of the round trip."),
     max_overlap: float = typer.Option(0.6, "--max-overlap", help="Reject a variation sharing more of its word 4-grams with a real row."),
     verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
+    prompt_form: str = typer.Option("auto", "--prompt-form", help="auto, document (the label's real rows as a list a base model continues; paraphrase, entities, typos) or chat (an instruction and a JSON answer); auto: document for a base model."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
@@ -141,6 +142,8 @@ def generate_augment(
         "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
     if labels:
         gen["labels"] = resolved(labels)
+    if prompt_form != "auto":
+        gen["prompt_form"] = prompt_form
     run_from_flags("augment", gen, count, output, run, model,
                    quality=_reference_gates(data, text_field, label_field, max_overlap=max_overlap),
                    then=lambda summary: print_label_table(summary.run_dir))
