@@ -36,13 +36,13 @@ def writer(verdict=None):
     return respond
 
 
-def run(gen: dict, count: int, tmp_path, responder, quality=None, concurrency=1, checks=None):
+def run(gen: dict, count: int, tmp_path, responder, quality=None, concurrency=1, checks=None, llm=None):
     data = {"count": count, "generate": {"technique": "classification", **gen},
             "quality": quality or [{"gate": "dedup"}], "engine": {"concurrency": concurrency}}
     if checks is not None:
         data["checks"] = checks
     recipe = recipe_from_dict(data, "t")
-    llm = ScriptedLLM(responder)
+    llm = llm or ScriptedLLM(responder)
     summary = asyncio.run(arun_recipe(recipe, base_dir=EXAMPLES, output=tmp_path / "out", llm=llm))
     rows = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     return summary, rows, llm
@@ -339,3 +339,78 @@ def test_best_of_out_of_range_is_a_clear_error(best_of):
     with pytest.raises(RecipeError, match="best_of"):
         recipe_from_dict({"count": 2, "generate": {"technique": "classification", "labels": LABELS,
                                                    "best_of": best_of}}, "t")
+
+
+class BaseWriter(ScriptedLLM):
+    """A writer that says it is a base model (llm/render.style_of): classification asks it with a document."""
+
+    prompt_style = "completion"
+
+
+def document_writer():
+    """Continues the document with one line about the last section's description; the checker agrees."""
+    seen = Counter()
+    names = {f"{x['name'].capitalize()}: {x['description']}": x["name"] for x in LABELS}
+
+    def respond(req):
+        if req.purpose == "verify":
+            asked = req.messages[-1]["content"].split("[", 1)[1].split("]", 1)[0]
+            return {"label": asked}
+        heading = req.prompt.rsplit("\n## ", 1)[1].split("\n", 1)[0]
+        seen[heading] += 1
+        return f" hello, this one is about [{names[heading]}] number {seen[heading]} and more words"
+    return respond
+
+
+def test_a_base_model_is_asked_with_a_document_it_continues_by_one_line(tmp_path):
+    """A base model writes messages by continuing a list of messages under their labels' names and descriptions: the
+    target label's section last, its open line ending on "-" (a trailing space made the model write numbers),
+    the other labels' examples in their own sections; raw text up to the newline, no JSON."""
+    summary, rows, llm = run({"labels": LABELS, "distribution": {"refund": 2, "cancel": 2, "rare": 2}}, 6,
+                             tmp_path, document_writer(), llm=BaseWriter(document_writer()))
+    assert summary.complete and Counter(r["label"] for r in rows) == {"refund": 2, "cancel": 2, "rare": 2}
+    written = [r for r in llm.requests if r.purpose != "verify"]
+    assert written and all(r.messages is None and r.json_schema is None and r.stop == ("\n",) for r in written)
+    for req in written:
+        doc = req.prompt
+        assert doc.endswith("\n-") and "Messages sorted by" in doc
+        # the target label's section comes last: its description, its own example, the open line
+        label = next(x for x in LABELS if doc.endswith(f"\n## {x['name'].capitalize()}: {x['description']}\n" + "".join(
+            f"- {e}\n" for e in x.get("examples", [])) + "-"))
+        for other in (x for x in LABELS if x is not label and x.get("examples")):
+            assert f": {other['description']}\n- {other['examples'][0]}\n" in doc  # its example, in its section
+        # two example lines in the label set: documents of other domains come first, the label set's last
+        assert doc.index("Messages sorted by") < doc.rindex("Messages sorted by")
+    # the line is the text, without the list mark; lineage says which form wrote it
+    assert {r["text"] for r in rows} >= {"hello, this one is about [rare] number 1 and more words"}
+    with RunStore(tmp_path / "out" / "store.sqlite") as store:
+        recs = store.accepted_records()
+    assert {r.meta["prompt_form"] for r in recs} == {"document"} and all(r.meta["attributes"] == {} for r in recs)
+
+
+def test_attribute_axes_or_a_chat_model_keep_the_chat_form(tmp_path):
+    """A document cannot say "casual" or "two sentences" without the writer copying it: attribute axes keep
+    the instructions and JSON turns; so does `prompt_form: chat`, and a writer that is not a base model."""
+    for gen, llm, where in (({"attributes": {"tone": ["angry", "calm"]}}, BaseWriter(writer()), "axes"),
+                            ({"prompt_form": "chat"}, BaseWriter(writer()), "forced"),
+                            ({}, ScriptedLLM(writer()), "chat model")):
+        summary, rows, used = run({"labels": LABELS, **gen}, 3, tmp_path / where.replace(" ", "_"), writer(), llm=llm)
+        written = [r for r in used.requests if r.purpose != "verify"]
+        assert summary.complete and all(r.prompt is None and r.json_schema for r in written), where
+    # forced the other way, a chat model gets the document too
+    summary, rows, used = run({"labels": LABELS, "prompt_form": "document"}, 3, tmp_path / "doc",
+                              document_writer())
+    assert summary.complete and all(r.prompt for r in used.requests if r.purpose != "verify")
+
+
+def test_a_document_line_cut_by_max_tokens_or_a_failed_call_is_rejected_as_such():
+    from synthloom.generators.classify_document import read_line
+    from synthloom.llm.types import GenerationResult
+
+    value, rej = read_line(GenerationResult(text=" can i book a slot for my", finish_reason="length",
+                                            completion_tokens=160), {})
+    assert value is None and rej.reason == "truncated" and "160 tokens" in rej.detail
+    value, rej = read_line(GenerationResult(text="", finish_reason="error", error="connection refused"), {})
+    assert value is None and rej.reason == "backend_error"
+    value, rej = read_line(GenerationResult(text=" - is my bike ready? "), {})
+    assert value == {"text": "is my bike ready?"} and rej is None

@@ -36,6 +36,8 @@ def test_generate_classification_on_the_bundled_model(tmp_path):
     assert all(isinstance(r.meta["scores"]["label_agrees"], bool) for r in recs)  # every one was checked
     assert all(r.meta["scores"]["real_overlap"] <= 0.6 for r in recs)
     assert all(r.meta["model"].startswith("llamacpp:") for r in recs)
+    # a base model is asked with a document it continues, not with instructions and JSON turns
+    assert all(r.meta["prompt_form"] == "document" and r.meta["template"] == "classify_document" for r in recs)
     # the report has the per-label table and the comparison with the real sample
     from synthloom.quality.embeddings import HashingEmbedder
     from synthloom.export.report import write_report

@@ -98,6 +98,7 @@ def generate_classification(
     verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
     max_sentences: Optional[int] = typer.Option(None, "--max-sentences", help="Most sentences in a text, more is rejected (too_long; default: no limit)."),
     best_of: int = typer.Option(1, "--best-of", help="Candidates written per slot; the one likeliest under its label's description against the nearest other's (label PMI) is kept."),
+    prompt_form: str = typer.Option("auto", "--prompt-form", help="auto, document (a list of messages under their labels' descriptions that a base model continues) or chat (instructions and JSON turns); auto: document for a base model."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
@@ -111,6 +112,8 @@ def generate_classification(
         gen["max_sentences"] = max_sentences
     if best_of != 1:
         gen["best_of"] = best_of
+    if prompt_form != "auto":
+        gen["prompt_form"] = prompt_form
     if multi_label:
         gen["multi_label"] = True
     if attribute:

@@ -85,6 +85,11 @@ class ClassificationTechnique(_LabelledText):
     best_of: int = Field(
         1, ge=1, le=16, description="candidates written per slot (other seeds, one batched call); the one whose label "
         "PMI under the bundled model is highest is kept, the others are rejected as best_of:outranked (1: no ranking)")
+    prompt_form: Literal["auto", "document", "chat"] = Field(
+        "auto", description="how the writer is asked: document (messages listed under their labels' descriptions, "
+        "continued by one more line: what a base model writes best), chat (instructions and worked examples as "
+        "turns, a JSON answer); auto: document when the writer is a base model (the bundled one) and no attributes "
+        "or samplers are set, which a document cannot say, else chat")
     max_sentences: int | None = Field(
         None, ge=1, description="most sentences in a text, more is rejected (`too_long`); off by default: on the "
         "bundled model a limit of 2 made the synthetic-only classifier worse (docs/benchmarks_junk.md)")

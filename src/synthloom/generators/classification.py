@@ -141,6 +141,21 @@ class ClassificationGenerator(Generator):
         self._inflight: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
         self.ranker: Any = None  # best_of: the label PMI scorer (quality/text_fit.LabelPmiGate), opened at first use
+        self.document = load_prompt("classify_document")
+        self._form: str | None = None  # "document" or "chat", resolved from the writer at the first slot
+
+    def prompt_form(self, llm: Any) -> str:
+        """`prompt_form` as the run uses it: `auto` is the document form when the writer is a base model
+        (llm/render.style_of) and no attribute axes or samplers are set (a document has no words for them)."""
+        if self._form is None:
+            form = self.config.prompt_form
+            if form == "auto":
+                from ..llm.render import style_of
+
+                plain = self.config.attributes is None and not self.config.samplers
+                form = "document" if plain and style_of(llm) == "completion" else "chat"
+            self._form = form
+        return self._form
 
     def set_count(self, count: int) -> None:
         weights = {lab.name: lab.weight for lab in self.label_set.labels if lab.weight}
@@ -149,7 +164,8 @@ class ClassificationGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         return {"technique": self.technique,
-                "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
+                "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt, self.document)},
+                "prompt_form": self._form or self.config.prompt_form,
                 "labels": self.label_set.names, "targets": self.targets, "multi_label": self.multi_label,
                 "attributes": self.config.axes(), "text_field": self.config.text_field,
                 "label_field": self.config.label_field, "base_dir": self.base_dir,
@@ -205,6 +221,28 @@ class ClassificationGenerator(Generator):
         others = []
         if label == cfg.hard_cases.out_of_scope:
             others = [x for x in self.label_set.labels if x.name != label]
+        s = cfg.sampling
+        seed = ctx.request_seed(slot)
+        meta: dict[str, Any] = {
+            "technique": self.technique, "template": self.system_prompt.name,
+            "template_hash": self.system_prompt.hash + self.user_prompt.hash,
+            "target_label": label, "labels": labels, "attributes": {**attributes, **drawn}, "seed": seed, "slot": slot,
+            "hard_case": "boundary" if confuser else "out_of_scope" if others else None, "prompt_form": "chat",
+        }
+        if confuser:
+            meta["confuser"] = confuser.name
+        if self.prompt_form(ctx.llm) == "document" and len(labels) == 1 and confuser is None:
+            # one label, no hard case to explain: the document form (classify_document.py); a second label or a
+            # boundary case needs the words of the chat form
+            from .classify_document import document_prompt, line_request
+
+            own = rng.sample(lab.examples, k=min(MAX_SHOTS, len(lab.examples)))
+            prompt, shown = document_prompt(self.document, self.task, lab,
+                                            [x for x in self.label_set.labels if x.name != label], own,
+                                            BORROWED_SHOTS, rng)
+            meta.update(template=self.document.name, template_hash=self.document.hash, prompt_form="document",
+                        attributes={})
+            return line_request(prompt, shown, s, seed), meta
         system = self.system_prompt.render(task=self.task, labels=[_shown(self.label_set.get(n)) for n in labels],
                                            others=[_shown(x) for x in others], counter=lab.counter_examples)
         messages: list[dict[str, str]] = [{"role": "system", "content": system}]
@@ -226,18 +264,8 @@ class ClassificationGenerator(Generator):
         messages.append({"role": "user", "content": self.user_prompt.render(
             task=self.task, labels=[_shown(self.label_set.get(n)) for n in labels], attributes=attributes,
             confuser=_shown(confuser) if confuser else None, context=self.variety.shown(drawn))})
-        s = cfg.sampling
-        seed = ctx.request_seed(slot)
         req = GenerationRequest(messages=tuple(messages), json_schema=text_schema(cfg.max_chars),
                                 max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=seed)
-        meta: dict[str, Any] = {
-            "technique": self.technique, "template": self.system_prompt.name,
-            "template_hash": self.system_prompt.hash + self.user_prompt.hash,
-            "target_label": label, "labels": labels, "attributes": {**attributes, **drawn}, "seed": seed, "slot": slot,
-            "hard_case": "boundary" if confuser else "out_of_scope" if others else None,
-        }
-        if confuser:
-            meta["confuser"] = confuser.name
         return req, meta
 
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
@@ -287,7 +315,12 @@ class ClassificationGenerator(Generator):
 
     def candidate(self, result: Any, meta: dict[str, Any]) -> Record | Rejection:
         """One written text as a record of its label, or why it is not one."""
-        value, rejection = parse_object(result, meta)
+        if meta.get("prompt_form") == "document":
+            from .classify_document import read_line
+
+            value, rejection = read_line(result, meta)
+        else:
+            value, rejection = parse_object(result, meta)
         if rejection is not None:
             return rejection
         text, rejection = check_text(value, self.config.max_chars, self.config.min_words, meta, result.text)
