@@ -43,3 +43,29 @@ def test_six_factual_pairs_cite_at_least_four_sentences(tmp_path: Path):
     assert all(e in text for e in cited)
     for r in accepted:
         assert r.data["answer"].rstrip(".").lower() in r.data["evidence"][0].lower()
+
+
+def test_document_form_writes_questions_its_evidence_answers(tmp_path: Path):
+    """On the bundled model (a base model) factual slots take the document form by default: each accepted
+    pair is a question (it ends with "?") naming a key term of its evidence, answered by a span of it."""
+    from synthloom.generators.qa_answer_support import question_meets_evidence
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    recipe = Recipe.model_validate({
+        "name": "pool-document", "count": 3,
+        "generate": {"technique": "qa", "docs": str(docs), "kinds": {"factual": 1}, "judge": False,
+                     "min_chunk_chars": 50},
+        "engine": {"concurrency": 1, "max_attempts": 5},
+    })
+    summary = run_recipe(recipe, base_dir=tmp_path, output=tmp_path / "qa.jsonl")
+    with RunStore(summary.run_dir / "store.sqlite") as store:
+        accepted = store.accepted_records()
+    assert accepted, "no pair accepted in five slots"
+    for r in accepted:
+        q, a, (e,) = r.data["question"], r.data["answer"], r.data["evidence"]
+        assert r.meta["prompt_form"] == "document"
+        assert q.endswith("?") and question_meets_evidence(q, [e]), q
+        assert a.rstrip(".").lower() in e.lower() and e in "".join(DOCS.values()), (a, e)

@@ -99,6 +99,7 @@ def generate_qa(
     text_field: str = TextFieldOpt,
     chunk_size: int = typer.Option(1200, "--chunk-size", help="Chunk size in characters."),
     chunk_overlap: int = typer.Option(100, "--chunk-overlap", help="Characters repeated between chunks."),
+    prompt_form: str = typer.Option("auto", "--prompt-form", help="Factual questions: auto, document (a reading-check sheet a base model continues) or chat (instructions and JSON turns); auto: document for a base model."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
@@ -107,6 +108,8 @@ def generate_qa(
            "text_field": text_field, "chunking": {"size": chunk_size, "overlap": chunk_overlap}}
     if persona:
         gen["personas"] = persona
+    if prompt_form != "auto":
+        gen["prompt_form"] = prompt_form
 
     def rag_rows(summary) -> None:
         target = Path(summary.output_path or Path(output)).with_name("rag_eval.jsonl")

@@ -295,6 +295,11 @@ class QATechnique(DocsSource):
         description="reference answer for unanswerable questions",
     )
     judge: bool = Field(True, description="ask the model whether each answer is supported by its evidence")
+    prompt_form: Literal["auto", "document", "chat"] = Field(
+        "auto", description="factual questions: document (a reading-check sheet a base model continues: 'Sentence:', "
+                            "'Question:', 'Answer:' lines, no persona or phrasing), chat (system text and JSON turns), "
+                            "or auto (document when every writer is a base model, as the bundled one is)",
+    )
     near_duplicate: float = Field(
         0.8, gt=0, le=1, description="reject a question whose character 3-gram Jaccard with an accepted one is >= this"
     )

@@ -37,6 +37,7 @@ from typing import Any, Mapping, Sequence
 
 from ..config.documents import QATechnique
 from ..llm.jsontext import object_schema
+from ..llm.render import style_of
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.grounding import grounding_problem
@@ -48,6 +49,8 @@ from ..sources.related import TermIndex, sentences, terms
 from ..sources.templates import quote
 from ._grounded import corpus_for, parse_object, sampled
 from .base import GenContext, Generator
+from .qa_document import (DOCUMENT_TEMPERATURE, QUESTION_MAX_TOKENS, answer_prompt, document_examples,
+                          question_prompt, sheet_hash)
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
                                 question_meets_evidence)
 from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, answers_taken, askable_sentences, asks_yes_no,
@@ -103,6 +106,14 @@ class RagQAGenerator(Generator):
         self._example_terms = {t for q in self._example_questions for t in key_terms(q)}
         self._example_names = distinctive_terms([text for k in KINDS for ex in self.examples.get(k, [])
                                                  for text in _texts(ex)])
+        # the document form's worked entries, and what a question copied from them would share
+        self.sheet = document_examples(self.examples)
+        sheet_questions = {loose(e["question"]) for e in self.sheet}
+        self._copy_sets = {
+            "chat": (self._example_questions, self._example_terms, self._example_names),
+            "document": (sheet_questions, {t for q in sheet_questions for t in key_terms(q)},
+                         distinctive_terms([t for e in self.sheet for t in e.values()])),
+        }
         self.pair_fit = True  # the `relevant` check's PMI of a question with its answer (quality/pair_fit.py)
         self._accepted: Sequence[Record] = ()  # the engine's live list of accepted records (for the coverage)
         self._capacity: dict[str, int] | None = None  # distinct (evidence, answer) pairs per kind, once a run asks
@@ -265,12 +276,16 @@ class RagQAGenerator(Generator):
         if kind == "factual":
             plan["evidence"] = next_uncited(plan["evidence"], self._askable(chunks[0]), ctx.accepted[-5000:])
         seed = ctx.request_seed(slot, 0)
+        form = self.prompt_form(kind, ctx.llm)
         meta: dict[str, Any] = {
             "technique": self.technique, "kind": kind, "persona": plan["persona"], "phrasing": plan["phrasing"],
             "source_ids": [c.id for c in chunks], "contexts": [c.text for c in chunks],
             "template": f"qa_{kind}", "template_hash": "".join(p.hash for p in self.prompts.values()),
-            "seed": seed, "slot": slot,
+            "prompt_form": form, "seed": seed, "slot": slot,
         }
+        if form == "document":  # the sheet names no persona or phrasing (a base model copies them)
+            del meta["persona"], meta["phrasing"]
+            meta.update(template="qa_factual_document", template_hash=sheet_hash(self.sheet))
         if kind != "unanswerable":
             self._warn_capacity(ctx.target)
             evidence = [plan["evidence"]] if kind == "factual" else list(plan["evidence"])
@@ -290,20 +305,26 @@ class RagQAGenerator(Generator):
             # a failed draw (cut off, copied, unsupported) is kept with its reason and drawn again
             if attempt:
                 request = replace(request, seed=ctx.request_seed(slot, 20 + attempt))
-                if copied:  # a draw that copied a worked example is drawn again without that example
+                if copied and form == "chat":  # a draw that copied a worked example is drawn again without it
                     request = replace(request, messages=tuple(self._messages(kind, self._user_vars(kind, plan),
                                                                              frozenset(copied))))
-            (result,) = await ctx.llm.generate([request])
+            if form == "document":
+                result, value = await self._document_draw(plan, request.seed, frozenset(copied), ctx)
+            else:
+                (result,) = await ctx.llm.generate([request])
             meta["model"] = result.model
             try_meta = {**meta, "seed": request.seed, "try": attempt + 1}
-            value, rejection = parse_object(result, try_meta)
+            if form == "document" and value is not None:
+                rejection = None
+            else:
+                value, rejection = parse_object(result, try_meta)
             if rejection is None:
                 if kind == "factual":
                     value = {**value, "evidence": plan["evidence"]}
                 elif kind == "multi_hop":
                     value = {**value, "evidence_1": plan["evidence"][0], "evidence_2": plan["evidence"][1]}
                 row = self._row(kind, value, chunks)
-                problem = self._check_row(row, options)
+                problem = self._check_row(row, options, form)
                 if problem is not None:
                     rejection = Rejection(stage="validate", reason=problem[0], detail=problem[1], data=row,
                                           raw=result.text, meta=try_meta)
@@ -313,7 +334,7 @@ class RagQAGenerator(Generator):
             out.append(rejection)
             if rejection.reason == "copies_example" and row is not None:
                 mine = shingles(row["question"])
-                copied.add(max(sorted(self._example_questions), key=lambda q: jaccard(mine, shingles(q))))
+                copied.add(max(sorted(self._copy_sets[form][0]), key=lambda q: jaccard(mine, shingles(q))))
             row = None
         if row is None:
             return out
@@ -371,6 +392,42 @@ class RagQAGenerator(Generator):
         pattern = question_pattern(evidence)
         return {**q, "pattern": pattern} if pattern else q
 
+    def prompt_form(self, kind: str, llm: Any) -> str:
+        """The form of a slot's prompt: ``document`` (qa_document.py) for factual questions when the recipe
+        says so, or says ``auto`` and every writer is a base model; ``chat`` otherwise (multi-hop and
+        unanswerable questions always)."""
+        if kind != "factual":
+            return "chat"
+        if self.config.prompt_form != "auto":
+            return self.config.prompt_form
+        return "document" if style_of(llm) == "completion" else "chat"
+
+    async def _document_draw(self, plan: dict[str, Any], seed: int | None, leave_out: frozenset[str],
+                             ctx: GenContext) -> tuple[Any, dict[str, Any] | None]:
+        """One factual draw in document form: the question (raw text to the line's end), then its answer
+        (a span of the evidence, by an `enum`, greedy). (The last call's result, the value or None.)"""
+        evidence = plan["evidence"]
+        s = self.config.sampling
+        # the form's own temperature unless the recipe wrote one
+        written = "sampling" in self.config.model_fields_set and "temperature" in s.model_fields_set
+        temperature = s.temperature if written else DOCUMENT_TEMPERATURE
+        (q,) = await ctx.llm.generate([GenerationRequest(
+            prompt=question_prompt(self.sheet, evidence, leave_out), stop=("\n",), seed=seed,
+            max_tokens=min(QUESTION_MAX_TOKENS, s.max_tokens), temperature=temperature, top_p=s.top_p)])
+        question = " ".join(q.text.split())
+        if q.finish_reason != "stop":
+            return q, None  # cut off: parse_object says so
+        if not question:
+            return q, {"question": "", "answer": ""}  # `question_too_short`
+        answers = plan.get("answers") or answer_spans(evidence)
+        (a,) = await ctx.llm.generate([GenerationRequest(
+            prompt=answer_prompt(self.sheet, evidence, question, leave_out),
+            json_schema={"type": "string", "enum": answers}, seed=seed, temperature=0.0,
+            max_tokens=16 + max(len(x) for x in answers) // 2)])
+        if not isinstance(a.parsed, str):
+            return a, None
+        return a, {"question": question, "answer": a.parsed}
+
     def _user_vars(self, kind: str, plan: dict[str, Any]) -> dict[str, Any]:
         chunks = plan["chunks"]
         if kind == "multi_hop":
@@ -393,23 +450,26 @@ class RagQAGenerator(Generator):
         return {"question": " ".join(str(value.get("question", "")).split()), "answer": answer, "evidence": evidence,
                 "source_ids": [c.id for c in chunks], "kind": kind}
 
-    def _check_row(self, row: dict[str, Any], options: list[list[str]]) -> Problem | None:
+    def _check_row(self, row: dict[str, Any], options: list[list[str]], form: str = "chat") -> Problem | None:
         kind, question = row["kind"], row["question"]
+        example_questions, example_terms, example_names = self._copy_sets[form]
         if len(terms(question)) < 2:
             return Problem("question_too_short", f"question has too little content: {question!r}")
-        if loose(question) in self._example_questions or any(
-                jaccard(shingles(question), shingles(ex)) >= 0.6 for ex in self._example_questions):
+        if loose(question) in example_questions or any(
+                jaccard(shingles(question), shingles(ex)) >= 0.6 for ex in example_questions):
             return Problem("copies_example", f"the question is (nearly) one of the prompt's examples: {question!r}")
-        names = borrowed_names(question, self._example_names, self._kb_terms)
+        names = borrowed_names(question, example_names, self._kb_terms)
         if names:
             return Problem("copies_example", f"the question names {', '.join(names)}, from the prompt's examples "
                                              f"and nowhere in the knowledge base: {question!r}")
-        borrowed = borrowed_terms(question, self._example_terms, self._kb_terms)
+        borrowed = borrowed_terms(question, example_terms, self._kb_terms)
         if len(borrowed) >= 2:
             return Problem("copies_example", f"the question asks about {', '.join(borrowed)}, from the prompt's "
                                              f"examples and nowhere in the knowledge base: {question!r}")
         if len(question.split()) > 40 or question.count("?") > 2:
             return Problem("question_too_long", f"not one question: {question[:120]!r}")
+        if form == "document" and not question.endswith("?"):  # the sheet's line holds one question
+            return Problem("not_a_question", f"the line the model wrote is not a question: {question[:120]!r}")
         if kind != "unanswerable":
             # each quote must come from its own chunk: a multi-hop row cites both
             for quote_text, choices in zip(row["evidence"], options):
