@@ -83,6 +83,7 @@ def test_a_line_that_is_not_a_question_or_copies_an_entry_is_drawn_again(tmp_pat
     out = asyncio.run(gen.produce(0, GenContext(llm=llm, seed=0)))
     assert [r.reason for r in out] == ["not_a_question"] * 3
     assert isinstance(out[0], Rejection) and "Lockers take a coin" in out[0].detail
+    assert out[0].raw.startswith("Question: Lockers take a coin\nAnswer: ")  # both lines the model wrote
     copied = "How long is lost property kept at the front desk?"
     llm = ScriptedLLM(sheet_writer(question=copied))
     out = asyncio.run(gen_for(tmp_path, prompt_form="document").produce(0, GenContext(llm=llm, seed=0)))

@@ -14,7 +14,9 @@ evidence, the model picks the answer, a span of the evidence (a JSON schema `enu
 construction on a constraining backend and checked again here; a span an accepted pair with this evidence
 gave is not offered, so one sentence gives one pair per span, and a slot whose evidence has none left is
 `dedup:evidence_used_up` without a call), then writes the question, which the
-schema's `pattern` makes name one of the evidence's key terms (`qa_options.question_pattern`). Then:
+schema's `pattern` makes name one of the evidence's key terms (`qa_options.question_pattern`). On a base
+model a factual slot takes the document form instead (`prompt_form`, `qa_document.py`): the model continues a
+reading-check sheet with the question, then picks the answer among the same spans. Then:
 a question must not copy a worked example (a draw that did is drawn again without it); the answer
 must share content with its evidence; the model judges (constrained yes/no) that the evidence
 supports the answer, or for unanswerable questions that none of the best-matching chunks answers
@@ -426,7 +428,8 @@ class RagQAGenerator(Generator):
             max_tokens=16 + max(len(x) for x in answers) // 2)])
         if not isinstance(a.parsed, str):
             return a, None
-        return a, {"question": question, "answer": a.parsed}
+        # a rejection's raw text shows both lines the model wrote
+        return replace(a, text=f"Question: {question}\nAnswer: {a.text}"), {"question": question, "answer": a.parsed}
 
     def _user_vars(self, kind: str, plan: dict[str, Any]) -> dict[str, Any]:
         chunks = plan["chunks"]
