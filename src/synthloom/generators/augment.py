@@ -7,6 +7,14 @@ text still carries it (quality/label.py). A variation that shares more than
 `max_overlap` of its word 4-grams with its source or any other real row is a near-copy
 and is rejected, so no real record leaks into the output. Lineage names the source row
 (line number and content id) and the operation.
+
+Two prompt forms (`prompt_form`). `chat`: an instruction and a worked rewrite of one message as turns, the
+answer a JSON object. `document`: the source row's label as a heading over its real rows, the source row
+last, and an open "-" line: a base model continues such a list with one more message of the same kind, in
+the rows' voice, where the instruction form made the bundled model answer in the shop's voice or garble
+(docs/benchmarks_junk.md). The document has no words for an operation, so only paraphrase, entities and
+typos (paraphrase plus keyboard noise) use it; register, length and translate keep the chat form. `auto`
+picks the document when the writer is a base model (llm/render.style_of).
 """
 from __future__ import annotations
 
@@ -33,6 +41,8 @@ from .classification import check_text, human, text_schema
 MIN_SOURCE_COSINE = 0.40
 FIT_ROWS = 200  # real rows per label in the nearest-label check's label vectors
 DEMO_NUMBER = "4471"  # the order number of the built-in demonstration
+DOCUMENT_OPS = ("paraphrase", "entities", "typos")  # operations the document form can do (it writes a sibling)
+DOCUMENT_ROWS = 6  # other real rows of the label listed above the source row
 REGISTERS = ("very casual, like a quick chat message", "formal and polite", "terse, as few words as possible",
              "annoyed")
 INSTRUCTIONS = {
@@ -98,6 +108,7 @@ class AugmentGenerator(Generator):
         self._demo_grams = {g for k, v in _demo().items() if k != "translated" for g in ngrams(words(v))}
         self.system_prompt = load_prompt("augment_system")
         self.user_prompt = load_prompt("augment_user")
+        self.document = load_prompt("augment_document")
         self.min_source_cosine: float | None = MIN_SOURCE_COSINE  # None: the `relevant` check is off
         self._embedder: Any = None
         self._lock = asyncio.Lock()
@@ -147,8 +158,9 @@ class AugmentGenerator(Generator):
 
     def describe(self) -> dict[str, Any]:
         return {"technique": self.technique, "data": self.path, "rows": len(self.rows),
-                "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt)},
-                "operations": self.config.operations, "labels": self.label_set.names, "targets": {},
+                "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt, self.document)},
+                "prompt_form": self.config.prompt_form, "operations": self.config.operations,
+                "labels": self.label_set.names, "targets": {},
                 "text_field": self.config.text_field, "label_field": self.config.label_field, "base_dir": self.base_dir}
 
     def gates(self) -> list[Any]:
@@ -173,6 +185,34 @@ class AugmentGenerator(Generator):
         s = self.config.sampling
         return GenerationRequest(messages=tuple(messages), json_schema=text_schema(self.config.max_chars),
                                  max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=seed)
+
+    def form(self, op: str, ctx: GenContext) -> str:
+        """The prompt form of a slot: `document` where the recipe allows it (auto: a base model writes) and the
+        operation has a document form, else `chat`."""
+        if op not in DOCUMENT_OPS or self.config.prompt_form == "chat":
+            return "chat"
+        if self.config.prompt_form == "document":
+            return "document"
+        from ..llm.render import style_of
+
+        return "document" if style_of(ctx.llm) == "completion" else "chat"
+
+    def document_request(self, row_i: int, slot: int, ctx: GenContext) -> GenerationRequest:
+        """The document prompt for a source row: its label (the label set's description where it has one)
+        over up to DOCUMENT_ROWS other real rows of the label and the source row last, then an open "-"
+        (no trailing space: the model writes the space itself); the decoder may not write a shown row back."""
+        cfg = self.config
+        label = self.label_set.canonical(str(self.rows[row_i][cfg.label_field])) or str(self.rows[row_i][cfg.label_field])
+        lab = self.label_set.get(label) if self.config.labels is not None else None
+        heading = " ".join(str(lab.description).split()) if lab is not None and lab.description else human(label)
+        same = [i for i, r in enumerate(self.rows) if i != row_i and
+                (self.label_set.canonical(str(r[cfg.label_field])) or str(r[cfg.label_field])) == label]
+        picked = sorted(ctx.rng(slot, "document").sample(same, k=min(DOCUMENT_ROWS, len(same))))
+        shown = tuple(" ".join(str(self.rows[i][cfg.text_field]).split()) for i in [*picked, row_i])
+        prompt = self.document.render(task=cfg.task or self.label_set.task, heading=heading, rows=shown)
+        s = cfg.sampling
+        return GenerationRequest(prompt=prompt, stop=("\n",), max_tokens=s.max_tokens, temperature=s.temperature,
+                                 top_p=s.top_p, seed=ctx.request_seed(slot), avoid=tuple(" " + t for t in shown))
 
     def plan(self, slot: int, ctx: GenContext) -> tuple[int, str, str, tuple[str, str] | None]:
         """(row index, operation, instruction, demonstration pair) for a slot."""
@@ -201,7 +241,13 @@ class AugmentGenerator(Generator):
                                 "target_label": str(label), "attributes": {"operation": op.split(":")[0]},
                                 "slot": slot, "seed": ctx.request_seed(slot)}
         german = cfg.translate_via.strip().lower() in ("german", "deutsch", "de")
-        if op == "translate":
+        meta["prompt_form"] = self.form(op, ctx)
+        if meta["prompt_form"] == "document":
+            meta.update(template=self.document.name, template_hash=self.document.hash)
+            (res,) = await ctx.llm.generate([self.document_request(row_i, slot, ctx)])
+            meta["model"] = res.model
+            value, rejection = read_line(res, meta)
+        elif op == "translate":
             req = self._request(instruction, None, source, (_demo()["source"], _demo()["translated"]) if german else None,
                                 ctx.request_seed(slot))
             (res,) = await ctx.llm.generate([req])
@@ -213,9 +259,10 @@ class AugmentGenerator(Generator):
             req = self._request(INSTRUCTIONS["to_english"], None, meta["via_text"], demo_back, ctx.request_seed(slot, 1))
         else:
             req = self._request(instruction, human(str(label)), source, demo, ctx.request_seed(slot))
-        (res,) = await ctx.llm.generate([req])
-        meta["model"] = res.model
-        value, rejection = parse_object(res, meta)
+        if meta["prompt_form"] == "chat":
+            (res,) = await ctx.llm.generate([req])
+            meta["model"] = res.model
+            value, rejection = parse_object(res, meta)
         if rejection is not None:
             return [rejection]
         text, rejection = check_text(value, cfg.max_chars, cfg.min_words, meta, res.text)
@@ -248,6 +295,18 @@ class AugmentGenerator(Generator):
         if op == "typos":
             text = add_typos(text, ctx.rng(slot, "typos"))
         return [Record(data={cfg.text_field: text, cfg.label_field: label}, meta={**meta, "real_overlap": round(overlap, 4)})]
+
+
+def read_line(result: Any, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
+    """The document form's written line as {"text": ...}, or why there is none (the call failed, or it ran
+    into max_tokens before the line ended)."""
+    if result.error or result.finish_reason == "error":
+        return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
+                               raw=result.text, meta=meta)
+    if result.finish_reason == "length":
+        return None, Rejection(stage="parse", reason="truncated", raw=result.text, meta=meta,
+                               detail=f"cut off by max_tokens after {result.completion_tokens} tokens: {result.text[-120:]!r}")
+    return {"text": result.text.strip().removeprefix("-").strip()}, None
 
 
 def build(config: AugmentTechnique, base_dir: Path) -> AugmentGenerator:
