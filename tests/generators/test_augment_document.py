@@ -91,6 +91,22 @@ def test_auto_is_the_chat_form_for_a_chat_model_and_the_recipe_can_force_either(
         assert all((q.prompt is not None) == (want == "document") for q in asks)
 
 
+def test_without_operations_a_base_writer_gets_those_the_document_form_does_and_a_chat_model_all_five(tmp_path):
+    """register and length have no document form and read badly in the chat form on a base model, so a recipe
+    that names no operations gets paraphrase, entities and typos there; a chat model gets the five defaults."""
+    for sub, llm, want in (("base", BaseModelDouble(respond), {"paraphrase", "entities", "typos"}),
+                           ("chat", ScriptedLLM(respond), {"paraphrase", "register", "length", "entities", "typos"})):
+        (tmp_path / sub).mkdir()
+        summary, recs = run(tmp_path / sub, llm, count=10)
+        with RunStore(tmp_path / sub / "out" / "store.sqlite") as store:
+            tried = {r.meta.get("operation", "").split(":")[0] for r in store.rejections()}
+        assert {r.meta["operation"].split(":")[0] for r in recs} | tried == want, sub
+    # named operations are what the recipe says, whatever the writer
+    (tmp_path / "named").mkdir()
+    _, recs = run(tmp_path / "named", BaseModelDouble(respond), count=2, operations=["register"])
+    assert {r.meta["operation"] for r in recs} == {"register"} and {r.meta["prompt_form"] for r in recs} == {"chat"}
+
+
 @pytest.mark.model
 def test_document_form_on_the_bundled_model_writes_new_messages_of_the_source_rows_label(tmp_path):
     from typer.testing import CliRunner

@@ -129,8 +129,8 @@ def generate_augment(
     count: int = typer.Option(50, "-n", "--count", help="Variations to make."),
     output: str = OutputOpt,
     labels: Optional[str] = typer.Option(None, "--labels", help="Optional label set (YAML): descriptions help the label checker."),
-    operations: str = typer.Option("paraphrase,register,length,entities,typos", "--operations",
-                                   help="Comma list of paraphrase, register, length, entities, typos, translate."),
+    operations: Optional[str] = typer.Option(None, "--operations",
+                                             help="Comma list of paraphrase, register, length, entities, typos, translate (default: paraphrase,register,length,entities,typos; for a base model in the document form paraphrase,entities,typos)."),
     translate_via: str = typer.Option("German", "--translate-via", help="translate: the language of the round trip."),
     max_overlap: float = typer.Option(0.6, "--max-overlap", help="Reject a variation sharing more of its word 4-grams with a real row."),
     verify: str = VerifyOpt, text_field: str = TextOpt, label_field: str = LabelOpt, max_chars: int = MaxCharsOpt,
@@ -140,11 +140,13 @@ def generate_augment(
 ) -> None:
     """Variations of real labelled rows that keep the label, never a near-copy of a real row; compared with the real data."""
     gen: dict[str, Any] = {
-        "technique": "augment", "data": resolved(data), "operations": csv_list(operations),
+        "technique": "augment", "data": resolved(data),
         "translate_via": translate_via, "max_overlap": max_overlap, "verify": _verify(verify),
         "text_field": text_field, "label_field": label_field, "max_chars": max_chars}
     if labels:
         gen["labels"] = resolved(labels)
+    if operations is not None:
+        gen["operations"] = csv_list(operations)
     if prompt_form != "auto":
         gen["prompt_form"] = prompt_form
     run_from_flags("augment", gen, count, output, run, model,

@@ -115,6 +115,11 @@ class ClassificationTechnique(_LabelledText):
 
 
 AUGMENT_OPERATIONS = ("paraphrase", "register", "length", "entities", "typos", "translate")
+# operations when the recipe names none; a base writer asked in the document form gets the three that form can
+# do (paraphrase, entities, typos): on the bundled model register and length read good about 1 time in 20
+# in the chat form, the document form's slots 10 in 20 (docs/benchmarks_junk.md)
+DEFAULT_OPERATIONS = ("paraphrase", "register", "length", "entities", "typos")
+DOCUMENT_OPERATIONS = ("paraphrase", "entities", "typos")
 
 
 class AugmentTechnique(_LabelledText):
@@ -122,9 +127,10 @@ class AugmentTechnique(_LabelledText):
     data: str = Field(..., description="the real labelled file: JSONL or CSV with the text and label fields")
     labels: str | list[dict[str, Any]] | dict[str, Any] | None = Field(
         None, description="optional label set (descriptions help the checker); default: the labels found in the data")
-    operations: list[Literal["paraphrase", "register", "length", "entities", "typos", "translate"]] = Field(
-        default_factory=lambda: ["paraphrase", "register", "length", "entities", "typos"],
-        description="how a variation differs from its source row; translate goes there and back (set translate_via)")
+    operations: list[Literal["paraphrase", "register", "length", "entities", "typos", "translate"]] | None = Field(
+        None, description="how a variation differs from its source row; translate goes there and back (set "
+        "translate_via); default: paraphrase, register, length, entities, typos, and for a base writer in the "
+        "document form (prompt_form auto or document) paraphrase, entities, typos")
     translate_via: str = Field("German", description="translate: the language of the round trip")
     task: str | None = Field(None, description="what is being classified (helps the checker)")
     max_overlap: float = Field(
@@ -136,8 +142,8 @@ class AugmentTechnique(_LabelledText):
 
     @field_validator("operations")
     @classmethod
-    def _ops(cls, v: list[str]) -> list[str]:
-        if not v:
+    def _ops(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and not v:
             raise ValueError("operations is empty: name at least one of " + ", ".join(AUGMENT_OPERATIONS))
         return v
 

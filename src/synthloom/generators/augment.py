@@ -159,7 +159,7 @@ class AugmentGenerator(Generator):
     def describe(self) -> dict[str, Any]:
         return {"technique": self.technique, "data": self.path, "rows": len(self.rows),
                 "templates": {p.name: p.hash for p in (self.system_prompt, self.user_prompt, self.document)},
-                "prompt_form": self.config.prompt_form, "operations": self.config.operations,
+                "prompt_form": self.config.prompt_form, "operations": self.config.operations or "default",
                 "labels": self.label_set.names, "targets": {},
                 "text_field": self.config.text_field, "label_field": self.config.label_field, "base_dir": self.base_dir}
 
@@ -185,6 +185,15 @@ class AugmentGenerator(Generator):
         s = self.config.sampling
         return GenerationRequest(messages=tuple(messages), json_schema=text_schema(self.config.max_chars),
                                  max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=seed)
+
+    def operations(self, ctx: GenContext) -> list[str]:
+        """The recipe's operations; when it names none, those the writer does well: for a base writer in the
+        document form the three that form can do, else the five defaults."""
+        if self.config.operations is not None:
+            return list(self.config.operations)
+        from ..config.classify import DEFAULT_OPERATIONS, DOCUMENT_OPERATIONS
+
+        return list(DOCUMENT_OPERATIONS if self.form(DOCUMENT_OPERATIONS[0], ctx) == "document" else DEFAULT_OPERATIONS)
 
     def form(self, op: str, ctx: GenContext) -> str:
         """The prompt form of a slot: `document` where the recipe allows it (auto: a base model writes) and the
@@ -217,7 +226,7 @@ class AugmentGenerator(Generator):
     def plan(self, slot: int, ctx: GenContext) -> tuple[int, str, str, tuple[str, str] | None]:
         """(row index, operation, instruction, demonstration pair) for a slot."""
         row = ctx.balanced(slot, "row", list(range(len(self.rows))))
-        op = ctx.balanced(slot, "operation", list(self.config.operations))
+        op = ctx.balanced(slot, "operation", self.operations(ctx))
         demo = _demo()
         rng = ctx.rng(slot, "op")
         if op == "register":
