@@ -414,3 +414,25 @@ def test_a_document_line_cut_by_max_tokens_or_a_failed_call_is_rejected_as_such(
     assert value is None and rej.reason == "backend_error"
     value, rej = read_line(GenerationResult(text=" - is my bike ready? "), {})
     assert value == {"text": "is my bike ready?"} and rej is None
+
+
+def test_a_text_that_opens_with_its_heading_is_rejected_and_no_real_message_does(tmp_path):
+    """The document form heads each section "Prices: <description>"; a line that opens with a label's name as a
+    heading ("price: I'm looking for a car ...") copied it. None of the 561 hand-written messages does, with
+    their own label sets' names."""
+    from synthloom.generators.classification import heading_prefix
+    from synthloom.sources.labels import load_label_set
+
+    for labels, test in (("library_labels.yaml", "library_test.jsonl"), ("vet_labels.yaml", "vet_test.jsonl"),
+                         ("driving_labels.yaml", "driving_test.jsonl")):
+        names = load_label_set(labels, REAL).names
+        texts = [json.loads(x)["text"] for x in (REAL / test).read_text().splitlines() if x.strip()]
+        assert [t for t in texts if heading_prefix(t, names)] == [], labels
+    names = load_label_set("driving_labels.yaml", REAL).names
+    assert heading_prefix("price: I'm looking for a car for my son", names) == "prices"  # plural aside
+    assert heading_prefix("Book lesson - can i come on tuesday", names) == "book_lesson"
+    assert heading_prefix("hi: what do lessons cost", names) is None
+    copy = "Refund: I want my money back for the kettle please"
+    summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 1, "cancel": 0, "rare": 0}}, 1, tmp_path,
+                           lambda r: {"label": "refund"} if r.purpose == "verify" else {"text": copy}, checks=[])
+    assert not rows and {(r.reason, "'refund'" in r.detail) for r in _rejected(tmp_path)} == {("copied_prompt", True)}

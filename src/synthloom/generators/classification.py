@@ -330,6 +330,10 @@ class ClassificationGenerator(Generator):
         if limit is not None and sentences(text) > limit:
             return Rejection(stage="filter", reason="too_long", data={"text": text}, meta=meta,
                              detail=f"{sentences(text)} sentences, more than max_sentences={limit}: {text[:100]!r}")
+        heading = heading_prefix(text, self.label_set.names)
+        if heading is not None:  # "price: I'm looking for ...": the document form's "## Prices: ..." heading
+            return Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
+                             detail=f"the text opens with the label name {heading!r} as a heading: {text[:100]!r}")
         leaked = next((n for n in self.label_set.names if n != human(n) and n.casefold() in text.casefold()), None)
         if leaked is not None:
             return Rejection(stage="filter", reason="label_name_in_text", data={"text": text}, meta=meta,
@@ -393,6 +397,23 @@ def instruction_phrases(prompt: Any, axes: dict[str, list[str]]) -> set[tuple[st
             w = words(part)
             fixed |= {tuple(w[:len(s) + 2]) for s in short if tuple(w[:len(s)]) == s and len(w) > len(s)}
     return fixed
+
+
+def heading_prefix(text: str, names: list[str]) -> str | None:
+    """The label name a text opens with as a heading ("Price: ...", "book lesson - ..."), plural aside, or None."""
+    m = re.match(r"\s*([^:\-\n]{1,40}?)\s*(?::|\s-)\s", text)
+    if not m:
+        return None
+    head = _stems(m.group(1))
+    for name in names:
+        stems = _stems(human(name))
+        if head and (head == stems or head == stems[:1]):
+            return name
+    return None
+
+
+def _stems(s: str) -> list[str]:
+    return [w.removesuffix("s") for w in words(s)]
 
 
 def repeated_phrase(text: str, phrases: set[tuple[str, ...]]) -> tuple[str, ...] | None:
