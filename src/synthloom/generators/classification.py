@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -34,10 +33,14 @@ from ..config.classify import ClassificationTechnique
 from ..llm.jsontext import object_schema
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
-from ..quality.reference import NgramIndex, ngrams, words
+from ..quality.reference import NgramIndex
 from ..records import Record, Rejection
 from ..sources.labels import LabelSet, load_label_set, target_counts
 from .base import GenContext, Generator, parse_object
+from .classify_text import heading_prefix, human, instruction_phrases, near_copy, repeated_phrase, sentences
+
+__all__ = ["ClassificationGenerator", "build", "check_text", "heading_prefix", "human", "instruction_phrases",
+           "near_copy", "repeated_phrase", "sentences", "text_schema"]
 
 MAX_SHOTS = 3
 MULTI_SECOND_SHARE = 0.35  # multi-label: share of texts that carry a second label
@@ -368,92 +371,8 @@ class ClassificationGenerator(Generator):
         return Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)
 
 
-_SLOT = "\u2063"  # stands in for what the user wrote when the request template is rendered for its own words
-
-
-def instruction_phrases(prompt: Any, axes: dict[str, list[str]]) -> set[tuple[str, ...]]:
-    """The request template's own words as phrases a message never holds: the word 3-grams of each fixed
-    stretch of five or more words between the user's words ("write one message", "message with label"), a
-    stretch of three or four words whole ("but it is clearly"), and a stretch too short to tell alone
-    ("Make it") with the first words of an attribute value that follows it ("make it a few", "make it casual").
-    Read from the template, so an overridden template is read too."""
-    shown = {"name": _SLOT, "description": _SLOT}
-    fixed: set[tuple[str, ...]] = set()
-    short: set[tuple[str, ...]] = set()
-    for labels in ([shown], [shown, shown]):
-        rendered = prompt.render(task=_SLOT, labels=labels, attributes={"a": _SLOT}, confuser=shown,
-                                 context={_SLOT: _SLOT})
-        for part in rendered.split(_SLOT):
-            w = words(part)
-            if len(w) >= 5:
-                fixed |= ngrams(w, 3)
-            elif len(w) >= 3:  # "but it is clearly" whole: its 3-gram "but it is" is any writer's
-                fixed.add(tuple(w))
-            elif w:
-                short.add(tuple(w))
-    for value in (v for values in axes.values() for v in values):
-        rendered = prompt.render(task=_SLOT, labels=[shown], attributes={"a": value}, confuser=None)
-        for part in rendered.split(_SLOT):
-            w = words(part)
-            fixed |= {tuple(w[:len(s) + 2]) for s in short if tuple(w[:len(s)]) == s and len(w) > len(s)}
-    return fixed
-
-
-def heading_prefix(text: str, names: list[str]) -> str | None:
-    """The label name a text opens with as a heading ("Price: ...", "book lesson - ..."), plural aside, or None."""
-    m = re.match(r"\s*([^:\-\n]{1,40}?)\s*(?::|\s-)\s", text)
-    if not m:
-        return None
-    head = _stems(m.group(1))
-    for name in names:
-        stems = _stems(human(name))
-        if head and (head == stems or head == stems[:1]):
-            return name
-    return None
-
-
-def _stems(s: str) -> list[str]:
-    return [w.removesuffix("s") for w in words(s)]
-
-
-def repeated_phrase(text: str, phrases: set[tuple[str, ...]]) -> tuple[str, ...] | None:
-    """The first of `phrases` that the text holds as consecutive words, or None."""
-    w = words(text)
-    for n in sorted({len(p) for p in phrases}):
-        for i in range(len(w) - n + 1):
-            if tuple(w[i:i + n]) in phrases:
-                return tuple(w[i:i + n])
-    return None
-
-
-def near_copy(text: str, examples: list[str]) -> tuple[float, str]:
-    """(share of an example's words that the text holds in the example's order, that example): the highest
-    over the examples. Word-level longest common subsequence, so a changed or added word costs one word, not
-    the several n-grams that cross it."""
-    from ..llm.runaway import in_order_share
-
-    best, nearest = 0.0, ""
-    mine = words(text)
-    for example in examples:
-        share = in_order_share(mine, words(example))
-        if share > best:
-            best, nearest = share, example
-    return best, nearest
-
-
-def sentences(text: str) -> int:
-    """Sentences in a text: runs of . ! ? before a space or the end (a text without one is one sentence)."""
-    return max(1, len(re.findall(r"[.!?]+(?=\s|$)", text.strip())))
-
-
 def _rounded(x: float) -> float | None:
     return round(x, 3) if x == x else None
-
-
-def human(name: str) -> str:
-    """A label name as words (`damaged_item` -> `damaged item`): the writer sees words, so it writes words,
-    not the identifier."""
-    return " ".join(name.replace("_", " ").replace("-", " ").split())
 
 
 def _shown(label: Any) -> dict[str, str]:
