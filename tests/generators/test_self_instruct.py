@@ -313,3 +313,66 @@ def test_tasks_per_prompt_are_configurable():
     shown, req = g.task_prompt(0, GenContext(llm=None, seed=0, accepted=pool))
     assert len(shown) == 4 and pool[0].data["instruction"] in shown
     assert req.messages[-1]["content"].strip() == "Task 5"
+
+
+class BaseWriter(ScriptedLLM):
+    """A fake base model: `style_of` reads it as one that continues plain text."""
+    prompt_style = "completion"
+
+
+def _document_responder(line):
+    def respond(req):
+        if req.purpose == "self_instruct:instruction":
+            assert req.prompt is not None and req.messages is None and req.json_schema is None
+            return line
+        return responder()(req)
+    return respond
+
+
+def test_base_writer_gets_the_papers_numbered_list_and_one_line_back():
+    pool = [Record({"instruction": "Generated task about\nbirds and their songs.", "input": "", "output": "x"},
+                   {"technique": "self_instruct"})]
+    llm = BaseWriter(_document_responder(" Name three birds that sing at night."))
+    out = run(gen(), llm, accepted=pool)
+    req = llm.requests[0]
+    lines = req.prompt.split("\n")
+    assert lines[:2] == ["Come up with a series of tasks:", ""]
+    # the shown tasks numbered 1..8, each on one line, and the open "9." with no trailing space
+    assert lines[-1] == "9." and len(lines) == 2 + 8 + 1
+    shown = [ln.split(". ", 1)[1] for ln in lines[2:-1]]
+    assert [ln.split(". ", 1)[0] for ln in lines[2:-1]] == [str(i) for i in range(1, 9)]
+    assert "Generated task about birds and their songs." in shown  # a pooled task, its newline flattened
+    assert req.stop == ("\n",) and set(req.avoid) == {" " + t for t in shown}
+    assert [type(o) for o in out] == [Record]
+    assert out[0].data["instruction"] == "Name three birds that sing at night."
+    assert out[0].meta["prompt_form"] == "document" and out[0].meta["template"] == "self_instruct_tasks_document"
+    # the later steps keep their JSON turns
+    assert [r.json_schema is not None for r in llm.requests] == [False, True, True]
+
+
+@pytest.mark.parametrize("line,reason", [
+    (" Give three tips for staying focused while studying at home.", "rouge_l>0.7"),  # a seed written back
+    ("", "length"),
+    (" * Name three primary colors used in painting.", "starts_with_punctuation"),
+])
+def test_document_form_lines_go_through_the_same_filters(line, reason):
+    llm = BaseWriter(_document_responder(line))
+    (rej,) = run(gen(), llm)
+    assert rej.stage == "filter" and rej.reason == reason and len(llm.requests) == 1
+
+
+def test_document_form_cut_line_is_truncated_and_chat_form_can_be_forced():
+    class Cut(BaseWriter):
+        async def generate(self, requests):
+            from dataclasses import replace
+            return [replace(r, finish_reason="length") for r in await super().generate(requests)]
+
+    (rej,) = run(gen(), Cut(_document_responder(" Write a long list of every")))
+    assert rej.reason == "truncated" and rej.meta["prompt_form"] == "document"
+    llm = BaseWriter(responder())
+    (rec,) = run(gen(prompt_form="chat"), llm)
+    assert llm.requests[0].messages and rec.meta["prompt_form"] == "chat"
+    # a writer that says nothing of its style (a chat server, this fake) gets the chat turns under auto
+    llm = ScriptedLLM(responder())
+    run(gen(), llm)
+    assert llm.requests[0].prompt is None and llm.requests[0].json_schema["required"] == ["instruction"]

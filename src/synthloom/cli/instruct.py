@@ -27,6 +27,7 @@ def generate_self_instruct(
     rouge_threshold: float = typer.Option(0.7, "--rouge-threshold", help="Drop a new task whose ROUGE-L F with any pooled task is above this."),
     instances: int = typer.Option(2, "--instances-per-task", help="Input/output instances per new task."),
     blacklist: Optional[str] = typer.Option(None, "--blacklist", help="Comma-separated keywords that drop a task (replaces the paper's list)."),
+    prompt_form: str = typer.Option("auto", "--prompt-form", help="New tasks: auto, document (the paper's numbered list a base model continues) or chat (turns with JSON); auto: document for a base model."),
     max_new_tokens: int = MaxTokOpt, signals: str = SignalsOpt,
     run: RunFlags = RUN_WITH_TOKENS,
     model: dict = MODEL,
@@ -36,6 +37,8 @@ def generate_self_instruct(
            "instances_per_task": instances, "sampling": {"max_tokens": max_new_tokens}, "signals": _signals(signals)}
     if blacklist is not None:
         gen["blacklist"] = [w for w in blacklist.split(",") if w.strip()]
+    if prompt_form != "auto":
+        gen["prompt_form"] = prompt_form
     run_from_flags("self-instruct", gen, count, output, run, model)
 
 

@@ -48,6 +48,12 @@ class SelfInstructTechnique(Strict):
         "seeds_only: never ask, treat every new task as input-first",
     )
     instances_per_task: int = Field(2, ge=1, le=8, description="input/output instances generated per new task")
+    prompt_form: Literal["auto", "document", "chat"] = Field(
+        "auto",
+        description="how the new instruction is asked: document (the paper's numbered list 'Come up with a series "
+        "of tasks: 1. ... 9.' that the model continues up to the newline), chat (turns with a JSON schema); "
+        "auto: document when the writer is a base model (the bundled one), chat otherwise",
+    )
     signals: list[Literal[SIGNALS]] = SignalsField  # type: ignore[valid-type]
     sampling: Sampling = Field(default_factory=Sampling)
 

@@ -13,7 +13,20 @@ One slot is one pass of the paper's loop for one new task:
 5. instance filters; each surviving instance is one record
    `{"instruction", "input", "output"}`, its lineage in `meta`.
 
-Every step that needs structure from the model asks for JSON with a schema, so a
+Step 1 has two forms (`prompt_form`). `chat`: the tasks as turns, each a JSON object under a schema.
+`document` (`auto` picks it when the writer is a base model, `llm.render.style_of`): the paper's own
+prompt for a base GPT-3, a numbered list the model continues,
+
+    Come up with a series of tasks:
+
+    1. <task>
+    ...
+    8. <task>
+    9.
+
+raw text up to the newline (prompts/self_instruct_tasks_document.j2; no trailing space after "9.", the
+model writes " <task>"). The bundled 270M base model writes more tasks a reader accepts this way than
+under the JSON turns (docs/benchmarks_junk.md). The later steps ask for JSON with a schema, so a
 constraining backend (the bundled base model) produces it by construction.
 """
 from __future__ import annotations
@@ -66,9 +79,11 @@ class SelfInstructGenerator(Generator):
         self.filter = InstructionFilter(config.min_words, config.max_words, config.blacklist)
         self.rouge_gate = SelfInstructRougeGate([s.instruction for s in self.seeds], config.rouge_threshold)
         self._prompts = tuple(load_prompt(f"self_instruct_{name}") for name in (
-            "tasks", "task_user", "classify", "classify_user", "input_first", "output_first", "instance_user"))
+            "tasks", "task_user", "classify", "classify_user", "input_first", "output_first", "instance_user",
+            "tasks_document"))
         (self.p_tasks, self.p_task_user, self.p_classify, self.p_classify_user,
-         self.p_input_first, self.p_output_first, self.p_instance_user) = self._prompts
+         self.p_input_first, self.p_output_first, self.p_instance_user, self.p_tasks_document) = self._prompts
+        self._form: str | None = None  # "document" or "chat", resolved from the writer at the first slot
         clf = [s for s in self.seeds if s.is_classification]
         self._clf_seeds = clf
         self._gen_seeds = [s for s in self.seeds if not s.is_classification]
@@ -90,6 +105,7 @@ class SelfInstructGenerator(Generator):
                            settings={"rouge_threshold": c.rouge_threshold,
                                      "words": f"{c.min_words} < words <= {c.max_words}",
                                      "blacklist": c.blacklist, "instances_per_task": c.instances_per_task,
+                                     "prompt_form": self._form or c.prompt_form,
                                      "tasks_per_prompt": f"{c.seed_tasks_per_prompt} seeds + "
                                                          f"{c.pool_tasks_per_prompt} generated"})
 
@@ -101,6 +117,17 @@ class SelfInstructGenerator(Generator):
                 seen.setdefault(rec.data["instruction"], None)
         return list(seen)
 
+    def prompt_form(self, llm: Any) -> str:
+        """`prompt_form` as the run uses it: `auto` is the document form when the writer is a base model."""
+        if self._form is None:
+            form = self.config.prompt_form
+            if form == "auto":
+                from ..llm.render import style_of
+
+                form = "document" if style_of(llm) == "completion" else "chat"
+            self._form = form
+        return self._form
+
     def task_prompt(self, slot: int, ctx: GenContext) -> tuple[list[str], GenerationRequest]:
         rng = ctx.rng(slot, "tasks")
         pool = self._pool_tasks(ctx)
@@ -109,12 +136,18 @@ class SelfInstructGenerator(Generator):
         shown = rng.sample(pool, min(c.pool_tasks_per_prompt, len(pool)))
         shown += [s.instruction for s in rng.sample(self.seeds, min(len(self.seeds), total - len(shown)))]
         rng.shuffle(shown)
+        s = c.sampling
+        if self.prompt_form(ctx.llm) == "document":
+            tasks = [" ".join(t.split()) for t in shown]  # one line each: the list is read line by line
+            prompt = self.p_tasks_document.render(tasks=tasks) + f"\n{len(tasks) + 1}."
+            return shown, GenerationRequest(prompt=prompt, stop=("\n",), max_tokens=min(s.max_tokens, 256),
+                                            temperature=s.temperature, top_p=s.top_p, seed=ctx.request_seed(slot, 0),
+                                            avoid=tuple(" " + t for t in tasks), purpose="self_instruct:instruction")
         messages = [{"role": "system", "content": self.p_tasks.render()}]
         for i, inst in enumerate(shown, 1):
             messages.append({"role": "user", "content": self.p_task_user.render(number=i)})
             messages.append({"role": "assistant", "content": json.dumps({"instruction": inst}, ensure_ascii=False)})
         messages.append({"role": "user", "content": self.p_task_user.render(number=len(shown) + 1)})
-        s = c.sampling
         req = GenerationRequest(messages=tuple(messages), json_schema=INSTRUCTION_SCHEMA, max_tokens=min(s.max_tokens, 256),
                                 temperature=s.temperature, top_p=s.top_p, seed=ctx.request_seed(slot, 0),
                                 purpose="self_instruct:instruction")
@@ -155,11 +188,20 @@ class SelfInstructGenerator(Generator):
     # ----------------------------------------------------------------- the slot
     async def produce(self, slot: int, ctx: GenContext) -> list[Record | Rejection]:
         shown, req = self.task_prompt(slot, ctx)
-        meta = slot_meta(self.technique, self.p_tasks.name, self._prompts, req.seed, slot, prompt_tasks=len(shown))
-        asked = await ask_field(ctx, req, "instruction", "instruction", meta)
-        if isinstance(asked, Rejection):
-            return [asked]
-        instruction, res = asked
+        document = req.prompt is not None
+        meta = slot_meta(self.technique, (self.p_tasks_document if document else self.p_tasks).name, self._prompts,
+                         req.seed, slot, prompt_tasks=len(shown), prompt_form="document" if document else "chat")
+        if document:
+            (res,) = await ctx.llm.generate([req])
+            meta.setdefault("model", res.model)
+            if res.finish_reason == "length" or res.error_kind == "backend":  # raw text: no JSON to check
+                return [call_failure(res, "instruction", meta)]
+            instruction = " ".join(res.text.split())
+        else:
+            asked = await ask_field(ctx, req, "instruction", "instruction", meta)
+            if isinstance(asked, Rejection):
+                return [asked]
+            instruction, res = asked
         data = {"instruction": instruction}
         v: Problem | None = (
             self.filter.check(instruction) if instruction else Problem("length", "the instruction is empty")
