@@ -202,3 +202,96 @@ def test_an_identifier_with_a_schema_example_is_drawn_in_its_shape():
         assert re.fullmatch(r"AP-\d{4}", value) and value != "AP-0093"
         drawn.add(value)
     assert len(drawn) >= 4
+
+
+# ---- the document form (prompt_form): a base model continues filled-in documents, the record's block left open
+
+EXAMPLE = {"label": {"number": "INV-3", "date": "2024-01-09", "customer": "Pine Dental", "total": 40.0},
+           "document": "Invoice INV-3 for Pine Dental\nDate: 2024-01-09\nTotal due: 40.00"}
+
+
+class BaseModelLLM(ScriptedLLM):
+    """A writer that says it is a base model, as the bundled one does (llm/render.style_of)."""
+
+    prompt_style = "completion"
+
+
+def doc_cfg(**kw):
+    kw.setdefault("attributes", {})  # attribute axes keep auto on the chat form
+    return cfg(examples=[EXAMPLE], **kw)
+
+
+def test_document_form_shows_the_examples_filled_in_and_leaves_the_records_text_open():
+    gen = build_generator(doc_cfg(), Path("."))
+    llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else GOOD_DOC)
+    (rec,) = produce(gen, llm)
+    assert isinstance(rec, Record) and rec.data["document"] == GOOD_DOC
+    assert rec.meta["prompt_form"] == "document" and rec.meta["write_attempt"] == 1
+    _, write_req = llm.requests
+    assert write_req.messages is None and write_req.json_schema is None
+    prompt = write_req.prompt
+    # the example as its values then its text, the new record's values last, ending on the open "Text:" line
+    # the example's text shows its values as {field} slots
+    assert ("number: INV-3\ndate: 2024-01-09\ncustomer: Pine Dental\ntotal: 40.0\nText:\n"
+            "Invoice {number} for {customer}\nDate: {date}\nTotal due: 40.00") in prompt
+    assert prompt.endswith("--- invoice 2 ---\nnumber: INV-7\ndate: 2024-05-02\ncustomer: Harbor Bakery\n"
+                           "items[0].qty: 2\nitems[0].price: 3.5\nitems[0].amount: 7.0\ntotal: 7.0\nText:\n")
+    assert prompt.index("INV-3") < prompt.index("INV-7") and "<record>" not in prompt
+    # the same recipe on a chat writer keeps the chat form's prompt
+    chat = scripted(LABEL, GOOD_DOC)
+    (rec,) = produce(build_generator(doc_cfg(), Path(".")), chat)
+    assert rec.meta["prompt_form"] == "chat" and "<record>" in chat.requests[-1].messages[-1]["content"]
+
+
+def test_document_form_rewrites_a_document_that_lost_a_value_keeping_the_record():
+    lost = GOOD_DOC.replace("Harbor Bakery", "a customer")
+    docs = iter([lost, lost, GOOD_DOC])
+    llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else next(docs))
+    *rejected, rec = produce(build_generator(doc_cfg(), Path(".")), llm)
+    assert [r.reason for r in rejected] == ["rule:recoverable", "rule:recoverable"]
+    assert all("customer='Harbor Bakery'" in r.detail for r in rejected)
+    assert isinstance(rec, Record) and rec.data == {"document": GOOD_DOC, "label": LABEL}
+    assert rec.meta["write_attempt"] == 3
+    label_calls = [r for r in llm.requests if r.json_schema is not None]
+    write_seeds = [r.seed for r in llm.requests if r.json_schema is None]
+    assert len(label_calls) == 1 and len(set(write_seeds)) == 3  # one record, three seeds
+
+
+def test_write_tries_bounds_the_rewrites_and_one_means_rejected_at_once():
+    lost = GOOD_DOC.replace("Harbor Bakery", "a customer")
+    for tries, form in ((2, "document"), (1, "document"), (None, "chat")):
+        llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else lost)
+        out = produce(build_generator(doc_cfg(write_tries=tries, prompt_form=form), Path(".")), llm)
+        assert [r.reason for r in out] == ["rule:recoverable"] * (tries or 1)  # chat form: one try by default
+        assert all(r.data["label"] == LABEL for r in out)
+
+
+def test_document_form_fills_the_slots_the_model_wrote_and_rewrites_one_naming_a_field_the_record_lacks():
+    docs = iter(["Invoice {number} for {client}\nTotal: {total}", "Invoice {number}, {date}\nBill to {customer}\n"
+                 "2 x 3.50 = 7.00\nTotal: {total}"])
+    llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else next(docs))
+    unknown, rec = produce(build_generator(doc_cfg(), Path(".")), llm)
+    assert unknown.reason == "unknown_slot" and "{client}" in unknown.detail
+    assert rec.data["document"] == "Invoice INV-7, 2024-05-02\nBill to Harbor Bakery\n2 x 3.50 = 7.00\nTotal: 7.0"
+    assert rec.data["label"] == LABEL
+
+
+def test_document_form_rewrites_a_line_that_states_one_value_twice():
+    docs = iter(["Invoice {number} for {customer} on {date}, {customer} on {date}\nTotal: {total}",
+                 "HARBOR BAKERY: invoice {number} for {customer}\nTotal: {total}",
+                 "Invoice {number} for {customer}\nDate: {date}\n2 x 3.50\nTotal: {total}"])
+    llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else next(docs))
+    twice, written, rec = produce(build_generator(doc_cfg(), Path(".")), llm)
+    assert twice.reason == "repeated_value" and "{customer} twice" in twice.detail
+    assert written.reason == "repeated_value" and "{customer} twice" in written.detail  # the value and its slot
+    assert rec.data["document"] == "Invoice INV-7 for Harbor Bakery\nDate: 2024-05-02\n2 x 3.50\nTotal: 7.0"
+
+
+def test_document_form_rewrites_a_document_whose_number_is_only_inside_another():
+    label = {"number": "INV-7", "date": "2024-05-06", "customer": "Harbor Bakery", "total": 6.0}
+    docs = iter(["Invoice {number} for {customer}, {date}\nTotal: 9.00",  # "6" only inside the date
+                 "Invoice {number} for {customer}, {date}\nTotal: 6.00"])
+    llm = BaseModelLLM(lambda req: label if req.json_schema is not None else next(docs))
+    stray, rec = produce(build_generator(doc_cfg(), Path(".")), llm)
+    assert stray.reason == "rule:recoverable" and "total=6.0" in stray.detail
+    assert rec.data["document"] == "Invoice INV-7 for Harbor Bakery, 2024-05-06\nTotal: 6.00"

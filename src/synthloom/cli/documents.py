@@ -74,6 +74,8 @@ def generate_documents(
     emit: str = EmitOpt,
     rules: Optional[Path] = RulesOpt,
     name: list[str] = typer.Option([], "--name", help="A field whose value is drawn, not written: FIELD=person|business|id (repeatable)."),
+    prompt_form: str = typer.Option("auto", "--prompt-form", help="auto, document (the examples as filled-in documents with {field} slots, continued by a base model) or chat (instructions and turns); auto: document for a base model without --attribute."),
+    write_tries: Optional[int] = typer.Option(None, "--write-tries", help="Documents written for one record before it is given up (default 3 in the document form, 1 in chat)."),
     run: RunFlags = RUN,
     model: dict = MODEL,
 ) -> None:
@@ -84,6 +86,10 @@ def generate_documents(
            "reject_invented": csv_list(reject_invented), "rules": read_rows(rules, "rules")}
     if name:
         gen["names"] = dict(parse_pair(n, "--name") for n in name)
+    if prompt_form != "auto":
+        gen["prompt_form"] = prompt_form
+    if write_tries is not None:
+        gen["write_tries"] = write_tries
     run_from_flags("documents", gen, count, output, run, model)
 
 

@@ -229,6 +229,16 @@ class DocumentsTechnique(Strict):
     )
     label_sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.9, max_tokens=384))
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.7, max_tokens=512))
+    prompt_form: Literal["auto", "document", "chat"] = Field(
+        "auto", description="how the writer is asked for the document: document (the examples as filled-in "
+        "documents one after another, each its `field: value` lines then its text with the values as {field} slots, "
+        "the new record's block left open, the slots the model writes filled from the record: what a base model "
+        "continues best), chat (instructions, the record in <record> tags, worked turns); auto: "
+        "document when the writer is a base model (the bundled one) and no attributes or samplers are set, else chat")
+    write_tries: int | None = Field(
+        None, ge=1, le=8, description="documents written for one record before it is given up: a document that lost, "
+        "invented or misattributed a value is rejected and the same record written again (new seed), so a failed "
+        "document costs one call, not a new record too; default: 3 in the document form, 1 in the chat form")
     model_config = Strict.model_config | {"populate_by_name": True}
 
     @model_serializer(mode="wrap")

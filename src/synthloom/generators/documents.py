@@ -16,11 +16,22 @@ For bootstrapping an extraction model before any real documents exist. Each slot
    misattributed a value is rejected (`rule:recoverable`, `rule:invented`,
    `rule:misattributed`) with the values named.
 
+Two forms for step 3 (`prompt_form`). `chat`: instructions, the record in <record> tags, the examples as
+worked turns. `document`, for a base model (auto: when llm/render.style_of says "completion" and no attributes
+or samplers are set): the examples as filled-in documents one after another (prompts/documents_document.j2),
+each its `field: value` lines and its text with every labelled value replaced by its `{field}` slot, then the
+record's lines and an open "Text:" line. The model writes slots, the code fills them (`fill_slots`): on the
+bundled model the chat form lost a value from most documents (a rare string copied letter by letter), the
+slots kept them (docs/benchmarks_junk.md). A slot the record lacks is `unknown_slot`; a line naming one
+value twice is the model looping (`repeated_value`). A failed document is written again for the same record,
+`write_tries` times (3 in the document form, 1 in chat), so it costs one call, not a new record too.
+
 Output: `{document, label}` pairs (or chat turns, `emit: messages`).
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +53,7 @@ from .schema_io import load_schema
 from .variety import Variety
 
 MAX_SHOTS = 2
+WRITE_TRIES_DOCUMENT = 3  # the document form's default `write_tries` (docs/benchmarks_junk.md)
 LABEL_TRIES = 3  # a label that fails to parse, is cut at a bound or breaks a rule is retried down the ladder
 
 
@@ -57,6 +69,10 @@ BUILTIN_WRITE_SHOT = {
 # <input>/<output> tags the bundled model sometimes adds there
 WRITE_STOPS = ("</record>", "<record>", "\nOutput:", "\nStyle:", "\nWrite the ", "<output>", "</output>", "<input>",
                "</input>")
+
+
+# the document form: the next block's separator, or a second record's lines after a blank line
+DOCUMENT_STOPS = ("\n---", "\n\n\n", "\nText:")
 
 
 def trim_document(text: str, truncated: bool) -> str:
@@ -88,6 +104,69 @@ def repeat_start(lines: list[str]) -> int | None:
 def record_lines(label: Any) -> str:
     """A label as `path: value` lines, the form a small model copies most faithfully."""
     return "\n".join(f"{path}: {value}" for path, value in leaves(label))
+
+
+SLOT = re.compile(r"\{([A-Za-z_][\w.\[\]]*)\}")
+
+
+def slotted(label: Any, document: str) -> str:
+    """An example document with each labelled value (as written, any case, not inside a longer word or number)
+    replaced by its `{field}` slot, longest values first: `Call 555-0142` -> `Call {phone}`. The document
+    form shows the examples this way; the model writes slots too, and `fill_slots` puts the values in."""
+    for path, value in sorted(((p, str(v)) for p, v in leaves(label)), key=lambda pv: -len(pv[1])):
+        if len(value.strip()) > 1:
+            document = re.sub(r"(?<![\w{])" + re.escape(value) + r"(?![\w}])", lambda _m, p=path: "{" + p + "}",
+                              document, flags=re.IGNORECASE)
+    return document
+
+
+def repeated_slot(text: str, label: Any = None) -> tuple[str, str] | None:
+    """(the line, the slot) of the first line naming one `{field}` slot twice, or a slot and its record's
+    value written out as well ("LIA went missing ... with grey, {pet_name} and dog")."""
+    values = {p: str(v) for p, v in leaves(label)} if label is not None else {}
+    for line in text.split("\n"):
+        slots = SLOT.findall(line)
+        rest = SLOT.sub(" ", line)
+        for slot in slots:
+            value = values.get(slot, "")
+            written = re.findall(r"(?<!\w)" + re.escape(value) + r"(?!\w)", rest, flags=re.IGNORECASE) \
+                if len(value) > 2 and any(c.isalpha() for c in value) else []
+            if slots.count(slot) + len(written) > 1:
+                return line, slot
+    return None
+
+
+def number_inside(label: Any, written: str) -> tuple[str, Any] | None:
+    """(path, value) of a labelled number the model wrote neither as its slot nor as a number of its own: a flyer
+    saying "Tickets: 9" for a price of 6 passed the normalized match on "6:30 pm" (the record's time, filled in)."""
+    filled, _ = fill_slots(written, label)
+    for path, value in leaves(label):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or "{" + path + "}" in written:
+            continue
+        forms = {str(value), f"{value:,}", f"{value:,.2f}"} | ({str(int(value)), f"{value:.2f}", f"{int(value):,}"}
+                                             if float(value).is_integer() else set())
+        if not any(re.search(r"(?<![\d.:/,-])" + re.escape(f) + r"(?![\d:/-]|[.,]\d)", filled) for f in forms):
+            return path, value
+    return None
+
+
+def fill_slots(document: str, label: Any) -> tuple[str, list[str]]:
+    """(the document with each `{field}` slot replaced by the record's value, slots the record lacks)."""
+    values = {p: str(v) for p, v in leaves(label)}
+    unknown = [m for m in SLOT.findall(document) if m not in values]
+    return SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), document), unknown
+
+
+def style_line(style: Any) -> str:
+    if isinstance(style, dict):
+        return "; ".join(f"{k}: {v}" for k, v in style.items())
+    return str(style or "")
+
+
+def plural(noun: str) -> str:
+    """"lost pet poster" -> "lost pet posters", for the document form's first line."""
+    noun = noun.strip() or "document"
+    return noun if noun.endswith("s") else noun + "s"
 
 
 class SyntheticDocumentsGenerator(Generator):
@@ -146,6 +225,17 @@ class SyntheticDocumentsGenerator(Generator):
                 {"role": "assistant", "content": str(ex["document"]).strip()},
             ]
 
+        # the document form (prompt_form): the same examples (or the built-in one) as filled-in documents
+        self.document = load_prompt("documents_document")
+        title = plural(str(dt))
+        self._title = title[:1].upper() + title[1:]
+        self._doc_shots = [{"fields": record_lines(ex["label"]), "text": slotted(ex["label"], str(ex["document"]).strip()),
+                            "style": style_line(ex.get("style") or ex.get("attributes"))} for ex in (shots or [builtin])]
+        # a line stating one value twice ("on {date} from {street} on {date} from {street}") is the 270M writer
+        # looping; rejected unless an example does it too
+        self._repeats_shown = any(repeated_slot(slotted(ex["label"], str(ex["document"])), ex["label"])
+                                  for ex in (shots or [builtin]))
+
     def _label_user(self, attributes: dict[str, str]) -> str:
         return self.prompts["label_user"].render(document_type=self.config.document_type, attributes=attributes)
 
@@ -158,7 +248,7 @@ class SyntheticDocumentsGenerator(Generator):
     def describe(self) -> dict[str, Any]:
         return {
             "technique": self.technique,
-            "templates": {p.name: p.hash for p in self.prompts.values()},
+            "templates": {p.name: p.hash for p in (*self.prompts.values(), self.document)},
             "document_type": self.config.document_type,
             "attributes": self.config.attributes,
             "rules": [describe_rule(r) for r in self.config.rules],
@@ -168,6 +258,8 @@ class SyntheticDocumentsGenerator(Generator):
             "reject_invented": list(self.config.reject_invented),
             "examples": len(self.config.examples),
             "emit": self.config.emit,
+            "prompt_form": self.config.prompt_form,
+            "write_tries": self.config.write_tries or f"{WRITE_TRIES_DOCUMENT} (document form), 1 (chat form)",
             "names": {**self._names, **{k: "id" for k in self._ids}} if self._names or self._ids else "model",
             **({"variety": self.variety.describe()} if self.variety else {}),
         }
@@ -192,7 +284,6 @@ class SyntheticDocumentsGenerator(Generator):
         if names:
             meta["names"] = names
         attributes = {**attributes, **self.variety.shown(drawn)}
-        write_seed = ctx.request_seed(slot, 1)
         out: list[Record | Rejection] = []
         label = None
         messages = ({"role": "system", "content": self._label_system}, *self._label_shots,
@@ -233,29 +324,84 @@ class SyntheticDocumentsGenerator(Generator):
         if label is None:
             return out
 
-        write_req = GenerationRequest(
-            messages=(
-                {"role": "system", "content": self._write_system}, *self._write_shots,
-                {"role": "user", "content": self._write_user(label, attributes)},
-            ),
-            seed=write_seed, stop=WRITE_STOPS, **sampled(cfg.sampling),
-        )
-        (doc_res,) = await ctx.llm.generate([write_req])
-        meta["write_seed"] = write_seed
-        if not doc_res.ok:
-            return out + [Rejection(stage="parse", reason="backend_error", detail=str(doc_res.error)[:300],
-                              data={"label": label}, meta=meta)]
-        truncated = doc_res.finish_reason == "length"
-        document = trim_document(doc_res.text, truncated)
-        meta["truncated"] = truncated
-        if len(document) < 20:
-            return out + [Rejection(stage="parse", reason="empty_document", detail=f"document too short: {document!r}",
-                              data={"label": label}, raw=doc_res.text, meta=meta)]
-        problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
-        if problem is not None:
-            return out + [Rejection(stage="validate", reason=problem[0], detail=problem[1],
-                              data={"document": document, "label": label}, raw=doc_res.text, meta=meta)]
-        return out + [Record(data=self.record_data(document, label), meta=meta)]
+        form = self.prompt_form(ctx.llm)
+        meta["prompt_form"] = form
+        tries = cfg.write_tries or (WRITE_TRIES_DOCUMENT if form == "document" else 1)
+        for attempt in range(tries):
+            # the same record written again on a new seed: a lost value costs one call, not a new record too
+            write_seed = ctx.request_seed(slot, 1 if attempt == 0 else 200 + attempt)
+            meta = {**meta, "write_seed": write_seed, "write_attempt": attempt + 1}
+            if form == "document":
+                write_req = GenerationRequest(prompt=self.document_prompt(label, attributes), stop=DOCUMENT_STOPS, seed=write_seed,
+                                              **sampled(cfg.sampling))
+                meta.update(template="documents_label_system+documents_document",
+                            template_hash=self.prompts["label_system"].hash + self.document.hash)
+            else:
+                write_req = GenerationRequest(
+                    messages=(
+                        {"role": "system", "content": self._write_system}, *self._write_shots,
+                        {"role": "user", "content": self._write_user(label, attributes)},
+                    ),
+                    seed=write_seed, stop=WRITE_STOPS, **sampled(cfg.sampling),
+                )
+            (doc_res,) = await ctx.llm.generate([write_req])
+            if not doc_res.ok:
+                return out + [Rejection(stage="parse", reason="backend_error", detail=str(doc_res.error)[:300],
+                                        data={"label": label}, meta=meta)]
+            truncated = doc_res.finish_reason == "length"
+            document = trim_document(doc_res.text, truncated)
+            meta["truncated"] = truncated
+            if form == "document":  # the model wrote {field} slots where the examples show them: the values go in
+                twice = None if self._repeats_shown else repeated_slot(document, label)
+                if twice:
+                    out.append(Rejection(stage="validate", reason="repeated_value",
+                                         detail=f"{{{twice[1]}}} twice in one line: {twice[0][:160]!r}",
+                                         data={"label": label}, raw=doc_res.text, meta=meta))
+                    continue
+                written = document
+                document, unknown = fill_slots(document, label)
+                if unknown:
+                    out.append(Rejection(stage="parse", reason="unknown_slot",
+                                         detail=f"the document names {', '.join('{' + u + '}' for u in unknown)}, "
+                                                "which the record does not have", data={"label": label},
+                                         raw=doc_res.text, meta=meta))
+                    continue
+                stray = number_inside(label, written)
+                if stray:
+                    out.append(Rejection(stage="validate", reason="rule:recoverable",
+                                         detail=f"{stray[0]}={stray[1]!r} is not in the document as a number of its "
+                                                "own (missing, or only inside another number or a date)",
+                                         data={"document": document, "label": label}, raw=doc_res.text, meta=meta))
+                    continue
+            if len(document) < 20:
+                out.append(Rejection(stage="parse", reason="empty_document", detail=f"document too short: {document!r}",
+                                     data={"label": label}, raw=doc_res.text, meta=meta))
+                continue
+            problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
+            if problem is not None:
+                out.append(Rejection(stage="validate", reason=problem[0], detail=problem[1],
+                                     data={"document": document, "label": label}, raw=doc_res.text, meta=meta))
+                continue
+            return out + [Record(data=self.record_data(document, label), meta=meta)]
+        return out
+
+    def prompt_form(self, llm: Any) -> str:
+        """`prompt_form` as the run uses it: `auto` is the document form when the writer is a base model
+        (llm/render.style_of) and no attribute axes or samplers are set (the document form has no words for them)."""
+        form = self.config.prompt_form
+        if form == "auto":
+            from ..llm.render import style_of
+
+            plain = not self.config.attributes and not self.variety
+            form = "document" if plain and style_of(llm) == "completion" else "chat"
+        return form
+
+    def document_prompt(self, label: dict[str, Any], style: Any = None) -> str:
+        """The examples as filled-in documents, then the new record's values and its open "Text:" line (a
+        "Style:" line where the recipe sets attributes and asks for this form)."""
+        docs = [*self._doc_shots, {"fields": record_lines(label), "text": "", "style": style_line(style)}]
+        return self.document.render(title=self._title, document_type=self.config.document_type,
+                                    docs=docs).rstrip() + "\n"
 
     def _pins(self, drawn: dict[str, Any]) -> dict[str, Any]:
         """Sampled values named like a top-level field of the schema and valid for it: pinned in the decoder."""
