@@ -233,7 +233,7 @@ def test_document_form_shows_the_examples_filled_in_and_leaves_the_records_text_
     # the example as its values then its text, the new record's values last, ending on the open "Text:" line
     # the example's text shows its values as {field} slots
     assert ("number: INV-3\ndate: 2024-01-09\ncustomer: Pine Dental\ntotal: 40.0\nText:\n"
-            "Invoice {number} for {customer}\nDate: {date}\nTotal due: 40.00") in prompt
+            "Invoice {number} for {customer}\nDate: {date}\nTotal due: {total}") in prompt
     assert prompt.endswith("--- invoice 2 ---\nnumber: INV-7\ndate: 2024-05-02\ncustomer: Harbor Bakery\n"
                            "items[0].qty: 2\nitems[0].price: 3.5\nitems[0].amount: 7.0\ntotal: 7.0\nText:\n")
     assert prompt.index("INV-3") < prompt.index("INV-7") and "<record>" not in prompt

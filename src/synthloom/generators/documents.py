@@ -113,7 +113,9 @@ def slotted(label: Any, document: str) -> str:
     """An example document with each labelled value (as written, any case, not inside a longer word or number)
     replaced by its `{field}` slot, longest values first: `Call 555-0142` -> `Call {phone}`. The document
     form shows the examples this way; the model writes slots too, and `fill_slots` puts the values in."""
-    for path, value in sorted(((p, str(v)) for p, v in leaves(label)), key=lambda pv: -len(pv[1])):
+    forms = [(p, str(v)) for p, v in leaves(label)]
+    forms += [(p, f"{v:.2f}") for p, v in leaves(label) if isinstance(v, float)]  # 81.0 written as 81.00
+    for path, value in sorted(forms, key=lambda pv: -len(pv[1])):
         if len(value.strip()) > 1:
             document = re.sub(r"(?<![\w{])" + re.escape(value) + r"(?![\w}])", lambda _m, p=path: "{" + p + "}",
                               document, flags=re.IGNORECASE)
