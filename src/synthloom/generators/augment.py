@@ -34,6 +34,7 @@ from ..records import Record, Rejection, content_hash
 from ..sources.labels import Label, LabelSet, load_label_set, read_labelled
 from .base import GenContext, Generator, parse_object
 from .classification import check_text, human, text_schema
+from .classify_document import read_line
 
 # `relevant`: a variation's MiniLM cosine with its source row. The built-in demonstration's rewrites of one
 # message score 0.56 (other names and numbers) to 0.90; two real messages of different intents (400
@@ -304,18 +305,6 @@ class AugmentGenerator(Generator):
         if op == "typos":
             text = add_typos(text, ctx.rng(slot, "typos"))
         return [Record(data={cfg.text_field: text, cfg.label_field: label}, meta={**meta, "real_overlap": round(overlap, 4)})]
-
-
-def read_line(result: Any, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
-    """The document form's written line as {"text": ...}, or why there is none (the call failed, or it ran
-    into max_tokens before the line ended)."""
-    if result.error or result.finish_reason == "error":
-        return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
-                               raw=result.text, meta=meta)
-    if result.finish_reason == "length":
-        return None, Rejection(stage="parse", reason="truncated", raw=result.text, meta=meta,
-                               detail=f"cut off by max_tokens after {result.completion_tokens} tokens: {result.text[-120:]!r}")
-    return {"text": result.text.strip().removeprefix("-").strip()}, None
 
 
 def build(config: AugmentTechnique, base_dir: Path) -> AugmentGenerator:

@@ -81,7 +81,8 @@ def line_request(prompt: str, shown: Sequence[str], sampling: Any, seed: int) ->
 
 
 def read_line(result: GenerationResult, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, Rejection | None]:
-    """The written line as {"text": ...}, or why there is none (the call failed, or it hit max_tokens)."""
+    """The written line as {"text": ...}, or why there is none (the call failed, or it hit max_tokens).
+    Shared by the document forms that write one line of a list (classification, augment)."""
     if result.error or result.finish_reason == "error":
         return None, Rejection(stage="parse", reason="backend_error", detail=str(result.error)[:300],
                                raw=result.text, meta=meta)
