@@ -199,13 +199,9 @@ class AugmentGenerator(Generator):
     def form(self, op: str, ctx: GenContext) -> str:
         """The prompt form of a slot: `document` where the recipe allows it (auto: a base model writes) and the
         operation has a document form, else `chat`."""
-        if op not in DOCUMENT_OPS or self.config.prompt_form == "chat":
-            return "chat"
-        if self.config.prompt_form == "document":
-            return "document"
-        from ..llm.render import style_of
+        from ..llm.render import resolve_form
 
-        return "document" if style_of(ctx.llm) == "completion" else "chat"
+        return "chat" if op not in DOCUMENT_OPS else resolve_form(self.config.prompt_form, ctx.llm)
 
     def document_request(self, row_i: int, slot: int, ctx: GenContext) -> GenerationRequest:
         """The document prompt for a source row: its label (the label set's description where it has one)

@@ -151,13 +151,10 @@ class ClassificationGenerator(Generator):
         """`prompt_form` as the run uses it: `auto` is the document form when the writer is a base model
         (llm/render.style_of) and no attribute axes or samplers are set (a document has no words for them)."""
         if self._form is None:
-            form = self.config.prompt_form
-            if form == "auto":
-                from ..llm.render import style_of
+            from ..llm.render import resolve_form
 
-                plain = self.config.attributes is None and not self.config.samplers
-                form = "document" if plain and style_of(llm) == "completion" else "chat"
-            self._form = form
+            self._form = resolve_form(self.config.prompt_form, llm,
+                                      plain=self.config.attributes is None and not self.config.samplers)
         return self._form
 
     def set_count(self, count: int) -> None:

@@ -390,13 +390,9 @@ class SyntheticDocumentsGenerator(Generator):
     def prompt_form(self, llm: Any) -> str:
         """`prompt_form` as the run uses it: `auto` is the document form when the writer is a base model
         (llm/render.style_of) and no attribute axes or samplers are set (the document form has no words for them)."""
-        form = self.config.prompt_form
-        if form == "auto":
-            from ..llm.render import style_of
+        from ..llm.render import resolve_form
 
-            plain = not self.config.attributes and not self.variety
-            form = "document" if plain and style_of(llm) == "completion" else "chat"
-        return form
+        return resolve_form(self.config.prompt_form, llm, plain=not self.config.attributes and not self.variety)
 
     def document_prompt(self, label: dict[str, Any], style: Any = None) -> str:
         """The examples as filled-in documents, then the new record's values and its open "Text:" line (a

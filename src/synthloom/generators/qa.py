@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 
 from ..config.documents import QATechnique
 from ..llm.jsontext import object_schema
-from ..llm.render import style_of
+from ..llm.render import resolve_form
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.grounding import grounding_problem
@@ -398,11 +398,7 @@ class RagQAGenerator(Generator):
         """The form of a slot's prompt: ``document`` (qa_document.py) for factual questions when the recipe
         says so, or says ``auto`` and every writer is a base model; ``chat`` otherwise (multi-hop and
         unanswerable questions always)."""
-        if kind != "factual":
-            return "chat"
-        if self.config.prompt_form != "auto":
-            return self.config.prompt_form
-        return "document" if style_of(llm) == "completion" else "chat"
+        return "chat" if kind != "factual" else resolve_form(self.config.prompt_form, llm)
 
     async def _document_draw(self, plan: dict[str, Any], seed: int | None, leave_out: frozenset[str],
                              ctx: GenContext) -> tuple[Any, dict[str, Any] | None]:

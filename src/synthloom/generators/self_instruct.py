@@ -120,12 +120,9 @@ class SelfInstructGenerator(Generator):
     def prompt_form(self, llm: Any) -> str:
         """`prompt_form` as the run uses it: `auto` is the document form when the writer is a base model."""
         if self._form is None:
-            form = self.config.prompt_form
-            if form == "auto":
-                from ..llm.render import style_of
+            from ..llm.render import resolve_form
 
-                form = "document" if style_of(llm) == "completion" else "chat"
-            self._form = form
+            self._form = resolve_form(self.config.prompt_form, llm)
         return self._form
 
     def task_prompt(self, slot: int, ctx: GenContext) -> tuple[list[str], GenerationRequest]:

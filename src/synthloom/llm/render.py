@@ -68,6 +68,15 @@ def style_of(llm: Any) -> str:
     return "chat"
 
 
+def resolve_form(setting: str, llm: Any, plain: bool = True) -> str:
+    """A technique's `prompt_form` as a run uses it: `document` or `chat` where the recipe says so; for `auto`,
+    `document` when the writer is a base model (`style_of`) and the slot asks for nothing a document cannot
+    say (`plain`: no attribute axes, samplers ...), else `chat`."""
+    if setting != "auto":
+        return setting
+    return "document" if plain and style_of(llm) == "completion" else "chat"
+
+
 def render_completion(messages: Sequence[Mapping[str, str]]) -> str:
     """Messages as a plain few-shot transcript that ends with an open output block.
 
