@@ -19,23 +19,27 @@ DOCS = {
 }
 
 
-def test_six_factual_pairs_cite_at_least_four_sentences(tmp_path: Path):
-    """The plan spreads the questions: the pairs the model wrote (accepted or not: a 270M writer's yield
-    is low, ~15% here) cite at least four of the six sentences; the accepted ones answer from theirs."""
+def _factual_run(tmp_path: Path, name: str, count: int, max_attempts: int) -> tuple[list, list]:
+    """A factual-only qa run on the DOCS pool without the judge: (accepted records, rejections)."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text)
+    for file, text in DOCS.items():
+        (docs / file).write_text(text)
     recipe = Recipe.model_validate({
-        "name": "pool", "count": 6,
+        "name": name, "count": count,
         "generate": {"technique": "qa", "docs": str(docs), "kinds": {"factual": 1}, "judge": False,
                      "min_chunk_chars": 50},
-        "engine": {"concurrency": 1, "max_attempts": 6},
+        "engine": {"concurrency": 1, "max_attempts": max_attempts},
     })
     summary = run_recipe(recipe, base_dir=tmp_path, output=tmp_path / "qa.jsonl")
     with RunStore(summary.run_dir / "store.sqlite") as store:
-        accepted = store.accepted_records()
-        rejected = list(store.rejections())
+        return store.accepted_records(), list(store.rejections())
+
+
+def test_six_factual_pairs_cite_at_least_four_sentences(tmp_path: Path):
+    """The plan spreads the questions: the pairs the model wrote (accepted or not: a 270M writer's yield
+    is low, ~15% here) cite at least four of the six sentences; the accepted ones answer from theirs."""
+    accepted, rejected = _factual_run(tmp_path, "pool", count=6, max_attempts=6)
     text = "".join(DOCS.values())
     written = [r.data for r in accepted] + [r.data for r in rejected if isinstance(r.data, dict) and r.data.get("evidence")]
     cited = {row["evidence"][0] for row in written}
@@ -50,19 +54,7 @@ def test_document_form_writes_questions_its_evidence_answers(tmp_path: Path):
     pair is a question (it ends with "?") naming a key term of its evidence, answered by a span of it."""
     from synthloom.generators.qa_answer_support import question_meets_evidence
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text)
-    recipe = Recipe.model_validate({
-        "name": "pool-document", "count": 3,
-        "generate": {"technique": "qa", "docs": str(docs), "kinds": {"factual": 1}, "judge": False,
-                     "min_chunk_chars": 50},
-        "engine": {"concurrency": 1, "max_attempts": 5},
-    })
-    summary = run_recipe(recipe, base_dir=tmp_path, output=tmp_path / "qa.jsonl")
-    with RunStore(summary.run_dir / "store.sqlite") as store:
-        accepted = store.accepted_records()
+    accepted, _ = _factual_run(tmp_path, "pool-document", count=3, max_attempts=5)
     assert accepted, "no pair accepted in five slots"
     for r in accepted:
         q, a, (e,) = r.data["question"], r.data["answer"], r.data["evidence"]
