@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 from ..llm.types import GenerationRequest, GenerationResult
 from ..records import Rejection
+from .classify_text import human
 
 OTHER_SECTIONS = 6  # other labels' sections shown, each with its examples
 PER_SECTION = 2  # example lines per other label
@@ -58,18 +59,14 @@ def document_prompt(template: Any, task: str | None, target: Any, others: Sequen
     for lab in rng.sample(with_examples, k=min(OTHER_SECTIONS, len(with_examples))):
         texts = list(lab.examples)
         rng.shuffle(texts)
-        sections.append({"name": _words(lab.name), "description": lab.description, "texts": texts[:PER_SECTION]})
-    sections.append({"name": _words(target.name), "description": target.description, "texts": list(own)})
+        sections.append({"name": human(lab.name), "description": lab.description, "texts": texts[:PER_SECTION]})
+    sections.append({"name": human(target.name), "description": target.description, "texts": list(own)})
     shown = [t for sec in sections for t in sec["texts"]]
     docs = [{"task": task or "what each one is about", "sections": sections}]
     borrow = 2 if not shown else 1 if len(shown) < BORROW_BELOW else 0
     if borrow:
         docs = borrowed_documents(shots, borrow, rng) + docs
     return template.render(docs=docs) + "\n-", shown + [t for d in docs[:-1] for s in d["sections"] for t in s["texts"]]
-
-
-def _words(name: str) -> str:
-    return " ".join(name.replace("_", " ").replace("-", " ").split())
 
 
 def line_request(prompt: str, shown: Sequence[str], sampling: Any, seed: int) -> GenerationRequest:
