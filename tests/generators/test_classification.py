@@ -436,3 +436,32 @@ def test_a_text_that_opens_with_its_heading_is_rejected_and_no_real_message_does
     summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 1, "cancel": 0, "rare": 0}}, 1, tmp_path,
                            lambda r: {"label": "refund"} if r.purpose == "verify" else {"text": copy}, checks=[])
     assert not rows and {(r.reason, "'refund'" in r.detail) for r in _rejected(tmp_path)} == {("copied_prompt", True)}
+
+
+def test_a_text_that_opens_like_the_descriptions_describes_the_person_and_no_real_message_does(tmp_path):
+    """Descriptions written as "The learner wants ..." describe the person; a text that opens the same way
+    ("The student has enrolled in the course and wants to add or drop one.") describes them too instead of
+    being their message. None of the 561 hand-written messages opens like its label set's descriptions, and
+    an opening a message uses ("I want") is never taken from a description."""
+    from synthloom.generators.classify_text import describes_writer, description_openings
+    from synthloom.sources.labels import load_label_set
+
+    for labels, test in (("library_labels.yaml", "library_test.jsonl"), ("vet_labels.yaml", "vet_test.jsonl"),
+                         ("driving_labels.yaml", "driving_test.jsonl")):
+        label_set = load_label_set(labels, REAL)
+        openings = description_openings([lab.description for lab in label_set.labels],
+                                        [e for lab in label_set.labels for e in lab.examples])
+        assert openings, labels
+        texts = [json.loads(x)["text"] for x in (REAL / test).read_text().splitlines() if x.strip()]
+        assert [t for t in texts if describes_writer(t, openings)] == [], labels
+    openings = description_openings(["The student asks for a transcript.", "I want to pay my fees."],
+                                    ["I want a refund for the course"])
+    assert openings == {("the", "student")}
+    assert describes_writer("The student's name is wrong on a certificate.", openings) == "the student"
+    assert describes_writer("Student card lost, can you help?", openings) is None
+    labels = [{**LABELS[0], "description": "The customer wants money back"}, *LABELS[1:]]
+    summary, rows, _ = run({"labels": labels, "distribution": {"refund": 1, "cancel": 0, "rare": 0}}, 1, tmp_path,
+                           lambda r: {"label": "refund"} if r.purpose == "verify"
+                           else {"text": "The customer would like the money for a kettle back."}, checks=[])
+    assert not rows and {(r.reason, "'the customer'" in r.detail) for r in _rejected(tmp_path)} == \
+        {("copied_description", True)}

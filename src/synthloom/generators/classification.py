@@ -37,7 +37,8 @@ from ..quality.reference import NgramIndex
 from ..records import Record, Rejection
 from ..sources.labels import LabelSet, load_label_set, target_counts
 from .base import GenContext, Generator, parse_object
-from .classify_text import heading_prefix, human, instruction_phrases, near_copy, repeated_phrase, sentences
+from .classify_text import (describes_writer, description_openings, heading_prefix, human, instruction_phrases,
+                            near_copy, repeated_phrase, sentences)
 
 __all__ = ["ClassificationGenerator", "build", "check_text", "heading_prefix", "human", "instruction_phrases",
            "near_copy", "repeated_phrase", "sentences", "text_schema"]
@@ -137,6 +138,8 @@ class ClassificationGenerator(Generator):
         self._examples = NgramIndex([*(ex for lab in self.label_set.labels for ex in lab.examples),
                                      *(b["text"] for b in BORROWED_SHOTS)])
         self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
+        self._openings = description_openings([lab.description for lab in self.label_set.labels],
+                                              self._examples.texts)
         # the instructions' own words (the system prompt with no label, task or example in it)
         self._instructions = NgramIndex([self.system_prompt.render(task=None, labels=[], others=[], counter=[])])
         self._instruction_phrases = instruction_phrases(self.user_prompt, config.axes())
@@ -364,6 +367,11 @@ class ClassificationGenerator(Generator):
             return Rejection(stage="dedup", reason="copied_description", data={"text": text}, meta=meta,
                              detail=f"{overlap:.0%} of its word 4-grams repeat the description of "
                                     f"{self.label_set.labels[i].name!r}: {self._descriptions.texts[i][:100]!r}")
+        opening = describes_writer(text, self._openings)
+        if opening is not None:  # "The student has enrolled ...": the description's voice, not the person's
+            return Rejection(stage="filter", reason="copied_description", data={"text": text}, meta=meta,
+                             detail=f"the text opens like the descriptions ({opening!r}): it describes the "
+                                    f"person instead of being their message: {text[:100]!r}")
         value_label: Any = sorted(meta["labels"]) if self.multi_label else meta["target_label"]
         return Record(data={self.config.text_field: text, self.config.label_field: value_label}, meta=meta)
 

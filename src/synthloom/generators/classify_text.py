@@ -1,6 +1,7 @@
 """What a classification text must not be, read from its own words: the writer's instructions repeated
 (`instruction_phrases`, `repeated_phrase`), a label's name as a heading (`heading_prefix`), a near copy of an
-example (`near_copy`), too many sentences (`sentences`). The checks themselves are in
+example (`near_copy`), too many sentences (`sentences`), the descriptions' voice ("The student asks ...":
+`describes_writer`). The checks themselves are in
 `ClassificationGenerator.candidate`."""
 from __future__ import annotations
 
@@ -92,3 +93,27 @@ def near_copy(text: str, examples: list[str]) -> tuple[float, str]:
 def sentences(text: str) -> int:
     """Sentences in a text: runs of . ! ? before a space or the end (a text without one is one sentence)."""
     return max(1, len(re.findall(r"[.!?]+(?=\s|$)", text.strip())))
+
+
+OPENING_WORDS = 2  # "The student ...": a description's subject
+
+
+def description_openings(descriptions: list[str], messages: list[str]) -> set[tuple[str, ...]]:
+    """The first words of the descriptions ("the student", "the customer") that no message opens with
+    (the label set's examples and the borrowed worked examples). A description written as "The student
+    asks ..." describes the person; a text that opens the same way describes them too ("The student has
+    enrolled in the course and wants to add or drop one.") instead of being their message. An opening a
+    message also uses ("I want") is never taken."""
+    said = {_opening(m) for m in messages}
+    return {o for d in descriptions if len(o := _opening(d)) == OPENING_WORDS} - said
+
+
+def describes_writer(text: str, openings: set[tuple[str, ...]]) -> str | None:
+    """The description opening a text starts with, as words, or None."""
+    first = _opening(text)
+    return " ".join(first) if first in openings else None
+
+
+def _opening(text: str) -> tuple[str, ...]:
+    """The first words, a possessive aside ("The student's name" opens like "The student asks")."""
+    return tuple(re.sub(r"['’]s$", "", w) for w in words(text)[:OPENING_WORDS])
