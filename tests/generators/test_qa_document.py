@@ -103,3 +103,22 @@ def test_a_temperature_the_recipe_writes_is_kept(tmp_path):
         llm = ScriptedLLM(sheet_writer())
         asyncio.run(gen_for(tmp_path, prompt_form="document", sampling=sampling).produce(0, GenContext(llm=llm, seed=0)))
         assert llm.requests[0].temperature == want
+
+
+def test_a_base_judge_is_not_asked_about_a_document_pair(tmp_path):
+    """A document-form factual answer is a span of its evidence by construction; a base model's yes/no on such
+    pairs rejected good and bad alike (docs/benchmarks_junk.md), so its call is not made. A chat model still
+    judges them, and a base model still judges the other kinds (the chat form)."""
+    def writer_and_judge(req):
+        if req.json_schema and "verdict" in req.json_schema.get("properties", {}):
+            return {"verdict": "no"}  # a judge that rejects everything
+        return sheet_writer()(req)
+
+    base = BaseModel(writer_and_judge)
+    (rec,) = asyncio.run(gen_for(tmp_path, judge=True).produce(0, GenContext(llm=base, seed=0)))
+    assert isinstance(rec, Record) and rec.meta["prompt_form"] == "document"
+    assert rec.meta["judge"].startswith("skipped")
+    assert len(base.requests) == 2  # the question and the answer: no judge call
+    chat = ScriptedLLM(writer_and_judge)
+    out = asyncio.run(gen_for(tmp_path, judge=True, prompt_form="document").produce(0, GenContext(llm=chat, seed=0)))
+    assert [(r.stage, r.reason) for r in out] == [("judge", "unsupported")] and len(chat.requests) == 3

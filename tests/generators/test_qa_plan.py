@@ -15,7 +15,7 @@ from synthloom.records import Record, Rejection
 from test_qa import Model, about, planned_evidence
 
 KB_TEXT = ("# Opening hours\n\n"
-           "The pool opens at 7:00 on weekdays and at 9:00 on weekends. "
+           "The pool opens at 7:00 on weekdays; on weekends it opens at 9:00. "
            "Lane swimming is reserved for members before 8:00. "
            "Children under eight must be accompanied by an adult in the water. "
            "Lockers take a one-euro coin that is returned when you open them. "
@@ -55,8 +55,8 @@ def test_the_request_names_the_planned_sentence_and_the_row_cites_it(tmp_path):
 
 
 def test_one_sentence_gives_as_many_pairs_as_it_has_answer_spans_then_the_slots_make_no_calls(tmp_path):
-    """Five askable sentences, seven distinct (sentence, answer span) pairs: the "opens at 7:00 on weekdays
-    and at 9:00 on weekends" sentence gives three. Past seven, a slot is `evidence_used_up` without a call."""
+    """Five askable sentences, seven distinct (sentence, answer span) pairs: the "opens at 7:00 on weekdays;
+    on weekends it opens at 9:00" sentence gives three. Past seven, a slot is `evidence_used_up` without a call."""
     from synthloom.generators.qa_options import answer_spans
 
     gen = gen_for(tmp_path)
@@ -74,7 +74,7 @@ def test_one_sentence_gives_as_many_pairs_as_it_has_answer_spans_then_the_slots_
     assert len({e for e, _ in pairs}) == 5
     assert all(a in answer_spans(e) for e, a in pairs)
     hours = [a for e, a in pairs if e.startswith("The pool opens")]
-    assert sorted(hours) == sorted(answer_spans("The pool opens at 7:00 on weekdays and at 9:00 on weekends."))
+    assert sorted(hours) == sorted(answer_spans("The pool opens at 7:00 on weekdays; on weekends it opens at 9:00."))
     rejected = [o for o in outs if isinstance(o, Rejection)]
     assert [(r.stage, r.reason) for r in rejected] == [("dedup", "evidence_used_up")] * 2
     assert len(llm.requests) == 7  # the two used-up slots asked the model nothing

@@ -18,9 +18,11 @@ schema's `pattern` makes name one of the evidence's key terms (`qa_options.quest
 model a factual slot takes the document form instead (`prompt_form`, `qa_document.py`): the model continues a
 reading-check sheet with the question, then picks the answer among the same spans. Then:
 a question must not copy a worked example (a draw that did is drawn again without it); the answer
-must share content with its evidence; the model judges (constrained yes/no) that the evidence
+must share content with its evidence, and a "What is X?" answer must say what X is
+(`answer_does_not_define`); the model judges (constrained yes/no) that the evidence
 supports the answer, or for unanswerable questions that none of the best-matching chunks answers
-it; a question too close to an accepted one, or a pair with an accepted pair's evidence and answer
+it (a document-form factual pair, a span of its evidence by construction, is not sent to a base-model
+judge: docs/benchmarks_junk.md measured it rejecting good and bad pairs alike); a question too close to an accepted one, or a pair with an accepted pair's evidence and answer
 (`dedup:same_evidence`), is dropped. A count above the distinct (evidence, answer) pairs the knowledge
 base can give is said before the first call (`capacity`, `notes` in the manifest and the report).
 
@@ -39,7 +41,7 @@ from typing import Any, Mapping, Sequence
 
 from ..config.documents import QATechnique
 from ..llm.jsontext import object_schema
-from ..llm.render import resolve_form
+from ..llm.render import resolve_form, style_of
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.grounding import grounding_problem
@@ -54,7 +56,7 @@ from .base import GenContext, Generator
 from .qa_document import (DOCUMENT_TEMPERATURE, QUESTION_MAX_TOKENS, answer_prompt, document_examples,
                           question_prompt, sheet_hash)
 from .qa_answer_support import (answer_support_problem, answerable_problem, kb_vocabulary, key_terms,
-                                question_meets_evidence)
+                                question_meets_evidence, undefined_term_problem)
 from .qa_options import (KINDS, YES_NO_ANSWER, answer_spans, answers_taken, askable_sentences, asks_yes_no,
                          borrowed_names, borrowed_terms, capacity_notes, distinctive_terms, factual_capacity, jaccard,
                          kind_schedule, multi_hop_answers, next_uncited, open_answers, question_pattern,
@@ -350,7 +352,12 @@ class RagQAGenerator(Generator):
         same = same_evidence(row, ctx.accepted[-5000:])
         if same is not None:
             return [Rejection(stage="dedup", reason="same_evidence", detail=same, data=row, meta=meta)]
-        if self.config.judge:
+        if self.config.judge and kind == "factual" and meta.get("prompt_form") == "document" and (
+                style_of(ctx.llm) == "completion"):
+            # the answer is a span of its evidence by construction, and a base judge's yes/no on such pairs
+            # rejected good and bad ones alike (docs/benchmarks_junk.md): its call is not made
+            meta["judge"] = "skipped: a span of the evidence, and the judge is a base model"
+        elif self.config.judge:
             verdict = await self._judge(kind, row, chunks, ctx, slot)
             meta["judge"] = verdict
             if verdict is not None:
@@ -502,6 +509,10 @@ class RagQAGenerator(Generator):
                                                         f"{question!r} / {row['evidence'][0][:80]!r}")
             # numbers, names and key words of the answer must be in its evidence, whatever the judge says
             problem = answer_support_problem(row["answer"], row["evidence"])
+            if problem is not None:
+                return problem
+            # "What is a sky guide?" answered by a span that only mentions one
+            problem = undefined_term_problem(question, row["answer"], row["evidence"])
             if problem is not None:
                 return problem
         lq = loose(question)

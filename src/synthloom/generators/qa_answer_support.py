@@ -99,3 +99,46 @@ def question_meets_evidence(question: str, evidence: Iterable[str]) -> bool:
     about one topic over a sentence about another is not answered by it."""
     ev = kb_vocabulary(evidence)
     return any(t in ev or stem(t) in ev for t in key_terms(question))
+
+
+# "What is a sky guide?": a question that asks what a thing is (a noun phrase after "what is/are", with an
+# article or of two words or more; its head ends at the first preposition: "the cost of membership" asks for
+# a cost)
+_WHAT_IS = re.compile(r"^what(?:\s+is|\s+are|'s)\s+(?P<det>(?:the|a|an)\s+)?(?P<x>[^?]+?)\s*\?$", re.I)
+_PREPOSITION = re.compile(r"\s+(?:of|for|on|in|at|to|with|from|by|about|during|after|before)\s+.*$", re.I)
+_DETERMINER = r"\b(?:the|a|an|its|their|our|your|this|that|each|every|one|[a-z]+'s)\s+"
+_DEFINES = r"\b(?:is|are|was|were|means|mean|refers to|stands for)\b"
+
+
+def _head_phrase(question: str) -> str | None:
+    m = _WHAT_IS.match(" ".join(question.split()))
+    if m is None:
+        return None
+    head = _PREPOSITION.sub("", m.group("x")).strip()
+    words = head.split()
+    if not words or (len(words) < 2 and not m.group("det")):
+        return None  # "What is allowed ...?" asks for no thing
+    return head
+
+
+def undefined_term_problem(question: str, answer: str, evidence: Iterable[str]) -> Problem | None:
+    """("answer_does_not_define", detail) when a "What is X?" question names a thing X of its evidence and
+    the answer does not say what X is: it only mentions it ("What is a sky guide?" -> "A printed sky guide
+    each season."). The answer says what X is when X (a plural of its last word allowed) is followed, within
+    a few words, by is/are/means. A one-word X counts only as the evidence writes it after a determiner, as a
+    thing: "cost" in "What is the cost of a ticket?" is not the verb of "Tickets cost 6 pounds"."""
+    head = _head_phrase(question)
+    if head is None:
+        return None
+    words = [re.escape(w) for w in head.split()]
+    if len(words) > 1:
+        words[-1] = words[-1].removesuffix("s") + "(?:s|es)?"
+    named = r"\b" + r"\s+".join(words) + r"\b"
+    # one word names a thing where a determiner comes before it ("a sky guide"), not in "Tickets cost 6 pounds"
+    where = named if len(words) > 1 else _DETERMINER + named
+    if not re.search(where, " ".join(evidence), re.I):
+        return None
+    if re.search(named + r"[^.;:!?]{0,40}?" + _DEFINES, answer, re.I):
+        return None
+    return Problem("answer_does_not_define", f"the question asks what {head} is; the answer names it but does not "
+                                             f"say what it is: {question!r} / {answer[:80]!r}")

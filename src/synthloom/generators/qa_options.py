@@ -12,27 +12,80 @@ from ..quality.text import fold, loose
 from ..sources.related import terms
 
 KINDS = ("factual", "multi_hop", "unanswerable")
-_CLAUSE = re.compile(r"(?:,|;|:| -)\s+|\s+(?:and|but|so|which|while|or)\s+")
+_CUT = re.compile(r"(?:,|;|:| -)\s+")
+_COORD = re.compile(r"^(?:and|or|nor)\s", re.I)
+_LINK = re.compile(r"^(?:and|but|so|or|which|while)\s+", re.I)
+# a tail that starts with a relative word has no subject of its own ("which are wider ...")
+_RELATIVE = re.compile(r"^(?:which|who|whom|whose|where)\b", re.I)
+# "and"/"or" then a clause's subject: a determiner or a pronoun (English, as the prompts are)
+_CLAUSE_AFTER = re.compile(r"^(?:and|or)\s+(?:the|a|an|it|they|you|we|he|she|this|these|those|there|its|their|our|"
+                           r"your|his|her|each|every|all|some|no|most|many)\s", re.I)
+# a sentence that opens with a phrase of time, place or condition before its subject
+_FRONTED = re.compile(r"^(?:after|before|during|when|whenever|if|unless|once|while|since|until|on|in|at|from|for|"
+                      r"between|by|with|without|as|because|although|outside|inside)\b", re.I)
+LIST_ITEM_WORDS = 4  # a list's items are short: "a throw line, a first aid kit and a radio"
+
+
+def _list_commas(text: str) -> set[int]:
+    """Offsets of the commas that separate the items of a list ("Visa, Mastercard and American Express
+    cards"): the text after one, up to the next comma, is a short item followed by another list comma, or
+    holds the list's closing "and"/"or" within its first few words; and the serial comma before that
+    "and"/"or"."""
+    commas = [m.start() for m in re.finditer(",", text)]
+    out: set[int] = set()
+    for k in range(len(commas) - 1, -1, -1):
+        end = commas[k + 1] if k + 1 < len(commas) else len(text)
+        words = text[commas[k] + 1:end].split()
+        if not words or _COORD.match(" ".join(words)):
+            continue
+        closing = next((i for i, w in enumerate(words) if w.lower() in ("and", "or")), None)
+        # the next comma closes the list too: a list comma, or a serial comma (", and 365 days ...")
+        closes = k + 1 < len(commas) and (commas[k + 1] in out or _COORD.match(text[end + 1:].lstrip()))
+        if (closing is not None and 0 < closing <= LIST_ITEM_WORDS) or (len(words) <= LIST_ITEM_WORDS and closes):
+            out.add(commas[k])
+    # the serial comma before the last item ("a throw line, a first aid kit, and a radio")
+    out |= {at for k, at in enumerate(commas[1:], 1) if commas[k - 1] in out and _COORD.match(text[at + 1:].lstrip())}
+    return out
+
+
+def _cuts(text: str) -> list[re.Match]:
+    """Where a sentence can be cut into answers: at a semicolon, a colon, a dash and a comma, but not inside
+    a coordination: never at a bare "and"/"or"/"but" ("Open sessions run on Tuesday" | "and Thursday
+    evenings" answers half of what was asked), nor at a comma that is followed by "and"/"or" or that
+    separates the items of a list; a comma and "and"/"or" cut only where a clause of its own follows
+    ("..., and the rotavator needs a deposit"), not a phrase (", and on Saturday from 10:00 to 14:00")."""
+    listed = _list_commas(text)
+    return [m for m in _CUT.finditer(text)
+            if not (m.group().startswith(",") and (m.start() in listed or (
+                _COORD.match(text[m.end():]) and not _CLAUSE_AFTER.match(text[m.end():]))))]
 
 
 def answer_spans(sentence: str, limit: int = 8) -> list[str]:
     """Answers a factual question can give from one evidence sentence: the sentence, its clauses and
-    what follows each clause boundary ("up to 5 dollars per item."), verbatim but for a capital letter."""
+    what follows each clause boundary ("up to 5 dollars per item."), verbatim but for a capital letter.
+    No span is half of a coordinated phrase (`_cuts`); a tail that starts with a relative word, and the rest
+    of a sentence after its fronted phrase of time, place or condition, are left out."""
     text = " ".join(sentence.split())  # a sentence wrapped in its file is one line as an answer
     spans = [text]
-    cuts = [m for m in _CLAUSE.finditer(text)]
     pieces = []
     start = 0
-    for m in cuts:
+    cuts = _cuts(text)
+    # a fronted phrase of time, place or condition ("After the course, a coach signs off each rower ..."): the
+    # clause after it, alone, says something the sentence does not, so neither the rest nor that clause is offered
+    fronted = bool(cuts) and cuts[0].group().startswith(",") and bool(_FRONTED.match(text)) and not _COORD.match(
+        text[cuts[0].end():])
+    for k, m in enumerate(cuts):
         pieces.append(text[start:m.start()])
-        spans.append(text[m.end():])  # the rest of the sentence after this boundary
+        if not _RELATIVE.match(text[m.end():]) and not (fronted and k == 0):
+            spans.append(text[m.end():])  # the rest of the sentence after this boundary
         start = m.end()
-    pieces.append(text[start:])
-    spans += pieces
+    if not _RELATIVE.match(text[start:]):
+        pieces.append(text[start:])
+    spans += pieces[:1] + pieces[1 + fronted:]
     out = []
     for span in spans:
-        span = re.sub(r"^(?:and|but|so|or|which|while)\s+", "", span.strip(" ,;:-"), flags=re.I)
-        if len(terms(span)) < 2 or len(span) < 8:
+        span = _LINK.sub("", span.strip(" ,;:-"))
+        if len(terms(span)) < 2 or len(span) < 8 or _RELATIVE.match(span):
             continue
         span = span[0].upper() + span[1:]
         if span not in out:
