@@ -24,7 +24,10 @@ record's lines and an open "Text:" line. The model writes slots, the code fills 
 bundled model the chat form lost a value from most documents (a rare string copied letter by letter), the
 slots kept them (docs/benchmarks_junk.md). A slot the record lacks is `unknown_slot`; a line naming one
 value twice is the model looping (`repeated_value`). A failed document is written again for the same record,
-`write_tries` times (3 in the document form, 1 in chat), so it costs one call, not a new record too.
+`write_tries` times (3 in the document form, 1 in chat), so it costs one call, not a new record too. Each
+write shows `MAX_SHOTS` of the examples in a seeded order (`meta.examples_shown`), and a document that is an
+example's text with its values swapped (`copied_text`) is rejected as `copied_example`, naming the example.
+A label value that does not read as its field's examples (quality/value_fit.py) is `value:<kind>`.
 
 Output: `{document, label}` pairs (or chat turns, `emit: messages`).
 """
@@ -38,11 +41,14 @@ from typing import Any
 from ..config.documents import DocumentsTechnique
 from ..errors import RecipeError
 from ..llm import narrowing, runaway
+from ..llm.runaway import in_order_share
 from ..llm.jsontext import validator
 from ..llm.types import GenerationRequest
 from ..prompts import load as load_prompt
 from ..quality.recoverable import recoverable_problem
 from ..quality.rules import apply_derive, describe_rule, leaves, validate_object
+from ..quality.text import date_spans, without_dates
+from ..quality.value_fit import ValueFit
 from ..records import Record, Rejection
 from ..sources.names import id_examples, sample_ids, sample_names
 from ..sources.templates import quote
@@ -113,13 +119,24 @@ def slotted(label: Any, document: str) -> str:
     """An example document with each labelled value (as written, any case, not inside a longer word or number)
     replaced by its `{field}` slot, longest values first: `Call 555-0142` -> `Call {phone}`. The document
     form shows the examples this way; the model writes slots too, and `fill_slots` puts the values in."""
-    forms = [(p, str(v)) for p, v in leaves(label)]
-    forms += [(p, f"{v:.2f}") for p, v in leaves(label) if isinstance(v, float)]  # 81.0 written as 81.00
-    for path, value in sorted(forms, key=lambda pv: -len(pv[1])):
-        if len(value.strip()) > 1:
+    forms = [(p, str(v), _is_number(v)) for p, v in leaves(label)]
+    forms += [(p, f"{v:.2f}", True) for p, v in leaves(label) if isinstance(v, float)]  # 81.0 written as 81.00
+    for path, value, number in sorted(forms, key=lambda pv: -len(pv[1])):
+        if number:  # a number of its own, any length ("Places: 1"), never a part of a date, a time or a number
+            spans = date_spans(document)
+            document = re.sub(NUMBER_ALONE.format(re.escape(value)), lambda m, p=path: m.group(0) if any(
+                a <= m.start() < b for a, b in spans) else "{" + p + "}", document)
+        elif len(value.strip()) > 1:
             document = re.sub(r"(?<![\w{])" + re.escape(value) + r"(?![\w}])", lambda _m, p=path: "{" + p + "}",
                               document, flags=re.IGNORECASE)
     return document
+
+
+NUMBER_ALONE = r"(?<![\w{{.,:/-]){}(?![\w}}:/-]|[.,]\d)"  # a number not inside a word, a slot or another number
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def repeated_slot(text: str, label: Any = None) -> tuple[str, str] | None:
@@ -141,7 +158,7 @@ def repeated_slot(text: str, label: Any = None) -> tuple[str, str] | None:
 def number_inside(label: Any, written: str) -> tuple[str, Any] | None:
     """(path, value) of a labelled number the model wrote neither as its slot nor as a number of its own: a flyer
     saying "Tickets: 9" for a price of 6 passed the normalized match on "6:30 pm" (the record's time, filled in)."""
-    filled, _ = fill_slots(written, label)
+    filled = without_dates(fill_slots(written, label)[0])  # the 12 of "12:30" or "Dec 12, 2024" is no number of its own
     for path, value in leaves(label):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or "{" + path + "}" in written:
             continue
@@ -150,6 +167,33 @@ def number_inside(label: Any, written: str) -> tuple[str, Any] | None:
         if not any(re.search(r"(?<![\d.:/,-])" + re.escape(f) + r"(?![\d:/-]|[.,]\d)", filled) for f in forms):
             return path, value
     return None
+
+
+COPY_SHARE = 0.9  # a document with this share of an example's words in order is that example, its values swapped
+COPY_MIN_WORDS = 8  # shorter documents are a line or two; the same line twice is no sign of copying
+
+
+def copied_text(text: str, shown: list[str]) -> tuple[int, float] | None:
+    """(index, share) of the example text `text` copies, or None. Both with their values as `{field}` slots
+    (`slotted`): the share of the document's words that are that example's words in the same order
+    (`runaway.in_order_share`), or of the example's words the document repeats, whichever is larger."""
+    mine = _copy_words(text)
+    if len(mine) < COPY_MIN_WORDS:
+        return None
+    best = max(((i, max(in_order_share(theirs, mine), in_order_share(mine, theirs)))
+                for i, t in enumerate(shown) for theirs in [_copy_words(t)] if theirs), key=lambda x: x[1], default=None)
+    return best if best is not None and best[1] >= COPY_SHARE else None
+
+
+def copy_share(text: str, shown: list[str]) -> float:
+    """The largest share `copied_text` measures against any of `shown` (for benchmarks and reports)."""
+    mine = _copy_words(text)
+    return max((max(in_order_share(t, mine), in_order_share(mine, t)) for t in map(_copy_words, shown) if t and mine),
+               default=0.0)
+
+
+def _copy_words(text: str) -> list[str]:
+    return re.findall(r"\{[^{}]*\}|\w+", text.lower())
 
 
 def fill_slots(document: str, label: Any) -> tuple[str, list[str]]:
@@ -184,6 +228,7 @@ class SyntheticDocumentsGenerator(Generator):
         # "e.g." values and the examples' free text, which a label must not just repeat
         self._shown = runaway.example_values(self.schema, [ex["label"] for ex in config.examples])
         self._avoid = runaway.shown_texts(self._shown)  # constrain.CopyGuard
+        self._value_fit = ValueFit(self.schema, [ex["label"] for ex in config.examples])  # quality/value_fit.py
         n = config.narrowing
         self._narrowings = narrowing.learn(self.schema, [ex["label"] for ex in config.examples], shapes=n.shapes,
                                            dates=n.dates, numbers=n.numbers, skip=n.skip)
@@ -231,8 +276,15 @@ class SyntheticDocumentsGenerator(Generator):
         self.document = load_prompt("documents_document")
         title = plural(str(dt))
         self._title = title[:1].upper() + title[1:]
+        # every example (not only the first MAX_SHOTS): each write shows MAX_SHOTS of them in a seeded order
         self._doc_shots = [{"fields": record_lines(ex["label"]), "text": slotted(ex["label"], str(ex["document"]).strip()),
-                            "style": style_line(ex.get("style") or ex.get("attributes"))} for ex in (shots or [builtin])]
+                            "style": style_line(ex.get("style") or ex.get("attributes"))}
+                           for ex in (config.examples or [builtin])]
+        # a document that is an example's text with its values swapped is rejected (`copied_text`), unless the
+        # examples are near copies of each other (then the user asks for one form)
+        self._shown_texts = [d["text"] for d in self._doc_shots]
+        self._copies_shown = any(copied_text(a, [b]) for i, a in enumerate(self._shown_texts)
+                                 for b in self._shown_texts[i + 1:])
         # a line stating one value twice ("on {date} from {street} on {date} from {street}") is the 270M writer
         # looping; rejected unless an example does it too
         self._repeats_shown = any(repeated_slot(slotted(ex["label"], str(ex["document"])), ex["label"])
@@ -255,6 +307,7 @@ class SyntheticDocumentsGenerator(Generator):
             "attributes": self.config.attributes,
             "rules": [describe_rule(r) for r in self.config.rules],
             "narrowing": self._narrowings.lines(),
+            "values": self._value_fit.lines(),
             "retries": runaway.RETRY_NOTE,
             "match": self.config.match,
             "reject_invented": list(self.config.reject_invented),
@@ -315,6 +368,8 @@ class SyntheticDocumentsGenerator(Generator):
                 problem = validate_object(label, validator=self.validator, rules=cfg.rules)
                 if problem is None:  # an example copied
                     problem = runaway.record_problem(label, self._shown)
+                if problem is None:  # "last seen at P.1,49": a value that does not read as its field's examples
+                    problem = self._value_fit.problem(label)
                 if problem is not None:
                     rejection = Rejection(stage="validate", reason=problem[0], detail=f"label: {problem[1]}",
                                           data={"label": label}, raw=label_res.text, meta=label_meta)
@@ -334,8 +389,10 @@ class SyntheticDocumentsGenerator(Generator):
             write_seed = ctx.request_seed(slot, 1 if attempt == 0 else 200 + attempt)
             meta = {**meta, "write_seed": write_seed, "write_attempt": attempt + 1}
             if form == "document":
-                write_req = GenerationRequest(prompt=self.document_prompt(label, attributes), stop=DOCUMENT_STOPS, seed=write_seed,
-                                              **sampled(cfg.sampling))
+                order = self.shown_order(ctx.rng(slot, f"examples:{attempt}"))
+                meta["examples_shown"] = [i + 1 for i in order]
+                write_req = GenerationRequest(prompt=self.document_prompt(label, attributes, order), stop=DOCUMENT_STOPS,
+                                              seed=write_seed, **sampled(cfg.sampling))
                 meta.update(template="documents_label_system+documents_document",
                             template_hash=self.prompts["label_system"].hash + self.document.hash)
             else:
@@ -380,6 +437,12 @@ class SyntheticDocumentsGenerator(Generator):
                                      data={"label": label}, raw=doc_res.text, meta=meta))
                 continue
             problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
+            if problem is None and not self._copies_shown:
+                copy = copied_text(slotted(label, document), self._shown_texts)
+                if copy is not None:
+                    problem = ("copied_example", f"the document is example {copy[0] + 1}'s text with its values "
+                               f"swapped: {copy[1]:.0%} of its words are that example's, in order (max "
+                               f"{COPY_SHARE:.0%})")
             if problem is not None:
                 out.append(Rejection(stage="validate", reason=problem[0], detail=problem[1],
                                      data={"document": document, "label": label}, raw=doc_res.text, meta=meta))
@@ -394,10 +457,18 @@ class SyntheticDocumentsGenerator(Generator):
 
         return resolve_form(self.config.prompt_form, llm, plain=not self.config.attributes and not self.variety)
 
-    def document_prompt(self, label: dict[str, Any], style: Any = None) -> str:
-        """The examples as filled-in documents, then the new record's values and its open "Text:" line (a
-        "Style:" line where the recipe sets attributes and asks for this form)."""
-        docs = [*self._doc_shots, {"fields": record_lines(label), "text": "", "style": style_line(style)}]
+    def shown_order(self, rng: Any) -> list[int]:
+        """Which examples one write shows, in which order: `MAX_SHOTS` of them drawn and shuffled by `rng`. The
+        bundled model writes the last example it saw with the values swapped; a fixed order made every
+        document the second example's text (docs/benchmarks_junk.md)."""
+        return rng.sample(range(len(self._doc_shots)), k=min(MAX_SHOTS, len(self._doc_shots)))
+
+    def document_prompt(self, label: dict[str, Any], style: Any = None, order: list[int] | None = None) -> str:
+        """The examples (`order`: which, default the first `MAX_SHOTS`) as filled-in documents, then the new
+        record's values and its open "Text:" line (a "Style:" line where the recipe sets attributes and asks
+        for this form)."""
+        shots = [self._doc_shots[i] for i in (order if order is not None else range(min(MAX_SHOTS, len(self._doc_shots))))]
+        docs = [*shots, {"fields": record_lines(label), "text": "", "style": style_line(style)}]
         return self.document.render(title=self._title, document_type=self.config.document_type,
                                     docs=docs).rstrip() + "\n"
 

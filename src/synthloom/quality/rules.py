@@ -25,6 +25,7 @@ from .text import (
     numbers_in,
     parse_number,
     quote_in,
+    without_dates,
 )
 
 
@@ -304,16 +305,20 @@ def apply_derive(obj: Any, derive: Sequence[Any]) -> Any:
 
 
 def value_in(value: Any, document: str, match: str = "normalized", *, _doc_loose: str | None = None) -> bool:
+    """Whether the document states `value`. A number (or a string of digits) counts only as a number of its
+    own: the 12 of `12:30` or `2024-12-01` is part of a time or a date (`text.without_dates`)."""
     if isinstance(value, bool):
         return True  # yes/no flags are rarely written verbatim
     if isinstance(value, (int, float)):
-        return number_in(float(value), document)
+        return number_in(float(value), without_dates(document))
     text = str(value)
     if match == "exact":
         return text in document
     d = as_date(text)
     if d is not None and d in dates_in(document):
         return True
+    if re.fullmatch(r"[\s$€£¥\d.,'+-]+", text):
+        document, _doc_loose = without_dates(document), None
     lv = loose(text)
     doc_loose = _doc_loose if _doc_loose is not None else f" {loose(document)} "
     if lv and f" {lv} " in doc_loose:
@@ -388,7 +393,9 @@ def misattributed_values(label: Any, document: str, match: str = "normalized",
     for field, value in scalars:
         if field in named_fields or len(fields_by_key[key_of[field]]) != 1:
             continue
-        hits = [f for f, text in keyed if value_in(value, text, match)]
+        # a line that holds its own field's (other) value as well ("Places: 2 - paid 40") states this one too
+        hits = [f for f, text in keyed if value_in(value, text, match) and (
+            loose(str(values[f])) == loose(str(value)) or not value_in(values[f], text, match))]
         if hits and not value_in(value, rest_text, match):
             out.append(f"{field} is not stated: {value!r} appears only as {hits[0]}")
     return out

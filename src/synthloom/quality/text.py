@@ -9,6 +9,7 @@
     quote_in                    a quote occurs in one of the texts (`...` may skip text, in order)
     parse_number, numbers_in, number_in    1,234.50 / 1.234,50 / 1 234,5 and currency marks
     dates_in, as_date           ISO, 03/05/2024 (read both ways), March 5, 2024, 5th of May 2024
+    date_spans, without_dates   where dates and clock times stand; the text without them
 """
 from __future__ import annotations
 
@@ -249,6 +250,24 @@ def _mk(y: int, m: int, d: int) -> dt.date | None:
         return dt.date(y, m, d)
     except ValueError:
         return None
+
+
+_TIME = re.compile(r"(?<![\d.,:])\d{1,2}(?::\d{2}){1,2}(?:\s*[ap]\.?m\b\.?)?|(?<![\d.,:])\d{1,2}(?:\.\d{2})?\s*[ap]\.?m\b\.?",
+                   re.I)
+
+
+def date_spans(text: str) -> list[tuple[int, int]]:
+    """Where `dates_in` finds a date, and where a clock time stands (`12:30`, `6.30 pm`, `7 am`): the numbers
+    inside them are parts of a date or a time, not numbers of their own."""
+    spans = [m.span() for pattern, _ in _DATE_PATTERNS for m in pattern.finditer(text)]
+    return sorted(spans + [m.span() for m in _TIME.finditer(text)])
+
+
+def without_dates(text: str) -> str:
+    """The text with its dates and clock times (`date_spans`) blanked out, lengths kept."""
+    for a, b in date_spans(text):
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
 
 
 def dates_in(text: str) -> set[dt.date]:
