@@ -465,3 +465,29 @@ def test_a_text_that_opens_like_the_descriptions_describes_the_person_and_no_rea
                            else {"text": "The customer would like the money for a kettle back."}, checks=[])
     assert not rows and {(r.reason, "'the customer'" in r.detail) for r in _rejected(tmp_path)} == \
         {("copied_description", True)}
+
+
+def test_a_short_text_that_says_a_phrase_twice_is_rejected_and_no_real_message_does(tmp_path):
+    """"I'm on the wrong floor - I live on the wrong floor.": a person's message does not repeat itself. None of
+    the hand-written messages of the benchmarks repeats a word 3-gram; a long text is left to the loop check."""
+    from synthloom.generators.classify_text import repeats_itself
+
+    for test in ("library_test.jsonl", "vet_test.jsonl", "driving_test.jsonl", "phone_repair_real.jsonl"):
+        texts = [json.loads(x)["text"] for x in (REAL / test).read_text().splitlines() if x.strip()]
+        assert texts and [t for t in texts if repeats_itself(t)] == [], test
+    assert repeats_itself("I'm on the wrong floor - I live on the wrong floor.") == "on the wrong"
+    assert repeats_itself("I'm sorry, I forgot my ring. I'm sorry, I forgot to ask.") == "i'm sorry i"
+    review = ("The battery life is great and the screen is sharp, but after a month the battery life dropped "
+              "and the charger runs hot, so I would not buy this phone again for the price they ask")
+    assert repeats_itself(review) is None  # 35 words: a longer text may say a phrase twice
+    said_twice = "refund me the kettle please, refund me the kettle"
+    summary, rows, _ = run({"labels": LABELS, "distribution": {"refund": 1, "cancel": 0, "rare": 0}}, 1, tmp_path,
+                           lambda r: {"label": "refund"} if r.purpose == "verify" else {"text": said_twice}, checks=[])
+    assert not rows and {(r.reason, "'refund me the'" in r.detail) for r in _rejected(tmp_path)} == \
+        {("repeats_itself", True)}
+    # an example of the label set that repeats itself says it is the user's texts' way: not looked for
+    labels = [{**LABELS[0], "examples": ["no no no, not this kettle: refund the kettle, not this kettle"]}, *LABELS[1:]]
+    summary, rows, _ = run({"labels": labels, "distribution": {"refund": 1, "cancel": 0, "rare": 0}}, 1,
+                           tmp_path / "own", lambda r: {"label": "refund"} if r.purpose == "verify"
+                           else {"text": said_twice}, checks=[])
+    assert [r["text"] for r in rows] == [said_twice]

@@ -38,7 +38,7 @@ from ..records import Record, Rejection
 from ..sources.labels import LabelSet, load_label_set, target_counts
 from .base import GenContext, Generator, parse_object
 from .classify_text import (describes_writer, description_openings, heading_prefix, human, instruction_phrases,
-                            near_copy, repeated_phrase, sentences)
+                            near_copy, repeated_phrase, repeats_itself, sentences)
 
 __all__ = ["ClassificationGenerator", "build", "check_text", "heading_prefix", "human", "instruction_phrases",
            "near_copy", "repeated_phrase", "sentences", "text_schema"]
@@ -138,6 +138,7 @@ class ClassificationGenerator(Generator):
         self._examples = NgramIndex([*(ex for lab in self.label_set.labels for ex in lab.examples),
                                      *(b["text"] for b in BORROWED_SHOTS)])
         self._descriptions = NgramIndex(lab.description for lab in self.label_set.labels)
+        self._repeats_checked = not any(repeats_itself(ex) for lab in self.label_set.labels for ex in lab.examples)
         self._openings = description_openings([lab.description for lab in self.label_set.labels],
                                               self._examples.texts)
         # the instructions' own words (the system prompt with no label, task or example in it)
@@ -333,6 +334,10 @@ class ClassificationGenerator(Generator):
         if limit is not None and sentences(text) > limit:
             return Rejection(stage="filter", reason="too_long", data={"text": text}, meta=meta,
                              detail=f"{sentences(text)} sentences, more than max_sentences={limit}: {text[:100]!r}")
+        again = repeats_itself(text) if self._repeats_checked else None
+        if again is not None:  # "I'm on the wrong floor - I live on the wrong floor."
+            return Rejection(stage="filter", reason="repeats_itself", data={"text": text}, meta=meta,
+                             detail=f"the text says {again!r} twice; a message does not: {text[:100]!r}")
         heading = heading_prefix(text, self.label_set.names)
         if heading is not None:  # "price: I'm looking for ...": the document form's "## Prices: ..." heading
             return Rejection(stage="filter", reason="copied_prompt", data={"text": text}, meta=meta,
