@@ -155,3 +155,11 @@ def test_a_line_holding_its_own_fields_value_states_the_others_on_it_too():
 def test_a_capital_letter_at_the_end_of_a_name_is_no_cut():
     assert fit().problem({**LABEL, "spot": "Hall B, Row A"}) is None
     assert fit().problem({**LABEL, "stall": "A.A.A"})[0] == "value:not_words"
+
+
+def test_the_last_try_may_copy_so_a_record_is_not_lost_to_the_copy_check():
+    copy = ("{stall} are back!\nThis month: {plant} babies, {pots} pots of them.\n"
+            "Saturday {day}, {opens}, by {spot}. Leave a plant, take a plant.")
+    llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else copy)
+    rej, rec = asyncio.run(build_generator(config(write_tries=2), Path(".")).produce(0, GenContext(llm=llm)))
+    assert rej.reason == "copied_example" and isinstance(rec, Record) and rec.meta["write_attempt"] == 2

@@ -26,7 +26,9 @@ slots kept them (docs/benchmarks_junk.md). A slot the record lacks is `unknown_s
 value twice is the model looping (`repeated_value`). A failed document is written again for the same record,
 `write_tries` times (3 in the document form, 1 in chat), so it costs one call, not a new record too. Each
 write shows `MAX_SHOTS` of the examples in a seeded order (`meta.examples_shown`), and a document that is an
-example's text with its values swapped (`copied_text`) is rejected as `copied_example`, naming the example.
+example's text with its values swapped (`copied_text`) is rejected as `copied_example`, naming the example,
+on every try but the last (a record is not lost to it: on the bundled model most documents that state every
+value are such copies).
 A label value that does not read as its field's examples (quality/value_fit.py) is `value:<kind>`.
 
 Output: `{document, label}` pairs (or chat turns, `emit: messages`).
@@ -437,7 +439,7 @@ class SyntheticDocumentsGenerator(Generator):
                                      data={"label": label}, raw=doc_res.text, meta=meta))
                 continue
             problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
-            if problem is None and not self._copies_shown:
+            if problem is None and not self._copies_shown and attempt < tries - 1:  # the last try may copy
                 copy = copied_text(slotted(label, document), self._shown_texts)
                 if copy is not None:
                     problem = ("copied_example", f"the document is example {copy[0] + 1}'s text with its values "
