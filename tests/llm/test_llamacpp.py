@@ -156,6 +156,26 @@ def test_llama_cpp_grammar_mode_also_conforms():
 
 
 @pytest.mark.model
+def test_min_p_samples_only_from_the_tokens_nearly_as_likely_as_the_best(llm):
+    """`min_p` keeps the tokens at least that share as likely as the most likely one: near 1 a hot sampler
+    writes what greedy decoding writes, whatever the seed; its calls are cached apart (the identity says so)."""
+    prompt = "Messages sorted by what each one is about.\n\n## Weather: the person talks about the weather\n-"
+    hot = [GenerationRequest(prompt=prompt, max_tokens=16, temperature=1.5, seed=s, stop=("\n",)) for s in (1, 2, 3)]
+    narrow = LlamaCppLLM(LlamaCppModel(min_p=0.95))
+    assert narrow.identity == f"{llm.identity.split('#')[0]}#min_p=0.95"
+    try:
+        (greedy,) = run(narrow, GenerationRequest(prompt=prompt, max_tokens=16, temperature=0.0, stop=("\n",)))
+        assert greedy.text.strip() and [r.text for r in run(narrow, *hot)] == [greedy.text] * 3
+    finally:
+        asyncio.run(narrow.aclose())
+    wide = LlamaCppLLM(LlamaCppModel(min_p=0.0))
+    try:
+        assert "#min_p" not in wide.identity and len({r.text for r in run(wide, *hot)}) > 1
+    finally:
+        asyncio.run(wide.aclose())
+
+
+@pytest.mark.model
 def test_event_loop_keeps_running_while_the_model_decodes(llm):
     async def scenario():
         ticks = 0

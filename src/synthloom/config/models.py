@@ -29,6 +29,8 @@ class LlamaCppModel(_Strict):
     batch: int = Field(1, gt=0, le=64, description="sequences decoded together in one llama.cpp step (1: one at a "
                                                     "time; 8: 1.12-1.28x the demo's records/s on 2 quiet cores, "
                                                     "docs/benchmarks_batched.md)")
+    min_p: float = Field(0.0, ge=0, lt=1, description="sampling keeps only the tokens at least this share as "
+                         "likely as the most likely one (llama.cpp's min-p; 0: off)")
     weight: float = Field(1.0, gt=0, description="share of requests in a multi-model pool")
 
 

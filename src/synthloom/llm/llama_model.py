@@ -162,6 +162,7 @@ class _Loaded:
         self.n_vocab = int(self.llm.n_vocab())
         self.metadata = dict(self.llm.metadata)
         self.style = choose_style(cfg.prompt_style, self.metadata)
+        self.min_p = cfg.min_p
         self.template = self.metadata.get("tokenizer.chat_template")
         # The tokenizer adds BOS itself, so templates get an empty bos_token (no double BOS).
         self.bos_text = ""
@@ -275,6 +276,8 @@ class _Loaded:
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(TOP_K))
             if request.top_p < 1.0:
                 lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(request.top_p, 1))
+            if self.min_p > 0:
+                lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(self.min_p, 1))
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(request.temperature))
             seed = lib.LLAMA_DEFAULT_SEED if request.seed is None else int(request.seed) % (2**32 - 1)
             lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed))

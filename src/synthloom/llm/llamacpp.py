@@ -47,6 +47,8 @@ class LlamaCppLLM:
         path, sha = resolve_model(self._cfg.path)  # a bad path fails here, before any work
         self._path = path
         self._identity = model_identity(path, sha)
+        if self._cfg.min_p > 0:  # sampled from fewer tokens: its calls are cached apart from unfiltered ones
+            self._identity += f"#min_p={self._cfg.min_p:g}"
         if self._cfg.constrained != "llguidance":
             self._identity += f"#constrained={self._cfg.constrained}"
         if self._cfg.prompt_style != "auto":
