@@ -123,7 +123,7 @@ def test_an_examples_text_with_its_values_swapped_is_rewritten_naming_the_exampl
     own = "{stall} swap day\nSwap your spare {plant} at {spot}.\n{day}, doors at {opens}; {pots} pots to give away."
     docs = iter([copy, own])
     llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else next(docs))
-    rej, rec = asyncio.run(build_generator(config(), Path(".")).produce(0, GenContext(llm=llm)))
+    rej, rec = asyncio.run(build_generator(config(reject_copies=True), Path(".")).produce(0, GenContext(llm=llm)))
     assert rej.reason == "copied_example" and "example 2's text" in rej.detail
     assert isinstance(rec, Record) and rec.data["document"].startswith("Moss & More swap day")
     # each write shows the examples in a seeded order, recorded with the record
@@ -161,5 +161,9 @@ def test_the_last_try_may_copy_so_a_record_is_not_lost_to_the_copy_check():
     copy = ("{stall} are back!\nThis month: {plant} babies, {pots} pots of them.\n"
             "Saturday {day}, {opens}, by {spot}. Leave a plant, take a plant.")
     llm = BaseModelLLM(lambda req: LABEL if req.json_schema is not None else copy)
-    rej, rec = asyncio.run(build_generator(config(write_tries=2), Path(".")).produce(0, GenContext(llm=llm)))
+    rej, rec = asyncio.run(build_generator(config(write_tries=2, reject_copies=True), Path(".")).produce(
+        0, GenContext(llm=llm)))
+    # off (the default): the copy is kept at once
+    (kept,) = asyncio.run(build_generator(config(), Path(".")).produce(0, GenContext(llm=llm)))
+    assert isinstance(kept, Record) and kept.meta["examples_shown"] == [1, 2]
     assert rej.reason == "copied_example" and isinstance(rec, Record) and rec.meta["write_attempt"] == 2

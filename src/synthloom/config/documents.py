@@ -239,6 +239,10 @@ class DocumentsTechnique(Strict):
         None, ge=1, le=8, description="documents written for one record before it is given up: a document that lost, "
         "invented or misattributed a value is rejected and the same record written again (new seed), so a failed "
         "document costs one call, not a new record too; default: 3 in the document form, 1 in the chat form")
+    reject_copies: bool = Field(
+        False, description="the document form: show the examples in a seeded order per write and reject a document that "
+        "is an example's text with its values swapped (copied_example), on every try but the last; off by default: on "
+        "the bundled model it cut accepted documents (docs/benchmarks_junk.md)")
     model_config = Strict.model_config | {"populate_by_name": True}
 
     @model_serializer(mode="wrap")

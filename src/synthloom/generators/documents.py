@@ -24,11 +24,10 @@ record's lines and an open "Text:" line. The model writes slots, the code fills 
 bundled model the chat form lost a value from most documents (a rare string copied letter by letter), the
 slots kept them (docs/benchmarks_junk.md). A slot the record lacks is `unknown_slot`; a line naming one
 value twice is the model looping (`repeated_value`). A failed document is written again for the same record,
-`write_tries` times (3 in the document form, 1 in chat), so it costs one call, not a new record too. Each
-write shows `MAX_SHOTS` of the examples in a seeded order (`meta.examples_shown`), and a document that is an
-example's text with its values swapped (`copied_text`) is rejected as `copied_example`, naming the example,
-on every try but the last (a record is not lost to it: on the bundled model most documents that state every
-value are such copies).
+`write_tries` times (3 in the document form, 1 in chat), so it costs one call, not a new record too. With
+`reject_copies` (off by default: on the bundled model it cut accepted documents) each write shows `MAX_SHOTS`
+of the examples in a seeded order (`meta.examples_shown`), and a document that is an example's text with its
+values swapped (`copied_text`) is rejected as `copied_example`, naming the example, on every try but the last.
 A label value that does not read as its field's examples (quality/value_fit.py) is `value:<kind>`.
 
 Output: `{document, label}` pairs (or chat turns, `emit: messages`).
@@ -316,6 +315,7 @@ class SyntheticDocumentsGenerator(Generator):
             "examples": len(self.config.examples),
             "emit": self.config.emit,
             "prompt_form": self.config.prompt_form,
+            "reject_copies": self.config.reject_copies,
             "write_tries": self.config.write_tries or f"{WRITE_TRIES_DOCUMENT} (document form), 1 (chat form)",
             "names": {**self._names, **{k: "id" for k in self._ids}} if self._names or self._ids else "model",
             **({"variety": self.variety.describe()} if self.variety else {}),
@@ -391,8 +391,8 @@ class SyntheticDocumentsGenerator(Generator):
             write_seed = ctx.request_seed(slot, 1 if attempt == 0 else 200 + attempt)
             meta = {**meta, "write_seed": write_seed, "write_attempt": attempt + 1}
             if form == "document":
-                order = self.shown_order(ctx.rng(slot, f"examples:{attempt}"))
-                meta["examples_shown"] = [i + 1 for i in order]
+                order = self.shown_order(ctx.rng(slot, f"examples:{attempt}")) if cfg.reject_copies else None
+                meta["examples_shown"] = [i + 1 for i in (order or range(min(MAX_SHOTS, len(self._doc_shots))))]
                 write_req = GenerationRequest(prompt=self.document_prompt(label, attributes, order), stop=DOCUMENT_STOPS,
                                               seed=write_seed, **sampled(cfg.sampling))
                 meta.update(template="documents_label_system+documents_document",
@@ -439,7 +439,7 @@ class SyntheticDocumentsGenerator(Generator):
                                      data={"label": label}, raw=doc_res.text, meta=meta))
                 continue
             problem = recoverable_problem(label, document, cfg.match, cfg.skip_fields, cfg.reject_invented)
-            if problem is None and not self._copies_shown and attempt < tries - 1:  # the last try may copy
+            if problem is None and cfg.reject_copies and not self._copies_shown and attempt < tries - 1:
                 copy = copied_text(slotted(label, document), self._shown_texts)
                 if copy is not None:
                     problem = ("copied_example", f"the document is example {copy[0] + 1}'s text with its values "
