@@ -126,7 +126,7 @@ def undefined_term_problem(question: str, answer: str, evidence: Iterable[str]) 
     the answer does not say what X is: it only mentions it ("What is a sky guide?" -> "A printed sky guide
     each season."). The answer says what X is when X (a plural of its last word allowed) is followed, within
     a few words, by is/are/means. A one-word X counts only as the evidence writes it after a determiner, as a
-    thing: "cost" in "What is the cost of a ticket?" is not the verb of "Tickets cost 6 pounds"."""
+    thing: "cost" in "What is the cost of a lesson?" is not the verb of "Lessons cost 6 pounds"."""
     head = _head_phrase(question)
     if head is None:
         return None
@@ -134,7 +134,7 @@ def undefined_term_problem(question: str, answer: str, evidence: Iterable[str]) 
     if len(words) > 1:
         words[-1] = words[-1].removesuffix("s") + "(?:s|es)?"
     named = r"\b" + r"\s+".join(words) + r"\b"
-    # one word names a thing where a determiner comes before it ("a sky guide"), not in "Tickets cost 6 pounds"
+    # one word names a thing where a determiner comes before it ("a sky guide"), not in "Lessons cost 6 pounds"
     where = named if len(words) > 1 else _DETERMINER + named
     if not re.search(where, " ".join(evidence), re.I):
         return None
