@@ -48,6 +48,9 @@ def train_cmd(
     label_field: Optional[str] = typer.Option(None, "--label-field", help="classifier: field with the label (default: label, intent, ...)."),
     split: Optional[str] = typer.Option(None, "--split", help="Held-out shares, e.g. 0.8,0,0.2 (classifier default) or 0.8,0.1,0.1 (lora)."),
     min_per_label: int = typer.Option(5, "--min-per-label", help="classifier: fewest examples a label may have."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="classifier: label set file whose name: description "
+                                         "joins the training rows, one per label (default: the run's label set "
+                                         "when found; none: leave them out)."),
     c: Optional[float] = typer.Option(None, "--c", help="classifier: inverse regularisation strength of the head "
                                       "(default: chosen by cross-validation on the training rows)."),
     max_steps: int = typer.Option(200, "--max-steps", help="lora: optimizer steps at most."),
@@ -68,7 +71,8 @@ def train_cmd(
 
     if student == "classifier":
         s = train_classifier(data, output, text_field=text_field, label_field=label_field,
-                             split=split or "0.8,0,0.2", min_per_label=min_per_label, c=c, seed=seed)
+                             split=split or "0.8,0,0.2", min_per_label=min_per_label, c=c, seed=seed,
+                             label_set=labels)
     elif student == "lora":
         with lora_progress() as on_step:
             s = train_lora(data, output, base=base, split=split or "0.8,0.1,0.1", max_steps=max_steps,
