@@ -173,8 +173,13 @@ def test_the_label_set_s_descriptions_join_the_training_rows_and_the_card_says_s
     assert source == "labels.yaml" and found == [
         {"text": "refund: The customer wants money back for an order.", "label": "refund"},
         {"text": "shipping: The customer asks where a parcel is.", "label": "shipping"}]
-    assert label_rows(None, {"recipe": {"generate": {"labels": "moved.yaml"}}}, tmp_path / "out.run",
-                      {"refund"}) == ([], None)
+    missing, why = label_rows(None, {"recipe": {"generate": {"labels": "moved.yaml"}}}, tmp_path / "out.run",
+                              {"refund"})
+    assert missing == [] and why.startswith("not found") and "moved.yaml" in why and "--labels FILE" in why
+    from synthloom.sources.labels import load_label_set
+
+    loaded, source = label_rows(load_label_set(str(labels)), {}, tmp_path, {"account"})  # distill passes the set
+    assert [r["label"] for r in loaded] == ["account"] and source == "the recipe's label set"
     (tmp_path / "broken.yaml").write_text("labels: [{name: refund}]\n")
     with pytest.raises(InputFileError, match="broken.yaml"):
         train_classifier(data, tmp_path / "bad", text_field="utterance", label_field="intent",

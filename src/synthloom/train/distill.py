@@ -115,6 +115,7 @@ def distill(path: str | Path, *, output: str | Path | None = None, count: int | 
     from ..engine import run_recipe
     from ..export.dataset import export_declared
     from .evaluate import evaluate, report_markdown
+    from ..sources.labels import load_label_set
     from .students import train_classifier
 
     spec, recipe, base_dir = load_distill(path, count)
@@ -148,8 +149,10 @@ def distill(path: str | Path, *, output: str | Path | None = None, count: int | 
     else:
         log(f"student: training a {st.kind} student")
         if st.kind == "classifier":
+            given = getattr(recipe.generate, "labels", None)  # the classification recipe's label set, as it loads
             train_classifier(out / "teacher", student_dir, text_field=st.text_field, label_field=st.label_field,
-                             split=st.split or "0.8,0,0.2", min_per_label=st.min_per_label, seed=st.seed)
+                             split=st.split or "0.8,0,0.2", min_per_label=st.min_per_label, seed=st.seed,
+                             label_set=load_label_set(given, base_dir) if given else None)
         else:
             from .lora import train_lora
 

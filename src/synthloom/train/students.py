@@ -34,6 +34,8 @@ def _classifier_card(student, source: str, counts: dict[str, int], scores: dict[
              "- rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
              f"- hyperparameters: {json.dumps(student.info.get('hyperparameters', {}))}"]
     rows = student.info.get("label_rows") or {}
+    if not rows.get("rows") and str(rows.get("from") or "").startswith("not found"):
+        lines.append(f"- label descriptions: none, {rows['from']}")
     if rows.get("rows"):
         lines.append(f"- label descriptions: {rows['rows']} training rows, one `name: description` per label "
                      f"(from {rows['from']}; `--labels none` leaves them out)")
@@ -111,7 +113,7 @@ def train_classifier(data: str | Path, out: str | Path, *, text_field: str | Non
     return TrainSummary(out, "classifier", counts_by_split, scores, files)
 
 
-def label_rows(labels: str | Path | None, manifest: dict[str, Any], where: Path,
+def label_rows(labels: Any, manifest: dict[str, Any], where: Path,
                names: set[str]) -> tuple[list[dict[str, str]], str | None]:
     """One training row per label of the data, its name as words and its description ("renew loan: The patron
     wants more time ..."), as the label check represents a label (`quality.label_fit.label_texts`), and where
@@ -125,7 +127,7 @@ def label_rows(labels: str | Path | None, manifest: dict[str, Any], where: Path,
         return [], None
     if labels is not None:
         label_set = load_label_set(labels)  # a bad file is a clear error naming it
-        source = str(labels)
+        source = str(labels) if isinstance(labels, (str, Path)) else "the recipe's label set"
     else:
         given = ((manifest.get("recipe") or {}).get("generate") or {}).get("labels")
         if not given:
@@ -139,7 +141,7 @@ def label_rows(labels: str | Path | None, manifest: dict[str, Any], where: Path,
             except Exception:  # moved or inline in another form: the rows are a help, not a need
                 continue
         if label_set is None:
-            return [], None
+            return [], f"not found: the run's label set {given!r} (`--labels FILE` adds it)"
     rows = [{"text": label_texts(lab)[0], "label": lab.name} for lab in label_set.labels
             if lab.name in names and lab.description]
     return rows, source if rows else None
